@@ -43,3 +43,13 @@ func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Messa
 //   type Resolution struct { Authenticated bool; Reason string; Request evaluator.Request; Input evaluator.Input }
 //   func Catalog() []CallSpec                             // every supported call with its arguments, for docs/mutations.md
 //   func IsRevoke(c Call) bool / or Classify               // whether a call narrows access (for grant/revoke delay models)
+//
+// Helpers (also stable):
+//
+//   func (s *State) TryApply(c Call) error                // Apply that returns why a call was a no-op (*APIError), nil if it took effect
+//   func (s *State) Conflicts() int / Applied() int       // calls folded as no-ops / in total
+//   func (s *State) DefaultAccount() string               // the first account created ("" before any); also the management account
+//   func (s *State) ObjectExists(bucket, key string) bool / BucketExists(bucket string) bool
+//   func (s *State) Counts() Counts                       // users, groups, roles, policies, keys, buckets, objects, ... for a view summary
+//   func (s *State) Export() View                         // the view's content as sorted, JSON-friendly data (GET /v1/view, explain)
+//   func RenderCatalog() string                           // docs/mutations.md (go test ./controlplane -run TestCatalogDoc -update)

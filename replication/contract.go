@@ -49,3 +49,32 @@ package replication
 //   func (n *Node) Vector() VersionVector                          // map origin -> highest contiguous seq applied
 //   func (n *Node) Has(id MutationID) bool                         // applied here (for at_least consistency tokens)
 //   func (n *Node) Restore(log []Mutation)                         // after a crash: replay the durable log
+//
+// Additions (implemented; the names above are unchanged):
+//
+//   func Compare(a, b *Mutation) int; (m *Mutation) CommitTime() time.Time; (m *Mutation) Validate() error
+//   func (t Timestamp) Compare(u Timestamp) int; (t Timestamp) Time() time.Time
+//   Config.Start time.Time          // timers start here (else at the first input); first round at a random stagger
+//   Config.PacketBytes int          // gossip packet budget, default 1400 (memberlist UDPBufferSize)
+//   Config.MaxClockOffset           // reject timestamps this far ahead of the receiver (default 1m; <0 disables)
+//   Config.CheckpointEvery, MaxCheckpoints   // view clones for re-folding late arrivals (32, 64)
+//   Config.LostState bool           // restarted without its durable log: refuses commits (ServiceUnavailable)
+//                                   // until every peer answered a push/pull; then fills lost own seqs
+//                                   // with GapAction no-ops so version vectors move on
+//   Message kinds: KindGossip (UDP packet), KindStream (oversized rumor), KindPushPullRequest,
+//       KindPushPullResponse, KindRepair; MessageKind.String() is the metric label, Reliable() says TCP
+//   (m *Message) Validate() error; (m Message) Size() int   // = len(Encode()), without encoding
+//   Step errors wrap ErrMalformed (message rejected whole, nothing changed) or ErrConflict (a
+//       mutation with a known ID and other content was dropped and counted; the rest was taken in)
+//   VersionVector.Covers(id) / Clone() / Origins()
+//   func (n *Node) Stats() Stats; Pending() int; NumApplied() int; Peers() []string; Region() string
+//   type Membership; NewMembership(regions) *Membership; (n *Node) SetMembership(m)   // one validated
+//       sorted list shared by thousands of nodes (SetPeers checks sortedness in O(n) per call)
+//   func (n *Node) PushPull(peer string)     // anti-entropy now (on join, restart, heal)
+//   func (n *Node) Recovering() bool         // LostState and not yet caught up (a /readyz answer)
+//   Limits: MaxMessageBytes, MaxMutationsPerMessage, MaxArgsBytes, MaxVectorEntries, DefaultPacketBytes
+//
+// Driver notes: call Ready after every Propose/Step/Tick and Tick at
+// Ready.Deadline (if it is earlier than the driver's clock, at once).
+// Ready.Applied instants are exact (scheduled), even when Tick is late. A
+// sorted membership slice passed to SetPeers is shared, not copied.

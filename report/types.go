@@ -6,8 +6,12 @@ package report
 // Run is the run report (DESIGN.md "Run report"). Its JSON form is the
 // `scenario run --json` output; field names are part of the format.
 type Run struct {
-	Scenario     string        `json:"scenario"`
-	Title        string        `json:"title"`
+	Scenario string `json:"scenario"`
+	Title    string `json:"title"`
+	// Description says what happens in the scenario and Lesson what to learn
+	// from it; both come from the scenario file and head the HTML report.
+	Description  string        `json:"description,omitempty"`
+	Lesson       string        `json:"lesson,omitempty"`
 	Mode         string        `json:"mode"` // sim | live | cluster
 	Seed         uint64        `json:"seed"`
 	Trials       int           `json:"trials"`
@@ -43,6 +47,15 @@ type Probe struct {
 	DenialSeconds   Stats     `json:"denial_seconds"`
 	LatencySeconds  *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
 	Histogram       []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
+	// Principal, Action and Resource describe the probe's request so the
+	// narration can say what was asked ("anonymous s3:GetObject q3.pdf");
+	// empty ones are left out of the prose.
+	Principal string `json:"principal,omitempty"`
+	Action    string `json:"action,omitempty"`
+	Resource  string `json:"resource,omitempty"`
+	// ConfidentialReads counts stale allows served while the object existed
+	// in the truth (documents an attacker actually read), summed over trials.
+	ConfidentialReads int `json:"confidential_reads,omitempty"`
 }
 
 // Region is replication lag and convergence of one region over all trials.

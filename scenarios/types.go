@@ -126,6 +126,15 @@ type BPA struct {
 type Organization struct {
 	SCPs []OrgAttachment
 	RCPs []OrgAttachment
+	OUs  []OU // optional key `ous`, created in file order before attachments
+}
+
+// OU is an organizational unit of the initial state: created under Parent
+// ("root" or "ou:NAME"), with the listed accounts moved into it from the root.
+type OU struct {
+	Name     string
+	Parent   string // "root" (default) or "ou:NAME" of an OU listed earlier
+	Accounts []string
 }
 
 // OrgAttachment attaches one named policy to a target ("root", "ou:NAME" or an account id).
@@ -142,6 +151,7 @@ type Step struct {
 	With    json.RawMessage // arguments (snake_case) with policy names already replaced by documents
 	Label   string          // optional `label`, for narration
 	Line    int             // position in the file, for errors at run time
+	Column  int             // column of the step in the file
 }
 
 // Probe is a periodic data-plane request evaluated against one region's view.
@@ -161,6 +171,8 @@ type Probe struct {
 	AtLeastStep int
 	MaxLag      time.Duration
 	Timeout     time.Duration
+	Line        int // position in the file
+	Column      int
 }
 
 // Fault is a network or node fault at a virtual instant.
@@ -176,8 +188,25 @@ type Fault struct {
 	Latency   *Distribution // latency
 }
 
-// Expectation is one assertion, e.g. "exposure(attacker-read).p50 > 0s".
+// Expectation is one assertion, e.g. "exposure(attacker-read).p50 > 0s",
+// parsed by the loader into its parts (see docs/scenario-format.md):
+//
+//	exposure(PROBE).STAT OP DURATION    Kind "exposure", Target, Stat, Op, Duration
+//	denial(PROBE).STAT OP DURATION      Kind "denial"
+//	lag(REGION).STAT OP DURATION        Kind "lag", Target is a region
+//	stale_allows(PROBE) OP INT          Kind "stale_allows", Count
+//	stale_denies(PROBE) OP INT          Kind "stale_denies", Count
+//	confidential_reads(PROBE) OP INT    Kind "confidential_reads", Count
+//	converged | not converged           Kind "converged", Negated
 type Expectation struct {
-	Expr string
-	Line int
+	Expr     string
+	Line     int
+	Column   int
+	Kind     string        // exposure | denial | lag | stale_allows | stale_denies | confidential_reads | converged
+	Negated  bool          // "not converged"
+	Target   string        // probe name, or region name for lag
+	Stat     string        // min | p50 | p90 | p99 | max | mean (exposure, denial, lag)
+	Op       string        // < <= > >= == !=
+	Duration time.Duration // right-hand side of exposure, denial, lag
+	Count    int           // right-hand side of stale_allows, stale_denies, confidential_reads
 }

@@ -1,13 +1,172 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/iamprop/iamprop/report"
+	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// runFlags are the options shared by run, explain and compare.
+type runFlags struct {
+	seed        uint64
+	trials      int
+	live        bool
+	cluster     string
+	json        bool
+	html        string
+	openmetrics string
+	ascii       bool
+	metricsAt   string
+}
 
 func newRunCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "run",
-		Short: "not built yet",
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a scenario and measure its exposure windows",
+		Long: `run replays a scenario in the deterministic virtual-time simulator (default),
+measures exposure and denial windows exactly, checks the scenario's expectations
+and prints a summary. Exit status: 0 all expectations passed, 1 one failed,
+2 invalid input.
+
+FILE is a path to a scenario file or the name of a scenario in the library
+(see 'scenario list').`,
+		Example: `  scenario run scenarios/public-s3-bucket.yaml
+  scenario run public-s3-bucket --trials 1000 --seed 7
+  scenario run scenarios/public-s3-bucket.yaml --json > report.json
+  scenario run scenarios/public-s3-bucket.yaml --trials 500 --html report.html`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return invalidInput(errNotBuilt("run"))
+			return runScenario(cmd, args[0], f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the first trial (default: the scenario's seed); trial i uses seed+i")
+	fl.IntVar(&f.trials, "trials", 1, "number of independent trials (Monte Carlo)")
+	fl.BoolVar(&f.live, "live", false, "run on an in-process memberlist cluster on loopback, in real time")
+	fl.StringVar(&f.cluster, "cluster", "", "run against external regionnode processes: comma-separated API URLs")
+	fl.BoolVar(&f.json, "json", false, "print the run report as JSON instead of the summary")
+	fl.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
+	fl.StringVar(&f.openmetrics, "openmetrics", "", "also write the trial results as OpenMetrics (for promtool backfill) to this file")
+	fl.StringVar(&f.metricsAt, "openmetrics-at", "", "timestamp (RFC 3339) stamped on the OpenMetrics samples (default: now, so Prometheus keeps the backfilled block)")
+	fl.BoolVar(&f.ascii, "ascii", false, "plain ASCII output (no colours or symbols)")
+	return cmd
 }
+
+// loadScenario loads a scenario file, or a library scenario by name.
+func loadScenario(arg string) (*scenarios.Scenario, error) {
+	if _, err := os.Stat(arg); err != nil && errors.Is(err, os.ErrNotExist) {
+		if sc, lerr := scenarios.LoadLibrary(arg); lerr == nil {
+			return sc, nil
+		}
+	}
+	return scenarios.Load(arg)
+}
+
+func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
+	if f.live || f.cluster != "" {
+		return invalidInput(errors.New("--live and --cluster need the region node (not built yet); run without them to use the simulator"))
+	}
+	if f.trials < 1 {
+		return invalidInput(fmt.Errorf("--trials must be at least 1, got %d", f.trials))
+	}
+	metricsAt := time.Now().Truncate(time.Second)
+	if f.metricsAt != "" {
+		t, err := time.Parse(time.RFC3339, f.metricsAt)
+		if err != nil {
+			return invalidInput(fmt.Errorf("--openmetrics-at: %w", err))
+		}
+		metricsAt = t
+	}
+	sc, err := loadScenario(arg)
+	if err != nil {
+		return invalidInput(err)
+	}
+	out := cmd.OutOrStdout()
+	opts := runner.Options{Seed: f.seed, Trials: f.trials}
+	if bar := newProgress(cmd.ErrOrStderr(), f.json, f.trials); bar != nil {
+		opts.Progress = bar.update
+		defer bar.finish()
+	}
+	run, err := runner.Run(cmd.Context(), sc, opts)
+	if err != nil {
+		return invalidInput(err)
+	}
+	if f.html != "" {
+		if err := writeReport(f.html, func(w io.Writer) error { return report.HTML(w, run) }); err != nil {
+			return err
+		}
+	}
+	if f.openmetrics != "" {
+		if err := writeReport(f.openmetrics, func(w io.Writer) error { return report.OpenMetrics(w, run, metricsAt) }); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		if err := report.JSON(out, run); err != nil {
+			return err
+		}
+	} else if err := report.Terminal(out, run, report.TerminalOptions{ASCII: f.ascii}); err != nil {
+		return err
+	}
+	if !run.Passed {
+		return failed(errors.New(""))
+	}
+	return nil
+}
+
+// writeFile renders into a buffer first so a failed render leaves no half file.
+func writeReport(path string, render func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// progress draws a one-line progress bar on a terminal.
+type progress struct {
+	w     io.Writer
+	total int
+	last  time.Time
+}
+
+// newProgress returns a bar only when stderr is a terminal, output is not
+// JSON and there is more than one trial.
+func newProgress(w io.Writer, jsonOut bool, trials int) *progress {
+	f, ok := w.(*os.File)
+	if jsonOut || trials < 2 || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progress{w: w, total: trials}
+}
+
+func (p *progress) update(done, total int) {
+	now := time.Now()
+	if done != total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	const width = 30
+	filled := done * width / total
+	bar := make([]byte, width)
+	for i := range bar {
+		bar[i] = '.'
+		if i < filled {
+			bar[i] = '#'
+		}
+	}
+	fmt.Fprintf(p.w, "\r[%s] %d/%d trials", bar, done, total)
+}
+
+func (p *progress) finish() { fmt.Fprint(p.w, "\r\033[K") }

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/iamprop/iamprop/live"
+)
+
+// Client calls a region node's API: what `scenario run --cluster URL,...`
+// uses to drive external regionnode processes.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// maxResponseBytes bounds what the client reads from a node.
+const maxResponseBytes = 8 << 20
+
+// NewClient returns a client for the node at baseURL ("http://host:port"),
+// sending token (if not empty) on writes and fault requests.
+func NewClient(baseURL, token string) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("api: node URL %q: want http://host:port", baseURL)
+	}
+	return &Client{
+		base:  strings.TrimRight(baseURL, "/"),
+		token: token,
+		// The longest call is an at_least wait (MaxWait) plus the answer.
+		http: &http.Client{Timeout: MaxWait + 10*time.Second},
+	}, nil
+}
+
+// Error is a non-2xx answer, with the API's error code (an AWS code for a
+// rejected mutation).
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any, auth bool) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("api: encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth && c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("api: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("api: %s %s: read answer: %w", method, path, err)
+	}
+	if len(b) > maxResponseBytes {
+		return fmt.Errorf("api: %s %s: answer exceeds %d bytes", method, path, maxResponseBytes)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb errorBody
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		return &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("api: %s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Commit commits one mutation at the node's region.
+func (c *Client) Commit(ctx context.Context, r MutationRequest) (MutationResponse, error) {
+	var out MutationResponse
+	err := c.do(ctx, "POST", "/v1/mutations", r, &out, true)
+	return out, err
+}
+
+// Authorize decides a request against the node's view.
+func (c *Client) Authorize(ctx context.Context, r AuthorizeRequest) (AuthorizeResponse, error) {
+	var out AuthorizeResponse
+	err := c.do(ctx, "POST", "/v1/authorize", r, &out, false)
+	return out, err
+}
+
+// Mutation reports which regions have applied the mutation id.
+func (c *Client) Mutation(ctx context.Context, id string) (live.MutationStatus, error) {
+	var out live.MutationStatus
+	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id), nil, &out, false)
+	return out, err
+}
+
+// View returns the node's view summary.
+func (c *Client) View(ctx context.Context) (live.ViewInfo, error) {
+	var out live.ViewInfo
+	err := c.do(ctx, "GET", "/v1/view", nil, &out, false)
+	return out, err
+}
+
+// ClusterInfo is the answer of GET /v1/cluster.
+type ClusterInfo struct {
+	Region  string            `json:"region"`
+	Members []live.MemberInfo `json:"members"`
+}
+
+// Cluster returns the members as the node sees them.
+func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
+	var out ClusterInfo
+	err := c.do(ctx, "GET", "/v1/cluster", nil, &out, false)
+	return out, err
+}
+
+// SetFaults replaces the node's injected faults.
+func (c *Client) SetFaults(ctx context.Context, s live.FaultSpec) error {
+	return c.do(ctx, "POST", "/v1/faults", s, nil, true)
+}
+
+// ClearFaults removes the node's injected faults.
+func (c *Client) ClearFaults(ctx context.Context) error {
+	return c.do(ctx, "DELETE", "/v1/faults", nil, nil, true)
+}
+
+// Ready reports whether the node answers /readyz with 200.
+func (c *Client) Ready(ctx context.Context) error {
+	return c.do(ctx, "GET", "/readyz", nil, nil, false)
+}

@@ -1,0 +1,191 @@
+// Command regionnode runs one region of a live iamprop cluster: the
+// replication node on hashicorp/memberlist over real sockets, its durable
+// mutation log, and the HTTP API of docs/api.md with Prometheus metrics.
+//
+//	regionnode --region eu-west-1 --gossip 127.0.0.1:7946 --join 127.0.0.1:7947 \
+//	    --http 127.0.0.1:8080 --data-dir /var/lib/iamprop/eu-west-1
+//
+// It binds loopback by default and refuses any other address without a
+// gossip key and an API token (--insecure overrides, with a warning).
+// SIGTERM or SIGINT leaves the cluster, drains the API and closes the log.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	stdlog "log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	gometrics "github.com/hashicorp/go-metrics"
+	gmprom "github.com/hashicorp/go-metrics/prometheus"
+	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/live"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "regionnode:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the region and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.Insecure && cfg.exposedInsecurely() {
+		log.Warn().Str("gossip", cfg.Gossip).Str("http", cfg.HTTP).Bool("gossip_key", len(cfg.gossipKey) > 0).Bool("api_token", cfg.apiToken != "").
+			Msg("--insecure: listening beyond loopback without a gossip key or API token; anyone who can reach these ports can join, write and inject faults")
+	}
+	initial := controlplane.NewState()
+	if cfg.Account != "" {
+		args, _ := json.Marshal(map[string]string{"account_id": cfg.Account})
+		if err := initial.TryApply(controlplane.Call{Action: "organizations:CreateAccount", Args: args}); err != nil {
+			return fmt.Errorf("--account %q: %w", cfg.Account, err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := bridgeMemberlistMetrics(reg); err != nil {
+		return err
+	}
+
+	// Listen before joining, so the advertised API is up when peers look.
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w", cfg.HTTP, err)
+	}
+	defer ln.Close()
+
+	host, portText, _ := net.SplitHostPort(cfg.Gossip)
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("--gossip %q: bad port", cfg.Gossip)
+	}
+	lc := live.Config{
+		Region: cfg.Region, BindAddr: host, BindPort: port, Join: cfg.Join, HTTPAddr: ln.Addr().String(),
+		DataDir: cfg.DataDir, NoSync: cfg.NoSync, GossipKey: cfg.gossipKey, ClusterLabel: cfg.ClusterLabel,
+		Preset: cfg.Preset, Initial: initial, Seed: cfg.Seed, Logger: log, Registerer: reg,
+		Tune: func(c *memberlist.Config) {
+			if cfg.GossipInterval > 0 {
+				c.GossipInterval = cfg.GossipInterval
+			}
+			if cfg.GossipNodes > 0 {
+				c.GossipNodes = cfg.GossipNodes
+			}
+			if cfg.RetransmitMult > 0 {
+				c.RetransmitMult = cfg.RetransmitMult
+			}
+			if cfg.PushPull > 0 {
+				c.PushPullInterval = cfg.PushPull
+			}
+			if cfg.ProbeInterval > 0 {
+				c.ProbeInterval = cfg.ProbeInterval
+			}
+			if cfg.ProbeTimeout > 0 {
+				c.ProbeTimeout = cfg.ProbeTimeout
+			}
+		},
+	}
+	if cfg.delay != nil {
+		lc.Delay = cfg.delay
+	}
+	if cfg.Advertise != "" {
+		ah, ap, _ := net.SplitHostPort(cfg.Advertise)
+		lc.AdvertiseAddr = ah
+		if lc.AdvertisePort, err = strconv.Atoi(ap); err != nil {
+			return fmt.Errorf("--advertise %q: bad port", cfg.Advertise)
+		}
+	}
+	node, err := live.Start(ctx, lc)
+	if err != nil {
+		return err
+	}
+	h := api.Handler(api.Config{Backend: node, Token: cfg.apiToken, Gatherer: reg, Metrics: node.Metrics(), Logger: log})
+	srv := api.NewServer(cfg.HTTP, h)
+	// net/http's own complaints (bad requests, aborted handshakes) join the
+	// structured log instead of going to stderr as plain text.
+	srv.ErrorLog = stdlog.New(log.With().Str("component", "http").Logger(), "", 0)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info().Str("http", ln.Addr().String()).Str("gossip", node.GossipAddr()).Str("data_dir", cfg.DataDir).
+		Bool("api_token", cfg.apiToken != "").Msg("serving")
+
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("signal received: leaving the cluster")
+	case err = <-serveErr:
+		log.Error().Err(err).Msg("HTTP server failed")
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		log.Warn().Err(serr).Msg("HTTP shutdown")
+	}
+	if nerr := node.Shutdown(5 * time.Second); nerr != nil {
+		log.Warn().Err(nerr).Msg("node shutdown")
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bridgeMemberlistMetrics sends memberlist's own metrics (probe and gossip
+// timings, messages by type, push/pull, queue depth, health) to reg, as
+// memberlist_* series with a region label. memberlist reports only through
+// hashicorp/go-metrics' process-wide sink, so the bridge is installed here,
+// in main, which owns the process; library code never touches the global.
+func bridgeMemberlistMetrics(reg prometheus.Registerer) error {
+	sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{Registerer: reg, Expiration: 2 * time.Minute})
+	if err != nil {
+		return fmt.Errorf("memberlist metrics bridge: %w", err)
+	}
+	mc := gometrics.DefaultConfig("")
+	mc.EnableHostname = false
+	mc.EnableHostnameLabel = false
+	mc.EnableRuntimeMetrics = false // the Go collector covers the runtime
+	if _, err := gometrics.NewGlobal(mc, sink); err != nil {
+		return fmt.Errorf("memberlist metrics bridge: %w", err)
+	}
+	return nil
+}
+
+func newLogger(cfg config, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil || lvl == zerolog.NoLevel {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339Nano}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,1155 @@
+// Package live is the real-time driver of replication.Node: it runs one
+// region on a hashicorp/memberlist cluster over real sockets (membership,
+// failure detection, encryption, transport), carries out the Node's Ready
+// (sends, fsyncs, applies) in real time, and injects network faults through
+// a buffered memberlist.Transport wrapper. StartCluster builds an
+// in-process cluster of such regions on loopback for `scenario run --live`.
+package live
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gometrics "github.com/hashicorp/go-metrics"
+	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/metrics"
+	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/store"
+)
+
+// Gossip presets name memberlist's configuration constructors.
+const (
+	PresetLocal = "local" // memberlist.DefaultLocalConfig: loopback, 100ms gossip
+	PresetLAN   = "lan"   // memberlist.DefaultLANConfig: 200ms gossip, 30s push/pull
+	PresetWAN   = "wan"   // memberlist.DefaultWANConfig: 500ms gossip, 60s push/pull
+)
+
+// Config configures one region node. Zero values mean the documented
+// defaults; Region is required.
+type Config struct {
+	// Region names this node: its memberlist node name and the origin of
+	// its commits.
+	Region string
+	// BindAddr and BindPort are the gossip (UDP and TCP) listen address;
+	// defaults 127.0.0.1 and 0 (a free port; see GossipAddr).
+	BindAddr string
+	BindPort int
+	// AdvertiseAddr and AdvertisePort are what peers dial; default: the
+	// bind address.
+	AdvertiseAddr string
+	AdvertisePort int
+	// Join lists "host:port" gossip addresses of existing members. A failed
+	// join is retried in the background, so nodes may start in any order.
+	Join []string
+	// HTTPAddr is advertised in the node's memberlist metadata so any node
+	// can list every region's API (GET /v1/cluster).
+	HTTPAddr string
+	// DataDir holds the durable mutation log; "" keeps nothing on disk (an
+	// in-process cluster for experiments; a crash loses the region's state).
+	DataDir string
+	// NoSync skips fsync (benchmarks only).
+	NoSync bool
+	// GossipKey is the AES key (16, 24 or 32 bytes) of memberlist's
+	// keyring; nil leaves gossip unencrypted (loopback experiments only).
+	GossipKey []byte
+	// ClusterLabel is memberlist's label: packets and streams of another
+	// cluster are refused. Default "iamprop"; at most 64 bytes.
+	ClusterLabel string
+	// Preset picks the memberlist timing (PresetLocal, PresetLAN,
+	// PresetWAN); default PresetLAN.
+	Preset string
+	// Tune, if set, adjusts the memberlist configuration after the preset
+	// (gossip interval, fanout, probe timing, ...).
+	Tune func(*memberlist.Config)
+	// Delay is the apply-time propagation delay model; nil applies on
+	// receipt.
+	Delay replication.DelayModel
+	// Initial is the state every region starts from (identical in every
+	// region, or digests never agree); nil is an empty state.
+	Initial *controlplane.State
+	// Seed seeds the node's randomness (peer choice, delays, fault draws);
+	// 0 picks one at random.
+	Seed uint64
+	// Logger receives structured logs; the zero Logger discards them.
+	Logger zerolog.Logger
+	// Registerer receives the node's metrics (with a region label); nil
+	// uses a private registry.
+	Registerer prometheus.Registerer
+	// ReconnectInterval is how often the node retries joining members it
+	// lost (memberlist does not rejoin a healed partition by itself);
+	// default 2s for PresetLocal, 10s otherwise.
+	ReconnectInterval time.Duration
+	// InboxSize bounds the received messages waiting for the node (default
+	// 4096); beyond it they are dropped, and anti-entropy repairs the loss.
+	InboxSize int
+}
+
+// Errors of Commit and Authorize.
+var (
+	// ErrStopped: the node is shutting down or stopped.
+	ErrStopped = errors.New("live: node stopped")
+	// ErrNotDurable: the mutation log failed; the node refuses writes
+	// until restarted (after a failed fsync the file's state is unknown).
+	ErrNotDurable = errors.New("live: mutation log failed; node fenced")
+	// ErrNotFresh: an at_least token was not applied within the timeout.
+	ErrNotFresh = errors.New("live: view does not include the token yet")
+	// ErrTooStale: the view lags by more than max_lag.
+	ErrTooStale = errors.New("live: view lags more than max_lag")
+	// ErrBadToken: the consistency token is not a mutation id.
+	ErrBadToken = errors.New("live: bad consistency token")
+	// ErrCatchingUp: a node told to join has not yet completed one
+	// anti-entropy exchange. It refuses commits until then: after losing
+	// its disk it does not know its own last sequence number, and a commit
+	// reusing one would be refused by every peer as a forgery.
+	ErrCatchingUp = errors.New("live: catching up with the cluster; retry shortly")
+)
+
+// Node is one region of a live cluster.
+type Node struct {
+	cfg     Config
+	log     zerolog.Logger
+	m       *metrics.Region
+	reg     prometheus.Registerer
+	store   *store.Log
+	tr      *FaultTransport
+	ml      *memberlist.Memberlist
+	vq      *memberlist.TransmitLimitedQueue
+	started time.Time
+	label   string
+
+	// mu guards the replication node and everything derived from it below.
+	mu        sync.RWMutex
+	rn        *replication.Node
+	digest    string
+	vector    replication.VersionVector // applied, this region
+	commits   map[replication.MutationID]int64
+	appliedAt map[replication.MutationID]time.Time
+	unapplied map[replication.MutationID]int64
+	deadline  time.Time
+	appliedCh chan struct{}                  // closed and replaced whenever something applies
+	lagSince  time.Time                      // the view is known to lack a mutation committed no later than this; zero = up to date
+	vecSeq    uint64                         // bumped when vector or recv changes, for the broadcast
+	recv      replication.VersionVector      // received (applied or pending), contiguous per origin
+	above     map[string]map[uint64]struct{} // received above a gap in recv
+	visibleAt map[replication.MutationID]time.Time
+	// Catching up (see ErrCatchingUp): a push/pull response arrived, and
+	// the highest own sequence number a peer holds.
+	gotResponse bool
+	syncTarget  uint64
+
+	// peersMu guards what the cluster knows of other regions.
+	peersMu  sync.RWMutex
+	members  map[string]*member
+	peerVecs map[string]*vectorState
+	covered  map[string]map[string][]coverMark // region -> origin -> marks
+	lastPull map[string]time.Time              // region -> when we last asked it for what we lack
+	pullGap  time.Duration
+
+	flushMu  sync.Mutex
+	lagMu    sync.Mutex // serializes updateLag, so an older computation never overwrites a newer one
+	failed   atomic.Pointer[error]
+	inbox    chan replication.Message
+	wake     chan struct{}
+	peersCh  chan struct{}
+	sendSem  chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	lastVec  atomic.Uint64
+	synced   atomic.Bool // see ErrCatchingUp
+}
+
+type member struct {
+	node     memberlist.Node
+	state    string
+	http     string
+	lastSeen time.Time
+}
+
+type coverMark struct {
+	seq uint64
+	at  time.Time
+}
+
+// Start opens the region's log, replays it, starts memberlist on the
+// gossip address and joins the cluster (retrying in the background if no
+// member answers yet). ctx bounds the start only: the node runs until
+// Shutdown. Stop it with Shutdown.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("live: start: %w", err)
+	}
+	if err := validRegion(cfg.Region); err != nil {
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	if cfg.BindAddr == "" {
+		cfg.BindAddr = "127.0.0.1"
+	}
+	if cfg.ClusterLabel == "" {
+		cfg.ClusterLabel = "iamprop"
+	}
+	if len(cfg.ClusterLabel) > 64 {
+		return nil, fmt.Errorf("live: cluster label of %d bytes exceeds 64", len(cfg.ClusterLabel))
+	}
+	switch n := len(cfg.GossipKey); n {
+	case 0, 16, 24, 32:
+	default:
+		return nil, fmt.Errorf("live: gossip key of %d bytes: want 16, 24 or 32 (AES-128/192/256)", n)
+	}
+	var mlc *memberlist.Config
+	switch cfg.Preset {
+	case PresetLocal:
+		mlc = memberlist.DefaultLocalConfig()
+	case PresetLAN, "":
+		mlc = memberlist.DefaultLANConfig()
+	case PresetWAN:
+		mlc = memberlist.DefaultWANConfig()
+	default:
+		return nil, fmt.Errorf("live: gossip preset %q: want local, lan or wan", cfg.Preset)
+	}
+	if cfg.ReconnectInterval <= 0 {
+		cfg.ReconnectInterval = 10 * time.Second
+		if cfg.Preset == PresetLocal {
+			cfg.ReconnectInterval = 2 * time.Second
+		}
+	}
+	if cfg.InboxSize <= 0 {
+		cfg.InboxSize = 4096
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64()
+	}
+	reg := cfg.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := metrics.New(reg, cfg.Region)
+	if err != nil {
+		return nil, fmt.Errorf("live: metrics: %w", err)
+	}
+	log := cfg.Logger.With().Str("region", cfg.Region).Logger()
+
+	n := &Node{
+		cfg: cfg, log: log, m: m, reg: reg, started: time.Now(), label: cfg.ClusterLabel,
+		commits:   map[replication.MutationID]int64{},
+		appliedAt: map[replication.MutationID]time.Time{},
+		unapplied: map[replication.MutationID]int64{},
+		visibleAt: map[replication.MutationID]time.Time{},
+		recv:      replication.VersionVector{},
+		above:     map[string]map[uint64]struct{}{},
+		lastPull:  map[string]time.Time{},
+		appliedCh: make(chan struct{}),
+		members:   map[string]*member{},
+		peerVecs:  map[string]*vectorState{},
+		covered:   map[string]map[string][]coverMark{},
+		inbox:     make(chan replication.Message, cfg.InboxSize),
+		wake:      make(chan struct{}, 1),
+		peersCh:   make(chan struct{}, 1),
+		sendSem:   make(chan struct{}, 32),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.synced.Store(len(cfg.Join) == 0) // the first region has no one to catch up with
+
+	if cfg.Tune != nil {
+		cfg.Tune(mlc)
+	}
+	// Ask a peer for what we lack at most once per two gossip rounds: its
+	// answer takes about a round to arrive.
+	n.pullGap = max(2*mlc.GossipInterval, 20*time.Millisecond)
+	gossip := replication.GossipConfig{
+		Interval:       mlc.GossipInterval,
+		Fanout:         mlc.GossipNodes,
+		RetransmitMult: mlc.RetransmitMult,
+		// Anti-entropy rides on memberlist's own push/pull
+		// (LocalState/MergeRemoteState), which also runs on every join:
+		// the Node's timer would only duplicate it.
+		PushPullInterval: 0,
+	}
+	n.rn = replication.NewNode(replication.Config{
+		Region:      cfg.Region,
+		Gossip:      gossip,
+		Delay:       cfg.Delay,
+		Rand:        rand.New(rand.NewPCG(cfg.Seed, 1)),
+		Initial:     cfg.Initial,
+		Start:       time.Now(),
+		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
+	})
+
+	// Durable log: replay before any other input.
+	if cfg.DataDir != "" {
+		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
+		if err != nil {
+			return nil, fmt.Errorf("live: %w", err)
+		}
+		if !rec.Clean() {
+			// Never applied, loudly reported; peers re-send what they hold.
+			log.Error().Str("recovery", rec.String()).Msg("mutation log had a bad tail; it was cut off and will be repaired from peers")
+		}
+		n.store = l
+		n.rn.Restore(muts)
+		now := time.Now()
+		for _, mu := range muts {
+			n.commits[mu.ID] = mu.TS.Wall
+			n.appliedAt[mu.ID] = now
+			n.noteReceived(mu.ID)
+		}
+		m.StoreRecords.Set(float64(l.Records()))
+		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Msg("replayed mutation log")
+	}
+	n.digest = hex.EncodeToString(digestOf(n.rn))
+	n.vector = n.rn.Vector()
+
+	inner, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs:    []string{cfg.BindAddr},
+		BindPort:     cfg.BindPort,
+		Logger:       newStdLogger(log),
+		MetricLabels: []gometrics.Label{{Name: "region", Value: cfg.Region}},
+	})
+	if err != nil {
+		n.closeStore()
+		return nil, fmt.Errorf("live: gossip listener on %s: %w", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
+	}
+	n.tr = NewFaultTransport(inner, cfg.Region, cfg.Seed^0x5eed, func(reason string) { m.TransportDropped.WithLabelValues(reason).Inc() })
+	n.vq = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return max(1, n.numAlive()) }, RetransmitMult: mlc.RetransmitMult}
+
+	mlc.Name = cfg.Region
+	mlc.Transport = n.tr
+	mlc.BindAddr = cfg.BindAddr
+	mlc.BindPort = inner.GetAutoBindPort()
+	mlc.AdvertiseAddr = cfg.AdvertiseAddr
+	mlc.AdvertisePort = cfg.AdvertisePort
+	mlc.Delegate = (*delegate)(n)
+	mlc.Events = (*events)(n)
+	mlc.Label = cfg.ClusterLabel
+	// memberlist's own metrics (through hashicorp/go-metrics, bridged to
+	// Prometheus by cmd/regionnode) carry the region, so regions sharing a
+	// process stay apart.
+	mlc.MetricLabels = []gometrics.Label{{Name: "region", Value: cfg.Region}}
+	mlc.Logger = newStdLogger(log)
+	mlc.LogOutput = nil
+	if len(cfg.GossipKey) > 0 {
+		mlc.SecretKey = append([]byte(nil), cfg.GossipKey...)
+		mlc.GossipVerifyIncoming = true
+		mlc.GossipVerifyOutgoing = true
+	}
+	ml, err := memberlist.Create(mlc)
+	if err != nil {
+		n.tr.Shutdown()
+		n.closeStore()
+		return nil, fmt.Errorf("live: memberlist: %w", err)
+	}
+	n.ml = ml
+	n.tr.SetPeerAddr(ml.LocalNode().Address(), cfg.Region)
+	n.peersMu.Lock()
+	n.members[cfg.Region] = &member{node: *ml.LocalNode(), state: "alive", http: cfg.HTTPAddr, lastSeen: time.Now()}
+	n.peersMu.Unlock()
+
+	n.wg.Add(3)
+	go n.run()
+	go n.reconnect()
+	go n.observe()
+	if len(cfg.Join) > 0 && ctx.Err() == nil {
+		if k, err := ml.Join(cfg.Join); err != nil {
+			log.Warn().Err(err).Strs("join", cfg.Join).Msg("no member answered yet; retrying in the background")
+		} else {
+			log.Info().Int("contacted", k).Msg("joined the cluster")
+		}
+	}
+	log.Info().Str("gossip", n.GossipAddr()).Bool("encrypted", len(cfg.GossipKey) > 0).Str("preset", presetName(cfg.Preset)).Msg("region node started")
+	return n, nil
+}
+
+func presetName(p string) string {
+	if p == "" {
+		return PresetLAN
+	}
+	return p
+}
+
+func digestOf(rn *replication.Node) []byte {
+	d := rn.Digest()
+	return d[:]
+}
+
+// Region returns the node's region.
+func (n *Node) Region() string { return n.cfg.Region }
+
+// GossipAddr returns the "ip:port" peers use to join this node.
+func (n *Node) GossipAddr() string { return n.ml.LocalNode().Address() }
+
+// Registerer returns the registerer the node's metrics are on.
+func (n *Node) Registerer() prometheus.Registerer { return n.reg }
+
+// Metrics returns the node's metrics (for the HTTP layer).
+func (n *Node) Metrics() *metrics.Region { return n.m }
+
+// Logger returns the node's logger (with its region).
+func (n *Node) Logger() zerolog.Logger { return n.log }
+
+// run is the real-time loop: it owns the timing of Tick, hands received
+// messages to the node in batches and carries out each Ready.
+func (n *Node) run() {
+	defer n.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	batch := make([]replication.Message, 0, 256)
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case msg := <-n.inbox:
+			batch = append(batch[:0], msg)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case msg = <-n.inbox:
+					batch = append(batch, msg)
+				default:
+					break drain
+				}
+			}
+			n.mu.Lock()
+			now := time.Now()
+			for i := range batch {
+				if err := n.rn.Step(now, batch[i]); err != nil {
+					n.m.GossipRejected.Inc()
+					n.log.Warn().Err(err).Str("from", batch[i].From).Str("kind", batch[i].Kind.String()).Msg("rejected a replication message")
+				} else if batch[i].Kind == replication.KindPushPullResponse && !n.synced.Load() {
+					// A peer answered our vector with what we lacked (more
+					// may follow as repairs); its vector says how far our
+					// own commits go, which flush waits for.
+					n.gotResponse = true
+					n.syncTarget = max(n.syncTarget, batch[i].Vector[n.cfg.Region])
+				}
+			}
+			n.mu.Unlock()
+			clear(batch)
+			_ = n.flush()
+		case <-timer.C:
+			n.mu.Lock()
+			n.rn.Tick(time.Now())
+			n.mu.Unlock()
+			_ = n.flush()
+		case <-n.peersCh:
+			alive := n.aliveRegions()
+			n.mu.Lock()
+			n.rn.SetPeers(alive)
+			n.rn.Tick(time.Now())
+			n.mu.Unlock()
+			_ = n.flush()
+		case <-n.wake:
+		}
+		n.mu.RLock()
+		d := n.deadline
+		n.mu.RUnlock()
+		wait := time.Hour
+		if !d.IsZero() {
+			wait = max(0, time.Until(d))
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// flush carries out the Node's Ready: bookkeeping, then the durable log
+// (one fsync for the whole batch), then the sends. Sends come after the
+// fsync so a mutation is never gossiped before it is durable here. flushMu
+// serializes flushes, so when a flush returns, everything the node produced
+// before it began is durable (group commit for concurrent Commits).
+func (n *Node) flush() error {
+	n.flushMu.Lock()
+	defer n.flushMu.Unlock()
+	n.mu.Lock()
+	rd := n.rn.Ready()
+	visible := time.Now()
+	for i := range rd.Persist {
+		p := &rd.Persist[i]
+		n.commits[p.ID] = p.TS.Wall
+		n.unapplied[p.ID] = p.TS.Wall
+		n.noteReceived(p.ID)
+	}
+	for i := range rd.Applied {
+		a := &rd.Applied[i]
+		delete(n.unapplied, a.ID)
+		n.appliedAt[a.ID] = a.At
+		n.visibleAt[a.ID] = visible
+	}
+	if len(rd.Applied) > 0 {
+		n.digest = hex.EncodeToString(digestOf(n.rn))
+		n.vector = n.rn.Vector()
+		close(n.appliedCh)
+		n.appliedCh = make(chan struct{})
+	}
+	if len(rd.Applied) > 0 || len(rd.Persist) > 0 {
+		n.vecSeq++
+	}
+	if !n.synced.Load() && n.gotResponse && n.recv[n.cfg.Region] >= n.syncTarget {
+		n.synced.Store(true)
+		n.log.Info().Uint64("own_seq", n.recv[n.cfg.Region]).Msg("caught up with the cluster")
+	}
+	n.deadline = rd.Deadline
+	pending := n.rn.Pending()
+	n.mu.Unlock()
+	n.updateLag()
+	n.m.ViewPending.Set(float64(pending))
+
+	if errp := n.failed.Load(); errp != nil {
+		return *errp
+	}
+	if n.store != nil && len(rd.Persist) > 0 {
+		if err := n.store.Append(rd.Persist); err != nil {
+			err = fmt.Errorf("%w: %v", ErrNotDurable, err)
+			n.failed.Store(&err)
+			n.log.Error().Err(err).Msg("mutation log append failed: refusing writes and sends until restart")
+			return err
+		}
+		n.m.StoreRecords.Set(float64(n.store.Records()))
+	}
+	for i := range rd.Applied {
+		a := &rd.Applied[i]
+		lag := a.At.Sub(a.CommitTime())
+		n.m.MutationsApplied.WithLabelValues(a.ID.Origin).Inc()
+		n.m.ReplicationLag.WithLabelValues(a.ID.Origin).Observe(max(0, lag.Seconds()))
+		n.log.Info().Str("id", a.ID.String()).Str("call", a.Call.Action).Str("origin", a.ID.Origin).
+			Dur("lag", lag).Time("applied_at", a.At).Msg("applied mutation")
+	}
+	for _, env := range rd.Messages {
+		n.send(env)
+	}
+	return nil
+}
+
+// noteReceived advances the received vector (caller holds mu).
+func (n *Node) noteReceived(id replication.MutationID) {
+	if id.Seq <= n.recv[id.Origin] {
+		return
+	}
+	ab := n.above[id.Origin]
+	if ab == nil {
+		ab = map[uint64]struct{}{}
+		n.above[id.Origin] = ab
+	}
+	ab[id.Seq] = struct{}{}
+	for {
+		next := n.recv[id.Origin] + 1
+		if _, ok := ab[next]; !ok {
+			break
+		}
+		delete(ab, next)
+		n.recv[id.Origin] = next
+	}
+}
+
+// maybePull asks region for the mutations it has received and this region
+// has not, when its gossiped received-vector shows some: a rumor that
+// missed this region (memberlist's retransmit limit is small, and packets
+// get lost) is fetched within a gossip round or two instead of waiting for
+// the next full push/pull. At most one request per peer per pullGap.
+func (n *Node) maybePull(region string, theirs replication.VersionVector) {
+	if region == n.cfg.Region || len(theirs) == 0 {
+		return
+	}
+	n.mu.RLock()
+	behind := false
+	for o, s := range theirs {
+		if s > n.recv[o] {
+			behind = true
+			break
+		}
+	}
+	var ours replication.VersionVector
+	if behind {
+		ours = n.recv.Clone()
+	}
+	n.mu.RUnlock()
+	if !behind {
+		return
+	}
+	now := time.Now()
+	n.peersMu.Lock()
+	if now.Sub(n.lastPull[region]) < n.pullGap {
+		n.peersMu.Unlock()
+		return
+	}
+	n.lastPull[region] = now
+	n.peersMu.Unlock()
+	n.send(replication.Envelope{To: region, Msg: replication.Message{Kind: replication.KindPushPullRequest, From: n.cfg.Region, Vector: ours}})
+}
+
+// send delivers one envelope: gossip packets best-effort over UDP, the
+// rest (push/pull, repairs, large mutations) over memberlist's reliable
+// stream, off the loop because a TCP dial may take the TCP timeout.
+func (n *Node) send(env replication.Envelope) {
+	n.peersMu.RLock()
+	mb := n.members[env.To]
+	var to memberlist.Node
+	ok := mb != nil && (mb.state == "alive" || mb.state == "suspect")
+	if ok {
+		to = mb.node
+	}
+	n.peersMu.RUnlock()
+	if !ok {
+		return // the peer left; anti-entropy covers it when it comes back
+	}
+	body := env.Msg.Encode()
+	buf := make([]byte, 0, len(body)+1)
+	buf = append(buf, tagReplication)
+	buf = append(buf, body...)
+	kind := env.Msg.Kind.String()
+	small := env.Msg.Kind == replication.KindPushPullRequest && len(buf) <= 1024
+	if !env.Msg.Kind.Reliable() || small {
+		if err := n.ml.SendBestEffort(&to, buf); err != nil {
+			n.log.Debug().Err(err).Str("to", env.To).Msg("gossip send failed")
+			return
+		}
+		n.m.GossipMessages.WithLabelValues(metrics.DirectionOut, kind).Inc()
+		n.m.GossipBytes.WithLabelValues(metrics.DirectionOut).Add(float64(len(buf)))
+		return
+	}
+	select {
+	case n.sendSem <- struct{}{}:
+	default:
+		n.log.Warn().Str("to", env.To).Str("kind", kind).Msg("too many reliable sends in flight; dropped one (anti-entropy repairs it)")
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer func() { <-n.sendSem }()
+		if err := n.ml.SendReliable(&to, buf); err != nil {
+			n.log.Debug().Err(err).Str("to", env.To).Str("kind", kind).Msg("reliable send failed")
+			return
+		}
+		n.m.GossipMessages.WithLabelValues(metrics.DirectionOut, kind).Inc()
+		n.m.GossipBytes.WithLabelValues(metrics.DirectionOut).Add(float64(len(buf)))
+	}()
+}
+
+// Commit validates and commits one call at this region. It returns once
+// the mutation is durable (fsync) and queued for gossip; a rejected call
+// returns the view's *controlplane.APIError and changes nothing.
+func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
+	if n.ctx.Err() != nil {
+		return replication.Mutation{}, ErrStopped
+	}
+	if errp := n.failed.Load(); errp != nil {
+		return replication.Mutation{}, *errp
+	}
+	if !n.synced.Load() {
+		return replication.Mutation{}, ErrCatchingUp
+	}
+	n.mu.Lock()
+	mu, err := n.rn.Propose(time.Now(), c)
+	n.mu.Unlock()
+	if err != nil {
+		var ae *controlplane.APIError
+		if errors.As(err, &ae) {
+			n.m.MutationsRejected.WithLabelValues(ae.Code).Inc()
+		} else {
+			n.m.MutationsRejected.WithLabelValues("Malformed").Inc()
+		}
+		return replication.Mutation{}, err
+	}
+	if err := n.flush(); err != nil {
+		return replication.Mutation{}, err
+	}
+	n.m.MutationsCommitted.Inc()
+	n.log.Info().Str("id", mu.ID.String()).Str("call", mu.Call.Action).Time("committed_at", mu.CommitTime()).Bool("revoke", mu.Revoke).Msg("committed mutation")
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+	return mu, nil
+}
+
+// Consistency selects how fresh the view must be for Authorize, after
+// SpiceDB's and Zanzibar's consistency options.
+type Consistency struct {
+	// Mode is "local" (default: answer from the view now), "at_least"
+	// (wait up to Timeout for the view to include Token) or "max_lag"
+	// (refuse when the view lags by more than MaxLag).
+	Mode    string
+	Token   string
+	Timeout time.Duration
+	MaxLag  time.Duration
+}
+
+// Consistency modes.
+const (
+	ModeLocal   = "local"
+	ModeAtLeast = "at_least"
+	ModeMaxLag  = "max_lag"
+)
+
+// Decision is an Authorize answer with the view it came from.
+type Decision struct {
+	Effect      string
+	Explanation any
+	Reason      string
+	// Authenticated is false for anonymous requests and for credentials
+	// this view does not accept (a deleted key or user, or one it has not
+	// seen created yet).
+	Authenticated bool
+	Digest        string
+	Vector        replication.VersionVector // the view's version: per origin, how many mutations are applied
+	Lag           time.Duration
+	Stale         bool // the view was known to lack a committed mutation
+}
+
+// Authorize decides p against this region's view under the consistency
+// option. at_least and max_lag fail closed with ErrNotFresh or ErrTooStale
+// (the HTTP layer answers 503) rather than answer from a view too old.
+func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistency) (Decision, error) {
+	start := time.Now()
+	defer func() { n.m.AuthorizeDuration.Observe(time.Since(start).Seconds()) }()
+	switch c.Mode {
+	case "", ModeLocal:
+	case ModeAtLeast:
+		id, err := replication.ParseMutationID(c.Token)
+		if err != nil {
+			return Decision{}, fmt.Errorf("%w: %v", ErrBadToken, err)
+		}
+		if err := n.waitFor(ctx, id, c.Timeout); err != nil {
+			n.m.AuthorizeRefused.WithLabelValues(ModeAtLeast).Inc()
+			return Decision{}, err
+		}
+	case ModeMaxLag:
+		if lag := n.Lag(); lag > c.MaxLag {
+			n.m.AuthorizeRefused.WithLabelValues(ModeMaxLag).Inc()
+			return Decision{Lag: lag}, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+		}
+	default:
+		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)
+	}
+	n.mu.RLock()
+	dec, res := n.rn.View().Authorize(p)
+	digest := n.digest
+	vector := n.vector.Clone()
+	lagSince := n.lagSince
+	n.mu.RUnlock()
+	var lag time.Duration
+	if !lagSince.IsZero() {
+		lag = max(0, time.Since(lagSince))
+	}
+	d := Decision{Effect: dec.Effect.String(), Explanation: dec.Explain(), Reason: res.Reason, Authenticated: res.Authenticated,
+		Digest: digest, Vector: vector, Lag: lag, Stale: !lagSince.IsZero()}
+	n.m.AuthorizeDecisions.WithLabelValues(d.Effect, strconv.FormatBool(d.Stale)).Inc()
+	return d, nil
+}
+
+// waitFor blocks until id is applied here, the timeout passes or ctx ends.
+func (n *Node) waitFor(ctx context.Context, id replication.MutationID, timeout time.Duration) error {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		n.mu.RLock()
+		has := n.rn.Has(id)
+		ch := n.appliedCh
+		n.mu.RUnlock()
+		if has {
+			return nil
+		}
+		if timeout <= 0 {
+			return fmt.Errorf("%w: %s not applied here", ErrNotFresh, id)
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return fmt.Errorf("%w: %s not applied within %v", ErrNotFresh, id, timeout)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s: %v", ErrNotFresh, id, ctx.Err())
+		case <-n.ctx.Done():
+			return ErrStopped
+		}
+	}
+}
+
+// Has reports whether the mutation is applied in this region's view.
+func (n *Node) Has(id replication.MutationID) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.rn.Has(id)
+}
+
+// Lag returns how far behind the view is known to be: the time since the
+// commit of the oldest mutation this region has received but not applied,
+// or since it learned that a peer applied a mutation it lacks (a lower
+// bound: that mutation was committed earlier). Zero when up to date.
+func (n *Node) Lag() time.Duration {
+	n.mu.RLock()
+	s := n.lagSince
+	n.mu.RUnlock()
+	if s.IsZero() {
+		return 0
+	}
+	return max(0, time.Since(s))
+}
+
+// updateLag recomputes lagSince from the unapplied mutations and the peers'
+// vectors.
+func (n *Node) updateLag() {
+	n.lagMu.Lock()
+	defer n.lagMu.Unlock()
+	n.mu.RLock()
+	var since time.Time
+	for _, w := range n.unapplied {
+		if t := time.Unix(0, w); since.IsZero() || t.Before(since) {
+			since = t
+		}
+	}
+	own := n.vector
+	n.mu.RUnlock()
+	n.peersMu.RLock()
+	for region, marks := range n.covered {
+		if region == n.cfg.Region {
+			continue
+		}
+		for origin, ms := range marks {
+			have := own[origin]
+			for _, mk := range ms {
+				if mk.seq > have {
+					if since.IsZero() || mk.at.Before(since) {
+						since = mk.at
+					}
+					break
+				}
+			}
+		}
+	}
+	n.peersMu.RUnlock()
+	n.mu.Lock()
+	n.lagSince = since
+	n.mu.Unlock()
+}
+
+// ViewInfo summarises the region's view (GET /v1/view).
+type ViewInfo struct {
+	Region    string                    `json:"region"`
+	Digest    string                    `json:"digest"`
+	Applied   int                       `json:"applied"`
+	Pending   int                       `json:"pending"`
+	Vector    replication.VersionVector `json:"version_vector"`
+	LagSecond float64                   `json:"lag_seconds"`
+	Counts    controlplane.Counts       `json:"counts"`
+}
+
+// View returns the view's summary.
+func (n *Node) View() ViewInfo {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	v := ViewInfo{
+		Region: n.cfg.Region, Digest: n.digest, Applied: len(n.appliedAt), Pending: n.rn.Pending(),
+		Vector: n.vector.Clone(), Counts: n.rn.View().Counts(),
+	}
+	if !n.lagSince.IsZero() {
+		v.LagSecond = max(0, time.Since(n.lagSince).Seconds())
+	}
+	if v.Vector == nil {
+		v.Vector = replication.VersionVector{}
+	}
+	return v
+}
+
+// Digest returns the view's digest, hex.
+func (n *Node) Digest() string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.digest
+}
+
+// MutationStatus answers "has my change propagated everywhere yet?".
+type MutationStatus struct {
+	ID          string               `json:"id"`
+	CommittedAt *time.Time           `json:"committed_at,omitempty"`
+	Applied     map[string]time.Time `json:"applied"`
+	Pending     []string             `json:"pending"`
+}
+
+// ErrUnknownMutation: no region this node hears from knows the id.
+var ErrUnknownMutation = errors.New("live: unknown mutation")
+
+// Status reports which regions have applied id and when. For this region
+// the instant is exact; for the others it is when this region learned it
+// from their gossiped version vectors (an upper bound, within a gossip
+// round or two), and a mutation applied out of order shows as pending
+// until every earlier one from its origin is applied there too.
+func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
+	st := MutationStatus{ID: id.String(), Applied: map[string]time.Time{}, Pending: []string{}}
+	n.mu.RLock()
+	if w, ok := n.commits[id]; ok {
+		t := time.Unix(0, w).UTC()
+		st.CommittedAt = &t
+	}
+	if n.rn.Has(id) {
+		st.Applied[n.cfg.Region] = n.appliedAt[id]
+	} else {
+		st.Pending = append(st.Pending, n.cfg.Region)
+	}
+	n.mu.RUnlock()
+	known := st.CommittedAt != nil
+	n.peersMu.RLock()
+	for region, mb := range n.members {
+		if region == n.cfg.Region {
+			continue
+		}
+		var at time.Time
+		for _, mk := range n.covered[region][id.Origin] {
+			if mk.seq >= id.Seq {
+				at = mk.at
+				break
+			}
+		}
+		if !at.IsZero() {
+			st.Applied[region] = at
+			known = true
+		} else if mb.state == "alive" || mb.state == "suspect" {
+			st.Pending = append(st.Pending, region)
+		}
+	}
+	n.peersMu.RUnlock()
+	if !known {
+		return MutationStatus{}, fmt.Errorf("%w: %s", ErrUnknownMutation, id)
+	}
+	sortStrings(st.Pending)
+	return st, nil
+}
+
+// MemberInfo is one cluster member as this region sees it.
+type MemberInfo struct {
+	Region  string                    `json:"region"`
+	Gossip  string                    `json:"gossip"`
+	HTTP    string                    `json:"http,omitempty"`
+	State   string                    `json:"state"`
+	Vector  replication.VersionVector `json:"version_vector,omitempty"`
+	Self    bool                      `json:"self,omitempty"`
+	Updated *time.Time                `json:"vector_updated,omitempty"`
+}
+
+// Members lists the cluster as this region sees it, sorted by region.
+func (n *Node) Members() []MemberInfo {
+	own := n.View().Vector
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	out := make([]MemberInfo, 0, len(n.members))
+	for region, mb := range n.members {
+		mi := MemberInfo{Region: region, Gossip: mb.node.Address(), HTTP: mb.http, State: mb.state}
+		if region == n.cfg.Region {
+			mi.Self, mi.Vector, mi.State = true, own, "alive"
+		} else if vs := n.peerVecs[region]; vs != nil {
+			mi.Vector = vs.Vector
+			t := vs.received
+			mi.Updated = &t
+		}
+		out = append(out, mi)
+	}
+	sortMembers(out)
+	return out
+}
+
+// SetFaults switches the transport's faults (a zero spec clears them).
+func (n *Node) SetFaults(s FaultSpec) {
+	n.tr.SetFaults(s)
+	f := n.tr.Faults()
+	n.m.FaultsActive.Set(float64(f.Rules()))
+	ev := n.log.Warn()
+	if f.Rules() == 0 {
+		ev = n.log.Info()
+	}
+	ev.Int("rules", f.Rules()).Interface("spec", s).Msg("faults switched")
+}
+
+// Faults returns the fault spec in force.
+func (n *Node) Faults() FaultSpec { return n.tr.Faults().Spec }
+
+// Ready reports whether the node can serve: started, not fenced by a log
+// failure, and (when it was told whom to join) in touch with a peer.
+func (n *Node) Ready() error {
+	if n.ctx.Err() != nil {
+		return ErrStopped
+	}
+	if errp := n.failed.Load(); errp != nil {
+		return *errp
+	}
+	if len(n.cfg.Join) > 0 && n.numAlive() < 2 {
+		return errors.New("live: not joined to any peer yet")
+	}
+	if !n.synced.Load() {
+		return ErrCatchingUp
+	}
+	return nil
+}
+
+// Synced reports whether the node may commit: it was not told to join
+// anyone, or it has completed an anti-entropy exchange with a peer.
+func (n *Node) Synced() bool { return n.synced.Load() }
+
+// Healthy reports whether the process is alive and not fenced.
+func (n *Node) Healthy() error {
+	if errp := n.failed.Load(); errp != nil {
+		return *errp
+	}
+	return nil
+}
+
+// Shutdown leaves the cluster (so peers see a graceful leave rather than a
+// failure), stops the loop, flushes and closes the log.
+func (n *Node) Shutdown(timeout time.Duration) error {
+	var err error
+	n.stopOnce.Do(func() {
+		if lerr := n.ml.Leave(timeout); lerr != nil {
+			n.log.Warn().Err(lerr).Msg("leave")
+		}
+		n.cancel()
+		_ = n.flush()
+		if serr := n.ml.Shutdown(); serr != nil {
+			err = serr
+		}
+		n.wg.Wait()
+		if cerr := n.closeStore(); cerr != nil && err == nil {
+			err = cerr
+		}
+		n.m.Unregister()
+		n.log.Info().Msg("region node stopped")
+	})
+	return err
+}
+
+// Crash stops the node the way a kill -9 would, for fault experiments in
+// one process: no leave (peers' failure detectors must notice), no final
+// flush (effects not yet carried out are lost; what was acknowledged is
+// already on disk), sockets closed. A crashed node cannot be restarted;
+// start a new one on the same data directory (Cluster.Restart does).
+func (n *Node) Crash() {
+	n.stopOnce.Do(func() {
+		n.cancel()
+		// Fence first, so a flush racing with the crash sends nothing more.
+		err := ErrStopped
+		n.failed.Store(&err)
+		n.flushMu.Lock()
+		_ = n.ml.Shutdown()
+		n.flushMu.Unlock()
+		n.wg.Wait()
+		_ = n.closeStore()
+		n.m.Unregister() // a restarted node registers afresh
+		n.log.Warn().Msg("region node crashed (injected)")
+	})
+}
+
+// Config returns the configuration the node was started with, with the
+// gossip port it actually bound.
+func (n *Node) Config() Config {
+	c := n.cfg
+	c.BindPort = int(n.ml.LocalNode().Port)
+	return c
+}
+
+func (n *Node) closeStore() error {
+	if n.store == nil {
+		return nil
+	}
+	return n.store.Close()
+}
+
+func (n *Node) numAlive() int {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	k := 0
+	for _, mb := range n.members {
+		if mb.state == "alive" || mb.state == "suspect" {
+			k++
+		}
+	}
+	return k
+}
+
+func (n *Node) aliveRegions() []string {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	var out []string
+	for region, mb := range n.members {
+		if region != n.cfg.Region && (mb.state == "alive" || mb.state == "suspect") {
+			out = append(out, region)
+		}
+	}
+	return out
+}
+
+// reconnect retries joining: the configured seeds while no peer is known,
+// and lost members for an hour. memberlist stops gossiping to a dead node
+// after GossipToTheDeadTime, so without this a healed partition would stay
+// split forever (Serf does the same).
+func (n *Node) reconnect() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.ReconnectInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var addrs []string
+		n.peersMu.RLock()
+		for region, mb := range n.members {
+			if region != n.cfg.Region && (mb.state == "dead" || mb.state == "left") && time.Since(mb.lastSeen) < time.Hour {
+				addrs = append(addrs, mb.node.Address())
+			}
+		}
+		n.peersMu.RUnlock()
+		if n.numAlive() < 2 {
+			addrs = append(addrs, n.cfg.Join...)
+		}
+		if len(addrs) == 0 {
+			continue
+		}
+		if k, err := n.ml.Join(addrs); err == nil {
+			n.log.Debug().Int("contacted", k).Strs("addrs", addrs).Msg("rejoined")
+		}
+	}
+}
+
+// observe refreshes the membership gauges.
+func (n *Node) observe() {
+	defer n.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		counts := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+		n.peersMu.RLock()
+		for _, mb := range n.members {
+			counts[mb.state]++
+		}
+		n.peersMu.RUnlock()
+		for s, k := range counts {
+			n.m.ClusterMembers.WithLabelValues(s).Set(float64(k))
+		}
+		n.m.HealthScore.Set(float64(n.ml.GetHealthScore()))
+	}
+}

@@ -1,0 +1,151 @@
+// Package metrics defines iamprop's Prometheus metrics: one struct per
+// region, built from a prometheus.Registerer passed in (never the global
+// registry), with the names and labels of DESIGN.md "Metrics" and
+// docs/metrics.md.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Namespace prefixes every metric.
+const Namespace = "iamprop"
+
+// Label values of Metrics.GossipMessages and GossipBytes.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+)
+
+// Region holds the metrics of one region node. Every metric carries a
+// constant region label (New wraps the registerer), so several regions can
+// share one registry in an in-process cluster. No label ever holds a
+// policy, principal or object name: their cardinality is unbounded and they
+// may be sensitive.
+type Region struct {
+	// MutationsCommitted counts mutations this region committed.
+	MutationsCommitted prometheus.Counter
+	// MutationsRejected counts proposed mutations refused at validation, by
+	// AWS error code (a bounded set).
+	MutationsRejected *prometheus.CounterVec
+	// MutationsApplied counts mutations made visible here, by origin region.
+	MutationsApplied *prometheus.CounterVec
+	// ReplicationLag observes apply time here minus commit time at the
+	// origin, by origin (zero for this region's own commits).
+	ReplicationLag *prometheus.HistogramVec
+	// ViewPending is how many received mutations wait for their apply time.
+	ViewPending prometheus.Gauge
+	// AuthorizeDecisions counts authorize answers by decision and by
+	// whether the view was known to be behind ("true"/"false").
+	AuthorizeDecisions *prometheus.CounterVec
+	// AuthorizeRefused counts authorize requests refused (fail closed) by
+	// consistency mode.
+	AuthorizeRefused *prometheus.CounterVec
+	// AuthorizeDuration observes the time to decide one request, waiting
+	// for consistency included.
+	AuthorizeDuration prometheus.Histogram
+	// GossipMessages counts replication messages by direction and kind.
+	GossipMessages *prometheus.CounterVec
+	// GossipBytes counts replication message bytes by direction.
+	GossipBytes *prometheus.CounterVec
+	// GossipRejected counts received messages refused (undecodable,
+	// malformed, conflicting).
+	GossipRejected prometheus.Counter
+	// ClusterMembers is memberlist's view of the cluster by member state.
+	ClusterMembers *prometheus.GaugeVec
+	// HealthScore is memberlist's awareness health score (0 is healthy).
+	HealthScore prometheus.Gauge
+	// StoreFsync observes the durable log's fsync latency.
+	StoreFsync prometheus.Histogram
+	// StoreRecords is how many mutations the durable log holds.
+	StoreRecords prometheus.Gauge
+	// FaultsActive is how many fault rules the transport applies now.
+	FaultsActive prometheus.Gauge
+	// TransportDropped counts packets and streams the fault transport
+	// dropped, by reason ("partition", "loss").
+	TransportDropped *prometheus.CounterVec
+	// HTTPRequests counts API requests by route pattern and status code.
+	HTTPRequests *prometheus.CounterVec
+	// ExposureWindow observes measured exposure windows, by scenario and
+	// probe (probe names are chosen by scenario authors, not users' data).
+	ExposureWindow *prometheus.HistogramVec
+
+	reg prometheus.Registerer
+	cs  []prometheus.Collector
+}
+
+// Unregister removes the region's metrics from the registry, so a region
+// restarted in the same process can register again.
+func (m *Region) Unregister() {
+	for _, c := range m.cs {
+		m.reg.Unregister(c)
+	}
+}
+
+// lagBuckets span loopback gossip (ms) to cloud replication (tens of s).
+var lagBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 120}
+
+// New builds the metrics of one region and registers them on reg, each with
+// the constant label region. It returns an error (and registers nothing
+// more) if a name collides, e.g. the same region twice on one registry.
+func New(reg prometheus.Registerer, region string) (*Region, error) {
+	r := prometheus.WrapRegistererWith(prometheus.Labels{"region": region}, reg)
+	m := &Region{
+		MutationsCommitted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_committed_total",
+			Help: "Mutations committed at this region (validated, ordered, durable)."}),
+		MutationsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_rejected_total",
+			Help: "Proposed mutations refused at validation, by AWS error code."}, []string{"code"}),
+		MutationsApplied: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_applied_total",
+			Help: "Mutations made visible in this region's view, by origin region."}, []string{"origin"}),
+		ReplicationLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "replication_lag_seconds",
+			Help: "Apply time in this region minus commit time at the origin.", Buckets: lagBuckets}, []string{"origin"}),
+		ViewPending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "view_pending_mutations",
+			Help: "Received mutations waiting for their apply time."}),
+		AuthorizeDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "authorize_decisions_total",
+			Help: "Authorize answers by decision, and whether the view was behind the freshest version known here."}, []string{"decision", "stale"}),
+		AuthorizeRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "authorize_refused_total",
+			Help: "Authorize requests refused (fail closed) by consistency mode."}, []string{"mode"}),
+		AuthorizeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "authorize_duration_seconds",
+			Help:    "Time to answer one authorize request, consistency wait included.",
+			Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5}}),
+		GossipMessages: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_messages_total",
+			Help: "Replication messages by direction and kind."}, []string{"direction", "kind"}),
+		GossipBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_bytes_total",
+			Help: "Replication message bytes by direction."}, []string{"direction"}),
+		GossipRejected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_rejected_total",
+			Help: "Received replication messages refused as undecodable, malformed or conflicting."}),
+		ClusterMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "cluster_members",
+			Help: "Cluster members known to memberlist, by state."}, []string{"state"}),
+		HealthScore: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "memberlist_health_score",
+			Help: "memberlist's awareness health score: 0 is healthy, higher means this node is slow to answer probes."}),
+		StoreFsync: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_fsync_duration_seconds",
+			Help:    "Durable mutation log fsync latency.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}}),
+		StoreRecords: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_records",
+			Help: "Mutations held in the durable log."}),
+		FaultsActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "faults_active",
+			Help: "Fault rules (latency, loss, partition) the transport applies now."}),
+		TransportDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "transport_dropped_total",
+			Help: "Packets and streams dropped by injected faults, by reason."}, []string{"reason"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
+			Help: "HTTP API requests by route and status code."}, []string{"route", "code"}),
+		ExposureWindow: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "exposure_window_seconds",
+			Help: "Exposure windows measured by the scenario runner, by scenario and probe.", Buckets: lagBuckets}, []string{"scenario", "probe"}),
+	}
+	cs := []prometheus.Collector{
+		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
+		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
+		m.GossipRejected, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
+		m.TransportDropped, m.HTTPRequests, m.ExposureWindow,
+	}
+	for i, c := range cs {
+		if err := r.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				r.Unregister(done)
+			}
+			return nil, err
+		}
+	}
+	m.reg, m.cs = r, cs
+	return m, nil
+}

@@ -1,0 +1,158 @@
+package replication
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/iamprop/iamprop/controlplane"
+)
+
+// GapAction is the action of a gap filler: a mutation that takes the
+// sequence number of an own commit lost with the region's state (no
+// region had it when recovery ended). It changes no view; it lets version
+// vectors move past the gap, so anti-entropy does not re-send everything
+// above it forever.
+const GapAction = "iamprop:LostMutation"
+
+// pushPull opens anti-entropy with one random peer.
+func (n *Node) pushPull() {
+	if ps := n.randomPeers(1); len(ps) > 0 {
+		n.PushPull(ps[0])
+	}
+}
+
+// PushPull opens an anti-entropy exchange with peer now, outside the
+// schedule: what memberlist does on join, and what a driver does after a
+// restart or a healed partition to catch up at once.
+func (n *Node) PushPull(peer string) {
+	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector()})
+}
+
+// sendMissing sends `to` every known mutation its vector does not cover,
+// in messages within MaxMutationsPerMessage and MaxMessageBytes. The first
+// message has kind first and carries vec; the rest are KindRepair. With
+// first == KindRepair and nothing missing, nothing is sent.
+func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, vec VersionVector) {
+	missing := n.missing(theirs)
+	budget := MaxMessageBytes - headerSize(n.region) - 16*len(vec) - 2*maxNameLen*len(vec)
+	kind := first
+	for len(missing) > 0 || kind == KindPushPullResponse {
+		var ms []Mutation
+		used := 0
+		for len(missing) > 0 && len(ms) < MaxMutationsPerMessage {
+			e := missing[0]
+			if len(ms) > 0 && used+e.size+mutationOverhead > budget {
+				break
+			}
+			used += e.size + mutationOverhead
+			ms = append(ms, e.m)
+			missing = missing[1:]
+		}
+		msg := Message{Kind: kind, From: n.region, Mutations: ms}
+		if kind == KindPushPullResponse {
+			msg.Vector = vec
+		}
+		n.send(to, msg)
+		kind = KindRepair
+	}
+}
+
+// missing lists the known mutations a vector does not cover, by origin
+// then sequence number.
+func (n *Node) missing(v VersionVector) []*entry {
+	var out []*entry
+	for _, name := range n.names {
+		o := n.origins[name]
+		from := v[name]
+		if from >= o.max {
+			continue
+		}
+		if o.max-from <= 2*uint64(len(o.seqs)) {
+			for s := from + 1; s <= o.max; s++ {
+				if e := o.seqs[s]; e != nil {
+					out = append(out, e)
+				}
+			}
+			continue
+		}
+		// Sparse (a far-ahead sequence number): walk the map, not the range.
+		start := len(out)
+		for s, e := range o.seqs {
+			if s > from {
+				out = append(out, e)
+			}
+		}
+		slices.SortFunc(out[start:], func(a, b *entry) int { return cmp.Compare(a.m.ID.Seq, b.m.ID.Seq) })
+	}
+	return out
+}
+
+// recvVector summarises the received mutations (applied or pending): what
+// anti-entropy need not send us.
+func (n *Node) recvVector() VersionVector {
+	v := make(VersionVector, len(n.origins))
+	for name, o := range n.origins {
+		if o.recv > 0 {
+			v[name] = o.recv
+		}
+	}
+	return v
+}
+
+// askUnanswered sends push/pull requests to up to Fanout random peers that
+// have not answered yet (once per gossip interval while recovering).
+func (n *Node) askUnanswered() {
+	n.checkRecovered()
+	var todo []string
+	for i, p := range n.peers {
+		if i != n.self && !n.answered[p] {
+			todo = append(todo, p)
+		}
+	}
+	for k := 0; k < n.cfg.Gossip.Fanout && len(todo) > 0; k++ {
+		j := n.rng.IntN(len(todo))
+		n.PushPull(todo[j])
+		todo[j] = todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+	}
+}
+
+// checkRecovered ends recovery once every current peer has answered: only
+// then can no region hold an earlier commit of ours that we would reuse
+// the sequence number of. A peer that left the membership is not waited
+// for; if it comes back holding such a commit, the reuse is detected as a
+// conflict (Stats.Conflicts), not repaired.
+func (n *Node) checkRecovered() {
+	if !n.recovering || n.numPeers() == 0 {
+		return
+	}
+	for i, p := range n.peers {
+		if i != n.self && !n.answered[p] {
+			return
+		}
+	}
+	n.recovering = false
+	n.answered = nil
+	n.fillGaps()
+}
+
+// fillGaps commits a gap filler for every own sequence number below
+// nextSeq that no peer returned.
+func (n *Node) fillGaps() {
+	var fill []*entry
+	for s := uint64(1); s < n.nextSeq; s++ {
+		id := MutationID{Origin: n.region, Seq: s}
+		if n.lookup(id) != nil {
+			continue
+		}
+		e := &entry{m: Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}}}
+		n.remember(e)
+		n.ready.Persist = append(n.ready.Persist, e.m)
+		n.enqueue(e)
+		fill = append(fill, e)
+	}
+	if len(fill) > 0 {
+		n.fold.apply(fill)
+		n.origins[n.region].advance()
+	}
+}

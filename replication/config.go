@@ -1,0 +1,157 @@
+package replication
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
+)
+
+// DelayModel draws the propagation delay of one mutation from its origin to
+// one destination region: the time from commit at the origin to apply at the
+// destination, modelling a cloud control plane's replication pipeline.
+// Package delay implements it from the distributions of a scenario.
+// Implementations must draw only from r, so runs are reproducible.
+type DelayModel interface {
+	Sample(origin, dest string, revoke bool, r *rand.Rand) time.Duration
+}
+
+// GossipConfig is the dissemination schedule, with memberlist's meaning for
+// each field so that the simulator and a live memberlist cluster agree.
+type GossipConfig struct {
+	// Interval between gossip rounds (memberlist GossipInterval). A round
+	// sends the queued rumors to Fanout random peers.
+	Interval time.Duration
+	// Fanout is the number of random peers per round (memberlist GossipNodes).
+	Fanout int
+	// RetransmitMult scales how many times each rumor is sent:
+	// RetransmitMult * ceil(log10(n+1)) sends in total, n = cluster size
+	// (memberlist RetransmitMult).
+	RetransmitMult int
+	// PushPullInterval between anti-entropy exchanges with one random peer
+	// (memberlist PushPullInterval); like memberlist, it grows with
+	// log2(n) beyond 32 regions. Zero disables push/pull.
+	PushPullInterval time.Duration
+}
+
+// DefaultLANGossip returns memberlist's DefaultLANConfig schedule: 200ms
+// rounds to 3 peers, 4 × log retransmits, push/pull every 30s.
+func DefaultLANGossip() GossipConfig {
+	return GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4, PushPullInterval: 30 * time.Second}
+}
+
+// DefaultWANGossip returns memberlist's DefaultWANConfig schedule: 500ms
+// rounds to 4 peers, push/pull every 60s.
+func DefaultWANGossip() GossipConfig {
+	return GossipConfig{Interval: 500 * time.Millisecond, Fanout: 4, RetransmitMult: 4, PushPullInterval: 60 * time.Second}
+}
+
+// DefaultLocalGossip returns memberlist's DefaultLocalConfig schedule
+// (loopback): 100ms rounds to 3 peers, 2 × log retransmits, push/pull
+// every 15s.
+func DefaultLocalGossip() GossipConfig {
+	return GossipConfig{Interval: 100 * time.Millisecond, Fanout: 3, RetransmitMult: 2, PushPullInterval: 15 * time.Second}
+}
+
+// retransmitLimit is memberlist's retransmitLimit: how many sends a rumor
+// gets in a cluster of n regions.
+func retransmitLimit(mult, n int) int {
+	return mult * int(math.Ceil(math.Log10(float64(n+1))))
+}
+
+// pushPullScale is memberlist's pushPullScale: beyond 32 regions the
+// push/pull interval grows with log2(n), so anti-entropy traffic per region
+// stays flat as the cluster grows.
+func pushPullScale(interval time.Duration, n int) time.Duration {
+	const threshold = 32
+	if n <= threshold {
+		return interval
+	}
+	mult := math.Ceil(math.Log2(float64(n))-math.Log2(threshold)) + 1
+	return time.Duration(mult) * interval
+}
+
+// Config configures a Node. Region and Rand are required; zero values of
+// the others mean the documented defaults.
+type Config struct {
+	// Region is this node's name: the origin of its commits and the
+	// destination in DelayModel.Sample.
+	Region string
+	// Gossip is the dissemination schedule; the zero value means
+	// DefaultLANGossip.
+	Gossip GossipConfig
+	// Delay is the apply-time propagation delay; nil applies on receipt.
+	Delay DelayModel
+	// Rand is the node's only source of randomness (peer choice, timer
+	// stagger, delay draws). Required.
+	Rand *rand.Rand
+	// Initial is the state before any mutation; it is cloned, never
+	// modified. Nil means controlplane.NewState().
+	Initial *controlplane.State
+
+	// Start, when set, starts the node's timers at that instant (the first
+	// gossip round and push/pull come at a random stagger after it, as in
+	// memberlist). Otherwise the timers start at the first Propose, Step or
+	// Tick.
+	Start time.Time
+	// PacketBytes is the UDP budget of one gossip packet (memberlist
+	// UDPBufferSize); zero means 1400, and it is clamped to [256, 65507]. A mutation too large for a packet is
+	// sent in a KindStream message instead (the live driver uses TCP).
+	PacketBytes int
+	// MaxClockOffset is how far in the future of the receiver's clock a
+	// received timestamp may be before the message is rejected as
+	// implausible (a forged or broken clock would otherwise drag every
+	// region's clock forward). Zero means one minute; negative disables the
+	// check.
+	MaxClockOffset time.Duration
+	// CheckpointEvery is how many applied mutations separate two
+	// checkpoints of the view (clones a late arrival is re-folded from);
+	// zero means 32. MaxCheckpoints bounds how many are kept (zero means
+	// 64): when full, every other one is dropped, so memory stays bounded
+	// and re-fold work grows only with how late a mutation is.
+	CheckpointEvery, MaxCheckpoints int
+	// LostState says the node restarts after losing its durable log. Its
+	// own earlier commits live only in other regions now, so committing
+	// before hearing from them could reuse their sequence numbers (which
+	// every other region would reject as forged). The node therefore
+	// refuses commits (ServiceUnavailable) until every peer in its
+	// membership has answered a push/pull request, asking up to Fanout of
+	// the others every gossip interval until then (a node without peers
+	// waits for some). Own sequence numbers that no peer returned are then
+	// filled with GapAction no-ops.
+	LostState bool
+}
+
+func (c *Config) withDefaults() {
+	if c.Gossip == (GossipConfig{}) {
+		c.Gossip = DefaultLANGossip()
+	}
+	if c.Gossip.Interval <= 0 {
+		c.Gossip.Interval = DefaultLANGossip().Interval
+	}
+	if c.Gossip.Fanout <= 0 {
+		c.Gossip.Fanout = DefaultLANGossip().Fanout
+	}
+	if c.Gossip.RetransmitMult <= 0 {
+		c.Gossip.RetransmitMult = DefaultLANGossip().RetransmitMult
+	}
+	if c.PacketBytes <= 0 {
+		c.PacketBytes = DefaultPacketBytes
+	}
+	// A UDP datagram carries at most 65,507 bytes; below 256 not even a
+	// small rumor fits and everything would go by stream.
+	c.PacketBytes = min(max(c.PacketBytes, 256), 65507)
+	if c.MaxClockOffset == 0 {
+		c.MaxClockOffset = time.Minute
+	}
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = 32
+	}
+	if c.MaxCheckpoints <= 1 {
+		c.MaxCheckpoints = 64
+	}
+	if c.Initial == nil {
+		c.Initial = controlplane.NewState()
+	}
+}

@@ -1,0 +1,129 @@
+package replication
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/iamprop/iamprop/controlplane"
+)
+
+// entry is one mutation a region knows about: received (or committed) and,
+// once its apply time has come, folded into the view.
+type entry struct {
+	m       Mutation
+	size    int // encoded body size: what it costs in a message
+	applied bool
+}
+
+// checkpoint is a clone of the view after the first n applied mutations.
+type checkpoint struct {
+	n  int
+	st *controlplane.State
+}
+
+// fold is the view as the fold of the applied mutations in the total order.
+// Appending in order costs one Apply; a late arrival (ordered before
+// mutations already applied) is inserted at its place and the view is
+// re-folded from the nearest checkpoint at or before it, so two regions
+// that applied the same set hold the same view whatever the arrival order.
+type fold struct {
+	entries []*entry // applied, sorted by Compare
+	cps     []checkpoint
+	view    *controlplane.State
+	every   int // checkpoint spacing, in applied mutations
+	max     int // checkpoints kept
+
+	refolds, refoldSteps uint64
+}
+
+func newFold(initial *controlplane.State, every, max int) fold {
+	base := initial.Clone()
+	return fold{cps: []checkpoint{{0, base}}, view: base.Clone(), every: every, max: max}
+}
+
+// apply folds a batch of newly applied entries (any order) into the view.
+func (f *fold) apply(batch []*entry) {
+	if len(batch) == 0 {
+		return
+	}
+	if len(batch) > 1 {
+		slices.SortFunc(batch, func(a, b *entry) int { return Compare(&a.m, &b.m) })
+	}
+	for _, e := range batch {
+		e.applied = true
+	}
+	n := len(f.entries)
+	if n == 0 || Compare(&f.entries[n-1].m, &batch[0].m) < 0 {
+		// The common case: everything is newer than the view.
+		for _, e := range batch {
+			f.entries = append(f.entries, e)
+			applyCall(f.view, &e.m)
+			f.maybeCheckpoint()
+		}
+		return
+	}
+	// Late arrival: merge the batch into the sorted log, then re-fold from
+	// the last checkpoint at or before the first inserted position.
+	pos := sort.Search(n, func(i int) bool { return Compare(&f.entries[i].m, &batch[0].m) > 0 })
+	tail := make([]*entry, 0, n-pos+len(batch))
+	i, j := pos, 0
+	for i < n || j < len(batch) {
+		if j == len(batch) || (i < n && Compare(&f.entries[i].m, &batch[j].m) < 0) {
+			tail = append(tail, f.entries[i])
+			i++
+		} else {
+			tail = append(tail, batch[j])
+			j++
+		}
+	}
+	f.entries = append(f.entries[:pos], tail...)
+	c := len(f.cps) - 1
+	for f.cps[c].n > pos {
+		c--
+	}
+	f.cps = f.cps[:c+1]
+	from := f.cps[c].n
+	f.view = f.cps[c].st.Clone()
+	for k := from; k < len(f.entries); k++ {
+		applyCall(f.view, &f.entries[k].m)
+		if (k+1)%f.every == 0 && k+1 > from {
+			f.addCheckpoint(k + 1)
+		}
+	}
+	f.refolds++
+	f.refoldSteps += uint64(len(f.entries) - from)
+}
+
+// applyCall folds one mutation; a gap filler holds a sequence number and
+// changes nothing.
+func applyCall(st *controlplane.State, m *Mutation) {
+	if m.Call.Action != GapAction {
+		st.Apply(m.Call)
+	}
+}
+
+func (f *fold) maybeCheckpoint() {
+	if n := len(f.entries); n%f.every == 0 {
+		f.addCheckpoint(n)
+	}
+}
+
+// addCheckpoint records the view after the first n mutations. When the
+// list is full it keeps the base, the newest and every other one between,
+// so spacing doubles toward the past: memory stays bounded and a re-fold
+// costs about as much as the mutation is late.
+func (f *fold) addCheckpoint(n int) {
+	f.cps = append(f.cps, checkpoint{n, f.view.Clone()})
+	if len(f.cps) <= f.max {
+		return
+	}
+	kept := f.cps[:1]
+	last := len(f.cps) - 1
+	for i := 1; i <= last; i++ {
+		if i%2 == 0 || i == last {
+			kept = append(kept, f.cps[i])
+		}
+	}
+	clear(f.cps[len(kept):])
+	f.cps = kept
+}

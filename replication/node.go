@@ -1,0 +1,634 @@
+package replication
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
+)
+
+// Applied reports that a mutation became visible in the region's view.
+type Applied struct {
+	Mutation
+	// At is the instant the mutation became visible: its scheduled apply
+	// instant (commit time + delay, or receipt if later), not the instant
+	// the driver happened to call Tick, so exposure windows are exact.
+	At time.Time
+}
+
+// Ready is what a Node asks its driver to do, accumulated since the last
+// call to Ready (etcd-io/raft's Ready: every effect is listed, none is
+// carried out by the node itself).
+type Ready struct {
+	// Messages to send. Msg.Kind.Reliable() says whether the live driver
+	// must use the reliable stream.
+	Messages []Envelope
+	// Persist lists mutations to make durable: the region's own commits and
+	// every mutation new to it. Replaying them with Restore after a crash
+	// rebuilds the view.
+	Persist []Mutation
+	// Applied lists the mutations that became visible, in apply order (At
+	// never decreases within one Ready or across them).
+	Applied []Applied
+	// Deadline is the earliest instant the driver must call Tick again:
+	// the next gossip round (when rumors are queued), push/pull or pending
+	// apply. Zero means none. It may be earlier than the driver's clock if
+	// SetPeers was called since the last input; Tick at once then.
+	Deadline time.Time
+}
+
+// Stats are the node's counters since it was created, for metrics.
+type Stats struct {
+	Sent, Received         [MessageKindCount]uint64 // messages, by kind (Received counts rejected ones too)
+	MutationsSent          uint64                   // mutations carried by sent messages
+	BytesSent              uint64                   // encoded size of sent messages (Message.Size)
+	MutationsReceived      uint64                   // mutations carried by accepted messages, duplicates included
+	Duplicates             uint64                   // received mutations already known
+	Rejected               uint64                   // messages Step rejected whole (malformed)
+	Conflicts              uint64                   // mutations dropped: a known ID with other content (forged, corrupted, reused)
+	Committed              uint64                   // mutations this region committed
+	Applied                uint64                   // mutations folded into the view (own commits included)
+	Refolds, RefoldApplies uint64                   // late arrivals re-folded, and the Apply calls that cost
+	Pending                int                      // received, waiting for their apply time
+	Checkpoints            int                      // view clones kept for re-folds
+}
+
+// originLog is what a region knows of one origin's mutations.
+type originLog struct {
+	seqs    map[uint64]*entry
+	recv    uint64 // 1..recv all received
+	applied uint64 // 1..applied all applied
+	max     uint64
+}
+
+func (o *originLog) advance() {
+	for o.seqs[o.recv+1] != nil {
+		o.recv++
+	}
+	for e := o.seqs[o.applied+1]; e != nil && e.applied; e = o.seqs[o.applied+1] {
+		o.applied++
+	}
+}
+
+// Node is one region's replication state machine. It does no IO, reads no
+// clock and draws randomness only from Config.Rand: the driver passes time
+// and messages in (Propose, Step, Tick) and carries out what Ready returns.
+// A Node is not safe for concurrent use. Instants passed in must lie
+// between 1970 and 2262 (time.Time.UnixNano's range): a simulator starts
+// its virtual clock at a fixed date, or at time.Unix(0, 0).
+type Node struct {
+	cfg    Config
+	region string
+	rng    *rand.Rand
+
+	clock   hlc
+	now     int64 // latest input instant, unix nanoseconds
+	started bool
+	nextSeq uint64
+
+	origins map[string]*originLog
+	names   []string // origins, sorted: deterministic iteration
+	fold    fold
+	pending pendingHeap
+
+	peers   []string // sorted; may include self (at index self) and be shared with other nodes
+	self    int      // index of this region in peers, or -1
+	pick    []string // small clusters: a private permutation of the peers
+	chosen  []int    // large clusters: indices drawn this round
+	pickOut []string
+
+	rumors      *rumorQueue // fit a packet
+	streams     *rumorQueue // too large for a packet
+	packetLimit int         // bytes of rumors per gossip packet
+
+	nextGossip, nextPushPull int64
+	recovering               bool            // LostState: no commits until every peer answered a push/pull
+	answered                 map[string]bool // recovering: peers whose push/pull response arrived
+
+	ready      Ready
+	stats      Stats
+	digest     [32]byte
+	digestOK   bool
+	scratchDue []*entry
+}
+
+// NewNode returns a node with the view cfg.Initial and no peers. It panics
+// if cfg.Region is not a valid region name (a programming error: every
+// message would carry it). A nil cfg.Rand is replaced by a source seeded
+// from the region name, so runs stay reproducible.
+func NewNode(cfg Config) *Node {
+	if err := validOrigin(cfg.Region); err != nil {
+		panic(fmt.Sprintf("replication.NewNode: region: %v", err))
+	}
+	cfg.withDefaults()
+	if cfg.Rand == nil {
+		h := fnv.New64a()
+		h.Write([]byte(cfg.Region))
+		cfg.Rand = rand.New(rand.NewPCG(h.Sum64(), 0))
+	}
+	n := &Node{
+		cfg:     cfg,
+		region:  cfg.Region,
+		rng:     cfg.Rand,
+		nextSeq: 1,
+		self:    -1,
+		origins: map[string]*originLog{},
+		fold:    newFold(cfg.Initial, cfg.CheckpointEvery, cfg.MaxCheckpoints),
+
+		recovering: cfg.LostState,
+		answered:   map[string]bool{},
+	}
+	numNodes := func() int { return n.numPeers() + 1 }
+	n.rumors = newRumorQueue(numNodes, cfg.Gossip.RetransmitMult)
+	n.streams = newRumorQueue(numNodes, cfg.Gossip.RetransmitMult)
+	n.packetLimit = cfg.PacketBytes - packetReserve - headerSize(cfg.Region)
+	if !cfg.Start.IsZero() {
+		n.start(cfg.Start.UnixNano())
+	}
+	return n
+}
+
+// Region returns the node's region name.
+func (n *Node) Region() string { return n.region }
+
+// start arms the timers at a random stagger, as memberlist does, so that
+// regions started together do not gossip in lockstep.
+func (n *Node) start(now int64) {
+	if n.started {
+		return
+	}
+	n.started = true
+	n.now = now
+	n.nextGossip = now + stagger(n.rng, n.cfg.Gossip.Interval)
+	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
+		n.nextPushPull = now + stagger(n.rng, pp)
+	}
+}
+
+// stagger draws a timer's first offset in [0, interval), in whole
+// milliseconds when the interval allows: traces stay readable and nothing
+// depends on sub-millisecond phases.
+func stagger(r *rand.Rand, interval time.Duration) int64 {
+	if interval >= 10*time.Millisecond {
+		return r.Int64N(int64(interval/time.Millisecond)) * int64(time.Millisecond)
+	}
+	return r.Int64N(int64(interval))
+}
+
+// SetPeers sets the live membership; self and duplicates are ignored. The
+// driver calls it whenever membership changes; the cluster size it implies
+// sets the retransmit limit and the push/pull scale. A slice that is
+// already sorted without duplicates is kept, not copied (do not modify it
+// afterwards); checking that costs O(len), so a driver with thousands of
+// nodes builds one Membership and hands it to all of them instead.
+func (n *Node) SetPeers(regions []string) { n.SetMembership(NewMembership(regions)) }
+
+// Membership is a sorted, duplicate-free list of regions, built once and
+// shared by any number of nodes (memory stays linear in nodes, and each
+// node's SetMembership costs O(log n)).
+type Membership struct{ regions []string }
+
+// NewMembership builds a membership from regions in any order. A slice
+// that is already sorted without duplicates is kept, not copied.
+func NewMembership(regions []string) *Membership {
+	if !strictlySorted(regions) {
+		regions = slices.Compact(slices.Sorted(slices.Values(regions)))
+	}
+	return &Membership{regions: regions}
+}
+
+// Len returns the number of regions.
+func (m *Membership) Len() int { return len(m.regions) }
+
+// SetMembership is SetPeers with a prebuilt Membership; this node's own
+// region in it is ignored.
+func (n *Node) SetMembership(m *Membership) {
+	n.peers = m.regions
+	n.self = -1
+	if i, ok := slices.BinarySearch(n.peers, n.region); ok {
+		n.self = i
+	}
+	n.pick = n.pick[:0]
+}
+
+func strictlySorted(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// numPeers is the membership size without self.
+func (n *Node) numPeers() int {
+	if n.self >= 0 {
+		return len(n.peers) - 1
+	}
+	return len(n.peers)
+}
+
+// Peers returns the current membership without self, sorted.
+func (n *Node) Peers() []string {
+	out := make([]string, 0, n.numPeers())
+	for i, p := range n.peers {
+		if i != n.self {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Propose validates c against the local view and commits it: stamped with
+// the region's hybrid logical clock and next sequence number, applied
+// locally at once (reported in Ready.Applied at now), listed in
+// Ready.Persist and queued for gossip. A rejected call changes nothing; the
+// error is the view's *controlplane.APIError, or ErrMalformed for a call
+// too large to replicate. An empty c.Region is set to this region.
+func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
+	t := now.UnixNano()
+	n.advance(t)
+	t = n.now
+	if n.recovering {
+		return Mutation{}, &controlplane.APIError{Code: "ServiceUnavailable",
+			Message: n.region + " is recovering lost state from its peers; retry once every peer has answered its anti-entropy request"}
+	}
+	if c.Region == "" {
+		c.Region = n.region
+	}
+	c.Args = bytes.Clone(c.Args) // the caller may reuse its buffer
+	if err := n.fold.view.Validate(c); err != nil {
+		return Mutation{}, err
+	}
+	clock := n.clock
+	m := Mutation{
+		ID:     MutationID{Origin: n.region, Seq: n.nextSeq},
+		TS:     clock.now(t),
+		Call:   c,
+		Revoke: controlplane.IsRevoke(c),
+	}
+	if err := m.Validate(); err != nil {
+		return Mutation{}, err
+	}
+	n.clock = clock
+	n.nextSeq++
+	e := &entry{m: m}
+	n.remember(e)
+	n.ready.Persist = append(n.ready.Persist, m)
+	n.enqueue(e)
+	n.applyAt([]*entry{e}, t)
+	n.stats.Committed++
+	return m, nil
+}
+
+// Step handles one message from a peer. A message that is malformed, comes
+// from this region or carries a timestamp implausibly far in the future is
+// rejected whole with an error wrapping ErrMalformed, and changes nothing.
+// A mutation whose ID is known with different content (a forged origin, or
+// a sequence number reused after lost state) is dropped and counted in
+// Stats.Conflicts, and Step returns an error wrapping ErrConflict; the
+// message's other mutations are taken in, so one conflict cannot stall
+// anti-entropy between two regions for good. The node keeps m's
+// mutations: do not modify them afterwards.
+func (n *Node) Step(now time.Time, m Message) error {
+	n.advance(now.UnixNano())
+	if m.Kind.valid() {
+		n.stats.Received[m.Kind]++
+	} else {
+		n.stats.Received[0]++
+	}
+	if err := n.check(&m); err != nil {
+		n.stats.Rejected++
+		return err
+	}
+	n.stats.MutationsReceived += uint64(len(m.Mutations))
+	conflict := n.receive(m.Mutations)
+	switch m.Kind {
+	case KindPushPullRequest:
+		// Reply with our vector and what the requester lacks; it answers
+		// with what we lack (the "push" half).
+		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector())
+	case KindPushPullResponse:
+		n.sendMissing(m.From, m.Vector, KindRepair, nil)
+		if n.recovering {
+			// The responder sent everything it had that we lacked, our
+			// own earlier commits included.
+			n.answered[m.From] = true
+			n.checkRecovered()
+		}
+	}
+	return conflict
+}
+
+// ErrConflict is wrapped by the error for a mutation whose ID is known with
+// different content: a forged origin, a corrupted message, or a sequence
+// number reused after a region lost its state.
+var ErrConflict = errors.New("replication: conflicting mutation")
+
+// check validates a message before it changes anything.
+func (n *Node) check(m *Message) error {
+	if !m.Kind.valid() {
+		return fmt.Errorf("%w: message kind %d", ErrMalformed, m.Kind)
+	}
+	if err := validOrigin(m.From); err != nil {
+		return fmt.Errorf("%w (sender)", err)
+	}
+	if m.From == n.region {
+		return fmt.Errorf("%w: message claims to come from this region (%s)", ErrMalformed, m.From)
+	}
+	if len(m.Mutations) > MaxMutationsPerMessage {
+		return fmt.Errorf("%w: %d mutations exceed %d", ErrMalformed, len(m.Mutations), MaxMutationsPerMessage)
+	}
+	switch m.Kind {
+	case KindPushPullRequest, KindPushPullResponse:
+		if m.Vector == nil {
+			return fmt.Errorf("%w: %s without a version vector", ErrMalformed, m.Kind)
+		}
+		if len(m.Vector) > MaxVectorEntries {
+			return fmt.Errorf("%w: version vector of %d origins exceeds %d", ErrMalformed, len(m.Vector), MaxVectorEntries)
+		}
+	}
+	if m.Kind == KindPushPullRequest && len(m.Mutations) > 0 {
+		return fmt.Errorf("%w: %s carries mutations", ErrMalformed, m.Kind)
+	}
+	var horizon int64 = math.MaxInt64
+	if off := n.cfg.MaxClockOffset; off > 0 {
+		horizon = n.now + int64(off)
+	}
+	for i := range m.Mutations {
+		mu := &m.Mutations[i]
+		if err := mu.validateFields(); err != nil {
+			return err
+		}
+		if mu.TS.Wall > horizon {
+			return fmt.Errorf("%w: %s: timestamp %s is %v ahead of this region's clock", ErrMalformed, mu.ID, mu.TS.Time().Format(time.RFC3339Nano), time.Duration(mu.TS.Wall-n.now))
+		}
+		if n.lookup(mu.ID) == nil {
+			if err := mu.validateArgs(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (n *Node) lookup(id MutationID) *entry {
+	if o := n.origins[id.Origin]; o != nil {
+		return o.seqs[id.Seq]
+	}
+	return nil
+}
+
+// remember records a new entry under its origin.
+func (n *Node) remember(e *entry) {
+	o := n.origins[e.m.ID.Origin]
+	if o == nil {
+		o = &originLog{seqs: map[uint64]*entry{}}
+		n.origins[e.m.ID.Origin] = o
+		i, _ := slices.BinarySearch(n.names, e.m.ID.Origin)
+		n.names = slices.Insert(n.names, i, e.m.ID.Origin)
+	}
+	o.seqs[e.m.ID.Seq] = e
+	o.max = max(o.max, e.m.ID.Seq)
+	o.advance()
+}
+
+// receive takes in checked mutations: new ones are persisted, re-queued for
+// gossip (memberlist gossip is not transitive: each receiver spreads what
+// is new to it) and scheduled to apply at max(receipt, commit + delay).
+func (n *Node) receive(ms []Mutation) (conflict error) {
+	now := n.now
+	due := n.scratchDue[:0]
+	for i := range ms {
+		mu := &ms[i]
+		if e := n.lookup(mu.ID); e != nil {
+			if sameContent(&e.m, mu) {
+				n.stats.Duplicates++
+			} else {
+				n.stats.Conflicts++
+				if conflict == nil {
+					conflict = fmt.Errorf("%w: %s differs from the mutation known under that id; dropped", ErrConflict, mu.ID)
+				}
+			}
+			continue
+		}
+		e := &entry{m: *mu}
+		n.remember(e)
+		n.clock.observe(mu.TS)
+		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
+			// Our own commits, learned back after losing state: never
+			// reuse their sequence numbers.
+			n.nextSeq = mu.ID.Seq + 1
+		}
+		n.ready.Persist = append(n.ready.Persist, e.m)
+		n.enqueue(e)
+		at := now
+		if n.cfg.Delay != nil {
+			d := n.cfg.Delay.Sample(mu.ID.Origin, n.region, mu.Revoke, n.rng)
+			if a := satAdd(mu.TS.Wall, int64(d)); a > now {
+				at = a
+			}
+		}
+		if at <= now {
+			due = append(due, e)
+		} else {
+			n.pending.push(pendingItem{at: at, e: e})
+		}
+	}
+	n.applyAt(due, now)
+	clear(due)
+	n.scratchDue = due[:0]
+	return conflict
+}
+
+func satAdd(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// applyAt folds a batch into the view at instant at and reports it.
+func (n *Node) applyAt(batch []*entry, at int64) {
+	if len(batch) == 0 {
+		return
+	}
+	n.fold.apply(batch) // sorts batch in the total order
+	n.digestOK = false
+	when := time.Unix(0, at).UTC()
+	for _, e := range batch {
+		n.origins[e.m.ID.Origin].advance()
+		if e.m.Call.Action != GapAction { // fillers change no view
+			n.ready.Applied = append(n.ready.Applied, Applied{Mutation: e.m, At: when})
+		}
+	}
+	n.stats.Applied += uint64(len(batch))
+}
+
+// Tick advances the node to now: it applies, each at its own instant and in
+// order, every received mutation whose apply time has come, and runs the
+// gossip round and push/pull if they are due. Propose and Step do the same
+// first, so a driver that calls Tick at every Ready.Deadline sees exact
+// instants.
+func (n *Node) Tick(now time.Time) { n.advance(now.UnixNano()) }
+
+func (n *Node) advance(now int64) {
+	if !n.started {
+		n.start(now)
+	}
+	if now < n.now {
+		now = n.now // time never goes backwards for the node
+	}
+	n.now = now
+	for n.pending.len() > 0 && n.pending.top().at <= now {
+		at := n.pending.top().at
+		due := n.scratchDue[:0]
+		for n.pending.len() > 0 && n.pending.top().at == at {
+			due = append(due, n.pending.pop().e)
+		}
+		n.applyAt(due, at)
+		clear(due)
+		n.scratchDue = due[:0]
+	}
+	if n.nextGossip <= now {
+		if n.recovering {
+			n.askUnanswered()
+		}
+		n.gossipRound()
+		n.nextGossip = gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), now)
+	}
+	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 && n.nextPushPull <= now {
+		n.pushPull()
+		n.nextPushPull = gridNext(n.nextPushPull, int64(pushPullScale(pp, n.numPeers()+1)), now)
+	}
+}
+
+// Ready returns the effects accumulated since the last call and the next
+// deadline. The driver sends the messages, makes Persist durable and
+// records Applied.
+func (n *Node) Ready() Ready {
+	r := n.ready
+	n.ready = Ready{}
+	r.Deadline = n.deadline()
+	return r
+}
+
+func (n *Node) deadline() time.Time {
+	if !n.started {
+		return time.Time{}
+	}
+	var d int64 = math.MaxInt64
+	if n.pending.len() > 0 {
+		d = n.pending.top().at
+	}
+	if n.numPeers() > 0 {
+		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering {
+			d = min(d, gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), n.now-1))
+		}
+		if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
+			d = min(d, gridNext(n.nextPushPull, int64(pushPullScale(pp, n.numPeers()+1)), n.now-1))
+		}
+	}
+	if d == math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, d).UTC()
+}
+
+// View returns the region's current view. It is read-only and valid until
+// the next Propose, Step, Tick or Restore (a re-fold replaces it).
+func (n *Node) View() *controlplane.State { return n.fold.view }
+
+// Digest returns the view's digest (cached until the view changes).
+func (n *Node) Digest() [32]byte {
+	if !n.digestOK {
+		n.digest = n.fold.view.Digest()
+		n.digestOK = true
+	}
+	return n.digest
+}
+
+// Vector returns, per origin, the highest sequence number s such that
+// mutations 1..s from that origin are all applied here.
+func (n *Node) Vector() VersionVector {
+	v := make(VersionVector, len(n.origins))
+	for name, o := range n.origins {
+		if o.applied > 0 {
+			v[name] = o.applied
+		}
+	}
+	return v
+}
+
+// Has reports whether the mutation is applied here (visible in the view):
+// what an at_least consistency token waits for.
+func (n *Node) Has(id MutationID) bool {
+	e := n.lookup(id)
+	return e != nil && e.applied
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	s := n.stats
+	s.Refolds, s.RefoldApplies = n.fold.refolds, n.fold.refoldSteps
+	s.Pending = n.pending.len()
+	s.Checkpoints = len(n.fold.cps)
+	return s
+}
+
+// Restore replays a durable log (the Persist lists of a previous
+// incarnation) after a crash, before any other input: every mutation in it
+// is known and applied, in the total order, with no Applied report (they
+// were reported before the crash, or were pending and become visible now),
+// no gossip and no Persist. Anti-entropy then fetches what the log lacks.
+// Entries that fail validation or conflict with an earlier entry are
+// skipped and counted as rejected.
+func (n *Node) Restore(log []Mutation) {
+	var batch []*entry
+	for i := range log {
+		mu := &log[i]
+		if mu.Validate() != nil {
+			n.stats.Rejected++
+			continue
+		}
+		if e := n.lookup(mu.ID); e != nil {
+			if !sameContent(&e.m, mu) {
+				n.stats.Rejected++
+				n.stats.Conflicts++
+			}
+			continue
+		}
+		e := &entry{m: *mu, size: len(appendMutationBody(nil, mu))}
+		n.remember(e)
+		n.clock.observe(mu.TS)
+		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
+			n.nextSeq = mu.ID.Seq + 1
+		}
+		batch = append(batch, e)
+	}
+	if len(batch) == 0 {
+		return
+	}
+	n.fold.apply(batch)
+	n.digestOK = false
+	for _, e := range batch {
+		n.origins[e.m.ID.Origin].advance()
+	}
+}
+
+// Recovering reports whether the node lost its state and has not yet heard
+// a push/pull response (it refuses commits meanwhile): a /readyz answer.
+func (n *Node) Recovering() bool { return n.recovering }
+
+// Pending returns how many received mutations wait for their apply time.
+func (n *Node) Pending() int { return n.pending.len() }
+
+// NumApplied returns how many mutations the view is the fold of (restored
+// ones and gap fillers included): the "applied" of GET /v1/view.
+func (n *Node) NumApplied() int { return len(n.fold.entries) }

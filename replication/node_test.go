@@ -1,0 +1,418 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// newTestNode returns a node started at epoch with the given peers.
+func newTestNode(t testing.TB, region string, delay DelayModel, peers ...string) *Node {
+	n := NewNode(Config{Region: region, Delay: delay, Initial: initialState(t), Start: epoch, Rand: rand.New(rand.NewPCG(1, 2))})
+	n.SetPeers(peers)
+	return n
+}
+
+// commitAt returns a mutation committed at origin at instant d, as the
+// origin would stamp it.
+func commitAt(t testing.TB, origin string, seq uint64, d time.Duration, group string) Mutation {
+	return Mutation{ID: MutationID{origin, seq}, TS: Timestamp{Wall: at(d).UnixNano()},
+		Call: call("iam:CreateGroup", `{"group_name":"`+group+`"}`)}
+}
+
+func TestTickAppliesAtScheduledInstants(t *testing.T) {
+	delay := &linkDelay{links: map[[2]string]time.Duration{
+		{"us-east-2", "eu-west-1"}:      6 * time.Second,
+		{"ap-southeast-2", "eu-west-1"}: 2 * time.Second,
+	}, def: 500 * time.Millisecond}
+	n := newTestNode(t, "eu-west-1", delay)
+	msg := Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{
+		commitAt(t, "us-east-2", 1, 1*time.Second, "a"),      // due 7s
+		commitAt(t, "ap-southeast-2", 1, 2*time.Second, "b"), // due 4s
+		commitAt(t, "sa-east-1", 1, 2*time.Second, "c"),      // due 2.5s
+		commitAt(t, "sa-east-1", 2, 1*time.Second, "d"),      // due 1.5s: before receipt, so at receipt
+	}}
+	if err := n.Step(at(2*time.Second), msg); err != nil {
+		t.Fatal(err)
+	}
+	rd := n.Ready()
+	if len(rd.Applied) != 1 || rd.Applied[0].ID.String() != "sa-east-1/2" || !rd.Applied[0].At.Equal(at(2*time.Second)) {
+		t.Fatalf("at receipt applied %v, want sa-east-1/2 at 2s", rd.Applied)
+	}
+	if !rd.Deadline.Equal(at(2500 * time.Millisecond)) {
+		t.Fatalf("deadline %v, want 2.5s (the next pending apply)", rel(rd.Deadline))
+	}
+	n.Tick(at(time.Minute)) // late: everything due is applied at its own instant, in order
+	rd = n.Ready()
+	want := []struct {
+		id string
+		at time.Duration
+	}{{"sa-east-1/1", 2500 * time.Millisecond}, {"ap-southeast-2/1", 4 * time.Second}, {"us-east-2/1", 7 * time.Second}}
+	if len(rd.Applied) != len(want) {
+		t.Fatalf("applied %d, want %d", len(rd.Applied), len(want))
+	}
+	for i, w := range want {
+		if a := rd.Applied[i]; a.ID.String() != w.id || !a.At.Equal(at(w.at)) {
+			t.Errorf("applied[%d] = %s at %v, want %s at %v", i, a.ID, rel(a.At), w.id, w.at)
+		}
+	}
+	if n.Pending() != 0 || !rd.Deadline.IsZero() {
+		t.Fatalf("pending %d, deadline %v; want none", n.Pending(), rd.Deadline)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(n *Node)
+		want  func(n *Node) time.Time
+	}{
+		{"not started: none", func(n *Node) {}, func(n *Node) time.Time { return time.Time{} }},
+		{"started, no peers, nothing queued: none", func(n *Node) { n.Tick(epoch) }, func(n *Node) time.Time { return time.Time{} }},
+		{"peers: next push/pull", func(n *Node) { n.Tick(epoch); n.SetPeers([]string{"b"}) },
+			func(n *Node) time.Time { return time.Unix(0, n.nextPushPull) }},
+		{"rumor queued: next gossip round", func(n *Node) {
+			n.SetPeers([]string{"b"})
+			if _, err := n.Propose(epoch, call("iam:CreateGroup", `{"group_name":"g"}`)); err != nil {
+				panic(err)
+			}
+		}, func(n *Node) time.Time { return time.Unix(0, min(n.nextGossip, n.nextPushPull)) }},
+		{"pending apply earliest", func(n *Node) {
+			n.SetPeers([]string{"b"})
+			m := commitAt(nil, "b", 1, 0, "g")
+			m.TS.Wall = epoch.Add(-10 * time.Second).UnixNano() // apply due 1ms after receipt
+			if err := n.Step(epoch, Message{Kind: KindGossip, From: "b", Mutations: []Mutation{m}}); err != nil {
+				panic(err)
+			}
+		}, func(n *Node) time.Time { return epoch.Add(time.Millisecond) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := NewNode(Config{Region: "a", Initial: initialState(t), Delay: &linkDelay{def: 10*time.Second + time.Millisecond},
+				Gossip: GossipConfig{Interval: time.Second, Fanout: 1, RetransmitMult: 1, PushPullInterval: time.Minute}})
+			tt.setup(n)
+			got, want := n.Ready().Deadline, tt.want(n)
+			if !got.Equal(want) {
+				t.Fatalf("deadline %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestRetransmitLimit counts the sends of one rumor against memberlist's
+// retransmitMult * ceil(log10(n+1)), n the cluster size.
+func TestRetransmitLimit(t *testing.T) {
+	tests := []struct {
+		peers, mult, want int
+	}{
+		{1, 4, 4},   // n=2: ceil(log10 3) = 1
+		{8, 4, 4},   // n=9: ceil(log10 10) = 1
+		{9, 4, 8},   // n=10: ceil(log10 11) = 2
+		{99, 3, 9},  // n=100: ceil(log10 101) = 3
+		{200, 2, 6}, // large-cluster peer sampling path
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("n=%d mult=%d", tt.peers+1, tt.mult), func(t *testing.T) {
+			var peers []string
+			for i := 0; i < tt.peers; i++ {
+				peers = append(peers, fmt.Sprintf("r%03d", i))
+			}
+			peers = append(peers, "origin") // self in the shared list is ignored
+			n := NewNode(Config{Region: "origin", Initial: initialState(t), Start: epoch,
+				Gossip: GossipConfig{Interval: time.Second, Fanout: 3, RetransmitMult: tt.mult}})
+			n.SetPeers(peers)
+			if _, err := n.Propose(epoch, call("iam:CreateGroup", `{"group_name":"g"}`)); err != nil {
+				t.Fatal(err)
+			}
+			sends := 0
+			for s := 1; s <= 20; s++ {
+				n.Tick(at(time.Duration(s) * time.Second))
+				for _, e := range n.Ready().Messages {
+					if e.Msg.Kind == KindGossip {
+						sends++
+						if e.To == "origin" {
+							t.Fatalf("gossiped to itself")
+						}
+					}
+				}
+			}
+			if sends != tt.want {
+				t.Fatalf("%d sends, want %d", sends, tt.want)
+			}
+		})
+	}
+}
+
+func TestReceiverRequeuesOnlyNew(t *testing.T) {
+	n := newTestNode(t, "eu-west-1", nil, "us-east-2", "ap-southeast-2")
+	m := commitAt(t, "us-east-2", 1, 0, "g")
+	for i, wantQueued := range []int{1, 1} { // the duplicate adds nothing
+		if err := n.Step(epoch, Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{m}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.rumors.len(); got != wantQueued {
+			t.Fatalf("delivery %d: %d queued, want %d", i, got, wantQueued)
+		}
+	}
+	if s := n.Stats(); s.Duplicates != 1 || s.Applied != 1 {
+		t.Fatalf("stats %+v: want 1 duplicate, 1 applied", s)
+	}
+	n.Tick(at(time.Second))
+	sent := false
+	for _, e := range n.Ready().Messages {
+		if e.Msg.Kind == KindGossip && slices.ContainsFunc(e.Msg.Mutations, func(x Mutation) bool { return x.ID == m.ID }) {
+			sent = true
+		}
+	}
+	if !sent {
+		t.Fatalf("the receiver did not spread the new mutation")
+	}
+}
+
+func TestStepRejects(t *testing.T) {
+	known := commitAt(t, "us-east-2", 1, 0, "g")
+	forged := known
+	forged.Call = call("iam:DeleteUser", `{"user_name":"alice"}`)
+	twinA, twinB := commitAt(t, "sa-east-1", 1, 0, "x"), commitAt(t, "sa-east-1", 1, 0, "y")
+	tests := []struct {
+		name     string
+		msg      Message
+		conflict bool
+	}{
+		{"invalid kind", Message{Kind: 0, From: "us-east-2"}, false},
+		{"no sender", Message{Kind: KindGossip, Mutations: []Mutation{known}}, false},
+		{"from self", Message{Kind: KindGossip, From: "eu-west-1"}, false},
+		{"request without vector", Message{Kind: KindPushPullRequest, From: "us-east-2"}, false},
+		{"forged known id", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{forged}}, true},
+		{"same new id twice, different content: the first wins", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{twinA, twinB}}, true},
+		{"valid then malformed: all rejected", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{commitAt(t, "sa-east-1", 2, 0, "z"), {ID: MutationID{"x", 1}}}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newTestNode(t, "eu-west-1", nil)
+			if err := n.Step(epoch, Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{known}}); err != nil {
+				t.Fatal(err)
+			}
+			n.Ready()
+			before, stats := n.Digest(), n.Stats()
+			err := n.Step(epoch, tt.msg)
+			if err == nil || errors.Is(err, ErrMalformed) == tt.conflict || errors.Is(err, ErrConflict) != tt.conflict {
+				t.Fatalf("err = %v; want ErrConflict %v, else ErrMalformed", err, tt.conflict)
+			}
+			after := n.Stats()
+			if tt.conflict {
+				// The conflicting mutation is dropped; the rest is taken in.
+				if after.Conflicts != stats.Conflicts+1 || after.Rejected != stats.Rejected {
+					t.Fatalf("conflicts %d rejected %d, want %d and %d", after.Conflicts, after.Rejected, stats.Conflicts+1, stats.Rejected)
+				}
+				if e := n.lookup(known.ID); e == nil || !sameContent(&e.m, &known) {
+					t.Fatalf("the known mutation was replaced")
+				}
+				if e := n.lookup(twinA.ID); len(tt.msg.Mutations) == 2 && (e == nil || !sameContent(&e.m, &twinA)) {
+					t.Fatalf("the first of two twins was not kept")
+				}
+				return
+			}
+			if n.Digest() != before || after.Applied != stats.Applied || n.Pending() != 0 || len(n.Ready().Persist) != 0 {
+				t.Fatalf("a rejected message changed the node")
+			}
+			if after.Rejected != stats.Rejected+1 {
+				t.Fatalf("rejected count %d, want %d", after.Rejected, stats.Rejected+1)
+			}
+		})
+	}
+}
+
+func TestProposeRejectedChangesNothing(t *testing.T) {
+	n := newTestNode(t, "us-east-2", nil, "eu-west-1")
+	if _, err := n.Propose(epoch, call("iam:CreateUser", `{"user_name":"alice"}`)); err == nil {
+		t.Fatalf("alice exists already: want EntityAlreadyExists")
+	}
+	rd := n.Ready()
+	if len(rd.Persist)+len(rd.Applied) != 0 || n.rumors.len() != 0 || n.clock.last != (Timestamp{}) {
+		t.Fatalf("a rejected call left effects: %+v", rd)
+	}
+	m, err := n.Propose(epoch, call("iam:CreateUser", `{"user_name":"bob"}`))
+	if err != nil || m.ID.Seq != 1 {
+		t.Fatalf("next commit: %v, %v; want sequence number 1", m.ID, err)
+	}
+	if m.Call.Region != "us-east-2" {
+		t.Fatalf("call region %q, want the origin", m.Call.Region)
+	}
+}
+
+func TestVectorAndHas(t *testing.T) {
+	n := newTestNode(t, "eu-west-1", &linkDelay{def: 5 * time.Second})
+	ms := []Mutation{commitAt(t, "us-east-2", 1, 0, "a"), commitAt(t, "us-east-2", 3, 0, "c"), commitAt(t, "ap-southeast-2", 1, 0, "x")}
+	if err := n.Step(epoch, Message{Kind: KindGossip, From: "us-east-2", Mutations: ms}); err != nil {
+		t.Fatal(err)
+	}
+	if v := n.Vector(); len(v) != 0 || n.Has(ms[0].ID) {
+		t.Fatalf("before apply: vector %v, has %v; want nothing applied", v, n.Has(ms[0].ID))
+	}
+	if v := n.recvVector(); v["us-east-2"] != 1 || v["ap-southeast-2"] != 1 {
+		t.Fatalf("received vector %v: want the gap at us-east-2/2 to stop it at 1", v)
+	}
+	n.Tick(at(5 * time.Second))
+	if v := n.Vector(); v["us-east-2"] != 1 || v["ap-southeast-2"] != 1 || !n.Has(ms[1].ID) || n.Has(MutationID{"us-east-2", 2}) {
+		t.Fatalf("after apply: vector %v", v)
+	}
+	if err := n.Step(at(6*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{commitAt(t, "us-east-2", 2, 0, "b")}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := n.Vector(); v["us-east-2"] != 3 {
+		t.Fatalf("gap filled: vector %v, want us-east-2:3", v)
+	}
+}
+
+// TestFarAheadSequence: a (valid-looking) sequence number far beyond the
+// others must not make anti-entropy walk the range.
+func TestFarAheadSequence(t *testing.T) {
+	n := newTestNode(t, "eu-west-1", nil, "us-east-2")
+	far := commitAt(t, "us-east-2", 1<<60, 0, "far")
+	if err := n.Step(epoch, Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{commitAt(t, "us-east-2", 1, 0, "a"), far}}); err != nil {
+		t.Fatal(err)
+	}
+	n.Ready()
+	if err := n.Step(epoch, Message{Kind: KindPushPullRequest, From: "us-east-2", Vector: VersionVector{}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := n.Ready().Messages
+	if len(msgs) != 1 || len(msgs[0].Msg.Mutations) != 2 || msgs[0].Msg.Mutations[1].ID != far.ID {
+		t.Fatalf("response %+v: want both mutations, in sequence order", msgs)
+	}
+}
+
+func TestPushPullChunks(t *testing.T) {
+	a := newTestNode(t, "us-east-2", nil, "eu-west-1")
+	var ms []Mutation
+	for i := 1; i <= MaxMutationsPerMessage+10; i++ {
+		ms = append(ms, commitAt(t, "sa-east-1", uint64(i), time.Duration(i), fmt.Sprint("g", i)))
+	}
+	for i := 0; i < len(ms); i += MaxMutationsPerMessage {
+		if err := a.Step(epoch, Message{Kind: KindRepair, From: "sa-east-1", Mutations: ms[i:min(len(ms), i+MaxMutationsPerMessage)]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Ready()
+	if err := a.Step(epoch, Message{Kind: KindPushPullRequest, From: "eu-west-1", Vector: VersionVector{"sa-east-1": 5}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := a.Ready().Messages
+	if len(msgs) != 2 || msgs[0].Msg.Kind != KindPushPullResponse || msgs[1].Msg.Kind != KindRepair {
+		t.Fatalf("want a response and a repair, got %d messages", len(msgs))
+	}
+	total := 0
+	for _, e := range msgs {
+		total += len(e.Msg.Mutations)
+		if len(e.Msg.Mutations) > MaxMutationsPerMessage {
+			t.Fatalf("message of %d mutations", len(e.Msg.Mutations))
+		}
+		if _, err := DecodeMessage(e.Msg.Encode()); err != nil {
+			t.Fatalf("chunk does not decode: %v", err)
+		}
+	}
+	if total != len(ms)-5 || msgs[0].Msg.Vector["sa-east-1"] != uint64(len(ms)) {
+		t.Fatalf("sent %d, want %d; vector %v", total, len(ms)-5, msgs[0].Msg.Vector)
+	}
+}
+
+// TestLostStateKeepsSequence: a region that lost its state learns its own
+// earlier commits back and never reuses their sequence numbers.
+func TestLostStateKeepsSequence(t *testing.T) {
+	old := commitAt(t, "us-east-2", 7, 0, "g")
+	n := newTestNode(t, "us-east-2", nil, "eu-west-1")
+	if err := n.Step(at(time.Second), Message{Kind: KindRepair, From: "eu-west-1", Mutations: []Mutation{old}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := n.Propose(at(time.Second), call("iam:CreateGroup", `{"group_name":"h"}`))
+	if err != nil || m.ID.Seq != 8 {
+		t.Fatalf("commit after learning us-east-2/7: %v, %v; want us-east-2/8", m.ID, err)
+	}
+}
+
+func TestRestoreSkipsBadEntries(t *testing.T) {
+	good := commitAt(t, "us-east-2", 1, 0, "g")
+	bad := good
+	bad.Call = call("iam:CreateGroup", `{"group_name":"other"}`)
+	n := newTestNode(t, "eu-west-1", nil)
+	n.Restore([]Mutation{good, bad, {ID: MutationID{"", 0}}})
+	if s := n.Stats(); s.Rejected != 2 || s.Conflicts != 1 || !n.Has(good.ID) {
+		t.Fatalf("stats %+v; has %v", s, n.Has(good.ID))
+	}
+	if rd := n.Ready(); len(rd.Applied)+len(rd.Persist)+len(rd.Messages) != 0 {
+		t.Fatalf("Restore reported effects: %+v", rd)
+	}
+}
+
+func TestSetPeersSharedSlice(t *testing.T) {
+	shared := []string{"a", "b", "c"}
+	n := NewNode(Config{Region: "b"})
+	n.SetPeers(shared)
+	if &n.peers[0] != &shared[0] {
+		t.Fatalf("a sorted membership was copied")
+	}
+	if got := n.Peers(); !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("Peers() = %v", got)
+	}
+	n.SetPeers([]string{"c", "a", "b", "a"})
+	if got := n.Peers(); !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("unsorted input: Peers() = %v", got)
+	}
+}
+
+// TestEpochStart: a simulator may start its virtual clock at the Unix
+// epoch; commits and receipts at t=0 work.
+func TestEpochStart(t *testing.T) {
+	zero := time.Unix(0, 0)
+	a := NewNode(Config{Region: "a", Initial: initialState(t), Start: zero})
+	b := NewNode(Config{Region: "b", Initial: initialState(t), Start: zero})
+	m, err := a.Propose(zero, call("iam:CreateGroup", `{"group_name":"g"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := DecodeMessage(Message{Kind: KindGossip, From: "a", Mutations: []Mutation{m}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Step(zero, msg); err != nil || !b.Has(m.ID) {
+		t.Fatalf("receipt at t=0: %v, has %v", err, b.Has(m.ID))
+	}
+}
+
+// TestGossipChunksByCount: with a large packet budget and tiny rumors, one
+// peer's share of a round is split so no message exceeds
+// MaxMutationsPerMessage (receivers would reject it).
+func TestGossipChunksByCount(t *testing.T) {
+	n := NewNode(Config{Region: "r", Initial: initialState(t), Start: epoch, PacketBytes: 65507,
+		Gossip: GossipConfig{Interval: time.Second, Fanout: 1, RetransmitMult: 1}})
+	n.SetPeers([]string{"p"})
+	var ms []Mutation
+	for i := 1; i <= 3000; i++ {
+		ms = append(ms, Mutation{ID: MutationID{"o", uint64(i)}, TS: Timestamp{Wall: epoch.UnixNano()}, Call: call("x:y", `{}`)})
+	}
+	for i := 0; i < len(ms); i += MaxMutationsPerMessage {
+		if err := n.Step(epoch, Message{Kind: KindRepair, From: "p", Mutations: ms[i:min(len(ms), i+MaxMutationsPerMessage)]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.Ready()
+	n.Tick(at(time.Second))
+	msgs := n.Ready().Messages
+	total := 0
+	for _, e := range msgs {
+		if len(e.Msg.Mutations) > MaxMutationsPerMessage {
+			t.Fatalf("message of %d mutations", len(e.Msg.Mutations))
+		}
+		if _, err := DecodeMessage(e.Msg.Encode()); err != nil {
+			t.Fatalf("receiver would reject: %v", err)
+		}
+		total += len(e.Msg.Mutations)
+	}
+	if len(msgs) < 2 || total <= MaxMutationsPerMessage {
+		t.Fatalf("%d messages carrying %d rumors: want one packet's worth split in several", len(msgs), total)
+	}
+}

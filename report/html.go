@@ -1,0 +1,278 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// HTML writes r as one self-contained HTML page: the scenario's description
+// and lesson, the summary, a timeline of the first trial with one lane per
+// region, the exposure-window distribution over trials per probe, and the
+// t-visibility curves. Styles, charts (inline SVG drawn here) and the small
+// script that adds a time cursor are all inline: the file opens without a
+// network and loads nothing, and the same Run always gives the same bytes.
+//
+// Charts carry stable ids and classes: #timeline (with one g.lane per
+// region), #histogram-<probe>, #visibility (one polyline.curve per region).
+func HTML(w io.Writer, r *Run) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+	title := r.Scenario
+	if r.Title != "" {
+		title += ": " + r.Title
+	}
+	p("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+	p("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+	// The policy forbids every fetch, so a stray external reference fails
+	// loudly (in the console) instead of leaking a request.
+	p("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n")
+	p("<title>iamprop · %s</title>\n<style>%s</style>\n</head>\n<body>\n", esc(title), pageCSS)
+
+	p("<header>\n<p class=\"kicker\">iamprop run report · scenario <code>%s</code></p>\n<h1>%s</h1>\n", esc(r.Scenario), esc(orDefault(r.Title, r.Scenario)))
+	p("<ul class=\"facts\">")
+	verdict, vclass := "all expectations passed", "pass"
+	if !r.Passed {
+		verdict, vclass = "an expectation failed", "fail"
+	}
+	conv, cclass := "converged", "pass"
+	if !r.Converged {
+		conv, cclass = "not converged", "fail"
+	}
+	p("<li>mode <b>%s</b></li><li>seed <b>%d</b></li><li><b>%s</b></li><li class=\"%s\">%s</li><li class=\"%s\">%s</li>",
+		esc(r.Mode), r.Seed, esc(plural(r.Trials, "trial", "trials")), cclass, conv, vclass, verdict)
+	p("</ul>\n</header>\n<main>\n")
+
+	if r.Description != "" || r.Lesson != "" {
+		p("<section class=\"story\">\n")
+		if r.Description != "" {
+			p("<div class=\"card\"><h2>What happens</h2><p class=\"prose\">%s</p></div>\n", esc(strings.TrimSpace(r.Description)))
+		}
+		if r.Lesson != "" {
+			p("<div class=\"card lesson\"><h2>The lesson</h2><p class=\"prose\">%s</p></div>\n", esc(strings.TrimSpace(r.Lesson)))
+		}
+		p("</section>\n")
+	}
+
+	p("<section id=\"summary\">\n<h2>Summary</h2>\n")
+	p("<p class=\"howto\">The <b>exposure window</b> is, per trial, the total time a region kept <em>allowing</em> a request the truth (a strongly consistent system) already <em>denied</em>; the <b>denial window</b> is the reverse (denied although already allowed). Statistics are over %s; stale allows and denies are the wrong answers probes were actually served.</p>\n",
+		esc(plural(r.Trials, "trial", "trials")))
+	p("<table class=\"probes\"><thead><tr><th>probe</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">requests</th><th class=\"n\">stale allows</th><th class=\"n\">stale denies</th><th class=\"n\">denial p50</th><th class=\"n\">denial max</th></tr></thead><tbody>\n")
+	for _, pr := range r.Probes {
+		e, d := pr.ExposureSeconds, pr.DenialSeconds
+		p("<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+			esc(pr.Name), esc(pr.Region), FormatSeconds(e.P50), FormatSeconds(e.P90), FormatSeconds(e.P99), FormatSeconds(e.Max), FormatSeconds(e.Mean),
+			pr.Requests, pr.StaleAllows, pr.StaleDenies, FormatSeconds(d.P50), FormatSeconds(d.Max))
+	}
+	if len(r.Probes) == 0 {
+		p("<tr><td colspan=\"12\">no probes</td></tr>\n")
+	}
+	p("</tbody></table>\n")
+	for _, pr := range r.Probes {
+		if pr.LatencySeconds != nil {
+			p("<p class=\"note\">%s waited for consistency: p50 %s, p99 %s, max %s added latency per held request.</p>\n",
+				esc(pr.Name), FormatSeconds(pr.LatencySeconds.P50), FormatSeconds(pr.LatencySeconds.P99), FormatSeconds(pr.LatencySeconds.Max))
+		}
+		if pr.ConfidentialReads > 0 {
+			p("<p class=\"note\">%s: %d stale allows read an object that exists: confidential data actually left the bucket.</p>\n", esc(pr.Name), pr.ConfidentialReads)
+		}
+	}
+	p("<h3>Expectations</h3>\n<ul class=\"expectations\">\n")
+	for _, e := range r.Expectations {
+		mark, class := "✓", "pass"
+		if !e.Passed {
+			mark, class = "✗", "fail"
+		}
+		p("<li class=\"%s\"><span class=\"mark\">%s</span> <code>%s</code>", class, mark, esc(e.Expr))
+		if e.Detail != "" {
+			p(" <span class=\"detail\">%s</span>", esc(e.Detail))
+		}
+		p("</li>\n")
+	}
+	if len(r.Expectations) == 0 {
+		p("<li>no expectations</li>\n")
+	}
+	p("</ul>\n</section>\n")
+
+	p("<section id=\"timeline-section\">\n<h2>Timeline of the first trial</h2>\n")
+	if r.Timeline == nil {
+		p("<p class=\"empty\">No timeline was recorded for this run.</p>\n")
+	} else {
+		p("<p class=\"howto\">One lane per region, time running left to right. A ◆ is a commit at its origin; the dashed line carries it across every lane because the truth changes everywhere at that instant. A ○ is the apply in a region, the bar before it its lag. Shaded red: the region allowed what the truth denied (exposure); orange: the reverse (denial); hatched: a fault. Ticks under a lane are the probe's requests, coloured by whether the answer was stale. Hover the chart to read the time.</p>\n")
+		p("<div class=\"chart-wrap\">%s</div>\n", timelineSVG(r))
+		p("%s\n", legendHTML)
+	}
+	p("</section>\n")
+
+	p("<section id=\"distribution-section\">\n<h2>Exposure window over trials</h2>\n")
+	p("<p class=\"howto\">Each bar counts the trials whose exposure window fell in its range; dashed lines mark the median (p50) and the 99th percentile (p99). A wide spread means the risk depends on luck: plan for the p99, not the median.</p>\n<div class=\"grid\">\n")
+	shown := 0
+	ids := map[string]bool{}
+	for _, pr := range r.Probes {
+		if len(pr.Histogram) == 0 {
+			continue
+		}
+		shown++
+		zero := 0
+		for _, v := range pr.Histogram {
+			if v == 0 {
+				zero++
+			}
+		}
+		// Ids must be unique in a page; two probe names can share a slug.
+		id := "histogram-" + slug(pr.Name)
+		for n := 2; ids[id]; n++ {
+			id = "histogram-" + slug(pr.Name) + "-" + strconv.Itoa(n)
+		}
+		ids[id] = true
+		p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no exposure.</figcaption></figure>\n",
+			histogramSVG(pr, id), esc(pr.Name), esc(pr.Region), zero, len(pr.Histogram))
+	}
+	if shown == 0 {
+		p("<p class=\"empty\">No per-trial exposure values were recorded.</p>\n")
+	}
+	p("</div>\n</section>\n")
+
+	p("<section id=\"visibility-section\">\n<h2>t-visibility: how fast each region sees a change</h2>\n")
+	if len(r.Visibility) == 0 {
+		p("<p class=\"empty\">No mutation was applied, so there is no visibility curve.</p>\n")
+	} else {
+		p("<p class=\"howto\">For each region, the probability that it has applied a mutation <i>t</i> seconds after the mutation's commit (the PBS curve of Bailis et al., VLDB 2012), over every mutation of every trial. Where a curve crosses 50%%, half the changes are visible there; until it reaches 100%%, some region can still answer from the old state.</p>\n")
+		p("<div class=\"chart-wrap\">%s</div>\n", visibilitySVG(r.Visibility, regionNames(r)))
+	}
+	if len(r.Regions) > 0 {
+		p("<table class=\"regions\"><thead><tr><th>region</th><th class=\"n\">lag p50</th><th class=\"n\">lag p99</th><th class=\"n\">lag max</th><th class=\"n\">converged at p50</th><th class=\"n\">converged at max</th></tr></thead><tbody>\n")
+		for _, reg := range r.Regions {
+			p("<tr><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n", esc(reg.Region),
+				FormatSeconds(reg.LagSeconds.P50), FormatSeconds(reg.LagSeconds.P99), FormatSeconds(reg.LagSeconds.Max),
+				FormatSeconds(reg.ConvergedAtSeconds.P50), FormatSeconds(reg.ConvergedAtSeconds.Max))
+		}
+		p("</tbody></table>\n")
+	}
+	p("</section>\n</main>\n")
+	p("<footer>Generated by iamprop from scenario <code>%s</code>, %s, seed %s. The JSON report (<code>--json</code>) holds every number shown here.</footer>\n",
+		esc(r.Scenario), esc(r.Mode), strconv.FormatUint(r.Seed, 10))
+	p("<script>%s</script>\n</body>\n</html>\n", pageJS)
+	return bw.Flush()
+}
+
+// regionNames lists regions in timeline order (or report order), so each
+// region has one colour in every chart.
+func regionNames(r *Run) []string {
+	if r.Timeline != nil && len(r.Timeline.Regions) > 0 {
+		return r.Timeline.Regions
+	}
+	var out []string
+	for _, reg := range r.Regions {
+		out = append(out, reg.Region)
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// legendHTML explains every mark of the timeline with the mark itself.
+var legendHTML = `<ul class="legend" id="timeline-legend">` +
+	`<li><svg width="16" height="16" viewBox="0 0 16 16"><path d="M8 1l7 7-7 7-7-7z" fill="` + colCommit + `"/></svg> commit (origin region)</li>` +
+	`<li><svg width="30" height="16" viewBox="0 0 30 16"><line x1="0" y1="8" x2="22" y2="8" stroke="` + colApply + `" stroke-width="2" opacity="0.55"/><circle cx="23" cy="8" r="4.5" fill="#fff" stroke="` + colApply + `" stroke-width="2"/></svg> lag, then apply</li>` +
+	`<li><svg width="22" height="16" viewBox="0 0 22 16"><rect width="22" height="16" fill="` + colExposure + `" fill-opacity="0.22" stroke="` + colExposure + `"/></svg> exposure window (stale allow)</li>` +
+	`<li><svg width="22" height="16" viewBox="0 0 22 16"><rect width="22" height="16" fill="` + colDenial + `" fill-opacity="0.22" stroke="` + colDenial + `"/></svg> denial window (stale deny)</li>` +
+	`<li><svg width="22" height="16" viewBox="0 0 22 16"><rect width="22" height="16" fill="#ddd"/><path d="M0 16L16 0M6 16L22 0M-6 10L10 -6" stroke="#888" stroke-width="2"/></svg> fault (partition, crash, loss)</li>` +
+	`<li><svg width="14" height="16" viewBox="0 0 14 16"><path d="M3 3v10M7 3v10M11 3v10" stroke="` + colFresh + `" stroke-width="1.5"/></svg> request answered like the truth</li>` +
+	`<li><svg width="14" height="16" viewBox="0 0 14 16"><path d="M3 3v10M7 3v10M11 3v10" stroke="` + colExposure + `" stroke-width="1.5"/></svg> stale allow served</li>` +
+	`<li><svg width="14" height="16" viewBox="0 0 14 16"><path d="M3 3v10M7 3v10M11 3v10" stroke="` + colDenial + `" stroke-width="1.5"/></svg> stale deny served</li>` +
+	`<li><svg width="14" height="16" viewBox="0 0 14 16"><path d="M3 3v10M7 3v10M11 3v10" stroke="` + colWaiting + `" stroke-width="1.5"/></svg> held (at_least consistency)</li>` +
+	`<li><svg width="14" height="16" viewBox="0 0 14 16"><path d="M3 3v10M7 3v10M11 3v10" stroke="` + colDown + `" stroke-width="1.5"/></svg> region down</li>` +
+	`</ul>`
+
+const pageCSS = `
+:root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#ffffff;--card:#f6f8fa;--pass:#1a7f37;--fail:#cf222e}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);background:var(--bg)}
+header,main,footer{max-width:1100px;margin:0 auto;padding:0 24px}
+header{padding-top:24px}
+.kicker{margin:0;color:var(--muted);font-size:13px}
+h1{margin:4px 0 8px;font-size:26px;line-height:1.25}
+h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
+h3{font-size:16px;margin:18px 0 6px}
+.facts{list-style:none;padding:0;margin:0 0 8px;display:flex;flex-wrap:wrap;gap:8px}
+.facts li{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1px 10px;font-size:13px}
+.facts li.pass{color:var(--pass);border-color:var(--pass)}
+.facts li.fail{color:var(--fail);border-color:var(--fail)}
+.story{display:grid;grid-template-columns:1fr 1fr;gap:16px;margin-top:16px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:4px 16px}
+.card h2{border:0;margin:8px 0 0;font-size:16px}
+.lesson{border-left:4px solid var(--pass)}
+.prose{white-space:pre-line}
+.howto{color:var(--muted);font-size:14px;max-width:900px}
+table{border-collapse:collapse;font-size:14px;margin:8px 0;width:100%}
+th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;white-space:nowrap}
+th{background:var(--card);font-weight:600}
+.n{text-align:right;font-variant-numeric:tabular-nums}
+.expectations{list-style:none;padding:0}
+.expectations li{margin:2px 0}
+.expectations .mark{display:inline-block;width:1.2em;font-weight:700}
+.expectations .pass .mark{color:var(--pass)}
+.expectations .fail .mark{color:var(--fail)}
+.detail{color:var(--muted)}
+.note{font-size:14px}
+.chart-wrap{overflow-x:auto}
+svg.chart{width:100%;height:auto;display:block;font-size:11px;fill:var(--fg)}
+svg.chart text{fill:var(--fg)}
+svg.chart .axis text{fill:var(--muted)}
+svg.chart .axis-label{font-size:12px;fill:var(--fg)!important}
+svg.chart .lane-label{font-size:13px;font-weight:600}
+svg.chart .probe-label{font-size:10px;fill:var(--muted)}
+svg.chart .lag-label{font-size:10px;fill:#1f3a93}
+svg.chart .fault-label{font-size:10px;font-weight:600;fill:#444}
+svg.chart .commit-labels text{font-size:11px;fill:#1f3a93}
+.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:6px 18px;font-size:13px;color:var(--muted)}
+.legend svg{vertical-align:middle;margin-right:4px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:16px}
+figure{margin:0}
+figcaption{font-size:13px;color:var(--muted)}
+.empty{color:var(--muted);font-style:italic}
+footer{color:var(--muted);font-size:12px;margin-top:32px;padding-bottom:24px}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+@media (max-width:760px){.story{grid-template-columns:1fr}}
+`
+
+// pageJS only adds a time cursor to the timeline; every chart is complete
+// without it.
+const pageJS = `
+(function () {
+  "use strict";
+  var svg = document.getElementById("timeline");
+  if (!svg) { return; }
+  var x0 = parseFloat(svg.getAttribute("data-x0"));
+  var x1 = parseFloat(svg.getAttribute("data-x1"));
+  var dur = parseFloat(svg.getAttribute("data-duration"));
+  var line = svg.querySelector(".cursor");
+  var label = svg.querySelector(".cursor-label");
+  function hide() {
+    line.setAttribute("visibility", "hidden");
+    label.setAttribute("visibility", "hidden");
+  }
+  svg.addEventListener("mousemove", function (ev) {
+    var ctm = svg.getScreenCTM();
+    if (!ctm) { return; }
+    var pt = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(ctm.inverse());
+    if (pt.x < x0 || pt.x > x1) { hide(); return; }
+    var t = (pt.x - x0) / (x1 - x0) * dur;
+    line.setAttribute("x1", pt.x);
+    line.setAttribute("x2", pt.x);
+    label.setAttribute("x", pt.x + 4);
+    label.textContent = "t = " + t.toFixed(3) + " s";
+    line.setAttribute("visibility", "visible");
+    label.setAttribute("visibility", "visible");
+  });
+  svg.addEventListener("mouseleave", hide);
+})();
+`

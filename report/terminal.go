@@ -1,0 +1,155 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// DefaultWidth is the number of columns the terminal summary fits in when
+// TerminalOptions.Width is zero.
+const DefaultWidth = 100
+
+// TerminalOptions tunes the terminal summary.
+type TerminalOptions struct {
+	// ASCII replaces ✓, ✗, · and µ with plain ASCII, for terminals and logs
+	// that cannot show them.
+	ASCII bool
+	// Width is the number of columns every line fits in; 0 means DefaultWidth.
+	// Long names and details are cut with an ellipsis rather than wrapped,
+	// because a wrapped table row is harder to read than a shortened one.
+	Width int
+}
+
+// Terminal writes a short summary of r: a header, one table row per probe
+// (exposure p50/p99/max, stale allows, denial p50), the expectations with
+// their verdicts, and one line on how to read the numbers.
+func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
+	width := opts.Width
+	if width <= 0 {
+		width = DefaultWidth
+	}
+	ok, bad, dot := "✓", "✗", " · "
+	if opts.ASCII {
+		ok, bad, dot = "PASS", "FAIL", " | "
+	}
+	bw := bufio.NewWriter(w)
+	line := func(s string) { bw.WriteString(truncate(s, width, opts.ASCII) + "\n") }
+
+	head := r.Scenario
+	if r.Title != "" {
+		head += ": " + r.Title
+	}
+	line(head)
+	passed := 0
+	for _, e := range r.Expectations {
+		if e.Passed {
+			passed++
+		}
+	}
+	converged := "no"
+	if r.Converged {
+		converged = "yes"
+	}
+	trials := plural(r.Trials, "trial", "trials")
+	line(strings.Join([]string{
+		"mode " + r.Mode,
+		"seed " + strconv.FormatUint(r.Seed, 10),
+		trials,
+		"converged " + converged,
+		fmt.Sprintf("expectations %d/%d passed", passed, len(r.Expectations)),
+	}, dot))
+	bw.WriteString("\n")
+
+	if len(r.Probes) == 0 {
+		line("(no probes)")
+	} else {
+		rows := [][]string{{"PROBE", "REGION", "EXPOSURE p50", "p99", "max", "STALE ALLOWS", "DENIAL p50"}}
+		d := func(s float64) string { return formatSeconds(s, opts.ASCII) }
+		for _, p := range r.Probes {
+			rows = append(rows, []string{
+				p.Name, p.Region,
+				d(p.ExposureSeconds.P50), d(p.ExposureSeconds.P99), d(p.ExposureSeconds.Max),
+				strconv.Itoa(p.StaleAllows), d(p.DenialSeconds.P50),
+			})
+		}
+		for _, row := range table(rows, width, opts.ASCII) {
+			line(row)
+		}
+	}
+	bw.WriteString("\n")
+
+	if len(r.Expectations) == 0 {
+		line("(no expectations)")
+	}
+	for _, e := range r.Expectations {
+		mark := ok
+		if !e.Passed {
+			mark = bad
+		}
+		s := mark + " " + e.Expr
+		if e.Detail != "" {
+			s += "  (" + e.Detail + ")"
+		}
+		line(s)
+	}
+	bw.WriteString("\n")
+	line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
+	return bw.Flush()
+}
+
+// table aligns rows into columns: text left-aligned, numbers (every column
+// after the second) right-aligned so magnitudes line up. When the table is
+// wider than width it narrows the name columns (probe, then region), which
+// are the only ones whose content can grow without bound.
+func table(rows [][]string, width int, ascii bool) []string {
+	const gap = 2
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	total := gap * (len(widths) - 1)
+	for _, w := range widths {
+		total += w
+	}
+	for _, col := range []int{0, 1} {
+		if over := total - width; over > 0 {
+			floor := len([]rune(rows[0][col]))
+			cut := min(over, widths[col]-floor)
+			if cut > 0 {
+				widths[col] -= cut
+				total -= cut
+			}
+		}
+	}
+	out := make([]string, 0, len(rows))
+	for _, row := range rows {
+		var b strings.Builder
+		for i, c := range row {
+			c = truncate(c, widths[i], ascii)
+			padding := strings.Repeat(" ", widths[i]-len([]rune(c)))
+			if i > 0 {
+				b.WriteString(strings.Repeat(" ", gap))
+			}
+			if i < 2 {
+				b.WriteString(c + padding)
+			} else {
+				b.WriteString(padding + c)
+			}
+		}
+		out = append(out, strings.TrimRight(b.String(), " "))
+	}
+	return out
+}
+
+// plural returns "1 trial" or "20 trials".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -1,0 +1,306 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/delay"
+	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/scenarios"
+	"github.com/iamprop/iamprop/sim"
+)
+
+// plan is everything about a scenario that does not change between trials,
+// built once: the initial state, the delay model, the calls of the steps and
+// the probes' requests. Trials only read it.
+type plan struct {
+	scenario      *scenarios.Scenario
+	initial       *controlplane.State
+	delay         replication.DelayModel
+	gossip        replication.GossipConfig
+	network       sim.Network
+	stepCalls     []controlplane.Call
+	probeRequests []controlplane.Probe
+	faultLatency  map[*scenarios.Fault]delay.Distribution
+}
+
+// newPlan compiles a loaded scenario into a plan. Errors here are errors of
+// the scenario (for example an initial state that AWS would reject).
+func newPlan(sc *scenarios.Scenario) (*plan, error) {
+	p := &plan{scenario: sc, faultLatency: map[*scenarios.Fault]delay.Distribution{}}
+	initial, err := buildInitialState(sc)
+	if err != nil {
+		return nil, err
+	}
+	p.initial = initial
+
+	def, err := toDistribution(sc.Propagation.Default)
+	if err != nil {
+		return nil, fmt.Errorf("propagation.default: %w", err)
+	}
+	model := delay.NewModel(def)
+	for i, l := range sc.Propagation.Links {
+		d, err := toDistribution(l.Distribution)
+		if err != nil {
+			return nil, fmt.Errorf("propagation.links[%d]: %w", i, err)
+		}
+		model.SetLink(l.From, l.To, d)
+	}
+	if sc.Propagation.Revoke != nil {
+		d, err := toDistribution(*sc.Propagation.Revoke)
+		if err != nil {
+			return nil, fmt.Errorf("propagation.revoke: %w", err)
+		}
+		model.SetRevoke(d)
+	}
+	p.delay = model
+
+	p.gossip = replication.DefaultLANGossip()
+	if g := sc.Gossip; g.Interval > 0 {
+		p.gossip.Interval = g.Interval
+	}
+	if g := sc.Gossip; g.Fanout > 0 {
+		p.gossip.Fanout = g.Fanout
+	}
+	if g := sc.Gossip; g.RetransmitMult > 0 {
+		p.gossip.RetransmitMult = g.RetransmitMult
+	}
+	if g := sc.Gossip; g.PushPullInterval > 0 {
+		p.gossip.PushPullInterval = g.PushPullInterval
+	}
+
+	if sc.Network.Latency != nil {
+		d, err := toDistribution(*sc.Network.Latency)
+		if err != nil {
+			return nil, fmt.Errorf("network.latency: %w", err)
+		}
+		p.network.Latency = d
+	}
+	p.network.Loss = sc.Network.Loss
+	for i := range sc.Faults {
+		f := &sc.Faults[i]
+		if f.Latency != nil {
+			d, err := toDistribution(*f.Latency)
+			if err != nil {
+				return nil, fmt.Errorf("faults[%d].latency: %w", i, err)
+			}
+			p.faultLatency[f] = d
+		}
+	}
+
+	account := defaultAccount(sc)
+	for _, st := range sc.Steps {
+		acct := st.Account
+		if acct == "" {
+			acct = account
+		}
+		p.stepCalls = append(p.stepCalls, controlplane.Call{Action: st.Call, Account: acct, Region: st.Region, Args: st.With})
+	}
+	for _, pr := range sc.Probes {
+		p.probeRequests = append(p.probeRequests, controlplane.Probe{
+			Principal: pr.Principal, Action: pr.Action, Resource: pr.Resource, Context: pr.Context,
+		})
+	}
+	return p, nil
+}
+
+func defaultAccount(sc *scenarios.Scenario) string {
+	if len(sc.State.Accounts) > 0 {
+		return sc.State.Accounts[0]
+	}
+	return ""
+}
+
+// toDistribution turns the scenario's distribution into a sampler.
+func toDistribution(d scenarios.Distribution) (delay.Distribution, error) {
+	switch d.Dist {
+	case "constant":
+		return delay.Constant(d.Value)
+	case "uniform":
+		return delay.Uniform(d.Min, d.Max)
+	case "normal":
+		return delay.Normal(d.Mean, d.Stddev)
+	case "lognormal":
+		return delay.LogNormal(d.Median, d.P99)
+	case "exponential":
+		return delay.Exponential(d.Mean)
+	case "pareto":
+		return delay.Pareto(d.Scale, d.Shape)
+	case "empirical":
+		return delay.Empirical(d.Points)
+	}
+	return nil, fmt.Errorf("unknown distribution %q", d.Dist)
+}
+
+// buildInitialState turns the scenario's `state` into the calls an operator
+// would have made, applied in order to an empty control plane. Going through
+// the same calls as steps means the initial state obeys the same rules.
+func buildInitialState(sc *scenarios.Scenario) (*controlplane.State, error) {
+	calls, err := initialCalls(sc)
+	if err != nil {
+		return nil, err
+	}
+	s := controlplane.NewState()
+	for _, c := range calls {
+		if err := s.Validate(c); err != nil {
+			return nil, fmt.Errorf("state: %s %s: %w", c.Action, string(c.Args), err)
+		}
+		s.Apply(c)
+	}
+	return s, nil
+}
+
+type callList struct {
+	calls []controlplane.Call
+	err   error
+}
+
+func (l *callList) add(action, account, region string, args map[string]any) {
+	if l.err != nil {
+		return
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		l.err = err
+		return
+	}
+	l.calls = append(l.calls, controlplane.Call{Action: action, Account: account, Region: region, Args: b})
+}
+
+// policyArn is the ARN of a customer-managed policy made from a named
+// document of the scenario.
+func policyArn(account, name string) string {
+	return "arn:aws:iam::" + account + ":policy/" + name
+}
+
+func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
+	l := &callList{}
+	doc := func(name string) (json.RawMessage, error) {
+		d, ok := sc.Policies[name]
+		if !ok {
+			return nil, fmt.Errorf("state: unknown policy %q", name)
+		}
+		return d, nil
+	}
+	def := defaultAccount(sc)
+	acct := func(a string) string {
+		if a == "" {
+			return def
+		}
+		return a
+	}
+	for _, a := range sc.State.Accounts {
+		l.add("organizations:CreateAccount", a, "", map[string]any{"account_id": a})
+	}
+	// Managed policies are created once per account that uses them.
+	created := map[string]bool{}
+	managed := func(account, name string) string {
+		arn := policyArn(account, name)
+		if created[arn] {
+			return arn
+		}
+		created[arn] = true
+		d, err := doc(name)
+		if err != nil {
+			l.err = err
+			return arn
+		}
+		l.add("iam:CreatePolicy", account, "", map[string]any{"policy_name": name, "policy_document": d})
+		return arn
+	}
+	inline := func(action, account, key, entity, name string) {
+		d, err := doc(name)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.add(action, account, "", map[string]any{key: entity, "policy_name": name, "policy_document": d})
+	}
+	for _, g := range sc.State.Groups {
+		a := acct(g.Account)
+		l.add("iam:CreateGroup", a, "", map[string]any{"group_name": g.Name})
+		for _, p := range g.Policies {
+			l.add("iam:AttachGroupPolicy", a, "", map[string]any{"group_name": g.Name, "policy_arn": managed(a, p)})
+		}
+		for _, p := range g.Inline {
+			inline("iam:PutGroupPolicy", a, "group_name", g.Name, p)
+		}
+	}
+	for _, u := range sc.State.Users {
+		a := acct(u.Account)
+		l.add("iam:CreateUser", a, "", map[string]any{"user_name": u.Name})
+		for _, p := range u.Policies {
+			l.add("iam:AttachUserPolicy", a, "", map[string]any{"user_name": u.Name, "policy_arn": managed(a, p)})
+		}
+		for _, p := range u.Inline {
+			inline("iam:PutUserPolicy", a, "user_name", u.Name, p)
+		}
+		for _, g := range u.Groups {
+			l.add("iam:AddUserToGroup", a, "", map[string]any{"user_name": u.Name, "group_name": g})
+		}
+		for _, k := range u.AccessKeys {
+			l.add("iam:CreateAccessKey", a, "", map[string]any{"user_name": u.Name, "access_key_id": k})
+		}
+		if u.Boundary != "" {
+			l.add("iam:PutUserPermissionsBoundary", a, "", map[string]any{"user_name": u.Name, "permissions_boundary": managed(a, u.Boundary)})
+		}
+	}
+	for _, r := range sc.State.Roles {
+		a := acct(r.Account)
+		trust, err := doc(r.Trust)
+		if err != nil {
+			return nil, err
+		}
+		l.add("iam:CreateRole", a, "", map[string]any{"role_name": r.Name, "assume_role_policy_document": trust})
+		for _, p := range r.Policies {
+			l.add("iam:AttachRolePolicy", a, "", map[string]any{"role_name": r.Name, "policy_arn": managed(a, p)})
+		}
+		for _, p := range r.Inline {
+			inline("iam:PutRolePolicy", a, "role_name", r.Name, p)
+		}
+		if r.Boundary != "" {
+			l.add("iam:PutRolePermissionsBoundary", a, "", map[string]any{"role_name": r.Name, "permissions_boundary": managed(a, r.Boundary)})
+		}
+	}
+	for _, b := range sc.State.Buckets {
+		a := acct(b.Account)
+		l.add("s3:CreateBucket", a, b.Region, map[string]any{"bucket": b.Name})
+		if b.Policy != "" {
+			d, err := doc(b.Policy)
+			if err != nil {
+				return nil, err
+			}
+			l.add("s3:PutBucketPolicy", a, b.Region, map[string]any{"bucket": b.Name, "policy": d})
+		}
+		if c := b.BlockPublicAccess; c != nil {
+			l.add("s3:PutPublicAccessBlock", a, b.Region, map[string]any{
+				"bucket": b.Name, "block_public_acls": c.BlockPublicAcls, "ignore_public_acls": c.IgnorePublicAcls,
+				"block_public_policy": c.BlockPublicPolicy, "restrict_public_buckets": c.RestrictPublicBuckets,
+			})
+		}
+		for _, o := range b.Objects {
+			l.add("s3:PutObject", a, b.Region, map[string]any{"bucket": b.Name, "key": o})
+		}
+	}
+	if org := sc.State.Org; org != nil {
+		for _, kind := range []struct {
+			typ  string
+			list []scenarios.OrgAttachment
+		}{{"SERVICE_CONTROL_POLICY", org.SCPs}, {"RESOURCE_CONTROL_POLICY", org.RCPs}} {
+			made := map[string]bool{}
+			for _, at := range kind.list {
+				if !made[at.Policy] {
+					made[at.Policy] = true
+					d, err := doc(at.Policy)
+					if err != nil {
+						return nil, err
+					}
+					l.add("organizations:CreatePolicy", def, "", map[string]any{"name": at.Policy, "type": kind.typ, "content": d})
+				}
+				l.add("organizations:AttachPolicy", def, "", map[string]any{"policy_id": at.Policy, "target_id": at.Target})
+			}
+		}
+	}
+	return l.calls, l.err
+}

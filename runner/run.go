@@ -1,0 +1,264 @@
+// Package runner replays a scenario in the deterministic simulator, measures
+// exposure and denial windows exactly from commit and apply instants, runs
+// Monte Carlo trials, checks the scenario's expectations and fills the run
+// report.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/iamprop/iamprop/report"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// Options controls one run.
+type Options struct {
+	// Seed of the first trial; trial i uses Seed+i. Zero takes the scenario's seed.
+	Seed uint64
+	// Trials is how many independent trials to run (at least 1).
+	Trials int
+	// Workers is how many trials run at once; zero means GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called after each trial is folded in, in order.
+	Progress func(done, total int)
+}
+
+// Run runs the scenario in the simulator and returns its report. An error
+// means the scenario could not run at all (for example an initial state AWS
+// would reject); failed expectations are reported in Run.Passed instead.
+func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run, error) {
+	p, err := newPlan(sc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sc.Name, err)
+	}
+	if opts.Trials < 1 {
+		opts.Trials = 1
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = sc.Seed
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, opts.Trials)
+
+	agg := newAggregate(sc, seed, opts.Trials)
+	if err := runTrials(ctx, p, seed, opts.Trials, workers, func(r *trialResult) error {
+		if r.err != nil {
+			return fmt.Errorf("%s: trial %d (seed %d): %w", sc.Name, r.index, r.seed, r.err)
+		}
+		agg.add(r)
+		if opts.Progress != nil {
+			opts.Progress(r.index+1, opts.Trials)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return agg.finish(), nil
+}
+
+// runTrials runs trials on workers and hands results to fold strictly in
+// trial order, holding at most a bounded number of finished results, so
+// memory stays flat in the number of trials and the fold is deterministic.
+func runTrials(ctx context.Context, p *plan, seed uint64, trials, workers int, fold func(*trialResult) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	results := make(chan *trialResult, workers)
+	// window bounds how far ahead of the fold the workers may run.
+	window := make(chan struct{}, 4*workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := runTrial(p, i, seed+uint64(i), i == 0)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(next)
+		for i := 0; i < trials; i++ {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	pending := map[int]*trialResult{}
+	want := 0
+	for r := range results {
+		pending[r.index] = r
+		for {
+			r, ok := pending[want]
+			if !ok {
+				break
+			}
+			delete(pending, want)
+			want++
+			<-window
+			if err := fold(r); err != nil {
+				cancel()
+				for range results {
+				}
+				return err
+			}
+		}
+		if want == trials {
+			break
+		}
+	}
+	if err := ctx.Err(); err != nil && want < trials {
+		return err
+	}
+	return nil
+}
+
+// aggregate folds trial results into the report's statistics.
+type aggregate struct {
+	sc          *scenarios.Scenario
+	run         *report.Run
+	exposure    []Distribution
+	denial      []Distribution
+	waits       []Distribution
+	histograms  [][]float64
+	lags        []Distribution
+	convergedAt []Distribution
+	probes      []report.Probe
+	confReads   []int
+	rejected    []string
+}
+
+// maxHistogramSample caps the per-trial exposure values kept for the HTML
+// histogram (a deterministic prefix of the trials).
+const maxHistogramSample = 10000
+
+func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
+	a := &aggregate{
+		sc: sc,
+		run: &report.Run{
+			Scenario: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson,
+			Mode: "sim", Seed: seed, Trials: trials, Converged: true,
+		},
+		exposure:    make([]Distribution, len(sc.Probes)),
+		denial:      make([]Distribution, len(sc.Probes)),
+		waits:       make([]Distribution, len(sc.Probes)),
+		histograms:  make([][]float64, len(sc.Probes)),
+		probes:      make([]report.Probe, len(sc.Probes)),
+		confReads:   make([]int, len(sc.Probes)),
+		lags:        make([]Distribution, len(sc.Regions)),
+		convergedAt: make([]Distribution, len(sc.Regions)),
+	}
+	for i, p := range sc.Probes {
+		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource}
+	}
+	return a
+}
+
+func (a *aggregate) add(r *trialResult) {
+	if r.timeline != nil {
+		a.run.Timeline = r.timeline
+		a.rejected = r.rejected
+	}
+	if !r.converged {
+		a.run.Converged = false
+	}
+	for i, pr := range r.probes {
+		p := &a.probes[i]
+		p.Requests += pr.requests
+		p.StaleAllows += pr.staleAllows
+		p.StaleDenies += pr.staleDenies
+		a.confReads[i] += pr.confidentialReads
+		a.exposure[i].Add(pr.exposure.Seconds())
+		a.denial[i].Add(pr.denial.Seconds())
+		for _, w := range pr.waits {
+			a.waits[i].Add(w)
+		}
+		if len(a.histograms[i]) < maxHistogramSample {
+			a.histograms[i] = append(a.histograms[i], round(pr.exposure.Seconds()))
+		}
+	}
+	for ri, lags := range r.lags {
+		for _, l := range lags {
+			a.lags[ri].Add(l)
+		}
+		if r.convergedAt[ri] >= 0 {
+			a.convergedAt[ri].Add(r.convergedAt[ri])
+		}
+	}
+}
+
+// visibilityPoints is the resolution of the t-visibility curves.
+const visibilityPoints = 60
+
+func (a *aggregate) finish() *report.Run {
+	run := a.run
+	for i := range a.probes {
+		p := a.probes[i]
+		p.ExposureSeconds = a.exposure[i].Stats()
+		p.DenialSeconds = a.denial[i].Stats()
+		if a.waits[i].Count() > 0 {
+			s := a.waits[i].Stats()
+			p.LatencySeconds = &s
+		}
+		p.Histogram = a.histograms[i]
+		p.ConfidentialReads = a.confReads[i]
+		run.Probes = append(run.Probes, p)
+	}
+	var maxLag float64
+	for ri, region := range a.sc.Regions {
+		run.Regions = append(run.Regions, report.Region{
+			Region:             region,
+			LagSeconds:         a.lags[ri].Stats(),
+			ConvergedAtSeconds: a.convergedAt[ri].Stats(),
+		})
+		if a.lags[ri].Count() > 0 {
+			maxLag = max(maxLag, a.lags[ri].Stats().Max)
+		}
+	}
+	if maxLag > 0 {
+		for ri, region := range a.sc.Regions {
+			if a.lags[ri].Count() == 0 {
+				continue
+			}
+			curve := report.VisibilityCurve{Region: region}
+			for k := 0; k <= visibilityPoints; k++ {
+				t := maxLag * float64(k) / visibilityPoints
+				curve.Points = append(curve.Points, [2]float64{round(t), round(a.lags[ri].CDF(t))})
+			}
+			run.Visibility = append(run.Visibility, curve)
+		}
+	}
+	if run.Timeline != nil {
+		sort.SliceStable(run.Timeline.Events, func(i, j int) bool { return run.Timeline.Events[i].At < run.Timeline.Events[j].At })
+	}
+	run.Expectations = a.checkExpectations()
+	run.Passed = true
+	for _, e := range run.Expectations {
+		if !e.Passed {
+			run.Passed = false
+		}
+	}
+	return run
+}

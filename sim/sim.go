@@ -1,0 +1,459 @@
+// Package sim is the deterministic virtual-time simulator: one
+// single-threaded loop owns a virtual clock and an event queue ordered by
+// (time, sequence number), one seeded random source, a simulated network with
+// latency, loss and partitions, and one replication.Node per region. Same
+// configuration and seed, same run, byte for byte.
+package sim
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/delay"
+	"github.com/iamprop/iamprop/replication"
+)
+
+// epoch is virtual time zero, as wall time for the nodes' clocks.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Network is the simulated gossip transport between nodes.
+type Network struct {
+	// Latency is the one-way delivery delay of every message; nil means 0.
+	Latency delay.Distribution
+	// Loss is the probability that a message is dropped.
+	Loss float64
+}
+
+// Config is one simulation.
+type Config struct {
+	Regions []string
+	Seed    uint64
+	Gossip  replication.GossipConfig
+	Delay   replication.DelayModel
+	Network Network
+	// Initial is the state every region starts from (cloned, never modified).
+	Initial *controlplane.State
+}
+
+// FaultID names an active fault so it can be healed.
+type FaultID int
+
+type fault struct {
+	oneWay  [2]string // from, to
+	groups  map[string]int
+	loss    float64
+	latency delay.Distribution
+	hasLoss bool
+}
+
+// Stats counts what the simulated network did.
+type Stats struct {
+	Events     uint64 // events processed
+	Deliveries uint64 // messages delivered to a live node
+	Dropped    uint64 // lost, partitioned, or to a crashed node
+}
+
+type event struct {
+	at  time.Duration
+	seq uint64
+	fn  func()
+	// A tick event for a region carries its node generation so a stale
+	// timer of a crashed node is ignored.
+	region int
+	gen    int
+	tick   bool
+	msg    *replication.Message
+}
+
+type eventQueue []*event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+type region struct {
+	name     string
+	node     *replication.Node
+	gen      int
+	down     bool
+	log      []replication.Mutation // durable log (Ready.Persist)
+	deadline time.Duration          // scheduled tick, -1 when none
+}
+
+// Sim is one deterministic simulation.
+type Sim struct {
+	cfg      Config
+	rand     *rand.Rand
+	now      time.Duration
+	seq      uint64
+	queue    eventQueue
+	regions  []*region
+	index    map[string]int
+	truth    *replication.Node
+	faults   map[FaultID]*fault
+	nextID   FaultID
+	stats    Stats
+	onCommit []func(time.Duration, string, replication.Mutation)
+	onApply  []func(time.Duration, string, replication.Mutation)
+}
+
+// New builds a simulation; nothing runs until RunUntil.
+func New(cfg Config) (*Sim, error) {
+	if len(cfg.Regions) == 0 {
+		return nil, errors.New("sim: no regions")
+	}
+	s := &Sim{
+		cfg:    cfg,
+		rand:   rand.New(rand.NewPCG(cfg.Seed, 0x1a9b0c5)),
+		index:  map[string]int{},
+		faults: map[FaultID]*fault{},
+	}
+	for i, name := range cfg.Regions {
+		if _, dup := s.index[name]; dup {
+			return nil, fmt.Errorf("sim: region %q listed twice", name)
+		}
+		s.index[name] = i
+		s.regions = append(s.regions, &region{name: name, deadline: -1})
+	}
+	for i := range s.regions {
+		s.startNode(i, false)
+	}
+	// The truth applies every commit at its commit instant, with no delay
+	// and no gossip: what a strongly consistent system would answer.
+	s.truth = replication.NewNode(replication.Config{
+		Region: "truth", Rand: rand.New(rand.NewPCG(cfg.Seed, 7)), Initial: cfg.Initial, Gossip: cfg.Gossip,
+		MaxClockOffset: -1,
+	})
+	return s, nil
+}
+
+func (s *Sim) startNode(i int, lostState bool) {
+	r := s.regions[i]
+	r.gen++
+	r.node = replication.NewNode(replication.Config{
+		Region:    r.name,
+		Gossip:    s.cfg.Gossip,
+		Delay:     s.cfg.Delay,
+		Rand:      rand.New(rand.NewPCG(s.rand.Uint64(), uint64(i))),
+		Initial:   s.cfg.Initial,
+		Start:     s.wall(s.now),
+		LostState: lostState,
+	})
+	r.node.SetPeers(s.peersOf(i))
+	r.deadline = -1
+	s.drain(i)
+}
+
+func (s *Sim) peersOf(i int) []string {
+	var peers []string
+	for j, r := range s.regions {
+		if j != i && !r.down {
+			peers = append(peers, r.name)
+		}
+	}
+	slices.Sort(peers)
+	return peers
+}
+
+// refreshPeers tells every live node the current membership, as memberlist's
+// failure detector eventually would.
+func (s *Sim) refreshPeers() {
+	for i, r := range s.regions {
+		if !r.down {
+			r.node.SetPeers(s.peersOf(i))
+			s.drain(i)
+		}
+	}
+}
+
+func (s *Sim) wall(d time.Duration) time.Time { return epoch.Add(d) }
+
+func (s *Sim) push(e *event) {
+	s.seq++
+	e.seq = s.seq
+	heap.Push(&s.queue, e)
+}
+
+// Now is the virtual time since the start.
+func (s *Sim) Now() time.Duration { return s.now }
+
+// Schedule runs fn inside the loop at virtual time at (not before Now).
+func (s *Sim) Schedule(at time.Duration, fn func()) {
+	s.push(&event{at: max(at, s.now), fn: fn})
+}
+
+// OnCommit registers a callback for every commit, right after the truth includes it.
+func (s *Sim) OnCommit(fn func(at time.Duration, region string, m replication.Mutation)) {
+	s.onCommit = append(s.onCommit, fn)
+}
+
+// OnApply registers a callback for every apply, right after the region's view changed.
+func (s *Sim) OnApply(fn func(at time.Duration, region string, m replication.Mutation)) {
+	s.onApply = append(s.onApply, fn)
+}
+
+// Commit proposes c at region now. A rejected call changes nothing.
+func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutation, error) {
+	i, ok := s.index[regionName]
+	if !ok {
+		return replication.Mutation{}, fmt.Errorf("sim: unknown region %q", regionName)
+	}
+	r := s.regions[i]
+	if r.down {
+		return replication.Mutation{}, &controlplane.APIError{Code: "ServiceUnavailable", Message: regionName + " is down"}
+	}
+	m, err := r.node.Propose(s.wall(s.now), c)
+	if err != nil {
+		return m, err
+	}
+	// The truth takes the committed mutation as is.
+	_ = s.truth.Step(s.wall(s.now), replication.Message{Kind: replication.KindRepair, From: regionName, Mutations: []replication.Mutation{m}})
+	s.truth.Tick(s.wall(s.now))
+	_ = s.truth.Ready()
+	for _, fn := range s.onCommit {
+		fn(s.now, regionName, m)
+	}
+	s.drain(i)
+	return m, nil
+}
+
+// drain carries out a region's Ready: messages onto the network, the log,
+// apply callbacks, and its next tick.
+func (s *Sim) drain(i int) {
+	r := s.regions[i]
+	rd := r.node.Ready()
+	r.log = append(r.log, rd.Persist...)
+	for _, a := range rd.Applied {
+		at := a.At.Sub(epoch)
+		for _, fn := range s.onApply {
+			fn(at, r.name, a.Mutation)
+		}
+	}
+	for k := range rd.Messages {
+		s.send(i, rd.Messages[k])
+	}
+	if !rd.Deadline.IsZero() {
+		d := max(rd.Deadline.Sub(epoch), s.now)
+		if r.deadline < 0 || d < r.deadline || r.deadline < s.now {
+			r.deadline = d
+			s.push(&event{at: d, region: i, gen: r.gen, tick: true})
+		}
+	}
+}
+
+func (s *Sim) send(from int, env replication.Envelope) {
+	to, ok := s.index[env.To]
+	if !ok {
+		return
+	}
+	if s.regions[to].down || s.blocked(s.regions[from].name, env.To) {
+		s.stats.Dropped++
+		return
+	}
+	loss := s.cfg.Network.Loss
+	lat := s.cfg.Network.Latency
+	for _, f := range s.sortedFaults() {
+		if f.hasLoss {
+			loss = f.loss
+		}
+		if f.latency != nil {
+			lat = f.latency
+		}
+	}
+	// Reliable kinds ride TCP in the live cluster: retransmitted, not lost.
+	if loss > 0 && !env.Msg.Kind.Reliable() && s.rand.Float64() < loss {
+		s.stats.Dropped++
+		return
+	}
+	var d time.Duration
+	if lat != nil {
+		d = lat.Sample(s.rand)
+	}
+	msg := env.Msg
+	s.push(&event{at: s.now + d, region: to, gen: s.regions[to].gen, msg: &msg})
+}
+
+func (s *Sim) sortedFaults() []*fault {
+	ids := make([]FaultID, 0, len(s.faults))
+	for id := range s.faults {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]*fault, len(ids))
+	for k, id := range ids {
+		out[k] = s.faults[id]
+	}
+	return out
+}
+
+func (s *Sim) blocked(from, to string) bool {
+	for _, f := range s.faults {
+		if f.oneWay[0] == from && f.oneWay[1] == to {
+			return true
+		}
+		if f.groups != nil {
+			gf, okf := f.groups[from]
+			gt, okt := f.groups[to]
+			if okf && okt && gf != gt {
+				return true
+			}
+			if okf != okt {
+				// A region not named in the partition is cut off from those named.
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Sim) addFault(f *fault) FaultID {
+	s.nextID++
+	s.faults[s.nextID] = f
+	return s.nextID
+}
+
+// Partition splits the regions into groups that cannot talk to each other.
+func (s *Sim) Partition(groups [][]string) FaultID {
+	f := &fault{groups: map[string]int{}}
+	for g, list := range groups {
+		for _, r := range list {
+			f.groups[r] = g
+		}
+	}
+	return s.addFault(f)
+}
+
+// PartitionOneWay drops every message from one region to another.
+func (s *Sim) PartitionOneWay(from, to string) FaultID {
+	return s.addFault(&fault{oneWay: [2]string{from, to}})
+}
+
+// SetLoss sets the loss probability of unreliable messages until healed.
+func (s *Sim) SetLoss(p float64) FaultID { return s.addFault(&fault{loss: p, hasLoss: true}) }
+
+// SetLatency replaces the network latency until healed.
+func (s *Sim) SetLatency(d delay.Distribution) FaultID { return s.addFault(&fault{latency: d}) }
+
+// Heal ends a fault.
+func (s *Sim) Heal(id FaultID) { delete(s.faults, id) }
+
+// Crash stops a region: it serves nothing and receives nothing. With
+// loseState its durable log is lost too.
+func (s *Sim) Crash(name string, loseState bool) {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return
+	}
+	r := s.regions[i]
+	r.down = true
+	r.gen++
+	if loseState {
+		r.log = nil
+	}
+	s.refreshPeers()
+}
+
+// Restart brings a crashed region back: it replays its durable log (if it
+// kept one) and catches up through anti-entropy.
+func (s *Sim) Restart(name string) {
+	i, ok := s.index[name]
+	if !ok || !s.regions[i].down {
+		return
+	}
+	r := s.regions[i]
+	r.down = false
+	lost := len(r.log) == 0
+	log := r.log
+	r.log = nil
+	s.startNode(i, lost)
+	if !lost {
+		r.node.Restore(log)
+		s.drain(i)
+	}
+	s.refreshPeers()
+}
+
+// View is a region's current view, nil while it is crashed.
+func (s *Sim) View(name string) *controlplane.State {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return nil
+	}
+	return s.regions[i].node.View()
+}
+
+// Truth is the state with every committed mutation applied.
+func (s *Sim) Truth() *controlplane.State { return s.truth.View() }
+
+// Has reports whether a region has applied a mutation.
+func (s *Sim) Has(name string, id replication.MutationID) bool {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return false
+	}
+	return s.regions[i].node.Has(id)
+}
+
+// Converged reports whether every live region's view equals the truth's.
+func (s *Sim) Converged() bool {
+	want := s.truth.Digest()
+	for _, r := range s.regions {
+		if !r.down && r.node.Digest() != want {
+			return false
+		}
+	}
+	return true
+}
+
+// Stats returns the network counters.
+func (s *Sim) Stats() Stats { return s.stats }
+
+// RunUntil processes every event up to and including virtual time t.
+func (s *Sim) RunUntil(t time.Duration) {
+	for len(s.queue) > 0 && s.queue[0].at <= t {
+		e := heap.Pop(&s.queue).(*event)
+		s.now = e.at
+		s.stats.Events++
+		switch {
+		case e.fn != nil:
+			e.fn()
+		case e.tick:
+			r := s.regions[e.region]
+			if r.down || e.gen != r.gen || e.at != r.deadline {
+				continue
+			}
+			r.deadline = -1
+			r.node.Tick(s.wall(s.now))
+			s.drain(e.region)
+		case e.msg != nil:
+			r := s.regions[e.region]
+			if r.down || e.gen != r.gen {
+				s.stats.Dropped++
+				continue
+			}
+			s.stats.Deliveries++
+			_ = r.node.Step(s.wall(s.now), *e.msg)
+			s.drain(e.region)
+		}
+	}
+	if t > s.now {
+		s.now = t
+	}
+}
