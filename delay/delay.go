@@ -215,7 +215,9 @@ func (p pareto) Quantile(q float64) time.Duration {
 	}
 	return dur(p.scale / math.Pow(1-q, 1/p.shape))
 }
-func (p pareto) String() string { return fmt.Sprintf("pareto(scale %s, shape %v)", dur(p.scale), p.shape) }
+func (p pareto) String() string {
+	return fmt.Sprintf("pareto(scale %s, shape %v)", dur(p.scale), p.shape)
+}
 
 type empirical struct{ x, p []float64 }
 

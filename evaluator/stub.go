@@ -120,7 +120,12 @@ func (k Kind) String() string {
 // to a document of this kind.
 func MaxSize(k Kind) int {
 	switch k {
-	case KindIdentity, KindBoundary:
+	case KindIdentity:
+		// The largest identity quota (a role's inline policies); the control
+		// plane applies each entity's own quota (user inline 2048, group
+		// inline 5120, managed 6144).
+		return 10240
+	case KindBoundary:
 		return 6144
 	case KindResource:
 		return 20480
@@ -422,8 +427,8 @@ func (p *parser) statement(pol *Policy, path string, index int, m map[string]any
 			p.fail(path, "MalformedPolicyDocument", "a %s policy statement needs a Principal or NotPrincipal", p.kind)
 		}
 	case KindRCP:
-		if st.principal == nil || !st.principal.wildcard {
-			p.fail(path, "MalformedPolicyDocument", "an RCP statement needs \"Principal\": \"*\"")
+		if seenPrincipal && (st.principal == nil || !st.principal.wildcard || st.notPrincipal) {
+			p.fail(path, "MalformedPolicyDocument", "an RCP statement's Principal must be \"*\"")
 		}
 	default:
 		if seenPrincipal {
@@ -435,7 +440,12 @@ func (p *parser) statement(pol *Policy, path string, index int, m map[string]any
 
 func validARNPattern(r string) bool {
 	parts := strings.SplitN(r, ":", 6)
-	return len(parts) == 6 && parts[0] == "arn" && parts[1] != "" && parts[2] != ""
+	if len(parts) < 3 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" {
+		return false
+	}
+	// AWS accepts a wildcard that swallows the remaining segments
+	// ("arn:aws:sns:*:alerts").
+	return len(parts) == 6 || strings.Contains(r, "*")
 }
 
 func (p *parser) principal(path string, v any) *principalSet {
@@ -831,7 +841,21 @@ func Evaluate(req *Request, in *Input) Decision {
 		}
 		for i := range p.statements {
 			s := &p.statements[i]
-			if !s.allow && s.matches(req, p) {
+			if s.allow {
+				continue
+			}
+			// AWS's documented quirk: a NotPrincipal Deny always applies to
+			// a principal with a permissions boundary, whatever it lists.
+			if s.notPrincipal && in.Boundary != nil && s.principal.excludes(req) {
+				save := *s
+				save.principal = nil
+				if save.matches(req, p) {
+					d.note(p, i)
+					return true
+				}
+				continue
+			}
+			if s.matches(req, p) {
 				d.note(p, i)
 				return true
 			}
@@ -902,6 +926,10 @@ func Evaluate(req *Request, in *Input) Decision {
 	}
 	sameAccount := req.Principal.Account != "" && req.Principal.Account == req.resourceAccount()
 	resourceAllows := allows(in.ResourcePolicy)
+	grant := matchNone
+	if resourceAllows {
+		grant = in.ResourcePolicy.grant(req)
+	}
 	// Block Public Access: a public bucket policy grants only within the owner's account.
 	if resourceAllows && in.BlockPublicAccess.RestrictPublicBuckets && in.ResourcePolicy.public && !sameAccount && req.Principal.Type != PrincipalService {
 		d = Decision{blockedBy: "block-public-access", reason: "Block Public Access (RestrictPublicBuckets) limits a public bucket policy to principals of the bucket owner's account."}
@@ -915,24 +943,24 @@ func Evaluate(req *Request, in *Input) Decision {
 		d.blockedBy, d.reason = "resource", "anonymous requests are allowed only by a resource-based policy, and none allows this one."
 		return d
 	}
-	identityAllows := anyAllows(in.Identity)
-	if req.Principal.Type == PrincipalRoot && sameAccount {
-		identityAllows = true // the account root has full access within its account
-	}
-	if sameAccount && resourceAllows {
-		// A resource policy naming the user or the session itself grants
-		// even without identity, boundary or session allows; naming the
-		// role (or the account) is still limited by boundary and session.
-		if in.ResourcePolicy.namesDirectly(req) {
-			d.Effect = Allow
-			return d
-		}
-	}
-	if !sameAccount && req.resourceAccount() != "" && in.ResourcePolicy != nil && !resourceAllows && identityAllows {
-		d.blockedBy, d.reason = "resource", "cross-account access needs an Allow on both sides; the resource's policy does not allow this principal."
+	trust := in.ResourcePolicy != nil && in.ResourcePolicy.kind == KindTrust
+	if (trust || isAssumeRole(req.Action)) && !resourceAllows {
+		d.blockedBy, d.reason = "resource", "the role's trust policy does not allow this principal to assume it."
 		return d
 	}
-	if !identityAllows && !(sameAccount && resourceAllows) {
+	// The account root has every permission its account's identity side can give.
+	identityAllows := anyAllows(in.Identity) || req.Principal.Type == PrincipalRoot
+	if sameAccount && grant == matchDirect {
+		// A same-account resource policy naming the user or the session
+		// itself grants even without identity, boundary or session allows.
+		d.Effect = Allow
+		return d
+	}
+	if !sameAccount && !resourceAllows {
+		d.blockedBy, d.reason = "resource", "cross-account access needs an Allow on both sides; no resource-based policy of the resource's account allows this principal."
+		return d
+	}
+	if !identityAllows && !(sameAccount && grant == matchRole) {
 		d.blockedBy, d.reason = "identity", "no identity-based policy allows the action."
 		return d
 	}
@@ -948,31 +976,31 @@ func Evaluate(req *Request, in *Input) Decision {
 	return d
 }
 
-// namesDirectly reports whether an Allow statement matching req names the
-// principal's user or session ARN itself (not its role or account).
-func (p *Policy) namesDirectly(req *Request) bool {
-	if req.Principal.Type != PrincipalUser && req.Principal.Type != PrincipalAssumedRole {
-		return false
-	}
+// grant is the strongest way an Allow statement of a resource policy that
+// matches req names its principal.
+func (p *Policy) grant(req *Request) principalMatch {
+	best := matchNone
 	for i := range p.statements {
 		s := &p.statements[i]
-		if !s.allow || s.principal == nil || s.notPrincipal || !s.matches(req, p) {
+		if !s.allow || s.principal == nil || !s.matches(req, p) {
 			continue
 		}
-		for _, a := range s.principal.aws {
-			if a == req.Principal.ARN {
-				return true
-			}
+		if s.notPrincipal {
+			best = max(best, matchDirect)
+			continue
 		}
+		best = max(best, s.principal.match(req))
 	}
-	return false
+	return best
 }
 
 func (s *statement) matches(req *Request, p *Policy) bool {
 	if s.principal != nil {
-		m := s.principal.matches(req)
+		var m bool
 		if s.notPrincipal {
-			m = !m
+			m = !s.principal.excludes(req)
+		} else {
+			m = s.principal.matches(req)
 		}
 		if !m {
 			return false
@@ -1104,34 +1132,93 @@ func globMatch(pattern, value string) bool {
 	return p == len(pattern)
 }
 
-func (ps *principalSet) matches(req *Request) bool {
+// How a Principal element names the requester: it decides whether a
+// same-account resource policy grants on its own.
+type principalMatch uint8
+
+const (
+	matchNone    principalMatch = iota
+	matchAccount                // the account (id or root ARN): delegates to the account's identity policies
+	matchRole                   // the role of an assumed-role session: limited by boundary and session policy
+	matchDirect                 // "*", the user ARN or the session ARN: grants on its own
+)
+
+func accountOf(a string) string {
+	if isAccountID(a) {
+		return a
+	}
+	if strings.HasSuffix(a, ":root") {
+		if parts := strings.Split(a, ":"); len(parts) == 6 {
+			return parts[4]
+		}
+	}
+	return ""
+}
+
+func (ps *principalSet) match(req *Request) principalMatch {
 	pr := req.Principal
 	if ps.wildcard {
-		return true
+		return matchDirect
 	}
 	if pr.Type == PrincipalAnonymous {
-		return false
+		return matchNone
 	}
+	best := matchNone
 	for _, a := range ps.aws {
 		switch {
-		case a == pr.ARN:
-			return true
-		case isAccountID(a) || strings.HasSuffix(a, ":root"):
-			acct := a
-			if !isAccountID(a) {
-				parts := strings.Split(a, ":")
-				if len(parts) == 6 {
-					acct = parts[4]
-				}
+		case a == pr.ARN && pr.Type != PrincipalRoot:
+			return matchDirect
+		case accountOf(a) != "" && accountOf(a) == pr.Account:
+			if pr.Type == PrincipalRoot {
+				return matchDirect
 			}
-			if acct == pr.Account {
-				return true
-			}
+			best = max(best, matchAccount)
 		case pr.Type == PrincipalAssumedRole && a == pr.RoleARN():
-			return true
+			best = max(best, matchRole)
 		}
 	}
 	if pr.Type == PrincipalService {
+		for _, s := range ps.service {
+			if s == pr.Name || s == pr.ARN {
+				return matchDirect
+			}
+		}
+	}
+	return best
+}
+
+func (ps *principalSet) matches(req *Request) bool { return ps.match(req) != matchNone }
+
+// excludes reports whether NotPrincipal lists every entity the request is
+// made by: the account, and the user, or the role and the session. AWS
+// denies through NotPrincipal unless all of them are listed.
+func (ps *principalSet) excludes(req *Request) bool {
+	pr := req.Principal
+	if pr.Type == PrincipalAnonymous || ps.wildcard {
+		return ps.wildcard
+	}
+	listed := func(want string) bool {
+		for _, a := range ps.aws {
+			if a == want {
+				return true
+			}
+		}
+		return false
+	}
+	accountListed := false
+	for _, a := range ps.aws {
+		if accountOf(a) == pr.Account {
+			accountListed = true
+		}
+	}
+	switch pr.Type {
+	case PrincipalRoot:
+		return accountListed
+	case PrincipalUser, PrincipalRole:
+		return accountListed && listed(pr.ARN)
+	case PrincipalAssumedRole:
+		return accountListed && listed(pr.RoleARN()) && listed(pr.ARN)
+	case PrincipalService:
 		for _, s := range ps.service {
 			if s == pr.Name || s == pr.ARN {
 				return true
@@ -1313,4 +1400,10 @@ func arnMatch(pattern, arn string) bool {
 		}
 	}
 	return true
+}
+
+// isAssumeRole reports whether action is one of sts:AssumeRole*, which a
+// role's trust policy must always allow.
+func isAssumeRole(action string) bool {
+	return len(action) >= len("sts:AssumeRole") && strings.EqualFold(action[:len("sts:AssumeRole")], "sts:AssumeRole")
 }

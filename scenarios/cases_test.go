@@ -43,7 +43,7 @@ var badCases = []struct {
 	{"unknown policy name", []string{"policy: public-read}", "policy: public-reed}"}, "t.yaml:11:50: state.buckets[0].policy: unknown policy \"public-reed\"; expected one of the scenario's policies: public-read (did you mean \"public-read\"?)"},
 	{"unknown policy in with", []string{"call: s3:DeleteBucketPolicy, with: {bucket: b}}", "call: s3:PutBucketPolicy, with: {bucket: b, policy: privat}}"}, "t.yaml:13:85: steps[0].with.policy: unknown policy \"privat\"; expected one of the scenario's policies: public-read"},
 	{"unknown call", []string{"s3:DeleteBucketPolicy", "s3:DeleteBucketPolcy"}, "t.yaml:13:39: steps[0].call: unknown call \"s3:DeleteBucketPolcy\"; expected an AWS API action listed in docs/mutations.md (did you mean \"s3:DeleteBucketPolicy\"?)"},
-	{"unknown argument", []string{"with: {bucket: b}}", "with: {bucket: b, bukcet: c}}"}, "t.yaml:13:80: steps[0].with.bukcet: unknown key \"bukcet\"; expected one of: bucket (did you mean \"bucket\"?)"},
+	{"unknown argument", []string{"with: {bucket: b}}", "with: {bucket: b, bukcet: c}}"}, "t.yaml:13:80: steps[0].with.bukcet: unknown argument \"bukcet\"; expected one of: bucket (did you mean \"bucket\"?)"},
 	{"missing argument", []string{"with: {bucket: b}}", "with: {}}"}, "t.yaml:13:68: steps[0].with.bucket: s3:DeleteBucketPolicy needs argument \"bucket\" (string): Name of the bucket (Bucket)."},
 	{"wrong argument type", []string{"call: s3:DeleteBucketPolicy, with: {bucket: b}}", "call: s3:PutPublicAccessBlock, with: {bucket: b, block_public_policy: yes please}}"}, "t.yaml:13:103: steps[0].with.block_public_policy: must be true or false, got \"yes please\""},
 	{"step after duration", []string{"{at: 1s,", "{at: 11s,"}, "t.yaml:13:10: steps[0].at: 11s is after the scenario's duration (10s); expected at most 10s"},
@@ -79,7 +79,5 @@ var badCases = []struct {
 	{"partition with one group", []string{"expect:\n", "faults:\n  - {at: 2s, partition: [[eu-west-1, us-east-2]]}\nexpect:\n"}, "t.yaml:17:25: faults[0].partition: a partition needs at least two groups of regions, e.g. [[us-east-2], [eu-west-1, ap-southeast-2]]"},
 	{"region twice in a partition", []string{"expect:\n", "faults:\n  - {at: 2s, partition: [[eu-west-1], [us-east-2, eu-west-1]]}\nexpect:\n"}, "t.yaml:17:51: faults[0].partition[1][1]: region \"eu-west-1\" is already in faults[0].partition[0]; a region is in one group"},
 	{"policy file missing", []string{"  public-read: {", "  other: {file: nope.json}\n  public-read: {"}, "t.yaml:8:17: policies.other.file: cannot read policy file \"nope.json\" (relative to the scenario): no such file or directory"},
-	{"scp target unknown", []string{"  buckets:", "  org: {scps: [{policy: deny-all, target: ou:ghost}]}\n  buckets:", "policies:\n", "policies:\n  deny-all: {Version: \"2012-10-17\", Statement: [{Effect: Deny, Action: \"*\", Resource: \"*\"}]}\n"}, ""},
-	{"policy rejected by the evaluator for its role", []string{"  buckets:", "  users: [{name: alice, policies: [public-read]}]\n  buckets:"}, ""},
-	{"bucket policy without a principal", []string{`Principal: "*", `, ""}, ""},
+	{"scp target unknown", []string{"  buckets:", "  org: {scps: [{policy: deny-all, target: ou:ghost}]}\n  buckets:", "policies:\n", "policies:\n  deny-all: {Version: \"2012-10-17\", Statement: [{Effect: Deny, Action: \"*\", Resource: \"*\"}]}\n"}, "t.yaml:12:43: state.org.scps[0].target: unknown target \"ou:ghost\"; expected root, ou:NAME of an OU in state.org.ous, or an account of state.accounts"},
 }

@@ -50,7 +50,7 @@ func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
 // deref follows aliases to the node they name. yaml.v3 rejects cyclic
 // anchors while parsing, so the bound only guards against surprises.
 func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 64; i++ {
 		n = n.Alias
 	}
 	return n
@@ -109,6 +109,11 @@ func (o *object) has(key string) bool       { return o.vals[key] != nil }
 // another kind is reported and yields an empty object, so callers need no
 // nil checks.
 func (d *decoder) object(n *yaml.Node, path string, allowed ...string) *object {
+	return d.objectOf(n, path, "key", allowed...)
+}
+
+// objectOf is object with the word for a key in messages ("argument").
+func (d *decoder) objectOf(n *yaml.Node, path, noun string, allowed ...string) *object {
 	n = deref(n)
 	o := &object{n: n, path: path, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 	if n == nil {
@@ -129,7 +134,7 @@ func (d *decoder) object(n *yaml.Node, path string, allowed ...string) *object {
 			continue
 		}
 		if !contains(allowed, k.Value) {
-			d.errorf(k, join(path, k.Value), "unknown key %q; expected one of: %s%s", k.Value, strings.Join(allowed, ", "), suggest(k.Value, allowed))
+			d.errorf(k, join(path, k.Value), "unknown %s %q; expected one of: %s%s", noun, k.Value, strings.Join(allowed, ", "), suggest(k.Value, allowed))
 			continue
 		}
 		if prev := o.keys[k.Value]; prev != nil {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -233,7 +234,8 @@ func (l *loader) exprError(n *yaml.Node, f string, xe *exprError) {
 		at.Column++
 	}
 	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 && !strings.Contains(n.Value, "\n") {
-		at.Column += xe.off
+		// Columns count characters, offsets bytes.
+		at.Column += utf8.RuneCountInString(n.Value[:min(xe.off, len(n.Value))])
 	}
 	l.errorf(&at, f, "%s", xe.msg)
 }

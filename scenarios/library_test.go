@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -113,5 +114,25 @@ func TestPublicBucketCase(t *testing.T) {
 	}
 	if p := sc.Probes[0]; p.Principal != "anonymous" || p.Region != "eu-west-1" || p.Action != "s3:GetObject" {
 		t.Errorf("reader probe = %+v", p)
+	}
+}
+
+// docs/scenario-format.md describes every library scenario, and every key
+// the loader accepts at the top level.
+func TestFormatDocCoversLibraryAndKeys(t *testing.T) {
+	doc, err := os.ReadFile("../docs/scenario-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := LibraryNames()
+	for _, n := range names {
+		if !strings.Contains(string(doc), "| `"+n+"` |") {
+			t.Errorf("docs/scenario-format.md has no library row for %s", n)
+		}
+	}
+	for _, k := range topKeys {
+		if !strings.Contains(string(doc), "| `"+k+"` |") {
+			t.Errorf("docs/scenario-format.md does not document top-level key %s", k)
+		}
 	}
 }

@@ -138,6 +138,19 @@ func TestPolicyJSONKeepsOrderAndTypes(t *testing.T) {
 	}
 }
 
+// YAML would read an unquoted 2012-10-17 as a date; it must stay the string
+// IAM expects.
+func TestUnquotedVersionStaysAString(t *testing.T) {
+	src := edit(t, baseScenario, []string{`public-read: {Version: "2012-10-17",`, `public-read: {Version: 2012-10-17,`})
+	sc, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(sc.Policies["public-read"]), `{"Version":"2012-10-17",`) {
+		t.Errorf("document = %s", sc.Policies["public-read"])
+	}
+}
+
 func TestPolicyFileRelativeToTheScenario(t *testing.T) {
 	dir := t.TempDir()
 	doc := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}`
@@ -410,5 +423,47 @@ func TestAliases(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("alias bomb took %v", time.Since(start))
+	}
+}
+
+// A document is checked by the IAM evaluator as the kind each use makes it,
+// and the issue points at the offending statement. The evaluator words the
+// message; this test pins the position, field and use.
+func TestPolicyCheckedAsItsKind(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		replace       []string
+		prefix, sufix string
+	}{
+		{
+			"a bucket policy used as an identity policy",
+			[]string{"  buckets:", "  users: [{name: alice, policies: [public-read]}]\n  buckets:"},
+			"t.yaml:8:52: policies.public-read.Statement[0]: ",
+			" (as an identity-based policy, used by state.users[0].policies[0])",
+		},
+		{
+			"a bucket policy without a principal",
+			[]string{`Principal: "*", `, ""},
+			"t.yaml:8:52: policies.public-read.Statement[0]: ",
+			" (as a resource-based (bucket) policy, used by state.buckets[0].policy)",
+		},
+		{
+			"an inline document in a step",
+			[]string{"call: s3:DeleteBucketPolicy, with: {bucket: b}}", "call: s3:PutBucketPolicy, with: {bucket: b, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: \"s3:*\", Resource: \"*\"}]}}}"},
+			"t.yaml:13:121: steps[0].with.policy.Statement[0]: ",
+			" (as a resource-based (bucket) policy)",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(edit(t, baseScenario, tt.replace)))
+			var se *Error
+			if !errors.As(err, &se) || len(se.Issues) != 1 {
+				t.Fatalf("want one issue, got %v", err)
+			}
+			got := se.Issues[0].String()
+			if !strings.HasPrefix(got, tt.prefix) || !strings.HasSuffix(got, tt.sufix) || len(got) <= len(tt.prefix)+len(tt.sufix) {
+				t.Errorf("got  %s\nwant %s...%s", got, tt.prefix, tt.sufix)
+			}
+		})
 	}
 }

@@ -135,7 +135,7 @@ func (l *loader) with(spec controlplane.CallSpec, n, stepNode *yaml.Node, f stri
 			l.errorf(n, f, "must be a mapping of the call's arguments (%s), got %s", strings.Join(argNames, ", "), describe(n))
 			return nil, false
 		}
-		w = l.object(n, f, argNames...)
+		w = l.objectOf(n, f, "argument", argNames...)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := deref(n.Content[i]).Value
 			if w.keys[k] == deref(n.Content[i]) {
