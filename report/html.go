@@ -48,10 +48,10 @@ func HTML(w io.Writer, r *Run) error {
 	if r.Description != "" || r.Lesson != "" {
 		p("<section class=\"story\">\n")
 		if r.Description != "" {
-			p("<div class=\"card\"><h2>What happens</h2><p class=\"prose\">%s</p></div>\n", esc(strings.TrimSpace(r.Description)))
+			p("<div class=\"card\"><h2>What happens</h2>%s</div>\n", paragraphs(r.Description))
 		}
 		if r.Lesson != "" {
-			p("<div class=\"card lesson\"><h2>The lesson</h2><p class=\"prose\">%s</p></div>\n", esc(strings.TrimSpace(r.Lesson)))
+			p("<div class=\"card lesson\"><h2>The lesson</h2>%s</div>\n", paragraphs(r.Lesson))
 		}
 		p("</section>\n")
 	}
@@ -276,3 +276,18 @@ const pageJS = `
   svg.addEventListener("mouseleave", hide);
 })();
 `
+
+// paragraphs renders prose from a YAML block: blank lines separate
+// paragraphs, single line breaks are the file's wrapping and become spaces.
+func paragraphs(text string) string {
+	var b strings.Builder
+	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		if para = strings.TrimSpace(para); para == "" {
+			continue
+		}
+		b.WriteString("<p class=\"prose\">")
+		b.WriteString(esc(strings.Join(strings.Fields(para), " ")))
+		b.WriteString("</p>")
+	}
+	return b.String()
+}
