@@ -25,6 +25,9 @@ type Options struct {
 	Workers int
 	// Progress, when set, is called after each trial is folded in, in order.
 	Progress func(done, total int)
+	// Live runs each trial on an in-process cluster of real memberlist
+	// nodes on loopback, in real time, one trial after another.
+	Live bool
 }
 
 // Run runs the scenario in the simulator and returns its report. An error
@@ -47,9 +50,19 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, opts.Trials)
+	one := func(i int) *trialResult { return runTrial(p, i, seed+uint64(i), i == 0) }
+	if opts.Live {
+		// Real time and real sockets: trials run one at a time so they do
+		// not slow each other's gossip.
+		workers = 1
+		one = func(i int) *trialResult { return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0) }
+	}
 
 	agg := newAggregate(sc, seed, opts.Trials)
-	if err := runTrials(ctx, p, seed, opts.Trials, workers, func(r *trialResult) error {
+	if opts.Live {
+		agg.run.Mode = "live"
+	}
+	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
 			return fmt.Errorf("%s: trial %d (seed %d): %w", sc.Name, r.index, r.seed, r.err)
 		}
@@ -67,7 +80,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 // runTrials runs trials on workers and hands results to fold strictly in
 // trial order, holding at most a bounded number of finished results, so
 // memory stays flat in the number of trials and the fold is deterministic.
-func runTrials(ctx context.Context, p *plan, seed uint64, trials, workers int, fold func(*trialResult) error) error {
+func runTrials(ctx context.Context, one func(int) *trialResult, trials, workers int, fold func(*trialResult) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan int)
@@ -80,7 +93,7 @@ func runTrials(ctx context.Context, p *plan, seed uint64, trials, workers int, f
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				r := runTrial(p, i, seed+uint64(i), i == 0)
+				r := one(i)
 				select {
 				case results <- r:
 				case <-ctx.Done():

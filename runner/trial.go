@@ -79,6 +79,16 @@ type probeTrack struct {
 	openFrom time.Duration
 	bucket   string
 	key      string
+	// truthSteps, when set (live replays), records the truth's decision
+	// after every change, to judge the decisions the live region served.
+	truthSteps *[]truthStep
+}
+
+// truthStep is the truth's decision for a probe from an instant on.
+type truthStep struct {
+	at     time.Duration
+	dec    decision
+	object bool
 }
 
 // staleKind says what the current pair of decisions is.
@@ -112,10 +122,20 @@ func (p *probeTrack) samplesIn(from, to time.Duration) int {
 	return int(last - first + 1)
 }
 
+// views is what measurement reads: the simulator while it runs, or a replay
+// of a live run's commit and apply instants.
+type views interface {
+	Now() time.Duration
+	View(region string) *controlplane.State
+	Truth() *controlplane.State
+	Has(region string, id replication.MutationID) bool
+}
+
 type trial struct {
 	sc       *scenarios.Scenario
 	plan     *plan
-	sim      *sim.Sim
+	sim      *sim.Sim // sim trials only
+	v        views
 	probes   []*probeTrack
 	byRegion [][]*probeTrack
 	regionIx map[string]int
@@ -149,7 +169,7 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 		return res
 	}
 	t := &trial{
-		sc: sc, plan: p, sim: s, res: res,
+		sc: sc, plan: p, sim: s, v: s, res: res,
 		regionIx:    map[string]int{},
 		committedAt: map[replication.MutationID]time.Duration{},
 		stepOf:      map[replication.MutationID]int{},
@@ -162,7 +182,7 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	}
 	res.lags = make([][]float64, len(sc.Regions))
 	if keepTimeline {
-		t.tl = &report.Timeline{Duration: sc.Duration.Seconds(), Regions: sc.Regions}
+		t.tl = newTimeline(sc)
 	}
 	t.byRegion = make([][]*probeTrack, len(sc.Regions))
 	for i := range sc.Probes {
@@ -216,6 +236,10 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 }
 
 func spec(pt *probeTrack) *scenarios.Probe { return pt.spec }
+
+func newTimeline(sc *scenarios.Scenario) *report.Timeline {
+	return &report.Timeline{Duration: sc.Duration.Seconds(), Regions: sc.Regions}
+}
 
 func (t *trial) decide(pt *probeTrack, view *controlplane.State) decision {
 	if view == nil {
@@ -297,15 +321,18 @@ func (t *trial) update(pt *probeTrack, now time.Duration, regionChanged, truthCh
 	t.account(pt, now)
 	before := pt.staleKind()
 	if regionChanged {
-		raw := t.decide(pt, t.sim.View(pt.spec.Region))
-		if pt.waiting && pt.token != nil && t.sim.Has(pt.spec.Region, *pt.token) {
+		raw := t.decide(pt, t.v.View(pt.spec.Region))
+		if pt.waiting && pt.token != nil && t.v.Has(pt.spec.Region, *pt.token) {
 			t.endWait(pt, now)
 		}
 		pt.regionDec = t.effectiveRegionDec(pt, raw)
 	}
 	if truthChanged {
-		pt.truthDec = t.decide(pt, t.sim.Truth())
-		pt.objectInTruth = t.objectExists(pt, t.sim.Truth())
+		pt.truthDec = t.decide(pt, t.v.Truth())
+		pt.objectInTruth = t.objectExists(pt, t.v.Truth())
+		if pt.truthSteps != nil {
+			*pt.truthSteps = append(*pt.truthSteps, truthStep{now, pt.truthDec, pt.objectInTruth})
+		}
 	}
 	if after := pt.staleKind(); after != before {
 		t.closeWindow(pt, now)
@@ -358,7 +385,7 @@ func (t *trial) commitStep(i int) {
 		t.res.rejected = append(t.res.rejected, fmt.Sprintf("step %d (%s at %s): %v", i+1, st.Call, st.Region, err))
 		if t.tl != nil {
 			t.tl.Events = append(t.tl.Events, report.TimelineEvent{
-				At: t.sim.Now().Seconds(), Region: st.Region, Kind: "rejected", Call: st.Call, Label: err.Error(),
+				At: t.v.Now().Seconds(), Region: st.Region, Kind: "rejected", Call: st.Call, Label: err.Error(),
 			})
 		}
 		return
@@ -391,7 +418,7 @@ func (t *trial) onCommit(at time.Duration, region string, m replication.Mutation
 		if step := pt.spec.AtLeastStep; step > 0 && step <= len(t.stepIDs) && t.stepIDs[step-1] != nil && *t.stepIDs[step-1] == m.ID {
 			id := m.ID
 			pt.token = &id
-			if !t.sim.Has(pt.spec.Region, id) {
+			if !t.v.Has(pt.spec.Region, id) {
 				t.account(pt, at)
 				pt.waiting, pt.waitingFrom = true, at
 				started[pt] = true
@@ -425,7 +452,7 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 
 func (t *trial) faultEvent(kind, region, label string) {
 	if t.tl != nil {
-		t.tl.Events = append(t.tl.Events, report.TimelineEvent{At: t.sim.Now().Seconds(), Region: region, Kind: kind, Label: label})
+		t.tl.Events = append(t.tl.Events, report.TimelineEvent{At: t.v.Now().Seconds(), Region: region, Kind: kind, Label: label})
 	}
 }
 

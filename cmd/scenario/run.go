@@ -74,8 +74,8 @@ func loadScenario(arg string) (*scenarios.Scenario, error) {
 }
 
 func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
-	if f.live || f.cluster != "" {
-		return invalidInput(errors.New("--live and --cluster need the region node (not built yet); run without them to use the simulator"))
+	if f.cluster != "" {
+		return invalidInput(errors.New("--cluster is not built yet; use --live for an in-process memberlist cluster, or the simulator"))
 	}
 	if f.trials < 1 {
 		return invalidInput(fmt.Errorf("--trials must be at least 1, got %d", f.trials))
@@ -93,7 +93,7 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		return invalidInput(err)
 	}
 	out := cmd.OutOrStdout()
-	opts := runner.Options{Seed: f.seed, Trials: f.trials}
+	opts := runner.Options{Seed: f.seed, Trials: f.trials, Live: f.live}
 	if bar := newProgress(cmd.ErrOrStderr(), f.json, f.trials); bar != nil {
 		opts.Progress = bar.update
 		defer bar.finish()
