@@ -143,16 +143,24 @@ func buildInitialState(sc *scenarios.Scenario) (*controlplane.State, error) {
 	}
 	s := controlplane.NewState()
 	for _, c := range calls {
-		if err := s.Validate(c); err != nil {
-			return nil, fmt.Errorf("state: %s %s: %w", c.Action, string(c.Args), err)
+		if err := s.Validate(c.Call); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", sc.File, c.where, err)
 		}
-		s.Apply(c)
+		s.Apply(c.Call)
 	}
 	return s, nil
 }
 
+// initialCall is one call that builds the initial state, with the place
+// in the scenario's `state` it comes from, for errors.
+type initialCall struct {
+	controlplane.Call
+	where string
+}
+
 type callList struct {
-	calls []controlplane.Call
+	calls []initialCall
+	where string // the state entry being turned into calls
 	err   error
 }
 
@@ -165,7 +173,7 @@ func (l *callList) add(action, account, region string, args map[string]any) {
 		l.err = err
 		return
 	}
-	l.calls = append(l.calls, controlplane.Call{Action: action, Account: account, Region: region, Args: b})
+	l.calls = append(l.calls, initialCall{controlplane.Call{Action: action, Account: account, Region: region, Args: b}, l.where})
 }
 
 // policyArn is the ARN of a customer-managed policy made from a named
@@ -174,7 +182,7 @@ func policyArn(account, name string) string {
 	return "arn:aws:iam::" + account + ":policy/" + name
 }
 
-func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
+func initialCalls(sc *scenarios.Scenario) ([]initialCall, error) {
 	l := &callList{}
 	doc := func(name string) (json.RawMessage, error) {
 		d, ok := sc.Policies[name]
@@ -190,7 +198,8 @@ func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
 		}
 		return a
 	}
-	for _, a := range sc.State.Accounts {
+	for i, a := range sc.State.Accounts {
+		l.where = fmt.Sprintf("state.accounts[%d] (%s)", i, a)
 		l.add("organizations:CreateAccount", a, "", map[string]any{"account_id": a})
 	}
 	// Managed policies are created once per account that uses them.
@@ -217,7 +226,8 @@ func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
 		}
 		l.add(action, account, "", map[string]any{key: entity, "policy_name": name, "policy_document": d})
 	}
-	for _, g := range sc.State.Groups {
+	for i, g := range sc.State.Groups {
+		l.where = fmt.Sprintf("state.groups[%d] (%s)", i, g.Name)
 		a := acct(g.Account)
 		l.add("iam:CreateGroup", a, "", map[string]any{"group_name": g.Name})
 		for _, p := range g.Policies {
@@ -227,7 +237,8 @@ func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
 			inline("iam:PutGroupPolicy", a, "group_name", g.Name, p)
 		}
 	}
-	for _, u := range sc.State.Users {
+	for i, u := range sc.State.Users {
+		l.where = fmt.Sprintf("state.users[%d] (%s)", i, u.Name)
 		a := acct(u.Account)
 		l.add("iam:CreateUser", a, "", map[string]any{"user_name": u.Name})
 		for _, p := range u.Policies {
@@ -246,7 +257,8 @@ func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
 			l.add("iam:PutUserPermissionsBoundary", a, "", map[string]any{"user_name": u.Name, "permissions_boundary": managed(a, u.Boundary)})
 		}
 	}
-	for _, r := range sc.State.Roles {
+	for i, r := range sc.State.Roles {
+		l.where = fmt.Sprintf("state.roles[%d] (%s)", i, r.Name)
 		a := acct(r.Account)
 		trust, err := doc(r.Trust)
 		if err != nil {
@@ -263,7 +275,8 @@ func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
 			l.add("iam:PutRolePermissionsBoundary", a, "", map[string]any{"role_name": r.Name, "permissions_boundary": managed(a, r.Boundary)})
 		}
 	}
-	for _, b := range sc.State.Buckets {
+	for i, b := range sc.State.Buckets {
+		l.where = fmt.Sprintf("state.buckets[%d] (%s)", i, b.Name)
 		a := acct(b.Account)
 		l.add("s3:CreateBucket", a, b.Region, map[string]any{"bucket": b.Name})
 		if b.Policy != "" {
@@ -284,6 +297,20 @@ func initialCalls(sc *scenarios.Scenario) ([]controlplane.Call, error) {
 		}
 	}
 	if org := sc.State.Org; org != nil {
+		for i, ou := range org.OUs {
+			l.where = fmt.Sprintf("state.org.ous[%d] (%s)", i, ou.Name)
+			parent := ou.Parent
+			if parent == "" {
+				parent = "root"
+			}
+			l.add("organizations:CreateOrganizationalUnit", def, "", map[string]any{"name": ou.Name, "parent_id": parent})
+			for _, a := range ou.Accounts {
+				l.add("organizations:MoveAccount", def, "", map[string]any{
+					"account_id": a, "source_parent_id": "root", "destination_parent_id": "ou:" + ou.Name,
+				})
+			}
+		}
+		l.where = "state.org"
 		for _, kind := range []struct {
 			typ  string
 			list []scenarios.OrgAttachment

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runScenarioSrc is a small two-region case: the bucket policy is deleted
+// at 1s in us-east-2 and reaches eu-west-1 2s later.
+const runScenarioSrc = `name: NAME
+title: A small case
+duration: 10s
+regions: [us-east-2, eu-west-1]
+propagation:
+  default: {dist: constant, value: 2s}
+policies:
+  public-read: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::docs-bucket/*"}]}
+state:
+  accounts: ["111122223333"]
+  buckets: [{name: docs-bucket, region: eu-west-1, policy: public-read}]
+steps:
+  - {at: 1s, region: us-east-2, call: s3:DeleteBucketPolicy, with: {bucket: docs-bucket}}
+probes:
+  - {name: reader, region: eu-west-1, principal: anonymous, action: s3:GetObject, resource: "arn:aws:s3:::docs-bucket/k"}
+expect:
+  - "exposure(reader).p50 > 0s"
+`
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := writeScenario(t, dir, "good", runScenarioSrc)
+	failing := writeScenario(t, dir, "failing", strings.Replace(runScenarioSrc, "p50 > 0s", "p50 < 1s", 1))
+	invalid := writeScenario(t, dir, "invalid", strings.Replace(runScenarioSrc, "region: us-east-2, call", "region: us-east-9, call", 1))
+	badState := writeScenario(t, dir, "bad-state", strings.Replace(runScenarioSrc, "name: docs-bucket,", "name: B,", 1))
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+		wantErr  []string
+	}{
+		{"passing scenario", []string{"run", good}, 0, []string{"good", "reader", "eu-west-1", "2s", "✓"}, nil},
+		{"library scenario by name", []string{"run", "public-s3-bucket"}, 0, []string{"attacker-read", "expectations 6/6 passed"}, nil},
+		{"failed expectation exits 1", []string{"run", failing}, 1, []string{"✗"}, nil},
+		{"invalid scenario exits 2 with position", []string{"run", invalid}, 2, nil, []string{"invalid.yaml:", "us-east-9"}},
+		{"initial state AWS would reject exits 2", []string{"run", badState}, 2, nil, []string{"bad-state.yaml", "state.buckets[0] (B)", "InvalidBucketName"}},
+		{"missing file exits 2", []string{"run", filepath.Join(dir, "nope.yaml")}, 2, nil, []string{"nope.yaml"}},
+		{"zero trials exits 2", []string{"run", good, "--trials", "0"}, 2, nil, []string{"--trials"}},
+		{"unknown flag exits 2", []string{"run", good, "--bogus"}, 2, nil, []string{"bogus"}},
+		{"ascii output", []string{"run", good, "--ascii"}, 0, []string{"PASS"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, out, errOut)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestRunJSONAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := writeScenario(t, dir, "good", runScenarioSrc)
+	html := filepath.Join(dir, "r.html")
+	om := filepath.Join(dir, "r.om")
+	code, out, errOut := runCLI("run", good, "--json", "--trials", "5", "--html", html, "--openmetrics", om, "--openmetrics-at", "2026-11-22T10:00:00Z")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Scenario string `json:"scenario"`
+		Mode     string `json:"mode"`
+		Trials   int    `json:"trials"`
+		Passed   bool   `json:"passed"`
+		Probes   []struct {
+			Name     string `json:"name"`
+			Exposure struct {
+				P50 float64 `json:"p50"`
+			} `json:"exposure_seconds"`
+		} `json:"probes"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	if rep.Scenario != "good" || rep.Mode != "sim" || rep.Trials != 5 || !rep.Passed || len(rep.Probes) != 1 || rep.Probes[0].Exposure.P50 != 2 {
+		t.Errorf("unexpected report: %+v", rep)
+	}
+	for _, f := range []string{html, om} {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("%s not written: %v", f, err)
+		}
+	}
+	if b, _ := os.ReadFile(om); !strings.Contains(string(b), "# EOF") || !strings.Contains(string(b), "1795341600") {
+		t.Errorf("OpenMetrics output lacks # EOF or the --openmetrics-at timestamp")
+	}
+}
+
+func TestSameSeedSameOutput(t *testing.T) {
+	_, a, _ := runCLI("run", "public-s3-bucket", "--json", "--trials", "20", "--seed", "3")
+	_, b, _ := runCLI("run", "public-s3-bucket", "--json", "--trials", "20", "--seed", "3")
+	if a != b || a == "" {
+		t.Fatal("same scenario and seed must give byte-identical output (seed 3)")
+	}
+	_, c, _ := runCLI("run", "public-s3-bucket", "--json", "--trials", "20", "--seed", "4")
+	if a == c {
+		t.Error("different seeds gave identical output")
+	}
+}
+
+func TestExplainAndCompare(t *testing.T) {
+	code, out, errOut := runCLI("explain", "public-s3-bucket")
+	if code != 0 {
+		t.Fatalf("explain exit %d: %s", code, errOut)
+	}
+	for _, w := range []string{"t=1.000s", "us-east-2", "s3:PutBucketPolicy", "eu-west-1", "ALLOWED"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("explain output lacks %q:\n%s", w, out)
+		}
+	}
+	code, out, errOut = runCLI("compare", "public-s3-bucket", "public-s3-bucket-consistency-token", "--trials", "10")
+	if code != 0 {
+		t.Fatalf("compare exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "public-s3-bucket-consistency-token") || !strings.Contains(out, "10 trials each") {
+		t.Errorf("compare output:\n%s", out)
+	}
+}
