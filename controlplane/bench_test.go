@@ -37,6 +37,12 @@ func BenchmarkAuthorize(b *testing.B) {
 				s.Authorize(p)
 			}
 		})
+		b.Run("Decide/"+p.Principal, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Decide(p)
+			}
+		})
 	}
 }
 
@@ -45,8 +51,16 @@ func BenchmarkDigest(b *testing.B) {
 	for i := 0; i < 100; i++ {
 		mustApply(b, s, mk("s3:PutObject", fmt.Sprintf(`{"bucket":"docs","key":"k%d"}`, i)))
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		s.Digest()
-	}
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Digest()
+		}
+	})
+	b.Run("computed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.computeDigest()
+		}
+	})
 }

@@ -46,6 +46,7 @@ func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Messa
 //
 // Helpers (also stable):
 //
+//   func (s *State) Decide(p Probe) evaluator.Decision   // Authorize without building Resolution.Reason: for hot loops
 //   func (s *State) TryApply(c Call) error                // Apply that returns why a call was a no-op (*APIError), nil if it took effect
 //   func (s *State) Conflicts() int / Applied() int       // calls folded as no-ops / in total
 //   func (s *State) DefaultAccount() string               // the first account created ("" before any); also the management account

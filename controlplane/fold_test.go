@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
-
-	"github.com/iamprop/iamprop/evaluator"
 )
 
 // pool is a mix of calls, many of which conflict with each other depending
@@ -314,9 +312,6 @@ func TestConcurrentConflicts(t *testing.T) {
 				v.Apply(tc.second)
 			}
 			if views[0].Conflicts() != 1 || views[1].Conflicts() != 1 {
-				if tc.name == "public policy against a concurrent Block Public Access" && !policyIsPublic(publicRead) {
-					t.Skip("the evaluator does not classify public policies yet")
-				}
 				t.Fatalf("conflicts = %d, %d; want the second call to be a no-op", views[0].Conflicts(), views[1].Conflicts())
 			}
 			if views[0].Digest() != views[1].Digest() {
@@ -324,11 +319,6 @@ func TestConcurrentConflicts(t *testing.T) {
 			}
 		})
 	}
-}
-
-func policyIsPublic(d string) bool {
-	p, err := parsePolicy("probe", evaluator.KindResource, []byte(d))
-	return err == nil && p.IsPublic()
 }
 
 func TestIsRevoke(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/iamprop/iamprop/evaluator"
 )
 
 const (
@@ -106,22 +104,3 @@ func base(t testing.TB) *State {
 }
 
 const readDocsARN = "arn:aws:iam::" + acctA + ":policy/ReadDocs"
-
-// evaluatorReady reports whether package evaluator decides for real (it is
-// built concurrently and starts as a stub that always says ImplicitDeny).
-// Tests check decisions only when it is; what Authorize hands to the
-// evaluator (the Resolution) is checked either way.
-func evaluatorReady() bool {
-	p, err := parsePolicy("readiness probe", evaluator.KindIdentity, []byte(allowAllDoc))
-	if err != nil {
-		return false
-	}
-	req := evaluator.Request{
-		Principal: evaluator.Principal{Type: evaluator.PrincipalUser, ARN: "arn:aws:iam::" + acctA + ":user/probe", Account: acctA, Name: "probe"},
-		Action:    "s3:GetObject", Resource: "arn:aws:s3:::docs/x", ResourceAccount: acctA,
-	}
-	return evaluator.Evaluate(&req, &evaluator.Input{Identity: []*evaluator.Policy{p}}).Effect == evaluator.Allow
-}
-
-// publicReady reports whether the evaluator classifies public policies.
-func publicReady() bool { return policyIsPublic(publicRead) }

@@ -89,13 +89,11 @@ func newPlan(sc *scenarios.Scenario) (*plan, error) {
 		}
 	}
 
-	account := defaultAccount(sc)
 	for _, st := range sc.Steps {
-		acct := st.Account
-		if acct == "" {
-			acct = account
-		}
-		p.stepCalls = append(p.stepCalls, controlplane.Call{Action: st.Call, Account: acct, Region: st.Region, Args: st.With})
+		// An empty account lets the control plane pick the caller AWS
+		// would: the bucket's owner for bucket calls, the default account
+		// for IAM, the management account for the organization.
+		p.stepCalls = append(p.stepCalls, controlplane.Call{Action: st.Call, Account: st.Account, Region: st.Region, Args: st.With})
 	}
 	for _, pr := range sc.Probes {
 		p.probeRequests = append(p.probeRequests, controlplane.Probe{

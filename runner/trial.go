@@ -245,8 +245,7 @@ func (t *trial) decide(pt *probeTrack, view *controlplane.State) decision {
 	if view == nil {
 		return decDown
 	}
-	d, _ := view.Authorize(pt.request)
-	return toDecision(d.Effect)
+	return toDecision(view.Decide(pt.request).Effect)
 }
 
 func (t *trial) objectExists(pt *probeTrack, view *controlplane.State) bool {
