@@ -77,6 +77,14 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	return agg.finish(), nil
 }
 
+// Check prepares a scenario without running it: its initial state goes
+// through the control plane's AWS checks and its delay models are built. An
+// error names the file and the state entry at fault.
+func Check(sc *scenarios.Scenario) error {
+	_, err := newPlan(sc)
+	return err
+}
+
 // runTrials runs trials on workers and hands results to fold strictly in
 // trial order, holding at most a bounded number of finished results, so
 // memory stays flat in the number of trials and the fold is deterministic.

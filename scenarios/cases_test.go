@@ -80,4 +80,9 @@ var badCases = []struct {
 	{"region twice in a partition", []string{"expect:\n", "faults:\n  - {at: 2s, partition: [[eu-west-1], [us-east-2, eu-west-1]]}\nexpect:\n"}, "t.yaml:17:51: faults[0].partition[1][1]: region \"eu-west-1\" is already in faults[0].partition[0]; a region is in one group"},
 	{"policy file missing", []string{"  public-read: {", "  other: {file: nope.json}\n  public-read: {"}, "t.yaml:8:17: policies.other.file: cannot read policy file \"nope.json\" (relative to the scenario): no such file or directory"},
 	{"scp target unknown", []string{"  buckets:", "  org: {scps: [{policy: deny-all, target: ou:ghost}]}\n  buckets:", "policies:\n", "policies:\n  deny-all: {Version: \"2012-10-17\", Statement: [{Effect: Deny, Action: \"*\", Resource: \"*\"}]}\n"}, "t.yaml:12:43: state.org.scps[0].target: unknown target \"ou:ghost\"; expected root, ou:NAME of an OU in state.org.ous, or an account of state.accounts"},
+	{"empty empirical points", []string{"{dist: constant, value: 2s}", "{dist: empirical, points: []}"}, "t.yaml:6:38: propagation.default.points: must list at least one [seconds, cumulative_probability] pair"},
+	{"empty partition", []string{"expect:\n", "faults:\n  - {at: 2s, partition: []}\nexpect:\n"}, "t.yaml:17:25: faults[0].partition: a partition needs at least two groups of regions, e.g. [[us-east-2], [eu-west-1, ap-southeast-2]]"},
+	{"empty partition group", []string{"expect:\n", "faults:\n  - {at: 2s, partition: [[eu-west-1], []]}\nexpect:\n"}, "t.yaml:17:39: faults[0].partition[1]: a group lists at least one region"},
+	{"no regions", []string{"regions: [us-east-2, eu-west-1]", "regions: []"}, "t.yaml:4:10: regions: must list at least one region"},
+	{"no accounts for the state", []string{`accounts: ["111122223333"]`, "accounts: []"}, "t.yaml:10:13: state.accounts: must list at least one account (the first is the default and management account)"},
 }

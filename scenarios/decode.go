@@ -312,7 +312,8 @@ func (d *decoder) boolean(n *yaml.Node, field string) (bool, bool) {
 	return v, true
 }
 
-// list returns the items of a sequence (nil, reported, for anything else).
+// list returns the items of a sequence: nil for an empty one, and nil,
+// reported, for anything else.
 func (d *decoder) list(n *yaml.Node, field, what string) []*yaml.Node {
 	n = deref(n)
 	if n == nil {
@@ -321,6 +322,9 @@ func (d *decoder) list(n *yaml.Node, field, what string) []*yaml.Node {
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, field, "must be a list of %s, got %s", what, describe(n))
 		return nil
+	}
+	if len(n.Content) == 0 {
+		return nil // callers that need items test for nil
 	}
 	out := make([]*yaml.Node, len(n.Content))
 	for i, c := range n.Content {

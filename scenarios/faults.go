@@ -87,8 +87,8 @@ func (l *loader) fault(n *yaml.Node, f string) {
 // partition decodes groups of regions that can talk only within their group.
 func (l *loader) partition(n *yaml.Node, f string) [][]string {
 	groups := l.list(n, f, "groups of regions, e.g. [[us-east-2], [eu-west-1, ap-southeast-2]]")
-	if groups == nil {
-		return nil
+	if groups == nil && deref(n).Kind != yaml.SequenceNode {
+		return nil // reported by list
 	}
 	if len(groups) < 2 {
 		l.errorf(n, f, "a partition needs at least two groups of regions, e.g. [[us-east-2], [eu-west-1, ap-southeast-2]]")

@@ -293,6 +293,9 @@ func (l *loader) region(n *yaml.Node, field string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	if len(l.regions) == 0 {
+		return "", false // `regions` itself is reported; naming each use adds nothing
+	}
 	if !l.regions[s] {
 		l.errorf(n, field, "unknown region %q; expected one of the scenario's regions: %s%s", s, oneOf(l.sc.Regions), suggest(s, l.sc.Regions))
 		return "", false

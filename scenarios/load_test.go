@@ -427,30 +427,33 @@ func TestAliases(t *testing.T) {
 }
 
 // A document is checked by the IAM evaluator as the kind each use makes it,
-// and the issue points at the offending statement. The evaluator words the
-// message; this test pins the position, field and use.
+// and the issue points into the document at the path the evaluator names.
+// The evaluator words the message and picks the path (the statement or its
+// offending key); this test pins position, field and use for each.
 func TestPolicyCheckedAsItsKind(t *testing.T) {
 	for _, tt := range []struct {
-		name          string
-		replace       []string
-		prefix, sufix string
+		name    string
+		replace []string
+		line    int
+		columns map[string]int // acceptable field -> its exact column
+		suffix  string
 	}{
 		{
 			"a bucket policy used as an identity policy",
 			[]string{"  buckets:", "  users: [{name: alice, policies: [public-read]}]\n  buckets:"},
-			"t.yaml:8:52: policies.public-read.Statement[0]: ",
+			8, map[string]int{"policies.public-read.Statement[0]": 52, "policies.public-read.Statement[0].Principal": 79},
 			" (as an identity-based policy, used by state.users[0].policies[0])",
 		},
 		{
 			"a bucket policy without a principal",
 			[]string{`Principal: "*", `, ""},
-			"t.yaml:8:52: policies.public-read.Statement[0]: ",
+			8, map[string]int{"policies.public-read.Statement[0]": 52},
 			" (as a resource-based (bucket) policy, used by state.buckets[0].policy)",
 		},
 		{
 			"an inline document in a step",
 			[]string{"call: s3:DeleteBucketPolicy, with: {bucket: b}}", "call: s3:PutBucketPolicy, with: {bucket: b, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: \"s3:*\", Resource: \"*\"}]}}}"},
-			"t.yaml:13:121: steps[0].with.policy.Statement[0]: ",
+			13, map[string]int{"steps[0].with.policy.Statement[0]": 121},
 			" (as a resource-based (bucket) policy)",
 		},
 	} {
@@ -460,9 +463,10 @@ func TestPolicyCheckedAsItsKind(t *testing.T) {
 			if !errors.As(err, &se) || len(se.Issues) != 1 {
 				t.Fatalf("want one issue, got %v", err)
 			}
-			got := se.Issues[0].String()
-			if !strings.HasPrefix(got, tt.prefix) || !strings.HasSuffix(got, tt.sufix) || len(got) <= len(tt.prefix)+len(tt.sufix) {
-				t.Errorf("got  %s\nwant %s...%s", got, tt.prefix, tt.sufix)
+			is := se.Issues[0]
+			col, ok := tt.columns[is.Field]
+			if !ok || is.Line != tt.line || is.Column != col || !strings.HasSuffix(is.Reason, tt.suffix) || len(is.Reason) <= len(tt.suffix) {
+				t.Errorf("got %s\nwant line %d, one of %v, reason ending %q", is, tt.line, tt.columns, tt.suffix)
 			}
 		})
 	}

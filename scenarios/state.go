@@ -29,8 +29,11 @@ func (l *loader) state(n *yaml.Node) {
 		}
 	}
 	hasEntities := o.has("users") || o.has("groups") || o.has("roles") || o.has("buckets") || o.has("org")
-	if hasEntities && !o.has("accounts") && o.n != nil && o.n.Kind == yaml.MappingNode {
+	switch {
+	case hasEntities && !o.has("accounts") && o.n != nil && o.n.Kind == yaml.MappingNode:
 		l.errorf(o.n, "state.accounts", "missing required key \"accounts\" (the accounts that own the users, groups, roles and buckets, first = default)")
+	case hasEntities && o.has("accounts") && deref(o.get("accounts")).Kind == yaml.SequenceNode && len(deref(o.get("accounts")).Content) == 0:
+		l.errorf(o.get("accounts"), "state.accounts", "must list at least one account (the first is the default and management account)")
 	}
 
 	groups := map[string]bool{} // account/name

@@ -80,6 +80,15 @@ func TestRunCommand(t *testing.T) {
 	}
 }
 
+func TestValidateChecksInitialState(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeScenario(t, dir, "bad-state", strings.Replace(runScenarioSrc, "name: docs-bucket,", "name: B,", 1))
+	code, _, errOut := runCLI("validate", bad)
+	if code != 2 || !strings.Contains(errOut, "state.buckets[0] (B)") || !strings.Contains(errOut, "InvalidBucketName") {
+		t.Errorf("validate: exit %d, stderr %q; want 2 naming state.buckets[0] and InvalidBucketName", code, errOut)
+	}
+}
+
 func TestRunJSONAndFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := writeScenario(t, dir, "good", runScenarioSrc)

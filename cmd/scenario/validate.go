@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -39,6 +40,12 @@ Exit status: 0 every file is valid, 2 at least one is not.`,
 					} else {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", a, err)
 					}
+					continue
+				}
+				// The initial state goes through the same AWS checks as a run.
+				if err := runner.Check(sc); err != nil {
+					invalid++
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					continue
 				}
 				if !quiet {

@@ -15,14 +15,14 @@ regions: [us-east-2, eu-west-1]
 propagation:
   default: {dist: constant, value: 2s}
 policies:
-  public-read: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/*"}]}
+  public-read: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::docs-bucket/*"}]}
 state:
   accounts: ["111122223333"]
-  buckets: [{name: b, region: eu-west-1, policy: public-read}]
+  buckets: [{name: docs-bucket, region: eu-west-1, policy: public-read}]
 steps:
-  - {at: 1s, region: us-east-2, call: s3:DeleteBucketPolicy, with: {bucket: b}}
+  - {at: 1s, region: us-east-2, call: s3:DeleteBucketPolicy, with: {bucket: docs-bucket}}
 probes:
-  - {name: reader, region: eu-west-1, principal: anonymous, action: s3:GetObject, resource: "arn:aws:s3:::b/k"}
+  - {name: reader, region: eu-west-1, principal: anonymous, action: s3:GetObject, resource: "arn:aws:s3:::docs-bucket/k"}
 expect:
   - "exposure(reader).p50 > 0s"
 `
