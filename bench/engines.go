@@ -18,59 +18,83 @@ type Request struct {
 	Want      string // "allow", "explicit-deny" or "implicit-deny"
 }
 
-// Requests are the decisions the benchmark measures: the granting statement
-// is the last of 100; a request no statement grants scans them all; a
-// request hitting the one Deny.
-var Requests = []Request{
-	{Name: "allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::" + dataBucket + "/home/alice/report.csv", HomeOwner: "alice", Want: "allow"},
-	{Name: "implicit-deny", Action: "s3:GetObject", Resource: "arn:aws:s3:::" + dataBucket + "/home/bob/report.csv", HomeOwner: "bob", Want: "implicit-deny"},
-	{Name: "explicit-deny", Action: "s3:DeleteBucket", Resource: "arn:aws:s3:::" + dataBucket, Want: "explicit-deny"},
+// Set is one policy set with its requests: the same user, groups and
+// policy types, decided by both engines.
+type Set struct {
+	Name     string
+	managed  []policy
+	scp      policy
+	boundary policy
+	bucket   policy
+	Requests []Request
+	Context  map[string]any // string or bool values, IAM key names
 }
 
-// context is the request context both engines see.
-var context = map[string]any{
-	"aws:SourceIp":          "203.0.113.5",
-	"aws:SecureTransport":   true,
-	"aws:RequestedRegion":   "eu-west-1",
-	"aws:PrincipalTag/team": "team-blue",
+func (set *Set) all() []policy {
+	return append(append([]policy{}, set.managed...), set.scp, set.boundary, set.bucket)
 }
 
-// IAMProp is the policy set compiled by iamprop's evaluator.
+// Sets are the two policy sets measured: "evaluator" mirrors
+// docs/benchmarks.d/evaluator.md exactly; "bench" is this module's own set
+// (written before that document), where the granting statement is the last
+// of 100 and conditions include principal tags.
+var Sets = []*Set{
+	{
+		Name: "evaluator", managed: evalManagedPolicies(), scp: evalSCP(), boundary: evalBoundary(), bucket: evalBucketPolicy(),
+		Requests: []Request{
+			{Name: "allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::corp-data/home/alice/report.csv", HomeOwner: "alice", Want: "allow"},
+			{Name: "implicit-deny", Action: "s3:PutObject", Resource: "arn:aws:s3:::corp-data/home/alice/report.csv", HomeOwner: "alice", Want: "implicit-deny"},
+			{Name: "explicit-deny", Action: "s3:DeleteObject", Resource: "arn:aws:s3:::corp-data/home/alice/report.csv", HomeOwner: "alice", Want: "explicit-deny"},
+		},
+		Context: map[string]any{"aws:SourceIp": "10.3.4.5", "aws:SecureTransport": true, "aws:RequestedRegion": "eu-west-1"},
+	},
+	{
+		Name: "bench", managed: managedPolicies(), scp: scp(), boundary: boundary(), bucket: bucketPolicy(),
+		Requests: []Request{
+			{Name: "allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::" + dataBucket + "/home/alice/report.csv", HomeOwner: "alice", Want: "allow"},
+			{Name: "implicit-deny", Action: "s3:GetObject", Resource: "arn:aws:s3:::" + dataBucket + "/home/bob/report.csv", HomeOwner: "bob", Want: "implicit-deny"},
+			{Name: "explicit-deny", Action: "s3:DeleteBucket", Resource: "arn:aws:s3:::" + dataBucket, Want: "explicit-deny"},
+		},
+		Context: map[string]any{"aws:SourceIp": "203.0.113.5", "aws:SecureTransport": true, "aws:RequestedRegion": "eu-west-1", "aws:PrincipalTag/team": "team-blue"},
+	},
+}
+
+// IAMProp is a policy set compiled by iamprop's evaluator.
 type IAMProp struct {
 	Input    evaluator.Input
 	Requests []evaluator.Request
 }
 
-// NewIAMProp parses and compiles the policy set and the requests.
-func NewIAMProp() (*IAMProp, error) {
+// NewIAMProp parses and compiles the set and its requests.
+func (set *Set) NewIAMProp() (*IAMProp, error) {
 	e := &IAMProp{}
-	for _, p := range managedPolicies() {
+	for _, p := range set.managed {
 		pol, err := evaluator.Parse(p.name, evaluator.KindIdentity, p.awsJSON())
 		if err != nil {
 			return nil, err
 		}
 		e.Input.Identity = append(e.Input.Identity, pol)
 	}
-	s, err := evaluator.Parse("scp-root", evaluator.KindSCP, scp().awsJSON())
+	s, err := evaluator.Parse(set.scp.name, evaluator.KindSCP, set.scp.awsJSON())
 	if err != nil {
 		return nil, err
 	}
 	e.Input.SCPs = [][]*evaluator.Policy{{s}}
-	if e.Input.Boundary, err = evaluator.Parse("boundary", evaluator.KindBoundary, boundary().awsJSON()); err != nil {
+	if e.Input.Boundary, err = evaluator.Parse(set.boundary.name, evaluator.KindBoundary, set.boundary.awsJSON()); err != nil {
 		return nil, err
 	}
-	if e.Input.ResourcePolicy, err = evaluator.Parse("bucket-policy", evaluator.KindResource, bucketPolicy().awsJSON()); err != nil {
+	if e.Input.ResourcePolicy, err = evaluator.Parse(set.bucket.name, evaluator.KindResource, set.bucket.awsJSON()); err != nil {
 		return nil, err
 	}
 	principal, err := evaluator.ParsePrincipal(userARN)
 	if err != nil {
 		return nil, err
 	}
-	ctx, err := evaluator.NewContext(context)
+	ctx, err := evaluator.NewContext(set.Context)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range Requests {
+	for _, r := range set.Requests {
 		e.Requests = append(e.Requests, evaluator.Request{Principal: principal, Action: r.Action, Resource: r.Resource, ResourceAccount: account, Context: ctx})
 	}
 	return e, nil
@@ -88,16 +112,16 @@ func (e *IAMProp) Decide(i int) string {
 }
 
 // Cedar is the equivalent policy set compiled by cedar-go, with the entities
-// (the user, its groups, the objects) it needs.
+// (the user, its groups, the action groups, the objects) it needs.
 type Cedar struct {
 	Policies *cedar.PolicySet
 	Entities types.EntityMap
 	Requests []cedar.Request
 }
 
-// NewCedar parses the Cedar rendering of the policy set.
-func NewCedar() (*Cedar, error) {
-	ps, err := cedar.NewPolicySetFromBytes("iamprop-bench.cedar", []byte(cedarPolicySet()))
+// NewCedar parses the Cedar rendering of the set.
+func (set *Set) NewCedar() (*Cedar, error) {
+	ps, err := cedar.NewPolicySetFromBytes(set.Name+".cedar", []byte(set.cedarPolicySet()))
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +132,7 @@ func NewCedar() (*Cedar, error) {
 		parents = append(parents, uid)
 		c.Entities[uid] = types.Entity{UID: uid}
 	}
-	groupsOf := actionGroups()
-	for a, gs := range groupsOf {
+	for a, gs := range set.actionGroups() {
 		uid := cedar.NewEntityUID("Action", types.String(a))
 		var ps []types.EntityUID
 		for _, g := range gs {
@@ -118,64 +141,62 @@ func NewCedar() (*Cedar, error) {
 		c.Entities[uid] = types.Entity{UID: uid, Parents: cedar.NewEntityUIDSet(ps...)}
 	}
 	user := cedar.NewEntityUID("User", userName)
-	c.Entities[user] = types.Entity{
-		UID:        user,
-		Parents:    cedar.NewEntityUIDSet(parents...),
-		Attributes: cedar.NewRecord(cedar.RecordMap{"name": types.String(userName), "team": types.String("team-blue")}),
+	attrs := cedar.RecordMap{"name": types.String(userName), "account": types.String(account)}
+	if team, ok := set.Context["aws:PrincipalTag/team"].(string); ok {
+		attrs["team"] = types.String(team)
 	}
-	ip, err := types.ParseIPAddr(context["aws:SourceIp"].(string))
-	if err != nil {
-		return nil, err
-	}
-	ctx := cedar.NewRecord(cedar.RecordMap{
-		"sourceIp":        ip,
-		"secureTransport": types.True,
-		"requestedRegion": types.String(context["aws:RequestedRegion"].(string)),
-	})
-	for _, r := range Requests {
-		res := cedar.NewEntityUID("S3Object", types.String(r.Resource))
-		attrs := cedar.RecordMap{"arn": types.String(r.Resource)}
-		if r.HomeOwner != "" {
-			attrs["homeOwner"] = types.String(r.HomeOwner)
+	c.Entities[user] = types.Entity{UID: user, Parents: cedar.NewEntityUIDSet(parents...), Attributes: cedar.NewRecord(attrs)}
+	ctx := cedar.RecordMap{}
+	if s, ok := set.Context["aws:SourceIp"].(string); ok {
+		ip, err := types.ParseIPAddr(s)
+		if err != nil {
+			return nil, err
 		}
-		c.Entities[res] = types.Entity{UID: res, Attributes: cedar.NewRecord(attrs)}
-		c.Requests = append(c.Requests, cedar.Request{
-			Principal: user,
-			Action:    cedar.NewEntityUID("Action", types.String(r.Action)),
-			Resource:  res,
-			Context:   ctx,
-		})
+		ctx["sourceIp"] = ip
+	}
+	if b, ok := set.Context["aws:SecureTransport"].(bool); ok {
+		ctx["secureTransport"] = types.Boolean(b)
+	}
+	if s, ok := set.Context["aws:RequestedRegion"].(string); ok {
+		ctx["requestedRegion"] = types.String(s)
+	}
+	record := cedar.NewRecord(ctx)
+	for _, r := range set.Requests {
+		res := cedar.NewEntityUID("S3Object", types.String(r.Resource))
+		rattrs := cedar.RecordMap{"arn": types.String(r.Resource)}
+		if r.HomeOwner != "" {
+			rattrs["homeOwner"] = types.String(r.HomeOwner)
+		}
+		c.Entities[res] = types.Entity{UID: res, Attributes: cedar.NewRecord(rattrs)}
+		c.Requests = append(c.Requests, cedar.Request{Principal: user, Action: cedar.NewEntityUID("Action", types.String(r.Action)), Resource: res, Context: record})
 	}
 	return c, nil
 }
 
-// Decide decides request i. Cedar has two outcomes: a forbid that matched
-// (explicit-deny) or no permit (implicit-deny) are told apart by the
-// diagnostic's reasons.
+// Decide decides request i. Cedar has two outcomes; an explicit deny is a
+// Deny whose reasons include a forbid that stands for an IAM Deny statement
+// (the SCP and boundary maximums, ids ending in /max, stand for implicit
+// denies).
 func (c *Cedar) Decide(i int) string {
 	d, diag := c.Policies.IsAuthorized(c.Entities, c.Requests[i])
 	if d == cedar.Allow {
 		return "allow"
 	}
-	if len(diag.Reasons) > 0 {
-		// Reasons of a Deny are the forbids that matched; the SCP and
-		// boundary maximums are forbids too but stand for implicit denies.
-		for _, r := range diag.Reasons {
-			id := string(r.PolicyID)
-			if len(id) < 4 || id[len(id)-4:] != "/max" {
-				return "explicit-deny"
-			}
+	for _, r := range diag.Reasons {
+		id := string(r.PolicyID)
+		if len(id) < 4 || id[len(id)-4:] != "/max" {
+			return "explicit-deny"
 		}
 	}
 	return "implicit-deny"
 }
 
-// String describes the policy set, for the benchmark document.
-func Describe() string {
+// Describe summarizes a set, for the benchmark document.
+func (set *Set) Describe() string {
 	n := 0
-	for _, p := range managedPolicies() {
+	for _, p := range set.managed {
 		n += len(p.stmts)
 	}
-	return fmt.Sprintf("%d identity statements in %d managed policies (user + groups %v), SCP %d statements, boundary %d, bucket policy %d",
-		n, len(managedPolicies()), groups, len(scp().stmts), len(boundary().stmts), len(bucketPolicy().stmts))
+	return fmt.Sprintf("%s: %d identity statements in %d managed policies (user + groups %v), SCP %d statements, boundary %d, bucket policy %d",
+		set.Name, n, len(set.managed), groups, len(set.scp.stmts), len(set.boundary.stmts), len(set.bucket.stmts))
 }

@@ -2,11 +2,13 @@
 // equivalent policy set, in one benchmark run. It is a separate module so
 // that iamprop itself never depends on cedar-go.
 //
-// The policy set is issue 2's realistic request: a user in 3 groups with 10
+// The policy sets are issue 2's realistic request: a user in 3 groups with 10
 // managed policies of 10 statements each (some with conditions and policy
-// variables), one SCP level, a permissions boundary and a bucket policy. One
-// table (below) is rendered twice: to AWS JSON for iamprop and to Cedar for
-// cedar-go, so both engines decide the same thing.
+// variables), one SCP level, a permissions boundary and a bucket policy; one
+// mirrors the evaluator's own benchmark (docs/benchmarks.d/evaluator.md), the
+// other was designed here. Each is one table of statements rendered twice: to
+// AWS JSON for iamprop and to Cedar for cedar-go, so both engines decide the
+// same thing.
 package bench
 
 import (
@@ -23,6 +25,7 @@ type cond struct {
 	team       string // StringEquals aws:PrincipalTag/team
 	tls        *bool  // Bool aws:SecureTransport
 	region     bool   // StringNotEquals aws:RequestedRegion [us-east-1, eu-west-1] (for an SCP Deny)
+	account    string // StringEquals aws:PrincipalAccount
 }
 
 type stmt struct {
@@ -56,6 +59,10 @@ var catalog = []string{
 	"sqs:SendMessage", "sqs:ReceiveMessage",
 	"iam:CreateUser", "iam:PassRole",
 	"organizations:LeaveOrganization",
+	"sqs:GetQueueUrl", "sqs:ListQueues", "sns:GetTopicAttributes", "sns:ListTopics",
+	"lambda:GetFunction", "lambda:ListFunctions", "iam:GetUser", "iam:ListUsers",
+	"kms:GetKeyPolicy", "kms:ListKeys", "logs:GetLogEvents", "logs:ListTagsForResource",
+	"cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:GetConsoleOutput",
 }
 
 const (
@@ -174,8 +181,15 @@ func (p policy) awsJSON() []byte {
 		if s.cond.sourceCIDR != "" {
 			c["IpAddress"] = map[string]any{"aws:SourceIp": s.cond.sourceCIDR}
 		}
-		if s.cond.team != "" {
-			c["StringEquals"] = map[string]any{"aws:PrincipalTag/team": s.cond.team}
+		if s.cond.team != "" || s.cond.account != "" {
+			eq := map[string]any{}
+			if s.cond.team != "" {
+				eq["aws:PrincipalTag/team"] = s.cond.team
+			}
+			if s.cond.account != "" {
+				eq["aws:PrincipalAccount"] = s.cond.account
+			}
+			c["StringEquals"] = eq
 		}
 		if s.cond.tls != nil {
 			c["Bool"] = map[string]any{"aws:SecureTransport": fmt.Sprint(*s.cond.tls)}
@@ -239,13 +253,10 @@ func actionGroup(patterns []string) string {
 }
 
 // actionGroups returns, for each catalog action, the groups it belongs to.
-func actionGroups() map[string][]string {
+func (set *Set) actionGroups() map[string][]string {
 	seen := map[string]bool{}
 	out := map[string][]string{}
-	var all []policy
-	all = append(all, managedPolicies()...)
-	all = append(all, scp(), boundary(), bucketPolicy())
-	for _, p := range all {
+	for _, p := range set.all() {
 		for _, s := range p.stmts {
 			g := actionGroup(s.actions)
 			if seen[g] {
@@ -299,6 +310,9 @@ func (p policy) cedar(scope, mode string) string {
 		if s.cond.team != "" {
 			conds = append(conds, fmt.Sprintf(`(principal has team && principal.team == %q)`, s.cond.team))
 		}
+		if s.cond.account != "" {
+			conds = append(conds, fmt.Sprintf(`(principal has account && principal.account == %q)`, s.cond.account))
+		}
 		if s.cond.tls != nil {
 			conds = append(conds, fmt.Sprintf(`(context has secureTransport && context.secureTransport == %v)`, *s.cond.tls))
 		}
@@ -307,10 +321,18 @@ func (p policy) cedar(scope, mode string) string {
 			conds = append(conds, `!(context has requestedRegion && ["us-east-1", "eu-west-1"].contains(context.requestedRegion))`)
 		}
 		principal := scope
-		if s.principal == "*" {
+		switch {
+		case s.principal == "*":
 			principal = "principal"
-		} else if s.principal != "" {
+		case strings.HasSuffix(s.principal, ":root") && !s.deny:
+			// An account principal in a resource policy delegates to that
+			// account's identity policies: it grants nothing by itself,
+			// so it has no Cedar permit.
+			continue
+		case strings.Contains(s.principal, ":role/"):
 			principal = fmt.Sprintf(`principal == Role::%q`, s.principal)
+		case s.principal != "":
+			principal = fmt.Sprintf(`principal == User::%q`, s.principal)
 		}
 		when := strings.Join(conds, " && ")
 		if s.deny || mode == "grant" {
@@ -330,17 +352,79 @@ func (p policy) cedar(scope, mode string) string {
 }
 
 // cedarPolicySet renders the whole set.
-func cedarPolicySet() string {
+func (set *Set) cedarPolicySet() string {
 	var b strings.Builder
-	for _, p := range managedPolicies() {
+	for _, p := range set.managed {
 		scope := fmt.Sprintf(`principal == User::%q`, userName)
 		if p.attach != "user" {
 			scope = fmt.Sprintf(`principal in Group::%q`, p.attach)
 		}
 		b.WriteString(p.cedar(scope, "grant"))
 	}
-	b.WriteString(scp().cedar("principal", "limit"))
-	b.WriteString(boundary().cedar("principal", "limit"))
-	b.WriteString(bucketPolicy().cedar("principal", "grant"))
+	b.WriteString(set.scp.cedar("principal", "limit"))
+	b.WriteString(set.boundary.cedar("principal", "limit"))
+	b.WriteString(set.bucket.cedar("principal", "grant"))
 	return b.String()
+}
+
+// The evaluator's own benchmark set, exactly as docs/benchmarks.d/evaluator.md
+// describes it, so both documents measure the same thing.
+
+var evalServices = []string{"s3", "ec2", "dynamodb", "sqs", "sns", "lambda", "iam", "kms", "logs", "cloudwatch"}
+
+func evalManagedPolicies() []policy {
+	var out []policy
+	for i := 0; i < 10; i++ {
+		pol := policy{name: fmt.Sprintf("managed-%d", i), attach: attachment(i)}
+		for j := 0; j < 10; j++ {
+			switch j {
+			case 9:
+				pol.stmts = append(pol.stmts, stmt{sid: "Home", actions: []string{"s3:GetObject"},
+					resources: []string{"arn:aws:s3:::corp-data/home/${aws:username}/*"}, cond: cond{account: account}})
+				continue
+			case 8:
+				pol.stmts = append(pol.stmts, stmt{sid: "NoDelete", deny: true, actions: []string{"s3:DeleteObject"}, resources: []string{"*"}})
+				continue
+			}
+			svc := evalServices[(i+j)%10]
+			st := stmt{sid: fmt.Sprintf("S%d", j), actions: []string{svc + ":Get*", svc + ":List*"}}
+			if svc == "s3" {
+				st.resources = []string{fmt.Sprintf("arn:aws:s3:::team-%d-%d/*", i, j)}
+			} else {
+				st.resources = []string{fmt.Sprintf("arn:aws:%s:us-east-1:%s:res-%d-%d/*", svc, account, i, j)}
+			}
+			switch j % 3 {
+			case 0:
+				st.cond.sourceCIDR = fmt.Sprintf("10.%d.0.0/16", i)
+			case 1:
+				st.cond.tls = &yes
+			}
+			pol.stmts = append(pol.stmts, st)
+		}
+		out = append(out, pol)
+	}
+	return out
+}
+
+func evalSCP() policy {
+	return policy{name: "scp-root", stmts: []stmt{
+		{sid: "FullAWSAccess", actions: []string{"*"}, resources: []string{"*"}},
+		{sid: "RegionLock", deny: true, actions: []string{"*"}, resources: []string{"*"}, cond: cond{region: true}},
+	}}
+}
+
+func evalBoundary() policy {
+	return policy{name: "boundary", stmts: []stmt{
+		{sid: "Workloads", actions: []string{"s3:*", "ec2:*", "dynamodb:*"}, resources: []string{"*"}},
+		{sid: "NoIAM", deny: true, actions: []string{"iam:*"}, resources: []string{"*"}},
+	}}
+}
+
+func evalBucketPolicy() policy {
+	return policy{name: "bucket-policy", stmts: []stmt{
+		{sid: "TLSOnly", deny: true, principal: "*", actions: []string{"s3:*"},
+			resources: []string{"arn:aws:s3:::corp-data", "arn:aws:s3:::corp-data/*"}, cond: cond{tls: &no}},
+		{sid: "Account", principal: "arn:aws:iam::" + account + ":root", actions: []string{"s3:GetObject"}, resources: []string{"arn:aws:s3:::corp-data/*"}},
+		{sid: "Partner", principal: "arn:aws:iam::444455556666:user/bob", actions: []string{"s3:PutObject"}, resources: []string{"arn:aws:s3:::corp-data/inbox/*"}},
+	}}
 }

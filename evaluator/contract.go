@@ -65,6 +65,10 @@ type Input struct {
 	SCPs              [][]*Policy // one slice per organization level, root first; every level must allow
 	RCPs              [][]*Policy // same shape, for the resource's account
 	BlockPublicAccess BlockPublicAccess
+	// ManagementAccount is the organization's management account, if any.
+	// SCPs never apply to its principals and RCPs never to its resources, as
+	// AWS documents; callers may instead leave SCPs/RCPs empty for it.
+	ManagementAccount string
 }
 
 // The declarations below are the rest of the contract. The evaluator helper
@@ -94,4 +98,10 @@ type Input struct {
 //       BlockedBy string             `json:"blocked_by,omitempty"` // policy type that blocked: "scp", "rcp", "identity", "boundary", "session", "resource", "block-public-access", "explicit-deny"
 //       Summary   string             `json:"summary"`              // one paragraph for a learner
 //   }
-//   type MatchedStatement struct { Policy, Kind, Sid string; Index int; Effect string }
+//   type MatchedStatement struct { Policy, Kind, Sid string; Index int; Effect string }   // JSON: policy, kind, sid, index, effect
+//
+// Additions (implemented in policy.go, match.go, explain.go): Kind.String;
+// Policy.Version, Policy.Statements; Size(kind, doc), MaxSize(kind) and the
+// Max*Size quota constants; CodeMalformed, CodeLimitExceeded;
+// PrincipalType and its constants; Decision.BlockedBy, Decision.Matched;
+// MatchWildcard, MatchARN; Input.ManagementAccount (above).

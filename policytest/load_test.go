@@ -207,6 +207,7 @@ func TestLoadGood(t *testing.T) {
 	const src = `name: demo
 policies:
   p: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
+  RCPFullAWSAccess: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "*", Resource: "*"}]}
 cases:
   - name: trust
     doc: see AWS
@@ -221,7 +222,7 @@ cases:
     boundary: p
     session: p
     scps: [[p], [p, p]]
-    rcps: [[p]]
+    rcps: [[RCPFullAWSAccess]]
     block_public_access: {restrict_public_buckets: true, block_public_policy: false}
     expect: explicit-deny
 `
@@ -239,7 +240,7 @@ cases:
 	}{
 		{"name", c.Name == "trust"},
 		{"doc", c.Doc == "see AWS"},
-		{"line", c.Line == 5 && c.Column == 5},
+		{"line", c.Line == 6 && c.Column == 5},
 		{"action", c.Request.Action == "sts:AssumeRole"},
 		{"resource", c.Request.Resource == "arn:aws:iam::111122223333:role/r"},
 		{"unquoted account id", c.Request.ResourceAccount == "111122223333"},
@@ -266,8 +267,9 @@ cases:
 func TestManagementAccountDropsOrganizationPolicies(t *testing.T) {
 	const src = `policies:
   p: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "*", Resource: "*"}]}
+  r: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "*", Resource: "*"}]}
 cases:
-  - {name: c, request: {principal: anonymous, action: s3:GetObject, resource: "*"}, scps: [[p]], rcps: [[p]], management_account: true, expect: allow}
+  - {name: c, request: {principal: anonymous, action: s3:GetObject, resource: "*"}, scps: [[p]], rcps: [[r]], management_account: true, expect: allow}
 `
 	s, err := Load("m.yaml", []byte(src))
 	if err != nil {
