@@ -395,3 +395,18 @@ func TestJSONLayout(t *testing.T) {
 		})
 	}
 }
+
+// A probe with a consistency option shows what the freshness cost.
+func TestTerminalShowsConsistencyWait(t *testing.T) {
+	r := &Run{Scenario: "s", Mode: "sim", Trials: 1, Probes: []Probe{{
+		Name: "reader", Region: "eu-west-1",
+		LatencySeconds: &Stats{P50: 2.1, P99: 7.2, Max: 9.1},
+	}}}
+	var b strings.Builder
+	if err := Terminal(&b, r, TerminalOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "reader: requests that waited for fresh data waited p50 2.1s, p99 7.2s, max 9.1s") {
+		t.Errorf("terminal output lacks the wait line:\n%s", b.String())
+	}
+}

@@ -78,6 +78,13 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 		for _, row := range table(rows, width, opts.ASCII) {
 			line(row)
 		}
+		// The price of a consistency option: how long requests waited.
+		for _, p := range r.Probes {
+			if p.LatencySeconds != nil {
+				line(fmt.Sprintf("%s: requests that waited for fresh data waited p50 %s, p99 %s, max %s",
+					p.Name, d(p.LatencySeconds.P50), d(p.LatencySeconds.P99), d(p.LatencySeconds.Max)))
+			}
+		}
 	}
 	bw.WriteString("\n")
 
