@@ -39,16 +39,62 @@ type liveCommit struct {
 // the exposure windows are computed exactly, as in the simulator, by
 // replaying the commit and apply instants the nodes recorded.
 func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
-	sc := p.scenario
-	res := &trialResult{index: index, seed: seed}
-	c, err := live.StartCluster(ctx, sc.Regions, live.ClusterOptions{
+	c, err := live.StartCluster(ctx, p.scenario.Regions, live.ClusterOptions{
 		Delay: p.delay, Initial: p.initial, Seed: seed, Logger: zerolog.Nop(),
 	})
 	if err != nil {
-		res.err = fmt.Errorf("starting the live cluster: %w", err)
-		return res
+		return &trialResult{index: index, seed: seed, err: fmt.Errorf("starting the live cluster: %w", err)}
 	}
 	defer c.Shutdown()
+	return runDriven(ctx, p, inProcess{c}, index, seed, keepTimeline)
+}
+
+// driver is what a real-time trial needs from a cluster: the in-process
+// one of --live, or external regionnode processes reached over their API
+// (--cluster).
+type driver interface {
+	Commit(ctx context.Context, region string, c controlplane.Call) (replication.Mutation, error)
+	Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (allowed bool, err error)
+	// AppliedAt is the instant region applied id, by region's own clock.
+	AppliedAt(ctx context.Context, region string, id replication.MutationID) (time.Time, bool)
+	SetFaults(ctx context.Context, spec live.FaultSpec) error
+	Crash(ctx context.Context, region string) error
+	Restart(ctx context.Context, region string, loseState bool) error
+	WaitConverged(ctx context.Context) error
+}
+
+// inProcess drives a live.Cluster.
+type inProcess struct{ c *live.Cluster }
+
+func (d inProcess) Commit(_ context.Context, region string, c controlplane.Call) (replication.Mutation, error) {
+	return d.c.Commit(region, c)
+}
+
+func (d inProcess) Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (bool, error) {
+	dec, err := d.c.Node(region).Authorize(ctx, p, c)
+	return err == nil && dec.Effect == "Allow", err
+}
+
+func (d inProcess) AppliedAt(_ context.Context, region string, id replication.MutationID) (time.Time, bool) {
+	st, err := d.c.Node(region).Status(id)
+	if err != nil {
+		return time.Time{}, false
+	}
+	at, ok := st.Applied[region]
+	return at, ok
+}
+
+func (d inProcess) SetFaults(_ context.Context, s live.FaultSpec) error { return d.c.SetFaults(s) }
+func (d inProcess) Crash(_ context.Context, region string) error        { return d.c.Crash(region) }
+func (d inProcess) Restart(ctx context.Context, region string, lose bool) error {
+	return d.c.Restart(ctx, region, lose)
+}
+func (d inProcess) WaitConverged(ctx context.Context) error { return d.c.WaitConverged(ctx) }
+
+// runDriven runs one real-time trial through a driver.
+func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, keepTimeline bool) *trialResult {
+	sc := p.scenario
+	res := &trialResult{index: index, seed: seed}
 
 	t0 := time.Now()
 	since := func() time.Duration { return time.Since(t0) }
@@ -96,13 +142,8 @@ func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTime
 					}
 				}
 				issued := since()
-				d, err := c.Node(pr.Region).Authorize(ctx, p.probeRequests[i], cons)
-				s := liveSample{at: issued, wait: since() - issued}
-				if err != nil {
-					s.refused = true
-				} else {
-					s.allowed = d.Effect == "Allow"
-				}
+				allowed, err := c.Authorize(ctx, pr.Region, p.probeRequests[i], cons)
+				s := liveSample{at: issued, wait: since() - issued, allowed: allowed, refused: err != nil}
 				mu.Lock()
 				samples[i] = append(samples[i], s)
 				mu.Unlock()
@@ -120,7 +161,7 @@ func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTime
 		i := i
 		st := &sc.Steps[i]
 		actions = append(actions, action{st.At, func() {
-			m, err := c.Commit(st.Region, p.stepCalls[i])
+			m, err := c.Commit(ctx, st.Region, p.stepCalls[i])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -132,7 +173,7 @@ func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTime
 		}})
 	}
 	faults := live.FaultSpec{}
-	applyFaults := func() { _ = c.SetFaults(faults) }
+	applyFaults := func() { _ = c.SetFaults(ctx, faults) }
 	for i := range sc.Faults {
 		f := &sc.Faults[i]
 		start, end := liveFault(f, &faults, c, ctx)
@@ -173,11 +214,7 @@ func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTime
 			if r == cm.m.ID.Origin {
 				continue
 			}
-			st, err := c.Node(r).Status(cm.m.ID)
-			if err != nil {
-				continue
-			}
-			if at, ok := st.Applied[r]; ok {
+			if at, ok := c.AppliedAt(ctx, r, cm.m.ID); ok {
 				applies = append(applies, apply{at: at.Sub(t0), region: r, m: cm.m})
 			}
 		}
@@ -294,7 +331,7 @@ func truthAt(steps []truthStep, at time.Duration) truthStep {
 
 // liveFault returns the start and end of a scenario fault on the live
 // cluster's fault-injecting transport (crashes go through the cluster).
-func liveFault(f *scenarios.Fault, spec *live.FaultSpec, c *live.Cluster, ctx context.Context) (start, end func()) {
+func liveFault(f *scenarios.Fault, spec *live.FaultSpec, c driver, ctx context.Context) (start, end func()) {
 	switch f.Kind {
 	case "partition":
 		return func() { spec.Partition = f.Groups }, func() { spec.Partition = nil }
@@ -304,7 +341,7 @@ func liveFault(f *scenarios.Fault, spec *live.FaultSpec, c *live.Cluster, ctx co
 		return func() { spec.Links = append(spec.Links, live.LinkSpec{From: "*", To: "*", Loss: f.Loss}) },
 			func() { spec.Links = nil }
 	case "crash":
-		return func() { _ = c.Crash(f.Region) }, func() { _ = c.Restart(ctx, f.Region, f.LoseState) }
+		return func() { _ = c.Crash(ctx, f.Region) }, func() { _ = c.Restart(ctx, f.Region, f.LoseState) }
 	}
 	return nil, nil
 }

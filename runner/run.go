@@ -28,6 +28,10 @@ type Options struct {
 	// Live runs each trial on an in-process cluster of real memberlist
 	// nodes on loopback, in real time, one trial after another.
 	Live bool
+	// Cluster, when set, runs the one trial on external regionnode
+	// processes, one API URL per region; Token is their API token.
+	Cluster []string
+	Token   string
 }
 
 // Run runs the scenario in the simulator and returns its report. An error
@@ -51,17 +55,23 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	}
 	workers = min(workers, opts.Trials)
 	one := func(i int) *trialResult { return runTrial(p, i, seed+uint64(i), i == 0) }
-	if opts.Live {
+	mode := "sim"
+	switch {
+	case len(opts.Cluster) > 0:
+		if opts.Trials != 1 {
+			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
+		}
+		mode, workers = "cluster", 1
+		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.Token, seed) }
+	case opts.Live:
 		// Real time and real sockets: trials run one at a time so they do
 		// not slow each other's gossip.
-		workers = 1
+		mode, workers = "live", 1
 		one = func(i int) *trialResult { return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0) }
 	}
 
 	agg := newAggregate(sc, seed, opts.Trials)
-	if opts.Live {
-		agg.run.Mode = "live"
-	}
+	agg.run.Mode = mode
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
 			return fmt.Errorf("%s: trial %d (seed %d): %w", sc.Name, r.index, r.seed, r.err)

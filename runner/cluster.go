@@ -1,0 +1,214 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/replication"
+)
+
+// external drives regionnode processes through their HTTP API (--cluster).
+// Their propagation delay is their own (--delay on each node); the
+// scenario's propagation model does not apply to them.
+type external struct {
+	byRegion map[string]*api.Client
+}
+
+// connectCluster finds which region each URL serves and checks that every
+// region of the scenario has a node and that the nodes start empty: the
+// scenario's initial state is committed by the run itself.
+func connectCluster(ctx context.Context, urls []string, token string, regions []string) (*external, error) {
+	e := &external{byRegion: map[string]*api.Client{}}
+	var served []string
+	for _, u := range urls {
+		cl, err := api.NewClient(strings.TrimSpace(u), token)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster %s: %w", u, err)
+		}
+		v, err := cl.View(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster %s: %w", u, err)
+		}
+		if v.Applied > 0 {
+			return nil, fmt.Errorf("--cluster %s: region %s already holds %d mutations; a cluster run needs fresh nodes (empty --data-dir), since it commits the scenario's initial state itself", u, v.Region, v.Applied)
+		}
+		if _, dup := e.byRegion[v.Region]; dup {
+			return nil, fmt.Errorf("--cluster: two URLs serve region %s", v.Region)
+		}
+		e.byRegion[v.Region] = cl
+		served = append(served, v.Region)
+	}
+	for _, r := range regions {
+		if _, ok := e.byRegion[r]; !ok {
+			slices.Sort(served)
+			return nil, fmt.Errorf("--cluster: no node serves region %s of the scenario (the URLs serve %s)", r, strings.Join(served, ", "))
+		}
+	}
+	return e, nil
+}
+
+func (e *external) client(region string) (*api.Client, error) {
+	cl, ok := e.byRegion[region]
+	if !ok {
+		return nil, fmt.Errorf("no node for region %s", region)
+	}
+	return cl, nil
+}
+
+func (e *external) Commit(ctx context.Context, region string, c controlplane.Call) (replication.Mutation, error) {
+	cl, err := e.client(region)
+	if err != nil {
+		return replication.Mutation{}, err
+	}
+	resp, err := cl.Commit(ctx, api.MutationRequest{Account: c.Account, Call: c.Action, With: c.Args, Region: c.Region})
+	if err != nil {
+		return replication.Mutation{}, err
+	}
+	id, err := replication.ParseMutationID(resp.ID)
+	if err != nil {
+		return replication.Mutation{}, fmt.Errorf("%s answered a bad mutation id %q: %w", region, resp.ID, err)
+	}
+	ts, err := parseHLC(resp.HLC)
+	if err != nil {
+		return replication.Mutation{}, fmt.Errorf("%s answered a bad hlc %q: %w", region, resp.HLC, err)
+	}
+	return replication.Mutation{ID: id, TS: ts, Call: c, Revoke: resp.Revoke}, nil
+}
+
+// parseHLC reads the API's "WALL.LOGICAL" timestamp.
+func parseHLC(s string) (replication.Timestamp, error) {
+	wall, logical, ok := strings.Cut(s, ".")
+	if !ok {
+		return replication.Timestamp{}, errors.New("want WALL.LOGICAL")
+	}
+	w, err := strconv.ParseInt(wall, 10, 64)
+	if err != nil {
+		return replication.Timestamp{}, err
+	}
+	l, err := strconv.ParseUint(logical, 10, 32)
+	if err != nil {
+		return replication.Timestamp{}, err
+	}
+	return replication.Timestamp{Wall: w, Logical: uint32(l)}, nil
+}
+
+func (e *external) Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (bool, error) {
+	cl, err := e.client(region)
+	if err != nil {
+		return false, err
+	}
+	req := api.AuthorizeRequest{Principal: p.Principal, Action: p.Action, Resource: p.Resource, Context: p.Context}
+	if c.Mode != "" && c.Mode != "local" {
+		req.Consistency = &api.ConsistencyReq{Mode: c.Mode, Token: c.Token}
+		if c.Timeout > 0 {
+			req.Consistency.Timeout = c.Timeout.String()
+		}
+		if c.MaxLag > 0 {
+			req.Consistency.MaxLag = c.MaxLag.String()
+		}
+	}
+	resp, err := cl.Authorize(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	return resp.Decision == "Allow", nil
+}
+
+func (e *external) AppliedAt(ctx context.Context, region string, id replication.MutationID) (time.Time, bool) {
+	cl, err := e.client(region)
+	if err != nil {
+		return time.Time{}, false
+	}
+	st, err := cl.Mutation(ctx, id.String())
+	if err != nil {
+		return time.Time{}, false
+	}
+	at, ok := st.Applied[region]
+	return at, ok
+}
+
+func (e *external) SetFaults(ctx context.Context, s live.FaultSpec) error {
+	var errs []error
+	for _, cl := range e.byRegion {
+		errs = append(errs, cl.SetFaults(ctx, s))
+	}
+	return errors.Join(errs...)
+}
+
+var errNoCrash = errors.New("cluster mode cannot crash a node it does not own; use the chaos tooling or run --live")
+
+func (e *external) Crash(context.Context, string) error         { return errNoCrash }
+func (e *external) Restart(context.Context, string, bool) error { return errNoCrash }
+
+// WaitConverged polls every node until their view digests agree and none
+// has pending mutations.
+func (e *external) WaitConverged(ctx context.Context) error {
+	for {
+		digests := map[string]bool{}
+		pending := 0
+		var err error
+		for _, cl := range e.byRegion {
+			v, verr := cl.View(ctx)
+			if verr != nil {
+				err = verr
+				break
+			}
+			digests[v.Digest] = true
+			pending += v.Pending
+		}
+		if err == nil && len(digests) == 1 && pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// seed commits the scenario's initial state on the cluster, at its first
+// region, and waits until every node has it.
+func (e *external) seed(ctx context.Context, p *plan) error {
+	calls, err := initialCalls(p.scenario)
+	if err != nil {
+		return err
+	}
+	first := p.scenario.Regions[0]
+	for _, c := range calls {
+		if _, err := e.Commit(ctx, first, c.Call); err != nil {
+			// A node starts with its --account already in place.
+			var apiErr *api.Error
+			if c.Action == "organizations:CreateAccount" && errors.As(err, &apiErr) && apiErr.Code == "DuplicateAccountException" {
+				continue
+			}
+			return fmt.Errorf("%s: %s: committing the initial state: %w", p.scenario.File, c.where, err)
+		}
+	}
+	wait, cancel := context.WithTimeout(ctx, liveSettle)
+	defer cancel()
+	if err := e.WaitConverged(wait); err != nil {
+		return fmt.Errorf("the cluster did not converge on the initial state within %s: %w", liveSettle, err)
+	}
+	return nil
+}
+
+// runClusterTrial runs the one trial a cluster run has.
+func runClusterTrial(ctx context.Context, p *plan, urls []string, token string, seed uint64) *trialResult {
+	e, err := connectCluster(ctx, urls, token, p.scenario.Regions)
+	if err == nil {
+		err = e.seed(ctx, p)
+	}
+	if err != nil {
+		return &trialResult{seed: seed, err: err}
+	}
+	return runDriven(ctx, p, e, 0, seed, true)
+}

@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// A cluster run drives real regionnode processes through their HTTP API:
+// the runner seeds the initial state, commits the steps, asks the nodes,
+// and measures the exposure from the instants the nodes report. The nodes'
+// own --delay holds the privacy write back 1.5 s on its way to eu-west-1.
+func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts regionnode processes; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "regionnode")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/regionnode").CombinedOutput(); err != nil {
+		t.Fatalf("building regionnode: %v\n%s", err, out)
+	}
+	token := "test-token-0123456789abcdef"
+	env := append(os.Environ(), "IAMPROP_API_TOKEN="+token, "IAMPROP_GOSSIP_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	delay := "1s,us-east-2>eu-west-1=1500ms"
+	var urls []string
+	var firstGossip string
+	for _, region := range []string{"us-east-2", "eu-west-1"} {
+		gossip, httpAddr := freePort(t), freePort(t)
+		args := []string{"--region", region, "--gossip", gossip, "--http", httpAddr,
+			"--data-dir", filepath.Join(dir, region), "--gossip-preset", "local", "--delay", delay}
+		if firstGossip != "" {
+			args = append(args, "--join", firstGossip)
+		} else {
+			firstGossip = gossip
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		cmd.Stderr, cmd.Stdout = nil, nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		url := "http://" + httpAddr
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := http.Get(url + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not ready at %s", region, url)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		urls = append(urls, url)
+	}
+
+	src := strings.NewReplacer("NAME", "cluster", "DELAY", "1500ms", "duration: 30s", "duration: 4s",
+		"until: 30s", "until: 4s", "regions: [us-east-2, eu-west-1, ap-southeast-2]", "regions: [us-east-2, eu-west-1]").Replace(bucketCase)
+	sc, err := scenarios.Parse("cluster.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Mode != "cluster" {
+		t.Errorf("mode = %q, want cluster", run.Mode)
+	}
+	p := run.Probes[0]
+	exposure := time.Duration(p.ExposureSeconds.Max * float64(time.Second))
+	if exposure < 1500*time.Millisecond || exposure > 2500*time.Millisecond {
+		t.Errorf("cluster exposure = %v, want the nodes' 1.5s delay plus a small overhead", exposure)
+	}
+	if p.StaleAllows < 10 || p.StaleAllows > 25 {
+		t.Errorf("%d stale allows served, want about 15", p.StaleAllows)
+	}
+	if !run.Converged {
+		t.Error("cluster did not converge")
+	}
+
+	// The nodes now hold state: a second run is refused with a clear reason.
+	if _, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
+		t.Errorf("second run on a used cluster: err = %v, want a 'fresh nodes' error", err)
+	}
+}
