@@ -223,35 +223,7 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 	// Replay: the same measurement as in the simulator, driven by the
 	// recorded instants.
 	rp := newReplay(p.initial, sc.Regions)
-	t := &trial{
-		sc: sc, plan: p, v: rp, res: res,
-		regionIx:    map[string]int{},
-		committedAt: map[replication.MutationID]time.Duration{},
-		stepOf:      map[replication.MutationID]int{},
-		stepIDs:     make([]*replication.MutationID, len(sc.Steps)),
-		lastApply:   make([]time.Duration, len(sc.Regions)),
-		down:        make([]bool, len(sc.Regions)),
-	}
-	for i, r := range sc.Regions {
-		t.regionIx[r] = i
-	}
-	res.lags = make([][]float64, len(sc.Regions))
-	if keepTimeline {
-		t.tl = newTimeline(sc)
-	}
-	t.byRegion = make([][]*probeTrack, len(sc.Regions))
-	steps := make([][]truthStep, len(sc.Probes))
-	for i := range sc.Probes {
-		spec := &sc.Probes[i]
-		pt := &probeTrack{spec: spec, request: p.probeRequests[i], region: t.regionIx[spec.Region], truthSteps: &steps[i]}
-		pt.bucket, pt.key = splitS3(spec.Resource)
-		pt.regionDec = t.decide(pt, rp.View(spec.Region))
-		pt.truthDec = t.decide(pt, rp.Truth())
-		pt.objectInTruth = t.objectExists(pt, rp.Truth())
-		steps[i] = append(steps[i], truthStep{0, pt.truthDec, pt.objectInTruth})
-		t.probes = append(t.probes, pt)
-		t.byRegion[pt.region] = append(t.byRegion[pt.region], pt)
-	}
+	t := newTrial(p, rp, res, keepTimeline, true)
 	slices.SortStableFunc(commits, func(a, b liveCommit) int { return int(a.at - b.at) })
 	slices.SortStableFunc(applies, func(a, b apply) int { return int(a.at - b.at) })
 	ci, ai := 0, 0
@@ -273,15 +245,8 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 		rp.apply(a.at, a.region, a.m)
 		t.onApply(a.at, a.region, a.m)
 	}
-	end := sc.Duration
-	rp.now = end
-	for _, pt := range t.probes {
-		t.account(pt, end)
-		t.closeWindow(pt, end)
-		if pt.waiting {
-			t.endWait(pt, end)
-		}
-	}
+	rp.now = sc.Duration
+	t.finishProbes(sc.Duration)
 	// Served decisions: what the live regions actually answered, judged
 	// against the truth at the instant each request was issued.
 	for i, pt := range t.probes {
@@ -289,7 +254,7 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 		r.requests, r.staleAllows, r.staleDenies, r.confidentialReads, r.waits = 0, 0, 0, 0, nil
 		for _, s := range samples[i] {
 			r.requests++
-			truth := truthAt(steps[i], s.at)
+			truth := truthAt(*pt.truthSteps, s.at)
 			switch {
 			case s.allowed && truth.dec != decAllow:
 				r.staleAllows++

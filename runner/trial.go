@@ -150,7 +150,54 @@ type trial struct {
 	committing  int // 1 + index of the step being committed, 0 otherwise
 }
 
-func (t *trial) seconds(d time.Duration) float64 { return d.Seconds() }
+// newTrial sets up the measurement of one trial over v (the simulator, or a
+// replay of a live run) and takes every probe's initial decisions. With
+// recordTruth, each probe also records the truth's decisions over time.
+func newTrial(p *plan, v views, res *trialResult, keepTimeline, recordTruth bool) *trial {
+	sc := p.scenario
+	t := &trial{
+		sc: sc, plan: p, v: v, res: res,
+		regionIx:    map[string]int{},
+		committedAt: map[replication.MutationID]time.Duration{},
+		stepOf:      map[replication.MutationID]int{},
+		stepIDs:     make([]*replication.MutationID, len(sc.Steps)),
+		lastApply:   make([]time.Duration, len(sc.Regions)),
+		down:        make([]bool, len(sc.Regions)),
+		byRegion:    make([][]*probeTrack, len(sc.Regions)),
+	}
+	for i, r := range sc.Regions {
+		t.regionIx[r] = i
+	}
+	res.lags = make([][]float64, len(sc.Regions))
+	if keepTimeline {
+		t.tl = newTimeline(sc)
+	}
+	for i := range sc.Probes {
+		spec := &sc.Probes[i]
+		pt := &probeTrack{spec: spec, request: p.probeRequests[i], region: t.regionIx[spec.Region]}
+		pt.bucket, pt.key = splitS3(spec.Resource)
+		pt.regionDec = t.decide(pt, v.View(spec.Region))
+		pt.truthDec = t.decide(pt, v.Truth())
+		pt.objectInTruth = t.objectExists(pt, v.Truth())
+		if recordTruth {
+			pt.truthSteps = &[]truthStep{{0, pt.truthDec, pt.objectInTruth}}
+		}
+		t.probes = append(t.probes, pt)
+		t.byRegion[pt.region] = append(t.byRegion[pt.region], pt)
+	}
+	return t
+}
+
+// finishProbes accounts every probe up to the end of the scenario.
+func (t *trial) finishProbes(end time.Duration) {
+	for _, pt := range t.probes {
+		t.account(pt, end)
+		t.closeWindow(pt, end)
+		if pt.waiting {
+			t.endWait(pt, end)
+		}
+	}
+}
 
 // runTrial runs one trial of the scenario with the given seed.
 func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
@@ -168,37 +215,8 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 		res.err = err
 		return res
 	}
-	t := &trial{
-		sc: sc, plan: p, sim: s, v: s, res: res,
-		regionIx:    map[string]int{},
-		committedAt: map[replication.MutationID]time.Duration{},
-		stepOf:      map[replication.MutationID]int{},
-		stepIDs:     make([]*replication.MutationID, len(sc.Steps)),
-		lastApply:   make([]time.Duration, len(sc.Regions)),
-		down:        make([]bool, len(sc.Regions)),
-	}
-	for i, r := range sc.Regions {
-		t.regionIx[r] = i
-	}
-	res.lags = make([][]float64, len(sc.Regions))
-	if keepTimeline {
-		t.tl = newTimeline(sc)
-	}
-	t.byRegion = make([][]*probeTrack, len(sc.Regions))
-	for i := range sc.Probes {
-		spec := &sc.Probes[i]
-		pt := &probeTrack{spec: spec, request: p.probeRequests[i], region: t.regionIx[spec.Region]}
-		pt.bucket, pt.key = splitS3(spec.Resource)
-		t.probes = append(t.probes, pt)
-		t.byRegion[pt.region] = append(t.byRegion[pt.region], pt)
-	}
-	// Initial decisions, before anything happens.
-	for _, pt := range t.probes {
-		pt.regionDec = t.decide(pt, s.View(spec(pt).Region))
-		pt.truthDec = t.decide(pt, s.Truth())
-		pt.objectInTruth = t.objectExists(pt, s.Truth())
-	}
-
+	t := newTrial(p, s, res, keepTimeline, false)
+	t.sim = s
 	s.OnCommit(t.onCommit)
 	s.OnApply(t.onApply)
 	for i := range sc.Steps {
@@ -209,14 +227,7 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 		t.scheduleFault(&sc.Faults[i])
 	}
 	s.RunUntil(sc.Duration)
-	end := sc.Duration
-	for _, pt := range t.probes {
-		t.account(pt, end)
-		t.closeWindow(pt, end)
-		if pt.waiting {
-			t.endWait(pt, end)
-		}
-	}
+	t.finishProbes(sc.Duration)
 	res.converged = s.Converged()
 	truth := s.Truth().Digest()
 	res.convergedAt = make([]float64, len(sc.Regions))
@@ -234,8 +245,6 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	res.timeline = t.tl
 	return res
 }
-
-func spec(pt *probeTrack) *scenarios.Probe { return pt.spec }
 
 func newTimeline(sc *scenarios.Scenario) *report.Timeline {
 	return &report.Timeline{Duration: sc.Duration.Seconds(), Regions: sc.Regions}

@@ -9,27 +9,6 @@ import (
 	"testing"
 )
 
-// runScenarioSrc is a small two-region case: the bucket policy is deleted
-// at 1s in us-east-2 and reaches eu-west-1 2s later.
-const runScenarioSrc = `name: NAME
-title: A small case
-duration: 10s
-regions: [us-east-2, eu-west-1]
-propagation:
-  default: {dist: constant, value: 2s}
-policies:
-  public-read: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::docs-bucket/*"}]}
-state:
-  accounts: ["111122223333"]
-  buckets: [{name: docs-bucket, region: eu-west-1, policy: public-read}]
-steps:
-  - {at: 1s, region: us-east-2, call: s3:DeleteBucketPolicy, with: {bucket: docs-bucket}}
-probes:
-  - {name: reader, region: eu-west-1, principal: anonymous, action: s3:GetObject, resource: "arn:aws:s3:::docs-bucket/k"}
-expect:
-  - "exposure(reader).p50 > 0s"
-`
-
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
@@ -38,10 +17,10 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 
 func TestRunCommand(t *testing.T) {
 	dir := t.TempDir()
-	good := writeScenario(t, dir, "good", runScenarioSrc)
-	failing := writeScenario(t, dir, "failing", strings.Replace(runScenarioSrc, "p50 > 0s", "p50 < 1s", 1))
-	invalid := writeScenario(t, dir, "invalid", strings.Replace(runScenarioSrc, "region: us-east-2, call", "region: us-east-9, call", 1))
-	badState := writeScenario(t, dir, "bad-state", strings.Replace(runScenarioSrc, "name: docs-bucket,", "name: B,", 1))
+	good := writeScenario(t, dir, "good", validScenario)
+	failing := writeScenario(t, dir, "failing", strings.Replace(validScenario, "p50 > 0s", "p50 < 1s", 1))
+	invalid := writeScenario(t, dir, "invalid", strings.Replace(validScenario, "region: us-east-2, call", "region: us-east-9, call", 1))
+	badState := writeScenario(t, dir, "bad-state", strings.Replace(validScenario, "name: docs-bucket,", "name: B,", 1))
 
 	tests := []struct {
 		name     string
@@ -82,7 +61,7 @@ func TestRunCommand(t *testing.T) {
 
 func TestValidateChecksInitialState(t *testing.T) {
 	dir := t.TempDir()
-	bad := writeScenario(t, dir, "bad-state", strings.Replace(runScenarioSrc, "name: docs-bucket,", "name: B,", 1))
+	bad := writeScenario(t, dir, "bad-state", strings.Replace(validScenario, "name: docs-bucket,", "name: B,", 1))
 	code, _, errOut := runCLI("validate", bad)
 	if code != 2 || !strings.Contains(errOut, "state.buckets[0] (B)") || !strings.Contains(errOut, "InvalidBucketName") {
 		t.Errorf("validate: exit %d, stderr %q; want 2 naming state.buckets[0] and InvalidBucketName", code, errOut)
@@ -91,7 +70,7 @@ func TestValidateChecksInitialState(t *testing.T) {
 
 func TestRunJSONAndFiles(t *testing.T) {
 	dir := t.TempDir()
-	good := writeScenario(t, dir, "good", runScenarioSrc)
+	good := writeScenario(t, dir, "good", validScenario)
 	html := filepath.Join(dir, "r.html")
 	om := filepath.Join(dir, "r.om")
 	code, out, errOut := runCLI("run", good, "--json", "--trials", "5", "--html", html, "--openmetrics", om, "--openmetrics-at", "2026-11-22T10:00:00Z")
