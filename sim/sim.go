@@ -9,6 +9,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -38,6 +39,11 @@ type Config struct {
 	Network Network
 	// Initial is the state every region starts from (cloned, never modified).
 	Initial *controlplane.State
+	// Trace, if set, receives one line per event (commit, deliver, drop,
+	// apply, fault), stamped with the virtual time in nanoseconds: two runs
+	// with the same inputs and seed write byte-identical traces, which is how
+	// determinism is tested and how a failing seed is replayed and read.
+	Trace io.Writer
 }
 
 // FaultID names an active fault so it can be healed.
@@ -112,6 +118,7 @@ type Sim struct {
 	stats    Stats
 	onCommit []func(time.Duration, string, replication.Mutation)
 	onApply  []func(time.Duration, string, replication.Mutation)
+	members  *replication.Membership // live regions; nil = rebuild
 }
 
 // New builds a simulation; nothing runs until RunUntil.
@@ -156,34 +163,52 @@ func (s *Sim) startNode(i int, lostState bool) {
 		Start:     s.wall(s.now),
 		LostState: lostState,
 	})
-	r.node.SetPeers(s.peersOf(i))
+	r.node.SetMembership(s.membership())
 	r.deadline = -1
 	s.drain(i)
 }
 
-func (s *Sim) peersOf(i int) []string {
-	var peers []string
-	for j, r := range s.regions {
-		if j != i && !r.down {
-			peers = append(peers, r.name)
+// membership is the sorted list of live regions, built once per membership
+// change and shared by every node (each node skips itself), so memory stays
+// linear in nodes instead of one n-1 peer list per node.
+func (s *Sim) membership() *replication.Membership {
+	if s.members == nil {
+		var live []string
+		for _, r := range s.regions {
+			if !r.down {
+				live = append(live, r.name)
+			}
 		}
+		slices.Sort(live)
+		s.members = replication.NewMembership(live)
 	}
-	slices.Sort(peers)
-	return peers
+	return s.members
 }
 
 // refreshPeers tells every live node the current membership, as memberlist's
 // failure detector eventually would.
 func (s *Sim) refreshPeers() {
+	s.members = nil
 	for i, r := range s.regions {
 		if !r.down {
-			r.node.SetPeers(s.peersOf(i))
+			r.node.SetMembership(s.membership())
 			s.drain(i)
 		}
 	}
 }
 
 func (s *Sim) wall(d time.Duration) time.Time { return epoch.Add(d) }
+
+// trace writes one trace line when Config.Trace is set; the check comes
+// first so an untraced run pays no formatting cost.
+func (s *Sim) trace(format string, args ...any) {
+	if s.cfg.Trace == nil {
+		return
+	}
+	fmt.Fprintf(s.cfg.Trace, "%d ", int64(s.now))
+	fmt.Fprintf(s.cfg.Trace, format, args...)
+	fmt.Fprintln(s.cfg.Trace)
+}
 
 func (s *Sim) push(e *event) {
 	s.seq++
@@ -227,6 +252,7 @@ func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutati
 	_ = s.truth.Step(s.wall(s.now), replication.Message{Kind: replication.KindRepair, From: regionName, Mutations: []replication.Mutation{m}})
 	s.truth.Tick(s.wall(s.now))
 	_ = s.truth.Ready()
+	s.trace("commit %s %s", regionName, m.ID)
 	for _, fn := range s.onCommit {
 		fn(s.now, regionName, m)
 	}
@@ -242,6 +268,7 @@ func (s *Sim) drain(i int) {
 	r.log = append(r.log, rd.Persist...)
 	for _, a := range rd.Applied {
 		at := a.At.Sub(epoch)
+		s.trace("apply %s %s at=%d", r.name, a.Mutation.ID, int64(at))
 		for _, fn := range s.onApply {
 			fn(at, r.name, a.Mutation)
 		}
@@ -264,6 +291,7 @@ func (s *Sim) send(from int, env replication.Envelope) {
 		return
 	}
 	if s.regions[to].down || s.blocked(s.regions[from].name, env.To) {
+		s.trace("drop %s>%s %v cut", s.regions[from].name, env.To, env.Msg.Kind)
 		s.stats.Dropped++
 		return
 	}
@@ -279,6 +307,7 @@ func (s *Sim) send(from int, env replication.Envelope) {
 	}
 	// Reliable kinds ride TCP in the live cluster: retransmitted, not lost.
 	if loss > 0 && !env.Msg.Kind.Reliable() && s.rand.Float64() < loss {
+		s.trace("drop %s>%s %v loss", s.regions[from].name, env.To, env.Msg.Kind)
 		s.stats.Dropped++
 		return
 	}
@@ -326,6 +355,7 @@ func (s *Sim) blocked(from, to string) bool {
 func (s *Sim) addFault(f *fault) FaultID {
 	s.nextID++
 	s.faults[s.nextID] = f
+	s.trace("fault %d start %s", s.nextID, f)
 	return s.nextID
 }
 
@@ -352,7 +382,33 @@ func (s *Sim) SetLoss(p float64) FaultID { return s.addFault(&fault{loss: p, has
 func (s *Sim) SetLatency(d delay.Distribution) FaultID { return s.addFault(&fault{latency: d}) }
 
 // Heal ends a fault.
-func (s *Sim) Heal(id FaultID) { delete(s.faults, id) }
+func (s *Sim) Heal(id FaultID) {
+	if _, ok := s.faults[id]; ok {
+		s.trace("fault %d heal", id)
+	}
+	delete(s.faults, id)
+}
+
+// String describes a fault for the trace; map iteration is avoided so the
+// text is deterministic.
+func (f *fault) String() string {
+	switch {
+	case f.groups != nil:
+		names := make([]string, 0, len(f.groups))
+		for r := range f.groups {
+			names = append(names, fmt.Sprintf("%s:%d", r, f.groups[r]))
+		}
+		slices.Sort(names)
+		return fmt.Sprintf("partition %v", names)
+	case f.oneWay[0] != "":
+		return fmt.Sprintf("oneway %s>%s", f.oneWay[0], f.oneWay[1])
+	case f.hasLoss:
+		return fmt.Sprintf("loss %v", f.loss)
+	case f.latency != nil:
+		return fmt.Sprintf("latency %s", f.latency)
+	}
+	return "none"
+}
 
 // Crash stops a region: it serves nothing and receives nothing. With
 // loseState its durable log is lost too.
@@ -362,6 +418,7 @@ func (s *Sim) Crash(name string, loseState bool) {
 		return
 	}
 	r := s.regions[i]
+	s.trace("fault crash %s lose_state=%v", name, loseState)
 	r.down = true
 	r.gen++
 	if loseState {
@@ -378,6 +435,7 @@ func (s *Sim) Restart(name string) {
 		return
 	}
 	r := s.regions[i]
+	s.trace("fault restart %s", name)
 	r.down = false
 	lost := len(r.log) == 0
 	log := r.log
@@ -445,10 +503,12 @@ func (s *Sim) RunUntil(t time.Duration) {
 		case e.msg != nil:
 			r := s.regions[e.region]
 			if r.down || e.gen != r.gen {
+				s.trace("drop %s>%s %v down", e.msg.From, r.name, e.msg.Kind)
 				s.stats.Dropped++
 				continue
 			}
 			s.stats.Deliveries++
+			s.trace("deliver %s>%s %v", e.msg.From, r.name, e.msg.Kind)
 			_ = r.node.Step(s.wall(s.now), *e.msg)
 			s.drain(e.region)
 		}
