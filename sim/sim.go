@@ -28,6 +28,29 @@ type Network struct {
 	Latency delay.Distribution
 	// Loss is the probability that a message is dropped.
 	Loss float64
+	// Links overrides Latency per directed link {from, to}: a WAN hop
+	// between distant regions is slower than one within a continent.
+	Links map[[2]string]delay.Distribution
+	// Burst, if set, replaces Loss with a Gilbert-Elliott channel per
+	// directed link: real packet loss comes in bursts, which defeats
+	// retransmission spread over consecutive rounds more than the same
+	// average loss spread evenly.
+	Burst *GilbertElliott
+	// Duplicate is the probability that an unreliable (UDP) message is
+	// delivered twice, the copy with its own latency draw, as a network
+	// may do; replication must treat the second copy as a no-op.
+	Duplicate float64
+}
+
+// GilbertElliott is a two-state loss channel: in the good state a message
+// is lost with probability LossGood, in the bad state with LossBad; after
+// each message the link moves good->bad with probability GoodToBad and
+// bad->good with probability BadToGood. Mean burst length is 1/BadToGood
+// messages; the stationary loss rate is
+// (BadToGood*LossGood + GoodToBad*LossBad) / (GoodToBad + BadToGood).
+type GilbertElliott struct {
+	GoodToBad, BadToGood float64
+	LossGood, LossBad    float64
 }
 
 // Config is one simulation.
@@ -119,6 +142,8 @@ type Sim struct {
 	onCommit []func(time.Duration, string, replication.Mutation)
 	onApply  []func(time.Duration, string, replication.Mutation)
 	members  *replication.Membership // live regions; nil = rebuild
+	// bad holds the links whose Gilbert-Elliott channel is in the bad state.
+	bad map[[2]string]bool
 }
 
 // New builds a simulation; nothing runs until RunUntil.
@@ -131,6 +156,7 @@ func New(cfg Config) (*Sim, error) {
 		rand:   rand.New(rand.NewPCG(cfg.Seed, 0x1a9b0c5)),
 		index:  map[string]int{},
 		faults: map[FaultID]*fault{},
+		bad:    map[[2]string]bool{},
 	}
 	for i, name := range cfg.Regions {
 		if _, dup := s.index[name]; dup {
@@ -295,14 +321,35 @@ func (s *Sim) send(from int, env replication.Envelope) {
 		s.stats.Dropped++
 		return
 	}
+	link := [2]string{s.regions[from].name, env.To}
 	loss := s.cfg.Network.Loss
 	lat := s.cfg.Network.Latency
+	if d, ok := s.cfg.Network.Links[link]; ok {
+		lat = d
+	}
+	lossFault := false
 	for _, f := range s.sortedFaults() {
 		if f.hasLoss {
-			loss = f.loss
+			loss, lossFault = f.loss, true
 		}
 		if f.latency != nil {
 			lat = f.latency
+		}
+	}
+	// The burst channel advances only on unreliable messages (the ones it
+	// can drop), and only when configured, so runs without it draw the
+	// same random numbers as before it existed. A SetLoss fault overrides it.
+	if ge := s.cfg.Network.Burst; ge != nil && !lossFault && !env.Msg.Kind.Reliable() {
+		if s.bad[link] {
+			loss = ge.LossBad
+			if s.rand.Float64() < ge.BadToGood {
+				delete(s.bad, link)
+			}
+		} else {
+			loss = ge.LossGood
+			if s.rand.Float64() < ge.GoodToBad {
+				s.bad[link] = true
+			}
 		}
 	}
 	// Reliable kinds ride TCP in the live cluster: retransmitted, not lost.
@@ -317,6 +364,14 @@ func (s *Sim) send(from int, env replication.Envelope) {
 	}
 	msg := env.Msg
 	s.push(&event{at: s.now + d, region: to, gen: s.regions[to].gen, msg: &msg})
+	if p := s.cfg.Network.Duplicate; p > 0 && !env.Msg.Kind.Reliable() && s.rand.Float64() < p {
+		var d2 time.Duration
+		if lat != nil {
+			d2 = lat.Sample(s.rand)
+		}
+		s.trace("duplicate %s>%s %v", link[0], link[1], env.Msg.Kind)
+		s.push(&event{at: s.now + d2, region: to, gen: s.regions[to].gen, msg: &msg})
+	}
 }
 
 func (s *Sim) sortedFaults() []*fault {
@@ -515,5 +570,27 @@ func (s *Sim) RunUntil(t time.Duration) {
 	}
 	if t > s.now {
 		s.now = t
+	}
+}
+
+// RunUntilConverged runs the loop, checking convergence after every event, and
+// stops at the first instant at or after from when every live region's view
+// equals the truth (see Converged), or at limit. It returns that instant and
+// true, or limit and false. Checking per event gives the exact virtual
+// instant, which a caller that polls at intervals cannot: that is the
+// time-to-converge measured after the last heal.
+func (s *Sim) RunUntilConverged(from, limit time.Duration) (time.Duration, bool) {
+	s.RunUntil(from)
+	for {
+		if s.Converged() {
+			return s.now, true
+		}
+		if len(s.queue) == 0 || s.queue[0].at > limit {
+			s.RunUntil(limit)
+			return limit, false
+		}
+		// Every event at this instant runs before the check, so the answer
+		// does not depend on the order of same-instant events.
+		s.RunUntil(s.queue[0].at)
 	}
 }
