@@ -35,7 +35,7 @@ func (set *Set) all() []policy {
 }
 
 // Sets are the two policy sets measured: "evaluator" mirrors
-// docs/benchmarks.d/evaluator.md exactly; "bench" is this module's own set
+// docs/benchmarks.md ("Evaluator benchmark") exactly; "bench" is this module's own set
 // (written before that document), where the granting statement is the last
 // of 100 and conditions include principal tags.
 var Sets = []*Set{

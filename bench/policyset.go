@@ -5,7 +5,7 @@
 // The policy sets are issue 2's realistic request: a user in 3 groups with 10
 // managed policies of 10 statements each (some with conditions and policy
 // variables), one SCP level, a permissions boundary and a bucket policy; one
-// mirrors the evaluator's own benchmark (docs/benchmarks.d/evaluator.md), the
+// mirrors the evaluator's own benchmark (docs/benchmarks.md ("Evaluator benchmark")), the
 // other was designed here. Each is one table of statements rendered twice: to
 // AWS JSON for iamprop and to Cedar for cedar-go, so both engines decide the
 // same thing.
@@ -367,7 +367,7 @@ func (set *Set) cedarPolicySet() string {
 	return b.String()
 }
 
-// The evaluator's own benchmark set, exactly as docs/benchmarks.d/evaluator.md
+// The evaluator's own benchmark set, exactly as docs/benchmarks.md ("Evaluator benchmark")
 // describes it, so both documents measure the same thing.
 
 var evalServices = []string{"s3", "ec2", "dynamodb", "sqs", "sns", "lambda", "iam", "kms", "logs", "cloudwatch"}

@@ -10,7 +10,7 @@ import (
 var benchServices = []string{"s3", "ec2", "dynamodb", "sqs", "sns", "lambda", "iam", "kms", "logs", "cloudwatch"}
 
 // benchManaged builds managed policy i of the benchmark set (described in
-// docs/benchmarks.d/evaluator.md, which the cedar comparison mirrors).
+// docs/benchmarks.md ("Evaluator benchmark"), which the cedar comparison mirrors).
 func benchManaged(i int) string {
 	var stmts []string
 	for j := range 10 {

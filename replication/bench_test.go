@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Benchmarks of the node's hot paths. Targets (docs/benchmarks.d/replication.md):
+// Benchmarks of the node's hot paths. Targets (docs/benchmarks.md ("replication")):
 // a duplicate rumor (the common case in a converging cluster) well under a
 // microsecond; a whole cluster spreading one mutation at 1M+ deliveries/s.
 
