@@ -118,25 +118,11 @@ func TestTestPolicyCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := run(tt.args, &out, &errOut)
-			if code != tt.wantCode {
-				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out.String(), errOut.String())
-			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("stdout lacks %q:\n%s", w, out.String())
-				}
-			}
+			out, _ := expectRun(t, tt.args, tt.wantCode, tt.wantOut, tt.wantErrOut)
 			if tt.wantLast != "" {
-				lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+				lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 				if last := lines[len(lines)-1]; last != tt.wantLast {
 					t.Errorf("last line %q, want %q", last, tt.wantLast)
-				}
-			}
-			for _, w := range tt.wantErrOut {
-				if !strings.Contains(errOut.String(), w) {
-					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
 				}
 			}
 		})

@@ -108,26 +108,12 @@ func TestValidateCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := run(tt.args, &out, &errOut)
-			if code != tt.wantCode {
-				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out.String(), errOut.String())
+			out, errOut := expectRun(t, tt.args, tt.wantCode, tt.wantOut, tt.wantErrOut)
+			if tt.wantOut == nil && out != "" {
+				t.Errorf("unexpected stdout:\n%s", out)
 			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("stdout lacks %q:\n%s", w, out.String())
-				}
-			}
-			if tt.wantOut == nil && out.Len() > 0 {
-				t.Errorf("unexpected stdout:\n%s", out.String())
-			}
-			for _, w := range tt.wantErrOut {
-				if !strings.Contains(errOut.String(), w) {
-					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
-				}
-			}
-			if tt.noErrOut && errOut.Len() > 0 {
-				t.Errorf("unexpected stderr:\n%s", errOut.String())
+			if tt.noErrOut && errOut != "" {
+				t.Errorf("unexpected stderr:\n%s", errOut)
 			}
 		})
 	}
