@@ -1,7 +1,8 @@
 // Command validate compares the simulator with two published gossip models
 // and prints the markdown tables of docs/validation.md:
 //
-//   - HashiCorp Serf's convergence simulator (a logistic infection curve):
+//   - HashiCorp Serf's convergence simulator (a logistic infection curve,
+//     computed here with the formula of its web page, see serfConvergence):
 //     time for one rumor to reach 99.99% of N nodes, fanout 3, interval 200 ms, no loss;
 //   - Demers et al. 1987 rumor mongering: the residue s (fraction never
 //     reached) against s = e^-(k+1)(1-s), with k+1 the measured number of
@@ -29,21 +30,25 @@ func main() {
 	seeds := flag.Int("seeds", 10, "seeds per cluster size up to 1,000 nodes")
 	big := flag.Int("big", 3, "seeds for 10,000 nodes")
 	flag.Parse()
-	serf := map[int]float64{5: 1.6, 30: 1.8, 1000: 2.2, 10000: 2.6}
-	fmt.Println("| nodes | seeds | simulated p50 (s) | min (s) | max (s) | Serf logistic model (s) |")
-	fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Println("| nodes | seeds | simulated p50 (s) | min (s) | max (s) | Serf logistic model (s) | simulated p50 to 50% (s) | Serf to 50% (s) |")
+	fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, n := range []int{5, 30, 1000, 10000} {
 		k := *seeds
 		if n >= 10000 {
 			k = *big
 		}
-		var ts []float64
+		var ts, halves []float64
+		lan := replication.GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}
 		for seed := 1; seed <= k; seed++ {
-			t, _, _ := spread(n, uint64(seed), replication.GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}, 0.9999)
+			t, _, _ := spread(n, uint64(seed), lan, 0.9999)
 			ts = append(ts, t.Seconds())
+			half, _, _ := spread(n, uint64(seed), lan, 0.5)
+			halves = append(halves, half.Seconds())
 		}
 		slices.Sort(ts)
-		fmt.Printf("| %d | %d | %.2f | %.2f | %.2f | %.1f |\n", n, k, ts[len(ts)/2], ts[0], ts[len(ts)-1], serf[n])
+		slices.Sort(halves)
+		fmt.Printf("| %d | %d | %.2f | %.2f | %.2f | %.1f | %.2f | %.1f |\n", n, k, ts[len(ts)/2], ts[0], ts[len(ts)-1],
+			serfConvergence(n, 3, 0.2, 0, 0, 0.9999), halves[len(halves)/2], serfConvergence(n, 3, 0.2, 0, 0, 0.5))
 	}
 	fmt.Println()
 	fmt.Println("| nodes | fanout | retransmit mult | seeds | sends per informed node c = k+1 | simulated residue s | Demers s = e^-c(1-s) |")
@@ -59,6 +64,27 @@ func main() {
 		c := sends / float64(*seeds)
 		fmt.Printf("| %d | %d | %d | %d | %.2f | %.4f | %.4f |\n", row.n, row.fanout, row.mult, *seeds, c, res, demers(c))
 	}
+}
+
+// serfConvergence is HashiCorp Serf's convergence simulator (the formula
+// behind serf.io/docs/internals/simulator.html): a logistic infection curve
+// with contact rate fanout/n × (1−loss) × (1−failed) × 0.5 per round,
+//
+//	infected(x) = n / (1 + (n+1)·e^(−contact·n·x)),
+//
+// evaluated at whole rounds; it returns the first round's time (seconds) at
+// which the infected fraction reaches target, as the page's graph does (at
+// most 100 rounds).
+func serfConvergence(n, fanout int, interval, loss, failed, target float64) float64 {
+	contact := float64(fanout) / float64(n) * (1 - loss) * (1 - failed) * 0.5
+	nodes := float64(n)
+	for round := 0; round < 100; round++ {
+		infected := nodes / (1 + (nodes+1)*math.Exp(-contact*nodes*float64(round)))
+		if infected/nodes >= target {
+			return float64(round) * interval
+		}
+	}
+	return 100 * interval
 }
 
 // demers solves s = e^-c(1-s) for its root in (0, 1) by fixed-point iteration
