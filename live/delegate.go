@@ -110,6 +110,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 		var vs vectorState
 		if err := json.Unmarshal(b[1:], &vs); err != nil || !vs.valid() {
 			n.m.GossipRejected.Inc()
+			n.log.Warn().Err(err).Int("bytes", len(b)).Msg("rejected a version-vector message")
 			return
 		}
 		n.m.GossipMessages.WithLabelValues(metrics.DirectionIn, "vector").Inc()
@@ -122,6 +123,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 		n.updateLag()
 	default:
 		n.m.GossipRejected.Inc()
+		n.log.Warn().Uint8("tag", b[0]).Int("bytes", len(b)).Msg("unknown gossip message tag")
 	}
 }
 

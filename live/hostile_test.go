@@ -1,0 +1,140 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/iamprop/iamprop/replication"
+)
+
+// TestHostilePeerCannotChangeTheView is the story of an insider: a peer
+// that holds the gossip key (so its packets pass memberlist's decryption)
+// but writes garbage, truncated, oversized or forged replication messages,
+// or replays old ones, straight to the victim's gossip port over real
+// sockets. For every message the victim stays up, counts what it refused
+// in iamprop_gossip_rejected_total, and its view digest does not move.
+func TestHostilePeerCannotChangeTheView(t *testing.T) {
+	var logs syncBuffer
+	c := startCluster(t, []string{"us-east-2", "eu-west-1"}, ClusterOptions{GossipKey: []byte("0123456789abcdef"), Logger: zerolog.New(&logs)})
+	victim, peer := c.Node("us-east-2"), c.Node("eu-west-1")
+
+	// One honest mutation first, so there is something to replay and to forge.
+	honest, err := c.Commit("eu-west-1", createUser("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "honest mutation applied at the victim", func(ctx context.Context) error {
+		return c.WaitApplied(ctx, honest.ID)
+	})
+
+	encode := func(m replication.Message) []byte { return append([]byte{tagReplication}, m.Encode()...) }
+	valid := encode(replication.Message{Kind: replication.KindGossip, From: peer.Region(), Mutations: []replication.Mutation{honest}})
+	forgedContent := honest
+	forgedContent.Call = createUser("mallory") // same id, other content
+	fromVictim := replication.Message{Kind: replication.KindGossip, From: victim.Region(), Mutations: []replication.Mutation{{
+		ID: replication.MutationID{Origin: victim.Region(), Seq: 99}, TS: replication.Timestamp{Wall: time.Now().UnixNano()},
+		Call: createUser("mallory"),
+	}}}
+	future := replication.Message{Kind: replication.KindGossip, From: peer.Region(), Mutations: []replication.Mutation{{
+		ID: replication.MutationID{Origin: peer.Region(), Seq: 50}, TS: replication.Timestamp{Wall: time.Now().Add(24 * time.Hour).UnixNano()},
+		Call: createUser("mallory"),
+	}}}
+
+	cases := []struct {
+		name     string
+		payload  []byte
+		reliable bool // over memberlist's TCP stream (no packet size limit)
+		rejected bool // must be counted as rejected (a replay is harmless, not an attack)
+	}{
+		{"garbage", []byte{tagReplication, 0xde, 0xad, 0xbe, 0xef}, false, true},
+		{"unknown tag", []byte{0x7f, 1, 2, 3}, false, true},
+		{"truncated", valid[:len(valid)/2], false, true},
+		{"oversized", append([]byte{tagReplication}, bytes.Repeat([]byte{1}, replication.MaxMessageBytes+10)...), true, true},
+		{"forged content under a known id", encode(replication.Message{Kind: replication.KindGossip, From: peer.Region(), Mutations: []replication.Mutation{forgedContent}}), false, true},
+		{"claims to come from the victim", encode(fromVictim), false, true},
+		{"timestamp a day ahead", encode(future), false, true},
+		{"replayed old mutation", valid, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := victim.Digest()
+			rejected := testutil.ToFloat64(victim.Metrics().GossipRejected)
+			to := memberlist.Address{Addr: victim.GossipAddr()}
+			send := peer.ml.SendToAddress
+			if tc.reliable {
+				m := memberNode(peer, victim.Region())
+				if m == nil {
+					t.Fatal("the peer does not see the victim as a member")
+				}
+				send = func(_ memberlist.Address, b []byte) error { return peer.ml.SendReliable(m, b) }
+			}
+			logged := logs.Len()
+			if err := send(to, tc.payload); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for tc.rejected && testutil.ToFloat64(victim.Metrics().GossipRejected) == rejected && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := testutil.ToFloat64(victim.Metrics().GossipRejected); tc.rejected && got <= rejected {
+				t.Errorf("iamprop_gossip_rejected_total stayed at %v: the message was not refused", got)
+			}
+			if tc.rejected && logs.Len() == logged {
+				t.Errorf("the refusal was not logged")
+			}
+			if !tc.rejected {
+				time.Sleep(200 * time.Millisecond) // give a replay the time to do harm
+			}
+			if err := victim.Healthy(); err != nil {
+				t.Fatalf("victim unhealthy: %v", err)
+			}
+			if after := victim.Digest(); after != before {
+				t.Errorf("view digest changed from %s to %s", before, after)
+			}
+		})
+	}
+	// And the honest cluster still works afterwards.
+	next, err := c.Commit("eu-west-1", createUser("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "a later honest mutation applied everywhere", func(ctx context.Context) error {
+		return c.WaitApplied(ctx, next.ID)
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the nodes' goroutines to log into.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Len returns how many bytes were logged so far.
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+// memberNode returns n's memberlist entry for region, or nil.
+func memberNode(n *Node, region string) *memberlist.Node {
+	for _, m := range n.ml.Members() {
+		if m.Name == region {
+			return m
+		}
+	}
+	return nil
+}
