@@ -66,9 +66,6 @@ type Region struct {
 	TransportDropped *prometheus.CounterVec
 	// HTTPRequests counts API requests by route pattern and status code.
 	HTTPRequests *prometheus.CounterVec
-	// ExposureWindow observes measured exposure windows, by scenario and
-	// probe (probe names are chosen by scenario authors, not users' data).
-	ExposureWindow *prometheus.HistogramVec
 
 	reg prometheus.Registerer
 	cs  []prometheus.Collector
@@ -129,14 +126,12 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Help: "Packets and streams dropped by injected faults, by reason."}, []string{"reason"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
 			Help: "HTTP API requests by route and status code."}, []string{"route", "code"}),
-		ExposureWindow: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "exposure_window_seconds",
-			Help: "Exposure windows measured by the scenario runner, by scenario and probe.", Buckets: lagBuckets}, []string{"scenario", "probe"}),
 	}
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
 		m.GossipRejected, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
-		m.TransportDropped, m.HTTPRequests, m.ExposureWindow,
+		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
 		if err := r.Register(c); err != nil {

@@ -27,7 +27,6 @@ func TestRegistryLintsClean(t *testing.T) {
 		m.ClusterMembers.WithLabelValues("alive").Set(3)
 		m.TransportDropped.WithLabelValues("loss").Inc()
 		m.HTTPRequests.WithLabelValues("POST /v1/authorize", "200").Inc()
-		m.ExposureWindow.WithLabelValues("public-s3-bucket", "attacker-read").Observe(4)
 	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
@@ -60,5 +59,50 @@ iamprop_mutations_committed_total{region="eu-west-1"} 2
 	// The same region twice on one registry is a clear error, not a panic.
 	if _, err := New(reg, "eu-west-1"); err == nil {
 		t.Error("registering a region twice succeeded")
+	}
+}
+
+// TestRunnerBesideRegions checks the runner's metrics lint clean and share
+// one registry with in-process regions (what --live --metrics-addr does).
+func TestRunnerBesideRegions(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	r, err := NewRunner(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, region := range []string{"us-east-2", "eu-west-1"} {
+		m, err := New(r.Registerer(), region)
+		if err != nil {
+			t.Fatalf("region %s beside the runner: %v", region, err)
+		}
+		m.ReplicationLag.WithLabelValues("us-east-2").Observe(1)
+	}
+	r.ExposureWindow.WithLabelValues("public-s3-bucket", "attacker-read", "eu-west-1").Observe(4)
+	r.StaleDecisions.WithLabelValues("public-s3-bucket", "attacker-read", "eu-west-1", KindExposure).Add(3)
+	r.ProbeRequests.WithLabelValues("public-s3-bucket", "attacker-read", "eu-west-1").Add(300)
+	r.Trials.WithLabelValues("public-s3-bucket", "live").Set(1)
+	r.Converged.WithLabelValues("public-s3-bucket", "live").Set(1)
+	r.Passed.WithLabelValues("public-s3-bucket", "live").Set(1)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"iamprop_exposure_window_seconds", 1},
+		{"iamprop_stale_decisions_total", 1},
+		{"iamprop_replication_lag_seconds", 2},
+	} {
+		if n, err := testutil.GatherAndCount(reg, tc.name); err != nil || n != tc.want {
+			t.Errorf("%s: %d series (%v), want %d", tc.name, n, err, tc.want)
+		}
+	}
+	if _, err := NewRunner(reg); err == nil {
+		t.Error("a second runner on the same registry registered")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/iamprop/iamprop/controlplane"
@@ -37,10 +38,12 @@ type liveCommit struct {
 // runLiveTrial runs one trial on an in-process cluster of real memberlist
 // nodes on loopback, in real time. The served decisions are the nodes' own;
 // the exposure windows are computed exactly, as in the simulator, by
-// replaying the commit and apply instants the nodes recorded.
-func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
+// replaying the commit and apply instants the nodes recorded. A non-nil reg
+// receives the nodes' metrics (the runner's /metrics endpoint); they leave
+// it when the cluster shuts down, so the next trial registers afresh.
+func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool, reg prometheus.Registerer) *trialResult {
 	c, err := live.StartCluster(ctx, p.scenario.Regions, live.ClusterOptions{
-		Delay: p.delay, Initial: p.initial, Seed: seed, Logger: zerolog.Nop(),
+		Delay: p.delay, Initial: p.initial, Seed: seed, Logger: zerolog.Nop(), Registerer: reg,
 	})
 	if err != nil {
 		return &trialResult{index: index, seed: seed, err: fmt.Errorf("starting the live cluster: %w", err)}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
 )
@@ -32,6 +33,10 @@ type Options struct {
 	// processes, one API URL per region; Token is their API token.
 	Cluster []string
 	Token   string
+	// Metrics, when set, receives each trial's exposure windows and stale
+	// decisions as the trial is measured (ServeMetrics serves them); in
+	// --live mode the in-process regions register their metrics beside them.
+	Metrics *metrics.Runner
 }
 
 // Run runs the scenario in the simulator and returns its report. An error
@@ -67,16 +72,20 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		// Real time and real sockets: trials run one at a time so they do
 		// not slow each other's gossip.
 		mode, workers = "live", 1
-		one = func(i int) *trialResult { return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0) }
+		one = func(i int) *trialResult {
+			return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0, nodeRegisterer(opts.Metrics))
+		}
 	}
 
 	agg := newAggregate(sc, seed, opts.Trials)
 	agg.run.Mode = mode
+	startRunMetrics(opts.Metrics, sc, mode)
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
 			return fmt.Errorf("%s: trial %d (seed %d): %w", sc.Name, r.index, r.seed, r.err)
 		}
 		agg.add(r)
+		observeTrial(opts.Metrics, sc, mode, r)
 		if opts.Progress != nil {
 			opts.Progress(r.index+1, opts.Trials)
 		}
@@ -84,7 +93,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	}); err != nil {
 		return nil, err
 	}
-	return agg.finish(), nil
+	run := agg.finish()
+	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
+	return run, nil
 }
 
 // Check prepares a scenario without running it: its initial state goes

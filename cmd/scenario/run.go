@@ -28,6 +28,10 @@ type runFlags struct {
 	openmetrics string
 	ascii       bool
 	metricsAt   string
+	// metricsAddr and metricsLinger: the runner's /metrics endpoint in
+	// live and cluster mode, and how long it outlives the run.
+	metricsAddr   string
+	metricsLinger time.Duration
 }
 
 func newRunCmd() *cobra.Command {
@@ -47,6 +51,7 @@ FILE is a path to a scenario file or the name of a scenario in the library
   scenario run scenarios/public-s3-bucket.yaml --json > report.json
   scenario run scenarios/public-s3-bucket.yaml --trials 500 --html report.html
   scenario run public-s3-bucket --live
+  scenario run public-s3-bucket --live --trials 10 --metrics-addr 127.0.0.1:9464
   IAMPROP_API_TOKEN=... scenario run public-s3-bucket --cluster http://127.0.0.1:8080,http://127.0.0.1:8081,http://127.0.0.1:8082`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +68,8 @@ FILE is a path to a scenario file or the name of a scenario in the library
 	fl.StringVar(&f.openmetrics, "openmetrics", "", "also write the trial results as OpenMetrics (for promtool backfill) to this file")
 	fl.StringVar(&f.metricsAt, "openmetrics-at", "", "timestamp (RFC 3339) stamped on the OpenMetrics samples (default: now, so Prometheus keeps the backfilled block)")
 	fl.BoolVar(&f.ascii, "ascii", false, "plain ASCII output (no colours or symbols)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "with --live or --cluster: serve the run's exposure windows and stale decisions on http://ADDR/metrics for Prometheus while it runs (PORT or :PORT listens on 127.0.0.1; name an interface, e.g. 0.0.0.0:9464, to expose it)")
+	fl.DurationVar(&f.metricsLinger, "metrics-linger", 15*time.Second, "with --metrics-addr: keep serving this long after the run, so Prometheus scrapes the last trial")
 	return cmd
 }
 
@@ -82,6 +89,9 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 	}
 	if f.trials < 1 {
 		return invalidInput(fmt.Errorf("--trials must be at least 1, got %d", f.trials))
+	}
+	if f.metricsAddr != "" && !f.live && f.cluster == "" {
+		return invalidInput(errors.New("--metrics-addr needs --live or --cluster (a simulated run is backfilled instead: --openmetrics FILE, then promtool tsdb create-blocks-from openmetrics)"))
 	}
 	metricsAt := time.Now().Truncate(time.Second)
 	if f.metricsAt != "" {
@@ -107,8 +117,24 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		opts.Progress = bar.update
 		defer bar.finish()
 	}
+	linger := f.metricsLinger
+	if f.metricsAddr != "" {
+		srv, err := runner.ServeMetrics(f.metricsAddr)
+		if err != nil {
+			return invalidInput(err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "serving the run's metrics on http://%s/metrics\n", srv.Addr)
+		opts.Metrics = srv.Metrics
+		defer func() {
+			// Prometheus scrapes periodically: keep the last trial's values
+			// up for a few scrapes before the process goes away.
+			time.Sleep(linger)
+			_ = srv.Close(cmd.Context())
+		}()
+	}
 	run, err := runner.Run(cmd.Context(), sc, opts)
 	if err != nil {
+		linger = 0 // nothing was measured to be scraped
 		return invalidInput(err)
 	}
 	if f.html != "" {

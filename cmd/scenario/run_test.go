@@ -31,6 +31,8 @@ func TestRunCommand(t *testing.T) {
 		{"zero trials exits 2", []string{"run", good, "--trials", "0"}, 2, nil, []string{"--trials"}},
 		{"unknown flag exits 2", []string{"run", good, "--bogus"}, 2, nil, []string{"bogus"}},
 		{"ascii output", []string{"run", good, "--ascii"}, 0, []string{"PASS"}, nil},
+		{"metrics endpoint needs a real-time run", []string{"run", good, "--metrics-addr", "9464"}, 2, nil, []string{"--metrics-addr needs --live or --cluster", "--openmetrics"}},
+		{"bad metrics address exits 2", []string{"run", good, "--live", "--metrics-addr", "localhost"}, 2, nil, []string{"--metrics-addr", "HOST:PORT"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,159 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/iamprop/iamprop/metrics"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// MetricsServer serves a live or cluster run's own measurements (exposure
+// windows, stale decisions per probe) on /metrics while the run goes on, so
+// Prometheus scrapes them beside the region nodes'. It has its own registry,
+// never the global one.
+type MetricsServer struct {
+	// Metrics are the runner's metrics; pass them in Options.Metrics.
+	Metrics *metrics.Runner
+	// Addr is the address the server listens on, port resolved.
+	Addr string
+
+	srv  *http.Server
+	done chan error
+}
+
+// ServeMetrics listens on addr and serves /metrics from a new registry
+// holding the runner's metrics and the Go and process collectors. An addr
+// without a host (":9464" or "9464") listens on loopback only: exposing the
+// runner beyond this machine is a choice made by naming an interface
+// ("0.0.0.0:9464").
+func ServeMetrics(addr string) (*MetricsServer, error) {
+	addr, err := loopbackDefault(addr)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+	m, err := metrics.NewRunner(reg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s := &MetricsServer{
+		Metrics: m, Addr: ln.Addr().String(), done: make(chan error, 1),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+	}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops the server, letting scrapes in flight finish until ctx ends.
+func (s *MetricsServer) Close(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// loopbackDefault completes a host-less listen address with 127.0.0.1 and
+// checks the port.
+func loopbackDefault(addr string) (string, error) {
+	if _, err := strconv.ParseUint(addr, 10, 16); err == nil {
+		addr = ":" + addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--metrics-addr %q: want HOST:PORT or PORT: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("--metrics-addr %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// nodeRegisterer is where an in-process cluster registers its regions'
+// metrics: the runner's registry when it serves one (so one scrape gives
+// both), else none (each node keeps a private registry).
+func nodeRegisterer(m *metrics.Runner) prometheus.Registerer {
+	if m == nil {
+		return nil
+	}
+	return m.Registerer()
+}
+
+// startRunMetrics creates every series of the run at zero, so a rate() over
+// the run sees the first increase and panels show zeros, not gaps.
+func startRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode string) {
+	if m == nil {
+		return
+	}
+	for i := range sc.Probes {
+		pr := &sc.Probes[i]
+		m.ExposureWindow.WithLabelValues(sc.Name, pr.Name, pr.Region)
+		m.ProbeRequests.WithLabelValues(sc.Name, pr.Name, pr.Region)
+		for _, k := range []string{metrics.KindExposure, metrics.KindDenial} {
+			m.StaleDecisions.WithLabelValues(sc.Name, pr.Name, pr.Region, k)
+		}
+	}
+	m.Trials.WithLabelValues(sc.Name, mode).Set(0)
+	m.Converged.WithLabelValues(sc.Name, mode).Set(1)
+	m.Passed.DeleteLabelValues(sc.Name, mode)
+}
+
+// observeTrial publishes one measured trial. The windows are exact (from the
+// nodes' commit and apply instants), so they are known once the trial has
+// converged, not while it runs: each trial's values appear when it ends.
+func observeTrial(m *metrics.Runner, sc *scenarios.Scenario, mode string, r *trialResult) {
+	if m == nil {
+		return
+	}
+	for i, pr := range r.probes {
+		if i >= len(sc.Probes) {
+			break
+		}
+		spec := &sc.Probes[i]
+		m.ExposureWindow.WithLabelValues(sc.Name, spec.Name, spec.Region).Observe(pr.exposure.Seconds())
+		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindExposure).Add(float64(pr.staleAllows))
+		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindDenial).Add(float64(pr.staleDenies))
+		m.ProbeRequests.WithLabelValues(sc.Name, spec.Name, spec.Region).Add(float64(pr.requests))
+	}
+	m.Trials.WithLabelValues(sc.Name, mode).Inc()
+	if !r.converged {
+		m.Converged.WithLabelValues(sc.Name, mode).Set(0)
+	}
+}
+
+// finishRunMetrics records whether the run's expectations passed.
+func finishRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode string, passed bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if passed {
+		v = 1
+	}
+	m.Passed.WithLabelValues(sc.Name, mode).Set(v)
+}
