@@ -80,6 +80,9 @@ func lookup(c Call) (*callDef, any, *APIError) {
 	if !ok {
 		return nil, nil, apiErr(ErrUnknownAction, "unknown call %q: see docs/mutations.md for the supported calls (names like \"iam:CreateUser\", \"s3:PutBucketPolicy\")", c.Action)
 	}
+	if args, ok := argsCache.get(d, c.Args); ok {
+		return d, args, nil
+	}
 	args := reflect.New(d.argsType).Interface()
 	if err := decodeArgs(c.Action, c.Args, args); err != nil {
 		var ae *APIError
@@ -88,7 +91,48 @@ func lookup(c Call) (*callDef, any, *APIError) {
 		}
 		return nil, nil, validationErr("%s: %v", c.Action, err)
 	}
+	argsCache.put(d, c.Args, args)
 	return d, args, nil
+}
+
+// argsCache keeps decoded arguments per (call, argument bytes). One
+// committed mutation is applied by every region (10,000 of them in a large
+// simulation), again at every re-fold, and validated first at its origin;
+// decoding its JSON by reflection each time cost more than the rest of the
+// apply. Decoded argument structs are never written to (checks read them
+// and return closures), so sharing one is safe; a hit returns exactly what
+// decoding would, so results never depend on the cache. Only successful
+// decodes are kept, bounded by the bytes of argument text held.
+var argsCache decodedArgs
+
+type decodedArgs struct {
+	sync.Mutex
+	m     map[*callDef]map[string]any
+	bytes int
+}
+
+const argsCacheMaxBytes = 16 << 20
+
+func (c *decodedArgs) get(d *callDef, raw []byte) (any, bool) {
+	c.Lock()
+	v, ok := c.m[d][string(raw)]
+	c.Unlock()
+	return v, ok
+}
+
+func (c *decodedArgs) put(d *callDef, raw []byte, args any) {
+	c.Lock()
+	defer c.Unlock()
+	if c.m == nil || c.bytes+len(raw) > argsCacheMaxBytes {
+		c.m, c.bytes = map[*callDef]map[string]any{}, 0
+	}
+	byArgs := c.m[d]
+	if byArgs == nil {
+		byArgs = map[string]any{}
+		c.m[d] = byArgs
+	}
+	byArgs[string(raw)] = args
+	c.bytes += len(raw)
 }
 
 func (s *State) check(c Call) (applyFn, *APIError) {

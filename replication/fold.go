@@ -13,6 +13,7 @@ type entry struct {
 	m       Mutation
 	size    int // encoded body size: what it costs in a message
 	applied bool
+	tx      *txItem // its place in a rumor queue (the queue's name index), if any
 }
 
 // checkpoint is a clone of the view after the first n applied mutations.

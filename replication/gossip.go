@@ -8,12 +8,12 @@ import (
 // TransmitLimitedQueue semantics (see transmitQueue), and the scratch
 // buffer its takes reuse.
 type rumorQueue struct {
-	q   *transmitQueue
+	q   transmitQueue
 	buf []*entry
 }
 
 func newRumorQueue(numNodes func() int, mult int) *rumorQueue {
-	return &rumorQueue{q: newTransmitQueue(numNodes, mult)}
+	return &rumorQueue{q: transmitQueue{numNodes: numNodes, mult: mult}}
 }
 
 // push queues e, whose encoded body is size bytes.
@@ -56,6 +56,10 @@ func (n *Node) randomPeers(k int) []string {
 			n.pick[i], n.pick[j] = n.pick[j], n.pick[i]
 		}
 		return n.pick[:k]
+	}
+	if cap(n.chosen) < k {
+		// Sized once: growing from empty would allocate every round's first draws.
+		n.chosen, n.pickOut = make([]int, 0, k), make([]string, 0, k)
 	}
 	n.chosen = n.chosen[:0]
 	out := n.pickOut[:0]

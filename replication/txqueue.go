@@ -19,7 +19,9 @@ import (
 //   - a picked rumor moves to the next tier after the take (not during it,
 //     so one take never sends it twice), or leaves the queue on its last send;
 //   - queueing a rumor whose name is queued replaces the older one
-//     (NamedBroadcast invalidation; the name here is the mutation ID);
+//     (NamedBroadcast invalidation; the name here is the mutation ID, and
+//     since a node holds one entry per ID, the name index is the entry's
+//     tx field rather than a map);
 //   - ids come from a counter that restarts at 0 whenever the queue
 //     empties, also mid-take (memberlist's deleteItem), which decides the
 //     order of equal-size rumors.
@@ -36,12 +38,12 @@ type transmitQueue struct {
 	numNodes func() int
 	mult     int
 
-	// tiers[t] holds the rumors sent t times, in memberlist's order:
-	// length descending, then id descending.
-	tiers  [][]*txItem
-	byName map[MutationID]*txItem
-	n      int
-	idGen  int64
+	// items holds the rumors in memberlist's btree order: transmit count
+	// ascending, then length descending, then id descending. One sorted
+	// slice: queues are short (a rumor lives a few rounds), so shifting
+	// beats a tree, and its capacity is reused.
+	items []*txItem
+	idGen int64
 
 	reinsert []*txItem
 	spare    []*txItem // recycled items
@@ -54,19 +56,50 @@ type txItem struct {
 	e         *entry
 }
 
-func newTransmitQueue(numNodes func() int, mult int) *transmitQueue {
-	return &transmitQueue{numNodes: numNodes, mult: mult, byName: map[MutationID]*txItem{}}
-}
-
-// before is memberlist's limitedBroadcast.Less within one tier.
-func (a *txItem) before(b *txItem) bool {
+// less is memberlist's limitedBroadcast.Less.
+func (a *txItem) less(b *txItem) bool {
+	if a.transmits != b.transmits {
+		return a.transmits < b.transmits
+	}
 	if a.msgLen != b.msgLen {
 		return a.msgLen > b.msgLen
 	}
 	return a.id > b.id
 }
 
-func (q *transmitQueue) len() int { return q.n }
+// cmpKey orders items like memberlist's btree; equal keys are one slot.
+func cmpKey(x, y *txItem) int {
+	if x.less(y) {
+		return -1
+	}
+	if y.less(x) {
+		return 1
+	}
+	return 0
+}
+
+func newTransmitQueue(numNodes func() int, mult int) *transmitQueue {
+	return &transmitQueue{numNodes: numNodes, mult: mult}
+}
+
+// firstNotBefore returns the index of the first item that is not less
+// than the pivot {transmits t, length free, id MaxInt64}: in tier t, the
+// largest rumor of at most free bytes (any id is below MaxInt64).
+func (q *transmitQueue) firstNotBefore(t int, free int64) int {
+	lo, hi := 0, len(q.items)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		x := q.items[m]
+		if x.transmits < t || x.transmits == t && x.msgLen > free {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (q *transmitQueue) len() int { return len(q.items) }
 
 // push queues e (msgLen bytes) with no transmissions yet.
 func (q *transmitQueue) push(e *entry, msgLen int) {
@@ -77,7 +110,7 @@ func (q *transmitQueue) push(e *entry, msgLen int) {
 	}
 	it := q.newItem()
 	*it = txItem{msgLen: int64(msgLen), id: q.idGen, e: e}
-	if old, ok := q.byName[e.m.ID]; ok {
+	if old := e.tx; old != nil {
 		q.deleteItem(old)
 		q.release(old)
 	}
@@ -98,70 +131,46 @@ func (q *transmitQueue) release(it *txItem) {
 	q.spare = append(q.spare, it)
 }
 
-// cmpKey orders a tier like memberlist's btree; equal keys are one slot.
-func cmpKey(x, y *txItem) int {
-	if x.before(y) {
-		return -1
-	}
-	if y.before(x) {
-		return 1
-	}
-	return 0
-}
-
 // addItem is memberlist's addItem: a btree ReplaceOrInsert keyed by
 // (transmits, length, id), then the name index. An item with an equal key
-// (possible once the id counter has restarted) is replaced in the tier
-// without a Finished call, and stays in the name index if its name
-// differs: memberlist's behaviour, kept so the two queues never diverge.
+// (possible once the id counter has restarted) is replaced without a
+// Finished call, and stays in the name index if its name differs:
+// memberlist's behaviour, kept so the two queues never diverge.
 func (q *transmitQueue) addItem(it *txItem) {
-	for len(q.tiers) <= it.transmits {
-		q.tiers = append(q.tiers, nil)
-	}
-	t := q.tiers[it.transmits]
-	if i, found := slices.BinarySearchFunc(t, it, cmpKey); found {
-		t[i] = it
+	if i, found := slices.BinarySearchFunc(q.items, it, cmpKey); found {
+		q.items[i] = it
 	} else {
-		q.tiers[it.transmits] = slices.Insert(t, i, it)
-		q.n++
+		q.items = slices.Insert(q.items, i, it)
 	}
-	q.byName[it.e.m.ID] = it
+	it.e.tx = it
 }
 
 // deleteItem is memberlist's deleteItem: the btree Delete removes the
 // item with it's key (if any), the name index loses it's name, and an
 // emptied queue restarts the id counter.
 func (q *transmitQueue) deleteItem(it *txItem) {
-	if it.transmits < len(q.tiers) {
-		t := q.tiers[it.transmits]
-		if i, found := slices.BinarySearchFunc(t, it, cmpKey); found {
-			copy(t[i:], t[i+1:])
-			t[len(t)-1] = nil
-			q.tiers[it.transmits] = t[:len(t)-1]
-			q.n--
-		}
+	if i, found := slices.BinarySearchFunc(q.items, it, cmpKey); found {
+		q.deleteAt(i)
 	}
-	delete(q.byName, it.e.m.ID)
-	if q.n == 0 {
+	it.e.tx = nil
+	if len(q.items) == 0 {
 		q.idGen = 0
 	}
 }
 
+func (q *transmitQueue) deleteAt(i int) {
+	copy(q.items[i:], q.items[i+1:])
+	q.items[len(q.items)-1] = nil
+	q.items = q.items[:len(q.items)-1]
+}
+
 // take is GetBroadcasts: it appends the picked rumors' entries to out.
 func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
-	if q.n == 0 {
+	if len(q.items) == 0 {
 		return out
 	}
 	transmitLimit := retransmitLimit(q.mult, q.numNodes())
-	minTr, maxTr := -1, -1
-	for t := range q.tiers {
-		if len(q.tiers[t]) > 0 {
-			if minTr < 0 {
-				minTr = t
-			}
-			maxTr = t
-		}
-	}
+	minTr, maxTr := q.items[0].transmits, q.items[len(q.items)-1].transmits
 	bytesUsed := 0
 	reinsert := q.reinsert[:0]
 	for t := minTr; t <= maxTr; {
@@ -169,22 +178,21 @@ func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
 		if free <= 0 {
 			break
 		}
-		tier := q.tiers[t]
-		// The first rumor of the tier (largest first) that fits.
-		i, _ := slices.BinarySearchFunc(tier, free, func(x *txItem, free int64) int {
-			if x.msgLen > free {
-				return -1
-			}
-			return 1
-		})
-		if i == len(tier) {
+		// The first item at or after memberlist's pivot {t, free, MaxInt64}:
+		// the largest rumor of tier t that fits, if it is in tier t.
+		i := q.firstNotBefore(t, free)
+		if i == len(q.items) || q.items[i].transmits != t {
 			t++
 			continue
 		}
-		keep := tier[i]
+		keep := q.items[i]
 		bytesUsed += overhead + int(keep.msgLen)
 		out = append(out, keep.e)
-		q.deleteItem(keep)
+		q.deleteAt(i)
+		keep.e.tx = nil
+		if len(q.items) == 0 {
+			q.idGen = 0
+		}
 		if keep.transmits+1 >= transmitLimit {
 			q.release(keep)
 		} else {

@@ -50,7 +50,8 @@ func TestTransmitQueueMatchesMemberlist(t *testing.T) {
 			ours := newTransmitQueue(numNodes, mult)
 			var finished []string
 			byMsg := map[*byte]string{}
-			names := 5 + r.IntN(40) // a small name space: replacements happen
+			entries := map[MutationID]*entry{} // a node holds one entry per ID
+			names := 5 + r.IntN(40)            // a small name space: replacements happen
 			sizes := []int{1 + r.IntN(400), 1 + r.IntN(400), 1 + r.IntN(1400)}
 			for op := 0; op < 3000; op++ {
 				switch k := r.IntN(10); {
@@ -64,7 +65,12 @@ func TestTransmitQueueMatchesMemberlist(t *testing.T) {
 					msg := make([]byte, size)
 					byMsg[&msg[0]] = id.String()
 					ml.QueueBroadcast(&mlBroadcast{name: id.String(), msg: msg, finished: &finished})
-					ours.push(&entry{m: Mutation{ID: id}}, size)
+					e := entries[id]
+					if e == nil {
+						e = &entry{m: Mutation{ID: id}}
+						entries[id] = e
+					}
+					ours.push(e, size)
 				case k < 9:
 					overhead, limit := r.IntN(6), r.IntN(1500)
 					var want, got []string

@@ -6,7 +6,6 @@
 package sim
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -87,34 +86,78 @@ type Stats struct {
 	Dropped    uint64 // lost, partitioned, or to a crashed node
 }
 
+// Event kinds.
+const (
+	evFn   uint8 = iota + 1 // a scheduled function: fns[slot]
+	evTick                  // a region's timer
+	evMsg                   // a message delivery: msgs[slot]
+)
+
+// event is one entry of the queue, a small value (no pointers), so the
+// queue allocates nothing per event and the garbage collector never scans
+// it. A message or function lives in a slab slot, recycled after use.
 type event struct {
 	at  time.Duration
 	seq uint64
-	fn  func()
-	// A tick event for a region carries its node generation so a stale
-	// timer of a crashed node is ignored.
-	region int
-	gen    int
-	tick   bool
-	msg    *replication.Message
+	// A tick or delivery for a region carries its node generation so a
+	// stale timer or message of a crashed node is ignored.
+	region int32
+	gen    int32
+	slot   int32
+	kind   uint8
 }
 
-type eventQueue []*event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
+func (a *event) before(b *event) bool {
+	if a.at != b.at {
+		return a.at < b.at
 	}
-	return q[i].seq < q[j].seq
+	return a.seq < b.seq
 }
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
+
+// eventQueue is a 4-ary min-heap by (time, sequence number): shallower
+// than a binary heap, so a pop touches fewer cache lines.
+type eventQueue []event
+
+func (q *eventQueue) push(e event) {
+	h := append(*q, e)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 4
+		if !h[i].before(&h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	*q = h
+}
+
+func (q *eventQueue) pop() event {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		c := 4*i + 1
+		if c >= last {
+			break
+		}
+		m := c
+		for k := c + 1; k < c+4 && k < last; k++ {
+			if h[k].before(&h[m]) {
+				m = k
+			}
+		}
+		if !h[m].before(&h[i]) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
 }
 
 type region struct {
@@ -144,6 +187,13 @@ type Sim struct {
 	members  *replication.Membership // live regions; nil = rebuild
 	// bad holds the links whose Gilbert-Elliott channel is in the bad state.
 	bad map[[2]string]bool
+	// faultList is the active faults in id order (nil: rebuild from faults).
+	faultList []*fault
+	// Slabs of in-flight messages and scheduled functions, by event slot,
+	// with their free slots.
+	msgs            []replication.Message
+	fns             []func()
+	freeMsg, freeFn []int32
 }
 
 // New builds a simulation; nothing runs until RunUntil.
@@ -236,10 +286,24 @@ func (s *Sim) trace(format string, args ...any) {
 	fmt.Fprintln(s.cfg.Trace)
 }
 
-func (s *Sim) push(e *event) {
+func (s *Sim) push(e event) {
 	s.seq++
 	e.seq = s.seq
-	heap.Push(&s.queue, e)
+	s.queue.push(e)
+}
+
+// pushMsg queues the delivery of m to region to at instant at.
+func (s *Sim) pushMsg(at time.Duration, to int, m replication.Message) {
+	var slot int32
+	if k := len(s.freeMsg); k > 0 {
+		slot = s.freeMsg[k-1]
+		s.freeMsg = s.freeMsg[:k-1]
+		s.msgs[slot] = m
+	} else {
+		slot = int32(len(s.msgs))
+		s.msgs = append(s.msgs, m)
+	}
+	s.push(event{at: at, kind: evMsg, region: int32(to), gen: int32(s.regions[to].gen), slot: slot})
 }
 
 // Now is the virtual time since the start.
@@ -247,7 +311,16 @@ func (s *Sim) Now() time.Duration { return s.now }
 
 // Schedule runs fn inside the loop at virtual time at (not before Now).
 func (s *Sim) Schedule(at time.Duration, fn func()) {
-	s.push(&event{at: max(at, s.now), fn: fn})
+	var slot int32
+	if k := len(s.freeFn); k > 0 {
+		slot = s.freeFn[k-1]
+		s.freeFn = s.freeFn[:k-1]
+		s.fns[slot] = fn
+	} else {
+		slot = int32(len(s.fns))
+		s.fns = append(s.fns, fn)
+	}
+	s.push(event{at: max(at, s.now), kind: evFn, slot: slot})
 }
 
 // OnCommit registers a callback for every commit, right after the truth includes it.
@@ -294,7 +367,9 @@ func (s *Sim) drain(i int) {
 	r.log = append(r.log, rd.Persist...)
 	for _, a := range rd.Applied {
 		at := a.At.Sub(epoch)
-		s.trace("apply %s %s at=%d", r.name, a.Mutation.ID, int64(at))
+		if s.cfg.Trace != nil {
+			s.trace("apply %s %s at=%d", r.name, a.Mutation.ID, int64(at))
+		}
 		for _, fn := range s.onApply {
 			fn(at, r.name, a.Mutation)
 		}
@@ -306,9 +381,10 @@ func (s *Sim) drain(i int) {
 		d := max(rd.Deadline.Sub(epoch), s.now)
 		if r.deadline < 0 || d < r.deadline || r.deadline < s.now {
 			r.deadline = d
-			s.push(&event{at: d, region: i, gen: r.gen, tick: true})
+			s.push(event{at: d, kind: evTick, region: int32(i), gen: int32(r.gen)})
 		}
 	}
+	r.node.Recycle(rd)
 }
 
 func (s *Sim) send(from int, env replication.Envelope) {
@@ -317,15 +393,19 @@ func (s *Sim) send(from int, env replication.Envelope) {
 		return
 	}
 	if s.regions[to].down || s.blocked(s.regions[from].name, env.To) {
-		s.trace("drop %s>%s %v cut", s.regions[from].name, env.To, env.Msg.Kind)
+		if s.cfg.Trace != nil {
+			s.trace("drop %s>%s %v cut", s.regions[from].name, env.To, env.Msg.Kind)
+		}
 		s.stats.Dropped++
 		return
 	}
 	link := [2]string{s.regions[from].name, env.To}
 	loss := s.cfg.Network.Loss
 	lat := s.cfg.Network.Latency
-	if d, ok := s.cfg.Network.Links[link]; ok {
-		lat = d
+	if len(s.cfg.Network.Links) > 0 {
+		if d, ok := s.cfg.Network.Links[link]; ok {
+			lat = d
+		}
 	}
 	lossFault := false
 	for _, f := range s.sortedFaults() {
@@ -354,7 +434,9 @@ func (s *Sim) send(from int, env replication.Envelope) {
 	}
 	// Reliable kinds ride TCP in the live cluster: retransmitted, not lost.
 	if loss > 0 && !env.Msg.Kind.Reliable() && s.rand.Float64() < loss {
-		s.trace("drop %s>%s %v loss", s.regions[from].name, env.To, env.Msg.Kind)
+		if s.cfg.Trace != nil {
+			s.trace("drop %s>%s %v loss", s.regions[from].name, env.To, env.Msg.Kind)
+		}
 		s.stats.Dropped++
 		return
 	}
@@ -362,19 +444,23 @@ func (s *Sim) send(from int, env replication.Envelope) {
 	if lat != nil {
 		d = lat.Sample(s.rand)
 	}
-	msg := env.Msg
-	s.push(&event{at: s.now + d, region: to, gen: s.regions[to].gen, msg: &msg})
+	s.pushMsg(s.now+d, to, env.Msg)
 	if p := s.cfg.Network.Duplicate; p > 0 && !env.Msg.Kind.Reliable() && s.rand.Float64() < p {
 		var d2 time.Duration
 		if lat != nil {
 			d2 = lat.Sample(s.rand)
 		}
-		s.trace("duplicate %s>%s %v", link[0], link[1], env.Msg.Kind)
-		s.push(&event{at: s.now + d2, region: to, gen: s.regions[to].gen, msg: &msg})
+		if s.cfg.Trace != nil {
+			s.trace("duplicate %s>%s %v", link[0], link[1], env.Msg.Kind)
+		}
+		s.pushMsg(s.now+d2, to, env.Msg)
 	}
 }
 
 func (s *Sim) sortedFaults() []*fault {
+	if s.faultList != nil || len(s.faults) == 0 {
+		return s.faultList
+	}
 	ids := make([]FaultID, 0, len(s.faults))
 	for id := range s.faults {
 		ids = append(ids, id)
@@ -384,11 +470,12 @@ func (s *Sim) sortedFaults() []*fault {
 	for k, id := range ids {
 		out[k] = s.faults[id]
 	}
+	s.faultList = out
 	return out
 }
 
 func (s *Sim) blocked(from, to string) bool {
-	for _, f := range s.faults {
+	for _, f := range s.sortedFaults() {
 		if f.oneWay[0] == from && f.oneWay[1] == to {
 			return true
 		}
@@ -410,6 +497,7 @@ func (s *Sim) blocked(from, to string) bool {
 func (s *Sim) addFault(f *fault) FaultID {
 	s.nextID++
 	s.faults[s.nextID] = f
+	s.faultList = nil
 	s.trace("fault %d start %s", s.nextID, f)
 	return s.nextID
 }
@@ -442,6 +530,7 @@ func (s *Sim) Heal(id FaultID) {
 		s.trace("fault %d heal", id)
 	}
 	delete(s.faults, id)
+	s.faultList = nil
 }
 
 // String describes a fault for the trace; map iteration is avoided so the
@@ -541,31 +630,41 @@ func (s *Sim) Stats() Stats { return s.stats }
 // RunUntil processes every event up to and including virtual time t.
 func (s *Sim) RunUntil(t time.Duration) {
 	for len(s.queue) > 0 && s.queue[0].at <= t {
-		e := heap.Pop(&s.queue).(*event)
+		e := s.queue.pop()
 		s.now = e.at
 		s.stats.Events++
-		switch {
-		case e.fn != nil:
-			e.fn()
-		case e.tick:
+		switch e.kind {
+		case evFn:
+			fn := s.fns[e.slot]
+			s.fns[e.slot] = nil
+			s.freeFn = append(s.freeFn, e.slot)
+			fn()
+		case evTick:
 			r := s.regions[e.region]
-			if r.down || e.gen != r.gen || e.at != r.deadline {
+			if r.down || int(e.gen) != r.gen || e.at != r.deadline {
 				continue
 			}
 			r.deadline = -1
 			r.node.Tick(s.wall(s.now))
-			s.drain(e.region)
-		case e.msg != nil:
+			s.drain(int(e.region))
+		case evMsg:
+			msg := s.msgs[e.slot]
+			s.msgs[e.slot] = replication.Message{}
+			s.freeMsg = append(s.freeMsg, e.slot)
 			r := s.regions[e.region]
-			if r.down || e.gen != r.gen {
-				s.trace("drop %s>%s %v down", e.msg.From, r.name, e.msg.Kind)
+			if r.down || int(e.gen) != r.gen {
+				if s.cfg.Trace != nil {
+					s.trace("drop %s>%s %v down", msg.From, r.name, msg.Kind)
+				}
 				s.stats.Dropped++
 				continue
 			}
 			s.stats.Deliveries++
-			s.trace("deliver %s>%s %v", e.msg.From, r.name, e.msg.Kind)
-			_ = r.node.Step(s.wall(s.now), *e.msg)
-			s.drain(e.region)
+			if s.cfg.Trace != nil {
+				s.trace("deliver %s>%s %v", msg.From, r.name, msg.Kind)
+			}
+			_ = r.node.Step(s.wall(s.now), msg)
+			s.drain(int(e.region))
 		}
 	}
 	if t > s.now {
