@@ -48,6 +48,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newExplainCmd(),
 		newListCmd(),
 		newCompareCmd(),
+		newChaosCmd(),
 	)
 	return root
 }

@@ -1,0 +1,368 @@
+package chaos
+
+import (
+	"cmp"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/evaluator"
+	"github.com/iamprop/iamprop/replication"
+)
+
+// Finding is one violation the checker found.
+type Finding struct {
+	Kind   string `json:"kind"`             // "lost", "unacknowledged", "divergent", "resurrected"
+	Region string `json:"region,omitempty"` // the region whose view is wrong
+	ID     string `json:"id,omitempty"`     // the mutation or item concerned
+	Detail string `json:"detail"`
+}
+
+func (f Finding) String() string {
+	s := f.Kind
+	if f.Region != "" {
+		s += " at " + f.Region
+	}
+	if f.ID != "" {
+		s += " " + f.ID
+	}
+	return s + ": " + f.Detail
+}
+
+// Result is the checker's verdict on one schedule.
+type Result struct {
+	Acked   int `json:"acked"`
+	Failed  int `json:"failed"`
+	Unknown int `json:"unknown"`
+	// FailedBy counts failed and unknown-outcome commits by Op.Code. An AWS
+	// code here means a worker's own earlier commit was missing from its
+	// origin's view.
+	FailedBy map[string]int `json:"failed_by,omitempty"`
+	// UnknownCommitted: unknown-outcome commits the cluster did commit
+	// (inferred from the version vectors and the digest).
+	UnknownCommitted int `json:"unknown_committed"`
+	// DeletesChecked counts (deleted item, region) pairs probed.
+	DeletesChecked int    `json:"deletes_checked"`
+	TruthDigest    string `json:"truth_digest"`
+	// Lost: acknowledged mutations some region has not applied.
+	Lost []Finding `json:"lost,omitempty"`
+	// Unacknowledged: mutations regions applied that no node acknowledged
+	// (beyond what unknown-outcome requests can explain).
+	Unacknowledged []Finding `json:"unacknowledged,omitempty"`
+	// Divergent: regions whose view digest differs from the truth's.
+	Divergent []Finding `json:"divergent,omitempty"`
+	// Resurrected: deleted items a region holds again.
+	Resurrected []Finding `json:"resurrected,omitempty"`
+}
+
+// OK reports whether the schedule passed every check.
+func (r *Result) OK() bool {
+	return len(r.Lost) == 0 && len(r.Unacknowledged) == 0 && len(r.Divergent) == 0 && len(r.Resurrected) == 0
+}
+
+// Findings returns every finding, in the order lost, unacknowledged,
+// divergent, resurrected.
+func (r *Result) Findings() []Finding {
+	return slices.Concat(r.Lost, r.Unacknowledged, r.Divergent, r.Resurrected)
+}
+
+// maxCandidates bounds the truths tried when unknown-outcome commits make
+// the truth ambiguous (which of them were committed).
+const maxCandidates = 512
+
+// InitialState is the state a regionnode starts from with --account
+// account: what every truth is folded onto.
+func InitialState(account string) (*controlplane.State, error) {
+	st := controlplane.NewState()
+	if account == "" {
+		return st, nil
+	}
+	args, _ := json.Marshal(map[string]string{"account_id": account})
+	if err := st.TryApply(controlplane.Call{Action: "organizations:CreateAccount", Args: args}); err != nil {
+		return nil, fmt.Errorf("chaos: account %q: %w", account, err)
+	}
+	return st, nil
+}
+
+// truthMut is one mutation of the truth, in the cluster's total order.
+type truthMut struct {
+	ts     replication.Timestamp
+	origin string
+	seq    uint64
+	call   controlplane.Call
+}
+
+// ParseHLC parses the "wall.logical" form of replication.Timestamp.String.
+func ParseHLC(s string) (replication.Timestamp, error) {
+	w, l, ok := strings.Cut(s, ".")
+	wall, err1 := strconv.ParseInt(w, 10, 64)
+	logical, err2 := strconv.ParseUint(l, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return replication.Timestamp{}, fmt.Errorf("chaos: hlc %q: want wall.logical", s)
+	}
+	return replication.Timestamp{Wall: wall, Logical: uint32(logical)}, nil
+}
+
+// Check judges one schedule: h is what the clients saw, finals what every
+// region's API answered after the heal. The truth is the fold, in the
+// cluster's total order (HLC, origin, sequence), of every acknowledged
+// mutation plus the unknown-outcome ones the cluster committed; which
+// unknown ones were committed is inferred from the version vectors (how
+// many sequence numbers per origin exist beyond the acknowledged ones) and,
+// when several choices fit, from the digest. The workload never touches an
+// entity again after an unknown outcome, so those mutations commute with
+// every later one and their place in the order does not matter.
+func Check(h History, finals []Final) (Result, error) {
+	var res Result
+	initial, err := InitialState(h.Account)
+	if err != nil {
+		return res, err
+	}
+	var acked []truthMut
+	ackedSeqs := map[string]map[uint64]bool{}
+	unknown := map[string][]truthMut{}
+	lastTS := map[string]replication.Timestamp{} // per worker: its last acknowledged commit
+	var deletes []Item
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		call := controlplane.Call{Action: op.Call, Region: op.Region, Args: op.With}
+		switch op.Outcome {
+		case Acked:
+			res.Acked++
+			id, err := replication.ParseMutationID(op.ID)
+			if err != nil {
+				return res, fmt.Errorf("chaos: op %d (%s at %s): %w", i, op.Call, op.Region, err)
+			}
+			ts, err := ParseHLC(op.HLC)
+			if err != nil {
+				return res, fmt.Errorf("chaos: op %d (%s): %w", i, op.ID, err)
+			}
+			if id.Origin != op.Region {
+				return res, fmt.Errorf("chaos: op %d: id %s was sent to %s", i, op.ID, op.Region)
+			}
+			if ackedSeqs[id.Origin] == nil {
+				ackedSeqs[id.Origin] = map[uint64]bool{}
+			}
+			if ackedSeqs[id.Origin][id.Seq] {
+				// Two acknowledgements with one id: a reused sequence
+				// number, so one of them cannot be in every view.
+				res.Lost = append(res.Lost, Finding{Kind: "lost", ID: op.ID, Detail: "two commits were acknowledged with this id (a sequence number was reused)"})
+			}
+			ackedSeqs[id.Origin][id.Seq] = true
+			acked = append(acked, truthMut{ts: ts, origin: id.Origin, seq: id.Seq, call: call})
+			lastTS[op.Worker] = ts
+			deletes = append(deletes, op.Deletes...)
+		case Failed:
+			res.Failed++
+			res.countFailure(op.Code)
+		case Unknown:
+			res.Unknown++
+			res.countFailure(op.Code)
+			ts := lastTS[op.Worker]
+			ts.Logical++ // just after the worker's previous commit
+			unknown[op.Region] = append(unknown[op.Region], truthMut{ts: ts, origin: op.Region, seq: math.MaxUint64, call: call})
+		default:
+			return res, fmt.Errorf("chaos: op %d: outcome %q: want ok, fail or info", i, op.Outcome)
+		}
+	}
+
+	// Per origin: the highest sequence number any region applied, and how
+	// many of those are not acknowledged.
+	ref := replication.VersionVector{}
+	for _, f := range finals {
+		for o, s := range f.Vector {
+			ref[o] = max(ref[o], s)
+		}
+	}
+	origins := slices.Sorted(func(yield func(string) bool) {
+		seen := map[string]bool{}
+		for o := range ref {
+			seen[o] = true
+		}
+		for o := range ackedSeqs {
+			seen[o] = true
+		}
+		for o := range seen {
+			if !yield(o) {
+				return
+			}
+		}
+	})
+	type choice struct {
+		origin string
+		k      int
+		of     []truthMut
+	}
+	var choices []choice
+	for _, o := range origins {
+		covered := 0
+		for s := range ackedSeqs[o] {
+			if s <= ref[o] {
+				covered++
+			}
+		}
+		extra := int(ref[o]) - covered
+		n := len(unknown[o])
+		if extra > n {
+			res.Unacknowledged = append(res.Unacknowledged, Finding{Kind: "unacknowledged", ID: o,
+				Detail: fmt.Sprintf("regions applied %d mutations of origin %s; %d are acknowledged and only %d more requests had an unknown outcome", ref[o], o, covered, n)})
+			extra = n
+		}
+		if extra > 0 {
+			res.UnknownCommitted += extra
+			choices = append(choices, choice{o, extra, unknown[o]})
+		}
+	}
+
+	// Lost: an acknowledged id beyond a region's applied prefix.
+	slices.SortFunc(acked, compareTruth)
+	for _, m := range acked {
+		for _, f := range finals {
+			if f.Vector[m.origin] < m.seq {
+				res.Lost = append(res.Lost, Finding{Kind: "lost", Region: f.Region, ID: fmt.Sprintf("%s/%d", m.origin, m.seq),
+					Detail: fmt.Sprintf("acknowledged %s not applied (the region's vector has %s at %d)", m.call.Action, m.origin, f.Vector[m.origin])})
+			}
+		}
+	}
+
+	// The truth: try the ways of choosing which unknown commits happened
+	// (few: unknown outcomes are rare) and keep the one the regions agree
+	// on, if any.
+	target := majorityDigest(finals)
+	var truth *controlplane.State
+	tried := 0
+	forEachCombo(len(choices), func(i int) (int, int) { return len(choices[i].of), choices[i].k }, func(picks [][]int) bool {
+		muts := slices.Clone(acked)
+		for ci, p := range picks {
+			for _, j := range p {
+				muts = append(muts, choices[ci].of[j])
+			}
+		}
+		slices.SortStableFunc(muts, compareTruth)
+		st := initial.Clone()
+		for _, m := range muts {
+			st.Apply(m.call)
+		}
+		if truth == nil {
+			truth = st // the first candidate, if none matches
+		}
+		tried++
+		if hexDigest(st) == target {
+			truth = st
+			return false
+		}
+		return tried < maxCandidates
+	})
+	res.TruthDigest = hexDigest(truth)
+	for _, f := range finals {
+		if f.Digest != res.TruthDigest {
+			res.Divergent = append(res.Divergent, Finding{Kind: "divergent", Region: f.Region,
+				Detail: fmt.Sprintf("view digest %s, truth %s", short(f.Digest), short(res.TruthDigest))})
+		}
+	}
+
+	// Resurrection: a deleted item the truth does not hold (nothing
+	// re-created it) must be absent from every view.
+	for _, it := range deletes {
+		d, rs := truth.Authorize(controlplane.Probe{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
+		if it.present(rs.Authenticated, d.Effect == evaluator.Allow) {
+			continue
+		}
+		for _, f := range finals {
+			p, probed := f.Present[it.Key()]
+			if !probed {
+				continue
+			}
+			res.DeletesChecked++
+			if p {
+				res.Resurrected = append(res.Resurrected, Finding{Kind: "resurrected", Region: f.Region, ID: it.Key(),
+					Detail: fmt.Sprintf("deleted %s %s is back (probe %s %s %s)", it.Kind, it.Name, it.Principal, it.Action, it.Resource)})
+			}
+		}
+	}
+	return res, nil
+}
+
+func (r *Result) countFailure(code string) {
+	if r.FailedBy == nil {
+		r.FailedBy = map[string]int{}
+	}
+	r.FailedBy[cmp.Or(code, "unknown")]++
+}
+
+func compareTruth(a, b truthMut) int {
+	if c := a.ts.Compare(b.ts); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.origin, b.origin); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+func hexDigest(st *controlplane.State) string {
+	d := st.Digest()
+	return hex.EncodeToString(d[:])
+}
+
+func short(d string) string {
+	if len(d) > 12 {
+		return d[:12]
+	}
+	if d == "" {
+		return "(none)"
+	}
+	return d
+}
+
+// majorityDigest is the digest most regions hold (ties: the smallest).
+func majorityDigest(finals []Final) string {
+	count := map[string]int{}
+	best, bestN := "", 0
+	for _, f := range finals {
+		count[f.Digest]++
+	}
+	for d, n := range count {
+		if n > bestN || (n == bestN && d < best) {
+			best, bestN = d, n
+		}
+	}
+	return best
+}
+
+// forEachCombo calls fn with every way of choosing, for each of the n
+// groups, size(i) = (m, k): k indices out of m, in lexicographic order,
+// until fn returns false.
+func forEachCombo(n int, size func(i int) (int, int), fn func(picks [][]int) bool) {
+	picks := make([][]int, n)
+	var rec func(i int) bool
+	rec = func(i int) bool {
+		if i == n {
+			return fn(picks)
+		}
+		m, k := size(i)
+		cur := make([]int, 0, k)
+		var choose func(from int) bool
+		choose = func(from int) bool {
+			if len(cur) == k {
+				picks[i] = cur
+				return rec(i + 1)
+			}
+			for j := from; j <= m-(k-len(cur)); j++ {
+				cur = append(cur, j)
+				if !choose(j + 1) {
+					return false
+				}
+				cur = cur[:len(cur)-1]
+			}
+			return true
+		}
+		return choose(0)
+	}
+	rec(0)
+}

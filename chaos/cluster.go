@@ -1,0 +1,289 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/iamprop/iamprop/api"
+)
+
+// Gossip settings of every node: fast enough that a schedule of a few
+// seconds sees failure detection, rejoin and anti-entropy several times.
+// PushPullInterval and ReconnectInterval (the Local preset's 2s, how often
+// a node retries members it lost) bound convergence after a heal; see
+// ConvergenceBound.
+const (
+	GossipInterval    = 50 * time.Millisecond
+	ProbeInterval     = 200 * time.Millisecond
+	ProbeTimeout      = 100 * time.Millisecond
+	PushPullInterval  = time.Second
+	ReconnectInterval = 2 * time.Second // live's default for --gossip-preset local
+)
+
+// ConvergenceBound is how long after the heal every region must hold the
+// truth: a healed member is retried within ReconnectInterval, the rejoin
+// runs a push/pull at once and the periodic one follows within
+// PushPullInterval; a restarted node's log replay and first push/pull, and
+// failure detection's suspicion timeouts on a loaded machine, get the
+// rest. Measured figures are in docs/validation.md.
+const ConvergenceBound = ReconnectInterval + 4*PushPullInterval + 4*time.Second
+
+// regionNames names up to 9 regions; more get numbered names.
+var regionNames = []string{"us-east-2", "eu-west-1", "ap-southeast-2", "us-west-2", "eu-central-1", "ap-northeast-1", "sa-east-1", "ca-central-1", "af-south-1"}
+
+// RegionName is the name of the i-th node's region.
+func RegionName(i int) string {
+	if i < len(regionNames) {
+		return regionNames[i]
+	}
+	return fmt.Sprintf("region-%d", i)
+}
+
+// Build compiles cmd/regionnode into dir with `go build` from the module
+// that holds this package (found with `go env GOMOD` from the working
+// directory) and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("chaos: go env GOMOD: %w (is Go installed?)", err)
+	}
+	mod := strings.TrimSpace(string(gomod))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("chaos: not inside the iamprop module: run from a clone (or pass --regionnode PATH)")
+	}
+	bin := filepath.Join(dir, "regionnode")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/iamprop/iamprop/cmd/regionnode")
+	cmd.Dir = filepath.Dir(mod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("chaos: go build ./cmd/regionnode: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// freePort returns a loopback port free for TCP and UDP (memberlist binds
+// both on the gossip port).
+func freePort() (int, error) {
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("chaos: no free loopback port")
+}
+
+// node is one regionnode process slot: its addresses and data directory
+// stay across restarts.
+type node struct {
+	index   int
+	region  string
+	gossip  string
+	http    string
+	dir     string // data directory
+	logPath string
+	client  *api.Client
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	running bool
+	starts  int
+}
+
+// cluster is the set of processes of one schedule.
+type cluster struct {
+	bin   string
+	root  string // the schedule's temp dir (data dirs, logs)
+	token string
+	key   string // base64 gossip key
+	seed  uint64
+	nodes []*node
+}
+
+func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
+	tok := make([]byte, 24)
+	key := make([]byte, 32)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	c := &cluster{bin: bin, root: root, token: hex.EncodeToString(tok), key: base64.StdEncoding.EncodeToString(key), seed: seed}
+	for i := 0; i < n; i++ {
+		gp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		hp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		nd := &node{index: i, region: RegionName(i), gossip: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp),
+			dir: filepath.Join(root, "data", RegionName(i)), logPath: filepath.Join(root, "logs", RegionName(i)+".log")}
+		nd.client, err = api.NewClient("http://"+nd.http, c.token)
+		if err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, nd)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// start launches nd's process. The first node's first start joins no one
+// (it founds the cluster); every other start joins every other node, so a
+// restarted node finds whoever is up.
+func (c *cluster) start(nd *node) error {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.running {
+		return nil
+	}
+	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
+		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
+		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
+		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}
+	if nd.index > 0 || nd.starts > 0 {
+		var join []string
+		for _, o := range c.nodes {
+			if o != nd && (nd.starts > 0 || o.index < nd.index) {
+				join = append(join, o.gossip)
+			}
+		}
+		args = append(args, "--join", strings.Join(join, ","))
+	}
+	logf, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logf, "--- start %d: %s %s\n", nd.starts+1, c.bin, strings.Join(args, " "))
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+c.key, "IAMPROP_API_TOKEN="+c.token)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, so a Ctrl-C of the chaos command reaches it
+	// only through our cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("chaos: start %s: %w", nd.region, err)
+	}
+	nd.cmd, nd.exited, nd.running = cmd, make(chan struct{}), true
+	nd.starts++
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}(cmd, nd.exited)
+	return nil
+}
+
+// waitServing waits until nd answers /healthz.
+func (c *cluster) waitServing(ctx context.Context, nd *node, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	hc := &httpGetter{}
+	for {
+		nd.mu.Lock()
+		exited := nd.exited
+		nd.mu.Unlock()
+		select {
+		case <-exited:
+			return fmt.Errorf("chaos: %s exited at start; see %s", nd.region, nd.logPath)
+		default:
+		}
+		if hc.ok("http://" + nd.http + "/healthz") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("chaos: %s not serving within %v; see %s", nd.region, d, nd.logPath)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// kill9 crashes nd: no leave, no flush.
+func (c *cluster) kill9(nd *node) error {
+	return c.signal(nd, syscall.SIGKILL, 5*time.Second)
+}
+
+// term stops nd with SIGTERM: it leaves the cluster, drains and closes its
+// log; killed if it is still running after 10s (and that is an error).
+func (c *cluster) term(nd *node) error {
+	err := c.signal(nd, syscall.SIGTERM, 10*time.Second)
+	if err != nil {
+		_ = c.signal(nd, syscall.SIGKILL, 5*time.Second)
+	}
+	return err
+}
+
+func (c *cluster) signal(nd *node, sig syscall.Signal, wait time.Duration) error {
+	nd.mu.Lock()
+	if !nd.running {
+		nd.mu.Unlock()
+		return nil
+	}
+	cmd, exited := nd.cmd, nd.exited
+	nd.mu.Unlock()
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("chaos: %v %s: %w", sig, nd.region, err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(wait):
+		return fmt.Errorf("chaos: %s still running %v after %v", nd.region, wait, sig)
+	}
+	nd.mu.Lock()
+	nd.running = false
+	nd.mu.Unlock()
+	return nil
+}
+
+// wipe deletes nd's data directory (the node must be stopped): a disk
+// replaced by an operator.
+func (c *cluster) wipe(nd *node) error {
+	return os.RemoveAll(nd.dir)
+}
+
+func (nd *node) isRunning() bool {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.running
+}
+
+// stopAll ends every process: SIGTERM, then SIGKILL for stragglers.
+func (c *cluster) stopAll() {
+	var wg sync.WaitGroup
+	for _, nd := range c.nodes {
+		wg.Add(1)
+		go func(nd *node) {
+			defer wg.Done()
+			_ = c.term(nd)
+		}(nd)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,97 @@
+// Package chaos runs randomized fault schedules against real regionnode
+// processes and checks that the cluster kept every acknowledged mutation.
+//
+// A run starts a fresh cluster of regionnode processes on loopback per
+// schedule, commits mutations concurrently at every region through the HTTP
+// API, drives a seeded fault schedule (partitions, one-way partitions, loss
+// bursts, latency spikes through POST /v1/faults; kill -9, SIGTERM and
+// restarts, and a restart with an empty data directory through the
+// operating system), heals, and hands the recorded History and the final
+// views to Check. See docs/chaos.md.
+package chaos
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/iamprop/iamprop/replication"
+)
+
+// Outcome is what the client learned from one commit request.
+type Outcome string
+
+// The three outcomes of a commit, after Jepsen's ok / fail / info.
+const (
+	// Acked: the node answered 200 with a mutation id; the mutation is
+	// committed (durable at its origin) and must reach every region.
+	Acked Outcome = "ok"
+	// Failed: the node definitely did not commit it (an AWS error, 503
+	// CatchingUp, a refused connection): it must reach no region.
+	Failed Outcome = "fail"
+	// Unknown: the answer never came (the node was killed mid-request, the
+	// request timed out, 500 or 503 ServiceUnavailable after the commit
+	// began): it may or may not be committed; the checker accepts both.
+	Unknown Outcome = "info"
+)
+
+// Op is one commit request as the client saw it.
+type Op struct {
+	Worker  string          `json:"worker"`  // "us-east-2/w0": the client that issued it (sequential per worker)
+	Region  string          `json:"region"`  // the node it was sent to: the origin if committed
+	Call    string          `json:"call"`    // "iam:CreateUser"
+	With    json.RawMessage `json:"with"`    // the arguments, exactly as sent
+	Start   time.Duration   `json:"start"`   // since the schedule started
+	End     time.Duration   `json:"end"`     // when the answer (or the error) came
+	Outcome Outcome         `json:"outcome"` // Acked, Failed or Unknown
+	ID      string          `json:"id,omitempty"`
+	HLC     string          `json:"hlc,omitempty"` // the commit timestamp "wall.logical" (Acked only)
+	Err     string          `json:"error,omitempty"`
+	// Code is the API's error code ("CatchingUp", an AWS code such as
+	// "NoSuchEntity"), "refused" (connection refused: the node is down) or
+	// "transport" (no answer).
+	Code string `json:"code,omitempty"`
+	// Deletes names what an acknowledged call removed, for the
+	// resurrection check: probes that must answer "absent" after the heal.
+	Deletes []Item `json:"deletes,omitempty"`
+}
+
+// Item is something a delete removed, with the authorize probe that tells
+// whether a view still holds it.
+type Item struct {
+	Kind string `json:"kind"` // "key", "user", "inline-policy", "membership"
+	Name string `json:"name"` // "AKIA..." or "user/policy" or "user@group"
+	// Probe: Principal, Action and Resource of POST /v1/authorize. The
+	// item is present in a view when the answer is authenticated (Kind
+	// "key" and "user") or Allow (the policy kinds).
+	Principal string `json:"principal"`
+	Action    string `json:"action,omitempty"`
+	Resource  string `json:"resource,omitempty"`
+}
+
+// Key identifies the item in Final.Present.
+func (it Item) Key() string { return it.Kind + ":" + it.Name }
+
+// present reads a probe answer the way Item documents.
+func (it Item) present(authenticated, allow bool) bool {
+	if it.Kind == "key" || it.Kind == "user" {
+		return authenticated
+	}
+	return allow
+}
+
+// History is everything a schedule did that the checker judges.
+type History struct {
+	Regions []string `json:"regions"`
+	Account string   `json:"account"` // the nodes' --account (the initial state)
+	Ops     []Op     `json:"ops"`
+}
+
+// Final is one region's view after the heal, as its API reported it.
+type Final struct {
+	Region string                    `json:"region"`
+	Digest string                    `json:"digest"`
+	Vector replication.VersionVector `json:"version_vector"`
+	// Present holds, per Item.Key, whether the region's view still holds
+	// the item (from its authorize answer).
+	Present map[string]bool `json:"present,omitempty"`
+}

@@ -1,0 +1,788 @@
+package chaos
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/replication"
+)
+
+// Options configures a chaos run.
+type Options struct {
+	Nodes     int           // regionnode processes per schedule (at least 3)
+	Schedules int           // schedules to run
+	Duration  time.Duration // faults and commits per schedule, before the heal
+	Seed      uint64        // the run's seed; schedule i uses ScheduleSeed(Seed, i)
+	// Replay, when set, runs exactly these schedule seeds instead.
+	Replay []uint64
+	// Workers per region committing concurrently (default 2).
+	Workers int
+	// Binary is a prebuilt regionnode; "" builds one with `go build`.
+	Binary string
+	// KeepDirs keeps every schedule's data and logs (failing ones are
+	// always kept).
+	KeepDirs bool
+	// Progress receives one line per schedule (nil: none).
+	Progress io.Writer
+	// ReplayCommand renders the command that replays a schedule seed.
+	ReplayCommand func(seed uint64) string
+}
+
+// ScheduleReport is the outcome of one schedule.
+type ScheduleReport struct {
+	Index  int            `json:"index"`
+	Seed   uint64         `json:"seed"`
+	Faults map[string]int `json:"faults"` // injected, by kind; "wipe-skipped" when its mutations could not be seen elsewhere in time
+	Result Result         `json:"result"`
+	// ConvergeSeconds: from the heal until every region held the truth;
+	// -1 if not within the bound.
+	ConvergeSeconds float64  `json:"converge_seconds"`
+	Passed          bool     `json:"passed"`
+	Errors          []string `json:"errors,omitempty"` // the harness's own troubles (a node that would not start, ...)
+	Replay          string   `json:"replay,omitempty"`
+	Dir             string   `json:"dir,omitempty"` // kept data and logs
+	Plan            []string `json:"plan,omitempty"`
+}
+
+// Report is the outcome of a run: what docs/validation.md quotes.
+type Report struct {
+	Nodes          int              `json:"nodes"`
+	Duration       string           `json:"duration"`
+	Seed           uint64           `json:"seed"`
+	SchedulesRun   int              `json:"schedules_run"`
+	SchedulesOK    int              `json:"schedules_passed"`
+	Faults         map[string]int   `json:"faults"`
+	Acked          int              `json:"mutations_acknowledged"`
+	FailedCommits  int              `json:"commits_failed"`
+	UnknownCommits int              `json:"commits_unknown"`
+	UnknownApplied int              `json:"commits_unknown_committed"`
+	FailedBy       map[string]int   `json:"commits_failed_by"`
+	Lost           int              `json:"lost"`
+	Unacknowledged int              `json:"unacknowledged_applied"`
+	Divergent      int              `json:"divergent_views"`
+	Resurrected    int              `json:"resurrected"`
+	DeletesChecked int              `json:"deletes_checked"`
+	BoundSeconds   float64          `json:"converge_bound_seconds"`
+	Converge       Quantiles        `json:"converge_seconds"`
+	FailingSeeds   []uint64         `json:"failing_seeds"`
+	Schedules      []ScheduleReport `json:"schedules"`
+	WallSeconds    float64          `json:"wall_seconds"`
+}
+
+// Quantiles of the time to converge after the heal.
+type Quantiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Passed reports whether every schedule passed.
+func (r *Report) Passed() bool { return r.SchedulesRun > 0 && r.SchedulesOK == r.SchedulesRun }
+
+// Run runs the schedules one after another, each on a fresh cluster.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Nodes < 3 {
+		return nil, fmt.Errorf("chaos: --nodes %d: need at least 3 (a partition and a stopped node must leave a majority side)", o.Nodes)
+	}
+	if o.Nodes > 16 {
+		return nil, fmt.Errorf("chaos: --nodes %d: at most 16 processes", o.Nodes)
+	}
+	if o.Duration < time.Second {
+		return nil, fmt.Errorf("chaos: --duration %v: at least 1s", o.Duration)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	seeds := o.Replay
+	if len(seeds) == 0 {
+		if o.Schedules <= 0 {
+			return nil, fmt.Errorf("chaos: --schedules %d: at least 1", o.Schedules)
+		}
+		for i := 0; i < o.Schedules; i++ {
+			seeds = append(seeds, ScheduleSeed(o.Seed, i))
+		}
+	}
+	began := time.Now()
+	bin := o.Binary
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "iamprop-chaos-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if bin, err = Build(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{Nodes: o.Nodes, Duration: o.Duration.String(), Seed: o.Seed, Faults: map[string]int{}, FailedBy: map[string]int{}, BoundSeconds: ConvergenceBound.Seconds(), FailingSeeds: []uint64{}}
+	var conv []float64
+	for i, seed := range seeds {
+		if ctx.Err() != nil {
+			break
+		}
+		sr := runSchedule(ctx, bin, o, i, seed)
+		if ctx.Err() != nil && !sr.Passed {
+			break // interrupted: not a finding
+		}
+		rep.SchedulesRun++
+		if sr.Passed {
+			rep.SchedulesOK++
+		} else {
+			rep.FailingSeeds = append(rep.FailingSeeds, seed)
+		}
+		for k, v := range sr.Faults {
+			rep.Faults[k] += v
+		}
+		r := &sr.Result
+		rep.Acked += r.Acked
+		rep.FailedCommits += r.Failed
+		rep.UnknownCommits += r.Unknown
+		rep.UnknownApplied += r.UnknownCommitted
+		for k, v := range r.FailedBy {
+			rep.FailedBy[k] += v
+		}
+		rep.Lost += len(r.Lost)
+		rep.Unacknowledged += len(r.Unacknowledged)
+		rep.Divergent += len(r.Divergent)
+		rep.Resurrected += len(r.Resurrected)
+		rep.DeletesChecked += r.DeletesChecked
+		if sr.ConvergeSeconds >= 0 {
+			conv = append(conv, sr.ConvergeSeconds)
+		}
+		if o.Progress != nil {
+			printSchedule(o.Progress, len(seeds), &sr)
+		}
+		rep.Schedules = append(rep.Schedules, sr)
+	}
+	rep.Converge = quantiles(conv)
+	rep.WallSeconds = time.Since(began).Seconds()
+	if ctx.Err() != nil {
+		return rep, ctx.Err()
+	}
+	return rep, nil
+}
+
+func quantiles(xs []float64) Quantiles {
+	q := Quantiles{N: len(xs)}
+	if len(xs) == 0 {
+		return q
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	at := func(p float64) float64 {
+		// nearest rank
+		i := int(p*float64(len(s))+0.999999) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	q.P50, q.P99, q.Max = at(0.5), at(0.99), s[len(s)-1]
+	return q
+}
+
+func printSchedule(w io.Writer, total int, sr *ScheduleReport) {
+	status := "ok"
+	if !sr.Passed {
+		status = "FAIL"
+	}
+	conv := "not converged"
+	if sr.ConvergeSeconds >= 0 {
+		conv = fmt.Sprintf("converged in %.2fs", sr.ConvergeSeconds)
+	}
+	var faults string
+	for _, k := range Kinds {
+		if n := sr.Faults[string(k)]; n > 0 {
+			faults += fmt.Sprintf(" %s×%d", k, n)
+		}
+	}
+	if n := sr.Faults["wipe-skipped"]; n > 0 {
+		faults += fmt.Sprintf(" wipe-skipped×%d", n)
+	}
+	fmt.Fprintf(w, "schedule %d/%d seed %d: %d acked, %d unknown, %d failed; faults%s; %s: %s\n",
+		sr.Index+1, total, sr.Seed, sr.Result.Acked, sr.Result.Unknown, sr.Result.Failed, faults, conv, status)
+	if sr.Passed {
+		return
+	}
+	for _, e := range sr.Errors {
+		fmt.Fprintf(w, "  harness: %s\n", e)
+	}
+	fs := sr.Result.Findings()
+	for i, f := range fs {
+		if i == 20 {
+			fmt.Fprintf(w, "  ... %d more findings\n", len(fs)-20)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	for _, p := range sr.Plan {
+		fmt.Fprintf(w, "  plan: %s\n", p)
+	}
+	fmt.Fprintf(w, "  failing seed %d; replay: %s\n", sr.Seed, sr.Replay)
+	if sr.Dir != "" {
+		fmt.Fprintf(w, "  data and node logs kept in %s\n", sr.Dir)
+	}
+}
+
+// httpGetter answers "does GET url give 200", with a short timeout.
+type httpGetter struct{ c *http.Client }
+
+func (g *httpGetter) ok(url string) bool {
+	if g.c == nil {
+		g.c = &http.Client{Timeout: time.Second}
+	}
+	resp, err := g.c.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+// scheduleRun is the state of one schedule in progress.
+type scheduleRun struct {
+	o     Options
+	c     *cluster
+	plan  Schedule
+	t0    time.Time
+	gates []sync.RWMutex // per node: workers hold it shared per request; a wipe holds it exclusively
+
+	mu     sync.Mutex
+	faults map[string]int
+	errs   []string
+
+	netMu   sync.Mutex // serializes fault posts; guards current
+	current *live.FaultSpec
+}
+
+func (s *scheduleRun) count(kind string) {
+	s.mu.Lock()
+	s.faults[kind]++
+	s.mu.Unlock()
+}
+
+func (s *scheduleRun) errorf(format string, args ...any) {
+	s.mu.Lock()
+	s.errs = append(s.errs, fmt.Sprintf(format, args...))
+	s.mu.Unlock()
+}
+
+func (s *scheduleRun) since() time.Duration { return time.Since(s.t0) }
+
+func (s *scheduleRun) sleepUntil(ctx context.Context, at time.Duration) {
+	if d := at - s.since(); d > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+}
+
+func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) ScheduleReport {
+	sr := ScheduleReport{Index: index, Seed: seed, ConvergeSeconds: -1, Faults: map[string]int{}}
+	if o.ReplayCommand != nil {
+		sr.Replay = o.ReplayCommand(seed)
+	}
+	root, err := os.MkdirTemp("", "iamprop-chaos-")
+	if err != nil {
+		sr.Errors = append(sr.Errors, err.Error())
+		return sr
+	}
+	plan := NewSchedule(seed, o.Nodes, o.Duration)
+	for _, f := range plan.Network {
+		sr.Plan = append(sr.Plan, f.String())
+	}
+	for _, f := range plan.Process {
+		sr.Plan = append(sr.Plan, f.String())
+	}
+	s := &scheduleRun{o: o, plan: plan, faults: sr.Faults, gates: make([]sync.RWMutex, o.Nodes)}
+	keep := o.KeepDirs
+	defer func() {
+		if s.c != nil {
+			s.c.stopAll()
+		}
+		if keep || !sr.Passed {
+			sr.Dir = root
+		} else {
+			os.RemoveAll(root)
+		}
+	}()
+	s.c, err = newCluster(bin, root, o.Nodes, seed)
+	if err != nil {
+		sr.Errors = append(sr.Errors, err.Error())
+		return sr
+	}
+	h, err := s.boot(ctx)
+	if err != nil {
+		sr.Errors = append(sr.Errors, err.Error())
+		return sr
+	}
+
+	// Workers and the two fault lanes run together; the workers stop once
+	// both lanes are done and the duration has passed.
+	s.t0 = time.Now()
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	var wg sync.WaitGroup
+	opsCh := make(chan []Op, o.Nodes*o.Workers)
+	for i, nd := range s.c.nodes {
+		for w := 0; w < o.Workers; w++ {
+			wk := newWorker(nd.region, i, w, rand.New(rand.NewPCG(seed, uint64(1+i*o.Workers+w))))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				opsCh <- s.work(wctx, nd, wk, rand.New(rand.NewPCG(seed^0x7e57, uint64(1+i*o.Workers+w))))
+			}()
+		}
+	}
+	// The lanes stop at the duration, leaving whatever fault is in force
+	// (a partition, a stopped node) for the heal to end.
+	fctx, stopFaults := context.WithDeadline(ctx, s.t0.Add(o.Duration))
+	defer stopFaults()
+	var lanes sync.WaitGroup
+	lanes.Add(2)
+	go func() { defer lanes.Done(); s.networkLane(fctx) }()
+	go func() { defer lanes.Done(); s.processLane(fctx) }()
+	lanes.Wait()
+	s.sleepUntil(ctx, o.Duration)
+	stopWorkers()
+	wg.Wait()
+	close(opsCh)
+	for ops := range opsCh {
+		h.Ops = append(h.Ops, ops...)
+	}
+	// Per worker the ops stay in issue order (a stable sort by start).
+	slices.SortStableFunc(h.Ops, func(a, b Op) int { return cmp.Compare(a.Start, b.Start) })
+
+	// Heal: faults off, stopped nodes started again; convergence is timed
+	// from here, so it includes a restarted node's start and catch-up.
+	s.heal(ctx)
+	healed := time.Now()
+	res, convergedAt, err := s.awaitConvergence(ctx, h)
+	sr.Result = res
+	if err != nil {
+		s.errorf("check: %v", err)
+	}
+	if !convergedAt.IsZero() {
+		sr.ConvergeSeconds = convergedAt.Sub(healed).Seconds()
+	}
+	s.mu.Lock()
+	sr.Errors = append(sr.Errors, s.errs...)
+	s.mu.Unlock()
+	sr.Passed = len(sr.Errors) == 0 && res.OK() && sr.ConvergeSeconds >= 0 && ctx.Err() == nil
+	return sr
+}
+
+// boot starts every node, waits until all are ready and have applied the
+// setup mutations, and returns the history holding those.
+func (s *scheduleRun) boot(ctx context.Context) (History, error) {
+	h := History{Account: "111122223333"}
+	c := s.c
+	for _, nd := range c.nodes {
+		h.Regions = append(h.Regions, nd.region)
+	}
+	first := c.nodes[0]
+	if err := c.start(first); err != nil {
+		return h, err
+	}
+	if err := c.waitServing(ctx, first, 15*time.Second); err != nil {
+		return h, err
+	}
+	errs := make(chan error, len(c.nodes))
+	for _, nd := range c.nodes[1:] {
+		go func() {
+			if err := c.start(nd); err != nil {
+				errs <- err
+				return
+			}
+			errs <- c.waitServing(ctx, nd, 15*time.Second)
+		}()
+	}
+	for range c.nodes[1:] {
+		if err := <-errs; err != nil {
+			return h, err
+		}
+	}
+	if err := s.waitAll(ctx, 20*time.Second, "every node ready", func(nd *node) bool {
+		return nd.client.Ready(ctx) == nil
+	}); err != nil {
+		return h, err
+	}
+	var last uint64
+	for _, req := range setupRequests() {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := first.client.Commit(rctx, api.MutationRequest{Call: req.call, With: req.with})
+		cancel()
+		if err != nil {
+			return h, fmt.Errorf("chaos: setup %s at %s: %w", req.call, first.region, err)
+		}
+		id, _ := replication.ParseMutationID(resp.ID)
+		last = id.Seq
+		h.Ops = append(h.Ops, Op{Worker: "setup", Region: first.region, Call: req.call, With: req.with, Outcome: Acked, ID: resp.ID, HLC: resp.HLC})
+	}
+	err := s.waitAll(ctx, 20*time.Second, "setup applied everywhere", func(nd *node) bool {
+		v, err := nd.client.View(ctx)
+		return err == nil && v.Vector[first.region] >= last
+	})
+	return h, err
+}
+
+// waitAll polls cond on every node until it holds for all.
+func (s *scheduleRun) waitAll(ctx context.Context, d time.Duration, what string, cond func(*node) bool) error {
+	deadline := time.Now().Add(d)
+	for {
+		all := true
+		for _, nd := range s.c.nodes {
+			if !cond(nd) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("chaos: %s: not within %v", what, d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// work commits the worker's calls at its node until ctx ends, and returns
+// what it saw.
+func (s *scheduleRun) work(ctx context.Context, nd *node, w *worker, pace *rand.Rand) []Op {
+	var ops []Op
+	gate := &s.gates[nd.index]
+	for ctx.Err() == nil {
+		req := w.next()
+		gate.RLock()
+		if ctx.Err() != nil {
+			gate.RUnlock()
+			break
+		}
+		op := Op{Worker: w.name, Region: nd.region, Call: req.call, With: req.with, Start: s.since()}
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := nd.client.Commit(rctx, api.MutationRequest{Call: req.call, With: req.with})
+		cancel()
+		op.End = s.since()
+		gate.RUnlock()
+		op.Outcome, op.Code = classify(err)
+		if err != nil {
+			op.Err = err.Error()
+		} else {
+			op.ID, op.HLC, op.Deletes = resp.ID, resp.HLC, req.deletes
+		}
+		w.done(req, op.Outcome)
+		ops = append(ops, op)
+		pauseFor := time.Duration(5+pace.IntN(20)) * time.Millisecond
+		if op.Outcome == Failed {
+			pauseFor = 50 * time.Millisecond // the node is down or catching up
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pauseFor):
+		}
+	}
+	return ops
+}
+
+// classify turns a commit's error into its outcome and code (Op.Code).
+func classify(err error) (Outcome, string) {
+	if err == nil {
+		return Acked, ""
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Status == 503 && ae.Code == "CatchingUp":
+			return Failed, ae.Code // refused before anything was proposed
+		case ae.Status >= 400 && ae.Status < 500:
+			return Failed, ae.Code // an AWS error or a bad request: nothing committed
+		default:
+			return Unknown, ae.Code // 500, or 503 ServiceUnavailable (stopping, or the log failed mid-commit)
+		}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return Failed, "refused" // the request never reached a node
+	}
+	return Unknown, "transport" // reset, EOF, timeout: the node may have committed it
+}
+
+// setFaults posts spec (nil: clear) to every running node and remembers
+// it for nodes that restart.
+func (s *scheduleRun) setFaults(ctx context.Context, spec *live.FaultSpec) {
+	s.netMu.Lock()
+	defer s.netMu.Unlock()
+	s.current = spec
+	var wg sync.WaitGroup
+	for _, nd := range s.c.nodes {
+		if !nd.isRunning() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.postFaults(ctx, nd, spec)
+		}()
+	}
+	wg.Wait()
+}
+
+// postFaults sends spec to one node. A node that is stopping or down
+// refuses; it gets the faults in force when it restarts.
+func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *live.FaultSpec) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if spec == nil {
+		_ = nd.client.ClearFaults(rctx)
+		return
+	}
+	if err := nd.client.SetFaults(rctx, *spec); err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status == 400 {
+			s.errorf("POST /v1/faults to %s refused: %v", nd.region, err)
+		}
+	}
+}
+
+func (s *scheduleRun) networkLane(ctx context.Context) {
+	for _, f := range s.plan.Network {
+		s.sleepUntil(ctx, f.At)
+		if ctx.Err() != nil {
+			return
+		}
+		spec := f.Spec
+		s.setFaults(ctx, &spec)
+		s.count(string(f.Kind))
+		s.sleepUntil(ctx, f.At+f.Hold)
+		if ctx.Err() != nil {
+			return // the heal clears it
+		}
+		s.setFaults(ctx, nil)
+	}
+}
+
+func (s *scheduleRun) processLane(ctx context.Context) {
+	for _, f := range s.plan.Process {
+		s.sleepUntil(ctx, f.At)
+		if ctx.Err() != nil {
+			return
+		}
+		nd := s.c.nodes[f.Node]
+		switch f.Kind {
+		case KindKill9:
+			if err := s.c.kill9(nd); err != nil {
+				s.errorf("%v", err)
+			}
+		case KindTerm:
+			if err := s.c.term(nd); err != nil {
+				s.errorf("%v", err)
+			}
+		case KindWipe:
+			if !s.wipe(ctx, nd, f.Hold) {
+				s.count("wipe-skipped")
+				continue
+			}
+		}
+		s.count(string(f.Kind))
+		if f.Kind != KindWipe {
+			s.sleepUntil(ctx, s.since()+f.Hold)
+			if ctx.Err() != nil {
+				return // the heal restarts it
+			}
+			s.restart(ctx, nd)
+		}
+	}
+}
+
+// wipe replaces nd's disk the way an operator would: only once every
+// mutation nd holds from itself is applied in every other region (so the
+// cluster can hand it back), with nd's clients held off meanwhile. It
+// returns false if that did not happen within 10s (the wipe is skipped).
+func (s *scheduleRun) wipe(ctx context.Context, nd *node, down time.Duration) bool {
+	gate := &s.gates[nd.index]
+	gate.Lock() // waits for nd's in-flight commits; holds off new ones
+	defer gate.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if visibleElsewhere(ctx, s.c, nd) {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := s.c.kill9(nd); err != nil {
+		s.errorf("%v", err)
+	}
+	if err := s.c.wipe(nd); err != nil {
+		s.errorf("wipe %s: %v", nd.region, err)
+	}
+	s.sleepUntil(ctx, s.since()+down)
+	if ctx.Err() == nil {
+		s.restart(ctx, nd) // else the heal restarts it
+	}
+	return true
+}
+
+// visibleElsewhere reports whether every other region has applied every
+// mutation of nd's own that nd has.
+func visibleElsewhere(ctx context.Context, c *cluster, nd *node) bool {
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	own, err := nd.client.View(rctx)
+	if err != nil {
+		return false
+	}
+	for _, o := range c.nodes {
+		if o == nd {
+			continue
+		}
+		v, err := o.client.View(rctx)
+		if err != nil || v.Vector[nd.region] < own.Vector[nd.region] {
+			return false
+		}
+	}
+	return true
+}
+
+// restart starts nd again on its addresses and data directory, and gives
+// it the faults in force.
+func (s *scheduleRun) restart(ctx context.Context, nd *node) {
+	if err := s.c.start(nd); err != nil {
+		s.errorf("%v", err)
+		return
+	}
+	if err := s.c.waitServing(ctx, nd, 15*time.Second); err != nil {
+		s.errorf("%v", err)
+		return
+	}
+	s.netMu.Lock()
+	if s.current != nil {
+		s.postFaults(ctx, nd, s.current)
+	}
+	s.netMu.Unlock()
+}
+
+// heal clears every fault and starts every stopped node (without waiting
+// for it: that is part of converging).
+func (s *scheduleRun) heal(ctx context.Context) {
+	s.setFaults(ctx, nil)
+	for _, nd := range s.c.nodes {
+		if !nd.isRunning() {
+			if err := s.c.start(nd); err != nil {
+				s.errorf("heal: %v", err)
+			}
+		}
+	}
+}
+
+// awaitConvergence polls every node's view until all hold the truth (and
+// the checker passes), or ConvergenceBound passes; it returns the last
+// verdict and when convergence was seen (zero if not).
+func (s *scheduleRun) awaitConvergence(ctx context.Context, h History) (Result, time.Time, error) {
+	deadline := time.Now().Add(ConvergenceBound)
+	var items []Item
+	for _, op := range h.Ops {
+		if op.Outcome == Acked {
+			items = append(items, op.Deletes...)
+		}
+	}
+	var last Result
+	var lastErr error
+	for {
+		readAt := time.Now()
+		finals, agree := s.views(ctx)
+		if agree || time.Now().After(deadline) {
+			s.probe(ctx, finals, items)
+			res, err := Check(h, finals)
+			last, lastErr = res, err
+			if err == nil && res.OK() {
+				return res, readAt, nil
+			}
+			if time.Now().After(deadline) {
+				return last, time.Time{}, lastErr
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return last, time.Time{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// views reads every node's view; agree says all digests and vectors are
+// equal (and every node answered).
+func (s *scheduleRun) views(ctx context.Context) ([]Final, bool) {
+	finals := make([]Final, len(s.c.nodes))
+	var wg sync.WaitGroup
+	for i, nd := range s.c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			finals[i] = Final{Region: nd.region, Vector: replication.VersionVector{}}
+			if v, err := nd.client.View(rctx); err == nil {
+				finals[i].Digest, finals[i].Vector = v.Digest, v.Vector
+			}
+		}()
+	}
+	wg.Wait()
+	agree := true
+	for _, f := range finals {
+		if f.Digest == "" || f.Digest != finals[0].Digest || !sameVector(f.Vector, finals[0].Vector) {
+			agree = false
+		}
+	}
+	return finals, agree
+}
+
+func sameVector(a, b replication.VersionVector) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// probe asks every node whether it still holds each deleted item.
+func (s *scheduleRun) probe(ctx context.Context, finals []Final, items []Item) {
+	var wg sync.WaitGroup
+	for i, nd := range s.c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			finals[i].Present = map[string]bool{}
+			for _, it := range items {
+				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				resp, err := nd.client.Authorize(rctx, api.AuthorizeRequest{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
+				cancel()
+				if err == nil {
+					finals[i].Present[it.Key()] = it.present(resp.Authenticated, resp.Decision == "Allow")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,75 @@
+package chaos
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestScheduleReplays(t *testing.T) {
+	tests := []struct {
+		nodes int
+		d     time.Duration
+	}{{3, 2 * time.Second}, {5, 4 * time.Second}, {9, 10 * time.Second}}
+	for _, tt := range tests {
+		for i := 0; i < 20; i++ {
+			seed := ScheduleSeed(1, i)
+			a, b := NewSchedule(seed, tt.nodes, tt.d), NewSchedule(seed, tt.nodes, tt.d)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("seed %d: two draws of the same schedule differ", seed)
+			}
+			if other := NewSchedule(ScheduleSeed(1, i+1), tt.nodes, tt.d); reflect.DeepEqual(a.Network, other.Network) {
+				t.Errorf("seed %d: schedules %d and %d are equal", seed, i, i+1)
+			}
+			for _, lane := range [][]Fault{a.Network, a.Process} {
+				var end time.Duration
+				for _, f := range lane {
+					if f.At < end || f.Hold <= 0 || f.At+f.Hold > tt.d+2*time.Second {
+						t.Errorf("seed %d: fault %v overlaps the previous one or leaves the schedule (%v)", seed, f, tt.d)
+					}
+					end = f.At + f.Hold
+					if f.Node < 0 || f.Node >= tt.nodes {
+						t.Errorf("seed %d: fault %v on node %d of %d", seed, f, f.Node, tt.nodes)
+					}
+					if f.Kind == KindPartition || f.Kind == KindOneWay || f.Kind == KindLoss || f.Kind == KindLatency {
+						if err := f.Spec.Validate(); err != nil {
+							t.Errorf("seed %d: fault %v: the node would refuse it: %v", seed, f, err)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSchedulesCoverEveryKind(t *testing.T) {
+	seen := map[Kind]int{}
+	for i := 0; i < 50; i++ {
+		s := NewSchedule(ScheduleSeed(7, i), 5, 4*time.Second)
+		for _, f := range append(s.Network, s.Process...) {
+			seen[f.Kind]++
+		}
+	}
+	for _, k := range Kinds {
+		if seen[k] == 0 {
+			t.Errorf("seed 7: 50 schedules never draw a %s fault (drawn: %v)", k, seen)
+		}
+	}
+}
+
+func TestQuantiles(t *testing.T) {
+	tests := []struct {
+		in            []float64
+		p50, p99, max float64
+	}{
+		{[]float64{3, 1, 2}, 2, 3, 3},
+		{[]float64{5}, 5, 5, 5},
+		{[]float64{1, 2, 3, 4}, 2, 4, 4},
+	}
+	for _, tt := range tests {
+		q := quantiles(tt.in)
+		if q.P50 != tt.p50 || q.P99 != tt.p99 || q.Max != tt.max || q.N != len(tt.in) {
+			t.Errorf("quantiles(%v) = %+v, want p50 %v p99 %v max %v", tt.in, q, tt.p50, tt.p99, tt.max)
+		}
+	}
+}
