@@ -146,7 +146,7 @@ func (s *State) orgLevels(acct, typ string) [][]*evaluator.Policy {
 	levels := make([][]*evaluator.Policy, 0, len(chain))
 	for i := len(chain) - 1; i >= 0; i-- {
 		var level []*evaluator.Policy
-		for _, id := range s.attachments.m[chain[i]] {
+		for _, id := range s.attachments.at(chain[i]) {
 			if p, ok := s.orgPolicies.get(id); ok && p.Type == typ && p.Policy != nil {
 				level = append(level, p.Policy)
 			}
@@ -198,7 +198,7 @@ func (s *State) resolvePrincipal(p string, why bool) (*resolved, string) {
 		if !ok {
 			return nil, s.missing(kindUser, name)
 		}
-		return s.resolveUser(key, "user "+s.users.m[key].Name, why), ""
+		return s.resolveUser(key, "user "+s.users.at(key).Name, why), ""
 	case strings.HasPrefix(p, "key:"):
 		id := strings.TrimPrefix(p, "key:")
 		k, ok := s.keys.get(id)
@@ -342,7 +342,7 @@ func (s *State) appendIdentity(out []*evaluator.Policy, pc *principalCommon) []*
 }
 
 func (s *State) resolveUser(key, via string, why bool) *resolved {
-	u := s.users.m[key]
+	u := s.users.at(key)
 	r := &resolved{account: u.Account, inView: true}
 	r.principal = evaluator.Principal{Type: evaluator.PrincipalUser, ARN: iamARN(u.Account, "user", u.Path, u.Name), Account: u.Account, Name: u.Name}
 	r.identity = s.appendIdentity(nil, &u.principalCommon)
@@ -366,7 +366,7 @@ func (s *State) resolveUser(key, via string, why bool) *resolved {
 
 // resolveRole resolves a role; session "" means the role ARN itself.
 func (s *State) resolveRole(key, session string, why bool) *resolved {
-	ro := s.roles.m[key]
+	ro := s.roles.at(key)
 	r := &resolved{account: ro.Account, inView: true}
 	if session == "" {
 		r.principal = evaluator.Principal{Type: evaluator.PrincipalRole, ARN: iamARN(ro.Account, "role", ro.Path, ro.Name), Account: ro.Account, Name: ro.Name}

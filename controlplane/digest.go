@@ -97,7 +97,7 @@ func (s *State) computeDigest() [32]byte {
 	d.str("accounts")
 	d.num(s.nextAccount)
 	for _, k := range s.accounts.keys() {
-		a := s.accounts.m[k]
+		a := s.accounts.at(k)
 		d.str(k)
 		d.str(a.Name)
 		d.str(a.Email)
@@ -107,7 +107,7 @@ func (s *State) computeDigest() [32]byte {
 	}
 	d.str("users")
 	for _, k := range s.users.keys() {
-		u := s.users.m[k]
+		u := s.users.at(k)
 		d.str(k)
 		d.common(&u.principalCommon)
 		d.strs(u.Groups)
@@ -116,11 +116,11 @@ func (s *State) computeDigest() [32]byte {
 	d.str("groups")
 	for _, k := range s.groups.keys() {
 		d.str(k)
-		d.common(&s.groups.m[k].principalCommon)
+		d.common(&s.groups.at(k).principalCommon)
 	}
 	d.str("roles")
 	for _, k := range s.roles.keys() {
-		r := s.roles.m[k]
+		r := s.roles.at(k)
 		d.str(k)
 		d.common(&r.principalCommon)
 		d.policy(r.Trust)
@@ -128,7 +128,7 @@ func (s *State) computeDigest() [32]byte {
 	}
 	d.str("policies")
 	for _, k := range s.policies.keys() {
-		p := s.policies.m[k]
+		p := s.policies.at(k)
 		d.str(k)
 		d.str(p.ARN)
 		d.str(p.Description)
@@ -142,7 +142,7 @@ func (s *State) computeDigest() [32]byte {
 	}
 	d.str("keys")
 	for _, k := range s.keys.keys() {
-		a := s.keys.m[k]
+		a := s.keys.at(k)
 		d.str(k)
 		d.str(a.Account)
 		d.str(a.User)
@@ -150,7 +150,7 @@ func (s *State) computeDigest() [32]byte {
 	}
 	d.str("buckets")
 	for _, k := range s.buckets.keys() {
-		b := s.buckets.m[k]
+		b := s.buckets.at(k)
 		d.str(k)
 		d.str(b.Region)
 		d.str(b.Account)
@@ -161,14 +161,14 @@ func (s *State) computeDigest() [32]byte {
 	d.strs(s.objects.keys())
 	d.str("ous")
 	for _, k := range s.ous.keys() {
-		o := s.ous.m[k]
+		o := s.ous.at(k)
 		d.str(k)
 		d.str(o.Name)
 		d.str(o.Parent)
 	}
 	d.str("org-policies")
 	for _, k := range s.orgPolicies.keys() {
-		p := s.orgPolicies.m[k]
+		p := s.orgPolicies.at(k)
 		d.str(k)
 		d.str(p.Name)
 		d.str(p.Type)
@@ -179,14 +179,14 @@ func (s *State) computeDigest() [32]byte {
 	d.str("attachments")
 	for _, k := range s.attachments.keys() {
 		d.str(k)
-		d.strs(s.attachments.m[k])
+		d.strs(s.attachments.at(k))
 	}
 	d.str("enabled")
 	d.strs(s.enabled.keys())
 	d.str("tombstones")
 	for _, k := range s.tombstones.keys() {
 		d.str(k)
-		d.num(s.tombstones.m[k])
+		d.num(s.tombstones.at(k))
 	}
 	var out [32]byte
 	d.h.Sum(out[:0])

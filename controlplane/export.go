@@ -158,23 +158,23 @@ func inlineViews(list []inlinePolicy) []InlineView {
 func (s *State) Export() View {
 	v := View{DefaultAccount: s.first, Counts: s.Counts()}
 	for _, id := range s.accounts.keys() {
-		a := s.accounts.m[id]
-		v.Accounts = append(v.Accounts, AccountView{ID: id, Name: a.Name, Parent: a.Parent, Management: id == s.first, BlockPublicAccess: cpBPA(a.BPA), OrgPolicies: cp(s.attachments.m[id])})
+		a := s.accounts.at(id)
+		v.Accounts = append(v.Accounts, AccountView{ID: id, Name: a.Name, Parent: a.Parent, Management: id == s.first, BlockPublicAccess: cpBPA(a.BPA), OrgPolicies: cp(s.attachments.at(id))})
 	}
 	for _, k := range s.users.keys() {
-		u := s.users.m[k]
+		u := s.users.at(k)
 		v.Users = append(v.Users, UserView{ARN: iamARN(u.Account, "user", u.Path, u.Name), Groups: cp(u.Groups), Attached: cp(u.Attached), Inline: inlineViews(u.Inline), Boundary: u.Boundary})
 	}
 	for _, k := range s.groups.keys() {
-		g := s.groups.m[k]
+		g := s.groups.at(k)
 		v.Groups = append(v.Groups, GroupView{ARN: iamARN(g.Account, "group", g.Path, g.Name), Members: s.groupMembers(g.Account, strings.ToLower(g.Name)), Attached: cp(g.Attached), Inline: inlineViews(g.Inline)})
 	}
 	for _, k := range s.roles.keys() {
-		r := s.roles.m[k]
+		r := s.roles.at(k)
 		v.Roles = append(v.Roles, RoleView{ARN: iamARN(r.Account, "role", r.Path, r.Name), Trust: docOf(r.Trust), Attached: cp(r.Attached), Inline: inlineViews(r.Inline), Boundary: r.Boundary})
 	}
 	for _, k := range s.policies.keys() {
-		p := s.policies.m[k]
+		p := s.policies.at(k)
 		pv := PolicyView{ARN: p.ARN, Default: p.Default}
 		for _, ver := range p.Versions {
 			pv.Versions = append(pv.Versions, VersionView{ID: ver.ID, Document: docOf(ver.Policy)})
@@ -182,12 +182,12 @@ func (s *State) Export() View {
 		v.Policies = append(v.Policies, pv)
 	}
 	for _, id := range s.keys.keys() {
-		k := s.keys.m[id]
+		k := s.keys.at(id)
 		v.AccessKeys = append(v.AccessKeys, KeyView{ID: id, Account: k.Account, User: k.User, Status: k.Status})
 	}
 	objects := s.objects.keys()
 	for _, name := range s.buckets.keys() {
-		b := s.buckets.m[name]
+		b := s.buckets.at(name)
 		bv := BucketView{Name: name, Region: b.Region, Account: b.Account, Policy: docOf(b.Policy), Public: b.Policy != nil && b.Policy.IsPublic(),
 			BlockPublicAccess: cpBPA(b.BPA), Effective: s.effectiveBPA(b)}
 		for _, o := range objects {
@@ -198,11 +198,11 @@ func (s *State) Export() View {
 		v.Buckets = append(v.Buckets, bv)
 	}
 	for _, id := range s.ous.keys() {
-		o := s.ous.m[id]
-		v.OrgUnits = append(v.OrgUnits, OrgUnitView{ID: id, Name: o.Name, Parent: o.Parent, OrgPolicies: cp(s.attachments.m[id])})
+		o := s.ous.at(id)
+		v.OrgUnits = append(v.OrgUnits, OrgUnitView{ID: id, Name: o.Name, Parent: o.Parent, OrgPolicies: cp(s.attachments.at(id))})
 	}
 	for _, id := range s.orgPolicies.keys() {
-		p := s.orgPolicies.m[id]
+		p := s.orgPolicies.at(id)
 		v.OrgPolicies = append(v.OrgPolicies, OrgPolicyView{ID: id, Name: p.Name, Type: p.Type, AWSManaged: p.AWSManaged, Document: docOf(p.Policy), Targets: s.orgPolicyTargets(id)})
 	}
 	v.Tombstones = s.tombstones.keys()

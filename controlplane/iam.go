@@ -182,7 +182,7 @@ func inlineLimit(kind string) int {
 func (s *State) policyUsers(arn string) []string {
 	var out []string
 	for _, k := range s.users.keys() {
-		u := s.users.m[k]
+		u := s.users.at(k)
 		if containsSorted(u.Attached, arn) {
 			out = append(out, "user "+u.Name)
 		}
@@ -191,12 +191,12 @@ func (s *State) policyUsers(arn string) []string {
 		}
 	}
 	for _, k := range s.groups.keys() {
-		if g := s.groups.m[k]; containsSorted(g.Attached, arn) {
+		if g := s.groups.at(k); containsSorted(g.Attached, arn) {
 			out = append(out, "group "+g.Name)
 		}
 	}
 	for _, k := range s.roles.keys() {
-		r := s.roles.m[k]
+		r := s.roles.at(k)
 		if containsSorted(r.Attached, arn) {
 			out = append(out, "role "+r.Name)
 		}
@@ -211,7 +211,7 @@ func (s *State) policyUsers(arn string) []string {
 func (s *State) userKeys(acct, lowerName string) []string {
 	var out []string
 	for _, id := range s.keys.keys() {
-		k := s.keys.m[id]
+		k := s.keys.at(id)
 		if k.Account == acct && k.User == lowerName {
 			out = append(out, id)
 		}
@@ -499,7 +499,7 @@ func checkDeleteUser(s *State, x *callCtx, a *userNameArgs) (applyFn, *APIError)
 	if err != nil {
 		return nil, err
 	}
-	u := s.users.m[key]
+	u := s.users.at(key)
 	var held []string
 	if ks := s.userKeys(pc.Account, strings.ToLower(pc.Name)); len(ks) > 0 {
 		held = append(held, fmt.Sprintf("access keys %s (iam:DeleteAccessKey)", strings.Join(ks, ", ")))
@@ -547,7 +547,7 @@ func checkCreateGroup(s *State, x *callCtx, a *groupArgs) (applyFn, *APIError) {
 func (s *State) groupMembers(acct, lowerGroup string) []string {
 	var out []string
 	for _, k := range s.users.keys() {
-		u := s.users.m[k]
+		u := s.users.at(k)
 		if u.Account == acct && containsSorted(u.Groups, lowerGroup) {
 			out = append(out, u.Name)
 		}
@@ -588,7 +588,7 @@ func (s *State) membership(x *callCtx, a *membershipArgs) (ukey, gkey, lowerGrou
 	if err != nil {
 		return
 	}
-	return ukey, gkey, strings.ToLower(gpc.Name), s.users.m[ukey], nil
+	return ukey, gkey, strings.ToLower(gpc.Name), s.users.at(ukey), nil
 }
 
 func checkAddUserToGroup(s *State, x *callCtx, a *membershipArgs) (applyFn, *APIError) {
@@ -603,7 +603,7 @@ func checkAddUserToGroup(s *State, x *callCtx, a *membershipArgs) (applyFn, *API
 		return nil, apiErr(ErrLimitExceeded, "%s: user %s already belongs to %d groups, the maximum", x.call.Action, u.Name, maxGroupsPerUser)
 	}
 	return func(s *State) {
-		n := *s.users.m[ukey]
+		n := *s.users.at(ukey)
 		n.Groups = insertSorted(n.Groups, g)
 		s.users.set(ukey, &n)
 	}, nil
@@ -618,7 +618,7 @@ func checkRemoveUserFromGroup(s *State, x *callCtx, a *membershipArgs) (applyFn,
 		return nil, apiErr(ErrNoSuchEntity, "%s: user %s is not a member of group %s", x.call.Action, u.Name, a.GroupName)
 	}
 	return func(s *State) {
-		n := *s.users.m[ukey]
+		n := *s.users.at(ukey)
 		n.Groups = removeSorted(n.Groups, g)
 		s.users.set(ukey, &n)
 		s.tomb("membership", ukey+"/"+g)
@@ -693,7 +693,7 @@ func checkUpdateTrust(s *State, x *callCtx, a *updateTrustArgs) (applyFn, *APIEr
 		return nil, err
 	}
 	return func(s *State) {
-		n := *s.roles.m[key]
+		n := *s.roles.at(key)
 		n.Trust = trust
 		s.roles.set(key, &n)
 	}, nil
@@ -766,7 +766,7 @@ func checkCreatePolicyVersion(s *State, x *callCtx, a *createVersionArgs) (apply
 	}
 	key := entityKey(p.Account, p.Name)
 	return func(s *State) {
-		n := *s.policies.m[key]
+		n := *s.policies.at(key)
 		n.Versions = append(append([]policyVersion(nil), n.Versions...), policyVersion{ID: id, Policy: pol})
 		n.Next++
 		if a.SetAsDefault {
@@ -795,7 +795,7 @@ func checkSetDefaultVersion(s *State, x *callCtx, a *versionArgs) (applyFn, *API
 	}
 	key := entityKey(p.Account, p.Name)
 	return func(s *State) {
-		n := *s.policies.m[key]
+		n := *s.policies.at(key)
 		n.Default = a.VersionID
 		s.policies.set(key, &n)
 	}, nil
@@ -815,7 +815,7 @@ func checkDeletePolicyVersion(s *State, x *callCtx, a *versionArgs) (applyFn, *A
 	}
 	key := entityKey(p.Account, p.Name)
 	return func(s *State) {
-		n := *s.policies.m[key]
+		n := *s.policies.at(key)
 		n.Versions = append(append([]policyVersion(nil), n.Versions[:i]...), n.Versions[i+1:]...)
 		s.policies.set(key, &n)
 		s.tomb("policy-version", key+"/"+a.VersionID)
@@ -923,11 +923,11 @@ func (s *State) checkBoundary(x *callCtx, kind, arg, name, arn string) (applyFn,
 	return func(s *State) {
 		switch kind {
 		case kindUser:
-			n := *s.users.m[key]
+			n := *s.users.at(key)
 			n.Boundary = arn
 			s.users.set(key, &n)
 		case kindRole:
-			n := *s.roles.m[key]
+			n := *s.roles.at(key)
 			n.Boundary = arn
 			s.roles.set(key, &n)
 		}

@@ -108,7 +108,7 @@ func (s *State) parentID(ref string) (string, bool) {
 	case strings.HasPrefix(ref, "ou:"):
 		name := strings.TrimPrefix(ref, "ou:")
 		for _, id := range s.ous.keys() {
-			if s.ous.m[id].Name == name {
+			if s.ous.at(id).Name == name {
 				return id, true
 			}
 		}
@@ -137,7 +137,7 @@ func (s *State) orgPolicyRef(x *callCtx, ref string) (*orgPolicy, *APIError) {
 		return p, nil
 	}
 	for _, id := range s.orgPolicies.keys() {
-		if p := s.orgPolicies.m[id]; p.Name == ref {
+		if p := s.orgPolicies.at(id); p.Name == ref {
 			return p, nil
 		}
 	}
@@ -148,10 +148,10 @@ func (s *State) orgPolicyRef(x *callCtx, ref string) (*orgPolicy, *APIError) {
 // enabled type to a new target, as AWS does for new OUs and accounts.
 func (s *State) attachDefaults(target string) {
 	if _, ok := s.enabled.get(TypeSCP); ok {
-		s.attachments.set(target, insertSorted(s.attachments.m[target], fullAWSAccessID))
+		s.attachments.set(target, insertSorted(s.attachments.at(target), fullAWSAccessID))
 	}
 	if _, ok := s.enabled.get(TypeRCP); ok {
-		s.attachments.set(target, insertSorted(s.attachments.m[target], rcpFullAccessID))
+		s.attachments.set(target, insertSorted(s.attachments.at(target), rcpFullAccessID))
 	}
 }
 
@@ -176,7 +176,7 @@ func (s *State) enableType(typ string) {
 	targets := append([]string{rootID}, s.ous.keys()...)
 	targets = append(targets, s.accounts.keys()...)
 	for _, t := range targets {
-		s.attachments.set(t, insertSorted(s.attachments.m[t], id))
+		s.attachments.set(t, insertSorted(s.attachments.at(t), id))
 	}
 }
 
@@ -280,7 +280,7 @@ func checkCreateOrgPolicy(s *State, x *callCtx, a *createOrgPolicyArgs) (applyFn
 		return nil, apiErr(ErrOrgInvalidInput, "%s: name: at most 128 characters", x.call.Action)
 	}
 	for _, id := range s.orgPolicies.keys() {
-		if s.orgPolicies.m[id].Name == a.Name {
+		if s.orgPolicies.at(id).Name == a.Name {
 			return nil, apiErr(ErrDuplicatePolicy, "%s: name: a policy named %s already exists (%s)", x.call.Action, a.Name, id)
 		}
 	}
@@ -325,7 +325,7 @@ func checkUpdateOrgPolicy(s *State, x *callCtx, a *updateOrgPolicyArgs) (applyFn
 func (s *State) orgPolicyTargets(id string) []string {
 	var out []string
 	for _, t := range s.attachments.keys() {
-		if containsSorted(s.attachments.m[t], id) {
+		if containsSorted(s.attachments.at(t), id) {
 			out = append(out, t)
 		}
 	}
@@ -372,11 +372,11 @@ func checkOrgAttach(s *State, x *callCtx, a *orgAttachArgs) (applyFn, *APIError)
 	if err != nil {
 		return nil, err
 	}
-	if containsSorted(s.attachments.m[t], p.ID) {
+	if containsSorted(s.attachments.at(t), p.ID) {
 		return nil, apiErr(ErrDuplicatePolicyAttach, "%s: policy %s is already attached to %s", x.call.Action, p.Name, t)
 	}
 	return func(s *State) {
-		s.attachments.set(t, insertSorted(s.attachments.m[t], p.ID))
+		s.attachments.set(t, insertSorted(s.attachments.at(t), p.ID))
 	}, nil
 }
 
@@ -385,7 +385,7 @@ func checkOrgDetach(s *State, x *callCtx, a *orgAttachArgs) (applyFn, *APIError)
 	if err != nil {
 		return nil, err
 	}
-	att := s.attachments.m[t]
+	att := s.attachments.at(t)
 	if !containsSorted(att, p.ID) {
 		return nil, apiErr(ErrPolicyNotAttached, "%s: policy %s is not attached to %s", x.call.Action, p.Name, t)
 	}
@@ -404,7 +404,7 @@ func checkOrgDetach(s *State, x *callCtx, a *orgAttachArgs) (applyFn, *APIError)
 		}
 	}
 	return func(s *State) {
-		s.attachments.set(t, removeSorted(s.attachments.m[t], p.ID))
+		s.attachments.set(t, removeSorted(s.attachments.at(t), p.ID))
 		s.tomb("org-attachment", t+"/"+p.ID)
 	}, nil
 }

@@ -284,7 +284,7 @@ func checkDeleteBucket(s *State, x *callCtx, a *bucketArgs) (applyFn, *APIError)
 		return nil, err
 	}
 	prefix, first, n := a.Bucket+"/", "", 0
-	for k := range s.objects.m {
+	for k := range s.objects.all() {
 		if strings.HasPrefix(k, prefix) {
 			if n == 0 || k < first {
 				first = k // the smallest key, so the message is deterministic

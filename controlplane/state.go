@@ -8,61 +8,149 @@ import (
 	"github.com/iamprop/iamprop/evaluator"
 )
 
-// table is a copy-on-write map. Clone shares the map between the two states
-// and marks it shared; the first write on either side copies it. A simulator
-// holds one view per region and re-folds from checkpoints on late arrivals,
-// so cloning must cost O(1) and a write must copy only the table it touches.
+// table is a copy-on-write map in two levels: tableShards shards, each a
+// map, behind one shared array. Clone shares the array between the two
+// states and marks it shared; the first write on either side copies the
+// array (tableShards pointers) and then the one shard it touches (about
+// 1/tableShards of the entries). A simulator holds one view per region and
+// checkpoints views (clones) as it folds, so cloning must cost O(1) and the
+// write after a clone must not copy the whole table: with a single map,
+// the fold of a stream of CreateUser calls spent most of its time copying
+// the users map, a cost that grew with the state.
 // Values are pointers to immutable records: a change replaces the record.
 type table[V any] struct {
+	sh *shardSet[V] // nil: empty
+}
+
+const tableShards = 32
+
+type shardSet[V any] struct {
+	shared atomic.Bool // held by more than one state
+	n      int
+	s      [tableShards]*shard[V]
+}
+
+type shard[V any] struct {
+	shared atomic.Bool // held by more than one shardSet
 	m      map[string]V
-	shared *atomic.Bool // shared between every state that holds m
+}
+
+// shardOf is FNV-1a of the key: deterministic, so nothing about a run
+// depends on a process's hash seed.
+func shardOf(k string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h ^= uint32(k[i])
+		h *= 16777619
+	}
+	return int(h % tableShards)
 }
 
 func (t *table[V]) get(k string) (V, bool) {
-	v, ok := t.m[k]
-	return v, ok
+	if t.sh != nil {
+		if p := t.sh.s[shardOf(k)]; p != nil {
+			v, ok := p.m[k]
+			return v, ok
+		}
+	}
+	var zero V
+	return zero, false
 }
 
-func (t *table[V]) len() int { return len(t.m) }
+// at is get without the presence flag (the zero value when absent).
+func (t *table[V]) at(k string) V {
+	v, _ := t.get(k)
+	return v
+}
 
-// own makes t.m private to this state before a write.
-func (t *table[V]) own() {
-	if t.shared != nil && !t.shared.Load() {
-		return
+func (t *table[V]) len() int {
+	if t.sh == nil {
+		return 0
 	}
-	m := make(map[string]V, len(t.m)+1)
-	for k, v := range t.m {
-		m[k] = v
+	return t.sh.n
+}
+
+// own makes the shard of k private to this state before a write, and
+// returns it.
+func (t *table[V]) own(k string) *shard[V] {
+	switch {
+	case t.sh == nil:
+		t.sh = &shardSet[V]{}
+	case t.sh.shared.Load():
+		c := &shardSet[V]{n: t.sh.n}
+		for i, p := range t.sh.s {
+			if p != nil {
+				p.shared.Store(true)
+			}
+			c.s[i] = p
+		}
+		t.sh = c
 	}
-	t.m = m
-	t.shared = new(atomic.Bool)
+	i := shardOf(k)
+	p := t.sh.s[i]
+	switch {
+	case p == nil:
+		p = &shard[V]{m: map[string]V{}}
+		t.sh.s[i] = p
+	case p.shared.Load():
+		m := make(map[string]V, len(p.m)+1)
+		for k, v := range p.m {
+			m[k] = v
+		}
+		p = &shard[V]{m: m}
+		t.sh.s[i] = p
+	}
+	return p
 }
 
 func (t *table[V]) set(k string, v V) {
-	t.own()
-	t.m[k] = v
+	p := t.own(k)
+	if _, ok := p.m[k]; !ok {
+		t.sh.n++
+	}
+	p.m[k] = v
 }
 
 func (t *table[V]) del(k string) {
-	if _, ok := t.m[k]; !ok {
+	if _, ok := t.get(k); !ok {
 		return
 	}
-	t.own()
-	delete(t.m, k)
+	delete(t.own(k).m, k)
+	t.sh.n--
 }
 
-// share marks the map as held by more than one state. It only touches the
+// share marks the table as held by more than one state. It only touches an
 // atomic flag, so Clone may run concurrently with readers and other Clones.
 func (t *table[V]) share() {
-	if t.shared != nil {
-		t.shared.Store(true)
+	if t.sh != nil {
+		t.sh.shared.Store(true)
+	}
+}
+
+// all iterates the entries in no particular order; callers that leak the
+// order into results sort (see keys).
+func (t *table[V]) all() func(yield func(string, V) bool) {
+	return func(yield func(string, V) bool) {
+		if t.sh == nil {
+			return
+		}
+		for _, p := range t.sh.s {
+			if p == nil {
+				continue
+			}
+			for k, v := range p.m {
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
 	}
 }
 
 // keys returns the keys in sorted order, for deterministic iteration.
 func (t *table[V]) keys() []string {
-	ks := make([]string, 0, len(t.m))
-	for k := range t.m {
+	ks := make([]string, 0, t.len())
+	for k := range t.all() {
 		ks = append(ks, k)
 	}
 	sort.Strings(ks)
@@ -278,17 +366,17 @@ func (s *State) Counts() Counts {
 		Policies: s.policies.len(), AccessKeys: s.keys.len(), Buckets: s.buckets.len(), Objects: s.objects.len(),
 		OrgUnits: s.ous.len(), Tombstones: s.tombstones.len(), Applied: s.applied, Conflicts: s.conflicts,
 	}
-	for _, k := range s.keys.m {
+	for _, k := range s.keys.all() {
 		if k.Status == KeyActive {
 			c.ActiveKeys++
 		}
 	}
-	for _, p := range s.orgPolicies.m {
+	for _, p := range s.orgPolicies.all() {
 		if !p.AWSManaged {
 			c.OrgPolicies++
 		}
 	}
-	for _, b := range s.buckets.m {
+	for _, b := range s.buckets.all() {
 		if b.Policy != nil && b.Policy.IsPublic() && !s.effectiveBPA(b).RestrictPublicBuckets {
 			c.PublicBuckets++
 		}
