@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -73,14 +74,16 @@ func Build(ctx context.Context, dir string) (string, error) {
 }
 
 // freePort returns a loopback port free for TCP and UDP (memberlist binds
-// both on the gossip port).
+// both on the gossip port). It draws below the kernel's ephemeral range
+// (32768 and up on Linux), so that while a node is down no outgoing
+// connection of another program takes its port and the restart fails.
 func freePort() (int, error) {
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := 0; i < 200; i++ {
+		port := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			return 0, err
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 		l.Close()
 		if err == nil {
@@ -88,7 +91,7 @@ func freePort() (int, error) {
 			return port, nil
 		}
 	}
-	return 0, errors.New("chaos: no free loopback port")
+	return 0, errors.New("chaos: no free loopback port in 20000-31999")
 }
 
 // node is one regionnode process slot: its addresses and data directory
@@ -129,12 +132,24 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{bin: bin, root: root, token: hex.EncodeToString(tok), key: base64.StdEncoding.EncodeToString(key), seed: seed}
+	// freePort closes what it probed, so it may hand out one port twice:
+	// keep the ports of this cluster distinct.
+	used := map[int]bool{}
+	port := func() (int, error) {
+		for {
+			p, err := freePort()
+			if err != nil || !used[p] {
+				used[p] = true
+				return p, err
+			}
+		}
+	}
 	for i := 0; i < n; i++ {
-		gp, err := freePort()
+		gp, err := port()
 		if err != nil {
 			return nil, err
 		}
-		hp, err := freePort()
+		hp, err := port()
 		if err != nil {
 			return nil, err
 		}

@@ -669,8 +669,10 @@ func (s *scheduleRun) restart(ctx context.Context, nd *node) {
 		return
 	}
 	if err := s.c.waitServing(ctx, nd, 15*time.Second); err != nil {
-		s.errorf("%v", err)
-		return
+		if ctx.Err() == nil {
+			s.errorf("%v", err)
+		}
+		return // cut by the end of the schedule: converging includes the start
 	}
 	s.netMu.Lock()
 	if s.current != nil {
