@@ -8,8 +8,9 @@ import (
 // TransmitLimitedQueue semantics (see transmitQueue), and the scratch
 // buffer its takes reuse.
 type rumorQueue struct {
-	q   transmitQueue
-	buf []*entry
+	q    transmitQueue
+	buf  []*entry
+	pool *MessagePool // nil: allocate each message's slice
 }
 
 func newRumorQueue(numNodes func() int, mult int) *rumorQueue {
@@ -27,7 +28,12 @@ func (r *rumorQueue) take(overhead, limit int) []Mutation {
 	if len(r.buf) == 0 {
 		return nil
 	}
-	out := make([]Mutation, len(r.buf))
+	var out []Mutation
+	if r.pool != nil {
+		out = r.pool.get(len(r.buf))
+	} else {
+		out = make([]Mutation, len(r.buf))
+	}
 	for i, e := range r.buf {
 		out[i] = e.m
 	}
@@ -117,6 +123,11 @@ func (n *Node) gossipRound() {
 // budgets alone do not bound the count (a large PacketBytes and tiny
 // mutations), and receivers reject longer messages.
 func (n *Node) sendChunks(to string, kind MessageKind, ms []Mutation) {
+	if len(ms) <= MaxMutationsPerMessage {
+		// Whole, capacity included, so a MessagePool can take it back.
+		n.send(to, Message{Kind: kind, From: n.region, Mutations: ms})
+		return
+	}
 	for len(ms) > 0 {
 		k := min(len(ms), MaxMutationsPerMessage)
 		n.send(to, Message{Kind: kind, From: n.region, Mutations: ms[:k:k]})

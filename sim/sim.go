@@ -105,6 +105,9 @@ type event struct {
 	gen    int32
 	slot   int32
 	kind   uint8
+	// shared: the message's mutations are also in another event (a
+	// duplicate), so they are not handed back to the pool.
+	shared bool
 }
 
 func (a *event) before(b *event) bool {
@@ -194,6 +197,8 @@ type Sim struct {
 	msgs            []replication.Message
 	fns             []func()
 	freeMsg, freeFn []int32
+	// pool recycles gossip messages' mutation slices between the nodes.
+	pool *replication.MessagePool
 }
 
 // New builds a simulation; nothing runs until RunUntil.
@@ -207,6 +212,7 @@ func New(cfg Config) (*Sim, error) {
 		index:  map[string]int{},
 		faults: map[FaultID]*fault{},
 		bad:    map[[2]string]bool{},
+		pool:   replication.NewMessagePool(),
 	}
 	for i, name := range cfg.Regions {
 		if _, dup := s.index[name]; dup {
@@ -240,6 +246,7 @@ func (s *Sim) startNode(i int, lostState bool) {
 		LostState: lostState,
 	})
 	r.node.SetMembership(s.membership())
+	r.node.SetMessagePool(s.pool)
 	r.deadline = -1
 	s.drain(i)
 }
@@ -293,7 +300,7 @@ func (s *Sim) push(e event) {
 }
 
 // pushMsg queues the delivery of m to region to at instant at.
-func (s *Sim) pushMsg(at time.Duration, to int, m replication.Message) {
+func (s *Sim) pushMsg(at time.Duration, to int, m replication.Message, shared bool) {
 	var slot int32
 	if k := len(s.freeMsg); k > 0 {
 		slot = s.freeMsg[k-1]
@@ -303,7 +310,7 @@ func (s *Sim) pushMsg(at time.Duration, to int, m replication.Message) {
 		slot = int32(len(s.msgs))
 		s.msgs = append(s.msgs, m)
 	}
-	s.push(event{at: at, kind: evMsg, region: int32(to), gen: int32(s.regions[to].gen), slot: slot})
+	s.push(event{at: at, kind: evMsg, region: int32(to), gen: int32(s.regions[to].gen), slot: slot, shared: shared})
 }
 
 // Now is the virtual time since the start.
@@ -444,8 +451,14 @@ func (s *Sim) send(from int, env replication.Envelope) {
 	if lat != nil {
 		d = lat.Sample(s.rand)
 	}
-	s.pushMsg(s.now+d, to, env.Msg)
+	// The duplicate draw comes before either push (pushes draw nothing),
+	// so the draws and the event order are as they always were.
+	dup := false
 	if p := s.cfg.Network.Duplicate; p > 0 && !env.Msg.Kind.Reliable() && s.rand.Float64() < p {
+		dup = true
+	}
+	s.pushMsg(s.now+d, to, env.Msg, dup)
+	if dup {
 		var d2 time.Duration
 		if lat != nil {
 			d2 = lat.Sample(s.rand)
@@ -453,7 +466,7 @@ func (s *Sim) send(from int, env replication.Envelope) {
 		if s.cfg.Trace != nil {
 			s.trace("duplicate %s>%s %v", link[0], link[1], env.Msg.Kind)
 		}
-		s.pushMsg(s.now+d2, to, env.Msg)
+		s.pushMsg(s.now+d2, to, env.Msg, true)
 	}
 }
 
@@ -657,6 +670,9 @@ func (s *Sim) RunUntil(t time.Duration) {
 					s.trace("drop %s>%s %v down", msg.From, r.name, msg.Kind)
 				}
 				s.stats.Dropped++
+				if !e.shared {
+					s.pool.Put(msg.Mutations)
+				}
 				continue
 			}
 			s.stats.Deliveries++
@@ -664,6 +680,10 @@ func (s *Sim) RunUntil(t time.Duration) {
 				s.trace("deliver %s>%s %v", msg.From, r.name, msg.Kind)
 			}
 			_ = r.node.Step(s.wall(s.now), msg)
+			if !e.shared {
+				// Step copied what it keeps.
+				s.pool.Put(msg.Mutations)
+			}
 			s.drain(int(e.region))
 		}
 	}
