@@ -497,3 +497,42 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// docQueries returns the example queries of docs/metrics.md's promql
+// blocks. A line that starts with spaces continues the query above it.
+func docQueries(t *testing.T) []string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queries []string
+	for _, b := range regexp.MustCompile("(?s)```promql\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		for _, line := range strings.Split(b[1], "\n") {
+			switch {
+			case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
+			case strings.HasPrefix(line, " ") && len(queries) > 0:
+				queries[len(queries)-1] += " " + strings.TrimSpace(line)
+			default:
+				queries = append(queries, line)
+			}
+		}
+	}
+	return queries
+}
+
+// TestDocQueriesParse checks the example queries of docs/metrics.md the way
+// the dashboards' are checked: they parse and name catalog metrics
+// (TestIntegration also runs them through Prometheus).
+func TestDocQueriesParse(t *testing.T) {
+	cat := loadCatalog(t)
+	queries := docQueries(t)
+	for _, q := range queries {
+		if _, err := checkExpr(q, cat); err != nil {
+			t.Errorf("docs/metrics.md: %v\n  %s", err, q)
+		}
+	}
+	if len(queries) < 4 {
+		t.Errorf("found %d example queries in docs/metrics.md, want at least the 4 it shows", len(queries))
+	}
+}

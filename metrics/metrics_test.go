@@ -35,6 +35,7 @@ func TestRegistryLintsClean(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
+	checkLabels(t, reg)
 	n, err := testutil.GatherAndCount(reg, "iamprop_mutations_committed_total")
 	if err != nil || n != 2 {
 		t.Errorf("committed series = %d (%v), want one per region", n, err)
@@ -104,5 +105,30 @@ func TestRunnerBesideRegions(t *testing.T) {
 	}
 	if _, err := NewRunner(reg); err == nil {
 		t.Error("a second runner on the same registry registered")
+	}
+	checkLabels(t, reg)
+}
+
+// allowedLabels are the only label names a metric may carry: bounded,
+// non-sensitive dimensions. None holds a policy, principal, bucket or
+// object name (unbounded, and possibly secret).
+var allowedLabels = map[string]bool{"region": true, "origin": true, "code": true, "decision": true, "stale": true,
+	"mode": true, "direction": true, "kind": true, "state": true, "reason": true, "route": true,
+	"scenario": true, "probe": true}
+
+func checkLabels(t *testing.T, g prometheus.Gatherer) {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if !allowedLabels[l.GetName()] {
+					t.Errorf("%s has label %q, outside the allowed set", f.GetName(), l.GetName())
+				}
+			}
+		}
 	}
 }
