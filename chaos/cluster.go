@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -110,6 +111,32 @@ type node struct {
 	exited  chan struct{}
 	running bool
 	starts  int
+	held    []io.Closer // the node's ports, bound by us while it is down
+}
+
+// hold binds nd's ports while it is down, so that no other program on the
+// machine (another chaos run, a test) takes them and the restart fails.
+// Caller holds nd.mu.
+func (nd *node) hold() {
+	if t, err := net.Listen("tcp", nd.gossip); err == nil {
+		nd.held = append(nd.held, t)
+	}
+	if a, err := net.ResolveUDPAddr("udp", nd.gossip); err == nil {
+		if u, err := net.ListenUDP("udp", a); err == nil {
+			nd.held = append(nd.held, u)
+		}
+	}
+	if t, err := net.Listen("tcp", nd.http); err == nil {
+		nd.held = append(nd.held, t)
+	}
+}
+
+// release frees what hold bound. Caller holds nd.mu.
+func (nd *node) release() {
+	for _, c := range nd.held {
+		c.Close()
+	}
+	nd.held = nil
 }
 
 // cluster is the set of processes of one schedule.
@@ -176,6 +203,7 @@ func (c *cluster) start(nd *node) error {
 	if nd.running {
 		return nil
 	}
+	nd.release()
 	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
 		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
 		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
@@ -274,6 +302,7 @@ func (c *cluster) signal(nd *node, sig syscall.Signal, wait time.Duration) error
 	}
 	nd.mu.Lock()
 	nd.running = false
+	nd.hold()
 	nd.mu.Unlock()
 	return nil
 }
@@ -298,6 +327,9 @@ func (c *cluster) stopAll() {
 		go func(nd *node) {
 			defer wg.Done()
 			_ = c.term(nd)
+			nd.mu.Lock()
+			nd.release()
+			nd.mu.Unlock()
 		}(nd)
 	}
 	wg.Wait()
