@@ -170,6 +170,10 @@ type region struct {
 	down     bool
 	log      []replication.Mutation // durable log (Ready.Persist)
 	deadline time.Duration          // scheduled tick, -1 when none
+	// unapplied holds, from a crash that kept the log until the restart,
+	// the logged mutations the region had not applied yet: Restore makes
+	// them visible, and the simulator reports those applies (see Restart).
+	unapplied []replication.Mutation
 }
 
 // Sim is one deterministic simulation.
@@ -199,6 +203,11 @@ type Sim struct {
 	freeMsg, freeFn []int32
 	// pool recycles gossip messages' mutation slices between the nodes.
 	pool *replication.MessagePool
+	// committed lists every commit in commit order; lostPossible is set by
+	// the first crash that loses state (the only way a commit can be lost).
+	committed    []replication.Mutation
+	lostPossible bool
+	truthSeq     map[string]uint64 // commits per origin, numbering the truth's copies
 }
 
 // New builds a simulation; nothing runs until RunUntil.
@@ -354,10 +363,22 @@ func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutati
 	if err != nil {
 		return m, err
 	}
-	// The truth takes the committed mutation as is.
-	_ = s.truth.Step(s.wall(s.now), replication.Message{Kind: replication.KindRepair, From: regionName, Mutations: []replication.Mutation{m}})
+	// The truth takes the committed mutation as is, but numbered by the
+	// truth's own count of the origin's commits: the same number, except
+	// after the origin lost its state and, unable to know of a commit no
+	// region kept, reused that commit's sequence number (see Lost). Both
+	// commits are part of the truth; a shared ID would make the truth
+	// drop the second as a conflict.
+	if s.truthSeq == nil {
+		s.truthSeq = map[string]uint64{}
+	}
+	s.truthSeq[m.ID.Origin]++
+	tm := m
+	tm.ID.Seq = s.truthSeq[m.ID.Origin]
+	_ = s.truth.Step(s.wall(s.now), replication.Message{Kind: replication.KindRepair, From: regionName, Mutations: []replication.Mutation{tm}})
 	s.truth.Tick(s.wall(s.now))
 	_ = s.truth.Ready()
+	s.committed = append(s.committed, m)
 	s.trace("commit %s %s", regionName, m.ID)
 	for _, fn := range s.onCommit {
 		fn(s.now, regionName, m)
@@ -580,12 +601,24 @@ func (s *Sim) Crash(name string, loseState bool) {
 	r.gen++
 	if loseState {
 		r.log = nil
+		r.unapplied = nil
+		s.lostPossible = true
+	} else {
+		r.unapplied = r.unapplied[:0]
+		for _, m := range r.log {
+			if !r.node.Has(m.ID) {
+				r.unapplied = append(r.unapplied, m)
+			}
+		}
 	}
 	s.refreshPeers()
 }
 
 // Restart brings a crashed region back: it replays its durable log (if it
-// kept one) and catches up through anti-entropy.
+// kept one) and catches up through anti-entropy. The logged mutations it
+// had not applied at the crash (received, waiting for their apply instant)
+// become visible at the restart instant, and are reported then (trace and
+// OnApply), once; those applied before the crash are not reported again.
 func (s *Sim) Restart(name string) {
 	i, ok := s.index[name]
 	if !ok || !s.regions[i].down {
@@ -601,7 +634,22 @@ func (s *Sim) Restart(name string) {
 	if !lost {
 		r.node.Restore(log)
 		s.drain(i)
+		// Restore reports no applies: a restarted node cannot tell which
+		// of its logged mutations it had reported before the crash. The
+		// simulator can: those it had not applied then become visible now.
+		for _, m := range r.unapplied {
+			if !r.node.Has(m.ID) {
+				continue
+			}
+			if s.cfg.Trace != nil {
+				s.trace("apply %s %s at=%d", r.name, m.ID, int64(s.now))
+			}
+			for _, fn := range s.onApply {
+				fn(s.now, r.name, m)
+			}
+		}
 	}
+	r.unapplied = nil
 	s.refreshPeers()
 }
 
@@ -635,6 +683,129 @@ func (s *Sim) Converged() bool {
 		}
 	}
 	return true
+}
+
+// Lost returns the committed mutations that are lost for good, in commit
+// order: their origin crashed and lost its state before any other region,
+// durable log or message in flight held them, so no region can ever apply
+// them (a recovered origin fills their sequence numbers with
+// replication.GapAction no-ops). The truth keeps them: they were
+// committed, and a client was told so. While any is lost, Converged stays
+// false; SurvivorsConverged says whether the regions agree on the rest.
+func (s *Sim) Lost() []replication.Mutation {
+	var out []replication.Mutation
+	for _, i := range s.lostIndices() {
+		out = append(out, s.committed[i])
+	}
+	return out
+}
+
+// lostIndices returns the positions in s.committed of the lost commits (by
+// position: a reused sequence number makes IDs ambiguous).
+// commitKey tells two commits apart even when a lost-state origin reused a
+// sequence number: the reuse has a later timestamp.
+type commitKey struct {
+	id replication.MutationID
+	ts replication.Timestamp
+}
+
+func (s *Sim) lostIndices() []int {
+	if !s.lostPossible {
+		return nil
+	}
+	// Who can still hand a mutation on: live regions (applied or pending),
+	// the kept logs of crashed regions, and messages in flight to a live
+	// region (one to a crashed region will be dropped).
+	// A gap filler that took a lost mutation's ID is not the mutation.
+	var kept []map[commitKey]bool
+	for _, r := range s.regions {
+		if r.down && len(r.log) > 0 {
+			ids := make(map[commitKey]bool, len(r.log))
+			for _, m := range r.log {
+				if m.Call.Action != replication.GapAction {
+					ids[commitKey{m.ID, m.TS}] = true
+				}
+			}
+			kept = append(kept, ids)
+		}
+	}
+	inFlight := map[commitKey]bool{}
+	for _, e := range s.queue {
+		if e.kind != evMsg {
+			continue
+		}
+		if r := s.regions[e.region]; r.down || int(e.gen) != r.gen {
+			continue
+		}
+		for _, m := range s.msgs[e.slot].Mutations {
+			if m.Call.Action != replication.GapAction {
+				inFlight[commitKey{m.ID, m.TS}] = true
+			}
+		}
+	}
+	var lost []int
+	for i := range s.committed {
+		if m := &s.committed[i]; !inFlight[commitKey{m.ID, m.TS}] && !s.held(m, kept) {
+			lost = append(lost, i)
+		}
+	}
+	return lost
+}
+
+func (s *Sim) held(m *replication.Mutation, kept []map[commitKey]bool) bool {
+	for _, r := range s.regions {
+		if !r.down && r.node.Knows(m) {
+			return true
+		}
+	}
+	for _, ids := range kept {
+		if ids[commitKey{m.ID, m.TS}] {
+			return true
+		}
+	}
+	return false
+}
+
+// SurvivorsConverged reports whether every live region's view equals the
+// fold of the committed mutations that are not lost (see Lost): the
+// regions agree with each other on everything that survived. With nothing
+// lost it is Converged.
+func (s *Sim) SurvivorsConverged() bool {
+	lost := s.lostIndices()
+	if len(lost) == 0 {
+		return s.Converged()
+	}
+	want := s.survivorsDigest(lost)
+	for _, r := range s.regions {
+		if !r.down && r.node.Digest() != want {
+			return false
+		}
+	}
+	return true
+}
+
+// survivorsDigest folds every commit but the lost ones into a fresh view.
+func (s *Sim) survivorsDigest(lost []int) [32]byte {
+	var keep []replication.Mutation
+	for i, m := range s.committed {
+		if len(lost) > 0 && lost[0] == i {
+			lost = lost[1:]
+			continue
+		}
+		keep = append(keep, m)
+	}
+	n := replication.NewNode(replication.Config{
+		Region: "survivors", Rand: rand.New(rand.NewPCG(s.cfg.Seed, 8)), Initial: s.cfg.Initial, Gossip: s.cfg.Gossip,
+		MaxClockOffset: -1,
+	})
+	now := s.wall(s.now)
+	for len(keep) > 0 {
+		k := min(len(keep), replication.MaxMutationsPerMessage)
+		_ = n.Step(now, replication.Message{Kind: replication.KindRepair, From: "truth", Mutations: keep[:k:k]})
+		keep = keep[k:]
+	}
+	n.Tick(now)
+	return n.Digest()
 }
 
 // Stats returns the network counters.
