@@ -116,7 +116,8 @@ func TestRandomFaultSchedules(t *testing.T) {
 			case 2:
 				// State is kept: a lost-state crash of the only holder of a
 				// committed, not yet replicated mutation loses it for good,
-				// and the truth keeps it (seed 113 shows it; see the report).
+				// and the truth keeps it (seed 113 would show it): see
+				// TestRandomLostStateCrashes and Sim.Lost.
 				reg, lose := regions[r.IntN(len(regions))], false
 				s.Schedule(at, func() {
 					if !crashed[reg] {
