@@ -118,7 +118,6 @@ func (d *delegate) NotifyMsg(b []byte) {
 		if n.mergeVector(&vs) {
 			// memberlist gossip is not transitive: pass newer news on.
 			n.vq.QueueBroadcast(&vectorBroadcast{name: "vv/" + vs.Region, msg: bytes.Clone(b)})
-			n.maybePull(vs.Region, vs.Recv)
 		}
 		n.updateLag()
 	default:

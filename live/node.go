@@ -154,8 +154,6 @@ type Node struct {
 	members  map[string]*member
 	peerVecs map[string]*vectorState
 	covered  map[string]map[string][]coverMark // region -> origin -> marks
-	lastPull map[string]time.Time              // region -> when we last asked it for what we lack
-	pullGap  time.Duration
 
 	flushMu  sync.Mutex
 	lagMu    sync.Mutex // serializes updateLag, so an older computation never overwrites a newer one
@@ -250,7 +248,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		visibleAt: map[replication.MutationID]time.Time{},
 		recv:      replication.VersionVector{},
 		above:     map[string]map[uint64]struct{}{},
-		lastPull:  map[string]time.Time{},
 		appliedCh: make(chan struct{}),
 		members:   map[string]*member{},
 		peerVecs:  map[string]*vectorState{},
@@ -266,9 +263,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Tune != nil {
 		cfg.Tune(mlc)
 	}
-	// Ask a peer for what we lack at most once per two gossip rounds: its
-	// answer takes about a round to arrive.
-	n.pullGap = max(2*mlc.GossipInterval, 20*time.Millisecond)
 	gossip := replication.GossipConfig{
 		Interval:       mlc.GossipInterval,
 		Fanout:         mlc.GossipNodes,
@@ -286,6 +280,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Initial:     cfg.Initial,
 		Start:       time.Now(),
 		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
+		// Pull on sight is the Node's (replication/repair.go), so the
+		// simulator does it too; the vectors memberlist broadcasts serve
+		// Status and lag only.
+		PullOnSight: true,
 	})
 
 	// Durable log: replay before any other input.
@@ -556,42 +554,6 @@ func (n *Node) noteReceived(id replication.MutationID) {
 		delete(ab, next)
 		n.recv[id.Origin] = next
 	}
-}
-
-// maybePull asks region for the mutations it has received and this region
-// has not, when its gossiped received-vector shows some: a rumor that
-// missed this region (memberlist's retransmit limit is small, and packets
-// get lost) is fetched within a gossip round or two instead of waiting for
-// the next full push/pull. At most one request per peer per pullGap.
-func (n *Node) maybePull(region string, theirs replication.VersionVector) {
-	if region == n.cfg.Region || len(theirs) == 0 {
-		return
-	}
-	n.mu.RLock()
-	behind := false
-	for o, s := range theirs {
-		if s > n.recv[o] {
-			behind = true
-			break
-		}
-	}
-	var ours replication.VersionVector
-	if behind {
-		ours = n.recv.Clone()
-	}
-	n.mu.RUnlock()
-	if !behind {
-		return
-	}
-	now := time.Now()
-	n.peersMu.Lock()
-	if now.Sub(n.lastPull[region]) < n.pullGap {
-		n.peersMu.Unlock()
-		return
-	}
-	n.lastPull[region] = now
-	n.peersMu.Unlock()
-	n.send(replication.Envelope{To: region, Msg: replication.Message{Kind: replication.KindPushPullRequest, From: n.cfg.Region, Vector: ours}})
 }
 
 // send delivers one envelope: gossip packets best-effort over UDP, the

@@ -121,6 +121,13 @@ type Config struct {
 	// waits for some). Own sequence numbers that no peer returned are then
 	// filled with GapAction no-ops.
 	LostState bool
+	// PullOnSight makes the node advertise its received vector for a few
+	// gossip rounds after it grows, and ask a peer whose advertised vector
+	// shows a mutation this region lacks for it at once (repair.go). Off,
+	// the node is pure rumor mongering plus scheduled push/pull, as the
+	// published gossip models describe. Both drivers of a scenario turn it
+	// on, so the simulator and the live cluster repair alike.
+	PullOnSight bool
 }
 
 func (c *Config) withDefaults() {

@@ -57,21 +57,22 @@ type Stats struct {
 	Refolds, RefoldApplies uint64                   // late arrivals re-folded, and the Apply calls that cost
 	Pending                int                      // received, waiting for their apply time
 	Checkpoints            int                      // view clones kept for re-folds
+	PullsOnSight           uint64                   // push/pull requests sent because a peer's vector showed something missing (repair.go)
 }
 
 // originLog is what a region knows of one origin's mutations.
 type originLog struct {
-	seqs    map[uint64]*entry
+	seqs    seqIndex
 	recv    uint64 // 1..recv all received
 	applied uint64 // 1..applied all applied
 	max     uint64
 }
 
 func (o *originLog) advance() {
-	for o.seqs[o.recv+1] != nil {
+	for o.seqs.get(o.recv+1) != nil {
 		o.recv++
 	}
-	for e := o.seqs[o.applied+1]; e != nil && e.applied; e = o.seqs[o.applied+1] {
+	for e := o.seqs.get(o.applied + 1); e != nil && e.applied; e = o.seqs.get(o.applied + 1) {
 		o.applied++
 	}
 }
@@ -116,6 +117,7 @@ type Node struct {
 	digest     [32]byte
 	digestOK   bool
 	scratchDue []*entry
+	pos        pullOnSight // repair.go
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -167,7 +169,11 @@ func (n *Node) start(now int64) {
 	n.now = now
 	n.nextGossip = now + stagger(n.rng, n.cfg.Gossip.Interval)
 	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
-		n.nextPushPull = now + stagger(n.rng, pp)
+		// memberlist's pushPullTrigger sleeps the random stagger and then
+		// a whole interval before its first push/pull; starting at the
+		// stagger alone made the simulator's first anti-entropy come an
+		// interval earlier than a live node's (docs/validation.md).
+		n.nextPushPull = now + stagger(n.rng, pp) + int64(pp)
 	}
 }
 
@@ -309,6 +315,9 @@ func (n *Node) Step(now time.Time, m Message) error {
 	}
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
 	conflict := n.receive(m.Mutations)
+	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
+		n.pullIfBehind(m.From, m.Vector)
+	}
 	switch m.Kind {
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
@@ -380,7 +389,7 @@ func (n *Node) check(m *Message) error {
 
 func (n *Node) lookup(id MutationID) *entry {
 	if o := n.origins[id.Origin]; o != nil {
-		return o.seqs[id.Seq]
+		return o.seqs.get(id.Seq)
 	}
 	return nil
 }
@@ -389,14 +398,15 @@ func (n *Node) lookup(id MutationID) *entry {
 func (n *Node) remember(e *entry) {
 	o := n.origins[e.m.ID.Origin]
 	if o == nil {
-		o = &originLog{seqs: map[uint64]*entry{}}
+		o = &originLog{}
 		n.origins[e.m.ID.Origin] = o
 		i, _ := slices.BinarySearch(n.names, e.m.ID.Origin)
 		n.names = slices.Insert(n.names, i, e.m.ID.Origin)
 	}
-	o.seqs[e.m.ID.Seq] = e
+	o.seqs.put(e.m.ID.Seq, e)
 	o.max = max(o.max, e.m.ID.Seq)
 	o.advance()
+	n.noteReceivedGrew()
 }
 
 // receive takes in checked mutations: new ones are persisted, re-queued for
@@ -500,7 +510,9 @@ func (n *Node) advance(now int64) {
 		if n.recovering {
 			n.askUnanswered()
 		}
+		mark := len(n.ready.Messages)
 		n.gossipRound()
+		n.advertise(mark)
 		n.nextGossip = gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), now)
 	}
 	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 && n.nextPushPull <= now {
@@ -528,7 +540,7 @@ func (n *Node) deadline() time.Time {
 		d = n.pending.top().at
 	}
 	if n.numPeers() > 0 {
-		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering {
+		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() {
 			d = min(d, gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), n.now-1))
 		}
 		if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {

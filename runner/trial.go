@@ -210,6 +210,8 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 		Delay:   p.delay,
 		Network: p.network,
 		Initial: p.initial,
+		// The live driver repairs on sight too: sim and live agree.
+		PullOnSight: true,
 	})
 	if err != nil {
 		res.err = err

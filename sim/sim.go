@@ -66,6 +66,9 @@ type Config struct {
 	// with the same inputs and seed write byte-identical traces, which is how
 	// determinism is tested and how a failing seed is replayed and read.
 	Trace io.Writer
+	// PullOnSight turns on replication.Config.PullOnSight in every region,
+	// as the live driver does.
+	PullOnSight bool
 }
 
 // FaultID names an active fault so it can be healed.
@@ -253,6 +256,8 @@ func (s *Sim) startNode(i int, lostState bool) {
 		Initial:   s.cfg.Initial,
 		Start:     s.wall(s.now),
 		LostState: lostState,
+
+		PullOnSight: s.cfg.PullOnSight,
 	})
 	r.node.SetMembership(s.membership())
 	r.node.SetMessagePool(s.pool)

@@ -1,0 +1,117 @@
+package replication
+
+// Pull on sight: a region advertises its received-version vector for a
+// few gossip rounds after it grows, and a region that sees, in a peer's
+// vector, mutations it has not received asks that peer for them at once (a
+// push/pull request to that one peer) instead of waiting for the next
+// scheduled push/pull. A rumor that missed a region (memberlist's
+// retransmit limit is small, packets get lost) is then fetched within a
+// round or two. It used to live in the live driver alone (live/node.go,
+// fed by memberlist broadcasts of the vector), so the simulator, which
+// knew nothing of it, predicted longer tails than the live cluster had;
+// here it is part of the protocol and runs the same under both drivers.
+//
+// Enabled by Config.PullOnSight. Off, the node is pure rumor mongering plus
+// scheduled push/pull, which is what the published gossip models describe
+// (sim/cmd/validate) and what the scripted interaction tests script.
+
+// pullOnSight is the node's state for it.
+type pullOnSight struct {
+	epoch    uint64           // bumped whenever the received vector grows
+	sent     uint64           // epoch last advertised
+	left     int              // sends of the current vector still to make
+	lastPull map[string]int64 // peer -> instant we last asked it
+}
+
+// minPullGap bounds how often one peer is asked, whatever the gossip
+// interval: its answer takes about a round trip to arrive.
+const minPullGap = 20_000_000 // 20 ms in nanoseconds
+
+// noteReceivedGrew records that the received vector may have grown
+// (called when a new mutation is remembered).
+func (n *Node) noteReceivedGrew() { n.pos.epoch++ }
+
+// advertise runs after a gossip round whose messages start at
+// n.ready.Messages[mark]: while the vector has sends left, it rides on the
+// round's gossip packets where it fits, and goes alone, as a gossip message
+// without mutations, to up to Fanout random peers otherwise. Each send
+// counts toward the same retransmit limit as a rumor.
+func (n *Node) advertise(mark int) {
+	if !n.cfg.PullOnSight || n.numPeers() == 0 {
+		return
+	}
+	if n.pos.epoch != n.pos.sent {
+		n.pos.sent = n.pos.epoch
+		n.pos.left = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
+	}
+	if n.pos.left <= 0 {
+		return
+	}
+	vec := n.recvVector()
+	if len(vec) == 0 || len(vec) > MaxVectorEntries {
+		n.pos.left = 0
+		return
+	}
+	extra := Message{Vector: vec}.Size() - Message{}.Size()
+	carried := false
+	for i := mark; i < len(n.ready.Messages) && n.pos.left > 0; i++ {
+		env := &n.ready.Messages[i]
+		if env.Msg.Kind != KindGossip || env.Msg.Vector != nil || env.Msg.Size()+extra > n.cfg.PacketBytes {
+			continue
+		}
+		env.Msg.Vector = vec // read-only from here on: shared by the envelopes
+		n.stats.BytesSent += uint64(extra)
+		n.pos.left--
+		carried = true
+	}
+	if carried {
+		return
+	}
+	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
+		if n.pos.left <= 0 {
+			return
+		}
+		n.send(peer, Message{Kind: KindGossip, From: n.region, Vector: vec})
+		n.pos.left--
+	}
+}
+
+// advertising reports whether advertise still has sends to make, so the
+// deadline keeps the gossip timer armed for it.
+func (n *Node) advertising() bool {
+	return n.cfg.PullOnSight && (n.pos.left > 0 || n.pos.epoch != n.pos.sent)
+}
+
+// pullIfBehind handles a peer's advertised vector, after the message's own
+// mutations were taken in: if it covers a mutation this region has not
+// received, ask that peer for what we lack, at most once per two gossip
+// rounds per peer.
+func (n *Node) pullIfBehind(from string, theirs VersionVector) {
+	if !n.cfg.PullOnSight || len(theirs) == 0 || n.recovering {
+		return
+	}
+	behind := false
+	for o, s := range theirs {
+		var have uint64
+		if ol := n.origins[o]; ol != nil {
+			have = ol.recv
+		}
+		if s > have {
+			behind = true
+			break
+		}
+	}
+	if !behind {
+		return
+	}
+	gap := max(2*int64(n.cfg.Gossip.Interval), minPullGap)
+	if last, ok := n.pos.lastPull[from]; ok && n.now-last < gap {
+		return
+	}
+	if n.pos.lastPull == nil {
+		n.pos.lastPull = map[string]int64{}
+	}
+	n.pos.lastPull[from] = n.now
+	n.stats.PullsOnSight++
+	n.PushPull(from)
+}
