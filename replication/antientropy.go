@@ -67,9 +67,9 @@ func (n *Node) missing(v VersionVector) []*entry {
 		if from >= o.max {
 			continue
 		}
-		if o.max-from <= 2*uint64(len(o.seqs)) {
+		if o.max-from <= 2*uint64(o.seqs.len()) {
 			for s := from + 1; s <= o.max; s++ {
-				if e := o.seqs[s]; e != nil {
+				if e := o.seqs.get(s); e != nil {
 					out = append(out, e)
 				}
 			}
@@ -77,11 +77,11 @@ func (n *Node) missing(v VersionVector) []*entry {
 		}
 		// Sparse (a far-ahead sequence number): walk the map, not the range.
 		start := len(out)
-		for s, e := range o.seqs {
+		o.seqs.each(func(s uint64, e *entry) {
 			if s > from {
 				out = append(out, e)
 			}
-		}
+		})
 		slices.SortFunc(out[start:], func(a, b *entry) int { return cmp.Compare(a.m.ID.Seq, b.m.ID.Seq) })
 	}
 	return out
