@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -44,12 +45,27 @@ type liveCommit struct {
 func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool, reg prometheus.Registerer) *trialResult {
 	c, err := live.StartCluster(ctx, p.scenario.Regions, live.ClusterOptions{
 		Delay: p.delay, Initial: p.initial, Seed: seed, Logger: zerolog.Nop(), Registerer: reg,
+		Tune: gossipTune(p.gossip),
 	})
 	if err != nil {
 		return &trialResult{index: index, seed: seed, err: fmt.Errorf("starting the live cluster: %w", err)}
 	}
 	defer c.Shutdown()
 	return runDriven(ctx, p, inProcess{c}, index, seed, keepTimeline)
+}
+
+// gossipTune gives the live nodes the scenario's gossip schedule, the one
+// the simulator runs: without it a live trial gossiped on the loopback
+// preset (100 ms rounds, 2 x log retransmits, push/pull every 15 s) while
+// the simulator used the scenario's (default LAN: 200 ms, 4 x log, 30 s), so
+// the two disagreed about every lag that waits for anti-entropy.
+func gossipTune(g replication.GossipConfig) func(*memberlist.Config) {
+	return func(c *memberlist.Config) {
+		c.GossipInterval, c.GossipNodes, c.RetransmitMult = g.Interval, g.Fanout, g.RetransmitMult
+		if g.PushPullInterval > 0 {
+			c.PushPullInterval = g.PushPullInterval
+		}
+	}
 }
 
 // driver is what a real-time trial needs from a cluster: the in-process
@@ -217,7 +233,9 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 			if r == cm.m.ID.Origin {
 				continue
 			}
-			if at, ok := c.AppliedAt(ctx, r, cm.m.ID); ok {
+			// Like the simulator, observe the scenario's span only: an apply
+			// after the end (the settle wait) is neither a lag nor a window.
+			if at, ok := c.AppliedAt(ctx, r, cm.m.ID); ok && at.Sub(t0) <= sc.Duration {
 				applies = append(applies, apply{at: at.Sub(t0), region: r, m: cm.m})
 			}
 		}

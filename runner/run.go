@@ -37,6 +37,31 @@ type Options struct {
 	// decisions as the trial is measured (ServeMetrics serves them); in
 	// --live mode the in-process regions register their metrics beside them.
 	Metrics *metrics.Runner
+	// OnTrial, when set, receives each trial's own measurements, in trial
+	// order: what a comparison of two runs' distributions needs (the
+	// report keeps only their statistics).
+	OnTrial func(TrialSample)
+}
+
+// TrialSample is one trial's measurements: per probe (scenario order) its
+// exposure and denial windows, per region (scenario order) the lag of every
+// step's mutation it applied.
+type TrialSample struct {
+	Index     int
+	Seed      uint64
+	Exposure  []float64 // seconds, per probe
+	Denial    []float64 // seconds, per probe
+	Lags      [][]float64
+	Converged bool
+}
+
+func (r *trialResult) sample() TrialSample {
+	s := TrialSample{Index: r.index, Seed: r.seed, Lags: r.lags, Converged: r.converged}
+	for _, p := range r.probes {
+		s.Exposure = append(s.Exposure, p.exposure.Seconds())
+		s.Denial = append(s.Denial, p.denial.Seconds())
+	}
+	return s
 }
 
 // Run runs the scenario in the simulator and returns its report. An error
@@ -86,6 +111,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		}
 		agg.add(r)
 		observeTrial(opts.Metrics, sc, mode, r)
+		if opts.OnTrial != nil {
+			opts.OnTrial(r.sample())
+		}
 		if opts.Progress != nil {
 			opts.Progress(r.index+1, opts.Trials)
 		}
