@@ -117,6 +117,13 @@ type Node struct {
 	digest     [32]byte
 	digestOK   bool
 	scratchDue []*entry
+	// known[i] is check's lookup of the i-th mutation of the message Step
+	// is taking in, so receive need not repeat it (nil: unknown then).
+	known []*entry
+	// lastOrigin/lastLog cache lookup's last origin: the mutations of one
+	// message or one burst mostly share it, and a log never moves.
+	lastOrigin string
+	lastLog    *originLog
 	pos        pullOnSight // repair.go
 }
 
@@ -315,6 +322,8 @@ func (n *Node) Step(now time.Time, m Message) error {
 	}
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
 	conflict := n.receive(m.Mutations)
+	clear(n.known)
+	n.known = n.known[:0]
 	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
 		n.pullIfBehind(m.From, m.Vector)
 	}
@@ -342,6 +351,7 @@ var ErrConflict = errors.New("replication: conflicting mutation")
 
 // check validates a message before it changes anything.
 func (n *Node) check(m *Message) error {
+	n.known = n.known[:0]
 	if !m.Kind.valid() {
 		return fmt.Errorf("%w: message kind %d", ErrMalformed, m.Kind)
 	}
@@ -378,20 +388,26 @@ func (n *Node) check(m *Message) error {
 		if mu.TS.Wall > horizon {
 			return fmt.Errorf("%w: %s: timestamp %s is %v ahead of this region's clock", ErrMalformed, mu.ID, mu.TS.Time().Format(time.RFC3339Nano), time.Duration(mu.TS.Wall-n.now))
 		}
-		if n.lookup(mu.ID) == nil {
+		e := n.lookup(mu.ID)
+		if e == nil {
 			if err := mu.validateArgs(); err != nil {
 				return err
 			}
 		}
+		n.known = append(n.known, e)
 	}
 	return nil
 }
 
 func (n *Node) lookup(id MutationID) *entry {
-	if o := n.origins[id.Origin]; o != nil {
-		return o.seqs.get(id.Seq)
+	o := n.lastLog
+	if o == nil || n.lastOrigin != id.Origin {
+		if o = n.origins[id.Origin]; o == nil {
+			return nil
+		}
+		n.lastOrigin, n.lastLog = id.Origin, o
 	}
-	return nil
+	return o.seqs.get(id.Seq)
 }
 
 // remember records a new entry under its origin.
@@ -415,9 +431,22 @@ func (n *Node) remember(e *entry) {
 func (n *Node) receive(ms []Mutation) (conflict error) {
 	now := n.now
 	due := n.scratchDue[:0]
+	known := n.known
+	if len(known) != len(ms) {
+		known = nil // not the message check just saw
+	}
 	for i := range ms {
 		mu := &ms[i]
-		if e := n.lookup(mu.ID); e != nil {
+		var e *entry
+		if known != nil {
+			e = known[i]
+		}
+		if e == nil {
+			// Unknown at check, but an earlier copy in this message may
+			// have just been taken in.
+			e = n.lookup(mu.ID)
+		}
+		if e != nil {
 			if sameContent(&e.m, mu) {
 				n.stats.Duplicates++
 			} else {
@@ -428,7 +457,7 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 			}
 			continue
 		}
-		e := &entry{m: *mu}
+		e = &entry{m: *mu}
 		n.remember(e)
 		n.clock.observe(mu.TS)
 		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
@@ -616,7 +645,7 @@ func (n *Node) Restore(log []Mutation) {
 			}
 			continue
 		}
-		e := &entry{m: *mu, size: len(appendMutationBody(nil, mu))}
+		e := &entry{m: *mu, size: mutationBodySize(mu)}
 		n.remember(e)
 		n.clock.observe(mu.TS)
 		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
