@@ -308,3 +308,22 @@ func TestRunnerBootstrap(t *testing.T) {
 		t.Errorf("counts after bootstrap: %+v", c)
 	}
 }
+
+// TestIsIAMNameMatchesRegexp: the hand-written name check accepts exactly
+// what the documented pattern does.
+func TestIsIAMNameMatchesRegexp(t *testing.T) {
+	for _, v := range []string{"", "alice", "Alice_01", "a+b=c,d.e@f-g", "a b", "é", "a/b", "a*", "_", "-", strings.Repeat("x", 70), "a\x00", "日本"} {
+		if got, want := isIAMName(v), iamNameRE.MatchString(v); got != want {
+			t.Errorf("isIAMName(%q) = %v, regexp says %v", v, got, want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		v := "a" + string(rune(c)) + "b"
+		if c >= 128 {
+			v = "a" + string([]byte{byte(c)}) + "b"
+		}
+		if got, want := isIAMName(v), iamNameRE.MatchString(v); got != want {
+			t.Errorf("isIAMName(%q) = %v, regexp says %v", v, got, want)
+		}
+	}
+}

@@ -172,7 +172,13 @@ func (s *State) TryApply(c Call) error {
 		return err
 	}
 	fn(s)
-	s.digest = &digestCache{}
+	// The cache is this state's alone (Clone gives the clone its own), and
+	// no reader runs during Apply: reset it in place.
+	if s.digest == nil {
+		s.digest = &digestCache{}
+	} else {
+		s.digest.v.Store(nil)
+	}
 	return nil
 }
 

@@ -278,8 +278,9 @@ type State struct {
 	digest *digestCache
 }
 
-// digestCache is shared by nobody: each state gets its own on Clone and on
-// every change, so an atomic pointer suffices for concurrent readers.
+// digestCache is shared by nobody: each state gets its own on Clone and
+// resets it on every change, so an atomic pointer suffices for concurrent
+// readers.
 type digestCache struct{ v atomic.Pointer[[32]byte] }
 
 // NewState returns the empty control plane: no accounts, no organization
