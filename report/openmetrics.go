@@ -26,7 +26,7 @@ var ExposureBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 8, 1
 //   - iamprop_stale_decisions_total{scenario,probe,region,kind}: stale decisions
 //     served, kind "exposure" (stale allows) or "denial" (stale denies);
 //   - iamprop_probe_requests_total{scenario,probe,region}: decisions served;
-//   - iamprop_replication_lag_seconds{scenario,region}: summary with the lag's
+//   - iamprop_scenario_lag_seconds{scenario,region}: summary with the lag's
 //     p50 (quantile 0.5), p99 (0.99) and max (1);
 //   - iamprop_run_trials, iamprop_run_passed, iamprop_run_converged{scenario,mode}: gauges.
 //
@@ -94,7 +94,7 @@ func OpenMetrics(w io.Writer, r *Run, at time.Time) error {
 		sample("iamprop_probe_requests_total", []string{"scenario", r.Scenario, "probe", p.Name, "region", p.Region}, float64(p.Requests))
 	}
 
-	family("iamprop_replication_lag_seconds", "summary", "seconds",
+	family("iamprop_scenario_lag_seconds", "summary", "seconds",
 		"Replication lag (apply in the region minus commit at the origin) over all mutations and trials; quantile 1 is the maximum.")
 	for _, reg := range r.Regions {
 		base := []string{"scenario", r.Scenario, "region", reg.Region}
@@ -102,7 +102,7 @@ func OpenMetrics(w io.Writer, r *Run, at time.Time) error {
 			q string
 			v float64
 		}{{"0.5", reg.LagSeconds.P50}, {"0.99", reg.LagSeconds.P99}, {"1.0", reg.LagSeconds.Max}} {
-			sample("iamprop_replication_lag_seconds", append(base, "quantile", q.q), q.v)
+			sample("iamprop_scenario_lag_seconds", append(base, "quantile", q.q), q.v)
 		}
 	}
 

@@ -159,7 +159,7 @@ func TestOpenMetricsFormat(t *testing.T) {
 			`iamprop_exposure_window_seconds_bucket{scenario="public-s3-bucket",probe="attacker-read",region="eu-west-1",le="4.0"} 5.0 1793534400.000`,
 			`iamprop_exposure_window_seconds_sum{scenario="public-s3-bucket",probe="attacker-read",region="eu-west-1"} 103.681 1793534400.000`,
 			`iamprop_stale_decisions_total{scenario="public-s3-bucket",probe="attacker-read",region="eu-west-1",kind="exposure"} 207.0 `,
-			`iamprop_replication_lag_seconds{scenario="public-s3-bucket",region="eu-west-1",quantile="0.99"} 9.41 `,
+			`iamprop_scenario_lag_seconds{scenario="public-s3-bucket",region="eu-west-1",quantile="0.99"} 9.41 `,
 		}},
 		{"no per-trial sample", noHist, backfillAt.Add(1500 * time.Millisecond), []string{
 			`le="+Inf"} 20.0 1793534401.500`,
@@ -184,7 +184,7 @@ func TestOpenMetricsFormat(t *testing.T) {
 					}
 				}
 			}
-			for _, name := range []string{"iamprop_exposure_window_seconds", "iamprop_stale_decisions", "iamprop_replication_lag_seconds"} {
+			for _, name := range []string{"iamprop_exposure_window_seconds", "iamprop_stale_decisions", "iamprop_scenario_lag_seconds"} {
 				if fams[name] == nil || len(fams[name].samples) == 0 {
 					t.Errorf("family %s missing or empty", name)
 				}
@@ -226,7 +226,7 @@ func TestOpenMetricsPromtoolBackfill(t *testing.T) {
 	for _, want := range []string{
 		`{__name__="iamprop_exposure_window_seconds_bucket", le="8.0", probe="attacker-read", region="eu-west-1", scenario="public-s3-bucket"} 18 1793534400000`,
 		`{__name__="iamprop_stale_decisions_total", kind="exposure", probe="attacker-read", region="eu-west-1", scenario="public-s3-bucket"} 207 1793534400000`,
-		`{__name__="iamprop_replication_lag_seconds", quantile="0.5", region="eu-west-1", scenario="public-s3-bucket"} 3.1 1793534400000`,
+		`{__name__="iamprop_scenario_lag_seconds", quantile="0.5", region="eu-west-1", scenario="public-s3-bucket"} 3.1 1793534400000`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("backfilled block lacks %s\n%s", want, text)
