@@ -421,6 +421,7 @@ func (n *Node) run() {
 			}
 			n.mu.Lock()
 			now := time.Now()
+			dups := n.rn.Stats().Duplicates
 			for i := range batch {
 				if err := n.rn.Step(now, batch[i]); err != nil {
 					n.m.GossipRejected.Inc()
@@ -433,6 +434,7 @@ func (n *Node) run() {
 					n.syncTarget = max(n.syncTarget, batch[i].Vector[n.cfg.Region])
 				}
 			}
+			n.m.GossipDuplicates.Add(float64(n.rn.Stats().Duplicates - dups))
 			n.mu.Unlock()
 			clear(batch)
 			_ = n.flush()

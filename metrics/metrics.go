@@ -51,6 +51,10 @@ type Region struct {
 	// GossipRejected counts received messages refused (undecodable,
 	// malformed, conflicting).
 	GossipRejected prometheus.Counter
+	// GossipDuplicates counts received mutations this region already had:
+	// gossip's normal redundancy, and replays of old messages (harmless:
+	// the view is a fold of a set).
+	GossipDuplicates prometheus.Counter
 	// ClusterMembers is memberlist's view of the cluster by member state.
 	ClusterMembers *prometheus.GaugeVec
 	// HealthScore is memberlist's awareness health score (0 is healthy).
@@ -111,6 +115,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Help: "Replication message bytes by direction."}, []string{"direction"}),
 		GossipRejected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_rejected_total",
 			Help: "Received replication messages refused as undecodable, malformed or conflicting."}),
+		GossipDuplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_duplicate_mutations_total",
+			Help: "Received mutations this region already had (gossip redundancy, replayed messages); the view is unchanged by them."}),
 		ClusterMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "cluster_members",
 			Help: "Cluster members known to memberlist, by state."}, []string{"state"}),
 		HealthScore: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "memberlist_health_score",
@@ -130,7 +136,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
-		m.GossipRejected, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
+		m.GossipRejected, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
 		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
