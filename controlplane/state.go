@@ -22,17 +22,21 @@ type table[V any] struct {
 	sh *shardSet[V] // nil: empty
 }
 
-const tableShards = 32
+const tableShards = 64
 
 type shardSet[V any] struct {
-	shared atomic.Bool // held by more than one state
+	shared atomic.Bool // held by more than one state: copy before any write
 	n      int
 	s      [tableShards]*shard[V]
 }
 
+// A shard may be written in place only by the set that made it (owner),
+// and only while that set is not shared. A set copied from a shared one
+// owns none of its shards yet, so nothing needs marking when the array is
+// copied: a plain copy of tableShards pointers.
 type shard[V any] struct {
-	shared atomic.Bool // held by more than one shardSet
-	m      map[string]V
+	owner *shardSet[V]
+	m     map[string]V
 }
 
 // shardOf is FNV-1a of the key: deterministic, so nothing about a run
@@ -77,27 +81,20 @@ func (t *table[V]) own(k string) *shard[V] {
 	case t.sh == nil:
 		t.sh = &shardSet[V]{}
 	case t.sh.shared.Load():
-		c := &shardSet[V]{n: t.sh.n}
-		for i, p := range t.sh.s {
-			if p != nil {
-				p.shared.Store(true)
-			}
-			c.s[i] = p
-		}
-		t.sh = c
+		t.sh = &shardSet[V]{n: t.sh.n, s: t.sh.s}
 	}
 	i := shardOf(k)
 	p := t.sh.s[i]
 	switch {
 	case p == nil:
-		p = &shard[V]{m: map[string]V{}}
+		p = &shard[V]{owner: t.sh, m: map[string]V{}}
 		t.sh.s[i] = p
-	case p.shared.Load():
+	case p.owner != t.sh:
 		m := make(map[string]V, len(p.m)+1)
 		for k, v := range p.m {
 			m[k] = v
 		}
-		p = &shard[V]{m: m}
+		p = &shard[V]{owner: t.sh, m: m}
 		t.sh.s[i] = p
 	}
 	return p
