@@ -72,6 +72,10 @@ package replication
 //       sorted list shared by thousands of nodes (SetPeers checks sortedness in O(n) per call)
 //   func (n *Node) PushPull(peer string)     // anti-entropy now (on join, restart, heal)
 //   func (n *Node) Recovering() bool         // LostState and not yet caught up (a /readyz answer)
+//   func (n *Node) Knows(m *Mutation) bool   // holds m itself, applied or pending (a simulator's lost-commit check)
+//   func (n *Node) Recycle(rd Ready)         // optional: hand a finished Ready's slices back for reuse
+//   type MessagePool; NewMessagePool(); (n *Node) SetMessagePool(p); (p *MessagePool) Put(ms)
+//       // optional: gossip messages' mutation slices recycled between one driver's nodes
 //   Limits: MaxMessageBytes, MaxMutationsPerMessage, MaxArgsBytes, MaxVectorEntries, DefaultPacketBytes
 //
 // Driver notes: call Ready after every Propose/Step/Tick and Tick at
