@@ -57,7 +57,7 @@ package replication
 //   Config.Start time.Time          // timers start here (else at the first input); first round at a random stagger
 //   Config.PacketBytes int          // gossip packet budget, default 1400 (memberlist UDPBufferSize)
 //   Config.MaxClockOffset           // reject timestamps this far ahead of the receiver (default 1m; <0 disables)
-//   Config.CheckpointEvery, MaxCheckpoints   // view clones for re-folding late arrivals (32, 64)
+//   Config.CheckpointEvery, MaxCheckpoints   // view clones for re-folding late arrivals (8, 64)
 //   Config.LostState bool           // restarted without its durable log: refuses commits (ServiceUnavailable)
 //                                   // until every peer answered a push/pull; then fills lost own seqs
 //                                   // with GapAction no-ops so version vectors move on
