@@ -10,6 +10,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,10 +127,22 @@ func (nd *node) hold() {
 			nd.held = append(nd.held, u)
 		}
 	}
+	// The API port answers every request with 503 NodeDown, the stand-in
+	// for a refused connection: the client knows at once that nothing was
+	// committed (a listener that never accepted would make it time out).
 	if t, err := net.Listen("tcp", nd.http); err == nil {
-		nd.held = append(nd.held, t)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"error":{"code":%q,"message":"the chaos harness holds this port while the node is down"}}`, codeNodeDown)
+		}), ReadHeaderTimeout: time.Second}
+		go srv.Serve(t)
+		nd.held = append(nd.held, srv)
 	}
 }
+
+// codeNodeDown is the error code of a stopped node's held API port.
+const codeNodeDown = "NodeDown"
 
 // release frees what hold bound. Caller holds nd.mu.
 func (nd *node) release() {

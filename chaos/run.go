@@ -508,6 +508,8 @@ func classify(err error) (Outcome, string) {
 	var ae *api.Error
 	if errors.As(err, &ae) {
 		switch {
+		case ae.Status == 503 && ae.Code == codeNodeDown:
+			return Failed, "refused" // the node is down (its port held by the harness)
 		case ae.Status == 503 && ae.Code == "CatchingUp":
 			return Failed, ae.Code // refused before anything was proposed
 		case ae.Status >= 400 && ae.Status < 500:
