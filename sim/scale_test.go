@@ -71,6 +71,15 @@ func BenchmarkDeliveries(b *testing.B) {
 	}
 	b.ReportMetric(float64(s.Stats().Deliveries)/b.Elapsed().Seconds(), "deliveries/s")
 	b.ReportMetric(float64(s.Stats().Deliveries)/(cpuSecondsExt()-cpu0), "deliveries/cpu-s")
+	// Late arrivals re-fold the view from a checkpoint: what bounds this
+	// benchmark (docs/benchmarks.md).
+	var applied, refoldApplies uint64
+	for _, r := range names {
+		st := s.NodeStats(r)
+		applied += st.Applied
+		refoldApplies += st.RefoldApplies
+	}
+	b.ReportMetric(float64(refoldApplies)/float64(max(applied, 1)), "refold-applies/apply")
 }
 
 // cpuSecondsExt is the process's user + system CPU time (see cpuSeconds

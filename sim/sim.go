@@ -813,6 +813,16 @@ func (s *Sim) survivorsDigest(lost []int) [32]byte {
 	return n.Digest()
 }
 
+// NodeStats returns a region's replication counters (zero while it is
+// crashed): re-folds, duplicates, conflicts, ...
+func (s *Sim) NodeStats(name string) replication.Stats {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return replication.Stats{}
+	}
+	return s.regions[i].node.Stats()
+}
+
 // Stats returns the network counters.
 func (s *Sim) Stats() Stats { return s.stats }
 
