@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +71,21 @@ func TestQuantiles(t *testing.T) {
 		q := quantiles(tt.in)
 		if q.P50 != tt.p50 || q.P99 != tt.p99 || q.Max != tt.max || q.N != len(tt.in) {
 			t.Errorf("quantiles(%v) = %+v, want p50 %v p99 %v max %v", tt.in, q, tt.p50, tt.p99, tt.max)
+		}
+	}
+}
+
+// A failing schedule's lines name its findings, its seed and the replay
+// command.
+func TestPrintScheduleFailure(t *testing.T) {
+	sr := ScheduleReport{Index: 3, Seed: 987654321, ConvergeSeconds: -1, Faults: map[string]int{"kill9": 1},
+		Result: Result{Acked: 10, Lost: []Finding{{Kind: "lost", Region: "eu-west-1", ID: "us-east-2/7", Detail: "acknowledged iam:CreateUser not applied"}}},
+		Replay: "go run ./cmd/scenario chaos --nodes 5 --duration 4s --replay 987654321", Dir: "/tmp/kept"}
+	var b strings.Builder
+	printSchedule(&b, 10, &sr)
+	for _, want := range []string{"schedule 4/10 seed 987654321", "FAIL", "lost at eu-west-1 us-east-2/7", "failing seed 987654321; replay: go run ./cmd/scenario chaos --nodes 5 --duration 4s --replay 987654321", "/tmp/kept"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
 		}
 	}
 }
