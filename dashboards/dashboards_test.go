@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -486,16 +485,6 @@ func TestBackfill(t *testing.T) {
 	if !regexp.MustCompile(`probe="attacker-read", region="eu-west-1", scenario="public-s3-bucket"\} 20 `).Match(out) {
 		t.Fatalf("backfilled block lacks 20 exposure windows for attacker-read:\n%s", out)
 	}
-}
-
-// sortedKeys returns a map's keys in order, for stable messages.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // docQueries returns the example queries of docs/metrics.md's promql

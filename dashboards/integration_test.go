@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -369,7 +371,7 @@ func TestIntegration(t *testing.T) {
 		}
 	}
 	dashboards := loadDashboards(t)
-	for _, file := range sortedKeys(dashboards) {
+	for _, file := range slices.Sorted(maps.Keys(dashboards)) {
 		d := dashboards[file]
 		// Template variables resolve to values, which the queries then use
 		// as Grafana would (a regex alternation of the selected values).

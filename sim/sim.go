@@ -199,11 +199,9 @@ type Sim struct {
 	bad map[[2]string]bool
 	// faultList is the active faults in id order (nil: rebuild from faults).
 	faultList []*fault
-	// Slabs of in-flight messages and scheduled functions, by event slot,
-	// with their free slots.
-	msgs            []replication.Message
-	fns             []func()
-	freeMsg, freeFn []int32
+	// Slabs of in-flight messages and scheduled functions, by event slot.
+	msgs slab[replication.Message]
+	fns  slab[func()]
 	// pool recycles gossip messages' mutation slices between the nodes.
 	pool *replication.MessagePool
 	// committed lists every commit in commit order; lostPossible is set by
@@ -313,18 +311,38 @@ func (s *Sim) push(e event) {
 	s.queue.push(e)
 }
 
+// slab holds values by slot, reusing freed slots, so an event carries a
+// 4-byte slot instead of a pointer and the queue allocates nothing per event.
+type slab[T any] struct {
+	items []T
+	free  []int32
+}
+
+// put stores v and returns its slot.
+func (s *slab[T]) put(v T) int32 {
+	if k := len(s.free); k > 0 {
+		slot := s.free[k-1]
+		s.free = s.free[:k-1]
+		s.items[slot] = v
+		return slot
+	}
+	s.items = append(s.items, v)
+	return int32(len(s.items) - 1)
+}
+
+// take returns the value in slot and frees the slot (clearing it, so the
+// slab does not keep the value alive).
+func (s *slab[T]) take(slot int32) T {
+	v := s.items[slot]
+	var zero T
+	s.items[slot] = zero
+	s.free = append(s.free, slot)
+	return v
+}
+
 // pushMsg queues the delivery of m to region to at instant at.
 func (s *Sim) pushMsg(at time.Duration, to int, m replication.Message, shared bool) {
-	var slot int32
-	if k := len(s.freeMsg); k > 0 {
-		slot = s.freeMsg[k-1]
-		s.freeMsg = s.freeMsg[:k-1]
-		s.msgs[slot] = m
-	} else {
-		slot = int32(len(s.msgs))
-		s.msgs = append(s.msgs, m)
-	}
-	s.push(event{at: at, kind: evMsg, region: int32(to), gen: int32(s.regions[to].gen), slot: slot, shared: shared})
+	s.push(event{at: at, kind: evMsg, region: int32(to), gen: int32(s.regions[to].gen), slot: s.msgs.put(m), shared: shared})
 }
 
 // Now is the virtual time since the start.
@@ -332,16 +350,7 @@ func (s *Sim) Now() time.Duration { return s.now }
 
 // Schedule runs fn inside the loop at virtual time at (not before Now).
 func (s *Sim) Schedule(at time.Duration, fn func()) {
-	var slot int32
-	if k := len(s.freeFn); k > 0 {
-		slot = s.freeFn[k-1]
-		s.freeFn = s.freeFn[:k-1]
-		s.fns[slot] = fn
-	} else {
-		slot = int32(len(s.fns))
-		s.fns = append(s.fns, fn)
-	}
-	s.push(event{at: max(at, s.now), kind: evFn, slot: slot})
+	s.push(event{at: max(at, s.now), kind: evFn, slot: s.fns.put(fn)})
 }
 
 // OnCommit registers a callback for every commit, right after the truth includes it.
@@ -742,7 +751,7 @@ func (s *Sim) lostIndices() []int {
 		if r := s.regions[e.region]; r.down || int(e.gen) != r.gen {
 			continue
 		}
-		for _, m := range s.msgs[e.slot].Mutations {
+		for _, m := range s.msgs.items[e.slot].Mutations {
 			if m.Call.Action != replication.GapAction {
 				inFlight[commitKey{m.ID, m.TS}] = true
 			}
@@ -834,9 +843,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 		s.stats.Events++
 		switch e.kind {
 		case evFn:
-			fn := s.fns[e.slot]
-			s.fns[e.slot] = nil
-			s.freeFn = append(s.freeFn, e.slot)
+			fn := s.fns.take(e.slot)
 			fn()
 		case evTick:
 			r := s.regions[e.region]
@@ -847,9 +854,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 			r.node.Tick(s.wall(s.now))
 			s.drain(int(e.region))
 		case evMsg:
-			msg := s.msgs[e.slot]
-			s.msgs[e.slot] = replication.Message{}
-			s.freeMsg = append(s.freeMsg, e.slot)
+			msg := s.msgs.take(e.slot)
 			r := s.regions[e.region]
 			if r.down || int(e.gen) != r.gen {
 				if s.cfg.Trace != nil {
