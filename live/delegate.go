@@ -96,7 +96,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 		msg, err := replication.DecodeMessage(b[1:])
 		if err != nil {
 			n.m.GossipRejected.Inc()
-			n.log.Warn().Err(err).Msg("undecodable replication message")
+			n.peerLog.Warn().Err(err).Msg("undecodable replication message")
 			return
 		}
 		n.m.GossipMessages.WithLabelValues(metrics.DirectionIn, msg.Kind.String()).Inc()
@@ -110,7 +110,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 		var vs vectorState
 		if err := json.Unmarshal(b[1:], &vs); err != nil || !vs.valid() {
 			n.m.GossipRejected.Inc()
-			n.log.Warn().Err(err).Int("bytes", len(b)).Msg("rejected a version-vector message")
+			n.peerLog.Warn().Err(err).Int("bytes", len(b)).Msg("rejected a version-vector message")
 			return
 		}
 		n.m.GossipMessages.WithLabelValues(metrics.DirectionIn, "vector").Inc()
@@ -122,7 +122,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 		n.updateLag()
 	default:
 		n.m.GossipRejected.Inc()
-		n.log.Warn().Uint8("tag", b[0]).Int("bytes", len(b)).Msg("unknown gossip message tag")
+		n.peerLog.Warn().Uint8("tag", b[0]).Int("bytes", len(b)).Msg("unknown gossip message tag")
 	}
 }
 
@@ -187,7 +187,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	if err != nil || validRegion(st.Region) != nil ||
 		len(st.Vector) > replication.MaxVectorEntries || len(st.Vectors) > 4*replication.MaxVectorEntries {
 		n.m.GossipRejected.Inc()
-		n.log.Warn().Err(err).Msg("rejected a push/pull state")
+		n.peerLog.Warn().Err(err).Msg("rejected a push/pull state")
 		return
 	}
 	for _, vs := range st.Vectors {

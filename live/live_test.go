@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -409,4 +410,28 @@ func TestCrashAndRestartInProcess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFailedStartReleasesItsMetrics: a start that fails after the metrics
+// were registered (here: the gossip port is taken) must unregister them, or
+// every later start of that region on the same registry would fail.
+func TestFailedStartReleasesItsMetrics(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	reg := prometheus.NewRegistry()
+	cfg := Config{Region: "eu-west-1", Preset: PresetLocal, Initial: initial(t), Seed: 1, Registerer: reg,
+		BindAddr: "127.0.0.1", BindPort: taken.Addr().(*net.TCPAddr).Port}
+	if n, err := Start(context.Background(), cfg); err == nil {
+		n.Shutdown(time.Second)
+		t.Fatal("started on a taken port")
+	}
+	cfg.BindPort = 0
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("second start on the same registry: %v", err)
+	}
+	n.Shutdown(time.Second)
 }

@@ -118,8 +118,12 @@ var (
 
 // Node is one region of a live cluster.
 type Node struct {
-	cfg     Config
-	log     zerolog.Logger
+	cfg Config
+	log zerolog.Logger
+	// peerLog samples warnings about peers' bad messages: a peer holding
+	// the gossip key could otherwise make this node log at its send rate
+	// (iamprop_gossip_rejected_total keeps the exact count).
+	peerLog zerolog.Logger
 	m       *metrics.Region
 	reg     prometheus.Registerer
 	store   *store.Log
@@ -186,7 +190,7 @@ type coverMark struct {
 // gossip address and joins the cluster (retrying in the background if no
 // member answers yet). ctx bounds the start only: the node runs until
 // Shutdown. Stop it with Shutdown.
-func Start(ctx context.Context, cfg Config) (*Node, error) {
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("live: start: %w", err)
 	}
@@ -238,10 +242,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("live: metrics: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			// A failed start must not keep the region's metrics registered:
+			// the next Start on a shared registry would fail for good.
+			m.Unregister()
+		}
+	}()
 	log := cfg.Logger.With().Str("region", cfg.Region).Logger()
 
 	n := &Node{
 		cfg: cfg, log: log, m: m, reg: reg, started: time.Now(), label: cfg.ClusterLabel,
+		peerLog:   log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
 		commits:   map[replication.MutationID]int64{},
 		appliedAt: map[replication.MutationID]time.Time{},
 		unapplied: map[replication.MutationID]int64{},
@@ -425,7 +437,7 @@ func (n *Node) run() {
 			for i := range batch {
 				if err := n.rn.Step(now, batch[i]); err != nil {
 					n.m.GossipRejected.Inc()
-					n.log.Warn().Err(err).Str("from", batch[i].From).Str("kind", batch[i].Kind.String()).Msg("rejected a replication message")
+					n.peerLog.Warn().Err(err).Str("from", batch[i].From).Str("kind", batch[i].Kind.String()).Msg("rejected a replication message")
 				} else if batch[i].Kind == replication.KindPushPullResponse && !n.synced.Load() {
 					// A peer answered our vector with what we lacked (more
 					// may follow as repairs); its vector says how far our
