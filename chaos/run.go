@@ -288,8 +288,8 @@ func (s *scheduleRun) sleepUntil(ctx context.Context, at time.Duration) {
 	}
 }
 
-func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) ScheduleReport {
-	sr := ScheduleReport{Index: index, Seed: seed, ConvergeSeconds: -1, Faults: map[string]int{}}
+func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) (sr ScheduleReport) {
+	sr = ScheduleReport{Index: index, Seed: seed, ConvergeSeconds: -1, Faults: map[string]int{}}
 	if o.ReplayCommand != nil {
 		sr.Replay = o.ReplayCommand(seed)
 	}
@@ -426,7 +426,10 @@ func (s *scheduleRun) boot(ctx context.Context) (History, error) {
 		if err != nil {
 			return h, fmt.Errorf("chaos: setup %s at %s: %w", req.call, first.region, err)
 		}
-		id, _ := replication.ParseMutationID(resp.ID)
+		id, err := replication.ParseMutationID(resp.ID)
+		if err != nil {
+			return h, fmt.Errorf("chaos: setup %s at %s: the node answered id %q: %w", req.call, first.region, resp.ID, err)
+		}
 		last = id.Seq
 		h.Ops = append(h.Ops, Op{Worker: "setup", Region: first.region, Call: req.call, With: req.with, Outcome: Acked, ID: resp.ID, HLC: resp.HLC})
 	}

@@ -12,11 +12,12 @@ import (
 
 // KSDistance is the two-sample Kolmogorov-Smirnov statistic: the largest
 // vertical distance between the empirical CDFs of a and b (0 = identical
-// samples, 1 = disjoint). It is NaN if either sample is empty. Ties are
+// samples, 1 = disjoint). It is NaN if either sample is empty or holds a
+// NaN (NaN has no place in an order). Ties are
 // handled exactly: both CDFs step past every copy of a value before they are
 // compared, so two samples of the same constant are at distance 0.
 func KSDistance(a, b []float64) float64 {
-	if len(a) == 0 || len(b) == 0 {
+	if len(a) == 0 || len(b) == 0 || slices.ContainsFunc(a, math.IsNaN) || slices.ContainsFunc(b, math.IsNaN) {
 		return math.NaN()
 	}
 	x, y := slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))

@@ -21,6 +21,7 @@ func TestKSDistance(t *testing.T) {
 		{"interleaved halves", []float64{1, 3}, []float64{2, 4}, 0.5},
 		{"ties across samples", []float64{0, 0, 1, 1}, []float64{0, 1, 1, 1}, 0.25},
 		{"one empty", nil, []float64{1}, math.NaN()},
+		{"a NaN (used to loop forever)", []float64{1, math.NaN()}, []float64{1, 2}, math.NaN()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := KSDistance(tc.a, tc.b)
