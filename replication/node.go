@@ -399,6 +399,9 @@ func (n *Node) check(m *Message) error {
 	return nil
 }
 
+// lookup finds the entry of id, caching the last origin looked up (gossip
+// carries runs of one origin). It writes that cache, so it is for the
+// node's own input paths only; read-only queries use peek.
 func (n *Node) lookup(id MutationID) *entry {
 	o := n.lastLog
 	if o == nil || n.lastOrigin != id.Origin {
@@ -408,6 +411,16 @@ func (n *Node) lookup(id MutationID) *entry {
 		n.lastOrigin, n.lastLog = id.Origin, o
 	}
 	return o.seqs.get(id.Seq)
+}
+
+// peek finds the entry of id without touching the lookup cache, so that
+// read-only queries (Has, Knows) stay reads: a driver may call them from
+// several goroutines under a read lock.
+func (n *Node) peek(id MutationID) *entry {
+	if o := n.origins[id.Origin]; o != nil {
+		return o.seqs.get(id.Seq)
+	}
+	return nil
 }
 
 // remember records a new entry under its origin.
@@ -610,7 +623,7 @@ func (n *Node) Vector() VersionVector {
 // Has reports whether the mutation is applied here (visible in the view):
 // what an at_least consistency token waits for.
 func (n *Node) Has(id MutationID) bool {
-	e := n.lookup(id)
+	e := n.peek(id)
 	return e != nil && e.applied
 }
 

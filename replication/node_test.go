@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -415,4 +416,31 @@ func TestGossipChunksByCount(t *testing.T) {
 	if len(msgs) < 2 || total <= MaxMutationsPerMessage {
 		t.Fatalf("%d messages carrying %d rumors: want one packet's worth split in several", len(msgs), total)
 	}
+}
+
+// TestReadOnlyQueriesAreReads: Has and Knows may be called from several
+// goroutines at once under a driver's read lock (the live node answers
+// at_least authorizations that way), so they must not write the node
+// (go test -race finds a write; the answers are checked either way).
+func TestReadOnlyQueriesAreReads(t *testing.T) {
+	n := newTestNode(t, "eu-west-1", nil)
+	ms := []Mutation{commitAt(t, "us-east-2", 1, 0, "a"), commitAt(t, "ap-southeast-2", 1, 0, "x")}
+	if err := n.Step(epoch, Message{Kind: KindGossip, From: "us-east-2", Mutations: ms}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				m := &ms[(g+i)%2]
+				if !n.Has(m.ID) || !n.Knows(m) || n.Has(MutationID{m.ID.Origin, 2}) {
+					t.Errorf("goroutine %d: wrong answer for %s", g, m.ID)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

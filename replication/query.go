@@ -5,6 +5,6 @@ package replication
 // tell a mutation that can still spread from one lost with a region's
 // state. A gap filler under m's ID (GapAction) is not m.
 func (n *Node) Knows(m *Mutation) bool {
-	e := n.lookup(m.ID)
+	e := n.peek(m.ID)
 	return e != nil && sameContent(&e.m, m)
 }

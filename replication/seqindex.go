@@ -12,7 +12,10 @@ type seqIndex struct {
 }
 
 // seqSlack is how far past the dense prefix a number may land and still
-// extend the slice.
+// extend the slice, at most; the gap allowed is also at most the count of
+// numbers held, so the slice's empty slots never outnumber its entries
+// (a peer sending numbers just under the slack, one after another, would
+// otherwise make each mutation cost 1024 slots).
 const seqSlack = 1024
 
 func (x *seqIndex) get(s uint64) *entry {
@@ -35,7 +38,7 @@ func (x *seqIndex) put(s uint64, e *entry) {
 	switch {
 	case s-1 < uint64(len(x.dense)):
 		x.dense[s-1] = e
-	case s-1 < uint64(len(x.dense))+seqSlack:
+	case s-1 < uint64(len(x.dense))+uint64(min(seqSlack, x.n)):
 		for uint64(len(x.dense)) < s-1 {
 			x.dense = append(x.dense, x.takeSparse(uint64(len(x.dense))+1))
 		}

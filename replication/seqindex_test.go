@@ -60,3 +60,28 @@ func TestSeqIndexMatchesMap(t *testing.T) {
 		})
 	}
 }
+
+// TestSeqIndexBoundsEmptySlots: a peer sending numbers just inside the
+// slack, each ahead of the last, must not grow the slice by the slack per
+// number: empty slots never outnumber the entries held.
+func TestSeqIndexBoundsEmptySlots(t *testing.T) {
+	var x seqIndex
+	next := uint64(1)
+	for range 2000 {
+		x.put(next, &entry{})
+		next = uint64(len(x.dense)) + seqSlack - 1 // just inside the slack of the moment
+	}
+	if empty := len(x.dense) - countDense(&x); empty > countDense(&x) {
+		t.Fatalf("%d empty slots for %d dense entries (%d held in all)", empty, countDense(&x), x.len())
+	}
+}
+
+func countDense(x *seqIndex) int {
+	k := 0
+	for _, e := range x.dense {
+		if e != nil {
+			k++
+		}
+	}
+	return k
+}
