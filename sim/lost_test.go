@@ -104,11 +104,13 @@ func TestLostCommits(t *testing.T) {
 	}
 }
 
-func mustCommit(t *testing.T, s *Sim, region string, c controlplane.Call) {
+func mustCommit(t *testing.T, s *Sim, region string, c controlplane.Call) replication.Mutation {
 	t.Helper()
-	if _, err := s.Commit(region, c); err != nil {
+	m, err := s.Commit(region, c)
+	if err != nil {
 		t.Fatalf("commit at %s: %v", region, err)
 	}
+	return m
 }
 
 // TestRandomLostStateCrashes: random commits and crashes that lose state
@@ -144,6 +146,18 @@ func TestRandomLostStateCrashes(t *testing.T) {
 				if crashed[reg] {
 					s.Restart(reg)
 				}
+			}
+		})
+		// Then every region crashes once more, keeping its log this time
+		// (logs now hold gap fillers for the lost commits), and restarts.
+		for i, reg := range regions {
+			at := 20*time.Second + time.Duration(i)*300*time.Millisecond
+			s.Schedule(at, func() { s.Crash(reg, false) })
+			s.Schedule(at+time.Second, func() { s.Restart(reg) })
+		}
+		s.OnApply(func(at time.Duration, region string, m replication.Mutation) {
+			if m.Call.Action == replication.GapAction {
+				t.Errorf("seed %d: %s reported a gap filler (%s, a lost commit) as applied at %v", seed, region, m.ID, at)
 			}
 		})
 		s.RunUntil(runFor)
@@ -189,5 +203,35 @@ func TestRestartReportsPendingApplies(t *testing.T) {
 	}
 	if !s.Converged() {
 		t.Errorf("not converged")
+	}
+}
+
+// TestCrashTwiceKeepsTheLog: a region that crashes twice with its state kept
+// must restore, the second time, everything the first restore gave it: the
+// kept log stays its durable log. (It used to be dropped at the first
+// restart: the second restore lost alice, which only us-east-2 held, and
+// us-east-2 reused her sequence number.)
+func TestCrashTwiceKeepsTheLog(t *testing.T) {
+	s := smallSim(t, 3, 0)
+	var cut FaultID
+	s.Schedule(0, func() { cut = s.Partition([][]string{{"us-east-2"}, {"eu-west-1", "ap-southeast-2"}}) })
+	var alice replication.Mutation
+	s.Schedule(time.Second, func() { alice = mustCommit(t, s, "us-east-2", user("alice")) })
+	for _, at := range []time.Duration{2 * time.Second, 4 * time.Second} {
+		s.Schedule(at, func() { s.Crash("us-east-2", false) })
+		s.Schedule(at+time.Second, func() { s.Restart("us-east-2") })
+	}
+	var bob replication.Mutation
+	s.Schedule(6*time.Second, func() { bob = mustCommit(t, s, "us-east-2", user("bob")) })
+	s.Schedule(7*time.Second, func() { s.Heal(cut) })
+	s.RunUntil(120 * time.Second)
+	if bob.ID.Seq <= alice.ID.Seq {
+		t.Fatalf("sequence number reused: bob is %s, alice %s", bob.ID, alice.ID)
+	}
+	if lost := s.Lost(); len(lost) != 0 {
+		t.Fatalf("Lost() = %v, want nothing (the state was kept both times)", ids(lost))
+	}
+	if !s.Converged() {
+		t.Fatal("not converged after the heal")
 	}
 }

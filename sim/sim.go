@@ -167,12 +167,15 @@ func (q *eventQueue) pop() event {
 }
 
 type region struct {
-	name     string
-	node     *replication.Node
-	gen      int
-	down     bool
-	log      []replication.Mutation // durable log (Ready.Persist)
-	deadline time.Duration          // scheduled tick, -1 when none
+	name string
+	node *replication.Node
+	gen  int
+	down bool
+	log  []replication.Mutation // durable log (Ready.Persist)
+	// stateLost: the last crash lost the durable log (the restart is a
+	// LostState one, whatever the log held or did not hold).
+	stateLost bool
+	deadline  time.Duration // scheduled tick, -1 when none
 	// unapplied holds, from a crash that kept the log until the restart,
 	// the logged mutations the region had not applied yet: Restore makes
 	// them visible, and the simulator reports those applies (see Restart).
@@ -613,6 +616,7 @@ func (s *Sim) Crash(name string, loseState bool) {
 	s.trace("fault crash %s lose_state=%v", name, loseState)
 	r.down = true
 	r.gen++
+	r.stateLost = loseState
 	if loseState {
 		r.log = nil
 		r.unapplied = nil
@@ -620,7 +624,8 @@ func (s *Sim) Crash(name string, loseState bool) {
 	} else {
 		r.unapplied = r.unapplied[:0]
 		for _, m := range r.log {
-			if !r.node.Has(m.ID) {
+			// Gap fillers stand for lost commits: never applied, never reported.
+			if m.Call.Action != replication.GapAction && !r.node.Has(m.ID) {
 				r.unapplied = append(r.unapplied, m)
 			}
 		}
@@ -641,12 +646,12 @@ func (s *Sim) Restart(name string) {
 	r := s.regions[i]
 	s.trace("fault restart %s", name)
 	r.down = false
-	lost := len(r.log) == 0
-	log := r.log
-	r.log = nil
+	// The kept log stays the region's durable log: Restore persists
+	// nothing anew, and a second crash must find everything the first kept.
+	lost := r.stateLost
 	s.startNode(i, lost)
 	if !lost {
-		r.node.Restore(log)
+		r.node.Restore(slices.Clone(r.log))
 		s.drain(i)
 		// Restore reports no applies: a restarted node cannot tell which
 		// of its logged mutations it had reported before the crash. The
