@@ -17,12 +17,13 @@ import (
 
 // Finding is one violation the checker found.
 type Finding struct {
-	Kind   string `json:"kind"`             // "lost", "unacknowledged", "divergent", "resurrected"
+	Kind   string `json:"kind"`             // "lost", "forgotten", "unacknowledged", "divergent", "resurrected"
 	Region string `json:"region,omitempty"` // the region whose view is wrong
 	ID     string `json:"id,omitempty"`     // the mutation or item concerned
 	Detail string `json:"detail"`
 }
 
+// String renders the finding on one line: kind, region, id, detail.
 func (f Finding) String() string {
 	s := f.Kind
 	if f.Region != "" {
@@ -58,17 +59,30 @@ type Result struct {
 	Divergent []Finding `json:"divergent,omitempty"`
 	// Resurrected: deleted items a region holds again.
 	Resurrected []Finding `json:"resurrected,omitempty"`
+	// Forgotten: commits refused with an AWS error although the worker only
+	// sends calls valid against what it saw acknowledged at that origin (a
+	// user it abandoned after an unknown outcome is never touched again):
+	// the origin had forgotten an acknowledged commit, a read-your-writes
+	// loss even if the cluster repairs it later.
+	Forgotten []Finding `json:"forgotten,omitempty"`
 }
 
 // OK reports whether the schedule passed every check.
 func (r *Result) OK() bool {
-	return len(r.Lost) == 0 && len(r.Unacknowledged) == 0 && len(r.Divergent) == 0 && len(r.Resurrected) == 0
+	return len(r.Lost) == 0 && len(r.Forgotten) == 0 && len(r.Unacknowledged) == 0 && len(r.Divergent) == 0 && len(r.Resurrected) == 0
 }
 
-// Findings returns every finding, in the order lost, unacknowledged,
-// divergent, resurrected.
+// Findings returns every finding, in the order lost, forgotten,
+// unacknowledged, divergent, resurrected.
 func (r *Result) Findings() []Finding {
-	return slices.Concat(r.Lost, r.Unacknowledged, r.Divergent, r.Resurrected)
+	return slices.Concat(r.Lost, r.Forgotten, r.Unacknowledged, r.Divergent, r.Resurrected)
+}
+
+// refusedBeforeProposal reports whether a failed commit's code says the
+// node refused it before validating it (down, or still catching up): the
+// only failures a correct node gives this workload.
+func refusedBeforeProposal(code string) bool {
+	return code == "refused" || code == "CatchingUp"
 }
 
 // maxCandidates bounds the truths tried when unknown-outcome commits make
@@ -160,6 +174,10 @@ func Check(h History, finals []Final) (Result, error) {
 		case Failed:
 			res.Failed++
 			res.countFailure(op.Code)
+			if !refusedBeforeProposal(op.Code) {
+				res.Forgotten = append(res.Forgotten, Finding{Kind: "forgotten", Region: op.Region,
+					Detail: fmt.Sprintf("%s by %s refused with %s, though valid against what that origin had acknowledged", op.Call, op.Worker, cmp.Or(op.Code, "no code"))})
+			}
 		case Unknown:
 			res.Unknown++
 			res.countFailure(op.Code)

@@ -150,9 +150,21 @@ func TestCheck(t *testing.T) {
 			// The last commit failed as far as the client knows, yet
 			// every region applied it.
 			i := lastAcked(*h, "eu-west-1")
-			h.Ops[i].Outcome, h.Ops[i].ID, h.Ops[i].HLC, h.Ops[i].Deletes = Failed, "", "", nil
+			h.Ops[i].Outcome, h.Ops[i].ID, h.Ops[i].HLC, h.Ops[i].Deletes, h.Ops[i].Code = Failed, "", "", nil, "refused"
 			return finalsOf(*h, st, vec)
 		}, "unacknowledged"},
+		{"refusals before a proposal are not findings", func(t *testing.T, h *History, st *controlplane.State, vec map[string]uint64) []Final {
+			h.Ops = append(h.Ops,
+				Op{Worker: "eu-west-1/0", Region: "eu-west-1", Call: "iam:CreateUser", Outcome: Failed, Code: "refused"},
+				Op{Worker: "eu-west-1/0", Region: "eu-west-1", Call: "iam:CreateUser", Outcome: Failed, Code: "CatchingUp"})
+			return finalsOf(*h, st, vec)
+		}, ""},
+		{"an origin refused a valid call with an AWS error", func(t *testing.T, h *History, st *controlplane.State, vec map[string]uint64) []Final {
+			// E.g. NoSuchEntity for a user the worker saw created: the
+			// origin forgot its own acknowledged commit.
+			h.Ops = append(h.Ops, Op{Worker: "us-east-2/0", Region: "us-east-2", Call: "iam:CreateAccessKey", Outcome: Failed, Code: "NoSuchEntity"})
+			return finalsOf(*h, st, vec)
+		}, "forgotten"},
 		{"a region holds a mutation from an origin that committed nothing", func(t *testing.T, h *History, st *controlplane.State, vec map[string]uint64) []Final {
 			fs := finalsOf(*h, st, vec)
 			fs[1].Vector["sa-east-1"] = 1

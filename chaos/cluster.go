@@ -120,6 +120,18 @@ type node struct {
 // Caller holds nd.mu.
 func (nd *node) hold() {
 	if t, err := net.Listen("tcp", nd.gossip); err == nil {
+		// Accept and close at once: peers' push/pull and probe streams to a
+		// down node then fail fast, as they would against a closed port,
+		// instead of hanging in a backlog nobody reads until their timeout.
+		go func() {
+			for {
+				c, err := t.Accept()
+				if err != nil {
+					return // released
+				}
+				c.Close()
+			}
+		}()
 		nd.held = append(nd.held, t)
 	}
 	if a, err := net.ResolveUDPAddr("udp", nd.gossip); err == nil {
@@ -239,8 +251,12 @@ func (c *cluster) start(nd *node) error {
 	cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+c.key, "IAMPROP_API_TOKEN="+c.token)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so a Ctrl-C of the chaos command reaches it
-	// only through our cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// only through our cleanup; and SIGKILL when the harness dies without
+	// cleaning up (a test timeout's panic, kill -9 of `scenario chaos`), so
+	// no node outlives it holding the run's key and token. (Linux delivers
+	// Pdeathsig when the starting OS thread exits, which for a Go program
+	// is in practice the process.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("chaos: start %s: %w", nd.region, err)

@@ -70,6 +70,7 @@ type Report struct {
 	UnknownApplied int              `json:"commits_unknown_committed"`
 	FailedBy       map[string]int   `json:"commits_failed_by"`
 	Lost           int              `json:"lost"`
+	Forgotten      int              `json:"forgotten"`
 	Unacknowledged int              `json:"unacknowledged_applied"`
 	Divergent      int              `json:"divergent_views"`
 	Resurrected    int              `json:"resurrected"`
@@ -155,6 +156,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.FailedBy[k] += v
 		}
 		rep.Lost += len(r.Lost)
+		rep.Forgotten += len(r.Forgotten)
 		rep.Unacknowledged += len(r.Unacknowledged)
 		rep.Divergent += len(r.Divergent)
 		rep.Resurrected += len(r.Resurrected)

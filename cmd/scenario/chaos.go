@@ -142,6 +142,7 @@ func printChaosSummary(out io.Writer, rep *chaos.Report) {
 	}
 	fmt.Fprintf(w, "failed and unknown, by code\t%s\n", strings.Join(by, ", "))
 	fmt.Fprintf(w, "lost\t%d\n", rep.Lost)
+	fmt.Fprintf(w, "forgotten (AWS error on a valid call)\t%d\n", rep.Forgotten)
 	fmt.Fprintf(w, "applied, never acknowledged\t%d\n", rep.Unacknowledged)
 	fmt.Fprintf(w, "divergent views\t%d\n", rep.Divergent)
 	fmt.Fprintf(w, "resurrected\t%d (of %d deleted item × region probes)\n", rep.Resurrected, rep.DeletesChecked)
