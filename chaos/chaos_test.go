@@ -50,3 +50,63 @@ func TestChaosOnRealProcesses(t *testing.T) {
 		t.Errorf("seed %d: convergence %+v, want both schedules within %v", seed, rep.Converge, ConvergenceBound)
 	}
 }
+
+// TestUnexpectedExitIsReported: a regionnode that dies without the harness
+// signalling it (a crash nobody injected) must be reported, and counted
+// down so that the heal starts it again; one the harness stops must not.
+func TestUnexpectedExitIsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real regionnode process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bin, err := Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCluster(bin, t.TempDir(), 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.stopAll()
+	alone := make(chan string, 4)
+	c.exitedAlone = func(region string, _ error) { alone <- region }
+	nd := c.nodes[0]
+	if err := c.start(nd); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitServing(ctx, nd, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.kill9(nd); err != nil { // the harness's own fault: expected
+		t.Fatal(err)
+	}
+	select {
+	case r := <-alone:
+		t.Fatalf("an injected kill -9 of %s was reported as a crash of its own", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := c.start(nd); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitServing(ctx, nd, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	nd.mu.Lock()
+	proc := nd.cmd.Process
+	nd.mu.Unlock()
+	if err := proc.Kill(); err != nil { // behind the harness's back
+		t.Fatal(err)
+	}
+	select {
+	case r := <-alone:
+		if r != nd.region {
+			t.Fatalf("reported %s, want %s", r, nd.region)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a crash the harness did not cause went unreported")
+	}
+	if nd.isRunning() {
+		t.Error("the crashed node still counts as running, so the heal would not restart it")
+	}
+}

@@ -111,8 +111,10 @@ type node struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	running bool
-	starts  int
-	held    []io.Closer // the node's ports, bound by us while it is down
+	// stopping: the harness signalled the process, so its exit is expected.
+	stopping bool
+	starts   int
+	held     []io.Closer // the node's ports, bound by us while it is down
 }
 
 // hold binds nd's ports while it is down, so that no other program on the
@@ -172,6 +174,10 @@ type cluster struct {
 	key   string // base64 gossip key
 	seed  uint64
 	nodes []*node
+	// exitedAlone, if set, hears of a process that exited without the
+	// harness signalling it: a node crash nobody injected, which is what a
+	// soak hunts for.
+	exitedAlone func(region string, err error)
 }
 
 func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
@@ -261,11 +267,22 @@ func (c *cluster) start(nd *node) error {
 		logf.Close()
 		return fmt.Errorf("chaos: start %s: %w", nd.region, err)
 	}
-	nd.cmd, nd.exited, nd.running = cmd, make(chan struct{}), true
+	nd.cmd, nd.exited, nd.running, nd.stopping = cmd, make(chan struct{}), true, false
 	nd.starts++
 	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
+		err := cmd.Wait()
 		logf.Close()
+		nd.mu.Lock()
+		alone := nd.cmd == cmd && !nd.stopping
+		if alone {
+			// Down now: hold its ports and let heal start it again.
+			nd.running = false
+			nd.hold()
+		}
+		nd.mu.Unlock()
+		if alone && c.exitedAlone != nil {
+			c.exitedAlone(nd.region, err)
+		}
 		close(done)
 	}(cmd, nd.exited)
 	return nil
@@ -320,6 +337,7 @@ func (c *cluster) signal(nd *node, sig syscall.Signal, wait time.Duration) error
 		return nil
 	}
 	cmd, exited := nd.cmd, nd.exited
+	nd.stopping = true
 	nd.mu.Unlock()
 	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("chaos: %v %s: %w", sig, nd.region, err)

@@ -324,6 +324,9 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 		sr.Errors = append(sr.Errors, err.Error())
 		return sr
 	}
+	s.c.exitedAlone = func(region string, err error) {
+		s.errorf("%s exited on its own (%v): a crash the schedule did not inject", region, err)
+	}
 	h, err := s.boot(ctx)
 	if err != nil {
 		sr.Errors = append(sr.Errors, err.Error())
