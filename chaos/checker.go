@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/iamprop/iamprop/controlplane"
@@ -111,17 +110,6 @@ type truthMut struct {
 	call   controlplane.Call
 }
 
-// ParseHLC parses the "wall.logical" form of replication.Timestamp.String.
-func ParseHLC(s string) (replication.Timestamp, error) {
-	w, l, ok := strings.Cut(s, ".")
-	wall, err1 := strconv.ParseInt(w, 10, 64)
-	logical, err2 := strconv.ParseUint(l, 10, 32)
-	if !ok || err1 != nil || err2 != nil {
-		return replication.Timestamp{}, fmt.Errorf("chaos: hlc %q: want wall.logical", s)
-	}
-	return replication.Timestamp{Wall: wall, Logical: uint32(logical)}, nil
-}
-
 // Check judges one schedule: h is what the clients saw, finals what every
 // region's API answered after the heal. The truth is the fold, in the
 // cluster's total order (HLC, origin, sequence), of every acknowledged
@@ -152,7 +140,7 @@ func Check(h History, finals []Final) (Result, error) {
 			if err != nil {
 				return res, fmt.Errorf("chaos: op %d (%s at %s): %w", i, op.Call, op.Region, err)
 			}
-			ts, err := ParseHLC(op.HLC)
+			ts, err := replication.ParseTimestamp(op.HLC)
 			if err != nil {
 				return res, fmt.Errorf("chaos: op %d (%s): %w", i, op.ID, err)
 			}

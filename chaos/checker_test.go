@@ -264,12 +264,12 @@ func TestParseHLC(t *testing.T) {
 		{"x.1", replication.Timestamp{}, false},
 	}
 	for _, tt := range tests {
-		got, err := ParseHLC(tt.in)
+		got, err := replication.ParseTimestamp(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseHLC(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("ParseTimestamp(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 		if tt.ok && got.String() != tt.in {
-			t.Errorf("ParseHLC(%q).String() = %q", tt.in, got.String())
+			t.Errorf("ParseTimestamp(%q).String() = %q", tt.in, got.String())
 		}
 	}
 }

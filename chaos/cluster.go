@@ -169,7 +169,6 @@ func (nd *node) release() {
 // cluster is the set of processes of one schedule.
 type cluster struct {
 	bin   string
-	root  string // the schedule's temp dir (data dirs, logs)
 	token string
 	key   string // base64 gossip key
 	seed  uint64
@@ -189,7 +188,7 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	c := &cluster{bin: bin, root: root, token: hex.EncodeToString(tok), key: base64.StdEncoding.EncodeToString(key), seed: seed}
+	c := &cluster{bin: bin, token: hex.EncodeToString(tok), key: base64.StdEncoding.EncodeToString(key), seed: seed}
 	// freePort closes what it probed, so it may hand out one port twice:
 	// keep the ports of this cluster distinct.
 	used := map[int]bool{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -253,7 +254,6 @@ func (g *httpGetter) ok(url string) bool {
 
 // scheduleRun is the state of one schedule in progress.
 type scheduleRun struct {
-	o     Options
 	c     *cluster
 	plan  Schedule
 	t0    time.Time
@@ -307,7 +307,7 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	for _, f := range plan.Process {
 		sr.Plan = append(sr.Plan, f.String())
 	}
-	s := &scheduleRun{o: o, plan: plan, faults: sr.Faults, gates: make([]sync.RWMutex, o.Nodes)}
+	s := &scheduleRun{plan: plan, faults: sr.Faults, gates: make([]sync.RWMutex, o.Nodes)}
 	keep := o.KeepDirs
 	defer func() {
 		if s.c != nil {
@@ -759,23 +759,11 @@ func (s *scheduleRun) views(ctx context.Context) ([]Final, bool) {
 	wg.Wait()
 	agree := true
 	for _, f := range finals {
-		if f.Digest == "" || f.Digest != finals[0].Digest || !sameVector(f.Vector, finals[0].Vector) {
+		if f.Digest == "" || f.Digest != finals[0].Digest || !maps.Equal(f.Vector, finals[0].Vector) {
 			agree = false
 		}
 	}
 	return finals, agree
-}
-
-func sameVector(a, b replication.VersionVector) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // probe asks every node whether it still holds each deleted item.

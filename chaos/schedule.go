@@ -40,6 +40,7 @@ type Fault struct {
 	Spec live.FaultSpec // network faults: the document posted
 }
 
+// String renders the fault as the plan lists it: instant, kind, target.
 func (f Fault) String() string {
 	switch f.Kind {
 	case KindKill9, KindTerm, KindWipe:

@@ -76,6 +76,18 @@ func (t Timestamp) String() string {
 	return strconv.FormatInt(t.Wall, 10) + "." + strconv.FormatUint(uint64(t.Logical), 10)
 }
 
+// ParseTimestamp reads the "wall.logical" form of Timestamp.String (the
+// API's hlc field).
+func ParseTimestamp(s string) (Timestamp, error) {
+	w, l, ok := strings.Cut(s, ".")
+	wall, err1 := strconv.ParseInt(w, 10, 64)
+	logical, err2 := strconv.ParseUint(l, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return Timestamp{}, fmt.Errorf("replication: timestamp %q: want wall.logical", s)
+	}
+	return Timestamp{Wall: wall, Logical: uint32(logical)}, nil
+}
+
 // hlc is a region's hybrid logical clock.
 type hlc struct{ last Timestamp }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,28 +75,11 @@ func (e *external) Commit(ctx context.Context, region string, c controlplane.Cal
 	if err != nil {
 		return replication.Mutation{}, fmt.Errorf("%s answered a bad mutation id %q: %w", region, resp.ID, err)
 	}
-	ts, err := parseHLC(resp.HLC)
+	ts, err := replication.ParseTimestamp(resp.HLC)
 	if err != nil {
 		return replication.Mutation{}, fmt.Errorf("%s answered a bad hlc %q: %w", region, resp.HLC, err)
 	}
 	return replication.Mutation{ID: id, TS: ts, Call: c, Revoke: resp.Revoke}, nil
-}
-
-// parseHLC reads the API's "WALL.LOGICAL" timestamp.
-func parseHLC(s string) (replication.Timestamp, error) {
-	wall, logical, ok := strings.Cut(s, ".")
-	if !ok {
-		return replication.Timestamp{}, errors.New("want WALL.LOGICAL")
-	}
-	w, err := strconv.ParseInt(wall, 10, 64)
-	if err != nil {
-		return replication.Timestamp{}, err
-	}
-	l, err := strconv.ParseUint(logical, 10, 32)
-	if err != nil {
-		return replication.Timestamp{}, err
-	}
-	return replication.Timestamp{Wall: w, Logical: uint32(l)}, nil
 }
 
 func (e *external) Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (bool, error) {

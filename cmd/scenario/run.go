@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -127,9 +128,16 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		opts.Metrics = srv.Metrics
 		defer func() {
 			// Prometheus scrapes periodically: keep the last trial's values
-			// up for a few scrapes before the process goes away.
-			time.Sleep(linger)
-			_ = srv.Close(cmd.Context())
+			// up for a few scrapes before the process goes away (Ctrl-C
+			// ends the wait).
+			if linger > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "keeping /metrics up for %v so Prometheus scrapes the last values (--metrics-linger)\n", linger)
+				select {
+				case <-time.After(linger):
+				case <-cmd.Context().Done():
+				}
+			}
+			_ = srv.Close(context.Background())
 		}()
 	}
 	run, err := runner.Run(cmd.Context(), sc, opts)
