@@ -106,24 +106,24 @@ func lookup(c Call) (*callDef, any, *APIError) {
 var argsCache decodedArgs
 
 type decodedArgs struct {
-	sync.Mutex
-	m     map[*callDef]map[string]any
-	bytes int
+	sync.RWMutex // parallel trials mostly read
+	m            map[*callDef]map[string]any
+	bytes        int // held, estimated: the key copy and the decoded value are each counted as the text's size
 }
 
 const argsCacheMaxBytes = 16 << 20
 
 func (c *decodedArgs) get(d *callDef, raw []byte) (any, bool) {
-	c.Lock()
+	c.RLock()
 	v, ok := c.m[d][string(raw)]
-	c.Unlock()
+	c.RUnlock()
 	return v, ok
 }
 
 func (c *decodedArgs) put(d *callDef, raw []byte, args any) {
 	c.Lock()
 	defer c.Unlock()
-	if c.m == nil || c.bytes+len(raw) > argsCacheMaxBytes {
+	if c.m == nil || c.bytes+2*len(raw) > argsCacheMaxBytes {
 		c.m, c.bytes = map[*callDef]map[string]any{}, 0
 	}
 	byArgs := c.m[d]
@@ -132,7 +132,7 @@ func (c *decodedArgs) put(d *callDef, raw []byte, args any) {
 		c.m[d] = byArgs
 	}
 	byArgs[string(raw)] = args
-	c.bytes += len(raw)
+	c.bytes += 2 * len(raw)
 }
 
 func (s *State) check(c Call) (applyFn, *APIError) {

@@ -177,10 +177,11 @@ func (n *Node) start(now int64) {
 	n.nextGossip = now + stagger(n.rng, n.cfg.Gossip.Interval)
 	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
 		// memberlist's pushPullTrigger sleeps the random stagger and then
-		// a whole interval before its first push/pull; starting at the
-		// stagger alone made the simulator's first anti-entropy come an
-		// interval earlier than a live node's (docs/validation.md).
-		n.nextPushPull = now + stagger(n.rng, pp) + int64(pp)
+		// a whole (cluster-size scaled) interval before its first
+		// push/pull; starting at the stagger alone made the simulator's
+		// first anti-entropy come an interval earlier than a live node's
+		// (docs/validation.md).
+		n.nextPushPull = now + stagger(n.rng, pp) + int64(pushPullScale(pp, n.numPeers()+1))
 	}
 }
 
@@ -307,8 +308,10 @@ func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
 // a sequence number reused after lost state) is dropped and counted in
 // Stats.Conflicts, and Step returns an error wrapping ErrConflict; the
 // message's other mutations are taken in, so one conflict cannot stall
-// anti-entropy between two regions for good. The node keeps m's
-// mutations: do not modify them afterwards.
+// anti-entropy between two regions for good. Step copies what it keeps of
+// m's mutations (sharing their Args bytes, which nobody modifies), so the
+// caller may reuse m.Mutations' slice afterwards (the simulator's
+// MessagePool does).
 func (n *Node) Step(now time.Time, m Message) error {
 	n.advance(now.UnixNano())
 	if m.Kind.valid() {

@@ -3,8 +3,9 @@ package replication
 // Recycle hands back a Ready the driver has finished with (its messages
 // sent or copied, Persist made durable, Applied recorded), so the next
 // Ready reuses its slices instead of allocating new ones. It is optional:
-// a driver that keeps a Ready's slices must not call it. The mutations a
-// message carries are not reused (a receiver may still hold them).
+// a driver that keeps a Ready's slices must not call it. The mutation
+// slices of its messages are not taken back here: a receiver may still
+// hold them until its Step; a MessagePool recycles them after that.
 func (n *Node) Recycle(rd Ready) {
 	if n.ready.Messages == nil && cap(rd.Messages) > 0 {
 		clear(rd.Messages)

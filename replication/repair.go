@@ -67,6 +67,13 @@ func (n *Node) advertise(mark int) {
 	if carried {
 		return
 	}
+	if (Message{Kind: KindGossip, From: n.region, Vector: vec}).Size() > n.cfg.PacketBytes {
+		// Too many origins for one packet: a live node sends gossip over
+		// UDP and would drop it, so the simulator does not deliver it
+		// either; push/pull repairs instead.
+		n.pos.left = 0
+		return
+	}
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
 		if n.pos.left <= 0 {
 			return

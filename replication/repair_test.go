@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -77,6 +78,51 @@ func TestPullOnSight(t *testing.T) {
 			}
 			if !quiet {
 				t.Errorf("nodes still gossiping or armed after 2s: advertising never stops")
+			}
+		})
+	}
+}
+
+// TestAdvertTooBigForAPacketIsNotSent: a received vector of so many origins
+// that it does not fit one gossip packet is not advertised, alone or riding
+// on a rumor (a live node's UDP send would drop it; the simulator must not
+// deliver it).
+func TestAdvertTooBigForAPacketIsNotSent(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		packet   int
+		wantSent bool
+	}{
+		{"fits", DefaultPacketBytes, true},
+		{"too big", 256, false}, // the smallest budget Config allows
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := NewNode(Config{Region: "eu-west-1", Initial: initialState(t), Start: at(0), PacketBytes: tc.packet,
+				Gossip: GossipConfig{Interval: 100 * time.Millisecond, Fanout: 3, RetransmitMult: 2}, PullOnSight: true})
+			n.SetPeers([]string{"eu-west-1", "us-east-1"})
+			var ms []Mutation
+			for i := range 40 { // 40 origins: a vector of about 600 bytes
+				ms = append(ms, Mutation{ID: MutationID{Origin: fmt.Sprintf("zz-test-%d", i), Seq: 1}, TS: Timestamp{Wall: int64(i + 1)},
+					Call: call("iam:CreateUser", fmt.Sprintf(`{"user_name":"u%d"}`, i))})
+			}
+			if err := n.Step(at(time.Millisecond), Message{Kind: KindRepair, From: "us-east-1", Mutations: ms}); err != nil {
+				t.Fatal(err)
+			}
+			n.Ready()
+			sent := false
+			for now := 10 * time.Millisecond; now < time.Second; now += 10 * time.Millisecond {
+				n.Tick(at(now))
+				for _, env := range n.Ready().Messages {
+					if env.Msg.Kind == KindGossip && env.Msg.Vector != nil {
+						sent = true
+						if size := env.Msg.Size(); size > tc.packet {
+							t.Fatalf("sent a %d-byte advert (%d origins) over a %d-byte packet budget", size, len(env.Msg.Vector), tc.packet)
+						}
+					}
+				}
+			}
+			if sent != tc.wantSent {
+				t.Fatalf("advert sent = %v, want %v", sent, tc.wantSent)
 			}
 		})
 	}

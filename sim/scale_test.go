@@ -3,7 +3,6 @@ package sim_test
 import (
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,7 +61,7 @@ func BenchmarkDeliveries(b *testing.B) {
 	}
 	k := 0
 	b.ResetTimer()
-	cpu0 := cpuSecondsExt()
+	cpu0 := sim.CPUSeconds()
 	for b.Loop() {
 		// One iteration: one commit and 100 ms of virtual time.
 		_, _ = s.Commit(names[k%len(names)], createUser(fmt.Sprintf("u%d", k)))
@@ -70,7 +69,7 @@ func BenchmarkDeliveries(b *testing.B) {
 		s.RunUntil(s.Now() + 100*time.Millisecond)
 	}
 	b.ReportMetric(float64(s.Stats().Deliveries)/b.Elapsed().Seconds(), "deliveries/s")
-	b.ReportMetric(float64(s.Stats().Deliveries)/(cpuSecondsExt()-cpu0), "deliveries/cpu-s")
+	b.ReportMetric(float64(s.Stats().Deliveries)/(sim.CPUSeconds()-cpu0), "deliveries/cpu-s")
 	// Late arrivals re-fold the view from a checkpoint: what bounds this
 	// benchmark (docs/benchmarks.md).
 	var applied, refoldApplies uint64
@@ -80,14 +79,4 @@ func BenchmarkDeliveries(b *testing.B) {
 		refoldApplies += st.RefoldApplies
 	}
 	b.ReportMetric(float64(refoldApplies)/float64(max(applied, 1)), "refold-applies/apply")
-}
-
-// cpuSecondsExt is the process's user + system CPU time (see cpuSeconds
-// in bench_test.go, which this external test package cannot see).
-func cpuSecondsExt() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

@@ -719,8 +719,6 @@ func (s *Sim) Lost() []replication.Mutation {
 	return out
 }
 
-// lostIndices returns the positions in s.committed of the lost commits (by
-// position: a reused sequence number makes IDs ambiguous).
 // commitKey tells two commits apart even when a lost-state origin reused a
 // sequence number: the reuse has a later timestamp.
 type commitKey struct {
@@ -728,6 +726,8 @@ type commitKey struct {
 	ts replication.Timestamp
 }
 
+// lostIndices returns the positions in s.committed of the lost commits (by
+// position: a reused sequence number makes IDs ambiguous).
 func (s *Sim) lostIndices() []int {
 	if !s.lostPossible {
 		return nil

@@ -1,0 +1,4 @@
+package sim
+
+// CPUSeconds is cpuSeconds for the external test package's benchmarks.
+var CPUSeconds = cpuSeconds
