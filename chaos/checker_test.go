@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -55,11 +54,6 @@ func fakeRun(t *testing.T, seed uint64, regions []string, n int) (History, *cont
 	return h, st, seqs
 }
 
-func digestOf(st *controlplane.State) string {
-	d := st.Digest()
-	return hex.EncodeToString(d[:])
-}
-
 // probe answers every deleted item's probe against st, as a region would.
 func probe(h History, st *controlplane.State) map[string]bool {
 	out := map[string]bool{}
@@ -75,7 +69,7 @@ func probe(h History, st *controlplane.State) map[string]bool {
 func finalsOf(h History, st *controlplane.State, vec map[string]uint64) []Final {
 	var fs []Final
 	for _, r := range h.Regions {
-		fs = append(fs, Final{Region: r, Digest: digestOf(st), Vector: replication.VersionVector(cloneVec(vec)), Present: probe(h, st)})
+		fs = append(fs, Final{Region: r, Digest: hexDigest(st), Vector: replication.VersionVector(cloneVec(vec)), Present: probe(h, st)})
 	}
 	return fs
 }
@@ -137,7 +131,7 @@ func TestCheck(t *testing.T) {
 			fs := finalsOf(*h, st, vec)
 			i := lastAcked(*h, "us-east-2")
 			fs[2].Vector["us-east-2"]--
-			fs[2].Digest = digestOf(foldWithout(t, *h, h.Ops[i].ID))
+			fs[2].Digest = hexDigest(foldWithout(t, *h, h.Ops[i].ID))
 			return fs
 		}, "lost"},
 		{"every region lost the same acknowledged mutation", func(t *testing.T, h *History, st *controlplane.State, vec map[string]uint64) []Final {
@@ -174,7 +168,7 @@ func TestCheck(t *testing.T) {
 			fs := finalsOf(*h, st, vec)
 			other := st.Clone()
 			other.Apply(controlplane.Call{Action: "iam:CreateUser", Region: "eu-west-1", Args: []byte(`{"user_name":"intruder"}`)})
-			fs[1].Digest = digestOf(other)
+			fs[1].Digest = hexDigest(other)
 			return fs
 		}, "divergent"},
 		{"a deleted item came back", func(t *testing.T, h *History, st *controlplane.State, vec map[string]uint64) []Final {

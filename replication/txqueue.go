@@ -21,7 +21,9 @@ import (
 //   - queueing a rumor whose name is queued replaces the older one
 //     (NamedBroadcast invalidation; the name here is the mutation ID, and
 //     since a node holds one entry per ID, the name index is the entry's
-//     tx field rather than a map);
+//     tx field rather than a map). The node queues each entry once, so in
+//     production this path never runs; it is kept so that the queue can be
+//     checked against memberlist's decision for decision (txqueue_test.go);
 //   - ids come from a counter that restarts at 0 whenever the queue
 //     empties, also mid-take (memberlist's deleteItem), which decides the
 //     order of equal-size rumors.
