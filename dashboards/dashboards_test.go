@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -440,17 +439,6 @@ func TestPromtoolCheckConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
-}
-
-// freePort returns a free loopback TCP port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestBackfill runs a sim of public-s3-bucket with --openmetrics, backfills it with

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamprop/iamprop/internal/loopback"
 )
 
 // legitimatelyEmpty lists the queries (panel titles, "annotation NAME") that
@@ -233,8 +235,8 @@ func TestIntegration(t *testing.T) {
 	var gossips, apis []string
 	var nodes []*exec.Cmd
 	for i, r := range regions {
-		g := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		h := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		g := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))
+		h := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))
 		args := []string{"--region", r, "--gossip", g, "--http", h, "--data-dir", filepath.Join(dir, r),
 			"--gossip-preset", "local", "--gossip-interval", "20ms", "--push-pull-interval", "1s",
 			"--delay", "500ms,us-east-2>eu-west-1=3s"}
@@ -248,7 +250,7 @@ func TestIntegration(t *testing.T) {
 			t.Fatalf("%s not ready:\n%s", r, tail(logPath))
 		}
 	}
-	runnerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	runnerAddr := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))
 
 	// Prometheus, with the shipped config pointed at the nodes and the runner.
 	shipped, err := os.ReadFile("prometheus.yml")
@@ -273,7 +275,7 @@ func TestIntegration(t *testing.T) {
 	if out, err := exec.Command(promtool, "check", "config", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config on the test's config: %v\n%s", err, out)
 	}
-	promAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	promAddr := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))
 	_, promLog := startProcess(t, ctx, dir, "prometheus", nil, prom, "--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
 	api := promAPI{base: "http://" + promAddr}

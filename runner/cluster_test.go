@@ -2,7 +2,7 @@ package runner
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,18 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamprop/iamprop/internal/loopback"
 	"github.com/iamprop/iamprop/scenarios"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // A cluster run drives real regionnode processes through their HTTP API:
 // the runner seeds the initial state, commits the steps, asks the nodes,
@@ -43,7 +34,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	var urls []string
 	var firstGossip string
 	for _, region := range []string{"us-east-2", "eu-west-1"} {
-		gossip, httpAddr := freePort(t), freePort(t)
+		gossip, httpAddr := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))
 		args := []string{"--region", region, "--gossip", gossip, "--http", httpAddr,
 			"--data-dir", filepath.Join(dir, region), "--gossip-preset", "local", "--delay", delay}
 		if firstGossip != "" {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iamprop/iamprop/internal/loopback"
 )
 
 const (
@@ -62,27 +63,6 @@ func buildBinary(t *testing.T) string {
 	return binPath
 }
 
-// freePort returns a loopback port free for both TCP and UDP (memberlist
-// binds both).
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 type proc struct {
 	t       *testing.T
 	region  string
@@ -118,8 +98,8 @@ func (s *syncBuffer) String() string {
 func newProc(t *testing.T, region string, join []string, extra ...string) *proc {
 	return &proc{
 		t: t, region: region, key: testKey, join: join, extra: extra,
-		gossip: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		http:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		gossip: fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t)),
+		http:   fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t)),
 		dir:    filepath.Join(t.TempDir(), region),
 	}
 }
