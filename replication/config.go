@@ -132,6 +132,11 @@ type Config struct {
 	// published gossip models describe. Both drivers of a scenario turn it
 	// on, so the simulator and the live cluster repair alike.
 	PullOnSight bool
+	// FoldCache, when set, shares fold steps with the other nodes given
+	// the same cache (a simulator's regions), so a step many regions take
+	// is computed once; views are then frozen and shared, never modified
+	// in place. Nil: the node folds its private view in place.
+	FoldCache *FoldCache
 }
 
 func (c *Config) withDefaults() {
@@ -163,6 +168,10 @@ func (c *Config) withDefaults() {
 		c.MaxCheckpoints = 64
 	}
 	if c.Initial == nil {
-		c.Initial = controlplane.NewState()
+		if c.FoldCache != nil {
+			c.Initial = c.FoldCache.empty() // shared, so the nodes' first steps are too
+		} else {
+			c.Initial = controlplane.NewState()
+		}
 	}
 }

@@ -33,13 +33,38 @@ type fold struct {
 	view    *controlplane.State
 	every   int // checkpoint spacing, in applied mutations
 	max     int // checkpoints kept
+	// cache, when set, makes every view frozen and shared: a step takes
+	// the cached successor or clones, and a checkpoint is the view itself
+	// (foldcache.go). Nil: the view is private and folded in place.
+	cache *FoldCache
 
 	refolds, refoldSteps uint64
 }
 
-func newFold(initial *controlplane.State, every, max int) fold {
+func newFold(initial *controlplane.State, every, max int, cache *FoldCache) fold {
+	if cache != nil {
+		base := cache.base(initial)
+		return fold{cps: []checkpoint{{0, base}}, view: base, every: every, max: max, cache: cache}
+	}
 	base := initial.Clone()
 	return fold{cps: []checkpoint{{0, base}}, view: base.Clone(), every: every, max: max}
+}
+
+// step folds one mutation into the view.
+func (f *fold) step(m *Mutation) {
+	if f.cache != nil {
+		f.view = f.cache.next(f.view, m)
+		return
+	}
+	applyCall(f.view, m)
+}
+
+// snapshot returns a view that nothing will modify, for a checkpoint.
+func (f *fold) snapshot() *controlplane.State {
+	if f.cache != nil {
+		return f.view // frozen already
+	}
+	return f.view.Clone()
 }
 
 // apply folds a batch of newly applied entries (any order) into the view.
@@ -58,7 +83,7 @@ func (f *fold) apply(batch []*entry) {
 		// The common case: everything is newer than the view.
 		for _, e := range batch {
 			f.entries = append(f.entries, e)
-			applyCall(f.view, &e.m)
+			f.step(&e.m)
 			f.maybeCheckpoint()
 		}
 		return
@@ -84,9 +109,12 @@ func (f *fold) apply(batch []*entry) {
 	}
 	f.cps = f.cps[:c+1]
 	from := f.cps[c].n
-	f.view = f.cps[c].st.Clone()
+	f.view = f.cps[c].st
+	if f.cache == nil {
+		f.view = f.view.Clone() // the checkpoint stays as it is
+	}
 	for k := from; k < len(f.entries); k++ {
-		applyCall(f.view, &f.entries[k].m)
+		f.step(&f.entries[k].m)
 		if (k+1)%f.every == 0 && k+1 > from {
 			f.addCheckpoint(k + 1)
 		}
@@ -114,7 +142,7 @@ func (f *fold) maybeCheckpoint() {
 // so spacing doubles toward the past: memory stays bounded and a re-fold
 // costs about as much as the mutation is late.
 func (f *fold) addCheckpoint(n int) {
-	f.cps = append(f.cps, checkpoint{n, f.view.Clone()})
+	f.cps = append(f.cps, checkpoint{n, f.snapshot()})
 	if len(f.cps) <= f.max {
 		return
 	}

@@ -22,11 +22,12 @@ func (r *rumorQueue) push(e *entry, size int) { r.q.push(e, size) }
 
 // take returns the rumors for one peer: up to limit bytes, each costing
 // overhead on top of its body, freshest first (memberlist's order), in a
-// new slice of exactly that length (it travels in a message).
-func (r *rumorQueue) take(overhead, limit int) []Mutation {
+// new slice of exactly that length (it travels in a message), and their
+// encoded size in a message (what Message.Size adds for them).
+func (r *rumorQueue) take(overhead, limit int) ([]Mutation, int) {
 	r.buf = r.q.take(overhead, limit, r.buf[:0])
 	if len(r.buf) == 0 {
-		return nil
+		return nil, 0
 	}
 	var out []Mutation
 	if r.pool != nil {
@@ -34,11 +35,13 @@ func (r *rumorQueue) take(overhead, limit int) []Mutation {
 	} else {
 		out = make([]Mutation, len(r.buf))
 	}
+	wire := 0
 	for i, e := range r.buf {
 		out[i] = e.m
+		wire += uvarintLen(uint64(e.size)) + e.size
 	}
 	clear(r.buf)
-	return out
+	return out, wire
 }
 
 func (r *rumorQueue) len() int { return r.q.len() }
@@ -102,14 +105,14 @@ func (n *Node) gossipRound() {
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
 		sent := false
 		if n.rumors.len() > 0 {
-			if ms := n.rumors.take(mutationOverhead, n.packetLimit); len(ms) > 0 {
-				n.sendChunks(peer, KindGossip, ms)
+			if ms, wire := n.rumors.take(mutationOverhead, n.packetLimit); len(ms) > 0 {
+				n.sendChunks(peer, KindGossip, ms, wire)
 				sent = true
 			}
 		}
 		if n.streams.len() > 0 {
-			if ms := n.streams.take(mutationOverhead, MaxMessageBytes-headerSize(n.region)); len(ms) > 0 {
-				n.sendChunks(peer, KindStream, ms)
+			if ms, wire := n.streams.take(mutationOverhead, MaxMessageBytes-headerSize(n.region)); len(ms) > 0 {
+				n.sendChunks(peer, KindStream, ms, wire)
 				sent = true
 			}
 		}
@@ -121,11 +124,14 @@ func (n *Node) gossipRound() {
 
 // sendChunks sends ms in messages of at most MaxMutationsPerMessage: byte
 // budgets alone do not bound the count (a large PacketBytes and tiny
-// mutations), and receivers reject longer messages.
-func (n *Node) sendChunks(to string, kind MessageKind, ms []Mutation) {
+// mutations), and receivers reject longer messages. wire is the mutations'
+// encoded size (rumorQueue.take), so a whole message's Size costs nothing.
+func (n *Node) sendChunks(to string, kind MessageKind, ms []Mutation, wire int) {
 	if len(ms) <= MaxMutationsPerMessage {
 		// Whole, capacity included, so a MessagePool can take it back.
-		n.send(to, Message{Kind: kind, From: n.region, Mutations: ms})
+		m := Message{Kind: kind, From: n.region, Mutations: ms}
+		// Message.Size with no vector: kind, sender, nil vector, count.
+		n.sendSized(to, m, 1+stringLen(n.region)+1+1+uvarintLen(uint64(len(ms)))+wire)
 		return
 	}
 	for len(ms) > 0 {
@@ -135,10 +141,13 @@ func (n *Node) sendChunks(to string, kind MessageKind, ms []Mutation) {
 	}
 }
 
-func (n *Node) send(to string, m Message) {
+func (n *Node) send(to string, m Message) { n.sendSized(to, m, m.Size()) }
+
+// sendSized is send with m.Size() already known.
+func (n *Node) sendSized(to string, m Message, size int) {
 	n.stats.Sent[m.Kind]++
 	n.stats.MutationsSent += uint64(len(m.Mutations))
-	n.stats.BytesSent += uint64(m.Size())
+	n.stats.BytesSent += uint64(size)
 	n.ready.Messages = append(n.ready.Messages, Envelope{To: to, Msg: m})
 }
 

@@ -109,6 +109,8 @@ type Node struct {
 	packetLimit int         // bytes of rumors per gossip packet
 
 	nextGossip, nextPushPull int64
+	ppFor                    int             // cluster size ppEvery was computed for
+	ppEvery                  int64           // push/pull interval scaled for it (pushPullScale)
 	recovering               bool            // LostState: no commits until every peer answered a push/pull
 	answered                 map[string]bool // recovering: peers whose push/pull response arrived
 
@@ -148,7 +150,7 @@ func NewNode(cfg Config) *Node {
 		nextSeq: 1,
 		self:    -1,
 		origins: map[string]*originLog{},
-		fold:    newFold(cfg.Initial, cfg.CheckpointEvery, cfg.MaxCheckpoints),
+		fold:    newFold(cfg.Initial, cfg.CheckpointEvery, cfg.MaxCheckpoints, cfg.FoldCache),
 
 		recovering: cfg.LostState,
 		answered:   map[string]bool{},
@@ -181,8 +183,17 @@ func (n *Node) start(now int64) {
 		// push/pull; starting at the stagger alone made the simulator's
 		// first anti-entropy come an interval earlier than a live node's
 		// (docs/validation.md).
-		n.nextPushPull = now + stagger(n.rng, pp) + int64(pushPullScale(pp, n.numPeers()+1))
+		n.nextPushPull = now + stagger(n.rng, pp) + n.pushPullEvery()
 	}
+}
+
+// pushPullEvery is the push/pull interval scaled for the current cluster
+// size, computed once per size (it takes two logarithms).
+func (n *Node) pushPullEvery() int64 {
+	if size := n.numPeers() + 1; size != n.ppFor || n.ppEvery == 0 {
+		n.ppFor, n.ppEvery = size, int64(pushPullScale(n.cfg.Gossip.PushPullInterval, size))
+	}
+	return n.ppEvery
 }
 
 // stagger draws a timer's first offset in [0, interval), in whole
@@ -562,7 +573,7 @@ func (n *Node) advance(now int64) {
 	}
 	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 && n.nextPushPull <= now {
 		n.pushPull()
-		n.nextPushPull = gridNext(n.nextPushPull, int64(pushPullScale(pp, n.numPeers()+1)), now)
+		n.nextPushPull = gridNext(n.nextPushPull, n.pushPullEvery(), now)
 	}
 }
 
@@ -589,7 +600,7 @@ func (n *Node) deadline() time.Time {
 			d = min(d, gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), n.now-1))
 		}
 		if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
-			d = min(d, gridNext(n.nextPushPull, int64(pushPullScale(pp, n.numPeers()+1)), n.now-1))
+			d = min(d, gridNext(n.nextPushPull, n.pushPullEvery(), n.now-1))
 		}
 	}
 	if d == math.MaxInt64 {

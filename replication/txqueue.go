@@ -49,6 +49,10 @@ type transmitQueue struct {
 
 	reinsert []*txItem
 	spare    []*txItem // recycled items
+
+	// limitFor/limit cache retransmitLimit for the last cluster size: the
+	// logarithm is worth computing once per membership, not per take.
+	limitFor, limit int
 }
 
 type txItem struct {
@@ -171,7 +175,10 @@ func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
 	if len(q.items) == 0 {
 		return out
 	}
-	transmitLimit := retransmitLimit(q.mult, q.numNodes())
+	if n := q.numNodes(); n != q.limitFor || q.limit == 0 {
+		q.limitFor, q.limit = n, retransmitLimit(q.mult, n)
+	}
+	transmitLimit := q.limit
 	minTr, maxTr := q.items[0].transmits, q.items[len(q.items)-1].transmits
 	bytesUsed := 0
 	reinsert := q.reinsert[:0]

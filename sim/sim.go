@@ -69,6 +69,10 @@ type Config struct {
 	// PullOnSight turns on replication.Config.PullOnSight in every region,
 	// as the live driver does.
 	PullOnSight bool
+
+	// noFoldCache folds every region's view privately, in place (tests
+	// compare it with the shared replication.FoldCache the simulator uses).
+	noFoldCache bool
 }
 
 // FaultID names an active fault so it can be healed.
@@ -207,6 +211,12 @@ type Sim struct {
 	fns  slab[func()]
 	// pool recycles gossip messages' mutation slices between the nodes.
 	pool *replication.MessagePool
+	// spare is the last drained Ready, handed to the next node drained
+	// (Node.Recycle): one set of buffers for all nodes, not one each.
+	spare replication.Ready
+	// folds shares fold steps between the nodes (and the truth): regions
+	// that apply the same mutations in the same order share their views.
+	folds *replication.FoldCache
 	// committed lists every commit in commit order; lostPossible is set by
 	// the first crash that loses state (the only way a commit can be lost).
 	committed    []replication.Mutation
@@ -227,6 +237,9 @@ func New(cfg Config) (*Sim, error) {
 		bad:    map[[2]string]bool{},
 		pool:   replication.NewMessagePool(),
 	}
+	if !cfg.noFoldCache {
+		s.folds = replication.NewFoldCache(0)
+	}
 	for i, name := range cfg.Regions {
 		if _, dup := s.index[name]; dup {
 			return nil, fmt.Errorf("sim: region %q listed twice", name)
@@ -241,7 +254,7 @@ func New(cfg Config) (*Sim, error) {
 	// and no gossip: what a strongly consistent system would answer.
 	s.truth = replication.NewNode(replication.Config{
 		Region: "truth", Rand: rand.New(rand.NewPCG(cfg.Seed, 7)), Initial: cfg.Initial, Gossip: cfg.Gossip,
-		MaxClockOffset: -1,
+		MaxClockOffset: -1, FoldCache: s.folds,
 	})
 	return s, nil
 }
@@ -259,6 +272,7 @@ func (s *Sim) startNode(i int, lostState bool) {
 		LostState: lostState,
 
 		PullOnSight: s.cfg.PullOnSight,
+		FoldCache:   s.folds,
 	})
 	r.node.SetMembership(s.membership())
 	r.node.SetMessagePool(s.pool)
@@ -376,6 +390,7 @@ func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutati
 	if r.down {
 		return replication.Mutation{}, &controlplane.APIError{Code: "ServiceUnavailable", Message: regionName + " is down"}
 	}
+	s.lend(r)
 	m, err := r.node.Propose(s.wall(s.now), c)
 	if err != nil {
 		return m, err
@@ -404,6 +419,14 @@ func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutati
 	return m, nil
 }
 
+// lend hands the spare Ready buffers to a node about to take an input;
+// drain takes them back, so one set serves every node (a node drained at
+// every input needs none between inputs).
+func (s *Sim) lend(r *region) {
+	r.node.Recycle(s.spare)
+	s.spare = replication.Ready{}
+}
+
 // drain carries out a region's Ready: messages onto the network, the log,
 // apply callbacks, and its next tick.
 func (s *Sim) drain(i int) {
@@ -429,7 +452,10 @@ func (s *Sim) drain(i int) {
 			s.push(event{at: d, kind: evTick, region: int32(i), gen: int32(r.gen)})
 		}
 	}
-	r.node.Recycle(rd)
+	clear(rd.Messages)
+	clear(rd.Persist)
+	clear(rd.Applied)
+	s.spare = replication.Ready{Messages: rd.Messages[:0], Persist: rd.Persist[:0], Applied: rd.Applied[:0]}
 }
 
 func (s *Sim) send(from int, env replication.Envelope) {
@@ -815,7 +841,7 @@ func (s *Sim) survivorsDigest(lost []int) [32]byte {
 	}
 	n := replication.NewNode(replication.Config{
 		Region: "survivors", Rand: rand.New(rand.NewPCG(s.cfg.Seed, 8)), Initial: s.cfg.Initial, Gossip: s.cfg.Gossip,
-		MaxClockOffset: -1,
+		MaxClockOffset: -1, FoldCache: s.folds,
 	})
 	now := s.wall(s.now)
 	for len(keep) > 0 {
@@ -856,6 +882,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 				continue
 			}
 			r.deadline = -1
+			s.lend(r)
 			r.node.Tick(s.wall(s.now))
 			s.drain(int(e.region))
 		case evMsg:
@@ -875,6 +902,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 			if s.cfg.Trace != nil {
 				s.trace("deliver %s>%s %v", msg.From, r.name, msg.Kind)
 			}
+			s.lend(r)
 			_ = r.node.Step(s.wall(s.now), msg)
 			if !e.shared {
 				// Step copied what it keeps.
