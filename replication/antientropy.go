@@ -17,7 +17,9 @@ const GapAction = "iamprop:LostMutation"
 // pushPull opens anti-entropy with one random peer.
 func (n *Node) pushPull() {
 	if ps := n.randomPeers(1); len(ps) > 0 {
-		n.PushPull(ps[0])
+		to := n.member(ps[0])
+		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector()}
+		n.sendSized(to, m, m.Size())
 	}
 }
 

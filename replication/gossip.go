@@ -47,10 +47,12 @@ func (r *rumorQueue) take(overhead, limit int) ([]Mutation, int) {
 func (r *rumorQueue) len() int { return r.q.len() }
 
 // randomPeers returns k distinct random peers (fewer if there are not as
-// many), like memberlist's kRandomNodes. Small clusters use a partial
-// Fisher-Yates shuffle of a private copy; large ones draw indices and
-// reject self and repeats, so no node copies a large membership.
-func (n *Node) randomPeers(k int) []string {
+// many), like memberlist's kRandomNodes, as positions in n.peers. Small
+// clusters use a partial Fisher-Yates shuffle of a private permutation
+// (of positions: no strings for the collector to scan); large ones draw
+// positions and reject self and repeats, so no node copies a large
+// membership.
+func (n *Node) randomPeers(k int) []int32 {
 	np := n.numPeers()
 	k = min(k, np)
 	if k == 0 {
@@ -58,7 +60,12 @@ func (n *Node) randomPeers(k int) []string {
 	}
 	if np <= 64 {
 		if len(n.pick) != np {
-			n.pick = n.Peers()
+			n.pick = n.pick[:0]
+			for i := range n.peers {
+				if i != n.self {
+					n.pick = append(n.pick, int32(i))
+				}
+			}
 		}
 		for i := 0; i < k; i++ {
 			j := i + n.rng.IntN(np-i)
@@ -68,20 +75,17 @@ func (n *Node) randomPeers(k int) []string {
 	}
 	if cap(n.chosen) < k {
 		// Sized once: growing from empty would allocate every round's first draws.
-		n.chosen, n.pickOut = make([]int, 0, k), make([]string, 0, k)
+		n.chosen = make([]int32, 0, k)
 	}
 	n.chosen = n.chosen[:0]
-	out := n.pickOut[:0]
-	for len(out) < k {
-		i := n.rng.IntN(len(n.peers))
-		if i == n.self || slices.Contains(n.chosen, i) {
+	for len(n.chosen) < k {
+		i := int32(n.rng.IntN(len(n.peers)))
+		if int(i) == n.self || slices.Contains(n.chosen, i) {
 			continue
 		}
 		n.chosen = append(n.chosen, i)
-		out = append(out, n.peers[i])
 	}
-	n.pickOut = out
-	return out
+	return n.chosen
 }
 
 // gridNext returns the first instant after now on the grid t + k*step:
@@ -103,6 +107,7 @@ func (n *Node) gossipRound() {
 		return
 	}
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
+		peer := n.member(peer)
 		sent := false
 		if n.rumors.len() > 0 {
 			if ms, wire := n.rumors.take(mutationOverhead, n.packetLimit); len(ms) > 0 {
@@ -126,7 +131,7 @@ func (n *Node) gossipRound() {
 // budgets alone do not bound the count (a large PacketBytes and tiny
 // mutations), and receivers reject longer messages. wire is the mutations'
 // encoded size (rumorQueue.take), so a whole message's Size costs nothing.
-func (n *Node) sendChunks(to string, kind MessageKind, ms []Mutation, wire int) {
+func (n *Node) sendChunks(to member, kind MessageKind, ms []Mutation, wire int) {
 	if len(ms) <= MaxMutationsPerMessage {
 		// Whole, capacity included, so a MessagePool can take it back.
 		m := Message{Kind: kind, From: n.region, Mutations: ms}
@@ -136,19 +141,31 @@ func (n *Node) sendChunks(to string, kind MessageKind, ms []Mutation, wire int) 
 	}
 	for len(ms) > 0 {
 		k := min(len(ms), MaxMutationsPerMessage)
-		n.send(to, Message{Kind: kind, From: n.region, Mutations: ms[:k:k]})
+		m := Message{Kind: kind, From: n.region, Mutations: ms[:k:k]}
+		n.sendSized(to, m, m.Size())
 		ms = ms[k:]
 	}
 }
 
-func (n *Node) send(to string, m Message) { n.sendSized(to, m, m.Size()) }
+// member is a destination: a region, and its position in the membership
+// plus one when known (Envelope.Member).
+type member struct {
+	name string
+	pos1 int32
+}
 
-// sendSized is send with m.Size() already known.
-func (n *Node) sendSized(to string, m Message, size int) {
+// member returns the peer at position i of n.peers.
+func (n *Node) member(i int32) member { return member{n.peers[i], i + 1} }
+
+// send sends m to a region named by a message (a reply): position unknown.
+func (n *Node) send(to string, m Message) { n.sendSized(member{name: to}, m, m.Size()) }
+
+// sendSized queues m for to, m.Size() being size.
+func (n *Node) sendSized(to member, m Message, size int) {
 	n.stats.Sent[m.Kind]++
 	n.stats.MutationsSent += uint64(len(m.Mutations))
 	n.stats.BytesSent += uint64(size)
-	n.ready.Messages = append(n.ready.Messages, Envelope{To: to, Msg: m})
+	n.ready.Messages = append(n.ready.Messages, Envelope{To: to.name, Member: to.pos1, Msg: m})
 }
 
 // enqueue queues a new mutation for gossip.

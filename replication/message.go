@@ -56,8 +56,13 @@ type Message struct {
 
 // Envelope is a Message addressed to one region.
 type Envelope struct {
-	To  string  // the destination region
-	Msg Message // what to send
+	To string // the destination region
+	// Member is To's position in the Membership the node was last given,
+	// plus one, so a driver holding that Membership finds the destination
+	// without a lookup by name; 0 when the node addressed To by name (a
+	// reply to a message).
+	Member int32
+	Msg    Message // what to send
 }
 
 // VersionVector summarises a set of mutations: for each origin, the highest

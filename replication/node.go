@@ -100,9 +100,8 @@ type Node struct {
 
 	peers   []string // sorted; may include self (at index self) and be shared with other nodes
 	self    int      // index of this region in peers, or -1
-	pick    []string // small clusters: a private permutation of the peers
-	chosen  []int    // large clusters: indices drawn this round
-	pickOut []string
+	pick   []int32 // small clusters: a private permutation of the peers' positions
+	chosen []int32 // large clusters: positions drawn this round
 
 	rumors      *rumorQueue // fit a packet
 	streams     *rumorQueue // too large for a packet
@@ -122,10 +121,12 @@ type Node struct {
 	// known[i] is check's lookup of the i-th mutation of the message Step
 	// is taking in, so receive need not repeat it (nil: unknown then).
 	known []*entry
+	same  []bool // same[i]: known[i] has the i-th mutation's content
 	// lastOrigin/lastLog cache lookup's last origin: the mutations of one
 	// message or one burst mostly share it, and a log never moves.
 	lastOrigin string
 	lastLog    *originLog
+	lastFrom   string // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
 }
 
@@ -366,11 +367,15 @@ var ErrConflict = errors.New("replication: conflicting mutation")
 // check validates a message before it changes anything.
 func (n *Node) check(m *Message) error {
 	n.known = n.known[:0]
+	n.same = n.same[:0]
 	if !m.Kind.valid() {
 		return fmt.Errorf("%w: message kind %d", ErrMalformed, m.Kind)
 	}
-	if err := validOrigin(m.From); err != nil {
-		return fmt.Errorf("%w (sender)", err)
+	if m.From != n.lastFrom {
+		if err := validOrigin(m.From); err != nil {
+			return fmt.Errorf("%w (sender)", err)
+		}
+		n.lastFrom = m.From // valid: the next message from it skips the scan
 	}
 	if m.From == n.region {
 		return fmt.Errorf("%w: message claims to come from this region (%s)", ErrMalformed, m.From)
@@ -396,19 +401,27 @@ func (n *Node) check(m *Message) error {
 	}
 	for i := range m.Mutations {
 		mu := &m.Mutations[i]
+		e := n.lookup(mu.ID)
+		if e != nil && sameContent(&e.m, mu) {
+			// A copy of a mutation this region accepted: valid, and its
+			// timestamp passed the horizon then (the common duplicate).
+			n.known = append(n.known, e)
+			n.same = append(n.same, true)
+			continue
+		}
 		if err := mu.validateFields(); err != nil {
 			return err
 		}
 		if mu.TS.Wall > horizon {
 			return fmt.Errorf("%w: %s: timestamp %s is %v ahead of this region's clock", ErrMalformed, mu.ID, mu.TS.Time().Format(time.RFC3339Nano), time.Duration(mu.TS.Wall-n.now))
 		}
-		e := n.lookup(mu.ID)
 		if e == nil {
 			if err := mu.validateArgs(); err != nil {
 				return err
 			}
 		}
 		n.known = append(n.known, e)
+		n.same = append(n.same, false)
 	}
 	return nil
 }
@@ -466,7 +479,10 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 		mu := &ms[i]
 		var e *entry
 		if known != nil {
-			e = known[i]
+			if e = known[i]; e != nil && n.same[i] {
+				n.stats.Duplicates++
+				continue
+			}
 		}
 		if e == nil {
 			// Unknown at check, but an earlier copy in this message may

@@ -78,7 +78,8 @@ func (n *Node) advertise(mark int) {
 		if n.pos.left <= 0 {
 			return
 		}
-		n.send(peer, Message{Kind: KindGossip, From: n.region, Vector: vec})
+		m := Message{Kind: KindGossip, From: n.region, Vector: vec}
+		n.sendSized(n.member(peer), m, m.Size())
 		n.pos.left--
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/iamprop/iamprop/controlplane"
@@ -130,15 +131,17 @@ type eventQueue []event
 
 func (q *eventQueue) push(e event) {
 	h := append(*q, e)
+	// Sift up by moving parents into the hole: one write per level, not a swap.
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 4
-		if !h[i].before(&h[p]) {
+		if !e.before(&h[p]) {
 			break
 		}
-		h[i], h[p] = h[p], h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = e
 	*q = h
 }
 
@@ -146,25 +149,29 @@ func (q *eventQueue) pop() event {
 	h := *q
 	top := h[0]
 	last := len(h) - 1
-	h[0] = h[last]
+	x := h[last]
 	h = h[:last]
-	i := 0
-	for {
-		c := 4*i + 1
-		if c >= last {
-			break
-		}
-		m := c
-		for k := c + 1; k < c+4 && k < last; k++ {
-			if h[k].before(&h[m]) {
-				m = k
+	if last > 0 {
+		// Sift the last event down from the root through the hole.
+		i := 0
+		for {
+			c := 4*i + 1
+			if c >= last {
+				break
 			}
+			m := c
+			for k := c + 1; k < c+4 && k < last; k++ {
+				if h[k].before(&h[m]) {
+					m = k
+				}
+			}
+			if !h[m].before(&x) {
+				break
+			}
+			h[i] = h[m]
+			i = m
 		}
-		if !h[m].before(&h[i]) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+		h[i] = x
 	}
 	*q = h
 	return top
@@ -202,6 +209,9 @@ type Sim struct {
 	onCommit []func(time.Duration, string, replication.Mutation)
 	onApply  []func(time.Duration, string, replication.Mutation)
 	members  *replication.Membership // live regions; nil = rebuild
+	// memberRegion maps a position in members to the region's index, so a
+	// message addressed by position (Envelope.Member) needs no name lookup.
+	memberRegion []int32
 	// bad holds the links whose Gilbert-Elliott channel is in the bad state.
 	bad map[[2]string]bool
 	// faultList is the active faults in id order (nil: rebuild from faults).
@@ -285,14 +295,19 @@ func (s *Sim) startNode(i int, lostState bool) {
 // linear in nodes instead of one n-1 peer list per node.
 func (s *Sim) membership() *replication.Membership {
 	if s.members == nil {
-		var live []string
-		for _, r := range s.regions {
+		var live []int32
+		for i, r := range s.regions {
 			if !r.down {
-				live = append(live, r.name)
+				live = append(live, int32(i))
 			}
 		}
-		slices.Sort(live)
-		s.members = replication.NewMembership(live)
+		slices.SortFunc(live, func(a, b int32) int { return strings.Compare(s.regions[a].name, s.regions[b].name) })
+		names := make([]string, len(live))
+		for k, i := range live {
+			names[k] = s.regions[i].name
+		}
+		s.members = replication.NewMembership(names)
+		s.memberRegion = live
 	}
 	return s.members
 }
@@ -459,8 +474,12 @@ func (s *Sim) drain(i int) {
 }
 
 func (s *Sim) send(from int, env replication.Envelope) {
-	to, ok := s.index[env.To]
-	if !ok {
+	to := -1
+	if p := int(env.Member) - 1; p >= 0 && p < len(s.memberRegion) && s.regions[s.memberRegion[p]].name == env.To {
+		to = int(s.memberRegion[p])
+	} else if i, ok := s.index[env.To]; ok {
+		to = i
+	} else {
 		return
 	}
 	if s.regions[to].down || s.blocked(s.regions[from].name, env.To) {
