@@ -98,10 +98,10 @@ type Node struct {
 	fold    fold
 	pending pendingHeap
 
-	peers   []string // sorted; may include self (at index self) and be shared with other nodes
-	self    int      // index of this region in peers, or -1
-	pick   []int32 // small clusters: a private permutation of the peers' positions
-	chosen []int32 // large clusters: positions drawn this round
+	peers  []string // sorted; may include self (at index self) and be shared with other nodes
+	self   int      // index of this region in peers, or -1
+	pick   []int32  // small clusters: a private permutation of the peers' positions
+	chosen []int32  // large clusters: positions drawn this round
 
 	rumors      *rumorQueue // fit a packet
 	streams     *rumorQueue // too large for a packet
@@ -126,7 +126,7 @@ type Node struct {
 	// message or one burst mostly share it, and a log never moves.
 	lastOrigin string
 	lastLog    *originLog
-	lastFrom   string // the last sender that passed validOrigin
+	lastFrom   string      // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
 }
 
