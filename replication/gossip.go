@@ -13,10 +13,6 @@ type rumorQueue struct {
 	pool *MessagePool // nil: allocate each message's slice
 }
 
-func newRumorQueue(numNodes func() int, mult int) *rumorQueue {
-	return &rumorQueue{q: transmitQueue{numNodes: numNodes, mult: mult}}
-}
-
 // push queues e, whose encoded body is size bytes.
 func (r *rumorQueue) push(e *entry, size int) { r.q.push(e, size) }
 
@@ -60,6 +56,9 @@ func (n *Node) randomPeers(k int) []int32 {
 	}
 	if np <= 64 {
 		if len(n.pick) != np {
+			if cap(n.pick) < np {
+				n.pick = make([]int32, 0, np) // sized once, not grown
+			}
 			n.pick = n.pick[:0]
 			for i := range n.peers {
 				if i != n.self {

@@ -103,9 +103,9 @@ type Node struct {
 	pick   []int32  // small clusters: a private permutation of the peers' positions
 	chosen []int32  // large clusters: positions drawn this round
 
-	rumors      *rumorQueue // fit a packet
-	streams     *rumorQueue // too large for a packet
-	packetLimit int         // bytes of rumors per gossip packet
+	rumors      rumorQueue // fit a packet
+	streams     rumorQueue // too large for a packet
+	packetLimit int        // bytes of rumors per gossip packet
 
 	nextGossip, nextPushPull int64
 	ppFor                    int             // cluster size ppEvery was computed for
@@ -154,11 +154,13 @@ func NewNode(cfg Config) *Node {
 		fold:    newFold(cfg.Initial, cfg.CheckpointEvery, cfg.MaxCheckpoints, cfg.FoldCache),
 
 		recovering: cfg.LostState,
-		answered:   map[string]bool{},
+	}
+	if cfg.LostState {
+		n.answered = map[string]bool{}
 	}
 	numNodes := func() int { return n.numPeers() + 1 }
-	n.rumors = newRumorQueue(numNodes, cfg.Gossip.RetransmitMult)
-	n.streams = newRumorQueue(numNodes, cfg.Gossip.RetransmitMult)
+	n.rumors.q = transmitQueue{numNodes: numNodes, mult: cfg.Gossip.RetransmitMult}
+	n.streams.q = transmitQueue{numNodes: numNodes, mult: cfg.Gossip.RetransmitMult}
 	n.packetLimit = cfg.PacketBytes - packetReserve - headerSize(cfg.Region)
 	if !cfg.Start.IsZero() {
 		n.start(cfg.Start.UnixNano())

@@ -22,6 +22,11 @@ import (
 // epoch is virtual time zero, as wall time for the nodes' clocks.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// epochNanos is epoch in Unix nanoseconds: converting between virtual and
+// wall time is then one addition (time.Time's Add and Sub cost more, on
+// every event).
+var epochNanos = epoch.UnixNano()
+
 // Network is the simulated gossip transport between nodes.
 type Network struct {
 	// Latency is the one-way delivery delay of every message; nil means 0.
@@ -242,10 +247,14 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{
 		cfg:    cfg,
 		rand:   rand.New(rand.NewPCG(cfg.Seed, 0x1a9b0c5)),
-		index:  map[string]int{},
+		index:  make(map[string]int, len(cfg.Regions)),
 		faults: map[FaultID]*fault{},
-		bad:    map[[2]string]bool{},
-		pool:   replication.NewMessagePool(),
+		// A timer per region and a few messages each in flight: sized
+		// once instead of grown by doubling.
+		queue:   make(eventQueue, 0, 4*len(cfg.Regions)+16),
+		regions: make([]*region, 0, len(cfg.Regions)),
+		bad:     map[[2]string]bool{},
+		pool:    replication.NewMessagePool(),
 	}
 	if !cfg.noFoldCache {
 		s.folds = replication.NewFoldCache(0)
@@ -324,7 +333,10 @@ func (s *Sim) refreshPeers() {
 	}
 }
 
-func (s *Sim) wall(d time.Duration) time.Time { return epoch.Add(d) }
+func (s *Sim) wall(d time.Duration) time.Time { return time.Unix(0, epochNanos+int64(d)).UTC() }
+
+// virtual is the inverse of wall.
+func virtual(t time.Time) time.Duration { return time.Duration(t.UnixNano() - epochNanos) }
 
 // trace writes one trace line when Config.Trace is set; the check comes
 // first so an untraced run pays no formatting cost.
@@ -449,7 +461,7 @@ func (s *Sim) drain(i int) {
 	rd := r.node.Ready()
 	r.log = append(r.log, rd.Persist...)
 	for _, a := range rd.Applied {
-		at := a.At.Sub(epoch)
+		at := virtual(a.At)
 		if s.cfg.Trace != nil {
 			s.trace("apply %s %s at=%d", r.name, a.Mutation.ID, int64(at))
 		}
@@ -461,7 +473,7 @@ func (s *Sim) drain(i int) {
 		s.send(i, rd.Messages[k])
 	}
 	if !rd.Deadline.IsZero() {
-		d := max(rd.Deadline.Sub(epoch), s.now)
+		d := max(virtual(rd.Deadline), s.now)
 		if r.deadline < 0 || d < r.deadline || r.deadline < s.now {
 			r.deadline = d
 			s.push(event{at: d, kind: evTick, region: int32(i), gen: int32(r.gen)})
