@@ -147,7 +147,7 @@ func (n *Node) fillGaps() {
 		if n.lookup(id) != nil {
 			continue
 		}
-		e := &entry{m: Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}}}
+		e := n.arena.new(Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}})
 		n.remember(e)
 		n.ready.Persist = append(n.ready.Persist, e.m)
 		n.enqueue(e)

@@ -41,13 +41,15 @@ type fold struct {
 	refolds, refoldSteps uint64
 }
 
-func newFold(initial *controlplane.State, every, max int, cache *FoldCache) fold {
+// newFold starts a fold at initial; entries and cps are empty slices whose
+// memory it may reuse (Node.Reset), or nil.
+func newFold(initial *controlplane.State, every, max int, cache *FoldCache, entries []*entry, cps []checkpoint) fold {
 	if cache != nil {
 		base := cache.base(initial)
-		return fold{cps: []checkpoint{{0, base}}, view: base, every: every, max: max, cache: cache}
+		return fold{entries: entries, cps: append(cps, checkpoint{0, base}), view: base, every: every, max: max, cache: cache}
 	}
 	base := initial.Clone()
-	return fold{cps: []checkpoint{{0, base}}, view: base.Clone(), every: every, max: max}
+	return fold{entries: entries, cps: append(cps, checkpoint{0, base}), view: base.Clone(), every: every, max: max}
 }
 
 // step folds one mutation into the view.

@@ -93,10 +93,12 @@ type Node struct {
 	started bool
 	nextSeq uint64
 
-	origins map[string]*originLog
-	names   []string // origins, sorted: deterministic iteration
-	fold    fold
-	pending pendingHeap
+	origins  map[string]*originLog
+	freeLogs []*originLog // emptied logs kept by Reset, reused by remember
+	names    []string     // origins, sorted: deterministic iteration
+	arena    entryArena   // storage of the entries
+	fold     fold
+	pending  pendingHeap
 
 	peers  []string // sorted; may include self (at index self) and be shared with other nodes
 	self   int      // index of this region in peers, or -1
@@ -135,8 +137,16 @@ type Node struct {
 // message would carry it). A nil cfg.Rand is replaced by a source seeded
 // from the region name, so runs stay reproducible.
 func NewNode(cfg Config) *Node {
+	n := &Node{}
+	n.init(cfg, nil)
+	return n
+}
+
+// init sets up a node from cfg, in n's memory and with b's buffers (Reset)
+// or fresh ones (b nil).
+func (n *Node) init(cfg Config, b *nodeBuffers) {
 	if err := validOrigin(cfg.Region); err != nil {
-		panic(fmt.Sprintf("replication.NewNode: region: %v", err))
+		panic(fmt.Sprintf("replication.Node: region: %v", err))
 	}
 	cfg.withDefaults()
 	if cfg.Rand == nil {
@@ -144,28 +154,42 @@ func NewNode(cfg Config) *Node {
 		h.Write([]byte(cfg.Region))
 		cfg.Rand = rand.New(rand.NewPCG(h.Sum64(), 0))
 	}
-	n := &Node{
-		cfg:     cfg,
-		region:  cfg.Region,
-		rng:     cfg.Rand,
-		nextSeq: 1,
-		self:    -1,
-		origins: map[string]*originLog{},
-		fold:    newFold(cfg.Initial, cfg.CheckpointEvery, cfg.MaxCheckpoints, cfg.FoldCache),
-
-		recovering: cfg.LostState,
+	if b == nil {
+		b = &nodeBuffers{}
 	}
+	n.cfg = cfg
+	n.region = cfg.Region
+	n.rng = cfg.Rand
+	n.nextSeq = 1
+	n.self = -1
+	n.origins = b.origins
+	if n.origins == nil {
+		n.origins = map[string]*originLog{}
+	}
+	n.freeLogs, n.names, n.arena = b.freeLogs, b.names, b.arena
+	n.fold = newFold(cfg.Initial, cfg.CheckpointEvery, cfg.MaxCheckpoints, cfg.FoldCache, b.entries, b.cps)
+	n.pending.items = b.pending
+	n.pick, n.chosen, n.scratchDue, n.known, n.same = b.pick, b.chosen, b.due, b.known, b.same
+	n.ready = b.ready
+	n.recovering = cfg.LostState
 	if cfg.LostState {
-		n.answered = map[string]bool{}
+		n.answered = b.answered
+		if n.answered == nil {
+			n.answered = map[string]bool{}
+		}
 	}
-	numNodes := func() int { return n.numPeers() + 1 }
-	n.rumors.q = transmitQueue{numNodes: numNodes, mult: cfg.Gossip.RetransmitMult}
-	n.streams.q = transmitQueue{numNodes: numNodes, mult: cfg.Gossip.RetransmitMult}
+	n.pos.lastPull = b.lastPull
+	numNodes := b.numNodes // it reads n, which Reset keeps in place
+	if numNodes == nil {
+		numNodes = func() int { return n.numPeers() + 1 }
+	}
+	n.rumors, n.streams = b.rumors, b.streams
+	n.rumors.q.numNodes, n.rumors.q.mult = numNodes, cfg.Gossip.RetransmitMult
+	n.streams.q.numNodes, n.streams.q.mult = numNodes, cfg.Gossip.RetransmitMult
 	n.packetLimit = cfg.PacketBytes - packetReserve - headerSize(cfg.Region)
 	if !cfg.Start.IsZero() {
 		n.start(cfg.Start.UnixNano())
 	}
-	return n
 }
 
 // Region returns the node's region name.
@@ -306,7 +330,7 @@ func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
 	}
 	n.clock = clock
 	n.nextSeq++
-	e := &entry{m: m}
+	e := n.arena.new(m)
 	n.remember(e)
 	n.ready.Persist = append(n.ready.Persist, m)
 	n.enqueue(e)
@@ -456,7 +480,11 @@ func (n *Node) peek(id MutationID) *entry {
 func (n *Node) remember(e *entry) {
 	o := n.origins[e.m.ID.Origin]
 	if o == nil {
-		o = &originLog{}
+		if k := len(n.freeLogs); k > 0 {
+			o, n.freeLogs = n.freeLogs[k-1], n.freeLogs[:k-1]
+		} else {
+			o = &originLog{}
+		}
 		n.origins[e.m.ID.Origin] = o
 		i, _ := slices.BinarySearch(n.names, e.m.ID.Origin)
 		n.names = slices.Insert(n.names, i, e.m.ID.Origin)
@@ -502,7 +530,7 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 			}
 			continue
 		}
-		e = &entry{m: *mu}
+		e = n.arena.new(*mu)
 		n.remember(e)
 		n.clock.observe(mu.TS)
 		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
@@ -690,7 +718,8 @@ func (n *Node) Restore(log []Mutation) {
 			}
 			continue
 		}
-		e := &entry{m: *mu, size: mutationBodySize(mu)}
+		e := n.arena.new(*mu)
+		e.size = mutationBodySize(mu)
 		n.remember(e)
 		n.clock.observe(mu.TS)
 		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {

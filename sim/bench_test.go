@@ -17,15 +17,20 @@ import (
 // apart (build-ns/node). It reports deliveries per second of the runs (wall
 // and, less sensitive to a loaded machine, CPU), the same with the builds'
 // CPU included, and the simulated convergence time.
-func BenchmarkConvergeOneMutation(b *testing.B) { benchOneMutation(b, false) }
+func BenchmarkConvergeOneMutation(b *testing.B) { benchOneMutation(b, false, false) }
 
 // BenchmarkSpreadOneMutation is BenchmarkConvergeOneMutation run on until
 // gossip falls silent (every region has sent the rumor its retransmit
 // limit of times): one whole epidemic, what a Monte Carlo trial of one
 // change costs, most deliveries being duplicates.
-func BenchmarkSpreadOneMutation(b *testing.B) { benchOneMutation(b, true) }
+func BenchmarkSpreadOneMutation(b *testing.B) { benchOneMutation(b, true, false) }
 
-func benchOneMutation(b *testing.B, untilQuiet bool) {
+// BenchmarkTrialsOneMutation is BenchmarkSpreadOneMutation as a Monte Carlo
+// driver runs it: one simulation, Reset for every trial (a new seed each
+// time, one initial state), everything timed, the Reset included.
+func BenchmarkTrialsOneMutation(b *testing.B) { benchOneMutation(b, true, true) }
+
+func benchOneMutation(b *testing.B, untilQuiet, reset bool) {
 	for _, n := range []int{30, 1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			names := make([]string, n)
@@ -36,13 +41,24 @@ func benchOneMutation(b *testing.B, untilQuiet bool) {
 			var conv time.Duration
 			var build time.Duration
 			var cpu float64 // CPU seconds of the runs, building excluded
+			var s *Sim
+			shared := initialAccount()
+			trial := uint64(0)
 			cpuAll := cpuSeconds()
 			for b.Loop() {
-				b.StopTimer()
+				trial++
+				if !reset {
+					b.StopTimer()
+				}
 				t0 := time.Now()
-				init := controlplane.NewState()
-				init.Apply(controlplane.Call{Action: "organizations:CreateAccount", Args: json.RawMessage(`{"account_id":"111122223333"}`)})
-				s, err := New(Config{Regions: names, Seed: 1, Gossip: replication.DefaultLANGossip(), Initial: init})
+				var err error
+				if reset && s != nil {
+					err = s.Reset(Config{Regions: names, Seed: trial, Gossip: replication.DefaultLANGossip(), Initial: shared})
+				} else if reset {
+					s, err = New(Config{Regions: names, Seed: trial, Gossip: replication.DefaultLANGossip(), Initial: shared})
+				} else {
+					s, err = New(Config{Regions: names, Seed: 1, Gossip: replication.DefaultLANGossip(), Initial: initialAccount()})
+				}
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -54,7 +70,9 @@ func benchOneMutation(b *testing.B, untilQuiet bool) {
 					}
 				})
 				build += time.Since(t0)
-				b.StartTimer()
+				if !reset {
+					b.StartTimer()
+				}
 				cpu0 := cpuSeconds()
 				s.Schedule(0, func() {
 					if _, err := s.Commit(names[0], user("alice")); err != nil {
@@ -85,6 +103,13 @@ func benchOneMutation(b *testing.B, untilQuiet bool) {
 			b.ReportMetric(conv.Seconds(), "sim-s-to-all")
 		})
 	}
+}
+
+// initialAccount is a state with one account, the start of every trial.
+func initialAccount() *controlplane.State {
+	init := controlplane.NewState()
+	init.Apply(controlplane.Call{Action: "organizations:CreateAccount", Args: json.RawMessage(`{"account_id":"111122223333"}`)})
+	return init
 }
 
 // cpuSeconds is the process's user + system CPU time. On a shared, loaded

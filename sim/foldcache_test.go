@@ -35,17 +35,29 @@ func TestFoldCacheSameRun(t *testing.T) {
 }
 
 func foldRun(t *testing.T, seed uint64, noCache bool) (string, uint64) {
+	return foldRunOn(t, nil, seed, noCache, 5)
+}
+
+// foldRunOn is foldRun on s reset (nil: a new simulation), over the first
+// k of five regions.
+func foldRunOn(t *testing.T, reuse *Sim, seed uint64, noCache bool, k int) (string, uint64) {
 	t.Helper()
-	regions := []string{"us-east-2", "eu-west-1", "ap-southeast-2", "us-west-2", "eu-central-1"}
+	regions := []string{"us-east-2", "eu-west-1", "ap-southeast-2", "us-west-2", "eu-central-1"}[:k]
 	init := controlplane.NewState()
 	init.Apply(controlplane.Call{Action: "organizations:CreateAccount", Args: json.RawMessage(`{"account_id":"111122223333"}`)})
 	init.Apply(controlplane.Call{Action: "iam:CreatePolicy", Args: json.RawMessage(`{"policy_name":"p","policy_document":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}}`)})
 	lat, _ := delay.Uniform(5*time.Millisecond, 120*time.Millisecond)
 	prop, _ := delay.Exponential(300 * time.Millisecond)
 	var trace bytes.Buffer
-	s, err := New(Config{Regions: regions, Seed: seed, Gossip: replication.DefaultLANGossip(), Delay: delay.NewModel(prop),
-		Network: Network{Latency: lat, Loss: 0.05}, Initial: init, Trace: &trace, PullOnSight: seed%2 == 0, noFoldCache: noCache})
-	if err != nil {
+	cfg := Config{Regions: regions, Seed: seed, Gossip: replication.DefaultLANGossip(), Delay: delay.NewModel(prop),
+		Network: Network{Latency: lat, Loss: 0.05}, Initial: init, Trace: &trace, PullOnSight: seed%2 == 0, noFoldCache: noCache}
+	s := reuse
+	if s == nil {
+		var err error
+		if s, err = New(cfg); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := s.Reset(cfg); err != nil {
 		t.Fatal(err)
 	}
 	s.OnApply(func(at time.Duration, region string, m replication.Mutation) {
@@ -87,7 +99,7 @@ func foldRun(t *testing.T, seed uint64, noCache bool) (string, uint64) {
 			fmt.Fprintf(&trace, "final %s %x\n", reg, v.Digest())
 		}
 	}
-	fmt.Fprintf(&trace, "converged %v survivors %v\n", s.Converged(), s.SurvivorsConverged())
+	fmt.Fprintf(&trace, "converged %v survivors %v truth %v lost %d\n", s.Converged(), s.SurvivorsConverged(), s.truth.Vector(), len(s.Lost()))
 	var hits uint64
 	if s.folds != nil {
 		hits = s.folds.Stats().Hits
@@ -103,4 +115,29 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return fmt.Sprintf("lengths differ: %d and %d lines", len(al), len(bl))
+}
+
+// TestResetIsNew: a simulation reset after other runs (other seeds, other
+// region lists, with and without the fold cache) runs exactly as a new
+// one: identical traces, per-apply view digests and final state.
+func TestResetIsNew(t *testing.T) {
+	reused, err := New(Config{Regions: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := uint64(1); seed <= 12; seed++ {
+		k := 2 + int(seed%4)
+		foldRunOn(t, reused, seed+100, seed%3 == 0, 7-k) // something else first
+		fresh, _ := foldRunOn(t, nil, seed, false, k)
+		again, _ := foldRunOn(t, reused, seed, false, k)
+		if fresh != again {
+			t.Fatalf("seed %d: the reset simulation differs from a new one:\n%s", seed, firstDiff(again, fresh))
+		}
+	}
+	if err := reused.Reset(Config{Regions: []string{"a", "a"}}); err == nil {
+		t.Fatal("Reset accepted a region listed twice")
+	}
+	if reused.cfg.Regions[0] != "us-east-2" {
+		t.Fatal("a failed Reset changed the simulation")
+	}
 }

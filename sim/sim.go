@@ -196,6 +196,9 @@ type region struct {
 	// the logged mutations the region had not applied yet: Restore makes
 	// them visible, and the simulator reports those applies (see Restart).
 	unapplied []replication.Mutation
+	// pcg and rng are the node's random source, reseeded at every start.
+	pcg *rand.PCG
+	rng *rand.Rand
 }
 
 // Sim is one deterministic simulation.
@@ -237,62 +240,171 @@ type Sim struct {
 	committed    []replication.Mutation
 	lostPossible bool
 	truthSeq     map[string]uint64 // commits per origin, numbering the truth's copies
+	// pcg and truthPCG are the sources of rand and of the truth's node.
+	pcg, truthPCG *rand.PCG
 }
 
 // New builds a simulation; nothing runs until RunUntil.
 func New(cfg Config) (*Sim, error) {
-	if len(cfg.Regions) == 0 {
-		return nil, errors.New("sim: no regions")
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
-	s := &Sim{
+	s := &Sim{}
+	s.init(cfg)
+	return s, nil
+}
+
+// Reset makes s what New(cfg) would return, reusing its memory: regions,
+// nodes (replication.Node.Reset), queues, slabs, the message pool and,
+// when cfg.Initial is the same state as before, the fold cache. A Monte
+// Carlo driver resets one simulation per worker instead of building one
+// per trial, so a trial allocates little and the garbage collector seldom
+// runs. Callbacks registered with OnCommit and OnApply are dropped, as in
+// a new simulation; views and mutations obtained before are the caller's
+// to drop. On error (the same as New's) s is unchanged.
+// TestResetIsNew runs seeded schedules on fresh and reset simulations
+// and requires identical traces.
+func (s *Sim) Reset(cfg Config) error {
+	if err := checkConfig(cfg); err != nil {
+		return err
+	}
+	s.init(cfg)
+	return nil
+}
+
+func checkConfig(cfg Config) error {
+	if len(cfg.Regions) == 0 {
+		return errors.New("sim: no regions")
+	}
+	seen := make(map[string]bool, len(cfg.Regions))
+	for _, name := range cfg.Regions {
+		if seen[name] {
+			return fmt.Errorf("sim: region %q listed twice", name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// init sets s up from a checked cfg, keeping what memory s already has.
+func (s *Sim) init(cfg Config) {
+	old := *s
+	*s = Sim{
 		cfg:    cfg,
-		rand:   rand.New(rand.NewPCG(cfg.Seed, 0x1a9b0c5)),
-		index:  make(map[string]int, len(cfg.Regions)),
-		faults: map[FaultID]*fault{},
+		index:  old.index,
+		faults: old.faults,
+		queue:  old.queue[:0],
+		bad:    old.bad,
+		pool:   old.pool,
+		spare:  old.spare,
+		msgs:   old.msgs.emptied(),
+		fns:    old.fns.emptied(),
+
+		memberRegion: old.memberRegion[:0],
+		committed:    zeroed(old.committed),
+		truthSeq:     old.truthSeq,
+		pcg:          old.pcg,
+		truthPCG:     old.truthPCG,
+		onCommit:     zeroed(old.onCommit),
+		onApply:      zeroed(old.onApply),
+	}
+	clear(old.queue)
+	clear(s.index)
+	clear(s.faults)
+	clear(s.bad)
+	clear(s.truthSeq)
+	if s.pcg == nil {
+		s.pcg, s.truthPCG = &rand.PCG{}, &rand.PCG{}
+	}
+	s.pcg.Seed(cfg.Seed, 0x1a9b0c5)
+	s.rand = rand.New(s.pcg)
+	if s.index == nil {
+		s.index = make(map[string]int, len(cfg.Regions))
+	}
+	if s.faults == nil {
+		s.faults = map[FaultID]*fault{}
+	}
+	if s.bad == nil {
+		s.bad = map[[2]string]bool{}
+	}
+	if s.pool == nil {
+		s.pool = replication.NewMessagePool()
+	}
+	if cap(s.queue) == 0 {
 		// A timer per region and a few messages each in flight: sized
 		// once instead of grown by doubling.
-		queue:   make(eventQueue, 0, 4*len(cfg.Regions)+16),
-		regions: make([]*region, 0, len(cfg.Regions)),
-		bad:     map[[2]string]bool{},
-		pool:    replication.NewMessagePool(),
+		s.queue = make(eventQueue, 0, 4*len(cfg.Regions)+16)
 	}
 	if !cfg.noFoldCache {
-		s.folds = replication.NewFoldCache(0)
-	}
-	for i, name := range cfg.Regions {
-		if _, dup := s.index[name]; dup {
-			return nil, fmt.Errorf("sim: region %q listed twice", name)
+		// The cache's steps start from cfg.Initial: keep them for the
+		// same initial state (trials of one scenario), else start over.
+		if s.folds = old.folds; s.folds == nil || old.cfg.Initial != cfg.Initial {
+			s.folds = replication.NewFoldCache(0)
 		}
+	}
+	s.regions = old.regions[:0]
+	for i, name := range cfg.Regions {
 		s.index[name] = i
-		s.regions = append(s.regions, &region{name: name, deadline: -1})
+		var r *region
+		if i < cap(old.regions) {
+			r = old.regions[:cap(old.regions)][i]
+		}
+		if r == nil {
+			r = &region{}
+		}
+		*r = region{name: name, deadline: -1, node: r.node, log: zeroed(r.log), unapplied: zeroed(r.unapplied), pcg: r.pcg, rng: r.rng}
+		s.regions = append(s.regions, r)
 	}
 	for i := range s.regions {
 		s.startNode(i, false)
 	}
 	// The truth applies every commit at its commit instant, with no delay
 	// and no gossip: what a strongly consistent system would answer.
-	s.truth = replication.NewNode(replication.Config{
-		Region: "truth", Rand: rand.New(rand.NewPCG(cfg.Seed, 7)), Initial: cfg.Initial, Gossip: cfg.Gossip,
+	s.truthPCG.Seed(cfg.Seed, 7)
+	truthCfg := replication.Config{
+		Region: "truth", Rand: rand.New(s.truthPCG), Initial: cfg.Initial, Gossip: cfg.Gossip,
 		MaxClockOffset: -1, FoldCache: s.folds,
-	})
-	return s, nil
+	}
+	if s.truth = old.truth; s.truth != nil {
+		s.truth.Reset(truthCfg)
+	} else {
+		s.truth = replication.NewNode(truthCfg)
+	}
+}
+
+// zeroed clears s (so it keeps nothing alive) and returns it emptied.
+func zeroed[T any](s []T) []T {
+	clear(s)
+	return s[:0]
 }
 
 func (s *Sim) startNode(i int, lostState bool) {
 	r := s.regions[i]
 	r.gen++
-	r.node = replication.NewNode(replication.Config{
+	// Each start draws its node's seed, as a new PCG would; the region's
+	// PCG, Rand and Node are reused (the crashed node is gone for good).
+	if r.pcg == nil {
+		r.pcg = &rand.PCG{}
+		r.rng = rand.New(r.pcg)
+	}
+	r.pcg.Seed(s.rand.Uint64(), uint64(i))
+	cfg := replication.Config{
 		Region:    r.name,
 		Gossip:    s.cfg.Gossip,
 		Delay:     s.cfg.Delay,
-		Rand:      rand.New(rand.NewPCG(s.rand.Uint64(), uint64(i))),
+		Rand:      r.rng,
 		Initial:   s.cfg.Initial,
 		Start:     s.wall(s.now),
 		LostState: lostState,
 
 		PullOnSight: s.cfg.PullOnSight,
 		FoldCache:   s.folds,
-	})
+	}
+	if r.node != nil {
+		r.node.Reset(cfg)
+	} else {
+		r.node = replication.NewNode(cfg)
+	}
 	r.node.SetMembership(s.membership())
 	r.node.SetMessagePool(s.pool)
 	r.deadline = -1
@@ -372,6 +484,12 @@ func (s *slab[T]) put(v T) int32 {
 	}
 	s.items = append(s.items, v)
 	return int32(len(s.items) - 1)
+}
+
+// emptied returns the slab's memory with nothing in it.
+func (s slab[T]) emptied() slab[T] {
+	clear(s.items)
+	return slab[T]{items: s.items[:0], free: s.free[:0]}
 }
 
 // take returns the value in slot and frees the slot (clearing it, so the
