@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/delay"
@@ -23,6 +24,10 @@ type plan struct {
 	stepCalls     []controlplane.Call
 	probeRequests []controlplane.Probe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
+	// sims holds simulations between trials: a trial resets one
+	// (sim.Sim.Reset, the same as a new one) instead of building it, so
+	// trials allocate little and the collector seldom runs.
+	sims sync.Pool
 }
 
 // newPlan compiles a loaded scenario into a plan. Errors here are errors of

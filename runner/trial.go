@@ -203,7 +203,7 @@ func (t *trial) finishProbes(end time.Duration) {
 func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	sc := p.scenario
 	res := &trialResult{index: index, seed: seed}
-	s, err := sim.New(sim.Config{
+	cfg := sim.Config{
 		Regions: sc.Regions,
 		Seed:    seed,
 		Gossip:  p.gossip,
@@ -212,11 +212,21 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 		Initial: p.initial,
 		// The live driver repairs on sight too: sim and live agree.
 		PullOnSight: true,
-	})
+	}
+	s, _ := p.sims.Get().(*sim.Sim)
+	var err error
+	if s != nil {
+		err = s.Reset(cfg)
+	} else {
+		s, err = sim.New(cfg)
+	}
 	if err != nil {
 		res.err = err
 		return res
 	}
+	// Nothing in the result refers to s (views are frozen values), so the
+	// next trial may reset it.
+	defer p.sims.Put(s)
 	t := newTrial(p, s, res, keepTimeline, false)
 	t.sim = s
 	s.OnCommit(t.onCommit)
