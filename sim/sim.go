@@ -208,6 +208,10 @@ type Sim struct {
 	now      time.Duration
 	seq      uint64
 	queue    eventQueue
+	// now_ holds events due at exactly now, in sequence order, from
+	// nowHead on (push): zero-latency messages skip the heap.
+	now_    []event
+	nowHead int
 	regions  []*region
 	index    map[string]int
 	truth    *replication.Node
@@ -240,6 +244,10 @@ type Sim struct {
 	committed    []replication.Mutation
 	lostPossible bool
 	truthSeq     map[string]uint64 // commits per origin, numbering the truth's copies
+	// wallNow caches wall(wallAt) for the current instant.
+	wallAt  time.Duration
+	wallNow time.Time
+	wallOK  bool
 	// pcg and truthPCG are the sources of rand and of the truth's node.
 	pcg, truthPCG *rand.PCG
 }
@@ -294,6 +302,7 @@ func (s *Sim) init(cfg Config) {
 		index:  old.index,
 		faults: old.faults,
 		queue:  old.queue[:0],
+		now_:   old.now_[:0],
 		bad:    old.bad,
 		pool:   old.pool,
 		spare:  old.spare,
@@ -445,7 +454,16 @@ func (s *Sim) refreshPeers() {
 	}
 }
 
-func (s *Sim) wall(d time.Duration) time.Time { return time.Unix(0, epochNanos+int64(d)).UTC() }
+func (s *Sim) wall(d time.Duration) time.Time {
+	if d == s.now {
+		// Every input of one instant shares the conversion.
+		if !s.wallOK || s.wallAt != d {
+			s.wallAt, s.wallNow, s.wallOK = d, time.Unix(0, epochNanos+int64(d)).UTC(), true
+		}
+		return s.wallNow
+	}
+	return time.Unix(0, epochNanos+int64(d)).UTC()
+}
 
 // virtual is the inverse of wall.
 func virtual(t time.Time) time.Duration { return time.Duration(t.UnixNano() - epochNanos) }
@@ -464,6 +482,13 @@ func (s *Sim) trace(format string, args ...any) {
 func (s *Sim) push(e event) {
 	s.seq++
 	e.seq = s.seq
+	if e.at == s.now {
+		// Due now: after every queued event of this instant (they were
+		// pushed before it, with lower sequence numbers), so a FIFO keeps
+		// the (time, sequence) order without a heap operation.
+		s.now_ = append(s.now_, e)
+		return
+	}
 	s.queue.push(e)
 }
 
@@ -577,7 +602,9 @@ func (s *Sim) lend(r *region) {
 func (s *Sim) drain(i int) {
 	r := s.regions[i]
 	rd := r.node.Ready()
-	r.log = append(r.log, rd.Persist...)
+	if len(rd.Persist) > 0 {
+		r.log = append(r.log, rd.Persist...)
+	}
 	for _, a := range rd.Applied {
 		at := virtual(a.At)
 		if s.cfg.Trace != nil {
@@ -597,9 +624,16 @@ func (s *Sim) drain(i int) {
 			s.push(event{at: d, kind: evTick, region: int32(i), gen: int32(r.gen)})
 		}
 	}
-	clear(rd.Messages)
-	clear(rd.Persist)
-	clear(rd.Applied)
+	// Most inputs (a duplicate rumor) produce nothing: skip the clears.
+	if len(rd.Messages) > 0 {
+		clear(rd.Messages)
+	}
+	if len(rd.Persist) > 0 {
+		clear(rd.Persist)
+	}
+	if len(rd.Applied) > 0 {
+		clear(rd.Applied)
+	}
 	s.spare = replication.Ready{Messages: rd.Messages[:0], Persist: rd.Persist[:0], Applied: rd.Applied[:0]}
 }
 
@@ -612,14 +646,17 @@ func (s *Sim) send(from int, env replication.Envelope) {
 	} else {
 		return
 	}
-	if s.regions[to].down || s.blocked(s.regions[from].name, env.To) {
+	if s.regions[to].down || len(s.faults) > 0 && s.blocked(s.regions[from].name, env.To) {
 		if s.cfg.Trace != nil {
 			s.trace("drop %s>%s %v cut", s.regions[from].name, env.To, env.Msg.Kind)
 		}
 		s.stats.Dropped++
 		return
 	}
-	link := [2]string{s.regions[from].name, env.To}
+	var link [2]string
+	if len(s.cfg.Network.Links) > 0 || s.cfg.Network.Burst != nil || s.cfg.Trace != nil {
+		link = [2]string{s.regions[from].name, env.To}
+	}
 	loss := s.cfg.Network.Loss
 	lat := s.cfg.Network.Latency
 	if len(s.cfg.Network.Links) > 0 {
@@ -628,7 +665,11 @@ func (s *Sim) send(from int, env replication.Envelope) {
 		}
 	}
 	lossFault := false
-	for _, f := range s.sortedFaults() {
+	var faults []*fault
+	if len(s.faults) > 0 {
+		faults = s.sortedFaults()
+	}
+	for _, f := range faults {
 		if f.hasLoss {
 			loss, lossFault = f.loss, true
 		}
@@ -924,7 +965,7 @@ func (s *Sim) lostIndices() []int {
 		}
 	}
 	inFlight := map[commitKey]bool{}
-	for _, e := range s.queue {
+	for _, e := range slices.Concat(s.queue, s.now_[s.nowHead:]) {
 		if e.kind != evMsg {
 			continue
 		}
@@ -1017,8 +1058,24 @@ func (s *Sim) Stats() Stats { return s.stats }
 
 // RunUntil processes every event up to and including virtual time t.
 func (s *Sim) RunUntil(t time.Duration) {
-	for len(s.queue) > 0 && s.queue[0].at <= t {
-		e := s.queue.pop()
+	for {
+		var e event
+		switch {
+		case len(s.queue) > 0 && s.queue[0].at == s.now && s.queue[0].at <= t:
+			e = s.queue.pop() // this instant's earlier events first
+		case s.nowHead < len(s.now_) && s.now <= t:
+			e = s.now_[s.nowHead]
+			if s.nowHead++; s.nowHead == len(s.now_) {
+				s.now_, s.nowHead = s.now_[:0], 0
+			}
+		case len(s.queue) > 0 && s.queue[0].at <= t:
+			e = s.queue.pop()
+		default:
+			if t > s.now {
+				s.now = t
+			}
+			return
+		}
 		s.now = e.at
 		s.stats.Events++
 		switch e.kind {
@@ -1060,9 +1117,6 @@ func (s *Sim) RunUntil(t time.Duration) {
 			s.drain(int(e.region))
 		}
 	}
-	if t > s.now {
-		s.now = t
-	}
 }
 
 // RunUntilConverged runs the loop, checking convergence after every event, and
@@ -1077,6 +1131,8 @@ func (s *Sim) RunUntilConverged(from, limit time.Duration) (time.Duration, bool)
 		if s.Converged() {
 			return s.now, true
 		}
+		// RunUntil leaves nothing due at the current instant (its FIFO
+		// is empty), so the heap holds the next event.
 		if len(s.queue) == 0 || s.queue[0].at > limit {
 			s.RunUntil(limit)
 			return limit, false
