@@ -203,15 +203,15 @@ type region struct {
 
 // Sim is one deterministic simulation.
 type Sim struct {
-	cfg      Config
-	rand     *rand.Rand
-	now      time.Duration
-	seq      uint64
-	queue    eventQueue
+	cfg   Config
+	rand  *rand.Rand
+	now   time.Duration
+	seq   uint64
+	queue eventQueue
 	// now_ holds events due at exactly now, in sequence order, from
 	// nowHead on (push): zero-latency messages skip the heap.
-	now_    []event
-	nowHead int
+	now_     []event
+	nowHead  int
 	regions  []*region
 	index    map[string]int
 	truth    *replication.Node
