@@ -363,8 +363,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 	}
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
 	conflict := n.receive(m.Mutations)
-	clear(n.known)
-	n.known = n.known[:0]
+	n.known = n.known[:0] // stale pointers to the node's own entries: nothing to release
 	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
 		n.pullIfBehind(m.From, m.Vector)
 	}
@@ -554,8 +553,7 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 		}
 	}
 	n.applyAt(due, now)
-	clear(due)
-	n.scratchDue = due[:0]
+	n.scratchDue = due[:0] // the node's own entries: nothing to release
 	return conflict
 }
 
@@ -605,7 +603,6 @@ func (n *Node) advance(now int64) {
 			due = append(due, n.pending.pop().e)
 		}
 		n.applyAt(due, at)
-		clear(due)
 		n.scratchDue = due[:0]
 	}
 	if n.nextGossip <= now {

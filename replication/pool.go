@@ -42,7 +42,8 @@ func (p *MessagePool) Put(ms []Mutation) {
 	if len(p.free[cl]) >= poolKeep {
 		return
 	}
-	ms = ms[:c]
+	// Only the used part holds anything: get hands out cleared slices and
+	// take writes just the first len of them.
 	clear(ms)
 	p.free[cl] = append(p.free[cl], ms[:0])
 }

@@ -212,7 +212,6 @@ func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
 	for _, it := range reinsert {
 		q.addItem(it)
 	}
-	clear(reinsert)
-	q.reinsert = reinsert[:0]
+	q.reinsert = reinsert[:0] // stale item pointers stay: the queue owns those items
 	return out
 }
