@@ -72,11 +72,15 @@ func BenchmarkDeliveries(b *testing.B) {
 	b.ReportMetric(float64(s.Stats().Deliveries)/(sim.CPUSeconds()-cpu0), "deliveries/cpu-s")
 	// Late arrivals re-fold the view from a checkpoint: what bounds this
 	// benchmark (docs/benchmarks.md).
-	var applied, refoldApplies uint64
+	var applied, refoldApplies, rumors uint64
 	for _, r := range names {
 		st := s.NodeStats(r)
 		applied += st.Applied
 		refoldApplies += st.RefoldApplies
+		rumors += st.MutationsReceived
 	}
+	// A gossip packet carries several rumors (memberlist's compound
+	// message: each rumor is one of its messages); this counts them.
+	b.ReportMetric(float64(rumors)/(sim.CPUSeconds()-cpu0), "rumors/cpu-s")
 	b.ReportMetric(float64(refoldApplies)/float64(max(applied, 1)), "refold-applies/apply")
 }
