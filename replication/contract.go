@@ -76,6 +76,10 @@ package replication
 //   func (n *Node) Recycle(rd Ready)         // optional: hand a finished Ready's slices back for reuse
 //   type MessagePool; NewMessagePool(); (n *Node) SetMessagePool(p); (p *MessagePool) Put(ms)
 //       // optional: gossip messages' mutation slices recycled between one driver's nodes
+//   func (n *Node) Reset(cfg Config)         // optional: become NewNode(cfg), reusing n's memory (trials)
+//   type FoldCache; NewFoldCache(size); Config.FoldCache   // optional: fold steps shared by one driver's
+//       // nodes; views are then frozen and shared (docs/architecture.md, "Shared fold steps")
+//   Envelope.Member int32                    // To's position in the node's Membership + 1 (0: unknown)
 //   Limits: MaxMessageBytes, MaxMutationsPerMessage, MaxArgsBytes, MaxVectorEntries, DefaultPacketBytes
 //
 // Driver notes: call Ready after every Propose/Step/Tick and Tick at
