@@ -1119,6 +1119,19 @@ func (s *Sim) RunUntil(t time.Duration) {
 	}
 }
 
+// nextAt is the instant of the next event, if any: the current instant
+// while events due now wait in the FIFO (pushed between runs, e.g. by a
+// Commit), else the heap's earliest.
+func (s *Sim) nextAt() (time.Duration, bool) {
+	if s.nowHead < len(s.now_) {
+		return s.now, true
+	}
+	if len(s.queue) > 0 {
+		return s.queue[0].at, true
+	}
+	return 0, false
+}
+
 // RunUntilConverged runs the loop, checking convergence after every event, and
 // stops at the first instant at or after from when every live region's view
 // equals the truth (see Converged), or at limit. It returns that instant and
@@ -1131,14 +1144,13 @@ func (s *Sim) RunUntilConverged(from, limit time.Duration) (time.Duration, bool)
 		if s.Converged() {
 			return s.now, true
 		}
-		// RunUntil leaves nothing due at the current instant (its FIFO
-		// is empty), so the heap holds the next event.
-		if len(s.queue) == 0 || s.queue[0].at > limit {
+		next, ok := s.nextAt()
+		if !ok || next > limit {
 			s.RunUntil(limit)
 			return limit, false
 		}
 		// Every event at this instant runs before the check, so the answer
 		// does not depend on the order of same-instant events.
-		s.RunUntil(s.queue[0].at)
+		s.RunUntil(next)
 	}
 }
