@@ -146,7 +146,7 @@ func NewNode(cfg Config) *Node {
 // or fresh ones (b nil).
 func (n *Node) init(cfg Config, b *nodeBuffers) {
 	if err := validOrigin(cfg.Region); err != nil {
-		panic(fmt.Sprintf("replication.Node: region: %v", err))
+		panic(fmt.Sprintf("replication.NewNode: region: %v", err))
 	}
 	cfg.withDefaults()
 	if cfg.Rand == nil {

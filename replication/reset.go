@@ -1,5 +1,7 @@
 package replication
 
+import "fmt"
+
 // Reset makes n what NewNode(cfg) would return, reusing n's memory: the
 // capacity of its slices and queues, its origin logs, its maps and the
 // storage of its entries. A simulator running thousands of trials resets
@@ -11,6 +13,9 @@ package replication
 // must not be used once n is reset. TestResetIsNew checks that a reset
 // node behaves exactly like a new one.
 func (n *Node) Reset(cfg Config) {
+	if err := validOrigin(cfg.Region); err != nil {
+		panic(fmt.Sprintf("replication.Node.Reset: region: %v", err)) // before n changes
+	}
 	b := n.buffers()
 	*n = Node{}
 	n.init(cfg, &b)
