@@ -248,6 +248,8 @@ type Sim struct {
 	wallAt  time.Duration
 	wallNow time.Time
 	wallOK  bool
+	// seen is Reset's scratch map for duplicate region names.
+	seen map[string]bool
 	// pcg and truthPCG are the sources of rand and of the truth's node.
 	pcg, truthPCG *rand.PCG
 }
@@ -273,18 +275,24 @@ func New(cfg Config) (*Sim, error) {
 // TestResetIsNew runs seeded schedules on fresh and reset simulations
 // and requires identical traces.
 func (s *Sim) Reset(cfg Config) error {
-	if err := checkConfig(cfg); err != nil {
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	clear(s.seen)
+	if err := checkConfigIn(cfg, s.seen); err != nil {
 		return err
 	}
 	s.init(cfg)
 	return nil
 }
 
-func checkConfig(cfg Config) error {
+func checkConfig(cfg Config) error { return checkConfigIn(cfg, make(map[string]bool, len(cfg.Regions))) }
+
+// checkConfigIn is checkConfig with an empty map to note names in.
+func checkConfigIn(cfg Config, seen map[string]bool) error {
 	if len(cfg.Regions) == 0 {
 		return errors.New("sim: no regions")
 	}
-	seen := make(map[string]bool, len(cfg.Regions))
 	for _, name := range cfg.Regions {
 		if seen[name] {
 			return fmt.Errorf("sim: region %q listed twice", name)
@@ -314,6 +322,7 @@ func (s *Sim) init(cfg Config) {
 		truthSeq:     old.truthSeq,
 		pcg:          old.pcg,
 		truthPCG:     old.truthPCG,
+		seen:         old.seen,
 		onCommit:     zeroed(old.onCommit),
 		onApply:      zeroed(old.onApply),
 	}
