@@ -286,7 +286,9 @@ func (s *Sim) Reset(cfg Config) error {
 	return nil
 }
 
-func checkConfig(cfg Config) error { return checkConfigIn(cfg, make(map[string]bool, len(cfg.Regions))) }
+func checkConfig(cfg Config) error {
+	return checkConfigIn(cfg, make(map[string]bool, len(cfg.Regions)))
+}
 
 // checkConfigIn is checkConfig with an empty map to note names in.
 func checkConfigIn(cfg Config, seen map[string]bool) error {
