@@ -75,16 +75,11 @@ func zeroed[T any](s []T) []T {
 }
 
 // emptied returns the queue's memory with nothing queued: every item goes
-// back to its spare list.
+// back to its spare list (reinsert is empty between takes).
 func (r *rumorQueue) emptied() rumorQueue {
 	q := &r.q
 	for _, it := range q.items {
 		q.release(it)
-	}
-	for _, it := range q.reinsert {
-		if it != nil {
-			q.release(it)
-		}
 	}
 	return rumorQueue{
 		q:    transmitQueue{items: zeroed(q.items), reinsert: zeroed(q.reinsert), spare: q.spare},

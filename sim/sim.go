@@ -208,10 +208,10 @@ type Sim struct {
 	now   time.Duration
 	seq   uint64
 	queue eventQueue
-	// now_ holds events due at exactly now, in sequence order, from
-	// nowHead on (push): zero-latency messages skip the heap.
-	now_     []event
-	nowHead  int
+	// dueNow holds events due at exactly now, in sequence order, from
+	// dueHead on (push): zero-latency messages skip the heap.
+	dueNow   []event
+	dueHead  int
 	regions  []*region
 	index    map[string]int
 	truth    *replication.Node
@@ -233,8 +233,9 @@ type Sim struct {
 	fns  slab[func()]
 	// pool recycles gossip messages' mutation slices between the nodes.
 	pool *replication.MessagePool
-	// spare is the last drained Ready, handed to the next node drained
-	// (Node.Recycle): one set of buffers for all nodes, not one each.
+	// spare is the one set of Ready buffers: lent to the node about to
+	// take an input (lend, Node.Recycle) and taken back by drain, so the
+	// nodes share it instead of holding one each.
 	spare replication.Ready
 	// folds shares fold steps between the nodes (and the truth): regions
 	// that apply the same mutations in the same order share their views.
@@ -312,7 +313,7 @@ func (s *Sim) init(cfg Config) {
 		index:  old.index,
 		faults: old.faults,
 		queue:  old.queue[:0],
-		now_:   old.now_[:0],
+		dueNow: old.dueNow[:0],
 		bad:    old.bad,
 		pool:   old.pool,
 		spare:  old.spare,
@@ -328,7 +329,6 @@ func (s *Sim) init(cfg Config) {
 		onCommit:     zeroed(old.onCommit),
 		onApply:      zeroed(old.onApply),
 	}
-	clear(old.queue)
 	clear(s.index)
 	clear(s.faults)
 	clear(s.bad)
@@ -497,7 +497,7 @@ func (s *Sim) push(e event) {
 		// Due now: after every queued event of this instant (they were
 		// pushed before it, with lower sequence numbers), so a FIFO keeps
 		// the (time, sequence) order without a heap operation.
-		s.now_ = append(s.now_, e)
+		s.dueNow = append(s.dueNow, e)
 		return
 	}
 	s.queue.push(e)
@@ -976,7 +976,7 @@ func (s *Sim) lostIndices() []int {
 		}
 	}
 	inFlight := map[commitKey]bool{}
-	for _, e := range slices.Concat(s.queue, s.now_[s.nowHead:]) {
+	for _, e := range slices.Concat(s.queue, s.dueNow[s.dueHead:]) {
 		if e.kind != evMsg {
 			continue
 		}
@@ -1074,10 +1074,10 @@ func (s *Sim) RunUntil(t time.Duration) {
 		switch {
 		case len(s.queue) > 0 && s.queue[0].at == s.now && s.queue[0].at <= t:
 			e = s.queue.pop() // this instant's earlier events first
-		case s.nowHead < len(s.now_) && s.now <= t:
-			e = s.now_[s.nowHead]
-			if s.nowHead++; s.nowHead == len(s.now_) {
-				s.now_, s.nowHead = s.now_[:0], 0
+		case s.dueHead < len(s.dueNow) && s.now <= t:
+			e = s.dueNow[s.dueHead]
+			if s.dueHead++; s.dueHead == len(s.dueNow) {
+				s.dueNow, s.dueHead = s.dueNow[:0], 0
 			}
 		case len(s.queue) > 0 && s.queue[0].at <= t:
 			e = s.queue.pop()
@@ -1134,7 +1134,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 // while events due now wait in the FIFO (pushed between runs, e.g. by a
 // Commit), else the heap's earliest.
 func (s *Sim) nextAt() (time.Duration, bool) {
-	if s.nowHead < len(s.now_) {
+	if s.dueHead < len(s.dueNow) {
 		return s.now, true
 	}
 	if len(s.queue) > 0 {
