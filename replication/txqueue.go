@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -73,15 +74,16 @@ func (a *txItem) less(b *txItem) bool {
 	return a.id > b.id
 }
 
-// cmpKey orders items like memberlist's btree; equal keys are one slot.
+// cmpKey orders items like memberlist's btree (less); equal keys are one
+// slot. One pass over the fields, not two calls of less.
 func cmpKey(x, y *txItem) int {
-	if x.less(y) {
-		return -1
+	if x.transmits != y.transmits {
+		return cmp.Compare(x.transmits, y.transmits)
 	}
-	if y.less(x) {
-		return 1
+	if x.msgLen != y.msgLen {
+		return cmp.Compare(y.msgLen, x.msgLen) // longer first
 	}
-	return 0
+	return cmp.Compare(y.id, x.id) // newer first
 }
 
 func newTransmitQueue(numNodes func() int, mult int) *transmitQueue {
@@ -179,6 +181,25 @@ func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
 		q.limitFor, q.limit = n, retransmitLimit(q.mult, n)
 	}
 	transmitLimit := q.limit
+	if len(q.items) == 1 {
+		// One rumor queued (a trial of one change, a quiet cluster): the
+		// loop below would delete it and insert it again; the result is
+		// the same, the item staying in place.
+		it := q.items[0]
+		if free := int64(limit - overhead); free <= 0 || it.msgLen > free {
+			return out // the loop's first check, or no fit in tier one
+		}
+		out = append(out, it.e)
+		q.idGen = 0 // the loop's deleteAt empties the queue: ids restart
+		if it.transmits+1 >= transmitLimit {
+			q.deleteAt(0)
+			it.e.tx = nil
+			q.release(it)
+		} else {
+			it.transmits++
+		}
+		return out
+	}
 	minTr, maxTr := q.items[0].transmits, q.items[len(q.items)-1].transmits
 	bytesUsed := 0
 	reinsert := q.reinsert[:0]
