@@ -63,27 +63,17 @@ type txItem struct {
 	e         *entry
 }
 
-// less is memberlist's limitedBroadcast.Less.
-func (a *txItem) less(b *txItem) bool {
-	if a.transmits != b.transmits {
-		return a.transmits < b.transmits
-	}
-	if a.msgLen != b.msgLen {
-		return a.msgLen > b.msgLen
-	}
-	return a.id > b.id
-}
-
-// cmpKey orders items like memberlist's btree (less); equal keys are one
-// slot. One pass over the fields, not two calls of less.
+// cmpKey is memberlist's limitedBroadcast.Less as a three-way compare:
+// fewer transmits first, then longer, then newer (higher id). It orders
+// the items as memberlist's btree does; equal keys are one slot.
 func cmpKey(x, y *txItem) int {
 	if x.transmits != y.transmits {
 		return cmp.Compare(x.transmits, y.transmits)
 	}
 	if x.msgLen != y.msgLen {
-		return cmp.Compare(y.msgLen, x.msgLen) // longer first
+		return cmp.Compare(y.msgLen, x.msgLen)
 	}
-	return cmp.Compare(y.id, x.id) // newer first
+	return cmp.Compare(y.id, x.id)
 }
 
 func newTransmitQueue(numNodes func() int, mult int) *transmitQueue {
@@ -187,7 +177,7 @@ func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
 		// the same, the item staying in place.
 		it := q.items[0]
 		if free := int64(limit - overhead); free <= 0 || it.msgLen > free {
-			return out // the loop's first check, or no fit in tier one
+			return out // as the loop: no room, or the rumor does not fit
 		}
 		out = append(out, it.e)
 		q.idGen = 0 // the loop's deleteAt empties the queue: ids restart
