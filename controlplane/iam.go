@@ -10,15 +10,10 @@ import (
 
 // IAM quotas (AWS defaults; see "IAM and AWS STS quotas").
 const (
-	maxPolicyVersions   = 5     // versions of one managed policy
-	maxAttachedPolicies = 10    // managed policies attached to one user, group or role
-	maxGroupsPerUser    = 10    // groups one user can belong to
-	maxKeysPerUser      = 2     // access keys, active or inactive, per user
-	maxManagedSize      = 6144  // characters of a managed policy document, white space excluded
-	maxTrustSize        = 2048  // characters of a role trust policy
-	maxUserInlineSize   = 2048  // aggregate characters of a user's inline policies
-	maxGroupInlineSize  = 5120  // ... of a group's
-	maxRoleInlineSize   = 10240 // ... of a role's
+	maxPolicyVersions   = 5  // versions of one managed policy
+	maxAttachedPolicies = 10 // managed policies attached to one user, group or role
+	maxGroupsPerUser    = 10 // groups one user can belong to
+	maxKeysPerUser      = 2  // access keys, active or inactive, per user
 )
 
 var (
@@ -187,11 +182,11 @@ func (s *State) entity(x *callCtx, kind, arg, name string) (string, principalCom
 func inlineLimit(kind string) int {
 	switch kind {
 	case kindUser:
-		return maxUserInlineSize
+		return evaluator.MaxUserInlineSize
 	case kindGroup:
-		return maxGroupInlineSize
+		return evaluator.MaxGroupInlineSize
 	default:
-		return maxRoleInlineSize
+		return evaluator.MaxRoleInlineSize
 	}
 }
 
@@ -438,12 +433,12 @@ func iamCalls() []*callDef {
 			func(s *State, x *callCtx, a *putUserPolicyArgs) (applyFn, *APIError) {
 				return s.checkPutInline(x, kindUser, "user_name", a.UserName, a.PolicyName, a.PolicyDocument)
 			}),
-		def("iam:PutGroupPolicy", "Adds or replaces an inline policy of a group (aggregate limit 5,120 characters).",
+		def("iam:PutGroupPolicy", "Adds or replaces an inline policy of a group (aggregate limit 5,120 characters, white space excluded).",
 			[]string{ErrNoSuchEntity, ErrMalformedPolicyDocument, ErrLimitExceeded}, "revoke (replaces a document)", always[putGroupPolicyArgs],
 			func(s *State, x *callCtx, a *putGroupPolicyArgs) (applyFn, *APIError) {
 				return s.checkPutInline(x, kindGroup, "group_name", a.GroupName, a.PolicyName, a.PolicyDocument)
 			}),
-		def("iam:PutRolePolicy", "Adds or replaces an inline policy of a role (aggregate limit 10,240 characters).",
+		def("iam:PutRolePolicy", "Adds or replaces an inline policy of a role (aggregate limit 10,240 characters, white space excluded).",
 			[]string{ErrNoSuchEntity, ErrMalformedPolicyDocument, ErrLimitExceeded}, "revoke (replaces a document)", always[putRolePolicyArgs],
 			func(s *State, x *callCtx, a *putRolePolicyArgs) (applyFn, *APIError) {
 				return s.checkPutInline(x, kindRole, "role_name", a.RoleName, a.PolicyName, a.PolicyDocument)
@@ -644,8 +639,8 @@ func checkRemoveUserFromGroup(s *State, x *callCtx, a *membershipArgs) (applyFn,
 }
 
 func compileTrust(x *callCtx, arg, role string, doc Document) (*evaluator.Policy, *APIError) {
-	if n := policySize(doc); n > maxTrustSize {
-		return nil, apiErr(ErrLimitExceeded, "%s: %s: cannot exceed quota for ACLSizePerRole: %d (the document has %d characters, white space excluded)", x.call.Action, arg, maxTrustSize, n)
+	if n := evaluator.Size(evaluator.KindTrust, doc); n > evaluator.MaxTrustSize {
+		return nil, apiErr(ErrLimitExceeded, "%s: %s: cannot exceed quota for ACLSizePerRole: %d (the document has %d %s)", x.call.Action, arg, evaluator.MaxTrustSize, n, evaluator.SizeUnit(evaluator.KindTrust))
 	}
 	return compile(ErrMalformedPolicyDocument, x.call.Action+": "+arg, "trust policy of role "+role, evaluator.KindTrust, doc)
 }
@@ -718,8 +713,8 @@ func checkUpdateTrust(s *State, x *callCtx, a *updateTrustArgs) (applyFn, *APIEr
 }
 
 func compileManaged(x *callCtx, name, version string, doc Document) (*evaluator.Policy, *APIError) {
-	if n := policySize(doc); n > maxManagedSize {
-		return nil, apiErr(ErrLimitExceeded, "%s: policy_document: cannot exceed quota for PolicySize: %d (the document has %d characters, white space excluded)", x.call.Action, maxManagedSize, n)
+	if n := evaluator.Size(evaluator.KindIdentity, doc); n > evaluator.MaxManagedSize {
+		return nil, apiErr(ErrLimitExceeded, "%s: policy_document: cannot exceed quota for PolicySize: %d (the document has %d %s)", x.call.Action, evaluator.MaxManagedSize, n, evaluator.SizeUnit(evaluator.KindIdentity))
 	}
 	return compile(ErrMalformedPolicyDocument, x.call.Action+": policy_document", name+" "+version, evaluator.KindIdentity, doc)
 }
@@ -886,14 +881,14 @@ func (s *State) checkPutInline(x *callCtx, kind, arg, name, policyName string, d
 	if err != nil {
 		return nil, err
 	}
-	total := policySize(doc)
+	total := evaluator.Size(evaluator.KindIdentity, doc)
 	for _, q := range pc.Inline {
 		if !strings.EqualFold(q.Name, policyName) {
-			total += policySize(q.Policy.Document())
+			total += evaluator.Size(evaluator.KindIdentity, q.Policy.Document())
 		}
 	}
 	if limit := inlineLimit(kind); total > limit {
-		return nil, apiErr(ErrLimitExceeded, "%s: policy_document: maximum policy size of %d bytes exceeded for %s %s (its inline policies would total %d characters, white space excluded)", x.call.Action, limit, kind, pc.Name, total)
+		return nil, apiErr(ErrLimitExceeded, "%s: policy_document: maximum policy size of %d bytes exceeded for %s %s (its inline policies would total %d %s)", x.call.Action, limit, kind, pc.Name, total, evaluator.SizeUnit(evaluator.KindIdentity))
 	}
 	pol, err := compile(ErrMalformedPolicyDocument, x.call.Action+": policy_document", "inline policy "+policyName+" of "+kind+" "+pc.Name, evaluator.KindIdentity, doc)
 	if err != nil {

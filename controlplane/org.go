@@ -9,9 +9,6 @@ import (
 	"github.com/iamprop/iamprop/evaluator"
 )
 
-// maxOrgPolicySize is the Organizations quota on an SCP or RCP document.
-const maxOrgPolicySize = 5120
-
 // The documents of the AWS-managed policies attached everywhere when a
 // policy type is enabled. Without them every level of an organization with
 // SCPs would deny everything, as it would in AWS if they were detached.
@@ -42,7 +39,7 @@ type moveAccountArgs struct {
 type createOrgPolicyArgs struct {
 	Name        string   `arg:"name,required" doc:"Name of the policy (Name), unique in the organization; AttachPolicy accepts it in place of the id."`
 	Type        string   `arg:"type,required" doc:"SERVICE_CONTROL_POLICY or RESOURCE_CONTROL_POLICY (Type). The first policy of a type enables the type: FullAWSAccess (or RCPFullAWSAccess) is attached to the root, every OU and every account, as AWS does."`
-	Content     Document `arg:"content,required" doc:"The policy document (Content), at most 5,120 characters."`
+	Content     Document `arg:"content,required" doc:"The policy document (Content), at most 5,120 bytes, white space included (Organizations keeps the text as sent)."`
 	Description string   `arg:"description" doc:"Description (Description)."`
 }
 
@@ -258,8 +255,8 @@ func orgKind(typ string) (evaluator.Kind, bool) {
 }
 
 func compileOrg(x *callCtx, name string, kind evaluator.Kind, doc Document) (*evaluator.Policy, *APIError) {
-	if n := policySize(doc); n > maxOrgPolicySize {
-		return nil, apiErr(ErrConstraintViolation, "%s: content: POLICY_CONTENT_LIMIT_EXCEEDED: the document has %d characters (white space excluded), the maximum is %d", x.call.Action, n, maxOrgPolicySize)
+	if n, max := evaluator.Size(kind, doc), evaluator.MaxSize(kind); n > max {
+		return nil, apiErr(ErrConstraintViolation, "%s: content: POLICY_CONTENT_LIMIT_EXCEEDED: the document has %d %s, the maximum is %d", x.call.Action, n, evaluator.SizeUnit(kind), max)
 	}
 	label := "SCP "
 	if kind == evaluator.KindRCP {

@@ -296,17 +296,3 @@ func compile(code, arg, name string, kind evaluator.Kind, doc Document) (*evalua
 	}
 	return p, nil
 }
-
-// policySize counts a document's characters the way IAM quotas do: white
-// space does not count.
-func policySize(doc []byte) int {
-	n := 0
-	for _, r := range string(doc) {
-		switch r {
-		case ' ', '\t', '\n', '\r':
-		default:
-			n++
-		}
-	}
-	return n
-}

@@ -25,7 +25,7 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 	}
 	if len(document) > maxDocumentBytes {
 		return nil, &ValidationError{Document: name, Issues: []Issue{{Path: "$", Line: 1, Column: 1, Code: CodeLimitExceeded,
-			Message: fmt.Sprintf("the document has %d bytes; a %s policy may have at most %d characters", len(document), kind, MaxSize(kind))}}}
+			Message: fmt.Sprintf("the document has %d bytes; a %s policy may have at most %d %s", len(document), kind, MaxSize(kind), SizeUnit(kind))}}}
 	}
 	root, err := parseJSON(document)
 	if err != nil {
@@ -37,7 +37,7 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 		return nil, &ValidationError{Document: name, Issues: []Issue{is}}
 	}
 	if size, max := Size(kind, document), MaxSize(kind); size > max {
-		v.add(root, "$", CodeLimitExceeded, "a %s policy may have at most %d characters, this one has %d", kind, max, size)
+		v.add(root, "$", CodeLimitExceeded, "a %s policy may have at most %d %s, this one has %d", kind, max, SizeUnit(kind), size)
 	}
 	p := v.policy(root)
 	if len(v.issues) > 0 {

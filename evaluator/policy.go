@@ -266,8 +266,12 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Size limits AWS documents, in characters. IAM quotas do not count white
-// space; Organizations and S3 count every character.
+// Size limits AWS documents. These constants, MaxSize and Size are the one
+// definition of every policy-size quota in iamprop: the control plane checks
+// its per-entity quotas with them and Parse checks the per-kind maximum, so a
+// document gets one verdict whichever path it takes. How each is counted is
+// Size's rule (IAM: characters other than white space; Organizations and S3:
+// every byte).
 const (
 	MaxUserInlineSize   = 2048  // all inline policies of one user, together
 	MaxGroupInlineSize  = 5120  // all inline policies of one group, together
@@ -304,9 +308,13 @@ func MaxSize(kind Kind) int {
 	return 0
 }
 
-// Size measures doc the way the quota for kind counts it: IAM kinds ignore
-// white space (outside nothing: IAM strips all of it), Organizations and S3
-// count every byte.
+// Size measures doc the way AWS's quota for kind counts it. IAM does not
+// count white space (space, tab, line feed, carriage return, wherever they
+// are) against its quotas, so IAM kinds count the other characters.
+// Organizations stores an SCP or RCP exactly as an API or CLI caller sent it
+// and counts its bytes, white space included (only the console strips white
+// space before saving); S3 counts a bucket policy's bytes. So SCP, RCP and
+// resource policies count every byte.
 func Size(kind Kind, doc []byte) int {
 	switch kind {
 	case KindSCP, KindRCP, KindResource:
@@ -321,4 +329,14 @@ func Size(kind Kind, doc []byte) int {
 		}
 	}
 	return n
+}
+
+// SizeUnit says, for messages, what Size counts for kind: "characters, white
+// space excluded" or "bytes, white space included".
+func SizeUnit(kind Kind) string {
+	switch kind {
+	case KindSCP, KindRCP, KindResource:
+		return "bytes, white space included"
+	}
+	return "characters, white space excluded"
 }
