@@ -2,7 +2,7 @@
 // equivalent policy set, in one benchmark run. It is a separate module so
 // that iamprop itself never depends on cedar-go.
 //
-// The policy sets are issue 2's realistic request: a user in 3 groups with 10
+// The policy sets are the realistic request: a user in 3 groups with 10
 // managed policies of 10 statements each (some with conditions and policy
 // variables), one SCP level, a permissions boundary and a bucket policy; one
 // mirrors the evaluator's own benchmark (docs/benchmarks.md ("Evaluator benchmark")), the

@@ -14,7 +14,7 @@ import (
 // with memberlist's Local preset, the instant each mutation became visible
 // in each other region minus its commit time minus the configured delay:
 // what the live cluster adds to the modelled propagation delay (gossip,
-// repair of missed rumors, timer slack). Target (issue 5): p99 under 50ms.
+// repair of missed rumors, timer slack). Target: p99 under 50ms.
 // With delay 0 the figure is the raw gossip latency (the Local preset
 // gossips every 100ms, so that one is a few rounds, not under 50ms).
 //

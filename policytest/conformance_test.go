@@ -11,7 +11,8 @@ import (
 const conformanceDir = "testdata/conformance"
 
 // TestConformanceSuiteSize guards the suite's coverage floor: at least 150
-// cases, and every topic of issue 2's language and decision lists present.
+// cases, and every topic of the policy language and of the decision logic
+// (docs/policy-language.md) present.
 func TestConformanceSuiteSize(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(conformanceDir, "*.yaml"))
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestPolicyValidation covers issue 2's validation list through the test
+// TestPolicyValidation covers the evaluator's validation rules through the test
 // file loader: each invalid document is an error at the YAML line of the
 // offending element, naming the document and the element, with a reason.
 // The rules are AWS's (IAM User Guide, "IAM JSON policy element reference"

@@ -16,7 +16,7 @@ var validateTrials = flag.Int("validate.trials", 10000, "trials per distribution
 // The simulator checked against its own model: with two regions, one link,
 // no network faults, the t-visibility curve of the far region (the CDF of
 // the lag) must be the propagation distribution's CDF. A Kolmogorov-Smirnov
-// test at the 1% level over 10,000 trials per family (issue 7). The lag can
+// test at the 1% level over 10,000 trials per family. The lag can
 // only exceed the modelled delay when the mutation has not been received
 // yet by commit+delay (gossip takes a few hundred milliseconds), so the
 // families are chosen with their mass above that.

@@ -87,7 +87,7 @@ func main() {
 	}
 }
 
-// Aims of issue 7: the simulator's median within 10% of the live one, and
+// The validation's aims: the simulator's median within 10% of the live one, and
 // the KS distance under 0.15.
 const (
 	aimMedian = 0.10

@@ -7,7 +7,7 @@ import (
 
 // TestSerfConvergenceMatchesPublishedFigures checks the transcription of
 // Serf's formula against the figures its simulator page shows for fanout 3,
-// interval 200 ms, no loss (the ones issue 3 quotes).
+// interval 200 ms, no loss (the ones docs/validation.md quotes).
 func TestSerfConvergenceMatchesPublishedFigures(t *testing.T) {
 	for _, tc := range []struct {
 		nodes int
