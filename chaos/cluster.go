@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/internal/loopback"
 )
 
 // Gossip settings of every node: fast enough that a schedule of a few
@@ -73,27 +73,6 @@ func Build(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("chaos: go build ./cmd/regionnode: %v\n%s", err, out)
 	}
 	return bin, nil
-}
-
-// freePort returns a loopback port free for TCP and UDP (memberlist binds
-// both on the gossip port). It draws below the kernel's ephemeral range
-// (32768 and up on Linux), so that while a node is down no outgoing
-// connection of another program takes its port and the restart fails.
-func freePort() (int, error) {
-	for i := 0; i < 200; i++ {
-		port := 20000 + mrand.IntN(12000)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("chaos: no free loopback port in 20000-31999")
 }
 
 // node is one regionnode process slot: its addresses and data directory
@@ -189,24 +168,12 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{bin: bin, token: hex.EncodeToString(tok), key: base64.StdEncoding.EncodeToString(key), seed: seed}
-	// freePort closes what it probed, so it may hand out one port twice:
-	// keep the ports of this cluster distinct.
-	used := map[int]bool{}
-	port := func() (int, error) {
-		for {
-			p, err := freePort()
-			if err != nil || !used[p] {
-				used[p] = true
-				return p, err
-			}
-		}
-	}
 	for i := 0; i < n; i++ {
-		gp, err := port()
+		gp, err := loopback.Port()
 		if err != nil {
 			return nil, err
 		}
-		hp, err := port()
+		hp, err := loopback.Port()
 		if err != nil {
 			return nil, err
 		}

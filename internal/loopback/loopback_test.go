@@ -20,3 +20,23 @@ func TestFreePortBindsBoth(t *testing.T) {
 	}
 	u.Close()
 }
+
+// TestPortsDistinctAndBelowEphemeral: successive calls never repeat a port
+// (callers take several before binding any), and every port lies below the
+// kernel's ephemeral range.
+func TestPortsDistinctAndBelowEphemeral(t *testing.T) {
+	seen := map[int]bool{}
+	for i := range 300 {
+		p, err := Port()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("call %d returned port %d again", i, p)
+		}
+		if p < lowPort || p >= lowPort+portSpan {
+			t.Fatalf("port %d outside [%d, %d)", p, lowPort, lowPort+portSpan)
+		}
+		seen[p] = true
+	}
+}
