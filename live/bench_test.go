@@ -25,10 +25,10 @@ func BenchmarkPropagationOverhead5(b *testing.B) {
 	}
 }
 
-func benchOverhead(b *testing.B, delay time.Duration) {
+func benchOverhead(b *testing.B, lag time.Duration) {
 	regions := []string{"us-east-2", "eu-west-1", "ap-southeast-2", "us-west-2", "sa-east-1"}
 	c, err := StartCluster(context.Background(), regions, ClusterOptions{
-		Preset: PresetLocal, Initial: initial(b), Seed: 1, Delay: &LinkDelay{Default: Dist{Min: delay, Max: delay}},
+		Preset: PresetLocal, Initial: initial(b), Seed: 1, Delay: constantDelay(b, lag),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +63,7 @@ func benchOverhead(b *testing.B, delay time.Duration) {
 			n.mu.RLock()
 			at := n.visibleAt[id]
 			n.mu.RUnlock()
-			lags = append(lags, at.Sub(commits[i])-delay)
+			lags = append(lags, at.Sub(commits[i])-lag)
 		}
 	}
 	slices.Sort(lags)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/live"
 )
 
@@ -16,11 +17,12 @@ import (
 func ExampleStartCluster() {
 	initial := controlplane.NewState()
 	_ = initial.TryApply(controlplane.Call{Action: "organizations:CreateAccount", Args: json.RawMessage(`{"account_id":"111122223333"}`)})
+	oneToTwo, _ := delay.Uniform(time.Second, 2*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := live.StartCluster(ctx, []string{"us-east-2", "eu-west-1", "ap-southeast-2"}, live.ClusterOptions{
 		Initial: initial,
-		Delay:   &live.LinkDelay{Default: live.Dist{Min: time.Second, Max: 2 * time.Second}},
+		Delay:   delay.NewModel(oneToTwo),
 		Seed:    1,
 	})
 	if err != nil {

@@ -138,6 +138,11 @@ func (s *FaultSpec) Validate() error {
 	return nil
 }
 
+// ValidRegion says why r is not a region name the live cluster accepts (1
+// to 64 of A-Z, a-z, 0-9 and "-_.:"), or returns nil. The region server
+// vets its --delay links with it (delay.ParseModel).
+func ValidRegion(r string) error { return validRegion(r) }
+
 func validRegion(r string) error {
 	if r == "" || len(r) > 64 {
 		return fmt.Errorf("region %q: want 1 to 64 characters", r)

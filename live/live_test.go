@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/replication"
 )
 
@@ -142,7 +143,7 @@ func TestCommitAppliedEverywhereAndConverges(t *testing.T) {
 
 func TestAtLeastAndMaxLagUnderDelay(t *testing.T) {
 	c := startCluster(t, []string{"us-east-2", "eu-west-1"}, ClusterOptions{
-		Delay: &LinkDelay{Default: Dist{Min: 600 * time.Millisecond, Max: 600 * time.Millisecond}},
+		Delay: constantDelay(t, 600*time.Millisecond),
 	})
 	m, err := c.Commit("us-east-2", createUser("bob"))
 	if err != nil {
@@ -322,39 +323,14 @@ func TestFaultResolve(t *testing.T) {
 	}
 }
 
-func TestParseLinkDelay(t *testing.T) {
-	cases := []struct {
-		in   string
-		ok   bool
-		from string
-		want Dist
-	}{
-		{"2s", true, "x", Dist{2 * time.Second, 2 * time.Second}},
-		{"1s..3s", true, "x", Dist{time.Second, 3 * time.Second}},
-		{"1s,us-east-2>eu-west-1=6s", true, "us-east-2", Dist{6 * time.Second, 6 * time.Second}},
-		{"3s..1s", false, "", Dist{}},
-		{"soon", false, "", Dist{}},
-		{"1s,us-east-2/eu-west-1=2s..4s", true, "us-east-2", Dist{2 * time.Second, 4 * time.Second}},
-		{"a>b", false, "", Dist{}},
-		{"2h", false, "", Dist{}},
+// constantDelay is a delay model of d on every link.
+func constantDelay(t testing.TB, d time.Duration) *delay.Model {
+	t.Helper()
+	c, err := delay.Constant(d)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
-		ld, err := ParseLinkDelay(tc.in)
-		if (err == nil) != tc.ok {
-			t.Errorf("%q: err = %v, want ok=%v", tc.in, err, tc.ok)
-			continue
-		}
-		if !tc.ok {
-			continue
-		}
-		got := ld.Default
-		if d, ok := ld.Links[tc.from+">eu-west-1"]; ok {
-			got = d
-		}
-		if got != tc.want {
-			t.Errorf("%q: %v, want %v", tc.in, got, tc.want)
-		}
-	}
+	return delay.NewModel(c)
 }
 
 func TestCrashAndRestartInProcess(t *testing.T) {

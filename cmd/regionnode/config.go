@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/live"
 )
 
@@ -51,7 +52,7 @@ type config struct {
 	// (base64) and IAMPROP_API_TOKEN; never from flags (visible in ps).
 	gossipKey []byte
 	apiToken  string
-	delay     *live.LinkDelay
+	delay     *delay.Model
 }
 
 func defaults() config {
@@ -257,7 +258,7 @@ func (c *config) finish(getenv func(string) string) error {
 		return fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
 	}
 	if c.Delay != "" {
-		d, err := live.ParseLinkDelay(c.Delay)
+		d, err := delay.ParseModel(c.Delay, live.ValidRegion)
 		if err != nil {
 			return fmt.Errorf("--delay: %w", err)
 		}
