@@ -2,6 +2,15 @@ package controlplane
 
 import "fmt"
 
+// APIError is an AWS-style error: a mutation rejected at its origin.
+type APIError struct {
+	Code    string `json:"code"`    // NoSuchEntity, EntityAlreadyExists, MalformedPolicyDocument, LimitExceeded, DeleteConflict, ...
+	Message string `json:"message"` // says which argument and why
+}
+
+// Error renders "CODE: MESSAGE".
+func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
 // AWS error codes used by Validate. IAM, S3 and Organizations each spell
 // their errors their own way; the codes below are the ones each API returns.
 const (
