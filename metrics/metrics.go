@@ -1,6 +1,6 @@
 // Package metrics defines iamprop's Prometheus metrics: one struct per
 // region, built from a prometheus.Registerer passed in (never the global
-// registry), with the names and labels of DESIGN.md "Metrics" and
+// registry), with the names and labels of docs/design.md "Metrics" and
 // docs/metrics.md.
 package metrics
 

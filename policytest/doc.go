@@ -1,6 +1,6 @@
 // Package policytest loads and runs policy unit tests: YAML files of requests,
 // the IAM policies that apply to them, and the decision the author expects
-// (the "Policy test file" format of DESIGN.md). It backs
+// (the "Policy test file" format of docs/design.md). It backs
 // `scenario test-policy`, and the evaluator's conformance suite under
 // testdata/conformance is written in the same format.
 //

@@ -108,7 +108,7 @@ func LoadFile(path string) (*Suite, error) {
 	return Load(path, data)
 }
 
-// Load parses a policy test file (the format of DESIGN.md, "Policy test
+// Load parses a policy test file (the format of docs/design.md, "Policy test
 // file"). file names the source in errors. On failure the error is an Errors
 // value listing every problem with its line and column; Load never panics.
 func Load(file string, data []byte) (suite *Suite, err error) {

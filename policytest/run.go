@@ -12,7 +12,7 @@ import (
 )
 
 // Result is the outcome of one case. Its JSON form is the `cases[]` element
-// of `scenario test-policy --json` (DESIGN.md, "Policy test file").
+// of `scenario test-policy --json` (docs/design.md, "Policy test file").
 type Result struct {
 	Name        string                `json:"name"`
 	File        string                `json:"file"`

@@ -62,7 +62,7 @@ cases:
 	}
 }
 
-// TestReportJSONShape checks the exact --json shape of DESIGN.md.
+// TestReportJSONShape checks the exact --json shape of docs/design.md.
 func TestReportJSONShape(t *testing.T) {
 	var rep Report
 	rep.Add(Result{Name: "a", File: "f.yaml", Expected: "allow", Got: "allow", Passed: true},

@@ -7,10 +7,10 @@ import (
 	"io"
 )
 
-// JSON writes r as the run report of DESIGN.md ("Run report"): nested
+// JSON writes r as the run report of docs/design.md ("Run report"): nested
 // objects indented by two spaces, one field per line, in the struct's field
 // order; objects and arrays of plain values (a statistics block, a timeline
-// event, the exposure histogram) on one line, as DESIGN.md writes them, so a
+// event, the exposure histogram) on one line (docs/report.md), so a
 // 10,000-trial histogram is one line rather than 10,000. The same Run always
 // gives the same bytes, and the output ends in a newline.
 func JSON(w io.Writer, r *Run) error {

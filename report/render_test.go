@@ -150,7 +150,7 @@ func TestTerminalFitsAndMarks(t *testing.T) {
 	}
 }
 
-// TestJSONShape checks the DESIGN.md field names and that the report reads
+// TestJSONShape checks the docs/design.md field names and that the report reads
 // back into the same Run (so the JSON is a faithful, lossless format).
 func TestJSONShape(t *testing.T) {
 	out := render(t, JSON, fixture())

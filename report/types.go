@@ -1,9 +1,9 @@
 // Package report renders a scenario run: a terminal summary, the JSON run
-// report of DESIGN.md, a self-contained HTML report, and OpenMetrics for
+// report of docs/design.md, a self-contained HTML report, and OpenMetrics for
 // Prometheus backfill. It only formats; the runner measures.
 package report
 
-// Run is the run report (DESIGN.md "Run report"). Its JSON form is the
+// Run is the run report (docs/design.md "Run report"). Its JSON form is the
 // `scenario run --json` output; field names are part of the format.
 type Run struct {
 	Scenario string `json:"scenario"`

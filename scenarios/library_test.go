@@ -93,7 +93,7 @@ func TestList(t *testing.T) {
 	}
 }
 
-// The classic case has the shape DESIGN.md describes, step by step.
+// The classic case has the shape README.md describes, step by step.
 func TestPublicBucketCase(t *testing.T) {
 	sc, err := LoadLibrary("public-s3-bucket")
 	if err != nil {

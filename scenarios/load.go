@@ -318,7 +318,7 @@ func (l *loader) instant(n *yaml.Node, field string) (time.Duration, bool) {
 
 var distKeys = []string{"dist", "value", "min", "max", "mean", "stddev", "median", "p99", "scale", "shape", "points"}
 
-// distParams lists the parameters each distribution takes (DESIGN.md).
+// distParams lists the parameters each distribution takes (docs/scenario-format.md).
 var distParams = map[string][]string{
 	"constant":    {"value"},
 	"uniform":     {"min", "max"},

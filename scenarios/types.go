@@ -1,5 +1,5 @@
 // Package scenarios loads and validates scenario files (the format of
-// DESIGN.md "Scenario file") and embeds the scenario library.
+// docs/design.md "Scenario file") and embeds the scenario library.
 package scenarios
 
 import (
