@@ -143,7 +143,7 @@ func unknownReason(r Region, now time.Time, bound time.Duration) string {
 	case Suspect:
 		return "suspected of failure" + ago
 	case Dead:
-		return "down (failed)" + ago
+		return "down (dead)" + ago
 	case Left:
 		return "down (left the cluster)" + ago
 	default:

@@ -44,7 +44,7 @@ func TestCompute(t *testing.T) {
 		{
 			name:     "dead: unknown",
 			regions:  []Region{self, {Name: "eu-west-1", State: Dead, LastHeard: recent}},
-			want:     map[string]want{"eu-west-1": {Unknown, "failed"}},
+			want:     map[string]want{"eu-west-1": {Unknown, "dead"}},
 			complete: false,
 		},
 		{
