@@ -11,8 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/iamprop/iamprop/propagation"
 	"github.com/iamprop/iamprop/replication"
 )
@@ -141,17 +139,15 @@ func (n *Node) persistRegions() {
 	}
 }
 
-// mlStates returns memberlist's current state of the members it lists
-// (alive or suspect): the event delegate is never told of suspicion.
-func (n *Node) mlStates() map[string]string {
-	out := map[string]string{}
+// mlListed returns the members memberlist lists now: those its failure
+// detector has not declared dead and that have not left, suspect ones
+// included. (memberlist v0.7.0 never fills Node.State, neither here nor in
+// its event callbacks, so suspicion, and a leave as opposed to a failure,
+// cannot be told apart through its API.)
+func (n *Node) mlListed() map[string]bool {
+	out := map[string]bool{}
 	for _, nd := range n.ml.Members() {
-		switch nd.State {
-		case memberlist.StateAlive:
-			out[nd.Name] = propagation.Alive
-		case memberlist.StateSuspect:
-			out[nd.Name] = propagation.Suspect
-		}
+		out[nd.Name] = true
 	}
 	return out
 }
@@ -165,7 +161,7 @@ func (n *Node) RemoveMember(region string) error {
 	if region == n.cfg.Region {
 		return fmt.Errorf("%w: %s is this node", ErrMemberAlive, region)
 	}
-	live := n.mlStates()
+	listed := n.mlListed()
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
 	n.peersMu.Lock()
@@ -179,8 +175,8 @@ func (n *Node) RemoveMember(region string) error {
 	if mb != nil {
 		state = mb.state
 	}
-	if s, ok := live[region]; ok {
-		state = s
+	if listed[region] {
+		state = propagation.Alive
 	}
 	if state == propagation.Alive || state == propagation.Suspect {
 		n.peersMu.Unlock()
@@ -212,7 +208,7 @@ func (n *Node) statusInputs(id replication.MutationID, now time.Time) (in propag
 	n.mu.RUnlock()
 	in.Regions = append(in.Regions, self)
 
-	live := n.mlStates()
+	listed := n.mlListed()
 	n.regMu.Lock()
 	regions := make(map[string]struct{}, len(n.known))
 	for r := range n.known {
@@ -237,13 +233,10 @@ func (n *Node) statusInputs(id replication.MutationID, now time.Time) (in propag
 		if vs := n.peerVecs[r]; vs != nil && vs.received.After(reg.LastHeard) {
 			reg.LastHeard = vs.received
 		}
-		if s, ok := live[r]; ok {
-			reg.State = s
-			if s == propagation.Alive {
-				// memberlist's failure detector vouches for it: it answered
-				// a probe within the detector's timeout.
-				reg.LastHeard = now
-			}
+		if listed[r] {
+			// memberlist's failure detector vouches for it: it has not
+			// declared it dead (a suspect member stays listed until then).
+			reg.State, reg.LastHeard = propagation.Alive, now
 		}
 		for _, mk := range n.covered[r][id.Origin] {
 			if mk.seq >= id.Seq {
