@@ -35,6 +35,8 @@ type Backend interface {
 	Commit(controlplane.Call) (replication.Mutation, error)
 	Authorize(context.Context, controlplane.Probe, live.Consistency) (live.Decision, error)
 	Status(replication.MutationID) (live.MutationStatus, error)
+	WaitStatus(context.Context, replication.MutationID, time.Duration) (live.MutationStatus, error)
+	RemoveMember(region string) error
 	View() live.ViewInfo
 	Members() []live.MemberInfo
 	SetFaults(live.FaultSpec)
@@ -53,13 +55,16 @@ const (
 	MaxWait = 30 * time.Second
 	// DefaultWait is the at_least timeout when the request sets none.
 	DefaultWait = time.Second
+	// MaxStatusWait bounds the long poll of GET /v1/mutations/{id}?wait=.
+	MaxStatusWait = 60 * time.Second
 )
 
 // Config configures the handler.
 type Config struct {
 	Backend Backend
 	// Token, when not empty, is required as "Authorization: Bearer TOKEN"
-	// on writes (POST /v1/mutations) and on fault injection.
+	// on writes (POST /v1/mutations), on fault injection and on removing a
+	// cluster member.
 	Token string
 	// Gatherer serves GET /metrics; nil serves 404 there.
 	Gatherer prometheus.Gatherer
@@ -87,6 +92,7 @@ func Handler(cfg Config) http.Handler {
 	s.mux.HandleFunc("POST /v1/authorize", s.authorize)
 	s.mux.HandleFunc("GET /v1/view", s.view)
 	s.mux.HandleFunc("GET /v1/cluster", s.cluster)
+	s.mux.HandleFunc("DELETE /v1/cluster/members/{region}", s.auth(s.removeMember))
 	s.mux.HandleFunc("GET /v1/faults", s.getFaults)
 	s.mux.HandleFunc("POST /v1/faults", s.auth(s.setFaults))
 	s.mux.HandleFunc("DELETE /v1/faults", s.auth(s.clearFaults))
@@ -106,7 +112,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      MaxWait + 15*time.Second, // an at_least wait plus the answer
+		WriteTimeout:      max(MaxWait, MaxStatusWait) + 15*time.Second, // the longest wait plus the answer
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
@@ -493,7 +499,17 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	st, err := s.cfg.Backend.Status(id)
+	wait, err := parseWait(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	var st live.MutationStatus
+	if wait < 0 {
+		st, err = s.cfg.Backend.Status(id)
+	} else {
+		st, err = s.cfg.Backend.WaitStatus(r.Context(), id, wait)
+	}
 	if err != nil {
 		if errors.Is(err, live.ErrUnknownMutation) {
 			writeError(w, http.StatusNotFound, "NoSuchMutation", err.Error())
@@ -505,12 +521,60 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// parseWait reads the only query parameter of GET /v1/mutations/{id}:
+// wait, a duration up to MaxStatusWait; -1 when absent.
+func parseWait(q url.Values) (time.Duration, error) {
+	for k := range q {
+		if k != "wait" {
+			return 0, fmt.Errorf("unknown query parameter %q; the only one is wait, e.g. ?wait=30s", k)
+		}
+	}
+	vs, ok := q["wait"]
+	if !ok {
+		return -1, nil
+	}
+	if len(vs) != 1 {
+		return 0, errors.New("wait given more than once")
+	}
+	d, err := time.ParseDuration(vs[0])
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("wait %q: want a duration like \"30s\"", vs[0])
+	}
+	if d > MaxStatusWait {
+		return 0, fmt.Errorf("wait %v exceeds %v", d, MaxStatusWait)
+	}
+	return d, nil
+}
+
 func (s *server) view(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.cfg.Backend.View())
 }
 
 func (s *server) cluster(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"region": s.cfg.Backend.Region(), "members": s.cfg.Backend.Members()})
+}
+
+// RemoveMemberResponse answers DELETE /v1/cluster/members/{region}.
+type RemoveMemberResponse struct {
+	Removed string            `json:"removed"`
+	Members []live.MemberInfo `json:"members"`
+}
+
+func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
+	region := r.PathValue("region")
+	if err := s.cfg.Backend.RemoveMember(region); err != nil {
+		switch {
+		case errors.Is(err, live.ErrNoSuchMember):
+			writeError(w, http.StatusNotFound, "NoSuchMember", err.Error())
+		case errors.Is(err, live.ErrMemberAlive):
+			writeError(w, http.StatusConflict, "MemberAlive", err.Error())
+		default:
+			writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
+		}
+		return
+	}
+	s.cfg.Logger.Warn().Str("member", region).Msg("member removed through the API")
+	writeJSON(w, http.StatusOK, RemoveMemberResponse{Removed: region, Members: s.cfg.Backend.Members()})
 }
 
 func (s *server) getFaults(w http.ResponseWriter, r *http.Request) {

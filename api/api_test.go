@@ -31,6 +31,9 @@ type fake struct {
 	statusErr  error
 	readyErr   error
 	lastStatus replication.MutationID
+	waits      []time.Duration // the wait of each WaitStatus call
+	removed    []string
+	removeErr  error
 }
 
 func (f *fake) Region() string { return "eu-west-1" }
@@ -55,6 +58,19 @@ func (f *fake) Status(id replication.MutationID) (live.MutationStatus, error) {
 		return live.MutationStatus{}, f.statusErr
 	}
 	return live.MutationStatus{ID: id.String(), Applied: map[string]time.Time{}, Pending: []string{"ap-southeast-2"}}, nil
+}
+func (f *fake) WaitStatus(_ context.Context, id replication.MutationID, wait time.Duration) (live.MutationStatus, error) {
+	f.waits = append(f.waits, wait)
+	st, err := f.Status(id)
+	st.Complete = true
+	return st, err
+}
+func (f *fake) RemoveMember(region string) error {
+	if f.removeErr != nil {
+		return f.removeErr
+	}
+	f.removed = append(f.removed, region)
+	return nil
 }
 func (f *fake) View() live.ViewInfo { return live.ViewInfo{Region: "eu-west-1", Digest: "abc"} }
 func (f *fake) Members() []live.MemberInfo {
@@ -137,6 +153,14 @@ func TestBadRequestsAreRefusedClearly(t *testing.T) {
 		{"at_least timeout too long", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least","token":"a/1","timeout":"1h"}}`, nil, 400, "InvalidRequest"},
 		{"max_lag bad duration", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"max_lag","max_lag":"soon"}}`, nil, 400, "InvalidRequest"},
 		{"bad mutation id", "GET", "/v1/mutations/not-an-id", ``, nil, 400, "InvalidRequest"},
+		{"wait not a duration", "GET", "/v1/mutations/us-east-2/1?wait=soon", ``, nil, 400, "InvalidRequest"},
+		{"wait without unit", "GET", "/v1/mutations/us-east-2/1?wait=30", ``, nil, 400, "InvalidRequest"},
+		{"wait negative", "GET", "/v1/mutations/us-east-2/1?wait=-1s", ``, nil, 400, "InvalidRequest"},
+		{"wait too long", "GET", "/v1/mutations/us-east-2/1?wait=61s", ``, nil, 400, "InvalidRequest"},
+		{"wait twice", "GET", "/v1/mutations/us-east-2/1?wait=1s&wait=2s", ``, nil, 400, "InvalidRequest"},
+		{"unknown query parameter", "GET", "/v1/mutations/us-east-2/1?wiat=1s", ``, nil, 400, "InvalidRequest"},
+		{"remove member without token", "DELETE", "/v1/cluster/members/ap-southeast-2", ``, nil, 401, "Unauthorized"},
+		{"remove member wrong method", "POST", "/v1/cluster/members/ap-southeast-2", ``, auth, 405, "MethodNotAllowed"},
 		{"unknown route", "GET", "/v1/nothing", ``, nil, 404, "NotFound"},
 		{"wrong method", "DELETE", "/v1/view", ``, nil, 405, "MethodNotAllowed"},
 		{"faults without token", "POST", "/v1/faults", `{"partition":[["a"],["b"]]}`, nil, 401, "Unauthorized"},
@@ -153,8 +177,8 @@ func TestBadRequestsAreRefusedClearly(t *testing.T) {
 				t.Errorf("got %d %q (%v), want %d %q", code, errCode(out), out, tc.code, tc.errCode)
 			}
 			// Nothing half-applies: a refused request never reaches the node.
-			if len(f.commits) != 0 || len(f.probes) != 0 || f.setFaults != 0 {
-				t.Errorf("backend was called: commits=%d probes=%d faults=%d", len(f.commits), len(f.probes), f.setFaults)
+			if len(f.commits) != 0 || len(f.probes) != 0 || f.setFaults != 0 || len(f.waits) != 0 || len(f.removed) != 0 {
+				t.Errorf("backend was called: commits=%d probes=%d faults=%d waits=%d removed=%d", len(f.commits), len(f.probes), f.setFaults, len(f.waits), len(f.removed))
 			}
 		})
 	}
@@ -207,10 +231,44 @@ func TestGoodRequests(t *testing.T) {
 			t.Errorf("GET %s: %d %v", p, code, out)
 		}
 	}
-	f.statusErr = live.ErrUnknownMutation
-	if code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/99", "", nil); code != 404 || errCode(out) != "NoSuchMutation" {
-		t.Errorf("unknown mutation: %d %v", code, out)
+	if len(f.waits) != 0 {
+		t.Errorf("a GET without wait long-polled: %v", f.waits)
 	}
+	// ?wait= long-polls, up to the bound; wait=0s is a poll that answers
+	// at once.
+	for _, tc := range []struct {
+		query string
+		want  time.Duration
+	}{{"?wait=30s", 30 * time.Second}, {"?wait=1m", MaxStatusWait}, {"?wait=0s", 0}, {"?wait=250ms", 250 * time.Millisecond}} {
+		f.waits = nil
+		code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/17"+tc.query, "", nil)
+		if code != 200 || out["complete"] != true || len(f.waits) != 1 || f.waits[0] != tc.want {
+			t.Errorf("GET %s: %d %v, waits %v; want 200 from WaitStatus(%v)", tc.query, code, out, f.waits, tc.want)
+		}
+	}
+	f.statusErr = live.ErrUnknownMutation
+	for _, q := range []string{"", "?wait=1s"} {
+		if code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/99"+q, "", nil); code != 404 || errCode(out) != "NoSuchMutation" {
+			t.Errorf("unknown mutation%s: %d %v", q, code, out)
+		}
+	}
+
+	// Removing a member: the backend decides; its refusals have codes.
+	code, out = do(t, srv, "DELETE", "/v1/cluster/members/ap-southeast-2", "", auth)
+	if code != 200 || out["removed"] != "ap-southeast-2" || len(f.removed) != 1 || f.removed[0] != "ap-southeast-2" {
+		t.Errorf("remove member: %d %v, backend got %v", code, out, f.removed)
+	}
+	for _, tc := range []struct {
+		err     error
+		code    int
+		errCode string
+	}{{live.ErrMemberAlive, 409, "MemberAlive"}, {live.ErrNoSuchMember, 404, "NoSuchMember"}} {
+		f.removeErr = tc.err
+		if code, out := do(t, srv, "DELETE", "/v1/cluster/members/eu-west-1", "", auth); code != tc.code || errCode(out) != tc.errCode {
+			t.Errorf("remove refused with %v: %d %v, want %d %s", tc.err, code, out, tc.code, tc.errCode)
+		}
+	}
+	f.removeErr = nil
 
 	if code, out := do(t, srv, "POST", "/v1/faults", `{"partition":[["us-east-2"],["eu-west-1"]],"links":[{"from":"*","to":"*","latency":"50ms","loss":0.1}]}`, auth); code != 200 || out["partition"] == nil {
 		t.Errorf("set faults: %d %v", code, out)

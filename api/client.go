@@ -35,8 +35,9 @@ func NewClient(baseURL, token string) (*Client, error) {
 	return &Client{
 		base:  strings.TrimRight(baseURL, "/"),
 		token: token,
-		// The longest call is an at_least wait (MaxWait) plus the answer.
-		http: &http.Client{Timeout: MaxWait + 10*time.Second},
+		// The longest call is a wait (at_least or a status long poll) plus
+		// the answer.
+		http: &http.Client{Timeout: max(MaxWait, MaxStatusWait) + 10*time.Second},
 	}, nil
 }
 
@@ -115,6 +116,24 @@ func (c *Client) Authorize(ctx context.Context, r AuthorizeRequest) (AuthorizeRe
 func (c *Client) Mutation(ctx context.Context, id string) (live.MutationStatus, error) {
 	var out live.MutationStatus
 	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id), nil, &out, false)
+	return out, err
+}
+
+// WaitMutation is Mutation as a long poll: the node answers as soon as
+// every region has applied id (Complete), or with the status at hand when
+// wait (at most MaxStatusWait) runs out.
+func (c *Client) WaitMutation(ctx context.Context, id string, wait time.Duration) (live.MutationStatus, error) {
+	var out live.MutationStatus
+	q := url.Values{"wait": {wait.String()}}
+	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id)+"?"+q.Encode(), nil, &out, false)
+	return out, err
+}
+
+// RemoveMember takes a region that is down out of the node's cluster for
+// good (it no longer counts in a mutation's "every region").
+func (c *Client) RemoveMember(ctx context.Context, region string) (RemoveMemberResponse, error) {
+	var out RemoveMemberResponse
+	err := c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(region), nil, &out, true)
 	return out, err
 }
 

@@ -29,6 +29,15 @@ func TestClientAgainstServer(t *testing.T) {
 	if st, err := c.Mutation(ctx, "us-east-2/17"); err != nil || st.ID != "us-east-2/17" || f.lastStatus.Seq != 17 {
 		t.Errorf("Mutation = %+v, %v", st, err)
 	}
+	if st, err := c.WaitMutation(ctx, "us-east-2/17", 20*time.Second); err != nil || !st.Complete || len(f.waits) != 1 || f.waits[0] != 20*time.Second {
+		t.Errorf("WaitMutation = %+v, %v; backend waits %v", st, err, f.waits)
+	}
+	if r, err := c.RemoveMember(ctx, "ap-southeast-2"); err != nil || r.Removed != "ap-southeast-2" || len(f.removed) != 1 {
+		t.Errorf("RemoveMember = %+v, %v; backend got %v", r, err, f.removed)
+	}
+	if _, err := c.WaitMutation(ctx, "us-east-2/17", 2*time.Minute); err == nil {
+		t.Error("WaitMutation past the bound accepted")
+	}
 	if v, err := c.View(ctx); err != nil || v.Region != "eu-west-1" {
 		t.Errorf("View = %+v, %v", v, err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/metrics"
+	"github.com/iamprop/iamprop/propagation"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/store"
 )
@@ -159,6 +160,11 @@ type Node struct {
 	peerVecs map[string]*vectorState
 	covered  map[string]map[string][]coverMark // region -> origin -> marks
 
+	// regMu guards known: every region ever seen alive and not removed by
+	// an operator, persisted in RegionsFile. Lock order: regMu, then peersMu.
+	regMu sync.Mutex
+	known map[string]struct{}
+
 	flushMu  sync.Mutex
 	lagMu    sync.Mutex // serializes updateLag, so an older computation never overwrites a newer one
 	failed   atomic.Pointer[error]
@@ -264,6 +270,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		members:   map[string]*member{},
 		peerVecs:  map[string]*vectorState{},
 		covered:   map[string]map[string][]coverMark{},
+		known:     map[string]struct{}{cfg.Region: {}},
 		inbox:     make(chan replication.Message, cfg.InboxSize),
 		wake:      make(chan struct{}, 1),
 		peersCh:   make(chan struct{}, 1),
@@ -318,6 +325,19 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		m.StoreRecords.Set(float64(l.Records()))
 		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Msg("replayed mutation log")
+		known, err := loadRegions(cfg.DataDir)
+		if err != nil {
+			n.closeStore()
+			return nil, fmt.Errorf("live: %w", err)
+		}
+		if _, ok := known[cfg.Region]; !ok {
+			known[cfg.Region] = struct{}{}
+			if err := saveRegions(cfg.DataDir, known); err != nil {
+				n.closeStore()
+				return nil, fmt.Errorf("live: persist the cluster's regions: %w", err)
+			}
+		}
+		n.known = known
 	}
 	n.digest = hex.EncodeToString(digestOf(n.rn))
 	n.vector = n.rn.Vector()
@@ -456,6 +476,7 @@ func (n *Node) run() {
 			n.mu.Unlock()
 			_ = n.flush()
 		case <-n.peersCh:
+			n.rememberAlive()
 			alive := n.aliveRegions()
 			n.mu.Lock()
 			n.rn.SetPeers(alive)
@@ -856,59 +877,77 @@ func (n *Node) Digest() string {
 }
 
 // MutationStatus answers "has my change propagated everywhere yet?".
+// Every region of the cluster appears in Regions, down ones included.
 type MutationStatus struct {
-	ID          string               `json:"id"`
-	CommittedAt *time.Time           `json:"committed_at,omitempty"`
-	Applied     map[string]time.Time `json:"applied"`
-	Pending     []string             `json:"pending"`
+	ID          string     `json:"id"`
+	CommittedAt *time.Time `json:"committed_at,omitempty"`
+	// Complete is true only when every region of the cluster has applied
+	// the mutation.
+	Complete bool `json:"complete"`
+	// Applied maps each region known to have applied it to when.
+	Applied map[string]time.Time `json:"applied"`
+	// Pending lists every region not known to have applied it: those
+	// waiting for it and those whose status is unknown. It is empty exactly
+	// when Complete is true.
+	Pending []string `json:"pending"`
+	// Unknown lists the regions whose status cannot be known now (down,
+	// suspect, or silent past the bound); they are in Pending too.
+	Unknown []string `json:"unknown"`
+	// Regions holds every region's status.
+	Regions map[string]RegionStatus `json:"regions"`
+	// SilenceBoundSeconds is how long an alive region may go unheard
+	// before its status turns unknown.
+	SilenceBoundSeconds float64 `json:"silence_bound_seconds"`
+}
+
+// RegionStatus is one region's part in a MutationStatus.
+type RegionStatus struct {
+	// Status is "applied", "pending" (in touch, not applied yet) or
+	// "unknown" (not known to have applied it, and down, suspect or silent).
+	Status string `json:"status"`
+	// AppliedAt is when it applied the mutation, when known.
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
+	// Reason says why the status is unknown.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ErrUnknownMutation: no region this node hears from knows the id.
 var ErrUnknownMutation = errors.New("live: unknown mutation")
 
-// Status reports which regions have applied id and when. For this region
-// the instant is exact; for the others it is when this region learned it
-// from their gossiped version vectors (an upper bound, within a gossip
-// round or two), and a mutation applied out of order shows as pending
-// until every earlier one from its origin is applied there too.
+// Status reports, for every region of the cluster, whether it has applied
+// id (and when), is still waiting for it, or cannot be known (down,
+// suspect or silent); see the propagation package. For this region the
+// instant is exact; for the others it is when this region learned it from
+// their gossiped version vectors (an upper bound, within a gossip round or
+// two), and a mutation applied out of order shows as pending until every
+// earlier one from its origin is applied there too. The regions of the
+// cluster are those this node has ever seen alive (remembered across
+// restarts in the data directory) until an operator removes one
+// (RemoveMember).
 func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
-	st := MutationStatus{ID: id.String(), Applied: map[string]time.Time{}, Pending: []string{}}
-	n.mu.RLock()
-	if w, ok := n.commits[id]; ok {
-		t := time.Unix(0, w).UTC()
-		st.CommittedAt = &t
-	}
-	if n.rn.Has(id) {
-		st.Applied[n.cfg.Region] = n.appliedAt[id]
-	} else {
-		st.Pending = append(st.Pending, n.cfg.Region)
-	}
-	n.mu.RUnlock()
-	known := st.CommittedAt != nil
-	n.peersMu.RLock()
-	for region, mb := range n.members {
-		if region == n.cfg.Region {
-			continue
-		}
-		var at time.Time
-		for _, mk := range n.covered[region][id.Origin] {
-			if mk.seq >= id.Seq {
-				at = mk.at
-				break
-			}
-		}
-		if !at.IsZero() {
-			st.Applied[region] = at
-			known = true
-		} else if mb.state == "alive" || mb.state == "suspect" {
-			st.Pending = append(st.Pending, region)
-		}
-	}
-	n.peersMu.RUnlock()
+	in, committedAt, known := n.statusInputs(id, time.Now())
 	if !known {
 		return MutationStatus{}, fmt.Errorf("%w: %s", ErrUnknownMutation, id)
 	}
-	sortStrings(st.Pending)
+	ps := propagation.Compute(in)
+	st := MutationStatus{
+		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete,
+		Applied: map[string]time.Time{}, Pending: []string{}, Unknown: ps.Names(propagation.Unknown),
+		Regions: make(map[string]RegionStatus, len(ps.Regions)), SilenceBoundSeconds: in.SilenceBound.Seconds(),
+	}
+	for _, r := range ps.Regions {
+		rs := RegionStatus{Status: r.Status, Reason: r.Reason}
+		if r.Status == propagation.Applied {
+			st.Applied[r.Region] = r.AppliedAt
+			if !r.AppliedAt.IsZero() {
+				t := r.AppliedAt
+				rs.AppliedAt = &t
+			}
+		} else {
+			st.Pending = append(st.Pending, r.Region)
+		}
+		st.Regions[r.Region] = rs
+	}
 	return st, nil
 }
 
@@ -926,6 +965,12 @@ type MemberInfo struct {
 // Members lists the cluster as this region sees it, sorted by region.
 func (n *Node) Members() []MemberInfo {
 	own := n.View().Vector
+	n.regMu.Lock() // before peersMu: the lock order
+	known := make([]string, 0, len(n.known))
+	for region := range n.known {
+		known = append(known, region)
+	}
+	n.regMu.Unlock()
 	n.peersMu.RLock()
 	defer n.peersMu.RUnlock()
 	out := make([]MemberInfo, 0, len(n.members))
@@ -939,6 +984,12 @@ func (n *Node) Members() []MemberInfo {
 			mi.Updated = &t
 		}
 		out = append(out, mi)
+	}
+	for _, region := range known {
+		if _, ok := n.members[region]; !ok {
+			// Remembered from an earlier run, not heard from since.
+			out = append(out, MemberInfo{Region: region, State: propagation.Unseen})
+		}
 	}
 	sortMembers(out)
 	return out

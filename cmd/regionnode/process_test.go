@@ -452,3 +452,68 @@ func TestProcessesStaleAllowDuringDelay(t *testing.T) {
 		})
 	})
 }
+
+// TestProcessesStatusWithARegionStopped: with eu-west-1 stopped by SIGTERM
+// (a graceful leave), a mutation committed at us-east-2 is not "applied
+// everywhere": eu-west-1 is unknown and complete is false, until it comes
+// back and applies it; a long poll answers as soon as that happens. A region
+// stopped for good is taken out only by DELETE /v1/cluster/members/{region}.
+func TestProcessesStatusWithARegionStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	a, b, c := startThree(t)
+	b.stop()
+	eventually(t, 10*time.Second, "us-east-2 sees eu-west-1 gone", func() bool { return a.members()[region2] != "alive" })
+	id := a.commit("iam:CreateUser", `{"user_name":"frank"}`)
+	var st map[string]any
+	eventually(t, 10*time.Second, "ap-southeast-2 applies", func() bool {
+		_, st = a.call("GET", "/v1/mutations/"+id, "", false)
+		applied, _ := st["applied"].(map[string]any)
+		return applied[region3] != nil
+	})
+	regions, _ := st["regions"].(map[string]any)
+	eu, _ := regions[region2].(map[string]any)
+	if st["complete"] != false || fmt.Sprint(st["pending"]) != "["+region2+"]" || fmt.Sprint(st["unknown"]) != "["+region2+"]" || eu["status"] != "unknown" {
+		t.Fatalf("status with eu-west-1 stopped: %v", st)
+	}
+	// A live member cannot be removed.
+	if code, out := a.call("DELETE", "/v1/cluster/members/"+region3, "", true); code != 409 {
+		t.Errorf("removing a live member: %d %v, want 409", code, out)
+	}
+
+	// eu-west-1 comes back; a long poll started before answers complete.
+	done := make(chan map[string]any, 1)
+	go func() {
+		_, out := c.call("GET", "/v1/mutations/"+id+"?wait=9s", "", false) // under the test client's 10s timeout
+		done <- out
+	}()
+	b.start()
+	select {
+	case st = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("long poll did not answer")
+	}
+	if st["complete"] != true || fmt.Sprint(st["pending"]) != "[]" {
+		t.Fatalf("after eu-west-1 is back: %v", st)
+	}
+
+	// eu-west-1 stops for good and is removed: the next mutation completes
+	// without it.
+	b.stop()
+	eventually(t, 10*time.Second, "us-east-2 sees eu-west-1 gone", func() bool { return a.members()[region2] != "alive" })
+	if code, out := a.call("DELETE", "/v1/cluster/members/"+region2, "", false); code != 401 {
+		t.Errorf("removal without the token: %d %v", code, out)
+	}
+	if code, out := a.call("DELETE", "/v1/cluster/members/"+region2, "", true); code != 200 || out["removed"] != region2 {
+		t.Fatalf("removal: %d %v", code, out)
+	}
+	id2 := a.commit("iam:CreateUser", `{"user_name":"grace"}`)
+	_, st = a.call("GET", "/v1/mutations/"+id2+"?wait=8s", "", false)
+	if st["complete"] != true {
+		t.Errorf("after removing eu-west-1: %v", st)
+	}
+	if _, ok := a.members()[region2]; ok {
+		t.Errorf("removed region still listed: %v", a.members())
+	}
+}
