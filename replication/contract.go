@@ -73,6 +73,8 @@ package replication
 //   func (n *Node) PushPull(peer string)     // anti-entropy now (on join, restart, heal)
 //   func (n *Node) Recovering() bool         // LostState and not yet caught up (a /readyz answer)
 //   func (n *Node) Knows(m *Mutation) bool   // holds m itself, applied or pending (a simulator's lost-commit check)
+//   func (n *Node) PendingApply(id) (time.Time, bool); Gossiping(id) bool; NextPushPull() time.Time
+//       // why a region lacks a mutation: waiting for its apply instant, rumor still queued, next anti-entropy
 //   func (n *Node) Recycle(rd Ready)         // optional: hand a finished Ready's slices back for reuse
 //   type MessagePool; NewMessagePool(); (n *Node) SetMessagePool(p); (p *MessagePool) Put(ms)
 //       // optional: gossip messages' mutation slices recycled between one driver's nodes
