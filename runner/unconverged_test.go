@@ -1,0 +1,90 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/iamprop/iamprop/report"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// wideBucket is the public bucket case of the library with 27 more regions
+// (30 in all): with memberlist's retransmit limit at that size (4 ×
+// ⌈log10 31⌉ = 8 sends per region) a rumor now and then dies out before
+// reaching every region, and the first push/pull comes after the 30 s run.
+func wideBucket(t *testing.T) *scenarios.Scenario {
+	t.Helper()
+	sc, err := scenarios.LoadLibrary("public-s3-bucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 27 {
+		sc.Regions = append(sc.Regions, fmt.Sprintf("r%03d", i))
+	}
+	return sc
+}
+
+// TestUnconvergedTrialIsExplained: seed 112 of the 30-region bucket case
+// ends not converged (r008 never hears of the payroll upload: the rumor
+// died out at 4.15 s, the next push/pull is after the run). The report says
+// so: which region lacked which mutation, and why, with the seed.
+func TestUnconvergedTrialIsExplained(t *testing.T) {
+	tests := []struct {
+		name string
+		seed uint64
+		want []string // "region mutation label reason" per missing pair; nil: converged
+	}{
+		{"rumor died out before reaching r008", 112, []string{"r008 eu-west-1/2 upload-payroll rumor_died_out"}},
+		{"a converged trial has no explanation", 111, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run, err := Run(context.Background(), wideBucket(t), Options{Seed: tc.seed, Trials: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Converged != (tc.want == nil) {
+				t.Fatalf("seed %d: converged = %v", tc.seed, run.Converged)
+			}
+			if tc.want == nil {
+				if run.Unconverged != nil {
+					t.Errorf("converged run explains non-convergence: %+v", run.Unconverged)
+				}
+				return
+			}
+			u := run.Unconverged
+			if u == nil || u.Trials != 1 || len(u.Examples) != 1 {
+				t.Fatalf("want one explained trial, got %+v", u)
+			}
+			ex := u.Examples[0]
+			if ex.Trial != 0 || ex.Seed != tc.seed {
+				t.Errorf("example is trial %d seed %d, want trial 0 seed %d", ex.Trial, ex.Seed, tc.seed)
+			}
+			var got []string
+			for _, m := range ex.Missing {
+				got = append(got, strings.Join([]string{m.Region, m.Mutation, m.Label, m.Reason}, " "))
+				if m.Reason == "rumor_died_out" {
+					if m.NextPushPullSeconds <= 30 || m.NextPushPullSeconds >= 60 {
+						t.Errorf("%s: next push/pull at %vs, want after the 30s run and before 60s", m.Region, m.NextPushPullSeconds)
+					}
+					if !strings.Contains(m.Detail, "after the run ended") || !strings.Contains(m.Detail, "push/pull") {
+						t.Errorf("detail does not say why: %q", m.Detail)
+					}
+				}
+			}
+			if strings.Join(got, "; ") != strings.Join(tc.want, "; ") {
+				t.Errorf("missing:\n got %q\nwant %q", got, tc.want)
+			}
+			if len(u.Reasons) != 1 || u.Reasons[0] != (report.ReasonCount{Reason: "rumor_died_out", Count: len(tc.want)}) {
+				t.Errorf("reasons = %+v", u.Reasons)
+			}
+			for _, e := range run.Expectations {
+				if e.Expr == "converged" && (!strings.Contains(e.Detail, "r008") || !strings.Contains(e.Detail, "seed 112")) {
+					t.Errorf("converged expectation does not point at the trial: %q", e.Detail)
+				}
+			}
+		})
+	}
+}
