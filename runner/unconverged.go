@@ -109,7 +109,7 @@ func unconvergedDetail(u *report.Unconverged, trials int) string {
 	if len(u.Examples) > 0 && len(u.Examples[0].Missing) > 0 {
 		ex := u.Examples[0]
 		m := ex.Missing[0]
-		d += fmt.Sprintf("; trial %d, seed %d: %s lacks %s, %s", ex.Trial, ex.Seed, m.Region, m.Mutation, strings.ReplaceAll(m.Reason, "_", " "))
+		d += fmt.Sprintf("; seed %d: %s lacks %s (%s)", ex.Seed, m.Region, m.Mutation, strings.ReplaceAll(m.Reason, "_", " "))
 	}
 	return d
 }

@@ -88,3 +88,45 @@ func TestUnconvergedTrialIsExplained(t *testing.T) {
 		})
 	}
 }
+
+// TestUnconvergedIsBounded: every unconverged trial counts and its reasons
+// are tallied, but only the first MaxUnconvergedExamples trials are listed,
+// each with at most MaxMissingPerExample pairs, so a scenario that never
+// converges cannot blow up the report.
+func TestUnconvergedIsBounded(t *testing.T) {
+	sc := wideBucket(t)
+	a := newAggregate(sc, 1, 30)
+	for i := range 30 {
+		r := &trialResult{index: i, seed: uint64(1 + i), convergedAt: make([]float64, len(sc.Regions))}
+		if i%2 == 0 {
+			r.converged = true
+		} else {
+			for k := range 25 {
+				reason := "rumor_died_out"
+				if k == 0 {
+					reason = "pending_apply"
+				}
+				r.missing = append(r.missing, report.MissingMutation{Region: sc.Regions[k], Mutation: "eu-west-1/2", Reason: reason})
+			}
+		}
+		a.add(r)
+	}
+	run := a.finish()
+	u := run.Unconverged
+	if u == nil || u.Trials != 15 {
+		t.Fatalf("want 15 unconverged trials, got %+v", u)
+	}
+	want := []report.ReasonCount{{Reason: "rumor_died_out", Count: 15 * 24}, {Reason: "pending_apply", Count: 15}}
+	if fmt.Sprint(u.Reasons) != fmt.Sprint(want) {
+		t.Errorf("reasons = %v, want %v", u.Reasons, want)
+	}
+	if len(u.Examples) != report.MaxUnconvergedExamples || u.Examples[0].Trial != 1 || u.Examples[9].Trial != 19 {
+		t.Fatalf("examples: %d, want the first %d unconverged trials (1, 3, ..., 19)", len(u.Examples), report.MaxUnconvergedExamples)
+	}
+	for _, ex := range u.Examples {
+		if len(ex.Missing) != report.MaxMissingPerExample || ex.MoreMissing != 25-report.MaxMissingPerExample {
+			t.Errorf("trial %d: %d listed + %d more, want %d + %d", ex.Trial, len(ex.Missing), ex.MoreMissing,
+				report.MaxMissingPerExample, 25-report.MaxMissingPerExample)
+		}
+	}
+}
