@@ -507,3 +507,40 @@ func TestNextPushPull(t *testing.T) {
 		t.Errorf("a node without peers: next push/pull %v, want none", rel(got))
 	}
 }
+
+// TestFirstPushPullScaledForTheCluster: memberlist's pushPullTrigger sleeps
+// its stagger and only then computes the interval, scaled for the cluster
+// size it knows at that moment. A node started before its membership is
+// set (as the simulator does) must scale its first push/pull for that
+// membership, not for a cluster of one: beyond 32 regions the first one
+// would otherwise come intervals early.
+func TestFirstPushPullScaledForTheCluster(t *testing.T) {
+	peers := func(k int) []string {
+		var out []string
+		for i := range k {
+			out = append(out, fmt.Sprintf("r%03d", i))
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		peers    int
+		from, to time.Duration // the first push/pull lies in [from, to)
+	}{
+		{"3 regions: stagger + 30s", 2, 30 * time.Second, 60 * time.Second},
+		{"30 regions: stagger + 30s", 29, 30 * time.Second, 60 * time.Second},
+		{"100 regions: stagger + 3 × 30s", 99, 90 * time.Second, 120 * time.Second},
+		{"1000 regions: stagger + 6 × 30s", 999, 180 * time.Second, 210 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := range uint64(20) {
+				n := NewNode(Config{Region: "eu-west-1", Start: epoch, Rand: rand.New(rand.NewPCG(seed, 2))})
+				n.SetPeers(peers(tt.peers))
+				if got := rel(n.NextPushPull()); got < tt.from || got >= tt.to {
+					t.Fatalf("seed %d: first push/pull at %v, want in [%v, %v)", seed, got, tt.from, tt.to)
+				}
+			}
+		})
+	}
+}
