@@ -65,10 +65,14 @@ func terminalUnconverged(u *Unconverged, trials int, ascii bool) []string {
 	if u == nil {
 		return nil
 	}
-	lines := []string{fmt.Sprintf("Not converged in %d of %d trials: %s.", u.Trials, trials, reasonCounts(u))}
+	lines := []string{fmt.Sprintf("Not converged in %d of %s: %s.", u.Trials, plural(trials, "trial", "trials"), reasonCounts(u))}
 	for i, ex := range u.Examples {
 		if i == terminalUnconvergedTrials {
-			lines = append(lines, fmt.Sprintf("  and %s more (--json lists up to %d)", plural(u.Trials-i, "trial", "trials"), MaxUnconvergedExamples))
+			word := "trials"
+			if u.Trials-i == 1 {
+				word = "trial"
+			}
+			lines = append(lines, fmt.Sprintf("  and %d more %s (--json lists up to %d)", u.Trials-i, word, MaxUnconvergedExamples))
 			break
 		}
 		for k, m := range ex.Missing {
