@@ -65,7 +65,11 @@ func terminalUnconverged(u *Unconverged, trials int, ascii bool) []string {
 	if u == nil {
 		return nil
 	}
-	lines := []string{fmt.Sprintf("Not converged in %d of %s: %s.", u.Trials, plural(trials, "trial", "trials"), reasonCounts(u))}
+	head := fmt.Sprintf("Not converged in %d of %s", u.Trials, plural(trials, "trial", "trials"))
+	if len(u.Reasons) > 0 {
+		head += ": " + reasonCounts(u)
+	}
+	lines := []string{head + "."}
 	for i, ex := range u.Examples {
 		if i == terminalUnconvergedTrials {
 			word := "trials"
@@ -95,8 +99,12 @@ func htmlUnconverged(p func(string, ...any), u *Unconverged, trials int) {
 		return
 	}
 	p("<h3 id=\"unconverged\">Why it did not converge</h3>\n")
-	p("<p class=\"howto\">%d of %d trials ended with a region whose view differed from the truth (%s). A rumor <b>dies out</b> once every region that had it has sent it its retransmit limit of times; a region it missed then waits for push/pull (anti-entropy), which may come after the run. A <b>pending apply</b> was received but becomes visible only after the run, at commit time plus its propagation delay.</p>\n",
-		u.Trials, trials, esc(reasonCounts(u)))
+	counts := ""
+	if len(u.Reasons) > 0 {
+		counts = " (" + reasonCounts(u) + ")"
+	}
+	p("<p class=\"howto\">%d of %d trials ended with a region whose view differed from the truth%s. A rumor <b>dies out</b> once every region that had it has sent it its retransmit limit of times; a region it missed then waits for push/pull (anti-entropy), which may come after the run. A <b>pending apply</b> was received but becomes visible only after the run, at commit time plus its propagation delay.</p>\n",
+		u.Trials, trials, esc(counts))
 	if len(u.Examples) == 0 {
 		return
 	}
@@ -139,7 +147,11 @@ func narrateUnconverged(r *Run) []string {
 		}
 	}
 	if r.Trials > 1 {
-		out = append(out, fmt.Sprintf("%d of %d trials ended not converged (%s).", u.Trials, r.Trials, reasonCounts(u)))
+		s := fmt.Sprintf("%d of %d trials ended not converged", u.Trials, r.Trials)
+		if len(u.Reasons) > 0 {
+			s += " (" + reasonCounts(u) + ")"
+		}
+		out = append(out, s+".")
 	}
 	return out
 }

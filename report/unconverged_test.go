@@ -77,3 +77,33 @@ func TestUnconvergedIsShown(t *testing.T) {
 		})
 	}
 }
+
+// TestUnconvergedWithoutExplanation: a live run knows a trial ended not
+// converged but not why (no reasons, no examples); the outputs say so
+// without an empty list.
+func TestUnconvergedWithoutExplanation(t *testing.T) {
+	r := fixture()
+	r.Mode, r.Trials, r.Converged = "live", 1, false
+	r.Unconverged = &Unconverged{Trials: 1, Reasons: []ReasonCount{}}
+	tests := []struct {
+		name   string
+		render func(io.Writer, *Run) error
+		want   string
+	}{
+		{"terminal", func(w io.Writer, r *Run) error { return Terminal(w, r, TerminalOptions{}) }, "Not converged in 1 of 1 trial.\n"},
+		{"html", HTML, "1 of 1 trials ended with a region whose view differed from the truth. "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := string(render(t, tc.render, r))
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q", tc.want)
+			}
+			for _, bad := range []string{"truth ()", "trial: .", "Replay a trial"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("output has %q", bad)
+				}
+			}
+		})
+	}
+}
