@@ -130,3 +130,27 @@ func TestUnconvergedIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestUnconvergedIsDeterministic: the explanation is part of the report,
+// so it too is the same byte for byte whatever the number of workers.
+func TestUnconvergedIsDeterministic(t *testing.T) {
+	sc := wideBucket(t)
+	render := func(workers int) string {
+		run, err := Run(context.Background(), sc, Options{Seed: 100, Trials: 20, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := report.JSON(&b, run); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	a, b := render(1), render(2)
+	if a != b {
+		t.Fatal("seeds 100..119: reports differ between 1 and 2 workers")
+	}
+	if !strings.Contains(a, `"seed": 112`) {
+		t.Error("seeds 100..119 include 112, which does not converge; the report does not list it")
+	}
+}
