@@ -54,6 +54,11 @@ func DefaultLocalGossip() GossipConfig {
 	return GossipConfig{Interval: 100 * time.Millisecond, Fanout: 3, RetransmitMult: 2, PushPullInterval: 15 * time.Second}
 }
 
+// RetransmitLimit is how many times each region sends a rumor in a cluster
+// of n regions: RetransmitMult × ⌈log10(n+1)⌉, memberlist's retransmitLimit.
+// A report quotes it to say why a rumor died out before reaching everyone.
+func RetransmitLimit(mult, n int) int { return retransmitLimit(mult, n) }
+
 // retransmitLimit is memberlist's retransmitLimit: how many sends a rumor
 // gets in a cluster of n regions.
 func retransmitLimit(mult, n int) int {

@@ -29,6 +29,10 @@
 // if that is later. Network faults are the transport's business, not the
 // Node's.
 //
+// Read-only queries explain why a region lacks a mutation: PendingApply
+// (received, waiting for its apply instant), Gossiping (its rumor is still
+// queued) and NextPushPull (the next anti-entropy round).
+//
 // For many nodes in one process (the simulator's trials), Reset, Recycle, a
 // shared MessagePool and a shared FoldCache reuse memory; none of them
 // changes what a Node does.

@@ -115,6 +115,10 @@ type Node struct {
 	recovering               bool            // LostState: no commits until every peer answered a push/pull
 	answered                 map[string]bool // recovering: peers whose push/pull response arrived
 
+	// ppStaggerEnd is when the first push/pull's stagger ends: memberlist
+	// scales the first interval for the cluster size it knows then.
+	ppStaggerEnd int64
+
 	ready      Ready
 	stats      Stats
 	digest     [32]byte
@@ -210,7 +214,8 @@ func (n *Node) start(now int64) {
 		// push/pull; starting at the stagger alone made the simulator's
 		// first anti-entropy come an interval earlier than a live node's
 		// (docs/validation.md).
-		n.nextPushPull = now + stagger(n.rng, pp) + n.pushPullEvery()
+		n.ppStaggerEnd = now + stagger(n.rng, pp)
+		n.nextPushPull = n.ppStaggerEnd + n.pushPullEvery()
 	}
 }
 
@@ -267,6 +272,12 @@ func (n *Node) SetMembership(m *Membership) {
 		n.self = i
 	}
 	n.pick = n.pick[:0]
+	if n.started && n.cfg.Gossip.PushPullInterval > 0 && n.now < n.ppStaggerEnd {
+		// Still in the first stagger: the first interval is scaled for
+		// the membership known when the stagger ends (memberlist's
+		// pushPullTrigger), not the one at start (often just this node).
+		n.nextPushPull = n.ppStaggerEnd + n.pushPullEvery()
+	}
 }
 
 func strictlySorted(s []string) bool {

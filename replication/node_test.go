@@ -444,3 +444,103 @@ func TestReadOnlyQueriesAreReads(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestWhyNotAppliedQueries: PendingApply, Gossiping and NextPushPull are
+// what a simulator reads to say why a region lacks a mutation at the end of
+// a run (received but waiting for its apply instant, rumor still being
+// retransmitted, or only the next push/pull can bring it).
+func TestWhyNotAppliedQueries(t *testing.T) {
+	delay := &linkDelay{def: 6 * time.Second}
+	m := commitAt(t, "us-east-2", 1, 1*time.Second, "a")
+	tests := []struct {
+		name        string
+		steps       func(n *Node) // from epoch; the node's peers are three regions
+		now         time.Duration // Tick here after steps
+		wantPending time.Duration // -1: not pending
+		wantGossip  bool
+	}{
+		{"unknown", func(n *Node) {}, 2 * time.Second, -1, false},
+		{"received, waiting for commit+6s", func(n *Node) {
+			_ = n.Step(at(2*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{m}})
+		}, 2 * time.Second, 7 * time.Second, true},
+		{"applied, retransmits used up", func(n *Node) {
+			_ = n.Step(at(2*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{m}})
+		}, 20 * time.Second, -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newTestNode(t, "eu-west-1", delay, "us-east-2", "ap-southeast-2", "sa-east-1")
+			tt.steps(n)
+			// Every gossip round on the way, as a driver would tick.
+			for d := 2 * time.Second; d <= tt.now; d += 100 * time.Millisecond {
+				n.Tick(at(d))
+				n.Ready()
+			}
+			got, ok := n.PendingApply(m.ID)
+			if want := tt.wantPending >= 0; ok != want || ok && !got.Equal(at(tt.wantPending)) {
+				t.Errorf("PendingApply = %v, %v; want %v, %v", rel(got), ok, tt.wantPending, want)
+			}
+			if g := n.Gossiping(m.ID); g != tt.wantGossip {
+				t.Errorf("Gossiping = %v, want %v", g, tt.wantGossip)
+			}
+		})
+	}
+}
+
+// TestNextPushPull: the first push/pull comes after a stagger plus a whole
+// interval (memberlist's pushPullTrigger), so at 30 s intervals it lies in
+// [30 s, 60 s); after it, the next is one interval later; with no peers
+// there is none.
+func TestNextPushPull(t *testing.T) {
+	n := newTestNode(t, "eu-west-1", nil, "us-east-2")
+	first := rel(n.NextPushPull())
+	if first < 30*time.Second || first >= time.Minute {
+		t.Fatalf("first push/pull at %v, want in [30s, 60s)", first)
+	}
+	n.Tick(at(first))
+	n.Ready()
+	if next := rel(n.NextPushPull()); next != first+30*time.Second {
+		t.Errorf("after the first, next push/pull at %v, want %v", next, first+30*time.Second)
+	}
+	alone := newTestNode(t, "eu-west-1", nil)
+	if got := alone.NextPushPull(); !got.IsZero() {
+		t.Errorf("a node without peers: next push/pull %v, want none", rel(got))
+	}
+}
+
+// TestFirstPushPullScaledForTheCluster: memberlist's pushPullTrigger sleeps
+// its stagger and only then computes the interval, scaled for the cluster
+// size it knows at that moment. A node started before its membership is
+// set (as the simulator does) must scale its first push/pull for that
+// membership, not for a cluster of one: beyond 32 regions the first one
+// would otherwise come intervals early.
+func TestFirstPushPullScaledForTheCluster(t *testing.T) {
+	peers := func(k int) []string {
+		var out []string
+		for i := range k {
+			out = append(out, fmt.Sprintf("r%03d", i))
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		peers    int
+		from, to time.Duration // the first push/pull lies in [from, to)
+	}{
+		{"3 regions: stagger + 30s", 2, 30 * time.Second, 60 * time.Second},
+		{"30 regions: stagger + 30s", 29, 30 * time.Second, 60 * time.Second},
+		{"100 regions: stagger + 3 × 30s", 99, 90 * time.Second, 120 * time.Second},
+		{"1000 regions: stagger + 6 × 30s", 999, 180 * time.Second, 210 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := range uint64(20) {
+				n := NewNode(Config{Region: "eu-west-1", Start: epoch, Rand: rand.New(rand.NewPCG(seed, 2))})
+				n.SetPeers(peers(tt.peers))
+				if got := rel(n.NextPushPull()); got < tt.from || got >= tt.to {
+					t.Fatalf("seed %d: first push/pull at %v, want in [%v, %v)", seed, got, tt.from, tt.to)
+				}
+			}
+		})
+	}
+}

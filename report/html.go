@@ -94,7 +94,9 @@ func HTML(w io.Writer, r *Run) error {
 	if len(r.Expectations) == 0 {
 		p("<li>no expectations</li>\n")
 	}
-	p("</ul>\n</section>\n")
+	p("</ul>\n")
+	htmlUnconverged(p, r.Unconverged, r.Trials)
+	p("</section>\n")
 
 	p("<section id=\"timeline-section\">\n<h2>Timeline of the first trial</h2>\n")
 	if r.Timeline == nil {
@@ -223,6 +225,7 @@ th{background:var(--card);font-weight:600}
 .expectations .fail .mark{color:var(--fail)}
 .detail{color:var(--muted)}
 .note{font-size:14px}
+td.why{white-space:normal}
 .chart-wrap{overflow-x:auto}
 svg.chart{width:100%;height:auto;display:block;font-size:11px;fill:var(--fg)}
 svg.chart text{fill:var(--fg)}

@@ -439,6 +439,7 @@ func (n *narrator) summary() []string {
 		out = append(out, "At the end every region held the same view as the truth (converged).")
 	} else {
 		out = append(out, "At the end some region still differed from the truth (not converged).")
+		out = append(out, narrateUnconverged(n.r)...)
 	}
 	return out
 }

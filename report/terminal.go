@@ -103,6 +103,12 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 		line(s)
 	}
 	bw.WriteString("\n")
+	if lines := terminalUnconverged(r.Unconverged, r.Trials, opts.ASCII); len(lines) > 0 {
+		for _, s := range lines {
+			line(s)
+		}
+		bw.WriteString("\n")
+	}
 	line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
 	return bw.Flush()
 }

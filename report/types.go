@@ -20,6 +20,9 @@ type Run struct {
 	Probes       []Probe       `json:"probes"`
 	Regions      []Region      `json:"regions"`
 	Expectations []Expectation `json:"expectations"`
+	// Unconverged says why trials ended not converged; nil when every
+	// trial converged.
+	Unconverged *Unconverged `json:"unconverged,omitempty"`
 	// Timeline is the first trial's story, for the HTML timeline and `explain`.
 	Timeline *Timeline `json:"timeline,omitempty"`
 	// Visibility is the t-visibility curve per region over all trials.
@@ -114,4 +117,63 @@ type ProbeSample struct {
 type VisibilityCurve struct {
 	Region string       `json:"region"`
 	Points [][2]float64 `json:"points"` // [seconds after commit, probability]
+}
+
+// Unconverged explains the trials that ended with a region whose view
+// differed from the truth: how many, why over all of them, and the first
+// few trials in detail, each with its seed so it can be replayed alone
+// (`scenario run FILE --seed SEED`).
+type Unconverged struct {
+	Trials int `json:"trials"` // trials that ended not converged
+	// Reasons counts the missing (region, mutation) pairs of every such
+	// trial by reason, most frequent first.
+	Reasons []ReasonCount `json:"reasons"`
+	// Examples are the first MaxUnconvergedExamples such trials, in trial
+	// order (simulator runs only: a live cluster cannot say why).
+	Examples []UnconvergedTrial `json:"examples,omitempty"`
+}
+
+// MaxUnconvergedExamples bounds Unconverged.Examples, and
+// MaxMissingPerExample the Missing list of each: a scenario that never
+// converges would otherwise list every region of every trial.
+const (
+	MaxUnconvergedExamples = 10
+	MaxMissingPerExample   = 20
+)
+
+// ReasonCount is how many missing (region, mutation) pairs had one reason.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// UnconvergedTrial is one trial that ended not converged: what each region
+// lacked at the end, and why.
+type UnconvergedTrial struct {
+	Trial   int               `json:"trial"` // 0-based index; the seed is the run's seed + trial
+	Seed    uint64            `json:"seed"`
+	Missing []MissingMutation `json:"missing"`
+	// MoreMissing counts the pairs left out beyond MaxMissingPerExample.
+	MoreMissing int `json:"more_missing,omitempty"`
+}
+
+// MissingMutation is one committed mutation a region had not applied when
+// the run ended.
+type MissingMutation struct {
+	Region   string `json:"region"`
+	Mutation string `json:"mutation"` // origin/sequence
+	Call     string `json:"call"`
+	Label    string `json:"label,omitempty"` // the step's label
+	// Reason is one of pending_apply (received; its apply instant is after
+	// the end), in_flight (a message carrying it was on the wire),
+	// spreading (some region still gossiped it), rumor_died_out (no region
+	// gossiped it any more: only push/pull repairs it), lost (its origin
+	// lost its state before anyone else held it), conflict (the region
+	// holds another mutation under its ID).
+	Reason string `json:"reason"`
+	// ApplyAtSeconds: pending_apply only, the instant it becomes visible.
+	ApplyAtSeconds float64 `json:"apply_at_seconds,omitempty"`
+	// NextPushPullSeconds is the region's next scheduled push/pull (0: none).
+	NextPushPullSeconds float64 `json:"next_push_pull_seconds,omitempty"`
+	Detail              string  `json:"detail"` // the reason in a sentence
 }

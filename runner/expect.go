@@ -45,6 +45,9 @@ func (a *aggregate) check(e scenarios.Expectation) (bool, string) {
 		if a.run.Converged == want {
 			return true, fmt.Sprintf("converged = %v", a.run.Converged)
 		}
+		if u := a.run.Unconverged; u != nil && !a.run.Converged {
+			return false, unconvergedDetail(u, a.run.Trials)
+		}
 		return false, fmt.Sprintf("converged = %v in at least one trial", a.run.Converged)
 	case "exposure", "denial", "lag":
 		var d *Distribution

@@ -218,6 +218,7 @@ type aggregate struct {
 	probes      []report.Probe
 	confReads   []int
 	rejected    []string
+	reasons     map[string]int // missing pairs by reason, over unconverged trials
 }
 
 // maxHistogramSample caps the per-trial exposure values kept for the HTML
@@ -253,6 +254,7 @@ func (a *aggregate) add(r *trialResult) {
 	}
 	if !r.converged {
 		a.run.Converged = false
+		a.addUnconverged(r)
 	}
 	for i, pr := range r.probes {
 		p := &a.probes[i]
@@ -323,6 +325,7 @@ func (a *aggregate) finish() *report.Run {
 	if run.Timeline != nil {
 		sort.SliceStable(run.Timeline.Events, func(i, j int) bool { return run.Timeline.Events[i].At < run.Timeline.Events[j].At })
 	}
+	a.finishUnconverged()
 	run.Expectations = a.checkExpectations()
 	run.Passed = true
 	for _, e := range run.Expectations {

@@ -30,6 +30,9 @@ type trialResult struct {
 	rejected    []string // steps rejected at their origin (AWS errors), for the report
 	timeline    *report.Timeline
 	err         error
+
+	// missing: when not converged (sim), what each region lacked and why.
+	missing []report.MissingMutation
 }
 
 // probeResult is one probe's measurement in one trial.
@@ -241,6 +244,9 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	s.RunUntil(sc.Duration)
 	t.finishProbes(sc.Duration)
 	res.converged = s.Converged()
+	if !res.converged {
+		res.missing = t.explainMissing(s, sc.Duration)
+	}
 	truth := s.Truth().Digest()
 	res.convergedAt = make([]float64, len(sc.Regions))
 	for i, r := range sc.Regions {
