@@ -406,6 +406,25 @@ func (n *Node) Registerer() prometheus.Registerer { return n.reg }
 // Metrics returns the node's metrics (for the HTTP layer).
 func (n *Node) Metrics() *metrics.Region { return n.m }
 
+// countStep moves the metrics by what the replication node counted between
+// two snapshots of its Stats taken around a batch of Steps.
+func (n *Node) countStep(before, after replication.Stats) {
+	n.m.GossipDuplicates.Add(float64(after.Duplicates - before.Duplicates))
+	for _, c := range []struct {
+		reason string
+		d      uint64
+	}{
+		{metrics.RefusedOwnOrigin, after.RefusedOwnOrigin - before.RefusedOwnOrigin},
+		{metrics.RefusedSeqAhead, after.RefusedSeqAhead - before.RefusedSeqAhead},
+		{metrics.RefusedFutureTimestamp, after.RefusedFuture - before.RefusedFuture},
+		{metrics.RefusedConflict, after.Conflicts - before.Conflicts},
+	} {
+		if c.d > 0 {
+			n.m.GossipRefused.WithLabelValues(c.reason).Add(float64(c.d))
+		}
+	}
+}
+
 // Logger returns the node's logger (with its region).
 func (n *Node) Logger() zerolog.Logger { return n.log }
 
@@ -433,7 +452,7 @@ func (n *Node) run() {
 			}
 			n.mu.Lock()
 			now := time.Now()
-			dups := n.rn.Stats().Duplicates
+			st := n.rn.Stats()
 			for i := range batch {
 				if err := n.rn.Step(now, batch[i]); err != nil {
 					n.m.GossipRejected.Inc()
@@ -446,7 +465,7 @@ func (n *Node) run() {
 					n.syncTarget = max(n.syncTarget, batch[i].Vector[n.cfg.Region])
 				}
 			}
-			n.m.GossipDuplicates.Add(float64(n.rn.Stats().Duplicates - dups))
+			n.countStep(st, n.rn.Stats())
 			n.mu.Unlock()
 			clear(batch)
 			_ = n.flush()

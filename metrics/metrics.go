@@ -17,6 +17,14 @@ const (
 	DirectionOut = "out"
 )
 
+// Label values of Region.GossipRefused.
+const (
+	RefusedOwnOrigin       = "own_origin"
+	RefusedSeqAhead        = "seq_ahead"
+	RefusedFutureTimestamp = "future_timestamp"
+	RefusedConflict        = "conflict"
+)
+
 // Region holds the metrics of one region node. Every metric carries a
 // constant region label (New wraps the registerer), so several regions can
 // share one registry in an in-process cluster. No label ever holds a
@@ -51,6 +59,13 @@ type Region struct {
 	// GossipRejected counts received messages refused (undecodable,
 	// malformed, conflicting).
 	GossipRejected prometheus.Counter
+	// GossipRefused counts received mutations refused for what they claim,
+	// by reason: "own_origin" (this region's origin, a sequence number it
+	// never issued), "seq_ahead" (a sequence number implausibly far ahead
+	// of its origin), "future_timestamp" (beyond the clock-skew bound; the
+	// whole message is refused) and "conflict" (a known id, other content).
+	// Each such message also counts once in GossipRejected.
+	GossipRefused *prometheus.CounterVec
 	// GossipDuplicates counts received mutations this region already had:
 	// gossip's normal redundancy, and replays of old messages (harmless:
 	// the view is a fold of a set).
@@ -115,6 +130,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Help: "Replication message bytes by direction."}, []string{"direction"}),
 		GossipRejected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_rejected_total",
 			Help: "Received replication messages refused as undecodable, malformed or conflicting."}),
+		GossipRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_refused_mutations_total",
+			Help: "Received mutations refused for what they claim (own origin, sequence number far ahead, future timestamp, conflict), by reason."}, []string{"reason"}),
 		GossipDuplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_duplicate_mutations_total",
 			Help: "Received mutations this region already had (gossip redundancy, replayed messages); the view is unchanged by them."}),
 		ClusterMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "cluster_members",
@@ -136,7 +153,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
-		m.GossipRejected, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
+		m.GossipRejected, m.GossipRefused, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
 		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
@@ -146,6 +163,11 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			}
 			return nil, err
 		}
+	}
+	// Every reason exists from the start, at 0, so a dashboard's rate()
+	// sees the first refusal.
+	for _, reason := range []string{RefusedOwnOrigin, RefusedSeqAhead, RefusedFutureTimestamp, RefusedConflict} {
+		m.GossipRefused.WithLabelValues(reason)
 	}
 	m.reg, m.cs = r, cs
 	return m, nil

@@ -57,6 +57,7 @@ package replication
 //   Config.Start time.Time          // timers start here (else at the first input); first round at a random stagger
 //   Config.PacketBytes int          // gossip packet budget, default 1400 (memberlist UDPBufferSize)
 //   Config.MaxClockOffset           // reject timestamps this far ahead of the receiver (default 1m; <0 disables)
+//   Config.MaxSeqAhead uint64       // refuse seqs this far past the highest known of their origin (default 2^32)
 //   Config.CheckpointEvery, MaxCheckpoints   // view clones for re-folding late arrivals (8, 64)
 //   Config.LostState bool           // restarted without its durable log: refuses commits (ServiceUnavailable)
 //                                   // until every peer answered a push/pull; then fills lost own seqs
@@ -66,6 +67,7 @@ package replication
 //   (m *Message) Validate() error; (m Message) Size() int   // = len(Encode()), without encoding
 //   Step errors wrap ErrMalformed (message rejected whole, nothing changed) or ErrConflict (a
 //       mutation with a known ID and other content was dropped and counted; the rest was taken in)
+//       or ErrImplausible (likewise, for a sequence number no honest peer sends: bounds.go)
 //   VersionVector.Covers(id) / Clone() / Origins()
 //   func (n *Node) Stats() Stats; Pending() int; NumApplied() int; Peers() []string; Region() string
 //   type Membership; NewMembership(regions) *Membership; (n *Node) SetMembership(m)   // one validated
