@@ -61,6 +61,11 @@ type Config struct {
 	DataDir string
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
+	// Recover accepts a durable log damaged before its end: every intact
+	// record is kept and the damaged bytes are set aside next to it
+	// (store.Options.Recover). Without it such a log stops Start with a
+	// *store.CorruptError.
+	Recover bool
 	// GossipKey is the AES key (16, 24 or 32 bytes) of memberlist's
 	// keyring; nil leaves gossip unencrypted (loopback experiments only).
 	GossipKey []byte
@@ -300,13 +305,26 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	// Durable log: replay before any other input.
 	if cfg.DataDir != "" {
-		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
+		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Recover: cfg.Recover,
+			OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
 		if err != nil {
 			return nil, fmt.Errorf("live: %w", err)
 		}
 		if !rec.Clean() {
 			// Never applied, loudly reported; peers re-send what they hold.
-			log.Error().Str("recovery", rec.String()).Msg("mutation log had a bad tail; it was cut off and will be repaired from peers")
+			for _, d := range rec.Damage {
+				outcome, msg := metrics.StoreSetAside, "mutation log was corrupt: the damaged bytes were set aside (--recover); peers re-send what they held"
+				if d.Torn {
+					outcome, msg = metrics.StoreTornTail, "mutation log had a torn tail (an interrupted append); it was cut off and will be repaired from peers"
+				}
+				m.StoreCorrupt.WithLabelValues(outcome).Inc()
+				log.Error().Int("record", d.Record).Int64("offset", d.Offset).Int64("bytes", d.Length).Str("reason", d.Reason).
+					Str("saved_as", d.SavedAs).Msg(msg)
+			}
+			m.StoreRecovered.Add(float64(rec.Kept))
+			if rec.Rewritten {
+				log.Warn().Int("kept", rec.Kept).Str("dir", cfg.DataDir).Msg("mutation log rewritten without its damaged records")
+			}
 		}
 		n.store = l
 		n.rn.Restore(muts)
