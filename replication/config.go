@@ -106,8 +106,9 @@ type Config struct {
 	// check.
 	MaxClockOffset time.Duration
 	// MaxSeqAhead is how far past the highest sequence number known of an
-	// origin a received mutation's may be before it is refused as
-	// implausible (ErrImplausible). Zero means DefaultMaxSeqAhead.
+	// origin a received mutation's sequence number may be before the
+	// mutation is refused as implausible (ErrImplausible, bounds.go). Zero
+	// means DefaultMaxSeqAhead.
 	MaxSeqAhead uint64
 	// CheckpointEvery is how many applied mutations separate two
 	// checkpoints of the view (clones a late arrival is re-folded from);

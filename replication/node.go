@@ -710,8 +710,9 @@ func (n *Node) Stats() Stats {
 // is known and applied, in the total order, with no Applied report (they
 // were reported before the crash, or were pending and become visible now),
 // no gossip and no Persist. Anti-entropy then fetches what the log lacks.
-// Entries that fail validation or conflict with an earlier entry are
-// skipped and counted as rejected.
+// Entries that fail validation, carry a sequence number above MaxSeq (a
+// forgery taken in before the bounds existed) or conflict with an earlier
+// entry are skipped and counted as rejected.
 func (n *Node) Restore(log []Mutation) {
 	var batch []*entry
 	for i := range log {
