@@ -173,7 +173,8 @@ func memberNode(n *Node, region string) *memberlist.Node {
 // the victim's own origin with sequence number 2^64-1 (which used to wrap
 // the victim's next sequence number to 0, so that every later commit failed
 // while /healthz stayed 200), or other claims no honest peer makes. The
-// victim refuses each, counts it by reason, and keeps committing.
+// victim refuses each, counts it by reason, and keeps committing (its
+// clock is not dragged a day ahead either: the HLC never saw the claim).
 func TestForgedSequenceCannotStopCommits(t *testing.T) {
 	c := startCluster(t, []string{"us-east-2", "eu-west-1"}, ClusterOptions{GossipKey: []byte("0123456789abcdef")})
 	victim, peer := c.Node("us-east-2"), c.Node("eu-west-1")
@@ -193,6 +194,11 @@ func TestForgedSequenceCannotStopCommits(t *testing.T) {
 		{"own origin, seq 2^64-1", forge(victim.Region(), math.MaxUint64), "own_origin"},
 		{"own origin, the very next seq", forge(victim.Region(), own.ID.Seq+2), "own_origin"},
 		{"other origin, far ahead", forge("sa-east-1", replication.DefaultMaxSeqAhead+1), "seq_ahead"},
+		{"own origin, timestamp a day ahead", func() replication.Mutation {
+			m := forge(victim.Region(), 1)
+			m.TS.Wall = time.Now().Add(24 * time.Hour).UnixNano()
+			return m
+		}(), "future_timestamp"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,6 +225,9 @@ func TestForgedSequenceCannotStopCommits(t *testing.T) {
 			}
 			if want := own.ID.Seq + uint64(i) + 1; m.ID.Seq != want {
 				t.Errorf("committed %s, want sequence number %d", m.ID, want)
+			}
+			if m.TS.Time().After(time.Now().Add(time.Minute)) {
+				t.Errorf("committed at %v: the claim dragged the clock ahead", m.TS.Time())
 			}
 			within(t, 10*time.Second, "the commit reaches the peer", func(ctx context.Context) error {
 				return c.WaitApplied(ctx, m.ID)
