@@ -313,11 +313,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if !rec.Clean() {
 			// Never applied, loudly reported; peers re-send what they hold.
 			for _, d := range rec.Damage {
-				outcome, msg := metrics.StoreSetAside, "mutation log was corrupt: the damaged bytes were set aside (--recover); peers re-send what they held"
+				kind, msg := metrics.StoreCorrupt, "mutation log was corrupt: the damaged bytes were set aside (--recover); peers re-send what they held"
 				if d.Torn {
-					outcome, msg = metrics.StoreTornTail, "mutation log had a torn tail (an interrupted append); it was cut off and will be repaired from peers"
+					kind, msg = metrics.StoreTornTail, "mutation log had a torn tail (an interrupted append); it was cut off and will be repaired from peers"
 				}
-				m.StoreCorrupt.WithLabelValues(outcome).Inc()
+				m.StoreDamaged.WithLabelValues(kind).Inc()
 				log.Error().Int("record", d.Record).Int64("offset", d.Offset).Int64("bytes", d.Length).Str("reason", d.Reason).
 					Str("saved_as", d.SavedAs).Msg(msg)
 			}

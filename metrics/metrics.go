@@ -25,10 +25,10 @@ const (
 	RefusedConflict        = "conflict"
 )
 
-// Label values of Region.StoreCorrupt.
+// Label values of Region.StoreDamaged.
 const (
 	StoreTornTail = "torn_tail"
-	StoreSetAside = "set_aside"
+	StoreCorrupt  = "corrupt"
 )
 
 // Region holds the metrics of one region node. Every metric carries a
@@ -84,10 +84,11 @@ type Region struct {
 	StoreFsync prometheus.Histogram
 	// StoreRecords is how many mutations the durable log holds.
 	StoreRecords prometheus.Gauge
-	// StoreCorrupt counts damaged records the durable log was opened past,
-	// by outcome: "torn_tail" (an interrupted append, cut off) or
-	// "set_aside" (corruption before the end, set aside by --recover).
-	StoreCorrupt *prometheus.CounterVec
+	// StoreDamaged counts damaged stretches of the durable log (usually
+	// one record each) it was opened past, by kind: "torn_tail" (an
+	// interrupted append, cut off) or "corrupt" (damage before the end,
+	// set aside by --recover).
+	StoreDamaged *prometheus.CounterVec
 	// StoreRecovered counts intact records that followed corruption in the
 	// durable log and were kept by --recover.
 	StoreRecovered prometheus.Counter
@@ -156,8 +157,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}}),
 		StoreRecords: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_records",
 			Help: "Mutations held in the durable log."}),
-		StoreCorrupt: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "store_corrupt_records_total",
-			Help: "Damaged durable-log records (stretches of damaged bytes, usually one record each) found at start, by outcome: torn_tail (cut off) or set_aside (--recover)."}, []string{"outcome"}),
+		StoreDamaged: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "store_damaged_records_total",
+			Help: "Damaged durable-log records (stretches of damaged bytes, usually one record each) found at start, by kind: torn_tail (cut off) or corrupt (set aside by --recover)."}, []string{"kind"}),
 		StoreRecovered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "store_recovered_records_total",
 			Help: "Intact durable-log records that followed corruption and were kept by --recover."}),
 		FaultsActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "faults_active",
@@ -170,7 +171,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
-		m.GossipRejected, m.GossipRefused, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreCorrupt, m.StoreRecovered, m.FaultsActive,
+		m.GossipRejected, m.GossipRefused, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
 		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
@@ -186,8 +187,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	for _, reason := range []string{RefusedOwnOrigin, RefusedSeqAhead, RefusedFutureTimestamp, RefusedConflict} {
 		m.GossipRefused.WithLabelValues(reason)
 	}
-	m.StoreCorrupt.WithLabelValues(StoreTornTail)
-	m.StoreCorrupt.WithLabelValues(StoreSetAside)
+	m.StoreDamaged.WithLabelValues(StoreTornTail)
+	m.StoreDamaged.WithLabelValues(StoreCorrupt)
 	m.reg, m.cs = r, cs
 	return m, nil
 }

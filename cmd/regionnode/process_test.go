@@ -539,7 +539,7 @@ func TestProcessRefusesCorruptLog(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`iamprop_store_corrupt_records_total{outcome="set_aside",region="us-east-2"} 1`,
+		`iamprop_store_damaged_records_total{kind="corrupt",region="us-east-2"} 1`,
 		`iamprop_store_recovered_records_total{region="us-east-2"} 3`,
 	} {
 		if !strings.Contains(string(metrics), want) {
