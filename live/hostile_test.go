@@ -3,6 +3,8 @@ package live
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -165,4 +167,74 @@ func memberNode(n *Node, region string) *memberlist.Node {
 		}
 	}
 	return nil
+}
+
+// TestForgedSequenceCannotStopCommits: an insider gossips a mutation under
+// the victim's own origin with sequence number 2^64-1 (which used to wrap
+// the victim's next sequence number to 0, so that every later commit failed
+// while /healthz stayed 200), or other claims no honest peer makes. The
+// victim refuses each, counts it by reason, and keeps committing (its
+// clock is not dragged a day ahead either: the HLC never saw the claim).
+func TestForgedSequenceCannotStopCommits(t *testing.T) {
+	c := startCluster(t, []string{"us-east-2", "eu-west-1"}, ClusterOptions{GossipKey: []byte("0123456789abcdef")})
+	victim, peer := c.Node("us-east-2"), c.Node("eu-west-1")
+	own, err := c.Commit(victim.Region(), createUser("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forge := func(origin string, seq uint64) replication.Mutation {
+		return replication.Mutation{ID: replication.MutationID{Origin: origin, Seq: seq},
+			TS: replication.Timestamp{Wall: time.Now().UnixNano()}, Call: createUser("mallory")}
+	}
+	cases := []struct {
+		name   string
+		claim  replication.Mutation
+		reason string
+	}{
+		{"own origin, seq 2^64-1", forge(victim.Region(), math.MaxUint64), "own_origin"},
+		{"own origin, the very next seq", forge(victim.Region(), own.ID.Seq+2), "own_origin"},
+		{"other origin, far ahead", forge("sa-east-1", replication.DefaultMaxSeqAhead+1), "seq_ahead"},
+		{"own origin, timestamp a day ahead", func() replication.Mutation {
+			m := forge(victim.Region(), 1)
+			m.TS.Wall = time.Now().Add(24 * time.Hour).UnixNano()
+			return m
+		}(), "future_timestamp"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			refused := testutil.ToFloat64(victim.Metrics().GossipRefused.WithLabelValues(tc.reason))
+			rejected := testutil.ToFloat64(victim.Metrics().GossipRejected)
+			msg := replication.Message{Kind: replication.KindGossip, From: peer.Region(), Mutations: []replication.Mutation{tc.claim}}
+			if err := peer.ml.SendToAddress(memberlist.Address{Addr: victim.GossipAddr()}, append([]byte{tagReplication}, msg.Encode()...)); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for testutil.ToFloat64(victim.Metrics().GossipRejected) == rejected && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := testutil.ToFloat64(victim.Metrics().GossipRefused.WithLabelValues(tc.reason)); got != refused+1 {
+				t.Errorf("iamprop_gossip_refused_mutations_total{reason=%q} = %v, want %v", tc.reason, got, refused+1)
+			}
+			if got := testutil.ToFloat64(victim.Metrics().GossipRejected); got != rejected+1 {
+				t.Errorf("iamprop_gossip_rejected_total = %v, want %v", got, rejected+1)
+			}
+			// Local commits keep working, with the next honest number.
+			m, err := c.Commit(victim.Region(), createUser(fmt.Sprint("bob", i)))
+			if err != nil {
+				t.Fatalf("commit after the forged claim: %v", err)
+			}
+			if want := own.ID.Seq + uint64(i) + 1; m.ID.Seq != want {
+				t.Errorf("committed %s, want sequence number %d", m.ID, want)
+			}
+			if m.TS.Time().After(time.Now().Add(time.Minute)) {
+				t.Errorf("committed at %v: the claim dragged the clock ahead", m.TS.Time())
+			}
+			within(t, 10*time.Second, "the commit reaches the peer", func(ctx context.Context) error {
+				return c.WaitApplied(ctx, m.ID)
+			})
+			if err := victim.Healthy(); err != nil {
+				t.Errorf("victim unhealthy: %v", err)
+			}
+		})
+	}
 }

@@ -62,6 +62,11 @@ type Config struct {
 	DataDir string
 	// NoSync skips fsync (benchmarks only).
 	NoSync bool
+	// Recover accepts a durable log damaged before its end: every intact
+	// record is kept and the damaged bytes are set aside next to it
+	// (store.Options.Recover). Without it such a log stops Start with a
+	// *store.CorruptError.
+	Recover bool
 	// GossipKey is the AES key (16, 24 or 32 bytes) of memberlist's
 	// keyring; nil leaves gossip unencrypted (loopback experiments only).
 	GossipKey []byte
@@ -307,13 +312,26 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	// Durable log: replay before any other input.
 	if cfg.DataDir != "" {
-		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
+		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Recover: cfg.Recover,
+			OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
 		if err != nil {
 			return nil, fmt.Errorf("live: %w", err)
 		}
 		if !rec.Clean() {
 			// Never applied, loudly reported; peers re-send what they hold.
-			log.Error().Str("recovery", rec.String()).Msg("mutation log had a bad tail; it was cut off and will be repaired from peers")
+			for _, d := range rec.Damage {
+				kind, msg := metrics.StoreCorrupt, "mutation log was corrupt: the damaged bytes were set aside (--recover); peers re-send what they held"
+				if d.Torn {
+					kind, msg = metrics.StoreTornTail, "mutation log had a torn tail (an interrupted append); it was cut off and will be repaired from peers"
+				}
+				m.StoreDamaged.WithLabelValues(kind).Inc()
+				log.Error().Int("record", d.Record).Int64("offset", d.Offset).Int64("bytes", d.Length).Str("reason", d.Reason).
+					Str("saved_as", d.SavedAs).Msg(msg)
+			}
+			m.StoreRecovered.Add(float64(rec.Kept))
+			if rec.Rewritten {
+				log.Warn().Int("kept", rec.Kept).Str("dir", cfg.DataDir).Msg("mutation log rewritten without its damaged records")
+			}
 		}
 		n.store = l
 		n.rn.Restore(muts)
@@ -426,6 +444,25 @@ func (n *Node) Registerer() prometheus.Registerer { return n.reg }
 // Metrics returns the node's metrics (for the HTTP layer).
 func (n *Node) Metrics() *metrics.Region { return n.m }
 
+// countStep moves the metrics by what the replication node counted between
+// two snapshots of its Stats taken around a batch of Steps.
+func (n *Node) countStep(before, after replication.Stats) {
+	n.m.GossipDuplicates.Add(float64(after.Duplicates - before.Duplicates))
+	for _, c := range []struct {
+		reason string
+		d      uint64
+	}{
+		{metrics.RefusedOwnOrigin, after.RefusedOwnOrigin - before.RefusedOwnOrigin},
+		{metrics.RefusedSeqAhead, after.RefusedSeqAhead - before.RefusedSeqAhead},
+		{metrics.RefusedFutureTimestamp, after.RefusedFuture - before.RefusedFuture},
+		{metrics.RefusedConflict, after.Conflicts - before.Conflicts},
+	} {
+		if c.d > 0 {
+			n.m.GossipRefused.WithLabelValues(c.reason).Add(float64(c.d))
+		}
+	}
+}
+
 // Logger returns the node's logger (with its region).
 func (n *Node) Logger() zerolog.Logger { return n.log }
 
@@ -453,7 +490,7 @@ func (n *Node) run() {
 			}
 			n.mu.Lock()
 			now := time.Now()
-			dups := n.rn.Stats().Duplicates
+			st := n.rn.Stats()
 			for i := range batch {
 				if err := n.rn.Step(now, batch[i]); err != nil {
 					n.m.GossipRejected.Inc()
@@ -466,7 +503,7 @@ func (n *Node) run() {
 					n.syncTarget = max(n.syncTarget, batch[i].Vector[n.cfg.Region])
 				}
 			}
-			n.m.GossipDuplicates.Add(float64(n.rn.Stats().Duplicates - dups))
+			n.countStep(st, n.rn.Stats())
 			n.mu.Unlock()
 			clear(batch)
 			_ = n.flush()

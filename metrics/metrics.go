@@ -17,6 +17,20 @@ const (
 	DirectionOut = "out"
 )
 
+// Label values of Region.GossipRefused.
+const (
+	RefusedOwnOrigin       = "own_origin"
+	RefusedSeqAhead        = "seq_ahead"
+	RefusedFutureTimestamp = "future_timestamp"
+	RefusedConflict        = "conflict"
+)
+
+// Label values of Region.StoreDamaged.
+const (
+	StoreTornTail = "torn_tail"
+	StoreCorrupt  = "corrupt"
+)
+
 // Region holds the metrics of one region node. Every metric carries a
 // constant region label (New wraps the registerer), so several regions can
 // share one registry in an in-process cluster. No label ever holds a
@@ -51,6 +65,13 @@ type Region struct {
 	// GossipRejected counts received messages refused (undecodable,
 	// malformed, conflicting).
 	GossipRejected prometheus.Counter
+	// GossipRefused counts received mutations refused for what they claim,
+	// by reason: "own_origin" (this region's origin, a sequence number it
+	// never issued), "seq_ahead" (a sequence number implausibly far ahead
+	// of its origin), "future_timestamp" (beyond the clock-skew bound; the
+	// whole message is refused) and "conflict" (a known id, other content).
+	// Each such message also counts once in GossipRejected.
+	GossipRefused *prometheus.CounterVec
 	// GossipDuplicates counts received mutations this region already had:
 	// gossip's normal redundancy, and replays of old messages (harmless:
 	// the view is a fold of a set).
@@ -63,6 +84,14 @@ type Region struct {
 	StoreFsync prometheus.Histogram
 	// StoreRecords is how many mutations the durable log holds.
 	StoreRecords prometheus.Gauge
+	// StoreDamaged counts damaged stretches of the durable log (usually
+	// one record each) it was opened past, by kind: "torn_tail" (an
+	// interrupted append, cut off) or "corrupt" (damage before the end,
+	// set aside by --recover).
+	StoreDamaged *prometheus.CounterVec
+	// StoreRecovered counts intact records that followed corruption in the
+	// durable log and were kept by --recover.
+	StoreRecovered prometheus.Counter
 	// FaultsActive is how many fault rules the transport applies now.
 	FaultsActive prometheus.Gauge
 	// TransportDropped counts packets and streams the fault transport
@@ -115,6 +144,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Help: "Replication message bytes by direction."}, []string{"direction"}),
 		GossipRejected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_rejected_total",
 			Help: "Received replication messages refused as undecodable, malformed or conflicting."}),
+		GossipRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_refused_mutations_total",
+			Help: "Received mutations refused for what they claim (own origin, sequence number far ahead, future timestamp, conflict), by reason."}, []string{"reason"}),
 		GossipDuplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_duplicate_mutations_total",
 			Help: "Received mutations this region already had (gossip redundancy, replayed messages); the view is unchanged by them."}),
 		ClusterMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "cluster_members",
@@ -126,6 +157,10 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}}),
 		StoreRecords: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_records",
 			Help: "Mutations held in the durable log."}),
+		StoreDamaged: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "store_damaged_records_total",
+			Help: "Damaged durable-log records (stretches of damaged bytes, usually one record each) found at start, by kind: torn_tail (cut off) or corrupt (set aside by --recover)."}, []string{"kind"}),
+		StoreRecovered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "store_recovered_records_total",
+			Help: "Intact durable-log records that followed corruption and were kept by --recover."}),
 		FaultsActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "faults_active",
 			Help: "Fault rules (latency, loss, partition) the transport applies now."}),
 		TransportDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "transport_dropped_total",
@@ -136,7 +171,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
-		m.GossipRejected, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.FaultsActive,
+		m.GossipRejected, m.GossipRefused, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
 		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
@@ -147,6 +182,13 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			return nil, err
 		}
 	}
+	// Every reason exists from the start, at 0, so a dashboard's rate()
+	// sees the first refusal.
+	for _, reason := range []string{RefusedOwnOrigin, RefusedSeqAhead, RefusedFutureTimestamp, RefusedConflict} {
+		m.GossipRefused.WithLabelValues(reason)
+	}
+	m.StoreDamaged.WithLabelValues(StoreTornTail)
+	m.StoreDamaged.WithLabelValues(StoreCorrupt)
 	m.reg, m.cs = r, cs
 	return m, nil
 }

@@ -110,6 +110,11 @@ type Config struct {
 	// region's clock forward). Zero means one minute; negative disables the
 	// check.
 	MaxClockOffset time.Duration
+	// MaxSeqAhead is how far past the highest sequence number known of an
+	// origin a received mutation's sequence number may be before the
+	// mutation is refused as implausible (ErrImplausible, bounds.go). Zero
+	// means DefaultMaxSeqAhead.
+	MaxSeqAhead uint64
 	// CheckpointEvery is how many applied mutations separate two
 	// checkpoints of the view (clones a late arrival is re-folded from);
 	// zero means 8: a clone costs O(1) and a re-fold re-applies everything
@@ -165,6 +170,9 @@ func (c *Config) withDefaults() {
 	c.PacketBytes = min(max(c.PacketBytes, 256), 65507)
 	if c.MaxClockOffset == 0 {
 		c.MaxClockOffset = time.Minute
+	}
+	if c.MaxSeqAhead == 0 {
+		c.MaxSeqAhead = DefaultMaxSeqAhead
 	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = 8

@@ -58,6 +58,9 @@ type Stats struct {
 	Pending                int                      // received, waiting for their apply time
 	Checkpoints            int                      // view clones kept for re-folds
 	PullsOnSight           uint64                   // push/pull requests sent because a peer's vector showed something missing (repair.go)
+	RefusedOwnOrigin       uint64                   // mutations dropped: under this region's origin, beyond what it issued (bounds.go)
+	RefusedSeqAhead        uint64                   // mutations dropped: sequence number implausibly far ahead of its origin (bounds.go)
+	RefusedFuture          uint64                   // messages rejected: a timestamp beyond Config.MaxClockOffset
 }
 
 // originLog is what a region knows of one origin's mutations.
@@ -355,9 +358,11 @@ func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
 // rejected whole with an error wrapping ErrMalformed, and changes nothing.
 // A mutation whose ID is known with different content (a forged origin, or
 // a sequence number reused after lost state) is dropped and counted in
-// Stats.Conflicts, and Step returns an error wrapping ErrConflict; the
-// message's other mutations are taken in, so one conflict cannot stall
-// anti-entropy between two regions for good. Step copies what it keeps of
+// Stats.Conflicts, and Step returns an error wrapping ErrConflict; one that
+// claims a sequence number no honest peer sends (bounds.go) is dropped and
+// counted likewise, with ErrImplausible. The message's other mutations are
+// taken in, so one bad mutation cannot stall anti-entropy between two
+// regions for good. Step copies what it keeps of
 // m's mutations (sharing their Args bytes, which nobody modifies), so the
 // caller may reuse m.Mutations' slice afterwards (the simulator's
 // MessagePool does).
@@ -449,6 +454,7 @@ func (n *Node) check(m *Message) error {
 			return err
 		}
 		if mu.TS.Wall > horizon {
+			n.stats.RefusedFuture++
 			return fmt.Errorf("%w: %s: timestamp %s is %v ahead of this region's clock", ErrMalformed, mu.ID, mu.TS.Time().Format(time.RFC3339Nano), time.Duration(mu.TS.Wall-n.now))
 		}
 		if e == nil {
@@ -537,6 +543,12 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 				if conflict == nil {
 					conflict = fmt.Errorf("%w: %s differs from the mutation known under that id; dropped", ErrConflict, mu.ID)
 				}
+			}
+			continue
+		}
+		if err := n.plausible(mu); err != nil {
+			if conflict == nil {
+				conflict = err
 			}
 			continue
 		}
@@ -709,13 +721,14 @@ func (n *Node) Stats() Stats {
 // is known and applied, in the total order, with no Applied report (they
 // were reported before the crash, or were pending and become visible now),
 // no gossip and no Persist. Anti-entropy then fetches what the log lacks.
-// Entries that fail validation or conflict with an earlier entry are
-// skipped and counted as rejected.
+// Entries that fail validation, carry a sequence number above MaxSeq (a
+// forgery taken in before the bounds existed) or conflict with an earlier
+// entry are skipped and counted as rejected.
 func (n *Node) Restore(log []Mutation) {
 	var batch []*entry
 	for i := range log {
 		mu := &log[i]
-		if mu.Validate() != nil {
+		if mu.Validate() != nil || mu.ID.Seq > MaxSeq {
 			n.stats.Rejected++
 			continue
 		}

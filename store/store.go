@@ -1,19 +1,21 @@
 // Package store is a region's durable mutation log: a checksummed,
 // append-only file that is fsynced before a commit is acknowledged and
-// replayed when the region restarts. A torn or corrupt tail (a crash in the
-// middle of a write, a flipped bit) is detected by length and CRC, reported,
-// moved aside and never applied.
+// replayed when the region restarts. Damage is detected by length and CRC
+// and never applied. A torn tail (a crash in the middle of an append) is
+// saved aside and cut off; damage before the end (a flipped bit with intact
+// records after it) is corruption: the log is refused unless the caller
+// asks to recover, which keeps every intact record (docs/store.md).
 package store
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -47,32 +49,116 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // ErrLocked is returned by Open when another process holds the directory.
 var ErrLocked = errors.New("store: data directory is in use by another process")
 
-// Recovery describes what Open found wrong at the end of the log and did
-// about it. A zero Recovery means the log was clean.
-type Recovery struct {
-	// Offset is the byte offset of the first record that could not be
-	// read; the log was truncated there.
-	Offset int64
-	// Discarded is how many bytes followed that offset; they were moved
-	// to SavedAs for inspection, never applied.
-	Discarded int64
-	// Reason says what was wrong: a torn record (the file ends inside it),
-	// a checksum mismatch, an oversized length or an undecodable payload.
+// ErrCorrupt is wrapped by the *CorruptError Open returns for a log damaged
+// before its end.
+var ErrCorrupt = errors.New("store: mutation log is corrupt")
+
+// Damage is one damaged stretch of the log that Open found: bytes that do
+// not form an intact record, from Offset up to the next intact record or
+// the end of the file.
+type Damage struct {
+	// Record is the number (from 1) of the stretch's first record in the
+	// log, counting each earlier damaged stretch as one record (exact for
+	// the first stretch, and for any damage within a single record).
+	Record int
+	// Offset and Length locate the stretch in the log, in bytes.
+	Offset, Length int64
+	// Reason says what was wrong with its first record: a checksum
+	// mismatch, a length out of range, an undecodable payload, or a record
+	// the file ends inside.
 	Reason string
-	// SavedAs is the file the discarded bytes were copied to ("" if none).
+	// Torn says the stretch is the end of the file and no intact record
+	// follows it: what an interrupted append leaves. Only a torn tail is
+	// cut off without Options.Recover.
+	Torn bool
+	// SavedAs is the file the stretch's bytes were copied to, next to the
+	// log, before the log was cut or rewritten ("" if neither happened).
 	SavedAs string
 }
 
-// Clean reports whether nothing was discarded.
-func (r Recovery) Clean() bool { return r.Reason == "" }
+// Recovery says what Open found wrong in the log and did about it. A zero
+// Recovery means the log was clean.
+type Recovery struct {
+	// Damage lists the damaged stretches, in file order. Their bytes were
+	// saved (Damage.SavedAs) and are not in the log any more.
+	Damage []Damage
+	// Kept is how many intact records followed the first damaged stretch
+	// and were kept (Options.Recover).
+	Kept int
+	// Rewritten says the log was rewritten without the damaged stretches
+	// (Options.Recover), rather than only cut at a torn tail.
+	Rewritten bool
+}
+
+// Clean reports whether the log had no damage.
+func (r Recovery) Clean() bool { return len(r.Damage) == 0 }
+
+// Corrupt is how many damaged stretches were not a torn tail: corruption,
+// set aside by Options.Recover.
+func (r Recovery) Corrupt() int {
+	n := 0
+	for _, d := range r.Damage {
+		if !d.Torn {
+			n++
+		}
+	}
+	return n
+}
 
 // String describes the recovery for a log line.
 func (r Recovery) String() string {
 	if r.Clean() {
 		return "clean"
 	}
-	return fmt.Sprintf("discarded %d bytes at offset %d (%s); saved as %s", r.Discarded, r.Offset, r.Reason, r.SavedAs)
+	var b strings.Builder
+	for i, d := range r.Damage {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		what := "corrupt"
+		if d.Torn {
+			what = "torn tail"
+		}
+		fmt.Fprintf(&b, "%s at record %d, byte offset %d, %d bytes (%s), saved as %s", what, d.Record, d.Offset, d.Length, d.Reason, d.SavedAs)
+	}
+	if r.Rewritten {
+		fmt.Fprintf(&b, "; log rewritten keeping %d intact records that followed the damage", r.Kept)
+	}
+	return b.String()
 }
+
+// CorruptError is Open's error for a log with damage before its end: intact
+// records follow a bad one, so it is not an interrupted append, and cutting
+// the log there would silently drop acknowledged mutations. Nothing was
+// changed on disk. Options.Recover keeps every intact record instead.
+type CorruptError struct {
+	Path string
+	// First is the first damaged stretch (Damage.SavedAs is empty).
+	First Damage
+	// Stretches is how many damaged stretches the log holds; Following is
+	// how many intact records follow the first one.
+	Stretches, Following int
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("store: %s is corrupt: record %d at byte offset %d: %s; %s follow it, %s in all. "+
+		"Nothing was changed. Start with --recover (store.Options.Recover) to keep every intact record, set the damaged bytes aside next to the log and rewrite it",
+		e.Path, e.First.Record, e.First.Offset, e.First.Reason, plural(e.Following, "intact record"), plural(e.Stretches, "damaged stretch"))
+}
+
+func plural(n int, what string) string {
+	switch {
+	case n == 1:
+		return "1 " + what
+	case strings.HasSuffix(what, "ch"):
+		return fmt.Sprintf("%d %ses", n, what)
+	default:
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) hold.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
 // Log is an open mutation log. It is safe for concurrent use, though the
 // live driver appends from one goroutine.
@@ -96,11 +182,23 @@ type Options struct {
 	// OnSync, when set, is called with the duration of every fsync (for the
 	// store's latency metric).
 	OnSync func(time.Duration)
+	// Recover makes Open accept a log damaged before its end: every intact
+	// record is kept, each damaged stretch is copied to a file next to the
+	// log (mutations.log.corrupt-OFFSET), and the log is rewritten without
+	// them atomically (temporary file, fsync, rename, directory fsync).
+	// Without it such a log is refused with a *CorruptError. A torn tail
+	// is cut off either way.
+	Recover bool
 }
 
 // Open opens (creating if needed) the log in dir, replays it and returns
-// the mutations it holds in append order, with a Recovery that says whether
-// a bad tail was cut off. The directory is locked against a second process.
+// the mutations it holds in append order, with a Recovery that says what
+// damage was found and set aside. A torn tail (the file ends inside a
+// record, or in a bad record no intact one follows: an interrupted append)
+// is saved aside and cut off. Damage before the end is corruption: Open
+// returns a *CorruptError naming the file, record and offset, and changes
+// nothing, unless opts.Recover. The directory is locked against a second
+// process.
 func Open(dir string, opts Options) (*Log, []replication.Mutation, Recovery, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, Recovery{}, fmt.Errorf("store: create data directory: %w", err)
@@ -120,17 +218,18 @@ func Open(dir string, opts Options) (*Log, []replication.Mutation, Recovery, err
 		return nil, nil, Recovery{}, fmt.Errorf("store: open log: %w", err)
 	}
 	l := &Log{f: f, lock: lock, noSync: opts.NoSync, syncHook: opts.OnSync}
-	muts, rec, err := l.replay(path)
+	muts, rec, err := l.replay(path, opts.Recover)
 	if err != nil {
-		f.Close()
+		l.f.Close()
 		lock.Close()
 		return nil, nil, Recovery{}, err
 	}
 	return l, muts, rec, nil
 }
 
-// replay reads every good record and cuts the log at the first bad one.
-func (l *Log) replay(path string) ([]replication.Mutation, Recovery, error) {
+// replay reads the log, sets damage aside as Open describes and leaves the
+// file positioned for appends.
+func (l *Log) replay(path string, recoverDamage bool) ([]replication.Mutation, Recovery, error) {
 	st, err := l.f.Stat()
 	if err != nil {
 		return nil, Recovery{}, fmt.Errorf("store: stat log: %w", err)
@@ -149,90 +248,134 @@ func (l *Log) replay(path string) ([]replication.Mutation, Recovery, error) {
 		l.size = int64(len(magic))
 		return nil, Recovery{}, nil
 	}
-	r := bufio.NewReaderSize(l.f, 64<<10)
-	var hdr [headerSize]byte
-	if _, err := io.ReadFull(r, hdr[:len(magic)]); err != nil || string(hdr[:len(magic)]) != magic {
-		// Not our file (or its first bytes are gone): refuse rather than
-		// overwrite something we do not understand.
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(io.NewSectionReader(l.f, 0, st.Size()), data); err != nil {
+		return nil, Recovery{}, fmt.Errorf("store: read log: %w", err)
+	}
+	sc := scan(data)
+	if sc.foreign {
+		// Not our file (or its first bytes are gone and nothing after them
+		// reads as a record): refuse rather than overwrite something we do
+		// not understand.
 		return nil, Recovery{}, fmt.Errorf("store: %s is not an iamprop mutation log (bad header)", path)
 	}
-	off := int64(len(magic))
-	var muts []replication.Mutation
-	var bad string
-	for {
-		n, err := io.ReadFull(r, hdr[:])
-		if err == io.EOF {
-			break
-		}
+	rec := Recovery{Damage: sc.damage, Kept: sc.kept}
+	corrupt := rec.Corrupt() > 0
+	if corrupt && !recoverDamage {
+		return nil, Recovery{}, &CorruptError{Path: path, First: sc.damage[0], Stretches: len(sc.damage), Following: sc.kept}
+	}
+	// Keep the damaged bytes for a human before the log loses them.
+	for i := range rec.Damage {
+		d := &rec.Damage[i]
+		saved, err := saveAside(path, data[d.Offset:d.Offset+d.Length], d.Offset)
 		if err != nil {
-			bad = fmt.Sprintf("torn record header (%d of %d bytes)", n, headerSize)
-			break
+			return nil, Recovery{}, err
 		}
-		length := binary.BigEndian.Uint32(hdr[0:4])
-		sum := binary.BigEndian.Uint32(hdr[4:8])
-		if length == 0 || length > MaxRecordBytes {
-			bad = fmt.Sprintf("record length %d out of range", length)
-			break
-		}
-		payload := make([]byte, length)
-		if n, err := io.ReadFull(r, payload); err != nil {
-			bad = fmt.Sprintf("torn record (%d of %d payload bytes)", n, length)
-			break
-		}
-		if crc32.Checksum(payload, castagnoli) != sum {
-			bad = "checksum mismatch"
-			break
-		}
-		msg, err := replication.DecodeMessage(payload)
-		if err != nil || len(msg.Mutations) != 1 {
-			bad = fmt.Sprintf("undecodable record: %v", err)
-			break
-		}
-		muts = append(muts, msg.Mutations[0])
-		off += headerSize + int64(length)
-		l.records++
+		d.SavedAs = saved
 	}
-	l.size = off
-	if bad == "" {
-		if _, err := l.f.Seek(off, io.SeekStart); err != nil {
-			return nil, Recovery{}, fmt.Errorf("store: seek: %w", err)
+	muts := sc.muts
+	l.records = len(muts)
+	switch {
+	case corrupt:
+		if err := l.rewrite(path, data, sc); err != nil {
+			return nil, Recovery{}, err
 		}
-		return muts, Recovery{}, nil
+		rec.Rewritten = true
+	case len(rec.Damage) > 0:
+		// Only a torn tail: cut it off, so the next append does not follow
+		// garbage (which would hide it from every later replay).
+		off := rec.Damage[0].Offset
+		if err := l.f.Truncate(off); err != nil {
+			return nil, Recovery{}, fmt.Errorf("store: truncate torn tail: %w", err)
+		}
+		if err := l.sync(); err != nil {
+			return nil, Recovery{}, err
+		}
+		l.size = off
+	default:
+		l.size = st.Size()
 	}
-	rec := Recovery{Offset: off, Discarded: st.Size() - off, Reason: bad}
-	// Keep the bad bytes for a human, then cut them off so the next append
-	// does not follow garbage (which would hide it from every later replay).
-	saved := fmt.Sprintf("%s.corrupt-%d", path, off)
-	if err := copyTail(l.f, off, saved); err != nil {
-		return nil, Recovery{}, err
-	}
-	rec.SavedAs = saved
-	if err := l.f.Truncate(off); err != nil {
-		return nil, Recovery{}, fmt.Errorf("store: truncate bad tail: %w", err)
-	}
-	if err := l.sync(); err != nil {
-		return nil, Recovery{}, err
-	}
-	if _, err := l.f.Seek(off, io.SeekStart); err != nil {
+	if _, err := l.f.Seek(l.size, io.SeekStart); err != nil {
 		return nil, Recovery{}, fmt.Errorf("store: seek: %w", err)
 	}
 	return muts, rec, nil
 }
 
-func copyTail(f *os.File, off int64, to string) error {
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+// rewrite replaces the log with its header and intact records, atomically:
+// a crash leaves either the old log (damage and all, so recovery runs
+// again) or the new one, never a mixture.
+func (l *Log) rewrite(path string, data []byte, sc scanned) error {
+	tmp := path + ".recover-tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("store: save bad tail: %w", err)
+		return fmt.Errorf("store: rewrite log: %w", err)
 	}
-	if _, err := io.Copy(out, io.NewSectionReader(f, off, 1<<62)); err != nil {
-		out.Close()
-		return fmt.Errorf("store: save bad tail: %w", err)
+	w := bufio.NewWriterSize(out, 64<<10)
+	_, err = w.WriteString(magic)
+	size := int64(len(magic))
+	for _, r := range sc.intact {
+		if err == nil {
+			_, err = w.Write(data[r[0]:r[1]])
+			size += r[1] - r[0]
+		}
 	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return fmt.Errorf("store: save bad tail: %w", err)
+	if err == nil {
+		err = w.Flush()
 	}
-	return out.Close()
+	if err == nil && !l.noSync {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store: rewrite log: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	// The open descriptor still names the old file: switch to the new one.
+	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: reopen rewritten log: %w", err)
+	}
+	l.f.Close()
+	l.f = f
+	l.size = size
+	return nil
+}
+
+// saveAside copies damaged bytes to a new file next to the log, named after
+// their offset (mutations.log.corrupt-OFFSET, with .2, .3, ... if an earlier
+// recovery used that name), and makes it durable.
+func saveAside(path string, b []byte, off int64) (string, error) {
+	base := fmt.Sprintf("%s.corrupt-%d", path, off)
+	name := base
+	for i := 2; ; i++ {
+		out, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			name = fmt.Sprintf("%s.%d", base, i)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("store: save damaged bytes: %w", err)
+		}
+		_, err = out.Write(b)
+		if err == nil {
+			err = out.Sync()
+		}
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("store: save damaged bytes: %w", err)
+		}
+		return name, syncDir(filepath.Dir(path))
+	}
 }
 
 func syncDir(dir string) error {
@@ -276,15 +419,10 @@ func (l *Log) Append(muts []replication.Mutation) error {
 	}
 	b := l.buf[:0]
 	for i := range muts {
-		payload := replication.Message{Kind: replication.KindRepair, From: muts[i].ID.Origin, Mutations: muts[i : i+1]}.Encode()
-		if len(payload) > MaxRecordBytes {
-			return fmt.Errorf("store: mutation %s encodes to %d bytes, more than %d", muts[i].ID, len(payload), MaxRecordBytes)
+		var err error
+		if b, err = encodeRecord(b, &muts[i]); err != nil {
+			return err
 		}
-		var hdr [headerSize]byte
-		binary.BigEndian.PutUint32(hdr[0:4], uint32(len(payload)))
-		binary.BigEndian.PutUint32(hdr[4:8], crc32.Checksum(payload, castagnoli))
-		b = append(b, hdr[:]...)
-		b = append(b, payload...)
 	}
 	if cap(b) <= 1<<20 {
 		l.buf = b

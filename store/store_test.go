@@ -1,10 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -55,65 +60,217 @@ func TestAppendReplayRoundTrip(t *testing.T) {
 	}
 }
 
-func TestBadTailDetectedAndCut(t *testing.T) {
-	// Each case damages a log of three good records; replay must return only
-	// the records before the damage and report it.
+// writeLog writes n records to a new log in a temporary directory and
+// returns the directory and the byte offset where each record starts (and,
+// last, the file's size).
+func writeLog(t *testing.T, n int) (string, []int64) {
+	t.Helper()
+	dir := t.TempDir()
+	l, _, _, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := []int64{l.Size()}
+	for i := 1; i <= n; i++ {
+		if err := l.Append([]replication.Mutation{mut(uint64(i), fmt.Sprintf(`{"user_name":"u%d"}`, i))}); err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, l.Size())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, starts
+}
+
+// seqs lists the sequence numbers of ms.
+func seqs(ms []replication.Mutation) []uint64 {
+	out := make([]uint64, len(ms))
+	for i := range ms {
+		out[i] = ms[i].ID.Seq
+	}
+	return out
+}
+
+// without returns 1..n without the numbers in drop.
+func without(n int, drop ...int) []uint64 {
+	var out []uint64
+	for i := 1; i <= n; i++ {
+		if !slices.Contains(drop, i) {
+			out = append(out, uint64(i))
+		}
+	}
+	return out
+}
+
+func TestDamage(t *testing.T) {
+	// Each case damages a log of five records (record k starts at
+	// starts[k-1] and ends at starts[k]).
+	const n = 5
 	cases := []struct {
 		name   string
-		damage func(t *testing.T, path string, ends []int64)
-		keep   int
+		damage func(t *testing.T, path string, starts []int64)
+		// torn: cut off without Recover; else refused, naming record
+		// and offset.
+		torn   bool
+		record int
+		offset func(starts []int64) int64
 		reason string
+		keep   []uint64 // what replays (with Recover when not torn)
+		kept   int      // Recovery.Kept with Recover
 	}{
-		{"torn payload", func(t *testing.T, p string, ends []int64) { truncate(t, p, ends[2]-3) }, 2, "torn record"},
-		{"torn header", func(t *testing.T, p string, ends []int64) { truncate(t, p, ends[1]+5) }, 2, "torn record header"},
-		{"flipped bit in last payload", func(t *testing.T, p string, ends []int64) { flip(t, p, ends[2]-2) }, 2, "checksum mismatch"},
-		{"flipped bit in middle record", func(t *testing.T, p string, ends []int64) { flip(t, p, ends[1]-2) }, 1, "checksum mismatch"},
-		{"zero length", func(t *testing.T, p string, ends []int64) { write(t, p, ends[0], []byte{0, 0, 0, 0}) }, 1, "out of range"},
-		{"huge length", func(t *testing.T, p string, ends []int64) { write(t, p, ends[0], []byte{0xff, 0xff, 0xff, 0xff}) }, 1, "out of range"},
-		{"garbage appended", func(t *testing.T, p string, ends []int64) { appendBytes(t, p, []byte("\x00\x00\x00\x10garbage")) }, 3, "torn record"},
+		{"torn payload", func(t *testing.T, p string, s []int64) { truncate(t, p, s[5]-3) },
+			true, 5, func(s []int64) int64 { return s[4] }, "past the end of the file", without(n, 5), 0},
+		{"torn header", func(t *testing.T, p string, s []int64) { truncate(t, p, s[4]+5) },
+			true, 5, func(s []int64) int64 { return s[4] }, "torn record header", without(n, 5), 0},
+		{"flipped bit in the last record", func(t *testing.T, p string, s []int64) { flip(t, p, s[5]-2) },
+			true, 5, func(s []int64) int64 { return s[4] }, "checksum mismatch", without(n, 5), 0},
+		{"garbage appended", func(t *testing.T, p string, s []int64) { appendBytes(t, p, []byte("\x00\x00\x00\x10garbage")) },
+			true, 6, func(s []int64) int64 { return s[5] }, "past the end of the file", without(n), 0},
+		{"flipped bit in a middle record", func(t *testing.T, p string, s []int64) { flip(t, p, s[2]-2) },
+			false, 2, func(s []int64) int64 { return s[1] }, "checksum mismatch", without(n, 2), 3},
+		{"flipped bit in a checksum", func(t *testing.T, p string, s []int64) { flip(t, p, s[2]+5) },
+			false, 3, func(s []int64) int64 { return s[2] }, "checksum mismatch", without(n, 3), 2},
+		{"zero length", func(t *testing.T, p string, s []int64) { write(t, p, s[1], []byte{0, 0, 0, 0}) },
+			false, 2, func(s []int64) int64 { return s[1] }, "out of range", without(n, 2), 3},
+		{"huge length", func(t *testing.T, p string, s []int64) { write(t, p, s[0], []byte{0xff, 0xff, 0xff, 0xff}) },
+			false, 1, func(s []int64) int64 { return s[0] }, "out of range", without(n, 1), 4},
+		{"length past the end of the file", func(t *testing.T, p string, s []int64) { write(t, p, s[1], []byte{0, 0x10, 0, 0}) },
+			false, 2, func(s []int64) int64 { return s[1] }, "past the end of the file", without(n, 2), 3},
+		{"flipped bit in the file header", func(t *testing.T, p string, s []int64) { flip(t, p, 3) },
+			false, 1, func(s []int64) int64 { return 0 }, "bad file header", without(n), 5},
+		{"two damaged records, the second up to a torn tail", func(t *testing.T, p string, s []int64) {
+			flip(t, p, s[1]+20)
+			flip(t, p, s[3]+20)
+			truncate(t, p, s[5]-1)
+		}, false, 2, func(s []int64) int64 { return s[1] }, "checksum mismatch", without(n, 2, 4, 5), 1},
 	}
+	// The second stretch of the last case: record 4, torn (no intact
+	// record follows it).
+	secondStretch := map[string]Damage{"two damaged records, the second up to a torn tail": {Record: 4, Torn: true}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			l, _, _, err := Open(dir, Options{})
+			dir, starts := writeLog(t, n)
+			path := filepath.Join(dir, LogName)
+			tc.damage(t, path, starts)
+			damaged, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ends []int64
-			for i := uint64(1); i <= 3; i++ {
-				if err := l.Append([]replication.Mutation{mut(i, `{"user_name":"u"}`)}); err != nil {
-					t.Fatal(err)
-				}
-				ends = append(ends, l.Size())
-			}
-			l.Close()
-			path := filepath.Join(dir, LogName)
-			tc.damage(t, path, ends)
 
 			l, got, rec, err := Open(dir, Options{})
+			if !tc.torn {
+				var ce *CorruptError
+				if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Open = %v, want a *CorruptError", err)
+				}
+				if ce.First.Record != tc.record || ce.First.Offset != tc.offset(starts) || !strings.Contains(ce.First.Reason, tc.reason) {
+					t.Errorf("corruption named record %d at offset %d (%s); want record %d at %d (%s)",
+						ce.First.Record, ce.First.Offset, ce.First.Reason, tc.record, tc.offset(starts), tc.reason)
+				}
+				for _, want := range []string{path, fmt.Sprintf("record %d ", tc.record), fmt.Sprintf("byte offset %d", tc.offset(starts)), tc.reason, "--recover"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+					t.Errorf("a refused log was changed on disk")
+				}
+				if saved, _ := filepath.Glob(path + ".*"); len(saved) != 0 {
+					t.Errorf("a refused log left files: %v", saved)
+				}
+				l, got, rec, err = Open(dir, Options{Recover: true})
+			}
 			if err != nil {
-				t.Fatalf("Open after damage: %v", err)
+				t.Fatalf("Open: %v", err)
 			}
-			if len(got) != tc.keep {
-				t.Errorf("replayed %d, want %d", len(got), tc.keep)
+			if !slices.Equal(seqs(got), tc.keep) {
+				t.Errorf("replayed %v, want %v", seqs(got), tc.keep)
 			}
-			if rec.Clean() || !strings.Contains(rec.Reason, tc.reason) {
-				t.Errorf("recovery = %v, want reason containing %q", rec, tc.reason)
+			if rec.Clean() || rec.Damage[0].Record != tc.record || rec.Damage[0].Torn != tc.torn || rec.Kept != tc.kept || rec.Rewritten == tc.torn {
+				t.Errorf("recovery = %+v; want first damage at record %d, torn %v, %d kept", rec, tc.record, tc.torn, tc.kept)
 			}
-			if _, err := os.Stat(rec.SavedAs); err != nil {
-				t.Errorf("bad tail not saved: %v", err)
+			if want, ok := secondStretch[tc.name]; ok && (len(rec.Damage) != 2 || rec.Damage[1].Record != want.Record || rec.Damage[1].Torn != want.Torn) {
+				t.Errorf("damage %+v; want a second stretch at record %d, torn %v", rec.Damage, want.Record, want.Torn)
+			}
+			// Every damaged byte is kept aside, and only damaged bytes.
+			for _, d := range rec.Damage {
+				b, err := os.ReadFile(d.SavedAs)
+				if err != nil || !bytes.Equal(b, damaged[d.Offset:d.Offset+d.Length]) {
+					t.Errorf("damage at %d: saved as %q: %v (%d bytes, want %d)", d.Offset, d.SavedAs, err, len(b), d.Length)
+				}
+			}
+			if _, err := os.Stat(path + ".recover-tmp"); !os.IsNotExist(err) {
+				t.Errorf("temporary file left behind: %v", err)
 			}
 			// The log is usable again: an append after recovery replays.
 			if err := l.Append([]replication.Mutation{mut(9, `{}`)}); err != nil {
 				t.Fatal(err)
 			}
+			if l.Records() != len(tc.keep)+1 {
+				t.Errorf("Records = %d, want %d", l.Records(), len(tc.keep)+1)
+			}
 			l.Close()
 			l, got, rec, err = Open(dir, Options{})
-			if err != nil || !rec.Clean() || len(got) != tc.keep+1 || got[len(got)-1].ID.Seq != 9 {
-				t.Fatalf("after recovery and append: err=%v rec=%v n=%d", err, rec, len(got))
+			if err != nil || !rec.Clean() || !slices.Equal(seqs(got), append(slices.Clone(tc.keep), 9)) {
+				t.Fatalf("after recovery and append: err=%v rec=%v replayed %v", err, rec, seqs(got))
 			}
 			l.Close()
 		})
+	}
+}
+
+// TestRandomByteFlips flips one byte at a random offset of a log of many
+// records, many times: Open either refuses, naming the record the byte is
+// in, or (in the last record) cuts that record off as a torn tail; with
+// Recover every other record survives.
+func TestRandomByteFlips(t *testing.T) {
+	const n, flips = 40, 150
+	seed := uint64(1)
+	if s := os.Getenv("STORE_FLIP_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	r := rand.New(rand.NewPCG(seed, 0))
+	dir, starts := writeLog(t, n)
+	path := filepath.Join(dir, LogName)
+	clean, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range flips {
+		off := int64(len(magic)) + r.Int64N(int64(len(clean)-len(magic)))
+		mask := byte(1 + r.IntN(255))
+		record := sort.Search(n, func(k int) bool { return starts[k+1] > off }) + 1
+		fail := func(format string, a ...any) {
+			t.Helper()
+			t.Fatalf("flip %d (seed %d; rerun with STORE_FLIP_SEED=%d): byte %d of record %d ^ %#x: %s",
+				i, seed, seed, off, record, mask, fmt.Sprintf(format, a...))
+		}
+		b := slices.Clone(clean)
+		b[off] ^= mask
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, got, rec, err := Open(dir, Options{})
+		if record == n {
+			if err != nil || len(rec.Damage) != 1 || !rec.Damage[0].Torn || !slices.Equal(seqs(got), without(n, n)) {
+				fail("Open = %v, %v, replayed %v; want the last record cut off as a torn tail", err, rec, seqs(got))
+			}
+			l.Close()
+			continue
+		}
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.First.Record != record || ce.First.Offset != starts[record-1] {
+			fail("Open = %v; want a corruption at record %d, offset %d", err, record, starts[record-1])
+		}
+		l, got, rec, err = Open(dir, Options{Recover: true})
+		if err != nil || !slices.Equal(seqs(got), without(n, record)) || rec.Kept != n-record {
+			fail("recover: %v, %v, replayed %v; want every record but %d", err, rec, seqs(got), record)
+		}
+		l.Close()
+		for _, d := range rec.Damage {
+			os.Remove(d.SavedAs)
+		}
 	}
 }
 
@@ -185,5 +342,34 @@ func BenchmarkAppendFsync(b *testing.B) {
 		if err := l.Append(m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkReplay measures Open on a log of 10,000 records: the start of a
+// restarted region before it hears from any peer.
+func BenchmarkReplay(b *testing.B) {
+	dir := b.TempDir()
+	l, _, _, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]replication.Mutation, 0, 100)
+	for i := 1; i <= 10_000; i++ {
+		batch = append(batch, mut(uint64(i), fmt.Sprintf(`{"user_name":"user-%d","path":"/engineering/"}`, i)))
+		if len(batch) == cap(batch) {
+			if err := l.Append(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	l.Close()
+	b.SetBytes(l.Size())
+	for b.Loop() {
+		l, muts, _, err := Open(dir, Options{NoSync: true})
+		if err != nil || len(muts) != 10_000 {
+			b.Fatalf("replay: %v, %d records", err, len(muts))
+		}
+		l.Close()
 	}
 }

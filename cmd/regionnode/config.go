@@ -46,6 +46,7 @@ type config struct {
 	LogFormat      string        `yaml:"log-format"`
 	Insecure       bool          `yaml:"insecure"`
 	NoSync         bool          `yaml:"no-sync"`
+	Recover        bool          `yaml:"recover"`
 	Seed           uint64        `yaml:"seed"`
 
 	// Secrets, read from the files above or from IAMPROP_GOSSIP_KEY
@@ -103,6 +104,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&f.LogFormat, "log-format", cfg.LogFormat, "json or console")
 	fs.BoolVar(&f.Insecure, "insecure", false, "allow binding a non-loopback address without a gossip key and an API token (not for production)")
 	fs.BoolVar(&f.NoSync, "no-sync", false, "skip fsync of the mutation log (benchmarks only: a crash may lose acknowledged mutations)")
+	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -215,6 +217,8 @@ func (c *config) set(name, v string) error {
 		c.Insecure, err = strconv.ParseBool(v)
 	case "no-sync":
 		c.NoSync, err = strconv.ParseBool(v)
+	case "recover":
+		c.Recover, err = strconv.ParseBool(v)
 	case "seed":
 		c.Seed, err = strconv.ParseUint(v, 10, 64)
 	default:

@@ -35,11 +35,22 @@ func TestLoadConfig(t *testing.T) {
 		err   string
 	}{
 		{name: "loopback defaults", args: []string{"--region", "eu-west-1"}, check: func(t *testing.T, c config) {
-			if c.Gossip != "127.0.0.1:7946" || c.HTTP != "127.0.0.1:8080" || c.DataDir != "iamprop-data/eu-west-1" || c.gossipKey != nil || c.apiToken != "" {
+			if c.Gossip != "127.0.0.1:7946" || c.HTTP != "127.0.0.1:8080" || c.DataDir != "iamprop-data/eu-west-1" || c.gossipKey != nil || c.apiToken != "" || c.Recover {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
 		{name: "region required", args: nil, err: "--region is required"},
+		{name: "recover by flag", args: []string{"--region", "a", "--recover"}, check: func(t *testing.T, c config) {
+			if !c.Recover {
+				t.Errorf("--recover not set: %+v", c)
+			}
+		}},
+		{name: "recover from env", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_RECOVER": "true"}, check: func(t *testing.T, c config) {
+			if !c.Recover {
+				t.Errorf("IAMPROP_RECOVER=true not applied: %+v", c)
+			}
+		}},
+		{name: "recover not a bool", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_RECOVER": "maybe"}, err: "recover"},
 		{name: "env sets what flags do not", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_HTTP": "127.0.0.1:9999", "IAMPROP_JOIN": "127.0.0.1:1,127.0.0.1:2", "IAMPROP_GOSSIP_INTERVAL": "30ms"},
 			check: func(t *testing.T, c config) {
 				if c.HTTP != "127.0.0.1:9999" || len(c.Join) != 2 || c.GossipInterval != 30*time.Millisecond {
