@@ -91,6 +91,7 @@ type Node struct {
 	clock   hlc
 	now     int64 // latest input instant, unix nanoseconds
 	started bool
+	startAt int64 // the first input instant: a LostState node is stale since then
 	nextSeq uint64
 
 	origins  map[string]*originLog
@@ -203,6 +204,7 @@ func (n *Node) start(now int64) {
 	}
 	n.started = true
 	n.now = now
+	n.startAt = now
 	n.nextGossip = now + stagger(n.rng, n.cfg.Gossip.Interval)
 	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
 		// memberlist's pushPullTrigger sleeps the random stagger and then

@@ -74,6 +74,15 @@ type probeTrack struct {
 	token       *replication.MutationID
 	waitingFrom time.Duration // start of the current wait, when waiting
 	waiting     bool
+	// max_lag consistency: the region's view is known to lack a committed
+	// mutation since staleSince (replication.Node.StaleSince), so reads
+	// are refused (fail closed) from staleSince + MaxLag + 1ns on, the
+	// first instant the lag exceeds MaxLag; crossing numbers the scheduled
+	// check of that instant, so a superseded one does nothing.
+	stale      bool
+	staleSince time.Duration
+	refused    bool
+	crossing   uint64
 	// open stale window (timeline)
 	openKind string
 	openFrom time.Duration
@@ -231,6 +240,12 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	t.sim = s
 	s.OnCommit(t.onCommit)
 	s.OnApply(t.onApply)
+	for i := range sc.Probes {
+		if sc.Probes[i].Consistency == replication.ModeMaxLag {
+			s.OnStale(t.onStale)
+			break
+		}
+	}
 	for i := range sc.Steps {
 		i := i
 		s.Schedule(sc.Steps[i].At, func() { t.commitStep(i) })
@@ -277,9 +292,10 @@ func (t *trial) objectExists(pt *probeTrack, view *controlplane.State) bool {
 }
 
 // effectiveRegionDec applies the probe's consistency option to the region's
-// raw decision: at_least fails closed (denies) while the token is missing.
+// raw decision: at_least fails closed (denies) while the token is missing,
+// max_lag while the view lags by more than max_lag.
 func (t *trial) effectiveRegionDec(pt *probeTrack, raw decision) decision {
-	if pt.waiting && raw != decDown {
+	if (pt.waiting || pt.refused) && raw != decDown {
 		return decDeny
 	}
 	return raw
@@ -467,6 +483,41 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 	}
 	for _, pt := range t.byRegion[ri] {
 		t.update(pt, at, true, false)
+	}
+}
+
+// onStale follows a region's StaleSince for its max_lag probes.
+func (t *trial) onStale(at time.Duration, region string, since time.Duration, stale bool) {
+	ri, ok := t.regionIx[region]
+	if !ok {
+		return
+	}
+	for _, pt := range t.byRegion[ri] {
+		if pt.spec.Consistency == replication.ModeMaxLag {
+			pt.stale, pt.staleSince = stale, since
+			t.admitMaxLag(pt, at)
+		}
+	}
+}
+
+// admitMaxLag decides a max_lag probe's admission at now, as
+// replication.Node.Admit does (refused once now - staleSince > MaxLag),
+// and schedules the exact crossing instant while it is still admitted.
+func (t *trial) admitMaxLag(pt *probeTrack, now time.Duration) {
+	limit := pt.spec.MaxLag
+	refused := pt.stale && now-pt.staleSince > limit
+	pt.crossing++
+	if pt.stale && !refused && t.sim != nil {
+		gen, at := pt.crossing, pt.staleSince+limit+1
+		t.sim.Schedule(at, func() {
+			if pt.crossing == gen {
+				t.admitMaxLag(pt, at)
+			}
+		})
+	}
+	if refused != pt.refused {
+		pt.refused = refused
+		t.update(pt, now, true, false)
 	}
 }
 
