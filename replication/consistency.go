@@ -43,7 +43,9 @@ var (
 // StaleSince returns the instant since which the view is known to lack a
 // committed mutation, and whether it is known to lack one at all: the
 // earliest commit time of the mutations received but not yet applied (they
-// wait for their apply instant), or, while a node restarted without its
+// wait for their apply instant); the instant it learned that a peer applied
+// a mutation it has not (Config.Acks; a lower bound of the lag, as that
+// mutation was committed earlier); or, while a node restarted without its
 // log is catching up (Recovering), its start. The lag as of now is
 // now - StaleSince. A view lacking only mutations it has not heard of is
 // not known to be stale: no region can know that.
@@ -58,6 +60,9 @@ func (n *Node) StaleSince() (time.Time, bool) {
 		if !found || w < since {
 			since, found = w, true
 		}
+	}
+	if w, ok := n.ackedStaleSince(); ok && (!found || w < since) {
+		since, found = w, true
 	}
 	if !found {
 		return time.Time{}, false

@@ -62,7 +62,14 @@ package replication
 //                                   // until every peer answered a push/pull; then fills lost own seqs
 //                                   // with GapAction no-ops so version vectors move on
 //   Message kinds: KindGossip (UDP packet), KindStream (oversized rumor), KindPushPullRequest,
-//       KindPushPullResponse, KindRepair; MessageKind.String() is the metric label, Reliable() says TCP
+//       KindPushPullResponse, KindRepair, KindAck (UDP packet: Message.Acks, regions' applied
+//       vectors); MessageKind.String() is the metric label, Reliable() says TCP
+//   Config.Acks bool                         // disseminate and relay acks (ack.go); off in huge simulations
+//   func (n *Node) PeerApplied(region) (VersionVector, time.Time, bool)   // a peer's newest ack, learned when
+//   func (n *Node) AppliedAt(region, id) (time.Time, bool)   // self: exact apply instant; peer: when learned
+//   func (n *Node) StaleSince() (time.Time, bool); Lag(now) time.Duration   // known to lack a commit since
+//   type Consistency; ModeLocal/ModeAtLeast/ModeMaxLag
+//   func (n *Node) Admit(now, c Consistency) (bool, error)   // ErrNotFresh, ErrTooStale, ErrBadConsistency
 //   (m *Message) Validate() error; (m Message) Size() int   // = len(Encode()), without encoding
 //   Step errors wrap ErrMalformed (message rejected whole, nothing changed) or ErrConflict (a
 //       mutation with a known ID and other content was dropped and counted; the rest was taken in)

@@ -131,6 +131,7 @@ type Node struct {
 	lastLog    *originLog
 	lastFrom   string      // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
+	ack        ackState    // ack.go (Config.Acks)
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -370,6 +371,8 @@ func (n *Node) Step(now time.Time, m Message) error {
 		n.pullIfBehind(m.From, m.Vector)
 	}
 	switch m.Kind {
+	case KindAck:
+		n.takeAcks(m.Acks)
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
@@ -421,6 +424,9 @@ func (n *Node) check(m *Message) error {
 	}
 	if m.Kind == KindPushPullRequest && len(m.Mutations) > 0 {
 		return fmt.Errorf("%w: %s carries mutations", ErrMalformed, m.Kind)
+	}
+	if err := validAcks(m); err != nil {
+		return err
 	}
 	var horizon int64 = math.MaxInt64
 	if off := n.cfg.MaxClockOffset; off > 0 {
@@ -574,7 +580,9 @@ func (n *Node) applyAt(batch []*entry, at int64) {
 	n.fold.apply(batch) // sorts batch in the total order
 	n.digestOK = false
 	when := time.Unix(0, at).UTC()
+	n.ack.epoch++
 	for _, e := range batch {
+		e.at = at
 		n.origins[e.m.ID.Origin].advance()
 		if e.m.Call.Action != GapAction { // fillers change no view
 			n.ready.Applied = append(n.ready.Applied, Applied{Mutation: e.m, At: when})
@@ -641,7 +649,7 @@ func (n *Node) deadline() time.Time {
 		d = n.pending.top().at
 	}
 	if n.numPeers() > 0 {
-		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() {
+		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() || n.acking() {
 			d = min(d, gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), n.now-1))
 		}
 		if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
@@ -731,7 +739,9 @@ func (n *Node) Restore(log []Mutation) {
 	}
 	n.fold.apply(batch)
 	n.digestOK = false
+	n.ack.epoch++
 	for _, e := range batch {
+		e.at = n.now
 		n.origins[e.m.ID.Origin].advance()
 	}
 }

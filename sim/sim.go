@@ -75,6 +75,11 @@ type Config struct {
 	// PullOnSight turns on replication.Config.PullOnSight in every region,
 	// as the live driver does.
 	PullOnSight bool
+	// Acks turns on replication.Config.Acks in every region, as the live
+	// driver does: each region then knows what its peers applied (and its
+	// StaleSince counts what they applied and it lacks), at the cost of a
+	// vector per peer in every region, so large clusters leave it off.
+	Acks bool
 
 	// noFoldCache folds every region's view privately, in place (tests
 	// compare it with the shared replication.FoldCache the simulator uses).
@@ -424,6 +429,7 @@ func (s *Sim) startNode(i int, lostState bool) {
 		LostState: lostState,
 
 		PullOnSight: s.cfg.PullOnSight,
+		Acks:        s.cfg.Acks,
 		FoldCache:   s.folds,
 	}
 	if r.node != nil {
