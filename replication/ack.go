@@ -64,10 +64,10 @@ type ackState struct {
 // ack when its applied vector changed, and reports whether there are acks
 // to send.
 func (n *Node) prepareAcks() bool {
-	if !n.cfg.Acks || n.numPeers() == 0 {
+	if n.ack == nil || n.numPeers() == 0 {
 		return false
 	}
-	a := &n.ack
+	a := n.ack
 	if a.epoch != a.sent {
 		a.sent = a.epoch
 		if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
@@ -81,10 +81,10 @@ func (n *Node) prepareAcks() bool {
 // acking reports whether acks wait to be sent, so the deadline keeps the
 // gossip timer armed for them.
 func (n *Node) acking() bool {
-	if !n.cfg.Acks {
+	a := n.ack
+	if a == nil {
 		return false
 	}
-	a := &n.ack
 	return a.epoch != a.sent || a.ownSends > 0 || a.relayCount > 0
 }
 
@@ -92,7 +92,7 @@ func (n *Node) acking() bool {
 // packet, the node's own first, never the peer's own back; it reports
 // whether it sent one.
 func (n *Node) sendAcks(peer member) bool {
-	a := &n.ack
+	a := n.ack
 	m := Message{Kind: KindAck, From: n.region}
 	size := m.Size()
 	limit := n.cfg.PacketBytes - packetReserve
@@ -130,9 +130,55 @@ func (n *Node) sendAcks(peer member) bool {
 	return true
 }
 
-// takeAcks records the acks of a KindAck message (checked).
+// sendAllAcks sends to a peer that opened or answered anti-entropy every
+// ack this node holds (its own and its peers'), in as many packets as they
+// need: a region that joins, restarts or comes back from a partition
+// learns what everybody applied without waiting for their next change.
+func (n *Node) sendAllAcks(to string) {
+	a := n.ack
+	if a == nil {
+		return
+	}
+	var all []Ack
+	if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
+	}
+	for _, name := range a.names {
+		if name != to {
+			p := a.peers[name]
+			all = append(all, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})
+		}
+	}
+	limit := n.cfg.PacketBytes - packetReserve
+	for len(all) > 0 {
+		m := Message{Kind: KindAck, From: n.region}
+		size := m.Size()
+		k := 0
+		for k < len(all) {
+			s := ackSize(&all[k])
+			if size+s > limit && k > 0 {
+				break
+			}
+			size += s
+			k++
+		}
+		if size > limit {
+			all = all[1:] // one ack too large for a packet: push/pull of mutations covers it
+			continue
+		}
+		m.Acks = all[:k:k]
+		n.sendSized(member{name: to}, m, size)
+		all = all[k:]
+	}
+}
+
+// takeAcks records the acks of a KindAck message (checked); a node
+// without Config.Acks ignores them.
 func (n *Node) takeAcks(acks []Ack) {
-	a := &n.ack
+	a := n.ack
+	if a == nil {
+		return
+	}
 	for i := range acks {
 		ack := &acks[i]
 		if ack.Region == n.region {
@@ -166,7 +212,7 @@ func (n *Node) takeAcks(acks []Ack) {
 			}
 			p.marks[origin] = append(ms, ackMark{seq: seq, learned: n.now})
 		}
-		if n.cfg.Acks && n.numPeers() > 0 {
+		if n.numPeers() > 0 {
 			if p.sends == 0 {
 				a.relayCount++
 			}
@@ -180,6 +226,9 @@ func (n *Node) takeAcks(acks []Ack) {
 func (n *Node) ackedStaleSince() (int64, bool) {
 	var since int64
 	found := false
+	if n.ack == nil {
+		return 0, false
+	}
 	for _, p := range n.ack.peers {
 		for origin, ms := range p.marks {
 			var have uint64
@@ -213,15 +262,20 @@ func (n *Node) PeerApplied(region string) (VersionVector, time.Time, bool) {
 	if region == n.region {
 		return n.Vector(), time.Unix(0, n.now).UTC(), true
 	}
-	p := n.ack.peers[region]
-	if p == nil {
+	if n.ack == nil || n.ack.peers[region] == nil {
 		return nil, time.Time{}, false
 	}
+	p := n.ack.peers[region]
 	return p.vector.Clone(), time.Unix(0, p.learned).UTC(), true
 }
 
 // AckedRegions returns the regions whose acks this node holds, sorted.
-func (n *Node) AckedRegions() []string { return slices.Clone(n.ack.names) }
+func (n *Node) AckedRegions() []string {
+	if n.ack == nil {
+		return nil
+	}
+	return slices.Clone(n.ack.names)
+}
 
 // AppliedAt returns when region is known to have applied id, as far as
 // this node knows: for this region the exact apply instant; for a peer the
@@ -236,8 +290,11 @@ func (n *Node) AppliedAt(region string, id MutationID) (time.Time, bool) {
 		}
 		return time.Time{}, false
 	}
+	if n.ack == nil || n.ack.peers[region] == nil || id.Seq == 0 {
+		return time.Time{}, false
+	}
 	p := n.ack.peers[region]
-	if p == nil || id.Seq == 0 {
+	if p == nil {
 		return time.Time{}, false
 	}
 	ms := p.marks[id.Origin]

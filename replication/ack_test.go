@@ -209,3 +209,35 @@ func TestAckCodec(t *testing.T) {
 		})
 	}
 }
+
+// TestPushPullSendsAllAcks: a region that opens anti-entropy (it joined,
+// restarted or healed) gets every ack the responder holds, its own
+// included, without waiting for anybody's next apply.
+func TestPushPullSendsAllAcks(t *testing.T) {
+	n := NewNode(Config{Region: "eu-west-1", Initial: initialState(t), Start: epoch, Acks: true})
+	n.SetPeers([]string{"us-east-2", "ap-southeast-2"})
+	mu := commitAt(t, "us-east-2", 1, time.Second, "g")
+	if err := n.Step(at(2*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{mu}}); err != nil {
+		t.Fatal(err)
+	}
+	peerAck := Ack{Region: "us-east-2", At: at(time.Second), Vector: VersionVector{"us-east-2": 1}}
+	if err := n.Step(at(2*time.Second), Message{Kind: KindAck, From: "us-east-2", Acks: []Ack{peerAck}}); err != nil {
+		t.Fatal(err)
+	}
+	n.Ready()
+	if err := n.Step(at(3*time.Second), Message{Kind: KindPushPullRequest, From: "ap-southeast-2", Vector: VersionVector{}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]VersionVector{}
+	for _, e := range n.Ready().Messages {
+		if e.Msg.Kind == KindAck && e.To == "ap-southeast-2" {
+			for _, a := range e.Msg.Acks {
+				got[a.Region] = a.Vector
+			}
+		}
+	}
+	want := map[string]VersionVector{"eu-west-1": {"us-east-2": 1}, "us-east-2": {"us-east-2": 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("acks sent to the requester: %v, want %v", got, want)
+	}
+}

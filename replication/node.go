@@ -131,7 +131,7 @@ type Node struct {
 	lastLog    *originLog
 	lastFrom   string      // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
-	ack        ackState    // ack.go (Config.Acks)
+	ack        *ackState   // ack.go; nil unless Config.Acks, so huge simulations pay nothing
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -181,6 +181,9 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 		}
 	}
 	n.pos.lastPull = b.lastPull
+	if cfg.Acks {
+		n.ack = &ackState{}
+	}
 	numNodes := b.numNodes // it reads n, which Reset keeps in place
 	if numNodes == nil {
 		numNodes = func() int { return n.numPeers() + 1 }
@@ -377,8 +380,10 @@ func (n *Node) Step(now time.Time, m Message) error {
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
 		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector())
+		n.sendAllAcks(m.From)
 	case KindPushPullResponse:
 		n.sendMissing(m.From, m.Vector, KindRepair, nil)
+		n.sendAllAcks(m.From)
 		if n.recovering {
 			// The responder sent everything it had that we lacked, our
 			// own earlier commits included.
@@ -580,7 +585,9 @@ func (n *Node) applyAt(batch []*entry, at int64) {
 	n.fold.apply(batch) // sorts batch in the total order
 	n.digestOK = false
 	when := time.Unix(0, at).UTC()
-	n.ack.epoch++
+	if n.ack != nil {
+		n.ack.epoch++
+	}
 	for _, e := range batch {
 		e.at = at
 		n.origins[e.m.ID.Origin].advance()
@@ -739,7 +746,9 @@ func (n *Node) Restore(log []Mutation) {
 	}
 	n.fold.apply(batch)
 	n.digestOK = false
-	n.ack.epoch++
+	if n.ack != nil {
+		n.ack.epoch++
+	}
 	for _, e := range batch {
 		e.at = n.now
 		n.origins[e.m.ID.Origin].advance()
