@@ -19,9 +19,13 @@ func FuzzDelegateInput(f *testing.F) {
 	}}}.Encode()
 	f.Add(append([]byte{tagReplication}, valid...))
 	f.Add(append([]byte{tagReplication}, valid[:len(valid)/2]...))
-	f.Add([]byte{tagVector, '{', '}'})
+	f.Add([]byte{2, '{', '}'}) // the retired version-vector tag
 	f.Add([]byte(`{"region":"peer","vector":{"peer":3},"vectors":[{"region":"peer","at":1,"vector":{"peer":9}}]}`))
-	f.Add([]byte{tagVector})
+	f.Add([]byte{2})
+	ack := replication.Message{Kind: replication.KindAck, From: "peer", Acks: []replication.Ack{
+		{Region: "peer", At: time.Unix(1, 0), Vector: replication.VersionVector{"peer": 3}},
+	}}.Encode()
+	f.Add(append([]byte{tagReplication}, ack...))
 	f.Add([]byte{9, 9, 9})
 	n, err := Start(context.Background(), Config{Region: "fuzz", Preset: PresetLocal, Initial: initial(f), Seed: 1})
 	if err != nil {

@@ -360,6 +360,13 @@ func TestCrashAndRestartInProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			within(t, 10*time.Second, "missed applied by the others", func(ctx context.Context) error {
+				return poll(ctx, func() bool { return c.Has("eu-west-1", missed.ID) })
+			})
+			// Let the others' acks of it run out of retransmits (4 rounds
+			// of 100 ms), so the restarted region can only learn them from
+			// the push/pull of its join.
+			time.Sleep(time.Second)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := c.Restart(ctx, "ap-southeast-2", tc.loseState); err != nil {
@@ -375,6 +382,14 @@ func TestCrashAndRestartInProcess(t *testing.T) {
 				return c.WaitApplied(ctx, own.ID)
 			})
 			within(t, 20*time.Second, "converge", c.WaitConverged)
+			// The others applied missed while it was down and have not
+			// applied anything since.
+			within(t, 10*time.Second, "restarted region knows what the others applied", func(ctx context.Context) error {
+				return poll(ctx, func() bool {
+					st, err := c.Node("ap-southeast-2").Status(missed.ID)
+					return err == nil && len(st.Applied) == 3
+				})
+			})
 			// Sequence numbers are never reused after a restart, even with
 			// the state lost: the region learns its own commits back first.
 			next, err := c.Commit("ap-southeast-2", createUser(fmt.Sprintf("after-%d", i)))

@@ -135,7 +135,6 @@ type Node struct {
 	store   *store.Log
 	tr      *FaultTransport
 	ml      *memberlist.Memberlist
-	vq      *memberlist.TransmitLimitedQueue
 	started time.Time
 	label   string
 
@@ -146,11 +145,8 @@ type Node struct {
 	vector    replication.VersionVector // applied, this region
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
-	unapplied map[replication.MutationID]int64
 	deadline  time.Time
 	appliedCh chan struct{}                  // closed and replaced whenever something applies
-	lagSince  time.Time                      // the view is known to lack a mutation committed no later than this; zero = up to date
-	vecSeq    uint64                         // bumped when vector or recv changes, for the broadcast
 	recv      replication.VersionVector      // received (applied or pending), contiguous per origin
 	above     map[string]map[uint64]struct{} // received above a gap in recv
 	visibleAt map[replication.MutationID]time.Time
@@ -159,11 +155,10 @@ type Node struct {
 	gotResponse bool
 	syncTarget  uint64
 
-	// peersMu guards what the cluster knows of other regions.
-	peersMu  sync.RWMutex
-	members  map[string]*member
-	peerVecs map[string]*vectorState
-	covered  map[string]map[string][]coverMark // region -> origin -> marks
+	// peersMu guards the membership. What the other regions applied is
+	// the replication node's (its acks), under mu.
+	peersMu sync.RWMutex
+	members map[string]*member
 
 	// regMu guards known: every region ever seen alive and not removed by
 	// an operator, persisted in RegionsFile. Lock order: regMu, then peersMu.
@@ -171,7 +166,6 @@ type Node struct {
 	known map[string]struct{}
 
 	flushMu  sync.Mutex
-	lagMu    sync.Mutex // serializes updateLag, so an older computation never overwrites a newer one
 	failed   atomic.Pointer[error]
 	inbox    chan replication.Message
 	wake     chan struct{}
@@ -181,7 +175,6 @@ type Node struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
-	lastVec  atomic.Uint64
 	synced   atomic.Bool // see ErrCatchingUp
 }
 
@@ -190,11 +183,6 @@ type member struct {
 	state    string
 	http     string
 	lastSeen time.Time
-}
-
-type coverMark struct {
-	seq uint64
-	at  time.Time
 }
 
 // Start opens the region's log, replays it, starts memberlist on the
@@ -267,14 +255,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		peerLog:   log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
 		commits:   map[replication.MutationID]int64{},
 		appliedAt: map[replication.MutationID]time.Time{},
-		unapplied: map[replication.MutationID]int64{},
 		visibleAt: map[replication.MutationID]time.Time{},
 		recv:      replication.VersionVector{},
 		above:     map[string]map[uint64]struct{}{},
 		appliedCh: make(chan struct{}),
 		members:   map[string]*member{},
-		peerVecs:  map[string]*vectorState{},
-		covered:   map[string]map[string][]coverMark{},
 		known:     map[string]struct{}{cfg.Region: {}},
 		inbox:     make(chan replication.Message, cfg.InboxSize),
 		wake:      make(chan struct{}, 1),
@@ -305,9 +290,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Start:       time.Now(),
 		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
 		// Pull on sight is the Node's (replication/repair.go), so the
-		// simulator does it too; the vectors memberlist broadcasts serve
-		// Status and lag only.
+		// simulator does it too.
 		PullOnSight: true,
+		// What every region applied (Status, Members) and the view's lag
+		// (max_lag) come from the Node's acks, gossiped as replication
+		// messages, so the simulator models them as well.
+		Acks: true,
 	})
 
 	// Durable log: replay before any other input.
@@ -371,7 +359,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("live: gossip listener on %s: %w", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	n.tr = NewFaultTransport(inner, cfg.Region, cfg.Seed^0x5eed, func(reason string) { m.TransportDropped.WithLabelValues(reason).Inc() })
-	n.vq = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return max(1, n.numAlive()) }, RetransmitMult: mlc.RetransmitMult}
 
 	mlc.Name = cfg.Region
 	mlc.Transport = n.tr
@@ -553,12 +540,10 @@ func (n *Node) flush() error {
 	for i := range rd.Persist {
 		p := &rd.Persist[i]
 		n.commits[p.ID] = p.TS.Wall
-		n.unapplied[p.ID] = p.TS.Wall
 		n.noteReceived(p.ID)
 	}
 	for i := range rd.Applied {
 		a := &rd.Applied[i]
-		delete(n.unapplied, a.ID)
 		n.appliedAt[a.ID] = a.At
 		n.visibleAt[a.ID] = visible
 	}
@@ -568,9 +553,6 @@ func (n *Node) flush() error {
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
-	if len(rd.Applied) > 0 || len(rd.Persist) > 0 {
-		n.vecSeq++
-	}
 	if !n.synced.Load() && n.gotResponse && n.recv[n.cfg.Region] >= n.syncTarget {
 		n.synced.Store(true)
 		n.log.Info().Uint64("own_seq", n.recv[n.cfg.Region]).Msg("caught up with the cluster")
@@ -578,7 +560,6 @@ func (n *Node) flush() error {
 	n.deadline = rd.Deadline
 	pending := n.rn.Pending()
 	n.mu.Unlock()
-	n.updateLag()
 	n.m.ViewPending.Set(float64(pending))
 
 	if errp := n.failed.Load(); errp != nil {
@@ -714,23 +695,16 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 	return mu, nil
 }
 
-// Consistency selects how fresh the view must be for Authorize, after
-// SpiceDB's and Zanzibar's consistency options.
-type Consistency struct {
-	// Mode is "local" (default: answer from the view now), "at_least"
-	// (wait up to Timeout for the view to include Token) or "max_lag"
-	// (refuse when the view lags by more than MaxLag).
-	Mode    string
-	Token   string
-	Timeout time.Duration
-	MaxLag  time.Duration
-}
+// Consistency selects how fresh the view must be for Authorize: the
+// replication package's, so the simulator's probes and this driver decide
+// it with the same Node.Admit.
+type Consistency = replication.Consistency
 
 // Consistency modes.
 const (
-	ModeLocal   = "local"
-	ModeAtLeast = "at_least"
-	ModeMaxLag  = "max_lag"
+	ModeLocal   = replication.ModeLocal
+	ModeAtLeast = replication.ModeAtLeast
+	ModeMaxLag  = replication.ModeMaxLag
 )
 
 // Decision is an Authorize answer with the view it came from.
@@ -766,9 +740,14 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 			return Decision{}, err
 		}
 	case ModeMaxLag:
-		if lag := n.Lag(); lag > c.MaxLag {
+		now := time.Now()
+		n.mu.RLock()
+		ok, _ := n.rn.Admit(now, c)
+		lag := n.rn.Lag(now)
+		n.mu.RUnlock()
+		if !ok {
 			n.m.AuthorizeRefused.WithLabelValues(ModeMaxLag).Inc()
-			return Decision{Lag: lag}, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+			return Decision{Lag: lag, Stale: true}, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
 		}
 	default:
 		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)
@@ -777,14 +756,11 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	dec, res := n.rn.View().Authorize(p)
 	digest := n.digest
 	vector := n.vector.Clone()
-	lagSince := n.lagSince
+	_, stale := n.rn.StaleSince()
+	lag := n.rn.Lag(time.Now())
 	n.mu.RUnlock()
-	var lag time.Duration
-	if !lagSince.IsZero() {
-		lag = max(0, time.Since(lagSince))
-	}
 	d := Decision{Effect: dec.Effect.String(), Explanation: dec.Explain(), Reason: res.Reason, Authenticated: res.Authenticated,
-		Digest: digest, Vector: vector, Lag: lag, Stale: !lagSince.IsZero()}
+		Digest: digest, Vector: vector, Lag: lag, Stale: stale}
 	n.m.AuthorizeDecisions.WithLabelValues(d.Effect, strconv.FormatBool(d.Stale)).Inc()
 	return d, nil
 }
@@ -799,7 +775,7 @@ func (n *Node) waitFor(ctx context.Context, id replication.MutationID, timeout t
 	}
 	for {
 		n.mu.RLock()
-		has := n.rn.Has(id)
+		has, _ := n.rn.Admit(time.Now(), Consistency{Mode: ModeAtLeast, Token: id.String()})
 		ch := n.appliedCh
 		n.mu.RUnlock()
 		if has {
@@ -827,55 +803,15 @@ func (n *Node) Has(id replication.MutationID) bool {
 	return n.rn.Has(id)
 }
 
-// Lag returns how far behind the view is known to be: the time since the
-// commit of the oldest mutation this region has received but not applied,
-// or since it learned that a peer applied a mutation it lacks (a lower
-// bound: that mutation was committed earlier). Zero when up to date.
+// Lag returns how far behind the view is known to be
+// (replication.Node.Lag): the time since the commit of the oldest mutation
+// this region has received but not applied, or since it learned from a
+// peer's ack that the peer applied a mutation it lacks (a lower bound:
+// that mutation was committed earlier). Zero when up to date.
 func (n *Node) Lag() time.Duration {
 	n.mu.RLock()
-	s := n.lagSince
-	n.mu.RUnlock()
-	if s.IsZero() {
-		return 0
-	}
-	return max(0, time.Since(s))
-}
-
-// updateLag recomputes lagSince from the unapplied mutations and the peers'
-// vectors.
-func (n *Node) updateLag() {
-	n.lagMu.Lock()
-	defer n.lagMu.Unlock()
-	n.mu.RLock()
-	var since time.Time
-	for _, w := range n.unapplied {
-		if t := time.Unix(0, w); since.IsZero() || t.Before(since) {
-			since = t
-		}
-	}
-	own := n.vector
-	n.mu.RUnlock()
-	n.peersMu.RLock()
-	for region, marks := range n.covered {
-		if region == n.cfg.Region {
-			continue
-		}
-		for origin, ms := range marks {
-			have := own[origin]
-			for _, mk := range ms {
-				if mk.seq > have {
-					if since.IsZero() || mk.at.Before(since) {
-						since = mk.at
-					}
-					break
-				}
-			}
-		}
-	}
-	n.peersMu.RUnlock()
-	n.mu.Lock()
-	n.lagSince = since
-	n.mu.Unlock()
+	defer n.mu.RUnlock()
+	return n.rn.Lag(time.Now())
 }
 
 // ViewInfo summarises the region's view (GET /v1/view).
@@ -897,9 +833,7 @@ func (n *Node) View() ViewInfo {
 		Region: n.cfg.Region, Digest: n.digest, Applied: len(n.appliedAt), Pending: n.rn.Pending(),
 		Vector: n.vector.Clone(), Counts: n.rn.View().Counts(),
 	}
-	if !n.lagSince.IsZero() {
-		v.LagSecond = max(0, time.Since(n.lagSince).Seconds())
-	}
+	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
 	if v.Vector == nil {
 		v.Vector = replication.VersionVector{}
 	}
@@ -999,7 +933,8 @@ type MemberInfo struct {
 	Updated *time.Time                `json:"vector_updated,omitempty"`
 }
 
-// Members lists the cluster as this region sees it, sorted by region.
+// Members lists the cluster as this region sees it, sorted by region; a
+// peer's vector is its newest ack (replication.Node.PeerApplied).
 func (n *Node) Members() []MemberInfo {
 	own := n.View().Vector
 	n.regMu.Lock() // before peersMu: the lock order
@@ -1009,18 +944,9 @@ func (n *Node) Members() []MemberInfo {
 	}
 	n.regMu.Unlock()
 	n.peersMu.RLock()
-	defer n.peersMu.RUnlock()
 	out := make([]MemberInfo, 0, len(n.members))
 	for region, mb := range n.members {
-		mi := MemberInfo{Region: region, Gossip: mb.node.Address(), HTTP: mb.http, State: mb.state}
-		if region == n.cfg.Region {
-			mi.Self, mi.Vector, mi.State = true, own, "alive"
-		} else if vs := n.peerVecs[region]; vs != nil {
-			mi.Vector = vs.Vector
-			t := vs.received
-			mi.Updated = &t
-		}
-		out = append(out, mi)
+		out = append(out, MemberInfo{Region: region, Gossip: mb.node.Address(), HTTP: mb.http, State: mb.state})
 	}
 	for _, region := range known {
 		if _, ok := n.members[region]; !ok {
@@ -1028,6 +954,18 @@ func (n *Node) Members() []MemberInfo {
 			out = append(out, MemberInfo{Region: region, State: propagation.Unseen})
 		}
 	}
+	n.peersMu.RUnlock()
+	n.mu.RLock()
+	for i := range out {
+		mi := &out[i]
+		if mi.Region == n.cfg.Region {
+			mi.Self, mi.Vector, mi.State = true, own, "alive"
+		} else if v, learned, ok := n.rn.PeerApplied(mi.Region); ok {
+			mi.Vector = v
+			mi.Updated = &learned
+		}
+	}
+	n.mu.RUnlock()
 	sortMembers(out)
 	return out
 }

@@ -215,13 +215,15 @@ func (n *Node) statusInputs(id replication.MutationID, now time.Time) (in propag
 		regions[r] = struct{}{}
 	}
 	n.regMu.Unlock()
+	// Membership under peersMu, then acks under mu: the two locks are never
+	// held together.
 	n.peersMu.RLock()
-	defer n.peersMu.RUnlock()
 	for r, mb := range n.members {
 		if mb.state == propagation.Alive || mb.state == propagation.Suspect {
 			regions[r] = struct{}{} // joined since the set was last saved
 		}
 	}
+	peers := make([]propagation.Region, 0, len(regions))
 	for r := range regions {
 		if r == n.cfg.Region {
 			continue
@@ -230,22 +232,26 @@ func (n *Node) statusInputs(id replication.MutationID, now time.Time) (in propag
 		if mb := n.members[r]; mb != nil {
 			reg.State, reg.LastHeard = mb.state, mb.lastSeen
 		}
-		if vs := n.peerVecs[r]; vs != nil && vs.received.After(reg.LastHeard) {
-			reg.LastHeard = vs.received
+		peers = append(peers, reg)
+	}
+	n.peersMu.RUnlock()
+	n.mu.RLock()
+	for i := range peers {
+		reg := &peers[i]
+		if _, learned, ok := n.rn.PeerApplied(reg.Name); ok && learned.After(reg.LastHeard) {
+			reg.LastHeard = learned
 		}
-		if listed[r] {
+		if listed[reg.Name] {
 			// memberlist's failure detector vouches for it: it has not
 			// declared it dead (a suspect member stays listed until then).
 			reg.State, reg.LastHeard = propagation.Alive, now
 		}
-		for _, mk := range n.covered[r][id.Origin] {
-			if mk.seq >= id.Seq {
-				reg.Applied, reg.AppliedAt, known = true, mk.at, true
-				break
-			}
+		if at, ok := n.rn.AppliedAt(reg.Name, id); ok {
+			reg.Applied, reg.AppliedAt, known = true, at, true
 		}
-		in.Regions = append(in.Regions, reg)
 	}
+	n.mu.RUnlock()
+	in.Regions = append(in.Regions, peers...)
 	return in, committedAt, known
 }
 

@@ -9,8 +9,9 @@ import (
 
 // Wire format, version 1 (all integers are unsigned varints):
 //
-//	message  = version kind string(from) vector count mutation*
+//	message  = version kind string(from) vector count mutation* [acks]
 //	vector   = 0 (absent) | n+1 (origin seq)*n
+//	acks     = count (string(region) at vector)*   (KindAck only; at in unix ns)
 //	mutation = length body        (length lets gossip budget bytes per rumor)
 //	body     = string(origin) seq wall logical flags string(action)
 //	           string(account) string(region) bytes(args)
@@ -64,6 +65,9 @@ func (m Message) Encode() []byte {
 		body = appendMutationBody(body[:0], &m.Mutations[i])
 		b = binary.AppendUvarint(b, uint64(len(body)))
 		b = append(b, body...)
+	}
+	if m.Kind == KindAck {
+		b = appendAcks(b, m.Acks)
 	}
 	return b
 }
@@ -119,6 +123,12 @@ func (m Message) Size() int {
 	for i := range m.Mutations {
 		b := mutationBodySize(&m.Mutations[i])
 		n += uvarintLen(uint64(b)) + b
+	}
+	if m.Kind == KindAck {
+		n += uvarintLen(uint64(len(m.Acks)))
+		for i := range m.Acks {
+			n += ackSize(&m.Acks[i])
+		}
 	}
 	return n
 }
@@ -189,23 +199,7 @@ func DecodeMessage(b []byte) (Message, error) {
 	m.Kind = MessageKind(b[1])
 	d := &decoder{b: b[2:]}
 	m.From = d.string("sender", maxNameLen)
-	if nv := d.uvarint("vector size"); nv > 0 {
-		nv--
-		if nv > MaxVectorEntries || nv > uint64(len(d.b)) {
-			d.fail("vector of %d origins exceeds the limit or the input", nv)
-		}
-		if d.err == nil {
-			m.Vector = make(VersionVector, nv)
-			for i := uint64(0); i < nv && d.err == nil; i++ {
-				o := d.string("vector origin", maxNameLen)
-				s := d.uvarint("vector seq")
-				if _, dup := m.Vector[o]; dup {
-					d.fail("vector origin %q twice", o)
-				}
-				m.Vector[o] = s
-			}
-		}
-	}
+	m.Vector = d.vector()
 	nm := d.uvarint("mutation count")
 	if nm > MaxMutationsPerMessage || nm > uint64(len(d.b)) {
 		d.fail("%d mutations exceed the limit or the input", nm)
@@ -226,6 +220,9 @@ func DecodeMessage(b []byte) (Message, error) {
 				d.err = md.err
 			}
 		}
+	}
+	if m.Kind == KindAck && d.err == nil {
+		m.Acks = d.acks()
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d trailing bytes", len(d.b))
@@ -268,4 +265,27 @@ func (d *decoder) mutation() Mutation {
 		m.Call.Args = append([]byte(nil), args...)
 	}
 	return m
+}
+
+// vector decodes what appendVector wrote.
+func (d *decoder) vector() VersionVector {
+	var v VersionVector
+	if nv := d.uvarint("vector size"); nv > 0 {
+		nv--
+		if nv > MaxVectorEntries || nv > uint64(len(d.b)) {
+			d.fail("vector of %d origins exceeds the limit or the input", nv)
+		}
+		if d.err == nil {
+			v = make(VersionVector, nv)
+			for i := uint64(0); i < nv && d.err == nil; i++ {
+				o := d.string("vector origin", maxNameLen)
+				s := d.uvarint("vector seq")
+				if _, dup := v[o]; dup {
+					d.fail("vector origin %q twice", o)
+				}
+				v[o] = s
+			}
+		}
+	}
+	return v
 }

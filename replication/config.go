@@ -142,6 +142,15 @@ type Config struct {
 	// published gossip models describe. Both drivers of a scenario turn it
 	// on, so the simulator and the live cluster repair alike.
 	PullOnSight bool
+	// Acks makes the node disseminate what it has applied (its applied
+	// version vector, in KindAck messages on its gossip rounds) and relay
+	// the peers' acks it learns, so it knows what every peer has applied
+	// and since when (PeerApplied, AppliedAt) and counts a mutation a peer
+	// applied and it lacks in its lag (StaleSince). Each node then holds a
+	// vector per peer, so a simulator of thousands of regions leaves it
+	// off; the live driver and the scenario runner's max_lag trials turn
+	// it on.
+	Acks bool
 	// FoldCache, when set, shares fold steps with the other nodes given
 	// the same cache (a simulator's regions), so a step many regions take
 	// is computed once; views are then frozen and shared, never modified

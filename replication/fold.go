@@ -13,6 +13,7 @@ type entry struct {
 	m       Mutation
 	size    int // encoded body size: what it costs in a message
 	applied bool
+	at      int64   // apply instant (unix ns), once applied: AppliedAt of this region
 	tx      *txItem // its place in a rumor queue (the queue's name index), if any
 }
 

@@ -105,7 +105,8 @@ func gridNext(t, step, now int64) int64 {
 // limit), and stops early when the queue runs dry, as memberlist's gossip
 // does.
 func (n *Node) gossipRound() {
-	if n.rumors.len() == 0 && n.streams.len() == 0 {
+	acking := n.prepareAcks()
+	if n.rumors.len() == 0 && n.streams.len() == 0 && !acking {
 		return
 	}
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
@@ -122,6 +123,11 @@ func (n *Node) gossipRound() {
 				n.sendChunks(peer, KindStream, ms, wire)
 				sent = true
 			}
+		}
+		// Acks after the rumors: a receiver learns of a mutation before
+		// it learns that the sender applied it.
+		if acking && n.sendAcks(peer) {
+			sent = true
 		}
 		if !sent {
 			return

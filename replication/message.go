@@ -10,8 +10,9 @@ import (
 // MessageKind says what a Message carries and how the driver sends it.
 type MessageKind uint8
 
-// Message kinds. Only KindGossip fits a UDP packet; the others may be large
-// and go over the reliable stream (memberlist's TCP push/pull path).
+// Message kinds. Only KindGossip and KindAck fit a UDP packet; the others
+// may be large and go over the reliable stream (memberlist's TCP push/pull
+// path).
 const (
 	// KindGossip is one gossip round's rumors for one peer, at most
 	// Config.PacketBytes encoded.
@@ -25,12 +26,16 @@ const (
 	KindPushPullResponse
 	// KindRepair carries mutations the receiver lacks, found by push/pull.
 	KindRepair
+	// KindAck carries regions' applied version vectors (Message.Acks): what
+	// each region is known to have applied, and since when. Like a
+	// rumor it fits a packet and is relayed (Config.Acks).
+	KindAck
 
 	// MessageKindCount bounds the kinds, for arrays indexed by kind.
 	MessageKindCount
 )
 
-var kindNames = [MessageKindCount]string{"invalid", "gossip", "stream", "push-pull-request", "push-pull-response", "repair"}
+var kindNames = [MessageKindCount]string{"invalid", "gossip", "stream", "push-pull-request", "push-pull-response", "repair", "ack"}
 
 // String returns the kind's metric label, e.g. "gossip".
 func (k MessageKind) String() string {
@@ -42,7 +47,7 @@ func (k MessageKind) String() string {
 
 // Reliable reports whether the driver must send this kind over the reliable
 // stream (TCP in the live cluster) rather than as a best-effort packet.
-func (k MessageKind) Reliable() bool { return k != KindGossip }
+func (k MessageKind) Reliable() bool { return k != KindGossip && k != KindAck }
 
 func (k MessageKind) valid() bool { return k >= KindGossip && k < MessageKindCount }
 
@@ -52,6 +57,7 @@ type Message struct {
 	From      string        // the sending region (not necessarily the mutations' origin: rumors are relayed)
 	Mutations []Mutation    // rumors or repairs, in no particular order
 	Vector    VersionVector // push/pull: the sender's received-mutation summary
+	Acks      []Ack         // KindAck only: applied vectors, the sender's own and relayed ones
 }
 
 // Envelope is a Message addressed to one region.
@@ -125,6 +131,9 @@ func (m *Message) Validate() error {
 		if m.Vector == nil {
 			return fmt.Errorf("%w: %s without a version vector", ErrMalformed, m.Kind)
 		}
+	}
+	if err := validAcks(m); err != nil {
+		return err
 	}
 	if m.Kind == KindPushPullRequest && len(m.Mutations) > 0 {
 		return fmt.Errorf("%w: %s carries mutations", ErrMalformed, m.Kind)

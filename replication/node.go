@@ -94,6 +94,7 @@ type Node struct {
 	clock   hlc
 	now     int64 // latest input instant, unix nanoseconds
 	started bool
+	startAt int64 // the first input instant: a LostState node is stale since then
 	nextSeq uint64
 
 	origins  map[string]*originLog
@@ -137,6 +138,7 @@ type Node struct {
 	lastLog    *originLog
 	lastFrom   string      // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
+	ack        *ackState   // ack.go; nil unless Config.Acks, so huge simulations pay nothing
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -186,6 +188,9 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 		}
 	}
 	n.pos.lastPull = b.lastPull
+	if cfg.Acks {
+		n.ack = &ackState{}
+	}
 	numNodes := b.numNodes // it reads n, which Reset keeps in place
 	if numNodes == nil {
 		numNodes = func() int { return n.numPeers() + 1 }
@@ -210,6 +215,7 @@ func (n *Node) start(now int64) {
 	}
 	n.started = true
 	n.now = now
+	n.startAt = now
 	n.nextGossip = now + stagger(n.rng, n.cfg.Gossip.Interval)
 	if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
 		// memberlist's pushPullTrigger sleeps the random stagger and then
@@ -384,12 +390,16 @@ func (n *Node) Step(now time.Time, m Message) error {
 		n.pullIfBehind(m.From, m.Vector)
 	}
 	switch m.Kind {
+	case KindAck:
+		n.takeAcks(m.Acks)
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
 		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector())
+		n.sendAllAcks(m.From)
 	case KindPushPullResponse:
 		n.sendMissing(m.From, m.Vector, KindRepair, nil)
+		n.sendAllAcks(m.From)
 		if n.recovering {
 			// The responder sent everything it had that we lacked, our
 			// own earlier commits included.
@@ -435,6 +445,9 @@ func (n *Node) check(m *Message) error {
 	}
 	if m.Kind == KindPushPullRequest && len(m.Mutations) > 0 {
 		return fmt.Errorf("%w: %s carries mutations", ErrMalformed, m.Kind)
+	}
+	if err := validAcks(m); err != nil {
+		return err
 	}
 	var horizon int64 = math.MaxInt64
 	if off := n.cfg.MaxClockOffset; off > 0 {
@@ -595,7 +608,11 @@ func (n *Node) applyAt(batch []*entry, at int64) {
 	n.fold.apply(batch) // sorts batch in the total order
 	n.digestOK = false
 	when := time.Unix(0, at).UTC()
+	if n.ack != nil {
+		n.ack.epoch++
+	}
 	for _, e := range batch {
+		e.at = at
 		n.origins[e.m.ID.Origin].advance()
 		if e.m.Call.Action != GapAction { // fillers change no view
 			n.ready.Applied = append(n.ready.Applied, Applied{Mutation: e.m, At: when})
@@ -662,7 +679,7 @@ func (n *Node) deadline() time.Time {
 		d = n.pending.top().at
 	}
 	if n.numPeers() > 0 {
-		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() {
+		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() || n.acking() {
 			d = min(d, gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), n.now-1))
 		}
 		if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {
@@ -753,7 +770,11 @@ func (n *Node) Restore(log []Mutation) {
 	}
 	n.fold.apply(batch)
 	n.digestOK = false
+	if n.ack != nil {
+		n.ack.epoch++
+	}
 	for _, e := range batch {
+		e.at = n.now
 		n.origins[e.m.ID.Origin].advance()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -95,7 +96,7 @@ type Comparison struct {
 // ComparisonRow compares one distribution: Sim and Live hold one value per
 // trial (exposure, denial) or per applied mutation (lag), in seconds.
 type ComparisonRow struct {
-	Metric       string // exposure | denial | lag
+	Metric       string // exposure | denial | lag (seconds) | MetricStaleAllows (a count)
 	Name         string // the probe, or the region for lag
 	Region       string
 	Sim, Live    []float64
@@ -104,6 +105,10 @@ type ComparisonRow struct {
 	MedianRelErr float64 // MedianRelativeError(Sim, Live)
 	KS           float64 // KSDistance(Sim, Live)
 }
+
+// MetricStaleAllows is the comparison metric of a max_lag probe: the
+// stale allows served per trial (a count, not seconds).
+const MetricStaleAllows = "stale allows"
 
 // Compare runs sc in the simulator and on a live in-process cluster and
 // compares, per probe and region, the distributions of exposure and denial
@@ -133,7 +138,7 @@ func Compare(ctx context.Context, sc *scenarios.Scenario, o CompareOptions) (*Co
 		for _, s := range live {
 			row.Live = append(row.Live, pick(s)...)
 		}
-		if r := o.Resolution.Seconds(); r > 0 {
+		if r := o.Resolution.Seconds(); r > 0 && metric != MetricStaleAllows {
 			for _, v := range [][]float64{row.Sim, row.Live} {
 				for i := range v {
 					v[i] = math.Round(v[i]/r) * r
@@ -150,11 +155,24 @@ func Compare(ctx context.Context, sc *scenarios.Scenario, o CompareOptions) (*Co
 		row.MedianRelErr, row.KS = MedianRelativeError(row.Sim, row.Live), KSDistance(row.Sim, row.Live)
 		c.Rows = append(c.Rows, row)
 	}
+	// A max_lag probe is compared by the stale allows it was served: live
+	// windows are replayed from apply instants, which do not say when a
+	// node refused, so its live windows would be the view's, not the
+	// answers'.
 	for i, p := range sc.Probes {
-		add("exposure", p.Name, p.Region, func(s TrialSample) []float64 { return s.Exposure[i : i+1] })
+		if p.Consistency != replication.ModeMaxLag {
+			add("exposure", p.Name, p.Region, func(s TrialSample) []float64 { return s.Exposure[i : i+1] })
+		}
 	}
 	for i, p := range sc.Probes {
-		add("denial", p.Name, p.Region, func(s TrialSample) []float64 { return s.Denial[i : i+1] })
+		if p.Consistency != replication.ModeMaxLag {
+			add("denial", p.Name, p.Region, func(s TrialSample) []float64 { return s.Denial[i : i+1] })
+		}
+	}
+	for i, p := range sc.Probes {
+		if p.Consistency == replication.ModeMaxLag {
+			add(MetricStaleAllows, p.Name, p.Region, func(s TrialSample) []float64 { return s.StaleAllows[i : i+1] })
+		}
 	}
 	for i, r := range sc.Regions {
 		add("lag", r, r, func(s TrialSample) []float64 { return s.Lags[i] })

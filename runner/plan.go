@@ -24,6 +24,9 @@ type plan struct {
 	stepCalls     []controlplane.Call
 	probeRequests []controlplane.Probe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
+	// maxLag: a probe reads with max_lag consistency, so trials follow
+	// the regions' StaleSince and run with acks (trial.go).
+	maxLag bool
 	// sims holds simulations between trials: a trial resets one
 	// (sim.Sim.Reset, the same as a new one) instead of building it, so
 	// trials allocate little and the collector seldom runs.
@@ -34,6 +37,9 @@ type plan struct {
 // the scenario (for example an initial state that AWS would reject).
 func newPlan(sc *scenarios.Scenario) (*plan, error) {
 	p := &plan{scenario: sc, faultLatency: map[*scenarios.Fault]delay.Distribution{}}
+	for i := range sc.Probes {
+		p.maxLag = p.maxLag || sc.Probes[i].Consistency == replication.ModeMaxLag
+	}
 	initial, err := buildInitialState(sc)
 	if err != nil {
 		return nil, err

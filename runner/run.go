@@ -47,12 +47,15 @@ type Options struct {
 // exposure and denial windows, per region (scenario order) the lag of every
 // step's mutation it applied.
 type TrialSample struct {
-	Index     int
-	Seed      uint64
-	Exposure  []float64 // seconds, per probe
-	Denial    []float64 // seconds, per probe
-	Lags      [][]float64
-	Converged bool
+	Index    int
+	Seed     uint64
+	Exposure []float64 // seconds, per probe
+	Denial   []float64 // seconds, per probe
+	// StaleAllows counts, per probe, the stale allows served: analytic in
+	// the simulator, the nodes' real answers live.
+	StaleAllows []float64
+	Lags        [][]float64
+	Converged   bool
 }
 
 func (r *trialResult) sample() TrialSample {
@@ -60,6 +63,7 @@ func (r *trialResult) sample() TrialSample {
 	for _, p := range r.probes {
 		s.Exposure = append(s.Exposure, p.exposure.Seconds())
 		s.Denial = append(s.Denial, p.denial.Seconds())
+		s.StaleAllows = append(s.StaleAllows, float64(p.staleAllows))
 	}
 	return s
 }

@@ -77,6 +77,15 @@ type probeTrack struct {
 	token       *replication.MutationID
 	waitingFrom time.Duration // start of the current wait, when waiting
 	waiting     bool
+	// max_lag consistency: the region's view is known to lack a committed
+	// mutation since staleSince (replication.Node.StaleSince), so reads
+	// are refused (fail closed) from staleSince + MaxLag + 1ns on, the
+	// first instant the lag exceeds MaxLag; crossing numbers the scheduled
+	// check of that instant, so a superseded one does nothing.
+	stale      bool
+	staleSince time.Duration
+	refused    bool
+	crossing   uint64
 	// open stale window (timeline)
 	openKind string
 	openFrom time.Duration
@@ -215,6 +224,10 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 		Initial: p.initial,
 		// The live driver repairs on sight too: sim and live agree.
 		PullOnSight: true,
+		// Acks make a region's lag known from its peers, as live; only
+		// max_lag reads depend on it, and leaving it off elsewhere keeps
+		// every other scenario's trials what they were.
+		Acks: p.maxLag,
 	}
 	s, _ := p.sims.Get().(*sim.Sim)
 	var err error
@@ -234,6 +247,9 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	t.sim = s
 	s.OnCommit(t.onCommit)
 	s.OnApply(t.onApply)
+	if p.maxLag {
+		s.OnStale(t.onStale)
+	}
 	for i := range sc.Steps {
 		i := i
 		s.Schedule(sc.Steps[i].At, func() { t.commitStep(i) })
@@ -283,9 +299,10 @@ func (t *trial) objectExists(pt *probeTrack, view *controlplane.State) bool {
 }
 
 // effectiveRegionDec applies the probe's consistency option to the region's
-// raw decision: at_least fails closed (denies) while the token is missing.
+// raw decision: at_least fails closed (denies) while the token is missing,
+// max_lag while the view lags by more than max_lag.
 func (t *trial) effectiveRegionDec(pt *probeTrack, raw decision) decision {
-	if pt.waiting && raw != decDown {
+	if (pt.waiting || pt.refused) && raw != decDown {
 		return decDeny
 	}
 	return raw
@@ -473,6 +490,41 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 	}
 	for _, pt := range t.byRegion[ri] {
 		t.update(pt, at, true, false)
+	}
+}
+
+// onStale follows a region's StaleSince for its max_lag probes.
+func (t *trial) onStale(at time.Duration, region string, since time.Duration, stale bool) {
+	ri, ok := t.regionIx[region]
+	if !ok {
+		return
+	}
+	for _, pt := range t.byRegion[ri] {
+		if pt.spec.Consistency == replication.ModeMaxLag {
+			pt.stale, pt.staleSince = stale, since
+			t.admitMaxLag(pt, at)
+		}
+	}
+}
+
+// admitMaxLag decides a max_lag probe's admission at now, as
+// replication.Node.Admit does (refused once now - staleSince > MaxLag),
+// and schedules the exact crossing instant while it is still admitted.
+func (t *trial) admitMaxLag(pt *probeTrack, now time.Duration) {
+	limit := pt.spec.MaxLag
+	refused := pt.stale && now-pt.staleSince > limit
+	pt.crossing++
+	if pt.stale && !refused && t.sim != nil {
+		gen, at := pt.crossing, pt.staleSince+limit+1
+		t.sim.Schedule(at, func() {
+			if pt.crossing == gen {
+				t.admitMaxLag(pt, at)
+			}
+		})
+	}
+	if refused != pt.refused {
+		pt.refused = refused
+		t.update(pt, now, true, false)
 	}
 }
 

@@ -75,6 +75,11 @@ type Config struct {
 	// PullOnSight turns on replication.Config.PullOnSight in every region,
 	// as the live driver does.
 	PullOnSight bool
+	// Acks turns on replication.Config.Acks in every region, as the live
+	// driver does: each region then knows what its peers applied (and its
+	// StaleSince counts what they applied and it lacks), at the cost of a
+	// vector per peer in every region, so large clusters leave it off.
+	Acks bool
 
 	// noFoldCache folds every region's view privately, in place (tests
 	// compare it with the shared replication.FoldCache the simulator uses).
@@ -199,6 +204,10 @@ type region struct {
 	// pcg and rng are the node's random source, reseeded at every start.
 	pcg *rand.PCG
 	rng *rand.Rand
+	// stale and staleSince are the node's StaleSince as last reported to
+	// OnStale callbacks (kept only while one is registered).
+	stale      bool
+	staleSince time.Duration
 }
 
 // Sim is one deterministic simulation.
@@ -220,6 +229,7 @@ type Sim struct {
 	stats    Stats
 	onCommit []func(time.Duration, string, replication.Mutation)
 	onApply  []func(time.Duration, string, replication.Mutation)
+	onStale  []func(at time.Duration, region string, since time.Duration, stale bool)
 	members  *replication.Membership // live regions; nil = rebuild
 	// memberRegion maps a position in members to the region's index, so a
 	// message addressed by position (Envelope.Member) needs no name lookup.
@@ -270,7 +280,7 @@ func New(cfg Config) (*Sim, error) {
 // when cfg.Initial is the same state as before, the fold cache. A Monte
 // Carlo driver resets one simulation per worker instead of building one
 // per trial, so a trial allocates little and the garbage collector seldom
-// runs. Callbacks registered with OnCommit and OnApply are dropped, as in
+// runs. Callbacks registered with OnCommit, OnApply and OnStale are dropped, as in
 // a new simulation; views and mutations obtained before are the caller's
 // to drop. On error (the same as New's) s is unchanged.
 // TestResetIsNew runs seeded schedules on fresh and reset simulations
@@ -328,6 +338,7 @@ func (s *Sim) init(cfg Config) {
 		seen:         old.seen,
 		onCommit:     zeroed(old.onCommit),
 		onApply:      zeroed(old.onApply),
+		onStale:      zeroed(old.onStale),
 	}
 	clear(s.index)
 	clear(s.faults)
@@ -418,6 +429,7 @@ func (s *Sim) startNode(i int, lostState bool) {
 		LostState: lostState,
 
 		PullOnSight: s.cfg.PullOnSight,
+		Acks:        s.cfg.Acks,
 		FoldCache:   s.folds,
 	}
 	if r.node != nil {
@@ -561,6 +573,42 @@ func (s *Sim) OnApply(fn func(at time.Duration, region string, m replication.Mut
 	s.onApply = append(s.onApply, fn)
 }
 
+// OnStale registers a callback for every change of a region's
+// replication.Node.StaleSince (whether the view is known to lack a
+// committed mutation, and since when), right after the input that changed
+// it: what max_lag admission needs. A crashed region reports not stale (it
+// serves nothing). Without a callback the simulator does not track it.
+func (s *Sim) OnStale(fn func(at time.Duration, region string, since time.Duration, stale bool)) {
+	s.onStale = append(s.onStale, fn)
+}
+
+// StaleSince is a region's replication.Node.StaleSince in virtual time;
+// false when the region is down or not known to be stale.
+func (s *Sim) StaleSince(name string) (time.Duration, bool) {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return 0, false
+	}
+	t, stale := s.regions[i].node.StaleSince()
+	if !stale {
+		return 0, false
+	}
+	return virtual(t), true
+}
+
+// checkStale reports a change of region i's StaleSince to the callbacks.
+func (s *Sim) checkStale(i int) {
+	r := s.regions[i]
+	since, stale := s.StaleSince(r.name)
+	if stale == r.stale && since == r.staleSince {
+		return
+	}
+	r.stale, r.staleSince = stale, since
+	for _, fn := range s.onStale {
+		fn(s.now, r.name, since, stale)
+	}
+}
+
 // Commit proposes c at region now. A rejected call changes nothing.
 func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutation, error) {
 	i, ok := s.index[regionName]
@@ -627,6 +675,9 @@ func (s *Sim) drain(i int) {
 	}
 	for k := range rd.Messages {
 		s.send(i, rd.Messages[k])
+	}
+	if len(s.onStale) > 0 {
+		s.checkStale(i)
 	}
 	if !rd.Deadline.IsZero() {
 		d := max(virtual(rd.Deadline), s.now)
@@ -856,6 +907,9 @@ func (s *Sim) Crash(name string, loseState bool) {
 				r.unapplied = append(r.unapplied, m)
 			}
 		}
+	}
+	if len(s.onStale) > 0 {
+		s.checkStale(i)
 	}
 	s.refreshPeers()
 }

@@ -1,0 +1,109 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Consistency selects how fresh a region's view must be to answer a read,
+// after SpiceDB's and Zanzibar's consistency options. The live driver's
+// authorize path and the simulator's probes both decide it with
+// Node.Admit, so the two answer alike.
+type Consistency struct {
+	// Mode is ModeLocal (also ""), ModeAtLeast or ModeMaxLag.
+	Mode string
+	// Token is the mutation id (MutationID.String) an at_least read needs
+	// applied.
+	Token string
+	// Timeout is how long an at_least read may wait for its token; the
+	// waiting is the driver's (Admit answers for one instant).
+	Timeout time.Duration
+	// MaxLag is the largest lag a max_lag read accepts.
+	MaxLag time.Duration
+}
+
+// Consistency modes.
+const (
+	ModeLocal   = "local"    // answer from the view as it is
+	ModeAtLeast = "at_least" // answer once the view includes Token
+	ModeMaxLag  = "max_lag"  // answer only while the view lags by at most MaxLag
+)
+
+// Reasons Admit refuses a read; each wraps in the error it returns.
+var (
+	// ErrNotFresh: the view does not include the at_least token (yet).
+	ErrNotFresh = errors.New("replication: view does not include the token yet")
+	// ErrTooStale: the view is known to lag by more than max_lag.
+	ErrTooStale = errors.New("replication: view lags more than max_lag")
+	// ErrBadConsistency: an unknown mode, or a token that is not a mutation id.
+	ErrBadConsistency = errors.New("replication: bad consistency option")
+)
+
+// StaleSince returns the instant since which the view is known to lack a
+// committed mutation, and whether it is known to lack one at all: the
+// earliest commit time of the mutations received but not yet applied (they
+// wait for their apply instant); the instant it learned that a peer applied
+// a mutation it has not (Config.Acks; a lower bound of the lag, as that
+// mutation was committed earlier); or, while a node restarted without its
+// log is catching up (Recovering), its start. The lag as of now is
+// now - StaleSince. A view lacking only mutations it has not heard of is
+// not known to be stale: no region can know that.
+func (n *Node) StaleSince() (time.Time, bool) {
+	var since int64
+	found := n.recovering && n.started
+	if found {
+		since = n.startAt
+	}
+	for i := range n.pending.items {
+		w := n.pending.items[i].e.m.TS.Wall
+		if !found || w < since {
+			since, found = w, true
+		}
+	}
+	if w, ok := n.ackedStaleSince(); ok && (!found || w < since) {
+		since, found = w, true
+	}
+	if !found {
+		return time.Time{}, false
+	}
+	return time.Unix(0, since).UTC(), true
+}
+
+// Lag returns how far behind the view is known to be at now (see
+// StaleSince); zero when it is not known to be stale.
+func (n *Node) Lag(now time.Time) time.Duration {
+	s, ok := n.StaleSince()
+	if !ok {
+		return 0
+	}
+	return max(0, now.Sub(s))
+}
+
+// Admit decides whether the view may answer a read with consistency c at
+// now: local always; at_least once the token's mutation is applied here;
+// max_lag while the lag (now - StaleSince) is at most MaxLag, so the first
+// refused instant is exactly StaleSince + MaxLag + 1ns. A refusal returns
+// false and an error wrapping ErrNotFresh, ErrTooStale or
+// ErrBadConsistency. Admit changes nothing.
+func (n *Node) Admit(now time.Time, c Consistency) (bool, error) {
+	switch c.Mode {
+	case "", ModeLocal:
+		return true, nil
+	case ModeAtLeast:
+		id, err := ParseMutationID(c.Token)
+		if err != nil {
+			return false, fmt.Errorf("%w: token: %v", ErrBadConsistency, err)
+		}
+		if !n.Has(id) {
+			return false, fmt.Errorf("%w: %s not applied in %s", ErrNotFresh, id, n.region)
+		}
+		return true, nil
+	case ModeMaxLag:
+		if lag := n.Lag(now); lag > c.MaxLag {
+			return false, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: mode %q: want local, at_least or max_lag", ErrBadConsistency, c.Mode)
+}
