@@ -19,7 +19,7 @@ package replication
 type pullOnSight struct {
 	epoch    uint64           // bumped whenever the received vector grows
 	sent     uint64           // epoch last advertised
-	left     int              // sends of the current vector still to make
+	left     int              // gossip rounds still to advertise the current vector in
 	lastPull map[string]int64 // peer -> instant we last asked it
 }
 
@@ -32,10 +32,16 @@ const minPullGap = 20_000_000 // 20 ms in nanoseconds
 func (n *Node) noteReceivedGrew() { n.pos.epoch++ }
 
 // advertise runs after a gossip round whose messages start at
-// n.ready.Messages[mark]: while the vector has sends left, it rides on the
-// round's gossip packets where it fits, and goes alone, as a gossip message
-// without mutations, to up to Fanout random peers otherwise. Each send
-// counts toward the same retransmit limit as a rumor.
+// n.ready.Messages[mark]: for a retransmit limit's worth of rounds after
+// the received vector grew, it sends the vector to Fanout random peers
+// drawn apart from the round's rumor recipients, riding on a gossip packet
+// already going to that peer where it fits, alone (a gossip message
+// without mutations) otherwise. The draw must be its own: a vector that
+// rode only on the rumor's packets went exactly where the rumor went, so a
+// region the rumor missed, the one pull on sight exists for, never saw it.
+// With every region that received a mutation advertising to Fanout ×
+// limit random peers, a region is missed by both the rumor and every
+// advert with probability about e^-(limit × (1 + Fanout)).
 func (n *Node) advertise(mark int) {
 	if !n.cfg.PullOnSight || n.numPeers() == 0 {
 		return
@@ -47,44 +53,38 @@ func (n *Node) advertise(mark int) {
 	if n.pos.left <= 0 {
 		return
 	}
+	n.pos.left--
 	vec := n.recvVector()
 	if len(vec) == 0 || len(vec) > MaxVectorEntries {
 		n.pos.left = 0
 		return
 	}
-	extra := Message{Vector: vec}.Size() - Message{}.Size()
-	carried := false
-	for i := mark; i < len(n.ready.Messages) && n.pos.left > 0; i++ {
-		env := &n.ready.Messages[i]
-		if env.Msg.Kind != KindGossip || env.Msg.Vector != nil || env.Msg.Size()+extra > n.cfg.PacketBytes {
-			continue
-		}
-		env.Msg.Vector = vec // read-only from here on: shared by the envelopes
-		n.stats.BytesSent += uint64(extra)
-		n.pos.left--
-		carried = true
-	}
-	if carried {
-		return
-	}
-	if (Message{Kind: KindGossip, From: n.region, Vector: vec}).Size() > n.cfg.PacketBytes {
+	alone := Message{Kind: KindGossip, From: n.region, Vector: vec}
+	aloneSize := alone.Size()
+	if aloneSize > n.cfg.PacketBytes {
 		// Too many origins for one packet: a live node sends gossip over
 		// UDP and would drop it, so the simulator does not deliver it
 		// either; push/pull repairs instead.
 		n.pos.left = 0
 		return
 	}
+	extra := aloneSize - Message{Kind: KindGossip, From: n.region}.Size()
+	round := n.ready.Messages[mark:]
+peers:
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
-		if n.pos.left <= 0 {
-			return
+		for i := range round {
+			env := &round[i]
+			if env.Member == peer+1 && env.Msg.Kind == KindGossip && env.Msg.Vector == nil && env.Msg.Size()+extra <= n.cfg.PacketBytes {
+				env.Msg.Vector = vec // read-only from here on: shared by the envelopes
+				n.stats.BytesSent += uint64(extra)
+				continue peers
+			}
 		}
-		m := Message{Kind: KindGossip, From: n.region, Vector: vec}
-		n.sendSized(n.member(peer), m, m.Size())
-		n.pos.left--
+		n.sendSized(n.member(peer), alone, aloneSize)
 	}
 }
 
-// advertising reports whether advertise still has sends to make, so the
+// advertising reports whether advertise still has rounds to run, so the
 // deadline keeps the gossip timer armed for it.
 func (n *Node) advertising() bool {
 	return n.cfg.PullOnSight && (n.pos.left > 0 || n.pos.epoch != n.pos.sent)
