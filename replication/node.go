@@ -178,7 +178,7 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 			n.answered = map[string]bool{}
 		}
 	}
-	n.pos.lastPull = b.lastPull
+	n.pos.peers = b.sights
 	numNodes := b.numNodes // it reads n, which Reset keeps in place
 	if numNodes == nil {
 		numNodes = func() int { return n.numPeers() + 1 }

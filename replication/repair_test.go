@@ -223,3 +223,66 @@ func TestPullOnSightReachesRegionsTheRumorMissed(t *testing.T) {
 		})
 	}
 }
+
+// TestNoLoneAdvertsToPeersCaughtUp: in a cluster no larger than Fanout,
+// every region hears every other's advert on the rumor's own packets, so
+// no region sends a vector-only packet to a peer whose advert already
+// showed all it has; a peer never heard from (every packet it sends is
+// lost) still gets them.
+func TestNoLoneAdvertsToPeersCaughtUp(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mute     string // every packet from this region is lost
+		wantLone bool
+	}{
+		{"every peer heard from", "", false},
+		{"eu-west-1 never heard from", "eu-west-1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			regions := []string{"us-east-1", "eu-west-1", "ap-south-1"}
+			nodes := map[string]*Node{}
+			for _, r := range regions {
+				nodes[r] = NewNode(Config{
+					Region: r, Initial: initialState(t), Start: at(0),
+					Gossip:      GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4},
+					PullOnSight: true,
+				})
+				nodes[r].SetPeers(regions)
+			}
+			if _, err := nodes["us-east-1"].Propose(at(time.Millisecond), call("iam:CreateUser", `{"user_name":"bob"}`)); err != nil {
+				t.Fatal(err)
+			}
+			var inflight []Envelope
+			lone, rumors := 0, 0
+			for now := time.Duration(0); now <= 3*time.Second; now += 5 * time.Millisecond {
+				for _, r := range regions {
+					nodes[r].Tick(at(now))
+				}
+				for _, env := range inflight {
+					if err := nodes[env.To].Step(at(now), env.Msg); err != nil {
+						t.Fatal(err)
+					}
+				}
+				inflight = inflight[:0]
+				for _, r := range regions {
+					for _, env := range nodes[r].Ready().Messages {
+						if env.Msg.Kind == KindGossip && len(env.Msg.Mutations) == 0 {
+							lone++
+						} else {
+							rumors++
+						}
+						if r != tc.mute {
+							inflight = append(inflight, env)
+						}
+					}
+				}
+			}
+			if rumors == 0 {
+				t.Fatal("no rumor sent: the test no longer tests anything")
+			}
+			if got := lone > 0; got != tc.wantLone {
+				t.Fatalf("%d lone adverts (and %d other messages), want some: %v", lone, rumors, tc.wantLone)
+			}
+		})
+	}
+}
