@@ -24,7 +24,9 @@ type pullOnSight struct {
 	left  int                  // gossip rounds still to advertise the current vector in
 	peers map[string]peerSight // what we know of a peer from its adverts
 	// covered counts the members whose advert covered our received
-	// vector at this epoch.
+	// vector at this epoch. One that left since still counts until the
+	// vector grows: lone adverts may then stop early, and scheduled
+	// push/pull repairs what that misses.
 	covered int
 }
 
