@@ -187,7 +187,7 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 			n.answered = map[string]bool{}
 		}
 	}
-	n.pos.lastPull = b.lastPull
+	n.pos.peers = b.sights
 	if cfg.Acks {
 		n.ack = &ackState{}
 	}

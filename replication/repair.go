@@ -1,5 +1,7 @@
 package replication
 
+import "slices"
+
 // Pull on sight: a region advertises its received-version vector for a
 // few gossip rounds after it grows, and a region that sees, in a peer's
 // vector, mutations it has not received asks that peer for them at once (a
@@ -17,10 +19,22 @@ package replication
 
 // pullOnSight is the node's state for it.
 type pullOnSight struct {
-	epoch    uint64           // bumped whenever the received vector grows
-	sent     uint64           // epoch last advertised
-	left     int              // sends of the current vector still to make
-	lastPull map[string]int64 // peer -> instant we last asked it
+	epoch uint64               // bumped whenever the received vector grows
+	sent  uint64               // epoch last advertised
+	left  int                  // gossip rounds still to advertise the current vector in
+	peers map[string]peerSight // what we know of a peer from its adverts
+	// covered counts the members whose advert covered our received
+	// vector at this epoch. One that left since still counts until the
+	// vector grows: lone adverts may then stop early, and scheduled
+	// push/pull repairs what that misses.
+	covered int
+}
+
+// peerSight is what one peer's adverts told us.
+type peerSight struct {
+	pulled  int64  // instant we last asked it for what we lack
+	asked   bool   // pulled is set
+	covered uint64 // 1 + our epoch when its vector last covered ours; 0: never
 }
 
 // minPullGap bounds how often one peer is asked, whatever the gossip
@@ -29,13 +43,24 @@ const minPullGap = 20_000_000 // 20 ms in nanoseconds
 
 // noteReceivedGrew records that the received vector may have grown
 // (called when a new mutation is remembered).
-func (n *Node) noteReceivedGrew() { n.pos.epoch++ }
+func (n *Node) noteReceivedGrew() { n.pos.epoch++; n.pos.covered = 0 }
 
 // advertise runs after a gossip round whose messages start at
-// n.ready.Messages[mark]: while the vector has sends left, it rides on the
-// round's gossip packets where it fits, and goes alone, as a gossip message
-// without mutations, to up to Fanout random peers otherwise. Each send
-// counts toward the same retransmit limit as a rumor.
+// n.ready.Messages[mark]: for a retransmit limit's worth of rounds after
+// the received vector grew, it sends the vector to Fanout random peers
+// drawn apart from the round's rumor recipients, riding on a gossip packet
+// already going to that peer where it fits, alone (a gossip message
+// without mutations) otherwise. The draw must be its own: a vector that
+// rode only on the rumor's packets went exactly where the rumor went, so a
+// region the rumor missed, the one pull on sight exists for, never saw it.
+// With every region that received a mutation advertising to Fanout ×
+// limit random peers, a region is missed by the rumor and every advert
+// with probability about e^-(limit × (1 + Fanout)).
+//
+// A peer whose own advert covered our vector at this epoch gets no packet
+// of its own (it would learn nothing); riding on one going there anyway,
+// the vector still tells it we caught up, so that in a cluster no larger
+// than Fanout, where every region hears every other, lone adverts stop.
 func (n *Node) advertise(mark int) {
 	if !n.cfg.PullOnSight || n.numPeers() == 0 {
 		return
@@ -47,53 +72,56 @@ func (n *Node) advertise(mark int) {
 	if n.pos.left <= 0 {
 		return
 	}
-	vec := n.recvVector()
-	if len(vec) == 0 || len(vec) > MaxVectorEntries {
-		n.pos.left = 0
-		return
-	}
-	extra := Message{Vector: vec}.Size() - Message{}.Size()
-	carried := false
-	for i := mark; i < len(n.ready.Messages) && n.pos.left > 0; i++ {
-		env := &n.ready.Messages[i]
-		if env.Msg.Kind != KindGossip || env.Msg.Vector != nil || env.Msg.Size()+extra > n.cfg.PacketBytes {
+	n.pos.left--
+	allCovered := n.pos.covered >= n.numPeers()
+	var vec VersionVector
+	var aloneSize, extra int
+	round := n.ready.Messages[mark:]
+	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
+		ride := -1
+		for i := range round {
+			if env := &round[i]; env.Member == peer+1 && env.Msg.Kind == KindGossip && env.Msg.Vector == nil {
+				ride = i
+				break
+			}
+		}
+		if ride < 0 && (allCovered || n.pos.peers[n.peers[peer]].covered == n.pos.epoch+1) {
 			continue
 		}
-		env.Msg.Vector = vec // read-only from here on: shared by the envelopes
-		n.stats.BytesSent += uint64(extra)
-		n.pos.left--
-		carried = true
-	}
-	if carried {
-		return
-	}
-	if (Message{Kind: KindGossip, From: n.region, Vector: vec}).Size() > n.cfg.PacketBytes {
-		// Too many origins for one packet: a live node sends gossip over
-		// UDP and would drop it, so the simulator does not deliver it
-		// either; push/pull repairs instead.
-		n.pos.left = 0
-		return
-	}
-	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
-		if n.pos.left <= 0 {
-			return
+		if vec == nil {
+			vec = n.recvVector()
+			aloneSize = Message{Kind: KindGossip, From: n.region, Vector: vec}.Size()
+			if len(vec) == 0 || len(vec) > MaxVectorEntries || aloneSize > n.cfg.PacketBytes {
+				// Too many origins for one packet: a live node sends
+				// gossip over UDP and would drop it, so the simulator does
+				// not deliver it either; push/pull repairs instead.
+				n.pos.left = 0
+				return
+			}
+			extra = aloneSize - Message{Kind: KindGossip, From: n.region}.Size()
 		}
-		m := Message{Kind: KindGossip, From: n.region, Vector: vec}
-		n.sendSized(n.member(peer), m, m.Size())
-		n.pos.left--
+		if ride >= 0 {
+			if env := &round[ride]; env.Msg.Size()+extra <= n.cfg.PacketBytes {
+				env.Msg.Vector = vec // read-only from here on: shared by the envelopes
+				n.stats.BytesSent += uint64(extra)
+				continue
+			}
+		}
+		n.sendSized(n.member(peer), Message{Kind: KindGossip, From: n.region, Vector: vec}, aloneSize)
 	}
 }
 
-// advertising reports whether advertise still has sends to make, so the
-// deadline keeps the gossip timer armed for it.
+// advertising reports whether advertise may still send lone adverts, so
+// the deadline keeps the gossip timer armed for it.
 func (n *Node) advertising() bool {
-	return n.cfg.PullOnSight && (n.pos.left > 0 || n.pos.epoch != n.pos.sent)
+	return n.cfg.PullOnSight && (n.pos.epoch != n.pos.sent || n.pos.left > 0 && n.pos.covered < n.numPeers())
 }
 
 // pullIfBehind handles a peer's advertised vector, after the message's own
 // mutations were taken in: if it covers a mutation this region has not
 // received, ask that peer for what we lack, at most once per two gossip
-// rounds per peer.
+// rounds per peer; if it covers all this region has received, advertise
+// will not send it our vector until that grows.
 func (n *Node) pullIfBehind(from string, theirs VersionVector) {
 	if !n.cfg.PullOnSight || len(theirs) == 0 || n.recovering {
 		return
@@ -109,17 +137,31 @@ func (n *Node) pullIfBehind(from string, theirs VersionVector) {
 			break
 		}
 	}
+	if n.pos.peers == nil {
+		n.pos.peers = map[string]peerSight{}
+	}
+	ps := n.pos.peers[from]
 	if !behind {
+		for _, o := range n.names {
+			if n.origins[o].recv > theirs[o] {
+				return
+			}
+		}
+		if ps.covered != n.pos.epoch+1 {
+			ps.covered = n.pos.epoch + 1
+			n.pos.peers[from] = ps
+			if _, member := slices.BinarySearch(n.peers, from); member {
+				n.pos.covered++
+			}
+		}
 		return
 	}
 	gap := max(2*int64(n.cfg.Gossip.Interval), minPullGap)
-	if last, ok := n.pos.lastPull[from]; ok && n.now-last < gap {
+	if ps.asked && n.now-ps.pulled < gap {
 		return
 	}
-	if n.pos.lastPull == nil {
-		n.pos.lastPull = map[string]int64{}
-	}
-	n.pos.lastPull[from] = n.now
+	ps.pulled, ps.asked = n.now, true
+	n.pos.peers[from] = ps
 	n.stats.PullsOnSight++
 	n.PushPull(from)
 }

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -123,6 +124,164 @@ func TestAdvertTooBigForAPacketIsNotSent(t *testing.T) {
 			}
 			if sent != tc.wantSent {
 				t.Fatalf("advert sent = %v, want %v", sent, tc.wantSent)
+			}
+		})
+	}
+}
+
+// TestPullOnSightReachesRegionsTheRumorMissed: 50 regions with the live
+// cluster's Local gossip (100 ms, fanout 3, retransmit multiplier 2: each
+// region sends a rumor 4 times), no loss, no scheduled push/pull. Rumor
+// mongering alone leaves a region or two without a commit about every other
+// time; pull on sight must fetch it for them. The advertised vector has to
+// reach regions the rumor did not: riding only on the rumor's own packets,
+// it went exactly where the rumor went, and a region the rumor missed never
+// saw it (the live cluster then waited for memberlist's 30 s push/pull).
+func TestPullOnSightReachesRegionsTheRumorMissed(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		on          bool
+		wantMissing bool
+	}{
+		{"on: every region gets every commit", true, false},
+		{"off: rumor mongering alone misses some", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var regions []string
+			for i := range 50 {
+				regions = append(regions, fmt.Sprintf("region-%02d", i))
+			}
+			mem := NewMembership(regions)
+			nodes := make(map[string]*Node, len(regions))
+			for i, r := range regions {
+				nodes[r] = NewNode(Config{
+					Region: r, Initial: initialState(t), Start: at(0),
+					Rand:        rand.New(rand.NewPCG(uint64(i)+1, 7)),
+					Gossip:      GossipConfig{Interval: 100 * time.Millisecond, Fanout: 3, RetransmitMult: 2},
+					PullOnSight: tc.on,
+				})
+				nodes[r].SetMembership(mem)
+			}
+			// One commit per second from a different origin: 20 separate
+			// epidemics, each given a second to reach every region.
+			const commits = 20
+			var ids []MutationID
+			var missing []string
+			var inflight []Envelope
+			var senders []string
+			const step = 5 * time.Millisecond
+			for now := time.Duration(0); now <= (commits+2)*time.Second; now += step {
+				if k := int(now / time.Second); now%time.Second == 0 && k < commits {
+					if k > 0 {
+						// The previous epidemic is over: a region that lacks
+						// its commit now would wait for anti-entropy (a later
+						// commit's vector could still reveal it; not counted).
+						for _, r := range regions {
+							if !nodes[r].Has(ids[k-1]) {
+								missing = append(missing, r+" lacks "+ids[k-1].String())
+							}
+						}
+					}
+					origin := regions[(k*7)%len(regions)]
+					m, err := nodes[origin].Propose(at(now), call("iam:CreateUser", fmt.Sprintf(`{"user_name":"u%d"}`, k)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, m.ID)
+				}
+				for _, r := range regions {
+					nodes[r].Tick(at(now))
+				}
+				// Deliver what was sent at the previous step (5 ms latency).
+				for i, env := range inflight {
+					if err := nodes[env.To].Step(at(now), env.Msg); err != nil {
+						t.Fatalf("%s -> %s: %v", senders[i], env.To, err)
+					}
+				}
+				inflight, senders = inflight[:0], senders[:0]
+				for _, r := range regions {
+					for _, env := range nodes[r].Ready().Messages {
+						inflight = append(inflight, env)
+						senders = append(senders, r)
+					}
+				}
+			}
+			var pulls uint64
+			for _, r := range regions {
+				pulls += nodes[r].Stats().PullsOnSight
+				if !nodes[r].Has(ids[commits-1]) {
+					missing = append(missing, r+" lacks "+ids[commits-1].String())
+				}
+			}
+			if got := len(missing) > 0; got != tc.wantMissing {
+				t.Fatalf("%d of %d (region, commit) pairs missing, want missing: %v (pulls on sight: %d): %v",
+					len(missing), len(regions)*commits, tc.wantMissing, pulls, missing)
+			}
+			if tc.on && pulls == 0 {
+				t.Errorf("every region got every commit without a pull on sight: the test no longer tests it")
+			}
+		})
+	}
+}
+
+// TestNoLoneAdvertsToPeersCaughtUp: in a cluster no larger than Fanout,
+// every region hears every other's advert on the rumor's own packets, so
+// no region sends a vector-only packet to a peer whose advert already
+// showed all it has; a peer never heard from (every packet it sends is
+// lost) still gets them.
+func TestNoLoneAdvertsToPeersCaughtUp(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mute     string // every packet from this region is lost
+		wantLone bool
+	}{
+		{"every peer heard from", "", false},
+		{"eu-west-1 never heard from", "eu-west-1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			regions := []string{"us-east-1", "eu-west-1", "ap-south-1"}
+			nodes := map[string]*Node{}
+			for _, r := range regions {
+				nodes[r] = NewNode(Config{
+					Region: r, Initial: initialState(t), Start: at(0),
+					Gossip:      GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4},
+					PullOnSight: true,
+				})
+				nodes[r].SetPeers(regions)
+			}
+			if _, err := nodes["us-east-1"].Propose(at(time.Millisecond), call("iam:CreateUser", `{"user_name":"bob"}`)); err != nil {
+				t.Fatal(err)
+			}
+			var inflight []Envelope
+			lone, rumors := 0, 0
+			for now := time.Duration(0); now <= 3*time.Second; now += 5 * time.Millisecond {
+				for _, r := range regions {
+					nodes[r].Tick(at(now))
+				}
+				for _, env := range inflight {
+					if err := nodes[env.To].Step(at(now), env.Msg); err != nil {
+						t.Fatal(err)
+					}
+				}
+				inflight = inflight[:0]
+				for _, r := range regions {
+					for _, env := range nodes[r].Ready().Messages {
+						if env.Msg.Kind == KindGossip && len(env.Msg.Mutations) == 0 {
+							lone++
+						} else {
+							rumors++
+						}
+						if r != tc.mute {
+							inflight = append(inflight, env)
+						}
+					}
+				}
+			}
+			if rumors == 0 {
+				t.Fatal("no rumor sent: the test no longer tests anything")
+			}
+			if got := lone > 0; got != tc.wantLone {
+				t.Fatalf("%d lone adverts (and %d other messages), want some: %v", lone, rumors, tc.wantLone)
 			}
 		})
 	}

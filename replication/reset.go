@@ -41,7 +41,7 @@ type nodeBuffers struct {
 	numNodes func() int
 	ready    Ready
 	answered map[string]bool
-	lastPull map[string]int64
+	sights   map[string]peerSight
 }
 
 func (n *Node) buffers() nodeBuffers {
@@ -52,7 +52,7 @@ func (n *Node) buffers() nodeBuffers {
 		due: zeroed(n.scratchDue), known: zeroed(n.known), same: n.same[:0],
 		numNodes: n.rumors.q.numNodes,
 		ready:    Ready{Messages: zeroed(n.ready.Messages), Persist: zeroed(n.ready.Persist), Applied: zeroed(n.ready.Applied)},
-		answered: n.answered, lastPull: n.pos.lastPull,
+		answered: n.answered, sights: n.pos.peers,
 	}
 	for _, o := range n.origins {
 		o.seqs.dense = zeroed(o.seqs.dense)
@@ -61,7 +61,7 @@ func (n *Node) buffers() nodeBuffers {
 	}
 	clear(b.origins)
 	clear(b.answered)
-	clear(b.lastPull)
+	clear(b.sights)
 	b.arena.reset()
 	b.rumors = n.rumors.emptied()
 	b.streams = n.streams.emptied()

@@ -51,6 +51,8 @@ func (t *trial) explainMissing(s *sim.Sim, end time.Duration) []report.MissingMu
 			} else {
 				m.Detail += ", and push/pull is off"
 			}
+		case sim.CutOff:
+			m.Detail = fmt.Sprintf("a network partition cut %s off from every region that held it when the run ended at %s", x.Region, sec(end))
 		case sim.Lost:
 			m.Detail = "lost for good: its origin lost its state before any other region held it"
 		case sim.Conflict:

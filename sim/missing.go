@@ -34,6 +34,10 @@ const (
 	// that lost its state reused the sequence number); the conflict is
 	// counted, not repaired.
 	Conflict
+	// CutOff: not received, and a network fault (a partition) cuts the
+	// region off from every live region that holds it: neither gossip nor
+	// push/pull can bring it until the fault heals.
+	CutOff
 )
 
 var reasonNames = [...]string{
@@ -43,6 +47,7 @@ var reasonNames = [...]string{
 	RumorDied: "rumor_died_out",
 	Lost:      "lost",
 	Conflict:  "conflict",
+	CutOff:    "cut_off",
 }
 
 // String is the reason's stable name, as the run report carries it.
@@ -114,6 +119,8 @@ func (s *Sim) Missing() []Missing {
 				x.Reason = Lost
 			case inFlight[int32(ri)][key]:
 				x.Reason = InFlight
+			case s.cutOff(r.name, m):
+				x.Reason = CutOff
 			case s.gossiped(m):
 				x.Reason = Spreading
 			default:
@@ -139,6 +146,22 @@ func (s *Sim) noteInFlight(into map[int32]map[commitKey]bool, e event) {
 		}
 		into[e.region][commitKey{m.ID, m.TS}] = true
 	}
+}
+
+// cutOff reports whether a fault blocks every live region holding m from
+// reaching region (and some live region holds it).
+func (s *Sim) cutOff(region string, m *replication.Mutation) bool {
+	holders := 0
+	for _, r := range s.regions {
+		if r.down || r.name == region || !r.node.Knows(m) {
+			continue
+		}
+		holders++
+		if !s.blocked(r.name, region) {
+			return false
+		}
+	}
+	return holders > 0
 }
 
 // gossiped reports whether some live region still queues m as a rumor.

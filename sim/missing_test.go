@@ -41,6 +41,9 @@ func TestMissingSaysWhy(t *testing.T) {
 			s.Schedule(500*time.Millisecond, func() { id = s.Partition([][]string{three[:2], three[2:]}) })
 			s.Schedule(10*time.Second, func() { s.Heal(id) })
 		}, 20 * time.Second, []string{"ap-southeast-2 rumor_died_out"}},
+		{"still partitioned at the end: cut off", 10 * time.Millisecond, 0, func(s *Sim) {
+			s.Schedule(500*time.Millisecond, func() { s.Partition([][]string{three[:2], three[2:]}) })
+		}, 20 * time.Second, []string{"ap-southeast-2 cut_off"}},
 		{"origin lost its state at the commit instant", 10 * time.Millisecond, 0, func(s *Sim) {
 			s.Schedule(time.Second, func() { s.Crash("us-east-2", true) })
 		}, 5 * time.Second, []string{"eu-west-1 lost", "ap-southeast-2 lost"}},
