@@ -223,6 +223,14 @@ func (c *condition) valMatch(cv *condVal, s string, pre *ctxValue, rc *reqCtx) (
 		}
 		return compare(float64(t), float64(cv.date), c.info.cmp), true
 	case famBool:
+		if cv.pat.hasVar {
+			var buf [maxSegs]seg
+			segs, ok := cv.pat.resolve(&buf, rc)
+			if !ok {
+				return false, false
+			}
+			return globMatch(segs, s, true), true
+		}
 		return strings.EqualFold(s, cv.raw), true
 	case famBinary:
 		return s == cv.raw, true

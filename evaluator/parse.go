@@ -269,10 +269,9 @@ func (v *validator) statement(n *node, path string) statement {
 			v.bad(n, path, "the Resource or NotResource element is required")
 		}
 	} else {
+		// The RCP syntax lists NotResource (a Deny on everything but some
+		// resources), so every kind accepts it.
 		s.notResource = resourceKey == "NotResource"
-		if s.notResource && v.kind == KindRCP {
-			v.bad(resource, path+".NotResource", "NotResource is not allowed in an RCP")
-		}
 		vals, nodes := v.stringList(resource, path+"."+resourceKey)
 		for i, r := range vals {
 			ap, msg := compileARN(r, v.vars)
@@ -546,6 +545,13 @@ func (v *validator) condValue(fam family, raw string) (condVal, string) {
 		}
 		cv.date = t
 	case famBool, famNull:
+		if fam == famBool && v.vars && strings.Contains(raw, "${") {
+			// AWS lists Bool among the operators that take policy
+			// variables: the value is resolved per request, then compared.
+			p, msg := compilePattern(raw, false, true)
+			cv.pat = p
+			return cv, msg
+		}
 		switch strings.ToLower(raw) {
 		case "true":
 			cv.b = true

@@ -145,7 +145,7 @@ const (
 	grantNone    grant = iota
 	grantAccount       // the requester's account (delegation: identity must allow, except for root)
 	grantStar          // "*": everyone
-	grantRole          // the role of a session: boundary and session policy still limit
+	grantRole          // the role ARN (for the role or its sessions): boundary and session policy still limit
 	grantDirect        // the exact user, session, federated or service principal, or root
 )
 
@@ -166,8 +166,13 @@ func (ps *principalSet) match(p *Principal, rc *reqCtx) grant {
 		return best
 	}
 	for _, a := range ps.arns {
-		if a == p.ARN {
+		if a == p.ARN && p.Type != PrincipalRole {
 			return grantDirect
+		}
+		// a grant to a role ARN is limited by the boundary, whether the
+		// role's session or the role itself asks
+		if a == p.ARN {
+			best = grantRole
 		}
 		if rc.roleARN != "" && a == rc.roleARN {
 			best = grantRole
