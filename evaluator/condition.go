@@ -24,6 +24,16 @@ const (
 	famNull
 )
 
+// typed: the family's values must parse as a number, date, bool, address
+// or base64 text; one that does not is a warning, never an error.
+func (f family) typed() bool {
+	switch f {
+	case famNumeric, famDate, famBool, famIP, famBinary:
+		return true
+	}
+	return false
+}
+
 // cmpOp is the comparison a Numeric or Date operator makes.
 type cmpOp uint8
 
@@ -122,6 +132,7 @@ type condVal struct {
 	pfx  netip.Prefix
 	arn  arnPattern
 	b    bool
+	bad  bool // did not parse for its operator (a warning): matches no request value
 }
 
 // eval decides the condition. ok is false when a policy variable in a value
@@ -192,6 +203,9 @@ func (c *condition) matchOne(s string, pre *ctxValue, rc *reqCtx) (bool, bool) {
 }
 
 func (c *condition) valMatch(cv *condVal, s string, pre *ctxValue, rc *reqCtx) (bool, bool) {
+	if cv.bad {
+		return false, true
+	}
 	switch c.info.fam {
 	case famString, famStringFold, famStringLike:
 		fold := c.info.fam == famStringFold

@@ -40,9 +40,12 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 		v.add(root, "$", CodeLimitExceeded, "a %s policy may have at most %d %s, this one has %d", kind, max, SizeUnit(kind), size)
 	}
 	p := v.policy(root)
-	if len(v.issues) > 0 {
-		return nil, &ValidationError{Document: name, Issues: v.issues}
+	for _, is := range v.issues {
+		if !is.Warning {
+			return nil, &ValidationError{Document: name, Issues: v.issues}
+		}
 	}
+	p.warnings = v.issues
 	p.name, p.kind = name, kind
 	p.doc = append([]byte(nil), document...)
 	p.index()
@@ -72,6 +75,11 @@ func (v *validator) add(n *node, path, code, format string, args ...any) {
 // badKey reports an issue at the i-th key of object n (unknown names).
 func (v *validator) badKey(n *node, i int, path, format string, args ...any) {
 	v.issues = append(v.issues, Issue{Path: path, Line: n.keyPos[i].line, Column: n.keyPos[i].col, Code: CodeMalformed, Message: fmt.Sprintf(format, args...)})
+}
+
+// warn records something AWS accepts but iamprop models only in part.
+func (v *validator) warn(n *node, path, format string, args ...any) {
+	v.issues = append(v.issues, Issue{Path: path, Line: n.line, Column: n.col, Code: CodeWarning, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
 func (v *validator) bad(n *node, path, format string, args ...any) {
@@ -130,7 +138,13 @@ func (v *validator) policy(root *node) *Policy {
 				if stmtNode.kind == nArray {
 					n = stmtNode.kids[i]
 				}
-				v.bad(n, fmt.Sprintf("Statement[%d].Sid", i), "duplicate Sid %q (also in %s)", s, prev)
+				// IAM documents that Sids must be unique in a policy; S3
+				// and Organizations do not, so there it is a warning.
+				if v.iamKind() {
+					v.bad(n, fmt.Sprintf("Statement[%d].Sid", i), "duplicate Sid %q (also in %s)", s, prev)
+				} else {
+					v.warn(n, fmt.Sprintf("Statement[%d].Sid", i), "duplicate Sid %q (also in %s); IAM refuses this, %s policies are not documented to", s, prev, v.kind)
+				}
 			}
 			sids[s] = fmt.Sprintf("Statement[%d]", i)
 		}
@@ -291,6 +305,22 @@ func (v *validator) statement(n *node, path string) statement {
 	return s
 }
 
+// isUniqueID reports whether s looks like an IAM unique id (AIDA..., AROA...):
+// an upper-case four-letter prefix ending in A, then upper-case letters and
+// digits, 16 to 128 characters in all.
+func isUniqueID(s string) bool {
+	if len(s) < 16 || len(s) > 128 || s[3] != 'A' {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9') || (i < 4 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func isRCPFullAccess(action, resource, cond *node) bool {
 	return cond == nil && action != nil && resource != nil && action.kind == nString && action.str == "*" && resource.kind == nString && resource.str == "*"
 }
@@ -430,6 +460,11 @@ func (v *validator) awsPrincipal(ps *principalSet, val string, n *node, path str
 	case strings.ContainsAny(val, "*?"):
 		v.bad(n, path, "a wildcard is not allowed in principal %q (only \"*\" alone; use a condition on aws:PrincipalArn instead)", val)
 		return
+	case isUniqueID(val):
+		// AWS shows (and accepts) a principal's unique id once the
+		// principal is deleted; iamprop does not model unique ids.
+		v.warn(n, path, "principal %q is an IAM unique id; iamprop does not model unique ids, so it matches no principal", val)
+		return
 	}
 	p, err := ParsePrincipal(val)
 	if err != nil || p.Type == PrincipalAnonymous || p.Type == PrincipalService {
@@ -474,7 +509,13 @@ func (v *validator) conditions(n *node, path string) []condition {
 			okAll := len(raws) > 0
 			for k, raw := range raws {
 				cv, msg := v.condValue(info.fam, raw)
-				if msg != "" {
+				if msg != "" && info.fam.typed() {
+					// IAM checks a condition's grammar, not whether each
+					// value parses for its operator: such a value only
+					// fails to compare, so it matches no request value.
+					v.warn(nodes[k], elemPath(kp, valNode, k), "%s: %s; AWS accepts the document, and the value matches no request value", opName, msg)
+					cv = condVal{raw: raw, bad: true}
+				} else if msg != "" {
 					v.bad(nodes[k], elemPath(kp, valNode, k), "%s: %s", opName, msg)
 					okAll = false
 					continue

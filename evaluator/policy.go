@@ -20,7 +20,16 @@ type Policy struct {
 	other     []int32
 	public    bool
 	hasDeny   bool
+	warnings  []Issue
 }
+
+// Warnings lists what AWS accepts in the document but iamprop models only in
+// part, each with its path, line and column: a typed condition value iamprop
+// cannot read (it then matches no request value, the way AWS's comparison
+// fails), a duplicate Sid outside IAM, a principal given as an IAM unique id
+// (unique ids are not modelled, so it matches nobody). Validation refuses
+// only what AWS documents as invalid.
+func (p *Policy) Warnings() []Issue { return p.warnings }
 
 // Name is the document's name, used in explanations.
 func (p *Policy) Name() string { return p.name }
@@ -243,14 +252,18 @@ func (ps *principalSet) excludes(p *Principal, rc *reqCtx) bool {
 type Issue struct {
 	Path         string // e.g. Statement[1].Condition.StringEquals
 	Line, Column int
-	Code         string // AWS-style: MalformedPolicyDocument or LimitExceeded
+	Code         string // AWS-style: MalformedPolicyDocument or LimitExceeded; CodeWarning for a warning
 	Message      string
+	// Warning marks a document AWS accepts but iamprop models only in part
+	// (see Policy.Warnings); it never makes Parse fail.
+	Warning bool
 }
 
 // Issue codes, named as the IAM API names its errors.
 const (
 	CodeMalformed     = "MalformedPolicyDocument"
 	CodeLimitExceeded = "LimitExceeded"
+	CodeWarning       = "Warning" // AWS accepts the document; iamprop models this part only in part
 )
 
 // ValidationError lists every problem found in one document.
@@ -266,7 +279,11 @@ func (e *ValidationError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s: %s", e.Document, is.Line, is.Column, is.Path, is.Message)
+		w := ""
+		if is.Warning {
+			w = "warning: "
+		}
+		fmt.Fprintf(&b, "%s:%d:%d: %s: %s%s", e.Document, is.Line, is.Column, is.Path, w, is.Message)
 	}
 	return b.String()
 }

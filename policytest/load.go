@@ -21,6 +21,10 @@ type Suite struct {
 	File  string  // the path the file was loaded from, as given
 	Name  string  // the optional `name:` of the file
 	Cases []*Case // in file order
+	// Warnings are documents AWS accepts that iamprop models only in part
+	// (a typed condition value it cannot read, a principal given as an IAM
+	// unique id): the file still loads and runs, and the CLI prints them.
+	Warnings []*Error
 }
 
 // Case is one request with the policies that apply to it and the decision
@@ -42,13 +46,18 @@ type Error struct {
 	Line, Column int
 	Field        string // dotted path of the element, e.g. cases[2].expect
 	Reason       string
+	Warning      bool // a Suite warning, not a load error: the text says "warning: "
 }
 
 func (e *Error) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Reason)
+	reason := e.Reason
+	if e.Warning {
+		reason = "warning: " + reason
 	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Field, e.Reason)
+	if e.Field == "" {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, reason)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Field, reason)
 }
 
 // Errors is every problem found in one file, in file order. A file with any
@@ -123,6 +132,9 @@ func Load(file string, data []byte) (suite *Suite, err error) {
 		}
 	}()
 	s := l.load(data)
+	if s != nil {
+		s.Warnings = l.warns
+	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool {
 			a, b := l.errs[i], l.errs[j]
@@ -149,6 +161,7 @@ type parsed struct {
 type loader struct {
 	file   string
 	errs   Errors
+	warns  []*Error
 	named  map[string]*yaml.Node // the `policies:` library
 	parsed map[parsedKey]parsed  // named documents compiled per kind
 }
@@ -631,18 +644,22 @@ func (l *loader) compile(n *yaml.Node, field, name string, kind evaluator.Kind) 
 		return nil
 	}
 	p, err := evaluator.Parse(name, kind, doc.data)
+	var issues []evaluator.Issue
 	if err == nil {
 		if p == nil {
 			l.errorf(n, field, "internal error: the evaluator returned no policy and no error (please report)")
+			return nil
 		}
-		return p
+		issues = p.Warnings()
+	} else {
+		var ve *evaluator.ValidationError
+		if !errors.As(err, &ve) || len(ve.Issues) == 0 {
+			l.errorf(n, field, "%v", err)
+			return nil
+		}
+		issues = ve.Issues
 	}
-	var ve *evaluator.ValidationError
-	if !errors.As(err, &ve) || len(ve.Issues) == 0 {
-		l.errorf(n, field, "%v", err)
-		return nil
-	}
-	for _, is := range ve.Issues {
+	for _, is := range issues {
 		at := doc.nodeAt(is.Line, is.Column)
 		if at == nil {
 			at = nodeAtPath(n, is.Path)
@@ -656,12 +673,23 @@ func (l *loader) compile(n *yaml.Node, field, name string, kind evaluator.Kind) 
 			}
 		}
 		msg := is.Message
+		if is.Warning {
+			line, col := 1, 1
+			if at != nil && at.Line > 0 {
+				line, col = at.Line, at.Column
+			}
+			l.warns = append(l.warns, &Error{File: l.file, Line: line, Column: col, Field: f, Reason: msg, Warning: true})
+			continue
+		}
 		if is.Code != "" && !strings.Contains(msg, is.Code) {
 			msg += " (" + is.Code + ")"
 		}
 		l.errorf(at, f, "%s", msg)
 	}
-	return nil
+	if err != nil {
+		return nil
+	}
+	return p
 }
 
 func (l *loader) str(n *yaml.Node, field string) (string, bool) {
