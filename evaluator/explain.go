@@ -21,6 +21,11 @@ type Explanation struct {
 	Matched   []MatchedStatement `json:"matched"`
 	BlockedBy string             `json:"blocked_by,omitempty"` // "scp", "rcp", "identity", "boundary", "session", "resource", "block-public-access", "explicit-deny"
 	Summary   string             `json:"summary"`              // one paragraph for a learner
+	// NotApplied and MissingKeys are filled by ExplainRequest only: the
+	// statements about the requested action that did not apply and why,
+	// and the context keys the policies read that the request lacked.
+	NotApplied  []NotApplied `json:"not_applied,omitempty"`
+	MissingKeys []string     `json:"missing_context_keys,omitempty"`
 }
 
 // BlockedBy names the policy type that stopped the request ("" for Allow).

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iamprop/iamprop/evaluator"
+	"github.com/iamprop/iamprop/policytest"
 )
 
 // authorizeFlags are the request and the policy files of one decision.
@@ -55,8 +56,7 @@ policy file is reported as file:line:col: path: reason on stderr).`,
 			for _, w := range warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), w)
 			}
-			d := evaluator.Evaluate(req, in)
-			e := d.Explain()
+			e := evaluator.ExplainRequest(req, in)
 			if f.asJSON {
 				if e.Matched == nil {
 					e.Matched = []evaluator.MatchedStatement{}
@@ -70,7 +70,7 @@ policy file is reported as file:line:col: path: reason on stderr).`,
 			if err != nil {
 				return failed(err)
 			}
-			if d.Effect != evaluator.Allow {
+			if e.Decision != evaluator.Allow.String() {
 				return failed(errSilent)
 			}
 			return nil
@@ -233,5 +233,6 @@ func explanationText(e evaluator.Explanation) string {
 		}
 		fmt.Fprintf(&b, "matched: %s (%s) statement %s: %s\n", m.Policy, m.Kind, id, m.Effect)
 	}
+	policytest.WriteWhyNot(&b, "", e)
 	return b.String()
 }
