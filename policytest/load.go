@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/iamprop/iamprop/evaluator"
+	"github.com/iamprop/iamprop/internal/yamlcheck"
 )
 
 // Suite is one policy test file, loaded and validated: every policy parsed and
@@ -121,7 +122,7 @@ func LoadFile(path string) (*Suite, error) {
 // file"). file names the source in errors. On failure the error is an Errors
 // value listing every problem with its line and column; Load never panics.
 func Load(file string, data []byte) (suite *Suite, err error) {
-	l := &loader{file: file, named: map[string]*yaml.Node{}, parsed: map[parsedKey]parsed{}}
+	l := &loader{file: file, named: map[string]*yaml.Node{}, parsed: map[parsedKey]parsed{}, inline: map[inlineKey]*evaluator.Policy{}, sizes: map[*yaml.Node]int{}, budget: yamlcheck.Limit}
 	defer func() {
 		// A panic here is a bug in this package or in the evaluator, never
 		// the user's fault; report it as an error that says so, and keep the
@@ -164,6 +165,40 @@ type loader struct {
 	warns  []*Error
 	named  map[string]*yaml.Node // the `policies:` library
 	parsed map[parsedKey]parsed  // named documents compiled per kind
+	// inline caches inline documents per node and kind: a document reached
+	// again through an alias is compiled once.
+	inline map[inlineKey]*evaluator.Policy
+	// budget is what is left of yamlcheck.Limit: every policy use costs
+	// the values its document expands to, so aliases to aliases cannot
+	// make loading cost more than a large file would.
+	budget int
+	sizes  map[*yaml.Node]int
+	over   bool // the budget ran out; the error is reported once
+}
+
+type inlineKey struct {
+	node *yaml.Node
+	kind evaluator.Kind
+}
+
+// spend charges the values n expands to against the file's budget; false
+// (with one error for the file) once it is exhausted.
+func (l *loader) spend(n *yaml.Node, field string) bool {
+	if l.over {
+		return false
+	}
+	size, ok := l.sizes[n]
+	if !ok {
+		size = yamlcheck.Size(n, yamlcheck.Limit+1)
+		l.sizes[n] = size
+	}
+	l.budget -= size
+	if l.budget < 0 {
+		l.over = true
+		l.errorf(n, field, "the file is too large after expanding aliases (more than %d values); use each policy by name instead of repeating aliases", yamlcheck.Limit)
+		return false
+	}
+	return true
 }
 
 // nodeError is a problem at a node, before the field path is known.
@@ -217,7 +252,7 @@ func (l *loader) load(data []byte) *Suite {
 		case "cases":
 			casesNode = v
 		default:
-			l.errorf(k, key, "unknown key (want name, policies or cases)")
+			l.errorf(k, key, "unknown key (want name, policies or cases)%s", yamlcheck.Suggest(key, []string{"name", "policies", "cases"}))
 		}
 	})
 	if casesNode == nil {
@@ -234,6 +269,9 @@ func (l *loader) load(data []byte) *Suite {
 	}
 	seen := map[string]*yaml.Node{}
 	for i, cn := range casesNode.Content {
+		if l.over {
+			break
+		}
 		c := l.testCase(fmt.Sprintf("cases[%d]", i), resolve(cn))
 		if c == nil {
 			continue
@@ -310,7 +348,7 @@ func (l *loader) testCase(field string, n *yaml.Node) *Case {
 			// `{name: a, b, expect: allow}` splits the name at the comma.
 			hint = "; a comma inside an unquoted value of a {flow: mapping} ends the value: quote it"
 		}
-		l.errorf(k, join(field, key), "unknown key (want one of %s)%s", strings.Join(caseKeys, ", "), hint)
+		l.errorf(k, join(field, key), "unknown key (want one of %s)%s%s", strings.Join(caseKeys, ", "), yamlcheck.Suggest(key, caseKeys), hint)
 	})
 	if v, ok := vals["name"]; ok {
 		c.Name, _ = l.str(v, join(field, "name"))
@@ -392,7 +430,7 @@ func (l *loader) request(n *yaml.Node, field string, r *evaluator.Request) {
 				return
 			}
 		}
-		l.errorf(k, join(field, key), "unknown key (want one of %s)", strings.Join(requestKeys, ", "))
+		l.errorf(k, join(field, key), "unknown key (want one of %s)%s", strings.Join(requestKeys, ", "), yamlcheck.Suggest(key, requestKeys))
 	})
 	for _, req := range []string{"principal", "action", "resource"} {
 		if _, ok := vals[req]; !ok {
@@ -542,7 +580,8 @@ func (l *loader) bpa(n *yaml.Node, field string, b *evaluator.BlockPublicAccess)
 		case "restrict_public_buckets":
 			dst = &b.RestrictPublicBuckets
 		default:
-			l.errorf(k, join(field, key), "unknown setting (want block_public_acls, ignore_public_acls, block_public_policy or restrict_public_buckets)")
+			l.errorf(k, join(field, key), "unknown setting (want block_public_acls, ignore_public_acls, block_public_policy or restrict_public_buckets)%s",
+				yamlcheck.Suggest(key, []string{"block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"}))
 			return
 		}
 		if x, ok := l.boolean(v, join(field, key)); ok {
@@ -560,6 +599,9 @@ func (l *loader) policyList(n *yaml.Node, field, label string, kind evaluator.Ki
 	}
 	out := make([]*evaluator.Policy, 0, len(n.Content))
 	for i, e := range n.Content {
+		if l.over {
+			return nil
+		}
 		if p := l.policy(e, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%s[%d]", label, i), kind); p != nil {
 			out = append(out, p)
 		}
@@ -589,6 +631,9 @@ func (l *loader) levels(n *yaml.Node, field, label string, kind evaluator.Kind) 
 // label names an inline document in explanations ("identity[0]").
 func (l *loader) policy(n *yaml.Node, field, label string, kind evaluator.Kind) *evaluator.Policy {
 	n = resolve(n)
+	if !l.spend(n, field) {
+		return nil
+	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.ShortTag() != "!!str" {
@@ -608,7 +653,13 @@ func (l *loader) policy(n *yaml.Node, field, label string, kind evaluator.Kind) 
 		l.parsed[key] = parsed{p: p, err: p == nil}
 		return p
 	case yaml.MappingNode:
-		return l.compile(n, field, label, kind)
+		key := inlineKey{n, kind}
+		if p, done := l.inline[key]; done {
+			return p
+		}
+		p := l.compile(n, field, label, kind)
+		l.inline[key] = p
+		return p
 	}
 	l.errorf(n, field, "must be a policy name or an inline document, got %s", kindName(n))
 	return nil
