@@ -290,8 +290,24 @@ func (w *walker) walk(pol *Policy, needAllow, wantGrant bool) walkResult {
 		return r
 	}
 	w.needAllow, w.wantGrant = needAllow, wantGrant
-	for _, i := range pol.forService(w.rc) {
-		w.stmt(pol, i, &r, true)
+	if e := pol.forService(w.rc); e != nil {
+		if e.keyed == nil {
+			for _, i := range e.stmts {
+				w.stmt(pol, i, &r, true)
+			}
+		} else {
+			for _, h := range w.rc.resLevels() {
+				if e.mask&(1<<(h&63)) == 0 {
+					continue
+				}
+				for j := e.search(h); j < len(e.keyed) && e.keyed[j].hash == h; j++ {
+					w.stmt(pol, e.keyed[j].stmt, &r, true)
+				}
+			}
+			for _, i := range e.unkeyed {
+				w.stmt(pol, i, &r, true)
+			}
+		}
 	}
 	for _, i := range pol.other {
 		w.stmt(pol, i, &r, false)

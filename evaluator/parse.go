@@ -656,7 +656,9 @@ func (p *Policy) index() {
 		}
 	}
 	for _, svc := range order {
-		p.byService = append(p.byService, svcStmts{hash: svcHash(svc), svc: svc, stmts: m[svc]})
+		e := svcStmts{hash: svcHash(svc), svc: svc, stmts: m[svc]}
+		e.indexResources(p.stmts)
+		p.byService = append(p.byService, e)
 	}
 }
 

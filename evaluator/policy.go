@@ -76,6 +76,11 @@ type svcStmts struct {
 	hash  uint32 // svcHash(svc): most entries are rejected on this alone
 	svc   string // lower-cased
 	stmts []int32
+	// keyed and unkeyed split stmts by resource key when there are many
+	// (see reskey.go); keyed is nil for short lists, which are scanned.
+	keyed   []keyedStmt
+	unkeyed []int32
+	mask    uint64 // bit hash%64 set for every key: most request keys are absent, and this says so without a search
 }
 
 // svcHash is FNV-1a over the lower-cased service name.
@@ -88,12 +93,12 @@ func svcHash(svc string) uint32 {
 	return h
 }
 
-// forService returns the statements indexed under the request's service.
-func (p *Policy) forService(rc *reqCtx) []int32 {
+// forService returns the index entry of the request's service, or nil.
+func (p *Policy) forService(rc *reqCtx) *svcStmts {
 	for i := range p.byService {
 		e := &p.byService[i]
 		if e.hash == rc.svcHash && (e.svc == rc.svc || strings.EqualFold(e.svc, rc.svc)) {
-			return e.stmts
+			return e
 		}
 	}
 	return nil

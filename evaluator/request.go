@@ -266,6 +266,10 @@ type reqCtx struct {
 	varKeys [4]string
 	varVals [4]string
 	varOK   [4]bool
+	// the resource's keys for the resource index, computed on first use
+	levels     [maxResLevels + 1]uint32
+	nlevels    int
+	levelsDone bool
 }
 
 func newReqCtx(req *Request, rc *reqCtx) {
