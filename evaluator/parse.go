@@ -27,7 +27,7 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 		return nil, &ValidationError{Document: name, Issues: []Issue{{Path: "$", Line: 1, Column: 1, Code: CodeLimitExceeded,
 			Message: fmt.Sprintf("the document has %d bytes; a %s policy may have at most %d %s", len(document), kind, MaxSize(kind), SizeUnit(kind))}}}
 	}
-	root, err := parseJSON(document)
+	root, dups, err := parseJSON(document)
 	if err != nil {
 		var se *syntaxError
 		is := Issue{Path: "$", Line: 1, Column: 1, Code: CodeMalformed, Message: "not valid JSON: " + err.Error()}
@@ -38,6 +38,9 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 	}
 	if size, max := Size(kind, document), MaxSize(kind); size > max {
 		v.add(root, "$", CodeLimitExceeded, "a %s policy may have at most %d %s, this one has %d", kind, max, SizeUnit(kind), size)
+	}
+	for _, d := range dups {
+		v.issues = append(v.issues, Issue{Path: "$", Line: d.line, Column: d.col, Code: CodeWarning, Message: d.msg, Warning: true})
 	}
 	p := v.policy(root)
 	for _, is := range v.issues {
@@ -237,16 +240,16 @@ func (v *validator) statement(n *node, path string) statement {
 	}
 	// Principal
 	switch {
-	case principal == nil && (v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP):
+	case principal == nil && (v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP || v.kind == KindEndpoint):
 		v.bad(n, path, "a %s policy statement needs a Principal", v.kind)
-	case principal != nil && !(v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP):
+	case principal != nil && !(v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP || v.kind == KindEndpoint):
 		v.bad(principal, path+"."+principalKey, "%s is not allowed in a %s policy", principalKey, v.kind)
 	case principal != nil:
 		pp := path + "." + principalKey
 		s.notPrincipal = principalKey == "NotPrincipal"
 		if s.notPrincipal {
 			switch {
-			case v.kind != KindResource:
+			case v.kind != KindResource && v.kind != KindEndpoint:
 				v.bad(principal, pp, "NotPrincipal is not allowed in a %s policy", v.kind)
 			case effect != nil && !s.deny:
 				v.bad(principal, pp, "NotPrincipal may only be used with \"Effect\": \"Deny\"")

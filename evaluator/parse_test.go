@@ -62,7 +62,6 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"not json", KindIdentity, "{\n  \"Version\": ", "$", 2, 14, CodeMalformed, "unexpected end"},
 		{"trailing garbage", KindIdentity, `{"Statement":[{` + ok + `}]} x`, "$", 1, 75, CodeMalformed, "after the end"},
-		{"duplicate key", KindIdentity, `{"Statement":[{` + ok + `,"Effect":"Deny"}]}`, "$", 1, 72, CodeMalformed, "duplicate key"},
 		{"not an object", KindIdentity, `[1]`, "$", 1, 1, CodeMalformed, "must be a JSON object"},
 		{"bad version", KindIdentity, `{"Version":"2012-10-18","Statement":[{` + ok + `}]}`, "Version", 1, 12, CodeMalformed, "Version must be"},
 		{"unknown top element", KindIdentity, `{"Statment":[]}`, "Statment", 1, 2, CodeMalformed, "unknown element"},
@@ -81,6 +80,7 @@ func TestParseRejects(t *testing.T) {
 		{"principal in boundary", KindBoundary, `{"Statement":[{` + ok + `,"Principal":"*"}]}`, "Statement[0].Principal", 1, 84, CodeMalformed, "not allowed"},
 		{"principal in session", KindSession, `{"Statement":[{` + ok + `,"Principal":"*"}]}`, "Statement[0].Principal", 1, 84, CodeMalformed, "not allowed"},
 		{"principal required in bucket policy", KindResource, `{"Statement":[{` + ok + `}]}`, "Statement[0]", 1, 15, CodeMalformed, "needs a Principal"},
+		{"principal required in endpoint policy", KindEndpoint, `{"Statement":[{` + ok + `}]}`, "Statement[0]", 1, 15, CodeMalformed, "needs a Principal"},
 		{"principal required in trust", KindTrust, `{"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}`, "Statement[0]", 1, 15, CodeMalformed, "needs a Principal"},
 		{"notprincipal with allow", KindResource, `{"Statement":[{` + ok + `,"NotPrincipal":{"AWS":"111122223333"}}]}`, "Statement[0].NotPrincipal", 1, 87, CodeMalformed, "only be used with"},
 		{"notprincipal in trust", KindTrust, `{"Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","NotPrincipal":{"AWS":"111122223333"}}]}`, "Statement[0].NotPrincipal", 1, 73, CodeMalformed, "not allowed in a trust"},
@@ -145,7 +145,7 @@ func TestSizeAndLimits(t *testing.T) {
 	if got := Size(KindSCP, doc); got != len(doc) {
 		t.Fatalf("SCP size counts every byte: got %d", got)
 	}
-	for k, want := range map[Kind]int{KindIdentity: 10240, KindBoundary: 6144, KindTrust: 2048, KindSession: 2048, KindSCP: 5120, KindRCP: 5120, KindResource: 20480, Kind(0): 0} {
+	for k, want := range map[Kind]int{KindIdentity: 10240, KindBoundary: 6144, KindTrust: 2048, KindSession: 2048, KindSCP: 5120, KindRCP: 5120, KindResource: 20480, KindEndpoint: 20480, Kind(0): 0} {
 		if MaxSize(k) != want {
 			t.Errorf("MaxSize(%v) = %d, want %d", k, MaxSize(k), want)
 		}
@@ -171,6 +171,7 @@ func TestParseWarns(t *testing.T) {
 		{"bad ip", KindIdentity, `{"Statement":[{` + ok + `,"Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","10.0.0.300"]}}}]}`, "Statement[0].Condition.IpAddress.aws:SourceIp[1]", 1, 127, CodeWarning, "not an IPv4"},
 		{"bad bool", KindIdentity, `{"Statement":[{` + ok + `,"Condition":{"Bool":{"aws:SecureTransport":"yes"}}}]}`, "Statement[0].Condition.Bool.aws:SecureTransport", 1, 115, CodeWarning, "not true or false"},
 		{"duplicate sid in a bucket policy", KindResource, `{"Statement":[{"Sid":"A","Principal":"*",` + ok + `},{"Sid":"A","Principal":"*",` + ok + `}]}`, "Statement[1].Sid", 1, 99, CodeWarning, "duplicate Sid"},
+		{"duplicate key", KindIdentity, `{"Statement":[{` + ok + `,"Effect":"Deny"}]}`, "$", 1, 72, CodeWarning, "duplicate key \"Effect\""},
 		{"unique id as principal", KindResource, `{"Statement":[{` + ok + `,"Principal":{"AWS":"AROADBQP57FF2AEXAMPLE"}}]}`, "Statement[0].Principal.AWS", 1, 91, CodeWarning, "unique id"},
 	}
 	for _, tt := range tests {

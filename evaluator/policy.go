@@ -3,6 +3,7 @@ package evaluator
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Policy is a parsed, validated and compiled policy document. It is
@@ -65,6 +66,8 @@ func (k Kind) String() string {
 		return "boundary"
 	case KindSession:
 		return "session"
+	case KindEndpoint:
+		return "endpoint"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -309,6 +312,7 @@ const (
 	MaxSCPSize          = 5120  // a service control policy
 	MaxRCPSize          = 5120  // a resource control policy
 	MaxBucketPolicySize = 20480 // an S3 bucket policy (20 KB)
+	MaxEndpointSize     = 20480 // a VPC endpoint policy (characters, white space included)
 )
 
 // MaxSize is the largest document Parse accepts for kind, measured by Size.
@@ -331,6 +335,8 @@ func MaxSize(kind Kind) int {
 		return MaxRCPSize
 	case KindResource:
 		return MaxBucketPolicySize
+	case KindEndpoint:
+		return MaxEndpointSize
 	}
 	return 0
 }
@@ -346,6 +352,8 @@ func Size(kind Kind, doc []byte) int {
 	switch kind {
 	case KindSCP, KindRCP, KindResource:
 		return len(doc)
+	case KindEndpoint:
+		return utf8.RuneCount(doc) // characters, white space included
 	}
 	n := 0
 	for _, r := range string(doc) {
@@ -364,6 +372,8 @@ func SizeUnit(kind Kind) string {
 	switch kind {
 	case KindSCP, KindRCP, KindResource:
 		return "bytes, white space included"
+	case KindEndpoint:
+		return "characters, white space included"
 	}
 	return "characters, white space excluded"
 }

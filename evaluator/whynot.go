@@ -51,6 +51,7 @@ func ExplainRequest(req *Request, in *Input) Explanation {
 			x.policy(p)
 		}
 	}
+	x.policy(in.Endpoint)
 	x.policy(in.ResourcePolicy)
 	for _, p := range in.Identity {
 		x.policy(p)

@@ -326,7 +326,7 @@ func (l *loader) library(n *yaml.Node) {
 }
 
 // caseKeys lists every key a case may have, for the unknown-key message.
-var caseKeys = []string{"name", "doc", "request", "identity", "resource_policy", "boundary", "session", "scps", "rcps", "block_public_access", "management_account", "expect"}
+var caseKeys = []string{"name", "doc", "request", "identity", "resource_policy", "boundary", "session", "endpoint_policy", "scps", "rcps", "block_public_access", "management_account", "expect"}
 
 func (l *loader) testCase(field string, n *yaml.Node) *Case {
 	if n.Kind != yaml.MappingNode {
@@ -390,6 +390,9 @@ func (l *loader) testCase(field string, n *yaml.Node) *Case {
 	}
 	if v, ok := vals["session"]; ok {
 		c.Input.Session = l.policy(v, join(field, "session"), "session", evaluator.KindSession)
+	}
+	if v, ok := vals["endpoint_policy"]; ok {
+		c.Input.Endpoint = l.policy(v, join(field, "endpoint_policy"), "endpoint_policy", evaluator.KindEndpoint)
 	}
 	if v, ok := vals["scps"]; ok {
 		c.Input.SCPs = l.levels(v, join(field, "scps"), "scps", evaluator.KindSCP)

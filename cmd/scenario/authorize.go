@@ -18,7 +18,7 @@ type authorizeFlags struct {
 	principal, action, resource, resourceAccount string
 	context                                      []string
 	identity, scps, rcps                         []string
-	resourcePolicy, boundary, session            string
+	resourcePolicy, boundary, session, endpoint  string
 	managementAccount                            string
 	restrictPublicBuckets                        bool
 	asJSON                                       bool
@@ -86,6 +86,7 @@ policy file is reported as file:line:col: path: reason on stderr).`,
 	fl.StringVar(&f.resourcePolicy, "resource-policy", "", "the resource-based policy file (the trust policy for sts:AssumeRole)")
 	fl.StringVar(&f.boundary, "boundary", "", "the permissions boundary file")
 	fl.StringVar(&f.session, "session", "", "the session policy file")
+	fl.StringVar(&f.endpoint, "endpoint", "", "the VPC endpoint policy file, when the request goes through an endpoint")
 	fl.StringArrayVar(&f.scps, "scp", nil, "the SCP files of one organization level, comma-separated (repeat per level, root first)")
 	fl.StringArrayVar(&f.rcps, "rcp", nil, "the RCP files of one organization level, comma-separated (repeat per level, root first)")
 	fl.StringVar(&f.managementAccount, "management-account", "", "the organization's management account (SCPs and RCPs never restrict it)")
@@ -153,6 +154,9 @@ func (f *authorizeFlags) load() (*evaluator.Request, *evaluator.Input, []string,
 	}
 	if f.session != "" {
 		in.Session = l.parse(f.session, evaluator.KindSession)
+	}
+	if f.endpoint != "" {
+		in.Endpoint = l.parse(f.endpoint, evaluator.KindEndpoint)
 	}
 	in.SCPs = l.levels(f.scps, evaluator.KindSCP)
 	in.RCPs = l.levels(f.rcps, evaluator.KindRCP)
