@@ -183,15 +183,12 @@ func (ps *principalSet) match(p *Principal, rc *reqCtx) grant {
 		return best
 	}
 	for _, a := range ps.arns {
-		if a == p.ARN && p.Type != PrincipalRole {
+		if iamARNEqual(a, p.ARN) && p.Type != PrincipalRole {
 			return grantDirect
 		}
 		// a grant to a role ARN is limited by the boundary, whether the
 		// role's session or the role itself asks
-		if a == p.ARN {
-			best = grantRole
-		}
-		if rc.roleARN != "" && a == rc.roleARN {
+		if iamARNEqual(a, p.ARN) || (rc.roleARN != "" && iamARNEqual(a, rc.roleARN)) {
 			best = grantRole
 		}
 	}
@@ -246,8 +243,8 @@ func (ps *principalSet) excludes(p *Principal, rc *reqCtx) bool {
 	}
 	self, role := false, rc.roleARN == ""
 	for _, a := range ps.arns {
-		self = self || a == p.ARN
-		role = role || a == rc.roleARN
+		self = self || iamARNEqual(a, p.ARN)
+		role = role || iamARNEqual(a, rc.roleARN)
 	}
 	for _, f := range ps.federated {
 		self = self || f == p.ARN

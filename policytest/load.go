@@ -417,7 +417,7 @@ func (l *loader) testCase(field string, n *yaml.Node) *Case {
 	return c
 }
 
-var requestKeys = []string{"principal", "action", "resource", "resource_account", "context"}
+var requestKeys = []string{"principal", "role_path", "action", "resource", "resource_account", "context"}
 
 func (l *loader) request(n *yaml.Node, field string, r *evaluator.Request) {
 	n = resolve(n)
@@ -447,6 +447,20 @@ func (l *loader) request(n *yaml.Node, field string, r *evaluator.Request) {
 				l.errorf(v, join(field, "principal"), "%v", err)
 			}
 			r.Principal = p
+		}
+	}
+	if v, ok := vals["role_path"]; ok {
+		// A session ARN does not show its role's path; AWS matches the
+		// role ARN with its path, so the case gives it.
+		if s, ok := l.str(v, join(field, "role_path")); ok {
+			switch {
+			case len(s) == 0 || s[0] != '/' || s[len(s)-1] != '/':
+				l.errorf(v, join(field, "role_path"), "%q: an IAM path starts and ends with / (like /team/)", s)
+			case r.Principal.Type != evaluator.PrincipalAssumedRole && r.Principal.Type != evaluator.PrincipalRole:
+				l.errorf(v, join(field, "role_path"), "only a role or an assumed-role session has a role path")
+			default:
+				r.Principal.Path = s
+			}
 		}
 	}
 	if v, ok := vals["action"]; ok {

@@ -15,13 +15,14 @@ import (
 
 // authorizeFlags are the request and the policy files of one decision.
 type authorizeFlags struct {
-	principal, action, resource, resourceAccount string
-	context                                      []string
-	identity, scps, rcps                         []string
-	resourcePolicy, boundary, session, endpoint  string
-	managementAccount                            string
-	restrictPublicBuckets                        bool
-	asJSON                                       bool
+	principal, rolePath, action, resource       string
+	resourceAccount                             string
+	context                                     []string
+	identity, scps, rcps                        []string
+	resourcePolicy, boundary, session, endpoint string
+	managementAccount                           string
+	restrictPublicBuckets                       bool
+	asJSON                                      bool
 }
 
 func newAuthorizeCmd() *cobra.Command {
@@ -78,6 +79,7 @@ policy file is reported as file:line:col: path: reason on stderr).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.principal, "principal", "", `who asks: "anonymous", an account id (its root user), a service principal, or a user, role, assumed-role or federated-user ARN (required)`)
+	fl.StringVar(&f.rolePath, "role-path", "", `the path of the principal's role ("/team/"), which an assumed-role ARN does not show`)
 	fl.StringVar(&f.action, "action", "", "the action, service:Action (required)")
 	fl.StringVar(&f.resource, "resource", "", `the resource ARN, or "*" (required)`)
 	fl.StringVar(&f.resourceAccount, "resource-account", "", "the account that owns the resource (default: the principal's)")
@@ -106,6 +108,15 @@ func (f *authorizeFlags) load() (*evaluator.Request, *evaluator.Input, []string,
 	p, err := evaluator.ParsePrincipal(f.principal)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if f.rolePath != "" {
+		if f.rolePath[0] != '/' || f.rolePath[len(f.rolePath)-1] != '/' {
+			return nil, nil, nil, fmt.Errorf("--role-path %q: an IAM path starts and ends with / (like /team/)", f.rolePath)
+		}
+		if p.Type != evaluator.PrincipalAssumedRole && p.Type != evaluator.PrincipalRole {
+			return nil, nil, nil, fmt.Errorf("--role-path: only a role or an assumed-role session has a role path")
+		}
+		p.Path = f.rolePath
 	}
 	if !strings.Contains(f.action, ":") {
 		return nil, nil, nil, fmt.Errorf("--action %q has no service prefix (want e.g. s3:GetObject)", f.action)

@@ -13,6 +13,7 @@ func TestAuthorizeCommand(t *testing.T) {
 	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:user/carol"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/*"}]}`)
 	fullAccess := writeFile(t, dir, "full.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
 	endpoint := writeFile(t, dir, "endpoint.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::public/*"}]}`)
+	teamRole := writeFile(t, dir, "team-role.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/team/Admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/*"}]}`)
 	broken := writeFile(t, dir, "broken.json", "{\"Version\":\"2012-10-17\",\n\"Statement\":[{\"Effect\":\"Alow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}")
 	alice := []string{"authorize", "--principal", "arn:aws:iam::111122223333:user/alice", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::docs/a.pdf"}
 	with := func(extra ...string) []string { return append(append([]string(nil), alice...), extra...) }
@@ -32,6 +33,8 @@ func TestAuthorizeCommand(t *testing.T) {
 		{"an SCP level without an allow", with("--identity", readDocs, "--scp", fullAccess, "--scp", ec2Only), 1, []string{"blocked by: scp", "level 1"}, nil},
 		{"cross-account needs the bucket policy", []string{"authorize", "--principal", "arn:aws:iam::444455556666:user/carol", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::docs/a.pdf", "--resource-account", "111122223333", "--identity", readDocs, "--resource-policy", bucket}, 0, []string{"decision: Allow"}, nil},
 		{"the endpoint policy blocks", with("--identity", readDocs, "--endpoint", endpoint), 1, []string{"blocked by: endpoint", "VPC endpoint"}, nil},
+		{"a role path from the flag", []string{"authorize", "--principal", "arn:aws:sts::111122223333:assumed-role/Admin/s1", "--role-path", "/team/", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::docs/a.pdf", "--resource-policy", teamRole}, 0, []string{"decision: Allow"}, nil},
+		{"without the role path the role ARN differs", []string{"authorize", "--principal", "arn:aws:sts::111122223333:assumed-role/Admin/s1", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::docs/a.pdf", "--resource-policy", teamRole}, 1, []string{"decision: ImplicitDeny"}, nil},
 		{"an invalid policy is exit 2 with its position", with("--identity", broken), 2, nil, []string{broken + ":2:24: Statement[0].Effect"}},
 		{"a bad principal is exit 2", []string{"authorize", "--principal", "alice", "--action", "s3:GetObject", "--resource", "*"}, 2, nil, []string{"principal \"alice\""}},
 		{"a missing action is exit 2", []string{"authorize", "--principal", "anonymous", "--resource", "*"}, 2, nil, []string{"--action"}},
