@@ -369,10 +369,13 @@ func (s *State) resolveRole(key, session string, why bool) *resolved {
 	ro := s.roles.at(key)
 	r := &resolved{account: ro.Account, inView: true}
 	if session == "" {
-		r.principal = evaluator.Principal{Type: evaluator.PrincipalRole, ARN: iamARN(ro.Account, "role", ro.Path, ro.Name), Account: ro.Account, Name: ro.Name}
+		r.principal = evaluator.Principal{Type: evaluator.PrincipalRole, ARN: iamARN(ro.Account, "role", ro.Path, ro.Name), Account: ro.Account, Name: ro.Name, Path: ro.Path}
 	} else {
+		// A session ARN does not show the role's path, but AWS matches a
+		// Principal naming the role ARN, path included: the path comes
+		// from the role.
 		r.principal = evaluator.Principal{Type: evaluator.PrincipalAssumedRole,
-			ARN: "arn:aws:sts::" + ro.Account + ":assumed-role/" + ro.Name + "/" + session, Account: ro.Account, Name: ro.Name, Session: session}
+			ARN: "arn:aws:sts::" + ro.Account + ":assumed-role/" + ro.Name + "/" + session, Account: ro.Account, Name: ro.Name, Session: session, Path: ro.Path}
 	}
 	r.identity = s.appendIdentity(nil, &ro.principalCommon)
 	if ro.Boundary != "" {

@@ -265,3 +265,35 @@ func TestHelpers(t *testing.T) {
 		t.Errorf("Counts = %+v, want %+v", c, want)
 	}
 }
+
+// TestAuthorizeRolePath: a session's principal carries its role's path from
+// the state, so a bucket policy naming the role ARN with its path (and in
+// another case) grants the session, as AWS matches it.
+func TestAuthorizeRolePath(t *testing.T) {
+	s := base(t)
+	grant := func(roleARN string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + roleARN + `"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/*"}]}`
+	}
+	mustApply(t, s, mk("iam:CreateRole", `{"role_name":"Super-Admin","path":"/team/","assume_role_policy_document":`+trustA+`}`))
+	tests := []struct {
+		name, roleARN string
+		want          evaluator.Effect
+	}{
+		{"the role ARN with its path", "arn:aws:iam::" + acctA + ":role/team/Super-Admin", evaluator.Allow},
+		{"the name in another case", "arn:aws:iam::" + acctA + ":role/team/super-admin", evaluator.Allow},
+		{"the role ARN without its path", "arn:aws:iam::" + acctA + ":role/Super-Admin", evaluator.ImplicitDeny},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := s.Clone()
+			mustApply(t, v, mk("s3:PutBucketPolicy", `{"bucket":"docs","policy":`+grant(tc.roleARN)+`}`))
+			d, res := v.Authorize(Probe{Principal: "role:Super-Admin/s1", Action: "s3:GetObject", Resource: getQ3})
+			if res.Request.Principal.Path != "/team/" {
+				t.Errorf("session principal path = %q, want /team/", res.Request.Principal.Path)
+			}
+			if d.Effect != tc.want {
+				t.Errorf("decision = %v, want %v: %s", d.Effect, tc.want, d.Explain().Summary)
+			}
+		})
+	}
+}

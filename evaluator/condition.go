@@ -24,6 +24,16 @@ const (
 	famNull
 )
 
+// typed: the family's values must parse as a number, date, bool, address
+// or base64 text; one that does not is a warning, never an error.
+func (f family) typed() bool {
+	switch f {
+	case famNumeric, famDate, famBool, famIP, famBinary:
+		return true
+	}
+	return false
+}
+
 // cmpOp is the comparison a Numeric or Date operator makes.
 type cmpOp uint8
 
@@ -122,6 +132,7 @@ type condVal struct {
 	pfx  netip.Prefix
 	arn  arnPattern
 	b    bool
+	bad  bool // did not parse for its operator (a warning): matches no request value
 }
 
 // eval decides the condition. ok is false when a policy variable in a value
@@ -192,6 +203,9 @@ func (c *condition) matchOne(s string, pre *ctxValue, rc *reqCtx) (bool, bool) {
 }
 
 func (c *condition) valMatch(cv *condVal, s string, pre *ctxValue, rc *reqCtx) (bool, bool) {
+	if cv.bad {
+		return false, true
+	}
 	switch c.info.fam {
 	case famString, famStringFold, famStringLike:
 		fold := c.info.fam == famStringFold
@@ -223,6 +237,14 @@ func (c *condition) valMatch(cv *condVal, s string, pre *ctxValue, rc *reqCtx) (
 		}
 		return compare(float64(t), float64(cv.date), c.info.cmp), true
 	case famBool:
+		if cv.pat.hasVar {
+			var buf [maxSegs]seg
+			segs, ok := cv.pat.resolve(&buf, rc)
+			if !ok {
+				return false, false
+			}
+			return globMatch(segs, s, true), true
+		}
 		return strings.EqualFold(s, cv.raw), true
 	case famBinary:
 		return s == cv.raw, true

@@ -15,9 +15,11 @@ const (
 	blockBoundary
 	blockSession
 	blockBPA
+	blockEndpoint
+	blockAWSManaged
 )
 
-var blockerNames = [...]string{"", "explicit-deny", "rcp", "scp", "resource", "identity", "boundary", "session", "block-public-access"}
+var blockerNames = [...]string{"", "explicit-deny", "rcp", "scp", "resource", "identity", "boundary", "session", "block-public-access", "endpoint", "aws-managed"}
 
 // maxMatched bounds the statements a Decision records; more are counted.
 const maxMatched = 8
@@ -31,7 +33,7 @@ type matchRef struct {
 
 // decision facts Explain needs, as bits.
 const (
-	fAnonymous uint16 = 1 << iota
+	fAnonymous uint32 = 1 << iota
 	fSameAccount
 	fIdentityAllows
 	fBoundaryAllows
@@ -46,6 +48,9 @@ const (
 	fService
 	fSCPExempt
 	fTrust
+	fCallerIdentity // sts:GetCallerIdentity: no permission needed
+	fKMSKey         // the resource is a KMS key: its key policy must allow
+	fHasEndpoint
 )
 
 // Decision is the outcome of Evaluate: the Effect plus what Explain needs to
@@ -57,7 +62,7 @@ type Decision struct {
 	grant                                grant
 	n                                    uint8
 	more                                 uint16 // matched statements beyond maxMatched
-	flags                                uint16
+	flags                                uint32
 	level                                int8 // failed SCP/RCP level, root = 0
 	matched                              [maxMatched]matchRef
 	principal, action, resource, resAcct string
@@ -107,6 +112,12 @@ func Evaluate(req *Request, in *Input) Decision {
 	w := walker{rc: &rc, d: &d, in: in}
 	deny := false
 	d.level = -1
+	if !anon && !service && isAction(req.Action, "sts", "getcalleridentity") {
+		// AWS documents that GetCallerIdentity needs no permission and
+		// works under an explicit Deny: it tells callers who they are.
+		d.Effect, d.flags = Allow, d.flags|fCallerIdentity
+		return d
+	}
 
 	// RCPs restrict resources of member accounts, whoever asks; AWS service
 	// principals are exempt.
@@ -149,6 +160,15 @@ func Evaluate(req *Request, in *Input) Decision {
 				}
 			}
 		}
+	}
+	// A VPC endpoint policy must allow a request through the endpoint; it
+	// grants nothing by itself.
+	endpointOK := true
+	if in.Endpoint != nil {
+		d.flags |= fHasEndpoint
+		r := w.walk(in.Endpoint, true, false)
+		deny = deny || r.deny
+		endpointOK = r.allow
 	}
 	resGrant := grantNone
 	if rp := in.ResourcePolicy; rp != nil {
@@ -211,6 +231,16 @@ func Evaluate(req *Request, in *Input) Decision {
 	case !scpOK:
 		d.blocked = blockSCP
 		return d
+	case !endpointOK:
+		d.blocked = blockEndpoint
+		return d
+	case isAWSManaged(&rc):
+		d.blocked = blockAWSManaged
+		return d
+	}
+	kmsKey := rc.arnOK && rc.arn[2] == "kms" && strings.HasPrefix(rc.arn[5], "key/")
+	if kmsKey {
+		d.flags |= fKMSKey
 	}
 	trust := isAssumeRole(req.Action) || (in.ResourcePolicy != nil && in.ResourcePolicy.kind == KindTrust)
 	if trust {
@@ -229,6 +259,10 @@ func Evaluate(req *Request, in *Input) Decision {
 		}
 	case same && trust && resGrant == grantNone:
 		// a role can only be assumed if its trust policy allows it
+		d.blocked = blockResource
+	case same && kmsKey && resGrant == grantNone:
+		// IAM policies count for a KMS key only when its key policy allows
+		// the account (or names the principal), even in the same account
 		d.blocked = blockResource
 	case same:
 		viaIdentity := idAllow && bAllow && sAllow
@@ -290,8 +324,24 @@ func (w *walker) walk(pol *Policy, needAllow, wantGrant bool) walkResult {
 		return r
 	}
 	w.needAllow, w.wantGrant = needAllow, wantGrant
-	for _, i := range pol.forService(w.rc) {
-		w.stmt(pol, i, &r, true)
+	if e := pol.forService(w.rc); e != nil {
+		if e.keyed == nil {
+			for _, i := range e.stmts {
+				w.stmt(pol, i, &r, true)
+			}
+		} else {
+			for _, h := range w.rc.resLevels() {
+				if e.mask&(1<<(h&63)) == 0 {
+					continue
+				}
+				for j := e.search(h); j < len(e.keyed) && e.keyed[j].hash == h; j++ {
+					w.stmt(pol, e.keyed[j].stmt, &r, true)
+				}
+			}
+			for _, i := range e.unkeyed {
+				w.stmt(pol, i, &r, true)
+			}
+		}
 	}
 	for _, i := range pol.other {
 		w.stmt(pol, i, &r, false)
@@ -403,6 +453,32 @@ func (w *walker) matches(s *statement, svcKnown bool) (bool, grant) {
 
 func isIAMEntity(p *Principal) bool {
 	return p.Type == PrincipalUser || p.Type == PrincipalRole || p.Type == PrincipalAssumedRole
+}
+
+// isAction reports whether action is svc:name, names compared
+// case-insensitively (lname lower-case).
+func isAction(action, svc, lname string) bool {
+	return len(action) == len(svc)+1+len(lname) && strings.EqualFold(action[:len(svc)], svc) && action[len(svc)] == ':' && strings.EqualFold(action[len(svc)+1:], lname)
+}
+
+// isAWSManaged reports whether the request changes something AWS owns,
+// which no policy can allow: an AWS managed policy
+// (arn:aws:iam::aws:policy/...) or a KMS alias under alias/aws/.
+func isAWSManaged(rc *reqCtx) bool {
+	if !rc.arnOK {
+		return false
+	}
+	switch {
+	case strings.EqualFold(rc.svc, "iam") && rc.arn[2] == "iam" && rc.arn[4] == "aws" && strings.HasPrefix(rc.arn[5], "policy/"):
+		for _, verb := range [...]string{"create", "delete", "set", "tag", "untag", "update", "put"} {
+			if len(rc.name) > len(verb) && strings.EqualFold(rc.name[:len(verb)], verb) {
+				return true
+			}
+		}
+	case strings.EqualFold(rc.svc, "kms") && rc.arn[2] == "kms" && strings.HasPrefix(rc.arn[5], "alias/aws/"):
+		return strings.EqualFold(rc.name, "createalias") || strings.EqualFold(rc.name, "updatealias") || strings.EqualFold(rc.name, "deletealias")
+	}
+	return false
 }
 
 // isAssumeRole reports whether action is one of the sts:AssumeRole family,

@@ -19,8 +19,13 @@ type MatchedStatement struct {
 type Explanation struct {
 	Decision  string             `json:"decision"`
 	Matched   []MatchedStatement `json:"matched"`
-	BlockedBy string             `json:"blocked_by,omitempty"` // "scp", "rcp", "identity", "boundary", "session", "resource", "block-public-access", "explicit-deny"
+	BlockedBy string             `json:"blocked_by,omitempty"` // "scp", "rcp", "identity", "boundary", "session", "resource", "block-public-access", "endpoint", "aws-managed", "explicit-deny"
 	Summary   string             `json:"summary"`              // one paragraph for a learner
+	// NotApplied and MissingKeys are filled by ExplainRequest only: the
+	// statements about the requested action that did not apply and why,
+	// and the context keys the policies read that the request lacked.
+	NotApplied  []NotApplied `json:"not_applied,omitempty"`
+	MissingKeys []string     `json:"missing_context_keys,omitempty"`
 }
 
 // BlockedBy names the policy type that stopped the request ("" for Allow).
@@ -60,6 +65,9 @@ func (d Decision) who() string {
 }
 
 func (d Decision) summary() string {
+	if d.flags&fCallerIdentity != 0 {
+		return fmt.Sprintf("%s asked for %s. It needs no permission and works even under an explicit Deny: it only tells callers who they are.", d.who(), d.action)
+	}
 	if d.Effect != Allow && d.blocked == blockNone {
 		// a zero Decision: callers build one when they refuse a request
 		// before evaluating it (unknown credentials, bad context)
@@ -67,7 +75,7 @@ func (d Decision) summary() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s asked for %s on %s.", d.who(), d.action, d.resource)
-	has := func(f uint16) bool { return d.flags&f != 0 }
+	has := func(f uint32) bool { return d.flags&f != 0 }
 	if d.ptype != PrincipalAnonymous && d.ptype != PrincipalService {
 		if has(fSameAccount) {
 			b.WriteString(" The principal and the resource are in the same account.")
@@ -99,12 +107,20 @@ func (d Decision) summary() string {
 		fmt.Fprintf(&b, " A resource control policy blocks it: no RCP at organization level %d (0 is the root) allows this action, and every level must allow.", d.level)
 	case blockSCP:
 		fmt.Fprintf(&b, " A service control policy blocks it: no SCP at organization level %d (0 is the root) allows this action, and every level must allow, even for an administrator.", d.level)
+	case blockEndpoint:
+		b.WriteString(" The request goes through a VPC endpoint whose policy does not allow it; an endpoint policy grants nothing by itself, but it must allow every request through the endpoint.")
+	case blockAWSManaged:
+		b.WriteString(" It would change something AWS owns (an AWS managed policy, or a KMS alias under alias/aws/), which no policy can allow.")
 	case blockBPA:
 		b.WriteString(" The bucket policy is public and would allow it, but S3 Block Public Access (RestrictPublicBuckets) limits a public policy to principals of the bucket owner's account and AWS services.")
 	case blockResource:
 		switch {
 		case d.ptype == PrincipalAnonymous || d.ptype == PrincipalService:
 			b.WriteString(" Such a caller has no identity policies: only a resource policy can grant access, and none allows it.")
+		case has(fKMSKey) && !has(fHasResource):
+			b.WriteString(" The KMS key has no key policy: IAM policies count for a key only when its key policy allows the account, even in the same account.")
+		case has(fKMSKey):
+			b.WriteString(" The key policy does not allow this principal or its account, and IAM policies count for a KMS key only when the key policy allows the account, even in the same account.")
 		case has(fTrust) && !has(fHasResource):
 			b.WriteString(" The role has no trust policy: a role can only be assumed by principals its trust policy allows, even in the same account.")
 		case has(fTrust):
@@ -148,6 +164,9 @@ func (d Decision) summary() string {
 		}
 		if has(fRCPsApply) {
 			b.WriteString(" Every RCP level allows it.")
+		}
+		if has(fHasEndpoint) {
+			b.WriteString(" The VPC endpoint policy allows it too.")
 		}
 		if denies == 0 {
 			b.WriteString(" No Deny statement matched.")

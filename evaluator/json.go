@@ -54,21 +54,25 @@ type jsonParser struct {
 	src       []byte
 	i         int
 	line, col int // of src[i]
+	// dups are duplicate object keys: AWS keeps the last value, so the
+	// parser does too and Parse reports each as a warning.
+	dups []syntaxError
 }
 
-// parseJSON parses exactly one JSON value (surrounded by optional white space).
-func parseJSON(src []byte) (*node, error) {
+// parseJSON parses exactly one JSON value (surrounded by optional white
+// space); dups lists duplicate keys, whose last value was kept.
+func parseJSON(src []byte) (n *node, dups []syntaxError, err error) {
 	p := &jsonParser{src: src, line: 1, col: 1}
 	p.skipWS()
-	n, err := p.value(0)
+	n, err = p.value(0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.skipWS()
 	if p.i < len(p.src) {
-		return nil, p.errf("unexpected %q after the end of the document", p.src[p.i])
+		return nil, nil, p.errf("unexpected %q after the end of the document", p.src[p.i])
 	}
-	return n, nil
+	return n, p.dups, nil
 }
 
 func (p *jsonParser) errf(format string, args ...any) error {
@@ -136,11 +140,13 @@ func (p *jsonParser) value(depth int) (*node, error) {
 				return nil, err
 			}
 			if j := keyIndex(n, k, &seen); j >= 0 {
-				return nil, &syntaxError{line: kp.line, col: kp.col, msg: fmt.Sprintf("duplicate key %q (first at %d:%d)", k, n.keyPos[j].line, n.keyPos[j].col)}
+				p.dups = append(p.dups, syntaxError{line: kp.line, col: kp.col, msg: fmt.Sprintf("duplicate key %q (first at %d:%d); AWS keeps the last value, and so does iamprop", k, n.keyPos[j].line, n.keyPos[j].col)})
+				n.keyPos[j], n.kids[j] = kp, v
+			} else {
+				n.keys = append(n.keys, k)
+				n.keyPos = append(n.keyPos, kp)
+				n.kids = append(n.kids, v)
 			}
-			n.keys = append(n.keys, k)
-			n.keyPos = append(n.keyPos, kp)
-			n.kids = append(n.kids, v)
 			p.skipWS()
 			if p.i >= len(p.src) {
 				return nil, p.errf("unexpected end of document inside an object")

@@ -27,7 +27,7 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 		return nil, &ValidationError{Document: name, Issues: []Issue{{Path: "$", Line: 1, Column: 1, Code: CodeLimitExceeded,
 			Message: fmt.Sprintf("the document has %d bytes; a %s policy may have at most %d %s", len(document), kind, MaxSize(kind), SizeUnit(kind))}}}
 	}
-	root, err := parseJSON(document)
+	root, dups, err := parseJSON(document)
 	if err != nil {
 		var se *syntaxError
 		is := Issue{Path: "$", Line: 1, Column: 1, Code: CodeMalformed, Message: "not valid JSON: " + err.Error()}
@@ -39,10 +39,16 @@ func Parse(name string, kind Kind, document []byte) (*Policy, error) {
 	if size, max := Size(kind, document), MaxSize(kind); size > max {
 		v.add(root, "$", CodeLimitExceeded, "a %s policy may have at most %d %s, this one has %d", kind, max, SizeUnit(kind), size)
 	}
-	p := v.policy(root)
-	if len(v.issues) > 0 {
-		return nil, &ValidationError{Document: name, Issues: v.issues}
+	for _, d := range dups {
+		v.issues = append(v.issues, Issue{Path: "$", Line: d.line, Column: d.col, Code: CodeWarning, Message: d.msg, Warning: true})
 	}
+	p := v.policy(root)
+	for _, is := range v.issues {
+		if !is.Warning {
+			return nil, &ValidationError{Document: name, Issues: v.issues}
+		}
+	}
+	p.warnings = v.issues
 	p.name, p.kind = name, kind
 	p.doc = append([]byte(nil), document...)
 	p.index()
@@ -72,6 +78,11 @@ func (v *validator) add(n *node, path, code, format string, args ...any) {
 // badKey reports an issue at the i-th key of object n (unknown names).
 func (v *validator) badKey(n *node, i int, path, format string, args ...any) {
 	v.issues = append(v.issues, Issue{Path: path, Line: n.keyPos[i].line, Column: n.keyPos[i].col, Code: CodeMalformed, Message: fmt.Sprintf(format, args...)})
+}
+
+// warn records something AWS accepts but iamprop models only in part.
+func (v *validator) warn(n *node, path, format string, args ...any) {
+	v.issues = append(v.issues, Issue{Path: path, Line: n.line, Column: n.col, Code: CodeWarning, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
 func (v *validator) bad(n *node, path, format string, args ...any) {
@@ -130,7 +141,13 @@ func (v *validator) policy(root *node) *Policy {
 				if stmtNode.kind == nArray {
 					n = stmtNode.kids[i]
 				}
-				v.bad(n, fmt.Sprintf("Statement[%d].Sid", i), "duplicate Sid %q (also in %s)", s, prev)
+				// IAM documents that Sids must be unique in a policy; S3
+				// and Organizations do not, so there it is a warning.
+				if v.iamKind() {
+					v.bad(n, fmt.Sprintf("Statement[%d].Sid", i), "duplicate Sid %q (also in %s)", s, prev)
+				} else {
+					v.warn(n, fmt.Sprintf("Statement[%d].Sid", i), "duplicate Sid %q (also in %s); IAM refuses this, %s policies are not documented to", s, prev, v.kind)
+				}
 			}
 			sids[s] = fmt.Sprintf("Statement[%d]", i)
 		}
@@ -223,16 +240,16 @@ func (v *validator) statement(n *node, path string) statement {
 	}
 	// Principal
 	switch {
-	case principal == nil && (v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP):
+	case principal == nil && (v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP || v.kind == KindEndpoint):
 		v.bad(n, path, "a %s policy statement needs a Principal", v.kind)
-	case principal != nil && !(v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP):
+	case principal != nil && !(v.kind == KindResource || v.kind == KindTrust || v.kind == KindRCP || v.kind == KindEndpoint):
 		v.bad(principal, path+"."+principalKey, "%s is not allowed in a %s policy", principalKey, v.kind)
 	case principal != nil:
 		pp := path + "." + principalKey
 		s.notPrincipal = principalKey == "NotPrincipal"
 		if s.notPrincipal {
 			switch {
-			case v.kind != KindResource:
+			case v.kind != KindResource && v.kind != KindEndpoint:
 				v.bad(principal, pp, "NotPrincipal is not allowed in a %s policy", v.kind)
 			case effect != nil && !s.deny:
 				v.bad(principal, pp, "NotPrincipal may only be used with \"Effect\": \"Deny\"")
@@ -269,10 +286,9 @@ func (v *validator) statement(n *node, path string) statement {
 			v.bad(n, path, "the Resource or NotResource element is required")
 		}
 	} else {
+		// The RCP syntax lists NotResource (a Deny on everything but some
+		// resources), so every kind accepts it.
 		s.notResource = resourceKey == "NotResource"
-		if s.notResource && v.kind == KindRCP {
-			v.bad(resource, path+".NotResource", "NotResource is not allowed in an RCP")
-		}
 		vals, nodes := v.stringList(resource, path+"."+resourceKey)
 		for i, r := range vals {
 			ap, msg := compileARN(r, v.vars)
@@ -290,6 +306,22 @@ func (v *validator) statement(n *node, path string) statement {
 		s.conds = v.conditions(cond, path+".Condition")
 	}
 	return s
+}
+
+// isUniqueID reports whether s looks like an IAM unique id (AIDA..., AROA...):
+// an upper-case four-letter prefix ending in A, then upper-case letters and
+// digits, 16 to 128 characters in all.
+func isUniqueID(s string) bool {
+	if len(s) < 16 || len(s) > 128 || s[3] != 'A' {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9') || (i < 4 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func isRCPFullAccess(action, resource, cond *node) bool {
@@ -431,6 +463,11 @@ func (v *validator) awsPrincipal(ps *principalSet, val string, n *node, path str
 	case strings.ContainsAny(val, "*?"):
 		v.bad(n, path, "a wildcard is not allowed in principal %q (only \"*\" alone; use a condition on aws:PrincipalArn instead)", val)
 		return
+	case isUniqueID(val):
+		// AWS shows (and accepts) a principal's unique id once the
+		// principal is deleted; iamprop does not model unique ids.
+		v.warn(n, path, "principal %q is an IAM unique id; iamprop does not model unique ids, so it matches no principal", val)
+		return
 	}
 	p, err := ParsePrincipal(val)
 	if err != nil || p.Type == PrincipalAnonymous || p.Type == PrincipalService {
@@ -475,7 +512,13 @@ func (v *validator) conditions(n *node, path string) []condition {
 			okAll := len(raws) > 0
 			for k, raw := range raws {
 				cv, msg := v.condValue(info.fam, raw)
-				if msg != "" {
+				if msg != "" && info.fam.typed() {
+					// IAM checks a condition's grammar, not whether each
+					// value parses for its operator: such a value only
+					// fails to compare, so it matches no request value.
+					v.warn(nodes[k], elemPath(kp, valNode, k), "%s: %s; AWS accepts the document, and the value matches no request value", opName, msg)
+					cv = condVal{raw: raw, bad: true}
+				} else if msg != "" {
 					v.bad(nodes[k], elemPath(kp, valNode, k), "%s: %s", opName, msg)
 					okAll = false
 					continue
@@ -546,6 +589,13 @@ func (v *validator) condValue(fam family, raw string) (condVal, string) {
 		}
 		cv.date = t
 	case famBool, famNull:
+		if fam == famBool && v.vars && strings.Contains(raw, "${") {
+			// AWS lists Bool among the operators that take policy
+			// variables: the value is resolved per request, then compared.
+			p, msg := compilePattern(raw, false, true)
+			cv.pat = p
+			return cv, msg
+		}
 		switch strings.ToLower(raw) {
 		case "true":
 			cv.b = true
@@ -609,7 +659,9 @@ func (p *Policy) index() {
 		}
 	}
 	for _, svc := range order {
-		p.byService = append(p.byService, svcStmts{hash: svcHash(svc), svc: svc, stmts: m[svc]})
+		e := svcStmts{hash: svcHash(svc), svc: svc, stmts: m[svc]}
+		e.indexResources(p.stmts)
+		p.byService = append(p.byService, e)
 	}
 }
 

@@ -3,6 +3,7 @@ package evaluator
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Policy is a parsed, validated and compiled policy document. It is
@@ -20,7 +21,16 @@ type Policy struct {
 	other     []int32
 	public    bool
 	hasDeny   bool
+	warnings  []Issue
 }
+
+// Warnings lists what AWS accepts in the document but iamprop models only in
+// part, each with its path, line and column: a typed condition value iamprop
+// cannot read (it then matches no request value, the way AWS's comparison
+// fails), a duplicate Sid outside IAM, a principal given as an IAM unique id
+// (unique ids are not modelled, so it matches nobody). Validation refuses
+// only what AWS documents as invalid.
+func (p *Policy) Warnings() []Issue { return p.warnings }
 
 // Name is the document's name, used in explanations.
 func (p *Policy) Name() string { return p.name }
@@ -56,6 +66,8 @@ func (k Kind) String() string {
 		return "boundary"
 	case KindSession:
 		return "session"
+	case KindEndpoint:
+		return "endpoint"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -67,6 +79,11 @@ type svcStmts struct {
 	hash  uint32 // svcHash(svc): most entries are rejected on this alone
 	svc   string // lower-cased
 	stmts []int32
+	// keyed and unkeyed split stmts by resource key when there are many
+	// (see reskey.go); keyed is nil for short lists, which are scanned.
+	keyed   []keyedStmt
+	unkeyed []int32
+	mask    uint64 // bit hash%64 set for every key: most request keys are absent, and this says so without a search
 }
 
 // svcHash is FNV-1a over the lower-cased service name.
@@ -79,12 +96,12 @@ func svcHash(svc string) uint32 {
 	return h
 }
 
-// forService returns the statements indexed under the request's service.
-func (p *Policy) forService(rc *reqCtx) []int32 {
+// forService returns the index entry of the request's service, or nil.
+func (p *Policy) forService(rc *reqCtx) *svcStmts {
 	for i := range p.byService {
 		e := &p.byService[i]
 		if e.hash == rc.svcHash && (e.svc == rc.svc || strings.EqualFold(e.svc, rc.svc)) {
-			return e.stmts
+			return e
 		}
 	}
 	return nil
@@ -145,7 +162,7 @@ const (
 	grantNone    grant = iota
 	grantAccount       // the requester's account (delegation: identity must allow, except for root)
 	grantStar          // "*": everyone
-	grantRole          // the role of a session: boundary and session policy still limit
+	grantRole          // the role ARN (for the role or its sessions): boundary and session policy still limit
 	grantDirect        // the exact user, session, federated or service principal, or root
 )
 
@@ -166,10 +183,12 @@ func (ps *principalSet) match(p *Principal, rc *reqCtx) grant {
 		return best
 	}
 	for _, a := range ps.arns {
-		if a == p.ARN {
+		if iamARNEqual(a, p.ARN) && p.Type != PrincipalRole {
 			return grantDirect
 		}
-		if rc.roleARN != "" && a == rc.roleARN {
+		// a grant to a role ARN is limited by the boundary, whether the
+		// role's session or the role itself asks
+		if iamARNEqual(a, p.ARN) || (rc.roleARN != "" && iamARNEqual(a, rc.roleARN)) {
 			best = grantRole
 		}
 	}
@@ -224,8 +243,8 @@ func (ps *principalSet) excludes(p *Principal, rc *reqCtx) bool {
 	}
 	self, role := false, rc.roleARN == ""
 	for _, a := range ps.arns {
-		self = self || a == p.ARN
-		role = role || a == rc.roleARN
+		self = self || iamARNEqual(a, p.ARN)
+		role = role || iamARNEqual(a, rc.roleARN)
 	}
 	for _, f := range ps.federated {
 		self = self || f == p.ARN
@@ -238,14 +257,18 @@ func (ps *principalSet) excludes(p *Principal, rc *reqCtx) bool {
 type Issue struct {
 	Path         string // e.g. Statement[1].Condition.StringEquals
 	Line, Column int
-	Code         string // AWS-style: MalformedPolicyDocument or LimitExceeded
+	Code         string // AWS-style: MalformedPolicyDocument or LimitExceeded; CodeWarning for a warning
 	Message      string
+	// Warning marks a document AWS accepts but iamprop models only in part
+	// (see Policy.Warnings); it never makes Parse fail.
+	Warning bool
 }
 
 // Issue codes, named as the IAM API names its errors.
 const (
 	CodeMalformed     = "MalformedPolicyDocument"
 	CodeLimitExceeded = "LimitExceeded"
+	CodeWarning       = "Warning" // AWS accepts the document; iamprop models this part only in part
 )
 
 // ValidationError lists every problem found in one document.
@@ -261,7 +284,11 @@ func (e *ValidationError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s: %s", e.Document, is.Line, is.Column, is.Path, is.Message)
+		w := ""
+		if is.Warning {
+			w = "warning: "
+		}
+		fmt.Fprintf(&b, "%s:%d:%d: %s: %s%s", e.Document, is.Line, is.Column, is.Path, w, is.Message)
 	}
 	return b.String()
 }
@@ -282,6 +309,7 @@ const (
 	MaxSCPSize          = 5120  // a service control policy
 	MaxRCPSize          = 5120  // a resource control policy
 	MaxBucketPolicySize = 20480 // an S3 bucket policy (20 KB)
+	MaxEndpointSize     = 20480 // a VPC endpoint policy (characters, white space included)
 )
 
 // MaxSize is the largest document Parse accepts for kind, measured by Size.
@@ -304,6 +332,8 @@ func MaxSize(kind Kind) int {
 		return MaxRCPSize
 	case KindResource:
 		return MaxBucketPolicySize
+	case KindEndpoint:
+		return MaxEndpointSize
 	}
 	return 0
 }
@@ -319,6 +349,8 @@ func Size(kind Kind, doc []byte) int {
 	switch kind {
 	case KindSCP, KindRCP, KindResource:
 		return len(doc)
+	case KindEndpoint:
+		return utf8.RuneCount(doc) // characters, white space included
 	}
 	n := 0
 	for _, r := range string(doc) {
@@ -337,6 +369,8 @@ func SizeUnit(kind Kind) string {
 	switch kind {
 	case KindSCP, KindRCP, KindResource:
 		return "bytes, white space included"
+	case KindEndpoint:
+		return "characters, white space included"
 	}
 	return "characters, white space excluded"
 }

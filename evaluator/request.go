@@ -44,19 +44,57 @@ func (t PrincipalType) String() string {
 
 // Principal is who makes a request. For an assumed-role session, Name is the
 // role name and Session the session name; for a service, Name is the
-// service principal (s3.amazonaws.com).
+// service principal (s3.amazonaws.com). Path is the IAM path of a user or
+// role ("/team/"; "" means "/"), and for a session the path of its role,
+// which the session ARN does not show: callers that know the role set it.
 type Principal struct {
 	Type                        PrincipalType
 	ARN, Account, Name, Session string
+	Path                        string
 }
 
-// roleARN is the ARN of the role behind a session (AWS's aws:PrincipalArn
-// for assumed roles). Paths are not modeled.
+// roleARN is the ARN of the role behind a session or of the role itself,
+// path included (AWS's aws:PrincipalArn for assumed roles).
 func (p *Principal) roleARN() string {
 	if p.Type == PrincipalAssumedRole || p.Type == PrincipalRole {
-		return "arn:" + partitionOf(p.ARN) + ":iam::" + p.Account + ":role/" + p.Name
+		path := p.Path
+		if path == "" {
+			path = "/"
+		}
+		return "arn:" + partitionOf(p.ARN) + ":iam::" + p.Account + ":role" + path + p.Name
 	}
 	return ""
+}
+
+// iamARNEqual compares a principal ARN from a policy with a requester's.
+// IAM user and role names are not distinguished by case (AWS documents that
+// "MyResource" and "myresource" cannot both exist), so the name part of a
+// user, role or assumed-role ARN compares case-insensitively; everything
+// else (partition, account, path, session name) exactly.
+func iamARNEqual(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if len(a) != len(b) || !strings.EqualFold(a, b) {
+		return false
+	}
+	pa, oka := arnParts(a)
+	pb, okb := arnParts(b)
+	if !oka || !okb || pa[0] != pb[0] || pa[1] != pb[1] || pa[2] != pb[2] || pa[3] != pb[3] || pa[4] != pb[4] {
+		return false
+	}
+	ra, rb := pa[5], pb[5]
+	i, j := strings.LastIndexByte(ra, '/'), strings.LastIndexByte(rb, '/')
+	if i != j || i < 0 {
+		return false
+	}
+	switch {
+	case pa[2] == "iam" && (strings.HasPrefix(ra, "user/") || strings.HasPrefix(ra, "role/")):
+		return ra[:i] == rb[:j] // type and path exact; the names differ only in case
+	case pa[2] == "sts" && strings.HasPrefix(ra, "assumed-role/") && strings.HasPrefix(rb, "assumed-role/"):
+		return ra[i:] == rb[j:] // the session name exact; the role name differs only in case
+	}
+	return false
 }
 
 func partitionOf(arn string) string {
@@ -94,9 +132,9 @@ func ParsePrincipal(s string) (Principal, error) {
 	case svc == "iam" && res == "root":
 		p.Type = PrincipalRoot
 	case svc == "iam" && strings.HasPrefix(res, "user/") && len(res) > 5:
-		p.Type, p.Name = PrincipalUser, name("user/")
+		p.Type, p.Name, p.Path = PrincipalUser, name("user/"), pathOf(res[4:])
 	case svc == "iam" && strings.HasPrefix(res, "role/") && len(res) > 5:
-		p.Type, p.Name = PrincipalRole, name("role/")
+		p.Type, p.Name, p.Path = PrincipalRole, name("role/"), pathOf(res[4:])
 	case svc == "sts" && strings.HasPrefix(res, "assumed-role/"):
 		rest := strings.Split(strings.TrimPrefix(res, "assumed-role/"), "/")
 		if len(rest) != 2 || rest[0] == "" || rest[1] == "" {
@@ -109,6 +147,11 @@ func ParsePrincipal(s string) (Principal, error) {
 		return Principal{}, fmt.Errorf("principal %q: not a user, role, assumed-role session, federated user or root ARN", s)
 	}
 	return p, nil
+}
+
+// pathOf returns the path of "/path/name" ("/" when there is none).
+func pathOf(s string) string {
+	return s[:strings.LastIndexByte(s, '/')+1]
 }
 
 func lastPathElem(s string) string {
@@ -266,6 +309,10 @@ type reqCtx struct {
 	varKeys [4]string
 	varVals [4]string
 	varOK   [4]bool
+	// the resource's keys for the resource index, computed on first use
+	levels     [maxResLevels + 1]uint32
+	nlevels    int
+	levelsDone bool
 }
 
 func newReqCtx(req *Request, rc *reqCtx) {

@@ -13,6 +13,7 @@ const (
 	KindRCP                      // resource control policy (organizations)
 	KindBoundary                 // permissions boundary
 	KindSession                  // session policy passed to sts:AssumeRole
+	KindEndpoint                 // VPC endpoint policy: requests through the endpoint must be allowed by it
 )
 
 // Effect is the outcome of an evaluation. The zero value is ImplicitDeny.
@@ -54,6 +55,7 @@ type Input struct {
 	ResourcePolicy    *Policy     // bucket policy, or the role's trust policy for sts:AssumeRole
 	Boundary          *Policy     // permissions boundary of the principal
 	Session           *Policy     // session policy of an assumed-role session
+	Endpoint          *Policy     // VPC endpoint policy, when the request goes through an endpoint
 	SCPs              [][]*Policy // one slice per organization level, root first; every level must allow
 	RCPs              [][]*Policy // same shape, for the resource's account
 	BlockPublicAccess BlockPublicAccess

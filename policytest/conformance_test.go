@@ -36,7 +36,7 @@ func TestConformanceSuiteSize(t *testing.T) {
 		"conditions-string", "conditions-numeric-date", "conditions-bool-binary-ip-arn",
 		"conditions-missing-keys", "conditions-sets", "conditions-logic", "variables",
 		"decision-order", "same-account-resource", "boundary-session", "cross-account",
-		"anonymous-root", "notprincipal", "block-public-access", "trust",
+		"anonymous-root", "notprincipal", "block-public-access", "trust", "documented-behaviour", "role-paths",
 	} {
 		if !topics[want] {
 			t.Errorf("conformance topic %s.yaml is missing", want)

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/iamprop/iamprop/evaluator"
+	"github.com/iamprop/iamprop/internal/yamlcheck"
 )
 
 // Suite is one policy test file, loaded and validated: every policy parsed and
@@ -21,6 +22,10 @@ type Suite struct {
 	File  string  // the path the file was loaded from, as given
 	Name  string  // the optional `name:` of the file
 	Cases []*Case // in file order
+	// Warnings are documents AWS accepts that iamprop models only in part
+	// (a typed condition value it cannot read, a principal given as an IAM
+	// unique id): the file still loads and runs, and the CLI prints them.
+	Warnings []*Error
 }
 
 // Case is one request with the policies that apply to it and the decision
@@ -42,13 +47,18 @@ type Error struct {
 	Line, Column int
 	Field        string // dotted path of the element, e.g. cases[2].expect
 	Reason       string
+	Warning      bool // a Suite warning, not a load error: the text says "warning: "
 }
 
 func (e *Error) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Reason)
+	reason := e.Reason
+	if e.Warning {
+		reason = "warning: " + reason
 	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Field, e.Reason)
+	if e.Field == "" {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, reason)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Field, reason)
 }
 
 // Errors is every problem found in one file, in file order. A file with any
@@ -112,7 +122,7 @@ func LoadFile(path string) (*Suite, error) {
 // file"). file names the source in errors. On failure the error is an Errors
 // value listing every problem with its line and column; Load never panics.
 func Load(file string, data []byte) (suite *Suite, err error) {
-	l := &loader{file: file, named: map[string]*yaml.Node{}, parsed: map[parsedKey]parsed{}}
+	l := &loader{file: file, named: map[string]*yaml.Node{}, parsed: map[parsedKey]parsed{}, inline: map[inlineKey]*evaluator.Policy{}, sizes: map[*yaml.Node]int{}, budget: yamlcheck.Limit}
 	defer func() {
 		// A panic here is a bug in this package or in the evaluator, never
 		// the user's fault; report it as an error that says so, and keep the
@@ -123,6 +133,9 @@ func Load(file string, data []byte) (suite *Suite, err error) {
 		}
 	}()
 	s := l.load(data)
+	if s != nil {
+		s.Warnings = l.warns
+	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool {
 			a, b := l.errs[i], l.errs[j]
@@ -149,8 +162,43 @@ type parsed struct {
 type loader struct {
 	file   string
 	errs   Errors
+	warns  []*Error
 	named  map[string]*yaml.Node // the `policies:` library
 	parsed map[parsedKey]parsed  // named documents compiled per kind
+	// inline caches inline documents per node and kind: a document reached
+	// again through an alias is compiled once.
+	inline map[inlineKey]*evaluator.Policy
+	// budget is what is left of yamlcheck.Limit: every policy use costs
+	// the values its document expands to, so aliases to aliases cannot
+	// make loading cost more than a large file would.
+	budget int
+	sizes  map[*yaml.Node]int
+	over   bool // the budget ran out; the error is reported once
+}
+
+type inlineKey struct {
+	node *yaml.Node
+	kind evaluator.Kind
+}
+
+// spend charges the values n expands to against the file's budget; false
+// (with one error for the file) once it is exhausted.
+func (l *loader) spend(n *yaml.Node, field string) bool {
+	if l.over {
+		return false
+	}
+	size, ok := l.sizes[n]
+	if !ok {
+		size = yamlcheck.Size(n, yamlcheck.Limit+1)
+		l.sizes[n] = size
+	}
+	l.budget -= size
+	if l.budget < 0 {
+		l.over = true
+		l.errorf(n, field, "the file is too large after expanding aliases (more than %d values); use each policy by name instead of repeating aliases", yamlcheck.Limit)
+		return false
+	}
+	return true
 }
 
 // nodeError is a problem at a node, before the field path is known.
@@ -204,7 +252,7 @@ func (l *loader) load(data []byte) *Suite {
 		case "cases":
 			casesNode = v
 		default:
-			l.errorf(k, key, "unknown key (want name, policies or cases)")
+			l.errorf(k, key, "unknown key (want name, policies or cases)%s", yamlcheck.Suggest(key, []string{"name", "policies", "cases"}))
 		}
 	})
 	if casesNode == nil {
@@ -221,6 +269,9 @@ func (l *loader) load(data []byte) *Suite {
 	}
 	seen := map[string]*yaml.Node{}
 	for i, cn := range casesNode.Content {
+		if l.over {
+			break
+		}
 		c := l.testCase(fmt.Sprintf("cases[%d]", i), resolve(cn))
 		if c == nil {
 			continue
@@ -275,7 +326,7 @@ func (l *loader) library(n *yaml.Node) {
 }
 
 // caseKeys lists every key a case may have, for the unknown-key message.
-var caseKeys = []string{"name", "doc", "request", "identity", "resource_policy", "boundary", "session", "scps", "rcps", "block_public_access", "management_account", "expect"}
+var caseKeys = []string{"name", "doc", "request", "identity", "resource_policy", "boundary", "session", "endpoint_policy", "scps", "rcps", "block_public_access", "management_account", "expect"}
 
 func (l *loader) testCase(field string, n *yaml.Node) *Case {
 	if n.Kind != yaml.MappingNode {
@@ -297,7 +348,7 @@ func (l *loader) testCase(field string, n *yaml.Node) *Case {
 			// `{name: a, b, expect: allow}` splits the name at the comma.
 			hint = "; a comma inside an unquoted value of a {flow: mapping} ends the value: quote it"
 		}
-		l.errorf(k, join(field, key), "unknown key (want one of %s)%s", strings.Join(caseKeys, ", "), hint)
+		l.errorf(k, join(field, key), "unknown key (want one of %s)%s%s", strings.Join(caseKeys, ", "), yamlcheck.Suggest(key, caseKeys), hint)
 	})
 	if v, ok := vals["name"]; ok {
 		c.Name, _ = l.str(v, join(field, "name"))
@@ -340,6 +391,9 @@ func (l *loader) testCase(field string, n *yaml.Node) *Case {
 	if v, ok := vals["session"]; ok {
 		c.Input.Session = l.policy(v, join(field, "session"), "session", evaluator.KindSession)
 	}
+	if v, ok := vals["endpoint_policy"]; ok {
+		c.Input.Endpoint = l.policy(v, join(field, "endpoint_policy"), "endpoint_policy", evaluator.KindEndpoint)
+	}
 	if v, ok := vals["scps"]; ok {
 		c.Input.SCPs = l.levels(v, join(field, "scps"), "scps", evaluator.KindSCP)
 	}
@@ -363,7 +417,7 @@ func (l *loader) testCase(field string, n *yaml.Node) *Case {
 	return c
 }
 
-var requestKeys = []string{"principal", "action", "resource", "resource_account", "context"}
+var requestKeys = []string{"principal", "role_path", "action", "resource", "resource_account", "context"}
 
 func (l *loader) request(n *yaml.Node, field string, r *evaluator.Request) {
 	n = resolve(n)
@@ -379,7 +433,7 @@ func (l *loader) request(n *yaml.Node, field string, r *evaluator.Request) {
 				return
 			}
 		}
-		l.errorf(k, join(field, key), "unknown key (want one of %s)", strings.Join(requestKeys, ", "))
+		l.errorf(k, join(field, key), "unknown key (want one of %s)%s", strings.Join(requestKeys, ", "), yamlcheck.Suggest(key, requestKeys))
 	})
 	for _, req := range []string{"principal", "action", "resource"} {
 		if _, ok := vals[req]; !ok {
@@ -393,6 +447,20 @@ func (l *loader) request(n *yaml.Node, field string, r *evaluator.Request) {
 				l.errorf(v, join(field, "principal"), "%v", err)
 			}
 			r.Principal = p
+		}
+	}
+	if v, ok := vals["role_path"]; ok {
+		// A session ARN does not show its role's path; AWS matches the
+		// role ARN with its path, so the case gives it.
+		if s, ok := l.str(v, join(field, "role_path")); ok {
+			switch {
+			case len(s) == 0 || s[0] != '/' || s[len(s)-1] != '/':
+				l.errorf(v, join(field, "role_path"), "%q: an IAM path starts and ends with / (like /team/)", s)
+			case r.Principal.Type != evaluator.PrincipalAssumedRole && r.Principal.Type != evaluator.PrincipalRole:
+				l.errorf(v, join(field, "role_path"), "only a role or an assumed-role session has a role path")
+			default:
+				r.Principal.Path = s
+			}
 		}
 	}
 	if v, ok := vals["action"]; ok {
@@ -529,7 +597,8 @@ func (l *loader) bpa(n *yaml.Node, field string, b *evaluator.BlockPublicAccess)
 		case "restrict_public_buckets":
 			dst = &b.RestrictPublicBuckets
 		default:
-			l.errorf(k, join(field, key), "unknown setting (want block_public_acls, ignore_public_acls, block_public_policy or restrict_public_buckets)")
+			l.errorf(k, join(field, key), "unknown setting (want block_public_acls, ignore_public_acls, block_public_policy or restrict_public_buckets)%s",
+				yamlcheck.Suggest(key, []string{"block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"}))
 			return
 		}
 		if x, ok := l.boolean(v, join(field, key)); ok {
@@ -547,6 +616,9 @@ func (l *loader) policyList(n *yaml.Node, field, label string, kind evaluator.Ki
 	}
 	out := make([]*evaluator.Policy, 0, len(n.Content))
 	for i, e := range n.Content {
+		if l.over {
+			return nil
+		}
 		if p := l.policy(e, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%s[%d]", label, i), kind); p != nil {
 			out = append(out, p)
 		}
@@ -576,6 +648,9 @@ func (l *loader) levels(n *yaml.Node, field, label string, kind evaluator.Kind) 
 // label names an inline document in explanations ("identity[0]").
 func (l *loader) policy(n *yaml.Node, field, label string, kind evaluator.Kind) *evaluator.Policy {
 	n = resolve(n)
+	if !l.spend(n, field) {
+		return nil
+	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.ShortTag() != "!!str" {
@@ -595,7 +670,13 @@ func (l *loader) policy(n *yaml.Node, field, label string, kind evaluator.Kind) 
 		l.parsed[key] = parsed{p: p, err: p == nil}
 		return p
 	case yaml.MappingNode:
-		return l.compile(n, field, label, kind)
+		key := inlineKey{n, kind}
+		if p, done := l.inline[key]; done {
+			return p
+		}
+		p := l.compile(n, field, label, kind)
+		l.inline[key] = p
+		return p
 	}
 	l.errorf(n, field, "must be a policy name or an inline document, got %s", kindName(n))
 	return nil
@@ -631,18 +712,22 @@ func (l *loader) compile(n *yaml.Node, field, name string, kind evaluator.Kind) 
 		return nil
 	}
 	p, err := evaluator.Parse(name, kind, doc.data)
+	var issues []evaluator.Issue
 	if err == nil {
 		if p == nil {
 			l.errorf(n, field, "internal error: the evaluator returned no policy and no error (please report)")
+			return nil
 		}
-		return p
+		issues = p.Warnings()
+	} else {
+		var ve *evaluator.ValidationError
+		if !errors.As(err, &ve) || len(ve.Issues) == 0 {
+			l.errorf(n, field, "%v", err)
+			return nil
+		}
+		issues = ve.Issues
 	}
-	var ve *evaluator.ValidationError
-	if !errors.As(err, &ve) || len(ve.Issues) == 0 {
-		l.errorf(n, field, "%v", err)
-		return nil
-	}
-	for _, is := range ve.Issues {
+	for _, is := range issues {
 		at := doc.nodeAt(is.Line, is.Column)
 		if at == nil {
 			at = nodeAtPath(n, is.Path)
@@ -656,12 +741,23 @@ func (l *loader) compile(n *yaml.Node, field, name string, kind evaluator.Kind) 
 			}
 		}
 		msg := is.Message
+		if is.Warning {
+			line, col := 1, 1
+			if at != nil && at.Line > 0 {
+				line, col = at.Line, at.Column
+			}
+			l.warns = append(l.warns, &Error{File: l.file, Line: line, Column: col, Field: f, Reason: msg, Warning: true})
+			continue
+		}
 		if is.Code != "" && !strings.Contains(msg, is.Code) {
 			msg += " (" + is.Code + ")"
 		}
 		l.errorf(at, f, "%s", msg)
 	}
-	return nil
+	if err != nil {
+		return nil
+	}
+	return p
 }
 
 func (l *loader) str(n *yaml.Node, field string) (string, bool) {

@@ -279,3 +279,42 @@ cases:
 		t.Errorf("management_account: true must leave SCPs and RCPs out, got %d/%d levels", len(in.SCPs), len(in.RCPs))
 	}
 }
+
+// TestUnknownKeysSuggest: a misspelt key gets a "did you mean" naming the
+// closest allowed key, at every level of the file.
+func TestUnknownKeysSuggest(t *testing.T) {
+	const good = `{principal: "arn:aws:iam::111122223333:user/alice", action: s3:GetObject, resource: "arn:aws:s3:::docs/a"}`
+	tests := []struct{ name, src, want string }{
+		{"top level", "polices: {}\ncases:\n  - {name: c, request: " + good + ", expect: allow}\n", `polices: unknown key (want name, policies or cases) (did you mean "policies"?)`},
+		{"case", "cases:\n  - {name: c, request: " + good + ", expct: allow}\n", `cases[0].expct: unknown key (want one of `},
+		{"case suggestion", "cases:\n  - {name: c, request: " + good + ", expct: allow}\n", `(did you mean "expect"?)`},
+		{"request", "cases:\n  - {name: c, request: {principal: anonymous, action: s3:GetObject, resource: \"*\", contxt: {}}, expect: allow}\n", `(did you mean "context"?)`},
+		{"block public access", "cases:\n  - {name: c, request: " + good + ", block_public_access: {restrict_public_bucket: true}, expect: allow}\n", `(did you mean "restrict_public_buckets"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("t.yaml", []byte(tt.src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant it to contain %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestAliasExpansionIsBounded: a small file whose aliases would expand one
+// policy a million times is refused with an error, not loaded.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("policies:\n  p: &p {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: [s3:GetObject, s3:PutObject, s3:ListBucket], Resource: \"*\"}]}\n")
+	b.WriteString("x:\n  - &l [" + strings.TrimSuffix(strings.Repeat("*p, ", 100), ", ") + "]\n")
+	b.WriteString("  - &c {name: c, request: {principal: anonymous, action: s3:GetObject, resource: \"*\"}, scps: [" + strings.TrimSuffix(strings.Repeat("*l, ", 100), ", ") + "], expect: allow}\n")
+	b.WriteString("cases: [" + strings.TrimSuffix(strings.Repeat("*c, ", 100), ", ") + "]\n")
+	src := b.String()
+	if len(src) > 4096 {
+		t.Fatalf("the test file is %d bytes; it should stay small", len(src))
+	}
+	_, err := Load("bomb.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "aliases") {
+		t.Fatalf("want an error about expanding aliases, got %v", err)
+	}
+}

@@ -59,7 +59,14 @@ func (c *Case) run(file string) (r Result) {
 	d := evaluator.Evaluate(&req, &in)
 	r.Got = DecisionName(d.Effect)
 	r.Passed = d.Effect == c.Expect
-	r.Explanation = d.Explain()
+	// The full explanation (statements that did not apply, missing keys)
+	// walks every statement; a passing case prints one line, so only a
+	// failure pays for it.
+	if r.Passed {
+		r.Explanation = d.Explain()
+	} else {
+		r.Explanation = evaluator.ExplainRequest(&req, &in)
+	}
 	return r
 }
 
@@ -126,6 +133,7 @@ func writeExplanation(b *strings.Builder, r Result) {
 		}
 		fmt.Fprintf(b, "%smatched: %s%s statement %s: %s\n", indent, m.Policy, kind, id, m.Effect)
 	}
+	WriteWhyNot(b, indent, e)
 	if r.Doc != "" {
 		fmt.Fprintf(b, "%ssee: %s\n", indent, r.Doc)
 	}
@@ -181,4 +189,22 @@ func ExpandPaths(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// WriteWhyNot writes, one per line after indent, the statements about the
+// action that did not apply (`not applied: POLICY (KIND) statement SID:
+// EFFECT: ELEMENT: REASON`) and the context keys the policies read that the
+// request lacked (`missing context keys: K1, K2`). test-policy and
+// authorize print the same lines.
+func WriteWhyNot(b *strings.Builder, indent string, e evaluator.Explanation) {
+	for _, n := range e.NotApplied {
+		id := n.Sid
+		if id == "" {
+			id = fmt.Sprintf("#%d", n.Index)
+		}
+		fmt.Fprintf(b, "%snot applied: %s (%s) statement %s: %s: %s: %s\n", indent, n.Policy, n.Kind, id, n.Effect, n.Element, n.Reason)
+	}
+	if len(e.MissingKeys) > 0 {
+		fmt.Fprintf(b, "%smissing context keys: %s\n", indent, strings.Join(e.MissingKeys, ", "))
+	}
 }

@@ -124,3 +124,42 @@ func TestTextOutputPassLine(t *testing.T) {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }
+
+// TestFailureSaysWhyNot: a failing case shows which statements about the
+// action did not apply and why, and the context keys the request lacked,
+// in text and in JSON.
+func TestFailureSaysWhyNot(t *testing.T) {
+	const src = `
+cases:
+  - name: office network only
+    request: {principal: "arn:aws:iam::111122223333:user/alice", action: s3:GetObject, resource: "arn:aws:s3:::docs/a.pdf", context: {"aws:SourceIp": 11.0.0.1}}
+    identity:
+      - {Version: "2012-10-17", Statement: [{Sid: Office, Effect: Allow, Action: s3:GetObject, Resource: "*", Condition: {IpAddress: {"aws:SourceIp": 10.0.0.0/8}, Bool: {"aws:MultiFactorAuthPresent": "true"}}}]}
+    expect: allow
+`
+	s, err := Load("why.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	rep.Add(s.Run()...)
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"not applied: identity[0] (identity) statement Office: Allow: Condition: IpAddress aws:SourceIp 11.0.0.1 not in 10.0.0.0/8\n",
+		"missing context keys: aws:MultiFactorAuthPresent\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"not_applied"`) || !strings.Contains(out.String(), `"missing_context_keys"`) {
+		t.Errorf("JSON lacks not_applied or missing_context_keys:\n%s", out.String())
+	}
+}

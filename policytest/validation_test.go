@@ -69,3 +69,48 @@ func TestPolicyValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestWarningsDoNotVoidTheFile: a document AWS accepts but iamprop does not
+// model fully is a warning, not an error: the file loads, its cases run, and
+// the warning names the element at its YAML line.
+func TestWarningsDoNotVoidTheFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		kind    string // the case key the document is used under
+		doc     string
+		expect  string // the decision the case expects (the warned-about value never matches)
+		keyword string // a word the warning must contain
+	}{
+		{"a Numeric value that is not a number", "identity", "Version: \"2012-10-17\"\n    Statement:\n      - {Effect: Allow, Action: s3:GetObject, Resource: \"*\", Condition: {NumericLessThan: {\"s3:max-keys\": ten}}}", "implicit-deny", "not a number"},
+		{"a Bool value that is not true or false", "identity", "Version: \"2012-10-17\"\n    Statement:\n      - {Effect: Allow, Action: s3:GetObject, Resource: \"*\", Condition: {Bool: {\"aws:SecureTransport\": yes-please}}}", "implicit-deny", "true or false"},
+		{"an IpAddress value that is not an address", "identity", "Version: \"2012-10-17\"\n    Statement:\n      - {Effect: Allow, Action: s3:GetObject, Resource: \"*\", Condition: {IpAddress: {\"aws:SourceIp\": here}}}", "implicit-deny", "cidr"},
+		{"a Date value iamprop cannot read", "identity", "Version: \"2012-10-17\"\n    Statement:\n      - {Effect: Allow, Action: s3:GetObject, Resource: \"*\", Condition: {DateLessThan: {\"aws:CurrentTime\": soon}}}", "implicit-deny", "date"},
+		{"a duplicate Sid in a bucket policy", "resource_policy", "Version: \"2012-10-17\"\n    Statement:\n      - {Sid: A, Effect: Allow, Principal: \"*\", Action: s3:GetObject, Resource: \"*\"}\n      - {Sid: A, Effect: Allow, Principal: \"*\", Action: s3:PutObject, Resource: \"*\"}", "allow", "duplicate sid"},
+		{"a principal given as an IAM unique id", "resource_policy", "Version: \"2012-10-17\"\n    Statement:\n      - {Effect: Allow, Principal: {AWS: AIDAJQABLZS4A3QDU576Q}, Action: s3:GetObject, Resource: \"*\"}", "implicit-deny", "unique id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			use := tt.kind + ": p"
+			if tt.kind == "identity" {
+				use = "identity: [p]"
+			}
+			src := "policies:\n  p:\n    " + tt.doc + "\ncases:\n  - name: c\n    request: {principal: \"arn:aws:iam::111122223333:user/alice\", action: s3:GetObject, resource: \"arn:aws:s3:::b/k\", context: {\"aws:SourceIp\": 10.0.0.1, \"s3:max-keys\": 5, \"aws:SecureTransport\": true, \"aws:CurrentTime\": \"2026-01-01T00:00:00Z\"}}\n    " + use + "\n    expect: " + tt.expect + "\n"
+			s, err := Load("w.yaml", []byte(src))
+			if err != nil {
+				t.Fatalf("a document AWS accepts voided the file:\n%v", err)
+			}
+			if len(s.Warnings) == 0 {
+				t.Fatalf("no warning for %s", tt.name)
+			}
+			w := s.Warnings[0]
+			if !strings.HasPrefix(w.Field, "policies.p") || w.Line < 3 || !strings.Contains(strings.ToLower(w.Error()), tt.keyword) || !strings.Contains(w.Error(), "warning") {
+				t.Errorf("warning %q: want it at policies.p (line >= 3), saying \"warning\" and %q", w.Error(), tt.keyword)
+			}
+			for _, r := range s.Run() {
+				if !r.Passed {
+					t.Errorf("%s", r.Text())
+				}
+			}
+		})
+	}
+}

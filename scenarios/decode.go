@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/iamprop/iamprop/internal/yamlcheck"
 )
 
 // decoder walks a yaml.v3 node tree and collects issues instead of stopping
@@ -23,7 +25,8 @@ type decoder struct {
 	dropped int // issues beyond maxIssues, counted not kept
 }
 
-const jsonNodeBudget = 1 << 20
+// jsonNodeBudget is the alias-expansion bound both YAML loaders share.
+const jsonNodeBudget = yamlcheck.Limit
 
 // maxIssues bounds the issues kept for one file: past a few hundred, more
 // do not help a user, and a hostile file could otherwise make the report
@@ -175,45 +178,9 @@ func oneOf(names []string) string {
 	return strings.Join(names[:show], ", ") + fmt.Sprintf(", ... (%d in all)", len(names))
 }
 
-// suggest proposes the closest allowed word for a typo.
-func suggest(got string, allowed []string) string {
-	if len(allowed) > 100 {
-		return "" // not worth the time on a huge list
-	}
-	best, bestD := "", 3
-	for _, a := range allowed {
-		if dd := editDistance(strings.ToLower(got), strings.ToLower(a)); dd < bestD {
-			best, bestD = a, dd
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// suggest proposes the closest allowed word for a typo (the helper the
+// policy-test loader uses too).
+func suggest(got string, allowed []string) string { return yamlcheck.Suggest(got, allowed) }
 
 // str decodes a scalar as a string. Unquoted numbers are accepted as their
 // text, because account ids (111122223333) are usually written unquoted.

@@ -43,6 +43,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(
 		newTestPolicyCmd(),
+		newAuthorizeCmd(),
 		newRunCmd(),
 		newValidateCmd(),
 		newExplainCmd(),

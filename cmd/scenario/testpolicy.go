@@ -23,7 +23,9 @@ case with iamprop's IAM evaluator, and prints one line per case and a summary
 line "N passed, M failed". A directory stands for its *.yaml files.
 
 Exit status: 0 all cases passed, 1 a case failed, 2 a file is invalid
-(reported as file:line:col: field: reason on stderr; valid files still run).`,
+(reported as file:line:col: field: reason on stderr; valid files still run).
+A document AWS accepts but iamprop models only in part is a warning on
+stderr (file:line:col: field: warning: reason); its file still runs.`,
 		Example: `  scenario test-policy examples/policy-tests/s3-public-read.yaml
   scenario test-policy --json policytest/testdata/conformance`,
 		Args: cobra.MinimumNArgs(1),
@@ -40,6 +42,9 @@ Exit status: 0 all cases passed, 1 a case failed, 2 a file is invalid
 					invalid = true
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					continue
+				}
+				for _, w := range s.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), w)
 				}
 				rep.Add(s.Run()...)
 			}
