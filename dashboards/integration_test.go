@@ -225,7 +225,8 @@ func TestIntegration(t *testing.T) {
 		}
 	}
 	const token = "dashboards-test-token-0123456789"
-	env := []string{"IAMPROP_API_TOKEN=" + token}
+	const adminToken = "dashboards-test-admin-0123456789"
+	env := []string{"IAMPROP_API_TOKEN=" + token, "IAMPROP_ADMIN_TOKEN=" + adminToken, "IAMPROP_ENABLE_FAULT_API=true"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
@@ -327,7 +328,7 @@ func TestIntegration(t *testing.T) {
 			"consistency": {"mode": "at_least", "token": "us-east-2/999999", "timeout": "50ms"}}`, 503},
 	} {
 		req, _ := http.NewRequest("POST", "http://"+apis[1]+c.path, strings.NewReader(c.body))
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Authorization", "Bearer "+adminToken) // the admin token opens reads too
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -24,11 +24,11 @@ type external struct {
 // connectCluster finds which region each URL serves and checks that every
 // region of the scenario has a node and that the nodes start empty: the
 // scenario's initial state is committed by the run itself.
-func connectCluster(ctx context.Context, urls []string, token string, regions []string) (*external, error) {
+func connectCluster(ctx context.Context, urls []string, co api.ClientOptions, regions []string) (*external, error) {
 	e := &external{byRegion: map[string]*api.Client{}}
 	var served []string
 	for _, u := range urls {
-		cl, err := api.NewClient(strings.TrimSpace(u), token)
+		cl, err := api.NewClientWith(strings.TrimSpace(u), co)
 		if err != nil {
 			return nil, fmt.Errorf("--cluster %s: %w", u, err)
 		}
@@ -184,8 +184,8 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 }
 
 // runClusterTrial runs the one trial a cluster run has.
-func runClusterTrial(ctx context.Context, p *plan, urls []string, token string, seed uint64) *trialResult {
-	e, err := connectCluster(ctx, urls, token, p.scenario.Regions)
+func runClusterTrial(ctx context.Context, p *plan, urls []string, co api.ClientOptions, seed uint64) *trialResult {
+	e, err := connectCluster(ctx, urls, co, p.scenario.Regions)
 	if err == nil {
 		err = e.seed(ctx, p)
 	}

@@ -26,9 +26,12 @@ import (
 
 const (
 	testToken = "process-test-token-0123456789"
-	region1   = "us-east-2"
-	region2   = "eu-west-1"
-	region3   = "ap-southeast-2"
+	// testAdminToken opens faults and member removal; testToken (the write
+	// token) opens writes and reads.
+	testAdminToken = "process-test-admin-0123456789"
+	region1        = "us-east-2"
+	region2        = "eu-west-1"
+	region3        = "ap-southeast-2"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
@@ -121,7 +124,8 @@ func (p *proc) args() []string {
 func (p *proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(buildBinary(p.t), p.args()...)
-	p.cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+p.key, "IAMPROP_API_TOKEN="+testToken)
+	p.cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+p.key, "IAMPROP_API_TOKEN="+testToken,
+		"IAMPROP_ADMIN_TOKEN="+testAdminToken, "IAMPROP_ENABLE_FAULT_API=true")
 	p.out = &syncBuffer{}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -182,14 +186,17 @@ func tail(s string, n int) string {
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
-func (p *proc) call(method, path, body string, auth bool) (int, map[string]any) {
+// call sends the admin token when admin is set, else the write token.
+func (p *proc) call(method, path, body string, admin bool) (int, map[string]any) {
 	req, err := http.NewRequest(method, "http://"+p.http+path, strings.NewReader(body))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if auth {
-		req.Header.Set("Authorization", "Bearer "+testToken)
+	tok := testToken
+	if admin {
+		tok = testAdminToken
 	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil
@@ -203,7 +210,7 @@ func (p *proc) call(method, path, body string, auth bool) (int, map[string]any) 
 
 func (p *proc) commit(call, with string) string {
 	p.t.Helper()
-	code, out := p.call("POST", "/v1/mutations", fmt.Sprintf(`{"call":%q,"with":%s}`, call, with), true)
+	code, out := p.call("POST", "/v1/mutations", fmt.Sprintf(`{"call":%q,"with":%s}`, call, with), false)
 	if code != 200 {
 		p.t.Fatalf("%s: commit %s: %d %v", p.region, call, code, out)
 	}
