@@ -263,9 +263,12 @@ func TestIntegration(t *testing.T) {
 		`["scenario:9464"]`, `["`+runnerAddr+`"]`,
 		"scrape_interval: 5s", "scrape_interval: 1s",
 		"evaluation_interval: 5s", "evaluation_interval: 1s",
+		// The test's nodes serve plain HTTP on loopback.
+		"scheme: https", "scheme: http",
+		"tls_config: {ca_file: /etc/prometheus/certs/ca.pem}", "",
 	).Replace(string(shipped))
-	for _, want := range append(apis, runnerAddr, "scrape_interval: 1s") {
-		if !strings.Contains(cfg, want) {
+	for _, want := range append(apis, runnerAddr, "scrape_interval: 1s", "scheme: http\n") {
+		if !strings.Contains(cfg, want) || strings.Contains(cfg, "ca_file") {
 			t.Fatalf("could not point the shipped prometheus.yml at the test processes (%s missing):\n%s", want, cfg)
 		}
 	}
