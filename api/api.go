@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,12 +61,30 @@ const (
 )
 
 // Config configures the handler.
+//
+// The three tokens form a ladder, read < write < admin: each opens its own
+// endpoints and those of the roles below it, sent as "Authorization:
+// Bearer TOKEN". Every endpoint but /healthz and /readyz is open only
+// while no token at all is set (a loopback experiment); once any is, each
+// needs a token of its role or above, and a role with no such token set is
+// closed. So a deployment that sets only a write token has closed reads
+// (the write token opens them) and a closed admin API.
 type Config struct {
 	Backend Backend
-	// Token, when not empty, is required as "Authorization: Bearer TOKEN"
-	// on writes (POST /v1/mutations), on fault injection and on removing a
-	// cluster member.
+	// Token is the write token: POST /v1/mutations.
 	Token string
+	// ReadToken is the read token: every endpoint that reveals IAM state
+	// (POST /v1/authorize, GET /v1/view, GET /v1/mutations/{id},
+	// GET /v1/cluster, GET /v1/faults, and /metrics with MetricsNeedToken).
+	ReadToken string
+	// AdminToken is the admin token: faults, removing a member, gossip key
+	// rotation.
+	AdminToken string
+	// FaultAPI enables POST and DELETE /v1/faults; without it they answer
+	// 403 FaultAPIDisabled whatever the token.
+	FaultAPI bool
+	// MetricsNeedToken puts GET /metrics behind the read token.
+	MetricsNeedToken bool
 	// Gatherer serves GET /metrics; nil serves 404 there.
 	Gatherer prometheus.Gatherer
 	// Metrics counts requests; may be nil.
@@ -75,31 +94,56 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// role is a rung of the token ladder.
+type role int
+
+const (
+	roleRead role = iota
+	roleWrite
+	roleAdmin
+)
+
+var (
+	roleNames = [...]string{roleRead: "read", roleWrite: "write", roleAdmin: "admin"}
+	roleFlags = [...]string{roleRead: "--read-token-file", roleWrite: "--api-token-file", roleAdmin: "--admin-token-file"}
+)
+
 type server struct {
-	cfg       Config
-	tokenHash [32]byte
-	mux       *http.ServeMux
+	cfg Config
+	// hashes[r] holds the SHA-256 of role r's token; set[r] whether it is
+	// configured.
+	hashes [3][32]byte
+	set    [3]bool
+	mux    *http.ServeMux
 }
 
 // Handler returns the API's http.Handler.
 func Handler(cfg Config) http.Handler {
 	s := &server{cfg: cfg, mux: http.NewServeMux()}
-	if cfg.Token != "" {
-		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
+	for r, tok := range [3]string{roleRead: cfg.ReadToken, roleWrite: cfg.Token, roleAdmin: cfg.AdminToken} {
+		if tok != "" {
+			s.hashes[r], s.set[r] = sha256.Sum256([]byte(tok)), true
+		}
 	}
-	s.mux.HandleFunc("POST /v1/mutations", s.auth(s.commit))
-	s.mux.HandleFunc("GET /v1/mutations/{id...}", s.status)
-	s.mux.HandleFunc("POST /v1/authorize", s.authorize)
-	s.mux.HandleFunc("GET /v1/view", s.view)
-	s.mux.HandleFunc("GET /v1/cluster", s.cluster)
-	s.mux.HandleFunc("DELETE /v1/cluster/members/{region}", s.auth(s.removeMember))
-	s.mux.HandleFunc("GET /v1/faults", s.getFaults)
-	s.mux.HandleFunc("POST /v1/faults", s.auth(s.setFaults))
-	s.mux.HandleFunc("DELETE /v1/faults", s.auth(s.clearFaults))
+	s.mux.HandleFunc("POST /v1/mutations", s.auth(roleWrite, s.commit))
+	s.mux.HandleFunc("GET /v1/mutations/{id...}", s.auth(roleRead, s.status))
+	s.mux.HandleFunc("POST /v1/authorize", s.auth(roleRead, s.authorize))
+	s.mux.HandleFunc("GET /v1/view", s.auth(roleRead, s.view))
+	s.mux.HandleFunc("GET /v1/cluster", s.auth(roleRead, s.cluster))
+	s.mux.HandleFunc("DELETE /v1/cluster/members/{region}", s.auth(roleAdmin, s.removeMember))
+	s.mux.HandleFunc("GET /v1/faults", s.auth(roleRead, s.getFaults))
+	s.mux.HandleFunc("POST /v1/faults", s.auth(roleAdmin, s.faultAPI(s.setFaults)))
+	s.mux.HandleFunc("DELETE /v1/faults", s.auth(roleAdmin, s.faultAPI(s.clearFaults)))
+	s.mux.HandleFunc("GET /v1/gossip/keys", s.auth(roleAdmin, s.listKeys))
+	s.mux.HandleFunc("POST /v1/gossip/keys", s.auth(roleAdmin, s.changeKeys))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: nil}))
+		var h http.HandlerFunc = promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: nil}).ServeHTTP
+		if cfg.MetricsNeedToken {
+			h = s.auth(roleRead, h)
+		}
+		s.mux.Handle("GET /metrics", h)
 	}
 	return s
 }
@@ -206,20 +250,68 @@ func writeError(w http.ResponseWriter, code int, errCode, msg string) {
 	writeJSON(w, code, errorBody{Error: apiError{Code: errCode, Message: msg}})
 }
 
-// auth requires the bearer token when one is configured. The comparison
-// is of SHA-256 digests in constant time, so neither the token's content
-// nor its length leaks through timing.
-func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
+// auth lets a request through when it carries a token of role need or
+// above, or when the node has no token at all. Comparisons are of SHA-256
+// digests in constant time, every configured rung compared whatever
+// matched, so neither a token's content, its length nor which role it
+// belongs to leaks through timing.
+func (s *server) auth(need role, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Token != "" {
-			h := r.Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(h, "Bearer ")
+		if s.set != [3]bool{} {
+			tok, ok := bearer(r.Header.Get("Authorization"))
 			got := sha256.Sum256([]byte(tok))
-			if !ok || subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+			match := 0
+			for rr := need; rr <= roleAdmin; rr++ {
+				if s.set[rr] {
+					match |= subtle.ConstantTimeCompare(got[:], s.hashes[rr][:])
+				}
+			}
+			if !ok || match != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="iamprop"`)
-				writeError(w, http.StatusUnauthorized, "Unauthorized", "this endpoint needs the API token: Authorization: Bearer TOKEN")
+				msg := "this endpoint needs the " + roleNames[need] + " token: Authorization: Bearer TOKEN"
+				if need < roleAdmin {
+					msg = "this endpoint needs the " + roleNames[need] + " token or one above it: Authorization: Bearer TOKEN"
+				}
+				if match == 0 && !s.configured(need) {
+					msg = "this endpoint needs the " + roleNames[need] + " token, and the node has none (regionnode --" + roleNames[need] + "-token-file)"
+				}
+				writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
 				return
 			}
+		}
+		next(w, r)
+	}
+}
+
+// configured reports whether a token of role need or above is set.
+func (s *server) configured(need role) bool {
+	for rr := need; rr <= roleAdmin; rr++ {
+		if s.set[rr] {
+			return true
+		}
+	}
+	return false
+}
+
+// bearer takes the token out of an Authorization header. The scheme is
+// case-insensitive (RFC 9110, section 11.1); the token is not.
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// faultAPI refuses fault injection unless the node enables it: a cluster
+// that is not an experiment has no use for it, and it is the one API that
+// can cut regions apart.
+func (s *server) faultAPI(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.FaultAPI {
+			writeError(w, http.StatusForbidden, "FaultAPIDisabled", "fault injection is off on this node (regionnode --enable-fault-api turns it on)")
+			return
 		}
 		next(w, r)
 	}
@@ -613,4 +705,97 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// KeyRing is what gossip key rotation needs from the backend; *live.Node
+// has it. A backend without it answers 501 on /v1/gossip/keys.
+type KeyRing interface {
+	GossipKeys() (live.GossipKeys, error)
+	InstallGossipKey([]byte) error
+	UseGossipKey([]byte) error
+	RemoveGossipKey([]byte) error
+}
+
+var _ KeyRing = (*live.Node)(nil)
+
+// GossipKeyRequest is the body of POST /v1/gossip/keys: one step of a key
+// rotation on this node.
+type GossipKeyRequest struct {
+	// Op is install, use or remove.
+	Op string `json:"op"`
+	// Key is the key, base64 of 16, 24 or 32 bytes (as --gossip-key-file).
+	Key string `json:"key"`
+}
+
+func (s *server) keyRing(w http.ResponseWriter) (KeyRing, bool) {
+	kr, ok := s.cfg.Backend.(KeyRing)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "NotImplemented", "this backend has no gossip keyring")
+	}
+	return kr, ok
+}
+
+func (s *server) writeKeys(w http.ResponseWriter, kr KeyRing) {
+	keys, err := kr.GossipKeys()
+	if err != nil {
+		s.keyError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keys)
+}
+
+func (s *server) keyError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, live.ErrNoKeyring):
+		writeError(w, http.StatusConflict, "NoKeyring", err.Error())
+	case errors.Is(err, live.ErrBadGossipKey):
+		writeError(w, http.StatusBadRequest, "InvalidKey", err.Error())
+	case errors.Is(err, live.ErrUnknownGossipKey):
+		writeError(w, http.StatusNotFound, "NoSuchKey", err.Error())
+	case errors.Is(err, live.ErrPrimaryGossipKey):
+		writeError(w, http.StatusConflict, "KeyInUse", err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
+	}
+}
+
+func (s *server) listKeys(w http.ResponseWriter, r *http.Request) {
+	if kr, ok := s.keyRing(w); ok {
+		s.writeKeys(w, kr)
+	}
+}
+
+func (s *server) changeKeys(w http.ResponseWriter, r *http.Request) {
+	kr, ok := s.keyRing(w)
+	if !ok {
+		return
+	}
+	var req GossipKeyRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(req.Key))
+	if err != nil || len(key) == 0 {
+		writeError(w, http.StatusBadRequest, "InvalidKey", `"key" must be base64 of 16, 24 or 32 bytes (head -c 32 /dev/urandom | base64)`)
+		return
+	}
+	switch req.Op {
+	case "install":
+		err = kr.InstallGossipKey(key)
+	case "use":
+		err = kr.UseGossipKey(key)
+	case "remove":
+		err = kr.RemoveGossipKey(key)
+	default:
+		writeError(w, http.StatusBadRequest, "InvalidRequest", fmt.Sprintf(`"op" %q: want install, use or remove`, req.Op))
+		return
+	}
+	if err != nil {
+		s.keyError(w, err)
+		return
+	}
+	// The key itself is never logged; its fingerprint is enough to follow
+	// a rotation.
+	s.cfg.Logger.Warn().Str("op", req.Op).Str("key", live.KeyFingerprint(key)).Msg("gossip keyring changed through the API")
+	s.writeKeys(w, kr)
 }

@@ -81,7 +81,10 @@ func (f *fake) Faults() live.FaultSpec     { return f.faults }
 func (f *fake) Ready() error               { return f.readyErr }
 func (f *fake) Healthy() error             { return nil }
 
-const token = "s3cret-token"
+const (
+	token      = "s3cret-token"
+	adminToken = "adm1n-token"
+)
 
 func newServer(t *testing.T, tok string) (*fake, *httptest.Server, *prometheus.Registry) {
 	t.Helper()
@@ -91,7 +94,11 @@ func newServer(t *testing.T, tok string) (*fake, *httptest.Server, *prometheus.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Handler(Config{Backend: f, Token: tok, Gatherer: reg, Metrics: m}))
+	cfg := Config{Backend: f, Token: tok, Gatherer: reg, Metrics: m, FaultAPI: true}
+	if tok != "" {
+		cfg.AdminToken = adminToken
+	}
+	srv := httptest.NewServer(Handler(cfg))
 	t.Cleanup(srv.Close)
 	return f, srv, reg
 }
@@ -127,6 +134,7 @@ func errCode(out map[string]any) string {
 
 func TestBadRequestsAreRefusedClearly(t *testing.T) {
 	auth := map[string]string{"Authorization": "Bearer " + token}
+	admin := map[string]string{"Authorization": "Bearer " + adminToken}
 	huge := `{"call":"iam:CreateUser","with":{"user_name":"` + strings.Repeat("a", MaxBodyBytes) + `"}}`
 	cases := []struct {
 		name, method, path, body string
@@ -135,8 +143,8 @@ func TestBadRequestsAreRefusedClearly(t *testing.T) {
 		errCode                  string
 	}{
 		{"malformed JSON", "POST", "/v1/mutations", `{"call": `, auth, 400, "MalformedJSON"},
-		{"not JSON at all", "POST", "/v1/authorize", `principal=anonymous`, nil, 400, "MalformedJSON"},
-		{"empty body", "POST", "/v1/authorize", ``, nil, 400, "MalformedJSON"},
+		{"not JSON at all", "POST", "/v1/authorize", `principal=anonymous`, auth, 400, "MalformedJSON"},
+		{"empty body", "POST", "/v1/authorize", ``, auth, 400, "MalformedJSON"},
 		{"trailing data", "POST", "/v1/mutations", `{"call":"iam:CreateUser"} {"call":"x"}`, auth, 400, "MalformedJSON"},
 		{"wrong type", "POST", "/v1/mutations", `{"call": 42}`, auth, 400, "InvalidRequest"},
 		{"unknown field", "POST", "/v1/mutations", `{"call":"iam:CreateUser","wiht":{}}`, auth, 400, "InvalidRequest"},
@@ -146,27 +154,27 @@ func TestBadRequestsAreRefusedClearly(t *testing.T) {
 		{"missing token", "POST", "/v1/mutations", `{"call":"iam:CreateUser"}`, nil, 401, "Unauthorized"},
 		{"wrong token", "POST", "/v1/mutations", `{"call":"iam:CreateUser"}`, map[string]string{"Authorization": "Bearer nope"}, 401, "Unauthorized"},
 		{"token without Bearer", "POST", "/v1/mutations", `{"call":"iam:CreateUser"}`, map[string]string{"Authorization": token}, 401, "Unauthorized"},
-		{"authorize missing resource", "POST", "/v1/authorize", `{"principal":"anonymous","action":"s3:GetObject"}`, nil, 400, "InvalidRequest"},
-		{"authorize bad context value", "POST", "/v1/authorize", `{"principal":"anonymous","action":"s3:GetObject","resource":"arn:aws:s3:::b/k","context":{"aws:SourceIp":{"a":1}}}`, nil, 400, "InvalidRequest"},
-		{"unknown consistency mode", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"strong"}}`, nil, 400, "InvalidRequest"},
-		{"at_least without token", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least"}}`, nil, 400, "InvalidRequest"},
-		{"at_least timeout too long", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least","token":"a/1","timeout":"1h"}}`, nil, 400, "InvalidRequest"},
-		{"max_lag bad duration", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"max_lag","max_lag":"soon"}}`, nil, 400, "InvalidRequest"},
-		{"bad mutation id", "GET", "/v1/mutations/not-an-id", ``, nil, 400, "InvalidRequest"},
-		{"wait not a duration", "GET", "/v1/mutations/us-east-2/1?wait=soon", ``, nil, 400, "InvalidRequest"},
-		{"wait without unit", "GET", "/v1/mutations/us-east-2/1?wait=30", ``, nil, 400, "InvalidRequest"},
-		{"wait negative", "GET", "/v1/mutations/us-east-2/1?wait=-1s", ``, nil, 400, "InvalidRequest"},
-		{"wait too long", "GET", "/v1/mutations/us-east-2/1?wait=61s", ``, nil, 400, "InvalidRequest"},
-		{"wait twice", "GET", "/v1/mutations/us-east-2/1?wait=1s&wait=2s", ``, nil, 400, "InvalidRequest"},
-		{"unknown query parameter", "GET", "/v1/mutations/us-east-2/1?wiat=1s", ``, nil, 400, "InvalidRequest"},
+		{"authorize missing resource", "POST", "/v1/authorize", `{"principal":"anonymous","action":"s3:GetObject"}`, auth, 400, "InvalidRequest"},
+		{"authorize bad context value", "POST", "/v1/authorize", `{"principal":"anonymous","action":"s3:GetObject","resource":"arn:aws:s3:::b/k","context":{"aws:SourceIp":{"a":1}}}`, auth, 400, "InvalidRequest"},
+		{"unknown consistency mode", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"strong"}}`, auth, 400, "InvalidRequest"},
+		{"at_least without token", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least"}}`, auth, 400, "InvalidRequest"},
+		{"at_least timeout too long", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least","token":"a/1","timeout":"1h"}}`, auth, 400, "InvalidRequest"},
+		{"max_lag bad duration", "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"max_lag","max_lag":"soon"}}`, auth, 400, "InvalidRequest"},
+		{"bad mutation id", "GET", "/v1/mutations/not-an-id", ``, auth, 400, "InvalidRequest"},
+		{"wait not a duration", "GET", "/v1/mutations/us-east-2/1?wait=soon", ``, auth, 400, "InvalidRequest"},
+		{"wait without unit", "GET", "/v1/mutations/us-east-2/1?wait=30", ``, auth, 400, "InvalidRequest"},
+		{"wait negative", "GET", "/v1/mutations/us-east-2/1?wait=-1s", ``, auth, 400, "InvalidRequest"},
+		{"wait too long", "GET", "/v1/mutations/us-east-2/1?wait=61s", ``, auth, 400, "InvalidRequest"},
+		{"wait twice", "GET", "/v1/mutations/us-east-2/1?wait=1s&wait=2s", ``, auth, 400, "InvalidRequest"},
+		{"unknown query parameter", "GET", "/v1/mutations/us-east-2/1?wiat=1s", ``, auth, 400, "InvalidRequest"},
 		{"remove member without token", "DELETE", "/v1/cluster/members/ap-southeast-2", ``, nil, 401, "Unauthorized"},
-		{"remove member wrong method", "POST", "/v1/cluster/members/ap-southeast-2", ``, auth, 405, "MethodNotAllowed"},
+		{"remove member wrong method", "POST", "/v1/cluster/members/ap-southeast-2", ``, admin, 405, "MethodNotAllowed"},
 		{"unknown route", "GET", "/v1/nothing", ``, nil, 404, "NotFound"},
 		{"wrong method", "DELETE", "/v1/view", ``, nil, 405, "MethodNotAllowed"},
 		{"faults without token", "POST", "/v1/faults", `{"partition":[["a"],["b"]]}`, nil, 401, "Unauthorized"},
-		{"faults invalid", "POST", "/v1/faults", `{"partition":[["a"]]}`, auth, 400, "InvalidFaults"},
-		{"faults unknown field", "POST", "/v1/faults", `{"partitions":[["a"],["b"]]}`, auth, 400, "InvalidRequest"},
-		{"faults bad duration", "POST", "/v1/faults", `{"links":[{"from":"a","to":"b","latency":150}]}`, auth, 400, "InvalidRequest"},
+		{"faults invalid", "POST", "/v1/faults", `{"partition":[["a"]]}`, admin, 400, "InvalidFaults"},
+		{"faults unknown field", "POST", "/v1/faults", `{"partitions":[["a"],["b"]]}`, admin, 400, "InvalidRequest"},
+		{"faults bad duration", "POST", "/v1/faults", `{"links":[{"from":"a","to":"b","latency":150}]}`, admin, 400, "InvalidRequest"},
 		{"clear faults without token", "DELETE", "/v1/faults", ``, nil, 401, "Unauthorized"},
 	}
 	for _, tc := range cases {
@@ -187,6 +195,7 @@ func TestBadRequestsAreRefusedClearly(t *testing.T) {
 func TestGoodRequests(t *testing.T) {
 	f, srv, reg := newServer(t, token)
 	auth := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+	admin := map[string]string{"Authorization": "Bearer " + adminToken}
 
 	code, out := do(t, srv, "POST", "/v1/mutations", `{"call":"s3:PutBucketPolicy","with":{"bucket":"b","policy":{"Version":"2012-10-17","Statement":[]}}}`, auth)
 	if code != 200 || out["id"] != "eu-west-1/1" || out["token"] != "eu-west-1/1" {
@@ -205,7 +214,7 @@ func TestGoodRequests(t *testing.T) {
 		t.Errorf("AWS error: %d %v", code, out)
 	}
 
-	code, out = do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous","action":"s3:GetObject","resource":"arn:aws:s3:::b/k","context":{"aws:SourceIp":"203.0.113.5","aws:SecureTransport":true,"n":[1,"x"]},"consistency":{"mode":"at_least","token":"us-east-2/17","timeout":"2s"}}`, nil)
+	code, out = do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous","action":"s3:GetObject","resource":"arn:aws:s3:::b/k","context":{"aws:SourceIp":"203.0.113.5","aws:SecureTransport":true,"n":[1,"x"]},"consistency":{"mode":"at_least","token":"us-east-2/17","timeout":"2s"}}`, auth)
 	view, _ := out["view"].(map[string]any)
 	if code != 200 || out["decision"] != "Allow" || view["lag_seconds"] != 1.5 || view["stale"] != true {
 		t.Fatalf("authorize: %d %v", code, out)
@@ -214,20 +223,20 @@ func TestGoodRequests(t *testing.T) {
 		t.Errorf("consistency reached the backend as %+v", c)
 	}
 	f.authErr = live.ErrNotFresh
-	if code, out := do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least","token":"a/1"}}`, nil); code != 503 || errCode(out) != "NotFresh" {
+	if code, out := do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"at_least","token":"a/1"}}`, auth); code != 503 || errCode(out) != "NotFresh" {
 		t.Errorf("fail closed: %d %v", code, out)
 	}
 	if f.cons[1].Timeout != DefaultWait {
 		t.Errorf("default at_least timeout = %v", f.cons[1].Timeout)
 	}
 	f.authErr = live.ErrTooStale
-	if code, out := do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"max_lag","max_lag":"1s"}}`, nil); code != 503 || errCode(out) != "TooStale" {
+	if code, out := do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous","action":"a:b","resource":"r","consistency":{"mode":"max_lag","max_lag":"1s"}}`, auth); code != 503 || errCode(out) != "TooStale" {
 		t.Errorf("max_lag: %d %v", code, out)
 	}
 
 	// The id holds a slash; both raw and escaped forms work.
 	for _, p := range []string{"/v1/mutations/us-east-2/17", "/v1/mutations/us-east-2%2F17"} {
-		if code, out := do(t, srv, "GET", p, "", nil); code != 200 || out["id"] != "us-east-2/17" {
+		if code, out := do(t, srv, "GET", p, "", auth); code != 200 || out["id"] != "us-east-2/17" {
 			t.Errorf("GET %s: %d %v", p, code, out)
 		}
 	}
@@ -241,20 +250,20 @@ func TestGoodRequests(t *testing.T) {
 		want  time.Duration
 	}{{"?wait=30s", 30 * time.Second}, {"?wait=1m", MaxStatusWait}, {"?wait=0s", 0}, {"?wait=250ms", 250 * time.Millisecond}} {
 		f.waits = nil
-		code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/17"+tc.query, "", nil)
+		code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/17"+tc.query, "", auth)
 		if code != 200 || out["complete"] != true || len(f.waits) != 1 || f.waits[0] != tc.want {
 			t.Errorf("GET %s: %d %v, waits %v; want 200 from WaitStatus(%v)", tc.query, code, out, f.waits, tc.want)
 		}
 	}
 	f.statusErr = live.ErrUnknownMutation
 	for _, q := range []string{"", "?wait=1s"} {
-		if code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/99"+q, "", nil); code != 404 || errCode(out) != "NoSuchMutation" {
+		if code, out := do(t, srv, "GET", "/v1/mutations/us-east-2/99"+q, "", auth); code != 404 || errCode(out) != "NoSuchMutation" {
 			t.Errorf("unknown mutation%s: %d %v", q, code, out)
 		}
 	}
 
 	// Removing a member: the backend decides; its refusals have codes.
-	code, out = do(t, srv, "DELETE", "/v1/cluster/members/ap-southeast-2", "", auth)
+	code, out = do(t, srv, "DELETE", "/v1/cluster/members/ap-southeast-2", "", admin)
 	if code != 200 || out["removed"] != "ap-southeast-2" || len(f.removed) != 1 || f.removed[0] != "ap-southeast-2" {
 		t.Errorf("remove member: %d %v, backend got %v", code, out, f.removed)
 	}
@@ -264,34 +273,34 @@ func TestGoodRequests(t *testing.T) {
 		errCode string
 	}{{live.ErrMemberAlive, 409, "MemberAlive"}, {live.ErrNoSuchMember, 404, "NoSuchMember"}} {
 		f.removeErr = tc.err
-		if code, out := do(t, srv, "DELETE", "/v1/cluster/members/eu-west-1", "", auth); code != tc.code || errCode(out) != tc.errCode {
+		if code, out := do(t, srv, "DELETE", "/v1/cluster/members/eu-west-1", "", admin); code != tc.code || errCode(out) != tc.errCode {
 			t.Errorf("remove refused with %v: %d %v, want %d %s", tc.err, code, out, tc.code, tc.errCode)
 		}
 	}
 	f.removeErr = nil
 
-	if code, out := do(t, srv, "POST", "/v1/faults", `{"partition":[["us-east-2"],["eu-west-1"]],"links":[{"from":"*","to":"*","latency":"50ms","loss":0.1}]}`, auth); code != 200 || out["partition"] == nil {
+	if code, out := do(t, srv, "POST", "/v1/faults", `{"partition":[["us-east-2"],["eu-west-1"]],"links":[{"from":"*","to":"*","latency":"50ms","loss":0.1}]}`, admin); code != 200 || out["partition"] == nil {
 		t.Errorf("set faults: %d %v", code, out)
 	}
 	if time.Duration(f.faults.Links[0].Latency) != 50*time.Millisecond {
 		t.Errorf("faults reached the backend as %+v", f.faults)
 	}
-	if code, _ := do(t, srv, "DELETE", "/v1/faults", "", auth); code != 200 || f.faults.Partition != nil {
+	if code, _ := do(t, srv, "DELETE", "/v1/faults", "", admin); code != 200 || f.faults.Partition != nil {
 		t.Errorf("clear faults: %d %+v", code, f.faults)
 	}
 	for _, p := range []string{"/v1/view", "/v1/cluster", "/v1/faults", "/healthz", "/readyz"} {
-		if code, _ := do(t, srv, "GET", p, "", nil); code != 200 {
+		if code, _ := do(t, srv, "GET", p, "", auth); code != 200 {
 			t.Errorf("GET %s: %d", p, code)
 		}
 	}
 	f.readyErr = live.ErrStopped
-	if code, _ := do(t, srv, "GET", "/readyz", "", nil); code != 503 {
+	if code, _ := do(t, srv, "GET", "/readyz", "", auth); code != 503 {
 		t.Errorf("readyz when not ready: %d", code)
 	}
 	if n, err := testutil.GatherAndCount(reg, "iamprop_http_requests_total"); err != nil || n == 0 {
 		t.Errorf("request metrics: %d %v", n, err)
 	}
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	resp, err := srv.Client().Get(srv.URL + "/metrics") // open: MetricsNeedToken is off
 	if err != nil {
 		t.Fatal(err)
 	}

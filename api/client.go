@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,27 +18,68 @@ import (
 // Client calls a region node's API: what `scenario run --cluster URL,...`
 // uses to drive external regionnode processes.
 type Client struct {
-	base  string
-	token string
-	http  *http.Client
+	base string
+	// tokens[r] is what the client sends for role r: the most specific
+	// token it has at or above r (see Config for the ladder).
+	tokens [3]string
+	http   *http.Client
+}
+
+// ClientOptions configures NewClientWith.
+type ClientOptions struct {
+	// Token is the write token; ReadToken and AdminToken the others. Each
+	// request sends the lowest-ranked token that opens it, so a client
+	// with only the write token can also read.
+	Token, ReadToken, AdminToken string
+	// CAFile verifies an https:// node against this PEM bundle instead of
+	// the system roots.
+	CAFile string
+	// CertFile and KeyFile are a client certificate for a node that
+	// requires one (--client-ca).
+	CertFile, KeyFile string
 }
 
 // maxResponseBytes bounds what the client reads from a node.
 const maxResponseBytes = 8 << 20
 
-// NewClient returns a client for the node at baseURL ("http://host:port"),
-// sending token (if not empty) on writes and fault requests.
+// NewClient returns a client for the node at baseURL ("http://host:port"
+// or "https://host:port", verified against the system roots), sending
+// token (if not empty) on every request that needs one.
 func NewClient(baseURL, token string) (*Client, error) {
+	return NewClientWith(baseURL, ClientOptions{Token: token, ReadToken: token, AdminToken: token})
+}
+
+// NewClientWith returns a client for the node at baseURL with tokens by
+// role and, for https:// URLs, a CA file and a client certificate.
+func NewClientWith(baseURL string, o ClientOptions) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("api: node URL %q: want http://host:port", baseURL)
+		return nil, fmt.Errorf("api: node URL %q: want http://host:port or https://host:port", baseURL)
+	}
+	tlsCfg, err := ClientTLS(o.CAFile, o.CertFile, o.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	pick := func(ts ...string) string {
+		for _, t := range ts {
+			if t != "" {
+				return t
+			}
+		}
+		return ""
 	}
 	return &Client{
-		base:  strings.TrimRight(baseURL, "/"),
-		token: token,
+		base: strings.TrimRight(baseURL, "/"),
+		tokens: [3]string{
+			roleRead:  pick(o.ReadToken, o.Token, o.AdminToken),
+			roleWrite: pick(o.Token, o.AdminToken),
+			roleAdmin: o.AdminToken,
+		},
 		// The longest call is a wait (at_least or a status long poll) plus
 		// the answer.
-		http: &http.Client{Timeout: max(MaxWait, MaxStatusWait) + 10*time.Second},
+		http: &http.Client{Timeout: max(MaxWait, MaxStatusWait) + 10*time.Second, Transport: tr},
 	}, nil
 }
 
@@ -51,7 +93,7 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
 
-func (c *Client) do(ctx context.Context, method, path string, in, out any, auth bool) error {
+func (c *Client) do(ctx context.Context, method, path string, in, out any, need role) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -67,8 +109,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, auth 
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if auth && c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if tok := c.tokens[need]; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -101,21 +143,21 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, auth 
 // Commit commits one mutation at the node's region.
 func (c *Client) Commit(ctx context.Context, r MutationRequest) (MutationResponse, error) {
 	var out MutationResponse
-	err := c.do(ctx, "POST", "/v1/mutations", r, &out, true)
+	err := c.do(ctx, "POST", "/v1/mutations", r, &out, roleWrite)
 	return out, err
 }
 
 // Authorize decides a request against the node's view.
 func (c *Client) Authorize(ctx context.Context, r AuthorizeRequest) (AuthorizeResponse, error) {
 	var out AuthorizeResponse
-	err := c.do(ctx, "POST", "/v1/authorize", r, &out, false)
+	err := c.do(ctx, "POST", "/v1/authorize", r, &out, roleRead)
 	return out, err
 }
 
 // Mutation reports which regions have applied the mutation id.
 func (c *Client) Mutation(ctx context.Context, id string) (live.MutationStatus, error) {
 	var out live.MutationStatus
-	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id), nil, &out, false)
+	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id), nil, &out, roleRead)
 	return out, err
 }
 
@@ -125,7 +167,7 @@ func (c *Client) Mutation(ctx context.Context, id string) (live.MutationStatus, 
 func (c *Client) WaitMutation(ctx context.Context, id string, wait time.Duration) (live.MutationStatus, error) {
 	var out live.MutationStatus
 	q := url.Values{"wait": {wait.String()}}
-	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id)+"?"+q.Encode(), nil, &out, false)
+	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id)+"?"+q.Encode(), nil, &out, roleRead)
 	return out, err
 }
 
@@ -133,14 +175,14 @@ func (c *Client) WaitMutation(ctx context.Context, id string, wait time.Duration
 // good (it no longer counts in a mutation's "every region").
 func (c *Client) RemoveMember(ctx context.Context, region string) (RemoveMemberResponse, error) {
 	var out RemoveMemberResponse
-	err := c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(region), nil, &out, true)
+	err := c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(region), nil, &out, roleAdmin)
 	return out, err
 }
 
 // View returns the node's view summary.
 func (c *Client) View(ctx context.Context) (live.ViewInfo, error) {
 	var out live.ViewInfo
-	err := c.do(ctx, "GET", "/v1/view", nil, &out, false)
+	err := c.do(ctx, "GET", "/v1/view", nil, &out, roleRead)
 	return out, err
 }
 
@@ -153,21 +195,36 @@ type ClusterInfo struct {
 // Cluster returns the members as the node sees them.
 func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
 	var out ClusterInfo
-	err := c.do(ctx, "GET", "/v1/cluster", nil, &out, false)
+	err := c.do(ctx, "GET", "/v1/cluster", nil, &out, roleRead)
 	return out, err
 }
 
 // SetFaults replaces the node's injected faults.
 func (c *Client) SetFaults(ctx context.Context, s live.FaultSpec) error {
-	return c.do(ctx, "POST", "/v1/faults", s, nil, true)
+	return c.do(ctx, "POST", "/v1/faults", s, nil, roleAdmin)
 }
 
 // ClearFaults removes the node's injected faults.
 func (c *Client) ClearFaults(ctx context.Context) error {
-	return c.do(ctx, "DELETE", "/v1/faults", nil, nil, true)
+	return c.do(ctx, "DELETE", "/v1/faults", nil, nil, roleAdmin)
 }
 
 // Ready reports whether the node answers /readyz with 200.
 func (c *Client) Ready(ctx context.Context) error {
-	return c.do(ctx, "GET", "/readyz", nil, nil, false)
+	return c.do(ctx, "GET", "/readyz", nil, nil, roleRead)
+}
+
+// GossipKeys lists the node's gossip keyring by fingerprints.
+func (c *Client) GossipKeys(ctx context.Context) (live.GossipKeys, error) {
+	var out live.GossipKeys
+	err := c.do(ctx, "GET", "/v1/gossip/keys", nil, &out, roleAdmin)
+	return out, err
+}
+
+// ChangeGossipKey runs one step of a gossip key rotation on the node: op
+// is install, use or remove; key is the raw key (16, 24 or 32 bytes).
+func (c *Client) ChangeGossipKey(ctx context.Context, op string, key []byte) (live.GossipKeys, error) {
+	var out live.GossipKeys
+	err := c.do(ctx, "POST", "/v1/gossip/keys", GossipKeyRequest{Op: op, Key: base64.StdEncoding.EncodeToString(key)}, &out, roleAdmin)
+	return out, err
 }

@@ -13,7 +13,7 @@ import (
 func TestClientAgainstServer(t *testing.T) {
 	f, srv, _ := newServer(t, token)
 	ctx := context.Background()
-	c, err := NewClient(srv.URL, token)
+	c, err := NewClientWith(srv.URL, ClientOptions{Token: token, AdminToken: adminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +65,14 @@ func TestClientAgainstServer(t *testing.T) {
 	noToken, _ := NewClient(srv.URL, "")
 	if err := noToken.SetFaults(ctx, spec); !errors.As(err, &ae) || ae.Status != 401 {
 		t.Errorf("without token: %v", err)
+	}
+	// The write token reads, but cannot inject faults.
+	writer, _ := NewClient(srv.URL, token)
+	if _, err := writer.View(ctx); err != nil {
+		t.Errorf("writer reading: %v", err)
+	}
+	if err := writer.SetFaults(ctx, spec); !errors.As(err, &ae) || ae.Status != 401 || f.setFaults != 2 {
+		t.Errorf("writer injecting faults: %v (backend calls %d)", err, f.setFaults)
 	}
 	for _, bad := range []string{"", "localhost:8080", "ftp://x", "http://"} {
 		if _, err := NewClient(bad, ""); err == nil {

@@ -149,6 +149,7 @@ func (nd *node) release() {
 type cluster struct {
 	bin   string
 	token string
+	admin string // the admin token: faults go through POST /v1/faults
 	key   string // base64 gossip key
 	seed  uint64
 	nodes []*node
@@ -160,14 +161,18 @@ type cluster struct {
 
 func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 	tok := make([]byte, 24)
+	admin := make([]byte, 24)
 	key := make([]byte, 32)
 	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(admin); err != nil {
 		return nil, err
 	}
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	c := &cluster{bin: bin, token: hex.EncodeToString(tok), key: base64.StdEncoding.EncodeToString(key), seed: seed}
+	c := &cluster{bin: bin, token: hex.EncodeToString(tok), admin: hex.EncodeToString(admin), key: base64.StdEncoding.EncodeToString(key), seed: seed}
 	for i := 0; i < n; i++ {
 		gp, err := loopback.Port()
 		if err != nil {
@@ -179,7 +184,7 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 		}
 		nd := &node{index: i, region: RegionName(i), gossip: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp),
 			dir: filepath.Join(root, "data", RegionName(i)), logPath: filepath.Join(root, "logs", RegionName(i)+".log")}
-		nd.client, err = api.NewClient("http://"+nd.http, c.token)
+		nd.client, err = api.NewClientWith("http://"+nd.http, api.ClientOptions{Token: c.token, AdminToken: c.admin})
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +225,8 @@ func (c *cluster) start(nd *node) error {
 	}
 	fmt.Fprintf(logf, "--- start %d: %s %s\n", nd.starts+1, c.bin, strings.Join(args, " "))
 	cmd := exec.Command(c.bin, args...)
-	cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+c.key, "IAMPROP_API_TOKEN="+c.token)
+	cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+c.key, "IAMPROP_API_TOKEN="+c.token,
+		"IAMPROP_ADMIN_TOKEN="+c.admin, "IAMPROP_ENABLE_FAULT_API=true")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so a Ctrl-C of the chaos command reaches it
 	// only through our cleanup; and SIGKILL when the harness dies without

@@ -77,8 +77,13 @@ func TestCompose(t *testing.T) {
 		if got := flagValue(s.Command, "--region"); got != r {
 			t.Errorf("service %s runs region %q", r, got)
 		}
-		if s.Environment["IAMPROP_API_TOKEN"] == "" || s.Environment["IAMPROP_GOSSIP_KEY"] == "" {
-			t.Errorf("service %s lacks the API token or gossip key", r)
+		for _, k := range []string{"IAMPROP_API_TOKEN", "IAMPROP_READ_TOKEN", "IAMPROP_ADMIN_TOKEN", "IAMPROP_GOSSIP_KEY", "IAMPROP_TLS_CERT", "IAMPROP_TLS_KEY"} {
+			if s.Environment[k] == "" {
+				t.Errorf("service %s lacks %s", r, k)
+			}
+		}
+		if s.Environment["IAMPROP_ENABLE_FAULT_API"] != "" {
+			t.Errorf("service %s enables the fault API", r)
 		}
 	}
 	// Host paths exist, published ports are on loopback.
@@ -187,8 +192,8 @@ func TestCompose(t *testing.T) {
 	var hosts []string
 	for _, u := range urls {
 		pu, err := url.Parse(u)
-		if err != nil || pu.Port() != "8080" {
-			t.Errorf("--cluster URL %q: want http://SERVICE:8080", u)
+		if err != nil || pu.Port() != "8080" || pu.Scheme != "https" {
+			t.Errorf("--cluster URL %q: want https://SERVICE:8080", u)
 			continue
 		}
 		hosts = append(hosts, pu.Hostname())
@@ -196,6 +201,9 @@ func TestCompose(t *testing.T) {
 	slices.Sort(hosts)
 	if !slices.Equal(hosts, []string{"ap-southeast-2", "eu-west-1", "us-east-2"}) {
 		t.Errorf("the runner drives %v, want the three region services", hosts)
+	}
+	if runner.Environment["IAMPROP_CA_FILE"] == "" {
+		t.Error("the runner has no IAMPROP_CA_FILE to verify the nodes' certificates")
 	}
 	if !slices.Contains(runner.Command, "public-s3-bucket") || runner.Environment["IAMPROP_API_TOKEN"] == "" {
 		t.Errorf("the runner does not run public-s3-bucket with the API token: %v", runner.Command)

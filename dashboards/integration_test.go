@@ -225,7 +225,8 @@ func TestIntegration(t *testing.T) {
 		}
 	}
 	const token = "dashboards-test-token-0123456789"
-	env := []string{"IAMPROP_API_TOKEN=" + token}
+	const adminToken = "dashboards-test-admin-0123456789"
+	env := []string{"IAMPROP_API_TOKEN=" + token, "IAMPROP_ADMIN_TOKEN=" + adminToken, "IAMPROP_ENABLE_FAULT_API=true"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
@@ -262,9 +263,12 @@ func TestIntegration(t *testing.T) {
 		`["scenario:9464"]`, `["`+runnerAddr+`"]`,
 		"scrape_interval: 5s", "scrape_interval: 1s",
 		"evaluation_interval: 5s", "evaluation_interval: 1s",
+		// The test's nodes serve plain HTTP on loopback.
+		"scheme: https", "scheme: http",
+		"tls_config: {ca_file: /etc/prometheus/certs/ca.pem}", "",
 	).Replace(string(shipped))
-	for _, want := range append(apis, runnerAddr, "scrape_interval: 1s") {
-		if !strings.Contains(cfg, want) {
+	for _, want := range append(apis, runnerAddr, "scrape_interval: 1s", "scheme: http\n") {
+		if !strings.Contains(cfg, want) || strings.Contains(cfg, "ca_file") {
 			t.Fatalf("could not point the shipped prometheus.yml at the test processes (%s missing):\n%s", want, cfg)
 		}
 	}
@@ -327,7 +331,7 @@ func TestIntegration(t *testing.T) {
 			"consistency": {"mode": "at_least", "token": "us-east-2/999999", "timeout": "50ms"}}`, 503},
 	} {
 		req, _ := http.NewRequest("POST", "http://"+apis[1]+c.path, strings.NewReader(c.body))
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Authorization", "Bearer "+adminToken) // the admin token opens reads too
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -135,6 +135,7 @@ type Node struct {
 	store   *store.Log
 	tr      *FaultTransport
 	ml      *memberlist.Memberlist
+	keys    *memberlist.Keyring // nil when gossip is not encrypted
 	started time.Time
 	label   string
 
@@ -387,6 +388,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("live: memberlist: %w", err)
 	}
 	n.ml = ml
+	n.keys = mlc.Keyring
 	n.tr.SetPeerAddr(ml.LocalNode().Address(), cfg.Region)
 	n.peersMu.Lock()
 	n.members[cfg.Region] = &member{node: *ml.LocalNode(), state: "alive", http: cfg.HTTPAddr, lastSeen: time.Now()}

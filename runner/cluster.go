@@ -24,11 +24,11 @@ type external struct {
 // connectCluster finds which region each URL serves and checks that every
 // region of the scenario has a node and that the nodes start empty: the
 // scenario's initial state is committed by the run itself.
-func connectCluster(ctx context.Context, urls []string, token string, regions []string) (*external, error) {
+func connectCluster(ctx context.Context, urls []string, co api.ClientOptions, regions []string) (*external, error) {
 	e := &external{byRegion: map[string]*api.Client{}}
 	var served []string
 	for _, u := range urls {
-		cl, err := api.NewClient(strings.TrimSpace(u), token)
+		cl, err := api.NewClientWith(strings.TrimSpace(u), co)
 		if err != nil {
 			return nil, fmt.Errorf("--cluster %s: %w", u, err)
 		}
@@ -118,9 +118,22 @@ func (e *external) AppliedAt(ctx context.Context, region string, id replication.
 }
 
 func (e *external) SetFaults(ctx context.Context, s live.FaultSpec) error {
+	// The API refuses an empty spec (DELETE clears), and the end of the
+	// last fault is one: without this a cluster run never healed.
+	if len(s.Partition) == 0 && s.PartitionOneway == nil && len(s.Links) == 0 {
+		return e.clearFaults(ctx)
+	}
 	var errs []error
 	for _, cl := range e.byRegion {
 		errs = append(errs, cl.SetFaults(ctx, s))
+	}
+	return errors.Join(errs...)
+}
+
+func (e *external) clearFaults(ctx context.Context) error {
+	var errs []error
+	for _, cl := range e.byRegion {
+		errs = append(errs, cl.ClearFaults(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -184,8 +197,17 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 }
 
 // runClusterTrial runs the one trial a cluster run has.
-func runClusterTrial(ctx context.Context, p *plan, urls []string, token string, seed uint64) *trialResult {
-	e, err := connectCluster(ctx, urls, token, p.scenario.Regions)
+func runClusterTrial(ctx context.Context, p *plan, urls []string, co api.ClientOptions, seed uint64) *trialResult {
+	e, err := connectCluster(ctx, urls, co, p.scenario.Regions)
+	if err == nil && len(p.scenario.Faults) > 0 {
+		// The trial sets faults without checking each answer (it cannot
+		// stop midway), so check up front that every node takes them:
+		// a run whose faults were refused would report a partition that
+		// never happened.
+		if ferr := e.clearFaults(ctx); ferr != nil {
+			err = fmt.Errorf("--cluster: the scenario injects faults and a node refused them (start the nodes with --enable-fault-api and give the runner their admin token, IAMPROP_ADMIN_TOKEN): %w", ferr)
+		}
+	}
 	if err == nil {
 		err = e.seed(ctx, p)
 	}

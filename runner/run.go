@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/iamprop/iamprop/api"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
@@ -33,6 +34,10 @@ type Options struct {
 	// processes, one API URL per region; Token is their API token.
 	Cluster []string
 	Token   string
+	// ClusterTLS adds to Token what https:// nodes with tokens by role
+	// need: the read and admin tokens (faults), a CA file and a client
+	// certificate. Its Token, if empty, is Token.
+	ClusterTLS api.ClientOptions
 	// Metrics, when set, receives each trial's exposure windows and stale
 	// decisions as the trial is measured (ServeMetrics serves them); in
 	// --live mode the in-process regions register their metrics beside them.
@@ -96,7 +101,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
 		}
 		mode, workers = "cluster", 1
-		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.Token, seed) }
+		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.clientOptions(), seed) }
 	case opts.Live:
 		// Real time and real sockets: trials run one at a time so they do
 		// not slow each other's gossip.
@@ -338,4 +343,13 @@ func (a *aggregate) finish() *report.Run {
 		}
 	}
 	return run
+}
+
+// clientOptions merges Token into ClusterTLS.
+func (o Options) clientOptions() api.ClientOptions {
+	co := o.ClusterTLS
+	if co.Token == "" {
+		co.Token = o.Token
+	}
+	return co
 }

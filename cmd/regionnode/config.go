@@ -32,6 +32,14 @@ type config struct {
 	DataDir        string        `yaml:"data-dir"`
 	GossipKeyFile  string        `yaml:"gossip-key-file"`
 	APITokenFile   string        `yaml:"api-token-file"`
+	ReadTokenFile  string        `yaml:"read-token-file"`
+	AdminTokenFile string        `yaml:"admin-token-file"`
+	FaultAPI       bool          `yaml:"enable-fault-api"`
+	ProtectMetrics bool          `yaml:"protect-metrics"`
+	TLSCert        string        `yaml:"tls-cert"`
+	TLSKey         string        `yaml:"tls-key"`
+	ClientCA       string        `yaml:"client-ca"`
+	MaxConns       int           `yaml:"max-connections"`
 	ClusterLabel   string        `yaml:"cluster-label"`
 	Account        string        `yaml:"account"`
 	Delay          string        `yaml:"delay"`
@@ -50,16 +58,20 @@ type config struct {
 	Seed           uint64        `yaml:"seed"`
 
 	// Secrets, read from the files above or from IAMPROP_GOSSIP_KEY
-	// (base64) and IAMPROP_API_TOKEN; never from flags (visible in ps).
-	gossipKey []byte
-	apiToken  string
-	delay     *delay.Model
+	// (base64), IAMPROP_API_TOKEN, IAMPROP_READ_TOKEN and
+	// IAMPROP_ADMIN_TOKEN; never from flags (visible in ps).
+	gossipKey  []byte
+	apiToken   string
+	readToken  string
+	adminToken string
+	delay      *delay.Model
 }
 
 func defaults() config {
 	return config{
 		Gossip: "127.0.0.1:7946", HTTP: "127.0.0.1:8080", ClusterLabel: "iamprop",
 		Account: "111122223333", Preset: live.PresetLAN, LogLevel: "info", LogFormat: "json",
+		MaxConns: 1024,
 	}
 }
 
@@ -89,7 +101,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&f.HTTP, "http", cfg.HTTP, "HTTP API listen address host:port")
 	fs.StringVar(&f.DataDir, "data-dir", "", "directory of the durable mutation log (default ./iamprop-data/REGION)")
 	fs.StringVar(&f.GossipKeyFile, "gossip-key-file", "", "file holding the gossip encryption key, base64 of 16, 24 or 32 bytes (or set IAMPROP_GOSSIP_KEY)")
-	fs.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the API token required for writes and faults (or set IAMPROP_API_TOKEN)")
+	fs.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the write token, for POST /v1/mutations and reads (or set IAMPROP_API_TOKEN)")
+	fs.StringVar(&f.ReadTokenFile, "read-token-file", "", "file holding the read token, for the endpoints that reveal IAM state (or set IAMPROP_READ_TOKEN)")
+	fs.StringVar(&f.AdminTokenFile, "admin-token-file", "", "file holding the admin token, for faults, member removal and gossip key rotation (or set IAMPROP_ADMIN_TOKEN)")
+	fs.BoolVar(&f.FaultAPI, "enable-fault-api", false, "serve POST and DELETE /v1/faults (experiments; off, they answer 403)")
+	fs.BoolVar(&f.ProtectMetrics, "protect-metrics", false, "require the read token on /metrics")
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "PEM certificate (chain) of the HTTPS API; with --tls-key")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&f.ClientCA, "client-ca", "", "PEM CA bundle: require API clients to present a certificate it signed (mTLS)")
+	fs.IntVar(&f.MaxConns, "max-connections", cfg.MaxConns, "cap on the API's open connections (0: no cap)")
 	fs.StringVar(&f.ClusterLabel, "cluster-label", cfg.ClusterLabel, "memberlist cluster label: gossip of other clusters is refused")
 	fs.StringVar(&f.Account, "account", cfg.Account, "account created in the initial state (the default account); identical on every node")
 	fs.StringVar(&f.Delay, "delay", "", `propagation delay: "2s", "1s..3s", plus per-link "origin>dest=DIST", comma-separated`)
@@ -102,7 +122,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&f.ProbeTimeout, "probe-timeout", 0, "override the preset's probe timeout")
 	fs.StringVar(&f.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&f.LogFormat, "log-format", cfg.LogFormat, "json or console")
-	fs.BoolVar(&f.Insecure, "insecure", false, "allow binding a non-loopback address without a gossip key and an API token (not for production)")
+	fs.BoolVar(&f.Insecure, "insecure", false, "allow binding a non-loopback address without a gossip key, an API token or TLS (not for production)")
 	fs.BoolVar(&f.NoSync, "no-sync", false, "skip fsync of the mutation log (benchmarks only: a crash may lose acknowledged mutations)")
 	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
@@ -189,6 +209,22 @@ func (c *config) set(name, v string) error {
 		c.GossipKeyFile = v
 	case "api-token-file":
 		c.APITokenFile = v
+	case "read-token-file":
+		c.ReadTokenFile = v
+	case "admin-token-file":
+		c.AdminTokenFile = v
+	case "enable-fault-api":
+		c.FaultAPI, err = strconv.ParseBool(v)
+	case "protect-metrics":
+		c.ProtectMetrics, err = strconv.ParseBool(v)
+	case "tls-cert":
+		c.TLSCert = v
+	case "tls-key":
+		c.TLSKey = v
+	case "client-ca":
+		c.ClientCA = v
+	case "max-connections":
+		integer(&c.MaxConns)
 	case "cluster-label":
 		c.ClusterLabel = v
 	case "account":
@@ -287,23 +323,59 @@ func (c *config) finish(getenv func(string) string) error {
 		}
 		c.gossipKey = k
 	}
-	c.apiToken = getenv("IAMPROP_API_TOKEN")
-	if c.APITokenFile != "" {
-		b, err := os.ReadFile(c.APITokenFile)
-		if err != nil {
-			return fmt.Errorf("--api-token-file: %w", err)
-		}
-		c.apiToken = string(b)
+	var err error
+	if c.apiToken, err = readToken("API token", "--api-token-file", c.APITokenFile, getenv("IAMPROP_API_TOKEN")); err != nil {
+		return err
 	}
-	c.apiToken = strings.TrimSpace(c.apiToken)
-	if c.apiToken != "" && len(c.apiToken) < 16 {
-		return errors.New("API token: shorter than 16 characters; use a random one (head -c 24 /dev/urandom | base64)")
+	if c.readToken, err = readToken("read token", "--read-token-file", c.ReadTokenFile, getenv("IAMPROP_READ_TOKEN")); err != nil {
+		return err
+	}
+	if c.adminToken, err = readToken("admin token", "--admin-token-file", c.AdminTokenFile, getenv("IAMPROP_ADMIN_TOKEN")); err != nil {
+		return err
+	}
+	// One secret for two roles would let its holder act in the higher one.
+	toks := []struct{ name, v string }{{"read", c.readToken}, {"API (write)", c.apiToken}, {"admin", c.adminToken}}
+	for i := range toks {
+		for j := i + 1; j < len(toks); j++ {
+			if toks[i].v != "" && toks[i].v == toks[j].v {
+				return fmt.Errorf("the %s token and the %s token are the same; give each role its own token", toks[i].name, toks[j].name)
+			}
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		return errors.New("--client-ca needs --tls-cert and --tls-key (client certificates are checked in the TLS handshake)")
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("--max-connections %d: want 0 (no cap) or more", c.MaxConns)
 	}
 	return c.checkExposure()
 }
 
-// checkExposure refuses to listen beyond loopback without both a gossip key
-// and an API token, unless --insecure says so explicitly.
+// readToken reads a token from its file or, without one, from the
+// environment value env.
+func readToken(what, flagName, file, env string) (string, error) {
+	tok := env
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", flagName, err)
+		}
+		tok = string(b)
+	}
+	tok = strings.TrimSpace(tok)
+	if tok != "" && len(tok) < 16 {
+		return "", fmt.Errorf("%s: shorter than 16 characters; use a random one (head -c 24 /dev/urandom | base64)", what)
+	}
+	return tok, nil
+}
+
+// checkExposure refuses to listen beyond loopback without a gossip key and
+// an API token, and to serve the API beyond loopback without TLS, unless
+// --insecure says so explicitly. (Once a token is set every endpoint but
+// the probes needs one; see api.Config.)
 func (c *config) checkExposure() error {
 	var exposed []string
 	for _, a := range []struct{ flag, addr string }{{"--gossip", c.Gossip}, {"--http", c.HTTP}} {
@@ -311,7 +383,18 @@ func (c *config) checkExposure() error {
 			exposed = append(exposed, a.flag+" "+a.addr)
 		}
 	}
-	if len(exposed) == 0 || (len(c.gossipKey) > 0 && c.apiToken != "") || c.Insecure {
+	missing := c.missingProtection()
+	if len(exposed) == 0 || len(missing) == 0 || c.Insecure {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen beyond loopback (%s) without %s; pass --insecure to override for a throwaway experiment",
+		strings.Join(exposed, ", "), strings.Join(missing, " and "))
+}
+
+// missingProtection lists what a node listening beyond loopback lacks.
+func (c *config) missingProtection() []string {
+	exposed := !isLoopback(c.Gossip) || !isLoopback(c.HTTP)
+	if !exposed {
 		return nil
 	}
 	var missing []string
@@ -321,13 +404,15 @@ func (c *config) checkExposure() error {
 	if c.apiToken == "" {
 		missing = append(missing, "an API token (--api-token-file or IAMPROP_API_TOKEN)")
 	}
-	return fmt.Errorf("refusing to listen beyond loopback (%s) without %s; pass --insecure to override for a throwaway experiment",
-		strings.Join(exposed, ", "), strings.Join(missing, " and "))
+	if !isLoopback(c.HTTP) && c.TLSCert == "" {
+		missing = append(missing, "TLS on the API (--tls-cert and --tls-key)")
+	}
+	return missing
 }
 
 // exposedInsecurely reports whether --insecure is actually overriding.
 func (c *config) exposedInsecurely() bool {
-	return (!isLoopback(c.Gossip) || !isLoopback(c.HTTP)) && (len(c.gossipKey) == 0 || c.apiToken == "")
+	return len(c.missingProtection()) > 0
 }
 
 func isLoopback(hostport string) bool {

@@ -19,6 +19,10 @@ func TestLoadConfig(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("file-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	adminFile := filepath.Join(dir, "admin")
+	if err := os.WriteFile(adminFile, []byte("admin-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfgFile := filepath.Join(dir, "node.yaml")
 	if err := os.WriteFile(cfgFile, []byte("region: from-file\nhttp: 127.0.0.1:9000\ngossip-interval: 50ms\njoin: [127.0.0.1:1, 127.0.0.1:2]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -72,14 +76,34 @@ func TestLoadConfig(t *testing.T) {
 		{name: "config file unknown key", args: []string{"--config", badFile}, err: "unknown-key"},
 		{name: "non-loopback refused without secrets", args: []string{"--region", "a", "--http", "0.0.0.0:8080"}, err: "refusing to listen beyond loopback"},
 		{name: "non-loopback gossip refused with only a token", args: []string{"--region", "a", "--gossip", "10.0.0.5:7946", "--api-token-file", tokenFile}, err: "gossip key"},
-		{name: "non-loopback allowed with key and token", args: []string{"--region", "a", "--http", "0.0.0.0:8080", "--gossip-key-file", keyFile, "--api-token-file", tokenFile},
+		{name: "non-loopback API refused without TLS", args: []string{"--region", "a", "--http", "0.0.0.0:8080", "--gossip-key-file", keyFile, "--api-token-file", tokenFile}, err: "TLS on the API"},
+		{name: "non-loopback gossip needs no TLS", args: []string{"--region", "a", "--gossip", "10.0.0.5:7946", "--gossip-key-file", keyFile, "--api-token-file", tokenFile},
 			check: func(t *testing.T, c config) {
-				if len(c.gossipKey) != 32 || c.apiToken != "file-token-0123456789" {
-					t.Errorf("secrets: key %d bytes, token %q", len(c.gossipKey), c.apiToken)
+				if len(c.gossipKey) != 32 || c.apiToken != "file-token-0123456789" || c.exposedInsecurely() {
+					t.Errorf("secrets: key %d bytes, token %q, insecure %v", len(c.gossipKey), c.apiToken, c.exposedInsecurely())
 				}
 			}},
-		{name: "non-loopback with --insecure", args: []string{"--region", "a", "--http", "0.0.0.0:8080", "--insecure"}, check: func(t *testing.T, c config) {
-			if !c.exposedInsecurely() {
+		{name: "non-loopback allowed with key, token and TLS", args: []string{"--region", "a", "--http", "0.0.0.0:8080", "--gossip-key-file", keyFile, "--api-token-file", tokenFile,
+			"--admin-token-file", adminFile, "--tls-cert", "c.pem", "--tls-key", "k.pem", "--client-ca", "ca.pem", "--enable-fault-api"},
+			env: map[string]string{"IAMPROP_READ_TOKEN": "read-token-0123456789"},
+			check: func(t *testing.T, c config) {
+				if c.apiToken != "file-token-0123456789" || c.adminToken != "admin-token-0123456789" || c.readToken != "read-token-0123456789" ||
+					c.TLSCert != "c.pem" || c.ClientCA != "ca.pem" || !c.FaultAPI || c.exposedInsecurely() {
+					t.Errorf("config: %+v", c)
+				}
+			}},
+		{name: "fault API off by default, connections capped", args: []string{"--region", "a"}, check: func(t *testing.T, c config) {
+			if c.FaultAPI || c.ProtectMetrics || c.MaxConns != 1024 {
+				t.Errorf("defaults: fault API %v, protect metrics %v, max connections %d", c.FaultAPI, c.ProtectMetrics, c.MaxConns)
+			}
+		}},
+		{name: "one token for two roles", args: []string{"--region", "a", "--api-token-file", tokenFile}, env: map[string]string{"IAMPROP_ADMIN_TOKEN": "file-token-0123456789"}, err: "are the same"},
+		{name: "short admin token", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_ADMIN_TOKEN": "short"}, err: "admin token: shorter than 16"},
+		{name: "tls cert without key", args: []string{"--region", "a", "--tls-cert", "c.pem"}, err: "go together"},
+		{name: "client CA without TLS", args: []string{"--region", "a", "--client-ca", "ca.pem"}, err: "--client-ca needs"},
+		{name: "negative connection cap", args: []string{"--region", "a", "--max-connections", "-1"}, err: "max-connections"},
+		{name: "non-loopback with --insecure", args: []string{"--region", "a", "--http", "0.0.0.0:8080", "--insecure", "--gossip-key-file", keyFile, "--api-token-file", tokenFile}, check: func(t *testing.T, c config) {
+			if !c.exposedInsecurely() || !strings.Contains(strings.Join(c.missingProtection(), ","), "TLS") {
 				t.Error("not flagged as insecure")
 			}
 		}},

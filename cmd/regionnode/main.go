@@ -6,12 +6,15 @@
 //	    --http 127.0.0.1:8080 --data-dir /var/lib/iamprop/eu-west-1
 //
 // It binds loopback by default and refuses any other address without a
-// gossip key and an API token (--insecure overrides, with a warning).
+// gossip key and an API token, and a non-loopback API without TLS
+// (--insecure overrides, with a warning). docs/deploy.md sets up a
+// deployment across hosts.
 // SIGTERM or SIGINT leaves the cluster, drains the API and closes the log.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -61,8 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	if cfg.Insecure && cfg.exposedInsecurely() {
-		log.Warn().Str("gossip", cfg.Gossip).Str("http", cfg.HTTP).Bool("gossip_key", len(cfg.gossipKey) > 0).Bool("api_token", cfg.apiToken != "").
-			Msg("--insecure: listening beyond loopback without a gossip key or API token; anyone who can reach these ports can join, write and inject faults")
+		log.Warn().Str("gossip", cfg.Gossip).Str("http", cfg.HTTP).Strs("missing", cfg.missingProtection()).
+			Msg("--insecure: listening beyond loopback unprotected; anyone who can reach these ports may join, read, write or eavesdrop")
 	}
 	initial := controlplane.NewState()
 	if cfg.Account != "" {
@@ -78,12 +81,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
+	var tlsCfg *tls.Config
+	if cfg.TLSCert != "" {
+		if tlsCfg, err = api.ServerTLS(cfg.TLSCert, cfg.TLSKey, cfg.ClientCA); err != nil {
+			return err
+		}
+	}
 	// Listen before joining, so the advertised API is up when peers look.
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", cfg.HTTP, err)
 	}
 	defer ln.Close()
+	ln = api.LimitListener(ln, cfg.MaxConns)
 
 	host, portText, _ := net.SplitHostPort(cfg.Gossip)
 	port, err := strconv.Atoi(portText)
@@ -129,15 +139,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	h := api.Handler(api.Config{Backend: node, Token: cfg.apiToken, Gatherer: reg, Metrics: node.Metrics(), Logger: log})
+	h := api.Handler(api.Config{Backend: node, Token: cfg.apiToken, ReadToken: cfg.readToken, AdminToken: cfg.adminToken,
+		FaultAPI: cfg.FaultAPI, MetricsNeedToken: cfg.ProtectMetrics, Gatherer: reg, Metrics: node.Metrics(), Logger: log})
 	srv := api.NewServer(cfg.HTTP, h)
+	srv.TLSConfig = tlsCfg
 	// net/http's own complaints (bad requests, aborted handshakes) join the
 	// structured log instead of going to stderr as plain text.
 	srv.ErrorLog = stdlog.New(log.With().Str("component", "http").Logger(), "", 0)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the key pair is in TLSConfig
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 	log.Info().Str("http", ln.Addr().String()).Str("gossip", node.GossipAddr()).Str("data_dir", cfg.DataDir).
-		Bool("api_token", cfg.apiToken != "").Msg("serving")
+		Bool("tls", tlsCfg != nil).Bool("mtls", cfg.ClientCA != "").Bool("api_token", cfg.apiToken != "").
+		Bool("read_token", cfg.readToken != "").Bool("admin_token", cfg.adminToken != "").Bool("fault_api", cfg.FaultAPI).Msg("serving")
 
 	select {
 	case <-ctx.Done():

@@ -6,6 +6,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -26,9 +28,12 @@ import (
 
 const (
 	testToken = "process-test-token-0123456789"
-	region1   = "us-east-2"
-	region2   = "eu-west-1"
-	region3   = "ap-southeast-2"
+	// testAdminToken opens faults and member removal; testToken (the write
+	// token) opens writes and reads.
+	testAdminToken = "process-test-admin-0123456789"
+	region1        = "us-east-2"
+	region2        = "eu-west-1"
+	region3        = "ap-southeast-2"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
@@ -77,6 +82,8 @@ type proc struct {
 	out     *syncBuffer
 	waitErr chan error
 	exited  bool // waitErr has been received from
+	// https, when set, reaches the API over TLS with this client.
+	https *http.Client
 }
 
 type syncBuffer struct {
@@ -121,7 +128,8 @@ func (p *proc) args() []string {
 func (p *proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(buildBinary(p.t), p.args()...)
-	p.cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+p.key, "IAMPROP_API_TOKEN="+testToken)
+	p.cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+p.key, "IAMPROP_API_TOKEN="+testToken,
+		"IAMPROP_ADMIN_TOKEN="+testAdminToken, "IAMPROP_ENABLE_FAULT_API=true")
 	p.out = &syncBuffer{}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -182,15 +190,22 @@ func tail(s string, n int) string {
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
-func (p *proc) call(method, path, body string, auth bool) (int, map[string]any) {
-	req, err := http.NewRequest(method, "http://"+p.http+path, strings.NewReader(body))
+// call sends the admin token when admin is set, else the write token.
+func (p *proc) call(method, path, body string, admin bool) (int, map[string]any) {
+	scheme, cl := "http://", client
+	if p.https != nil {
+		scheme, cl = "https://", p.https
+	}
+	req, err := http.NewRequest(method, scheme+p.http+path, strings.NewReader(body))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if auth {
-		req.Header.Set("Authorization", "Bearer "+testToken)
+	tok := testToken
+	if admin {
+		tok = testAdminToken
 	}
-	resp, err := client.Do(req)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := cl.Do(req)
 	if err != nil {
 		return 0, nil
 	}
@@ -203,7 +218,7 @@ func (p *proc) call(method, path, body string, auth bool) (int, map[string]any) 
 
 func (p *proc) commit(call, with string) string {
 	p.t.Helper()
-	code, out := p.call("POST", "/v1/mutations", fmt.Sprintf(`{"call":%q,"with":%s}`, call, with), true)
+	code, out := p.call("POST", "/v1/mutations", fmt.Sprintf(`{"call":%q,"with":%s}`, call, with), false)
 	if code != 200 {
 		p.t.Fatalf("%s: commit %s: %d %v", p.region, call, code, out)
 	}
@@ -621,5 +636,53 @@ func TestProcessRefusesCorruptLog(t *testing.T) {
 	p.start()
 	if code, _ := p.call("GET", "/v1/mutations/"+region1+"/7", "", false); code != 200 {
 		t.Errorf("the commit after recovery is gone after a restart: %d", code)
+	}
+}
+
+// TestProcessServesHTTPS starts a node with --tls-cert and --client-ca on
+// loopback: a client with the CA and a client certificate gets answers,
+// one without a client certificate or over plain HTTP does not, and
+// reads still need a token.
+func TestProcessServesHTTPS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real process")
+	}
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestPKI(t, dir, []string{"127.0.0.1"})
+	// The server certificate doubles as the client's: the test CA signs
+	// it, which is all --client-ca checks besides the usage.
+	clientCert, clientKey := writeClientCert(t, dir, caFile)
+	p := newProc(t, region1, nil, "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile)
+	pool := x509.NewCertPool()
+	b, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(b)
+	pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.https = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}}
+	p.start()
+	if code, out := p.call("GET", "/v1/view", "", false); code != 200 || out["region"] != region1 {
+		t.Errorf("GET /v1/view over mTLS: %d %v", code, out)
+	}
+	req, _ := http.NewRequest("GET", "https://"+p.http+"/v1/view", nil)
+	if resp, err := p.https.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("GET /v1/view without a token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	noCert := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	if resp, err := noCert.Get("https://" + p.http + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a client without a certificate got %d", resp.StatusCode)
+	}
+	if resp, err := client.Get("http://" + p.http + "/healthz"); err == nil {
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP answered 200")
+		}
+		resp.Body.Close()
+	}
+	if !strings.Contains(p.out.String(), `"tls":true`) || !strings.Contains(p.out.String(), `"mtls":true`) {
+		t.Errorf("the serving log line does not say TLS and mTLS are on:\n%s", tail(p.out.String(), 2000))
 	}
 }

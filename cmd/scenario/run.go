@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/iamprop/iamprop/api"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
@@ -63,7 +64,7 @@ FILE is a path to a scenario file or the name of a scenario in the library
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the first trial (default: the scenario's seed); trial i uses seed+i")
 	fl.IntVar(&f.trials, "trials", 1, "number of independent trials (Monte Carlo)")
 	fl.BoolVar(&f.live, "live", false, "run on an in-process memberlist cluster on loopback, in real time")
-	fl.StringVar(&f.cluster, "cluster", "", "run one trial on external regionnode processes: comma-separated API URLs, one per region (token from IAMPROP_API_TOKEN)")
+	fl.StringVar(&f.cluster, "cluster", "", "run one trial on external regionnode processes: comma-separated API URLs, one per region (http:// or https://; tokens from IAMPROP_API_TOKEN and IAMPROP_ADMIN_TOKEN, CA file from IAMPROP_CA_FILE)")
 	fl.BoolVar(&f.json, "json", false, "print the run report as JSON instead of the summary")
 	fl.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
 	fl.StringVar(&f.openmetrics, "openmetrics", "", "also write the trial results as OpenMetrics (for promtool backfill) to this file")
@@ -110,9 +111,16 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 	opts := runner.Options{Seed: f.seed, Trials: f.trials, Live: f.live}
 	if f.cluster != "" {
 		opts.Cluster = strings.Split(f.cluster, ",")
-		// The nodes' API token, for writes: from the environment, as
-		// regionnode takes it, so it never shows in a process listing.
+		// The nodes' tokens: from the environment, as regionnode takes
+		// them, so they never show in a process listing. The write token
+		// also reads; the admin token is needed only for a scenario with
+		// faults. IAMPROP_CA_FILE verifies https:// nodes, and
+		// IAMPROP_CLIENT_CERT/IAMPROP_CLIENT_KEY answer --client-ca.
 		opts.Token = os.Getenv("IAMPROP_API_TOKEN")
+		opts.ClusterTLS = api.ClientOptions{
+			ReadToken: os.Getenv("IAMPROP_READ_TOKEN"), AdminToken: os.Getenv("IAMPROP_ADMIN_TOKEN"),
+			CAFile: os.Getenv("IAMPROP_CA_FILE"), CertFile: os.Getenv("IAMPROP_CLIENT_CERT"), KeyFile: os.Getenv("IAMPROP_CLIENT_KEY"),
+		}
 	}
 	if bar := newProgress(cmd.ErrOrStderr(), f.json, f.trials); bar != nil {
 		opts.Progress = bar.update
