@@ -117,6 +117,18 @@ func (e *external) AppliedAt(ctx context.Context, region string, id replication.
 	return at, ok
 }
 
+func (e *external) KnownApplied(ctx context.Context, id replication.MutationID) map[string]time.Time {
+	cl, err := e.client(id.Origin)
+	if err != nil {
+		return nil
+	}
+	st, err := cl.Mutation(ctx, id.String())
+	if err != nil {
+		return nil
+	}
+	return st.Applied
+}
+
 func (e *external) SetFaults(ctx context.Context, s live.FaultSpec) error {
 	var errs []error
 	for _, cl := range e.byRegion {

@@ -76,6 +76,10 @@ type driver interface {
 	Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (allowed bool, err error)
 	// AppliedAt is the instant region applied id, by region's own clock.
 	AppliedAt(ctx context.Context, region string, id replication.MutationID) (time.Time, bool)
+	// KnownApplied is, as the origin of id knows it (its propagation
+	// status), when each region applied id: the origin's own apply, the
+	// arrival of a peer's ack covering it, by the origin's clock.
+	KnownApplied(ctx context.Context, id replication.MutationID) map[string]time.Time
 	SetFaults(ctx context.Context, spec live.FaultSpec) error
 	Crash(ctx context.Context, region string) error
 	Restart(ctx context.Context, region string, loseState bool) error
@@ -101,6 +105,18 @@ func (d inProcess) AppliedAt(_ context.Context, region string, id replication.Mu
 	}
 	at, ok := st.Applied[region]
 	return at, ok
+}
+
+func (d inProcess) KnownApplied(_ context.Context, id replication.MutationID) map[string]time.Time {
+	n := d.c.Node(id.Origin)
+	if n == nil {
+		return nil
+	}
+	st, err := n.Status(id)
+	if err != nil {
+		return nil
+	}
+	return st.Applied
 }
 
 func (d inProcess) SetFaults(_ context.Context, s live.FaultSpec) error { return d.c.SetFaults(s) }
@@ -268,6 +284,18 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 	}
 	rp.now = sc.Duration
 	t.finishProbes(sc.Duration)
+	// When each origin could know its steps complete: its own status.
+	known := map[replication.MutationID]map[string]time.Time{}
+	for _, cm := range commits {
+		known[cm.m.ID] = c.KnownApplied(ctx, cm.m.ID)
+	}
+	t.complete(sc.Duration, func(_, region string, id replication.MutationID) (time.Duration, bool) {
+		at, ok := known[id][region]
+		if !ok || at.IsZero() {
+			return 0, false
+		}
+		return at.Sub(t0), true
+	})
 	// Served decisions: what the live regions actually answered, judged
 	// against the truth at the instant each request was issued.
 	for i, pt := range t.probes {

@@ -56,6 +56,12 @@ type TrialSample struct {
 	StaleAllows []float64
 	Lags        [][]float64
 	Converged   bool
+	// CompleteAt and KnownCompleteAt are, per step (scenario order), the
+	// seconds at which its mutation was complete and known complete at
+	// its origin; -1 when the step did not commit or did not get there
+	// within the run.
+	CompleteAt      []float64
+	KnownCompleteAt []float64
 }
 
 func (r *trialResult) sample() TrialSample {
@@ -64,6 +70,17 @@ func (r *trialResult) sample() TrialSample {
 		s.Exposure = append(s.Exposure, p.exposure.Seconds())
 		s.Denial = append(s.Denial, p.denial.Seconds())
 		s.StaleAllows = append(s.StaleAllows, float64(p.staleAllows))
+	}
+	for _, c := range r.completions {
+		complete, known := -1.0, -1.0
+		if c.complete {
+			complete = c.completeAt.Seconds()
+		}
+		if c.known {
+			known = c.knownAt.Seconds()
+		}
+		s.CompleteAt = append(s.CompleteAt, complete)
+		s.KnownCompleteAt = append(s.KnownCompleteAt, known)
 	}
 	return s
 }
@@ -223,6 +240,9 @@ type aggregate struct {
 	confReads   []int
 	rejected    []string
 	reasons     map[string]int // missing pairs by reason, over unconverged trials
+	// per step: complete_at, known_complete_at and their difference
+	completeAt, knownAt, knownAfter []Distribution
+	mutations                       []report.Mutation
 }
 
 // maxHistogramSample caps the per-trial exposure values kept for the HTML
@@ -244,6 +264,13 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 		confReads:   make([]int, len(sc.Probes)),
 		lags:        make([]Distribution, len(sc.Regions)),
 		convergedAt: make([]Distribution, len(sc.Regions)),
+		completeAt:  make([]Distribution, len(sc.Steps)),
+		knownAt:     make([]Distribution, len(sc.Steps)),
+		knownAfter:  make([]Distribution, len(sc.Steps)),
+		mutations:   make([]report.Mutation, len(sc.Steps)),
+	}
+	for i, st := range sc.Steps {
+		a.mutations[i] = report.Mutation{Step: i + 1, Call: st.Call, Origin: st.Region, Label: st.Label}
 	}
 	for i, p := range sc.Probes {
 		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource}
@@ -275,6 +302,24 @@ func (a *aggregate) add(r *trialResult) {
 			a.histograms[i] = append(a.histograms[i], round(pr.exposure.Seconds()))
 		}
 	}
+	for i, c := range r.completions {
+		if !c.committed {
+			continue
+		}
+		m := &a.mutations[i]
+		m.Committed++
+		if c.complete {
+			m.Complete++
+			a.completeAt[i].Add(c.completeAt.Seconds())
+		}
+		if c.known {
+			m.KnownComplete++
+			a.knownAt[i].Add(c.knownAt.Seconds())
+		}
+		if c.complete && c.known {
+			a.knownAfter[i].Add((c.knownAt - c.completeAt).Seconds())
+		}
+	}
 	for ri, lags := range r.lags {
 		for _, l := range lags {
 			a.lags[ri].Add(l)
@@ -301,6 +346,15 @@ func (a *aggregate) finish() *report.Run {
 		p.Histogram = a.histograms[i]
 		p.ConfidentialReads = a.confReads[i]
 		run.Probes = append(run.Probes, p)
+	}
+	for i, m := range a.mutations {
+		if m.Committed == 0 {
+			continue
+		}
+		m.CompleteAtSeconds = a.completeAt[i].Stats()
+		m.KnownCompleteAtSeconds = a.knownAt[i].Stats()
+		m.KnownAfterCompleteSeconds = a.knownAfter[i].Stats()
+		run.Mutations = append(run.Mutations, m)
 	}
 	var maxLag float64
 	for ri, region := range a.sc.Regions {

@@ -33,6 +33,17 @@ type trialResult struct {
 
 	// missing: when not converged (sim), what each region lacked and why.
 	missing []report.MissingMutation
+	// completions, per step (scenario order): when its mutation was
+	// complete and known complete at its origin.
+	completions []completion
+}
+
+// completion is one step's mutation in one trial: whether it committed,
+// when the last live region applied it (complete) and when its origin
+// could first know every region had (known).
+type completion struct {
+	committed, complete, known bool
+	completeAt, knownAt        time.Duration
 }
 
 // probeResult is one probe's measurement in one trial.
@@ -158,6 +169,9 @@ type trial struct {
 	stepOf      map[replication.MutationID]int
 	stepIDs     []*replication.MutationID // per step index, once committed
 	lastApply   []time.Duration
+	// stepApplied is, per step and region index, the instant the region
+	// last applied the step's mutation, or -1.
+	stepApplied [][]time.Duration
 	down        []bool
 	committing  int // 1 + index of the step being committed, 0 otherwise
 }
@@ -176,6 +190,13 @@ func newTrial(p *plan, v views, res *trialResult, keepTimeline, recordTruth bool
 		lastApply:   make([]time.Duration, len(sc.Regions)),
 		down:        make([]bool, len(sc.Regions)),
 		byRegion:    make([][]*probeTrack, len(sc.Regions)),
+		stepApplied: make([][]time.Duration, len(sc.Steps)),
+	}
+	for i := range t.stepApplied {
+		t.stepApplied[i] = make([]time.Duration, len(sc.Regions))
+		for r := range t.stepApplied[i] {
+			t.stepApplied[i][r] = -1
+		}
 	}
 	for i, r := range sc.Regions {
 		t.regionIx[r] = i
@@ -215,20 +236,7 @@ func (t *trial) finishProbes(end time.Duration) {
 func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	sc := p.scenario
 	res := &trialResult{index: index, seed: seed}
-	cfg := sim.Config{
-		Regions: sc.Regions,
-		Seed:    seed,
-		Gossip:  p.gossip,
-		Delay:   p.delay,
-		Network: p.network,
-		Initial: p.initial,
-		// The live driver repairs on sight too: sim and live agree.
-		PullOnSight: true,
-		// Acks make a region's lag known from its peers, as live; only
-		// max_lag reads depend on it, and leaving it off elsewhere keeps
-		// every other scenario's trials what they were.
-		Acks: p.maxLag,
-	}
+	cfg := simConfig(p, seed)
 	s, _ := p.sims.Get().(*sim.Sim)
 	var err error
 	if s != nil {
@@ -276,8 +284,77 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	for _, pt := range t.probes {
 		res.probes = append(res.probes, pt.res)
 	}
+	t.complete(sc.Duration, s.KnownAppliedAt)
 	res.timeline = t.tl
 	return res
+}
+
+// complete fills the result's completions at the end of a trial: a step's
+// mutation is complete once every region up at the end has applied it
+// (the last such apply), and known complete once known(origin, r, id)
+// answers for every region r of the scenario (the latest answer), as the
+// origin's propagation status would say complete; instants after end do
+// not count.
+func (t *trial) complete(end time.Duration, known func(origin, region string, id replication.MutationID) (time.Duration, bool)) {
+	t.res.completions = make([]completion, len(t.sc.Steps))
+	for i, idp := range t.stepIDs {
+		if idp == nil {
+			continue
+		}
+		id := *idp
+		c := &t.res.completions[i]
+		c.committed, c.complete, c.known = true, true, true
+		for ri, r := range t.sc.Regions {
+			if !t.down[ri] {
+				at := t.stepApplied[i][ri]
+				if at < 0 || at > end {
+					c.complete = false
+				}
+				c.completeAt = max(c.completeAt, at)
+			}
+			at, ok := known(id.Origin, r, id)
+			if !ok || at > end {
+				c.known = false
+			}
+			c.knownAt = max(c.knownAt, at)
+		}
+		if !c.complete {
+			c.completeAt = 0
+		}
+		if !c.known {
+			c.knownAt = 0
+		}
+		if t.tl != nil {
+			tc := report.Completion{Step: i + 1, Mutation: id.String(), Origin: id.Origin}
+			if c.complete {
+				v := round(c.completeAt.Seconds())
+				tc.CompleteAt = &v
+			}
+			if c.known {
+				v := round(c.knownAt.Seconds())
+				tc.KnownCompleteAt = &v
+			}
+			t.tl.Completions = append(t.tl.Completions, tc)
+		}
+	}
+}
+
+// simConfig is the simulator's configuration for one trial of p.
+func simConfig(p *plan, seed uint64) sim.Config {
+	return sim.Config{
+		Regions: p.scenario.Regions,
+		Seed:    seed,
+		Gossip:  p.gossip,
+		Delay:   p.delay,
+		Network: p.network,
+		Initial: p.initial,
+		// The live driver repairs on sight too: sim and live agree.
+		PullOnSight: true,
+		// Acks make a region's lag known from its peers (max_lag reads)
+		// and tell an origin when its mutations are complete
+		// (known_complete_at), as live.
+		Acks: true,
+	}
 }
 
 func newTimeline(sc *scenarios.Scenario) *report.Timeline {
@@ -479,6 +556,9 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 		return
 	}
 	t.lastApply[ri] = at
+	if i, ok := t.stepOf[m.ID]; ok {
+		t.stepApplied[i][ri] = at
+	}
 	if c, ok := t.committedAt[m.ID]; ok && m.ID.Origin != region {
 		lag := at - c
 		t.res.lags[ri] = append(t.res.lags[ri], lag.Seconds())
@@ -567,6 +647,12 @@ func (t *trial) scheduleFault(f *scenarios.Fault) {
 		s.Schedule(f.At, func() {
 			s.Crash(f.Region, f.LoseState)
 			t.down[ri] = true
+			if f.LoseState {
+				// It applies them again, if at all, after its restart.
+				for i := range t.stepApplied {
+					t.stepApplied[i][ri] = -1
+				}
+			}
 			t.faultEvent("crash", f.Region, map[bool]string{true: "crash, state lost", false: "crash"}[f.LoseState])
 			for _, pt := range t.byRegion[ri] {
 				t.update(pt, s.Now(), true, false)
