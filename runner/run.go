@@ -106,25 +106,25 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	}
 	workers = min(workers, opts.Trials)
 	one := func(i int) *trialResult { return runTrial(p, i, seed+uint64(i), i == 0) }
-	mode := "sim"
+	mode := ModeSim
 	switch {
 	case len(opts.Cluster) > 0:
 		if opts.Trials != 1 {
 			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
 		}
-		mode, workers = "cluster", 1
+		mode, workers = ModeCluster, 1
 		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.Token, seed) }
 	case opts.Live:
 		// Real time and real sockets: trials run one at a time so they do
 		// not slow each other's gossip.
-		mode, workers = "live", 1
+		mode, workers = ModeLive, 1
 		one = func(i int) *trialResult {
 			return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0, nodeRegisterer(opts.Metrics))
 		}
 	}
 
 	agg := newAggregate(sc, seed, opts.Trials)
-	agg.run.Mode = mode
+	agg.run.Mode = mode.String()
 	startRunMetrics(opts.Metrics, sc, mode)
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
@@ -254,7 +254,7 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 		sc: sc,
 		run: &report.Run{
 			Scenario: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson,
-			Mode: "sim", Seed: seed, Trials: trials, Converged: true,
+			Mode: ModeSim.String(), Seed: seed, Trials: trials, Converged: true,
 		},
 		exposure:    make([]Distribution, len(sc.Probes)),
 		denial:      make([]Distribution, len(sc.Probes)),
