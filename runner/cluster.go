@@ -195,9 +195,20 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 	return nil
 }
 
-// runClusterTrial runs the one trial a cluster run has.
-func runClusterTrial(ctx context.Context, p *plan, urls []string, token string, seed uint64) *trialResult {
-	e, err := connectCluster(ctx, urls, token, p.scenario.Regions)
+// clusterBackend runs the one trial of a cluster run on external
+// regionnode processes, one API URL per region (ModeCluster).
+type clusterBackend struct {
+	urls  []string
+	token string
+}
+
+func (clusterBackend) mode() Mode     { return ModeCluster }
+func (clusterBackend) parallel() bool { return false }
+
+// trial runs the one trial a cluster run has: the nodes keep their state,
+// so there is no second.
+func (b clusterBackend) trial(ctx context.Context, p *plan, _ int, seed uint64, _ bool) *trialResult {
+	e, err := connectCluster(ctx, b.urls, b.token, p.scenario.Regions)
 	if err == nil {
 		err = e.seed(ctx, p)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
 )
@@ -34,6 +35,18 @@ type liveCommit struct {
 	step int
 	at   time.Duration
 	m    replication.Mutation
+}
+
+// liveBackend runs each trial on an in-process cluster of live nodes on
+// loopback, in real time (ModeLive); metrics, when set, receives the
+// nodes' metrics.
+type liveBackend struct{ metrics *metrics.Runner }
+
+func (liveBackend) mode() Mode     { return ModeLive }
+func (liveBackend) parallel() bool { return false }
+
+func (b liveBackend) trial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
+	return runLiveTrial(ctx, p, index, seed, keepTimeline, nodeRegisterer(b.metrics))
 }
 
 // runLiveTrial runs one trial on an in-process cluster of real memberlist

@@ -85,7 +85,8 @@ func (r *trialResult) sample() TrialSample {
 	return s
 }
 
-// Run runs the scenario in the simulator and returns its report. An error
+// Run runs the scenario on the backend opts choose (the simulator unless
+// Live or Cluster is set) and returns its report. An error
 // means the scenario could not run at all (for example an initial state AWS
 // would reject); failed expectations are reported in Run.Passed instead.
 func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run, error) {
@@ -100,28 +101,20 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	if seed == 0 {
 		seed = sc.Seed
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	b, err := backendFor(opts)
+	if err != nil {
+		return nil, err
 	}
-	workers = min(workers, opts.Trials)
-	one := func(i int) *trialResult { return runTrial(p, i, seed+uint64(i), i == 0) }
-	mode := ModeSim
-	switch {
-	case len(opts.Cluster) > 0:
-		if opts.Trials != 1 {
-			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
+	mode := b.mode()
+	workers := 1
+	if b.parallel() {
+		workers = opts.Workers
+		if workers <= 0 {
+			workers = runtime.GOMAXPROCS(0)
 		}
-		mode, workers = ModeCluster, 1
-		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.Token, seed) }
-	case opts.Live:
-		// Real time and real sockets: trials run one at a time so they do
-		// not slow each other's gossip.
-		mode, workers = ModeLive, 1
-		one = func(i int) *trialResult {
-			return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0, nodeRegisterer(opts.Metrics))
-		}
+		workers = min(workers, opts.Trials)
 	}
+	one := func(i int) *trialResult { return b.trial(ctx, p, i, seed+uint64(i), i == 0) }
 
 	agg := newAggregate(sc, seed, opts.Trials)
 	agg.run.Mode = mode.String()
@@ -145,6 +138,33 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	run := agg.finish()
 	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
 	return run, nil
+}
+
+// backend runs the trials of one mode: the simulator (simBackend), an
+// in-process live cluster (liveBackend) or external region nodes
+// (clusterBackend). Measurement is the same for all (trial, in measure.go).
+type backend interface {
+	// mode names the backend in the report and the metrics.
+	mode() Mode
+	// parallel reports whether trials may run at once: simulated ones do;
+	// real-time trials on real sockets would slow each other's gossip.
+	parallel() bool
+	// trial runs trial index with seed; keepTimeline records its story.
+	trial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult
+}
+
+// backendFor picks the backend opts ask for.
+func backendFor(opts Options) (backend, error) {
+	switch {
+	case len(opts.Cluster) > 0:
+		if opts.Trials != 1 {
+			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
+		}
+		return clusterBackend{urls: opts.Cluster, token: opts.Token}, nil
+	case opts.Live:
+		return liveBackend{metrics: opts.Metrics}, nil
+	}
+	return simBackend{}, nil
 }
 
 // Check prepares a scenario without running it: its initial state goes

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -230,6 +231,17 @@ func (t *trial) finishProbes(end time.Duration) {
 			t.endWait(pt, end)
 		}
 	}
+}
+
+// simBackend runs trials in the deterministic simulator (ModeSim), on all
+// cores: each trial is independent and its result depends only on its seed.
+type simBackend struct{}
+
+func (simBackend) mode() Mode     { return ModeSim }
+func (simBackend) parallel() bool { return true }
+
+func (simBackend) trial(_ context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
+	return runTrial(p, index, seed, keepTimeline)
 }
 
 // runTrial runs one trial of the scenario with the given seed.
