@@ -1,5 +1,8 @@
 package runner
 
+// The external backend (--cluster): regionnode processes reached over
+// their HTTP API, driven in real time by realtime.go.
+
 import (
 	"context"
 	"errors"
