@@ -136,6 +136,20 @@ func fixture() *Run {
 			},
 			Windows: []Window{{Probe: "attacker-read", Region: "eu-west-1", Kind: "exposure", From: 1, To: 7.021}},
 			Samples: samples,
+			Completions: []Completion{
+				{Step: 1, Mutation: "us-east-2/1", Origin: "us-east-2", CompleteAt: ptr(7.021), KnownCompleteAt: ptr(7.512)},
+				{Step: 2, Mutation: "us-east-2/2", Origin: "us-east-2", CompleteAt: ptr(5.2), KnownCompleteAt: ptr(5.634)},
+			},
+		},
+		Mutations: []Mutation{
+			{Step: 1, Call: "s3:PutBucketPolicy", Origin: "us-east-2", Label: "private-only", Committed: 20, Complete: 20, KnownComplete: 20,
+				CompleteAtSeconds:         Stats{Min: 2.1, P50: 5.4, P90: 8.2, P99: 10.41, Max: 10.41, Mean: 5.6},
+				KnownCompleteAtSeconds:    Stats{Min: 2.5, P50: 5.9, P90: 8.6, P99: 10.9, Max: 10.9, Mean: 6.05},
+				KnownAfterCompleteSeconds: Stats{Min: 0.2, P50: 0.45, P90: 0.6, P99: 0.71, Max: 0.71, Mean: 0.45}},
+			{Step: 2, Call: "s3:PutObject", Origin: "us-east-2", Label: "upload q3.pdf", Committed: 20, Complete: 20, KnownComplete: 19,
+				CompleteAtSeconds:         Stats{Min: 3.2, P50: 5.2, P90: 7.7, P99: 9.3, Max: 9.3, Mean: 5.4},
+				KnownCompleteAtSeconds:    Stats{Min: 3.6, P50: 5.6, P90: 8.1, P99: 9.9, Max: 9.9, Mean: 5.85},
+				KnownAfterCompleteSeconds: Stats{Min: 0.21, P50: 0.43, P90: 0.58, P99: 0.6, Max: 0.6, Mean: 0.44}},
 		},
 		Visibility: []VisibilityCurve{
 			{Region: "us-east-2", Points: [][2]float64{{0, 1}, {0.941, 1}, {1.882, 1}, {2.823, 1}, {3.764, 1}, {4.705, 1}, {5.646, 1}, {6.587, 1}, {7.528, 1}, {8.469, 1}, {9.41, 1}}},
@@ -144,3 +158,5 @@ func fixture() *Run {
 		},
 	}
 }
+
+func ptr(f float64) *float64 { return &f }

@@ -79,6 +79,7 @@ func HTML(w io.Writer, r *Run) error {
 			p("<p class=\"note\">%s: %d stale allows read an object that exists: confidential data actually left the bucket.</p>\n", esc(pr.Name), pr.ConfidentialReads)
 		}
 	}
+	htmlMutations(p, r.Mutations)
 	p("<h3>Expectations</h3>\n<ul class=\"expectations\">\n")
 	for _, e := range r.Expectations {
 		mark, class := "✓", "pass"
@@ -293,4 +294,31 @@ func paragraphs(text string) string {
 		b.WriteString("</p>")
 	}
 	return b.String()
+}
+
+// htmlMutations is the table of when each step's mutation was in force
+// everywhere and when its origin could know it, over trials.
+func htmlMutations(p func(string, ...any), ms []Mutation) {
+	if len(ms) == 0 {
+		return
+	}
+	p("<h3>When each change was in force everywhere, and when its origin could know</h3>\n")
+	p("<p class=\"howto\">A change is <b>complete</b> when the last live region applied it: from then on it is in force everywhere. Its origin can only <b>know</b> so once every region's ack covering it has reached it, which is when the origin's propagation status (<code>GET /v1/mutations/{id}</code>) says complete. Instants are seconds from the start of a trial; <b>known after</b> is the difference.</p>\n")
+	p("<table class=\"mutations\"><thead><tr><th>step</th><th>origin</th><th class=\"n\">complete p50</th><th class=\"n\">p99</th><th class=\"n\">known p50</th><th class=\"n\">p99</th><th class=\"n\">known after p50</th><th class=\"n\">p99</th><th class=\"n\">trials complete / known / committed</th></tr></thead><tbody>\n")
+	d := func(n int, s float64) string {
+		if n == 0 {
+			return "–"
+		}
+		return FormatSeconds(s)
+	}
+	for _, m := range ms {
+		both := min(m.Complete, m.KnownComplete)
+		p("<tr><td>%d %s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d / %d / %d</td></tr>\n",
+			m.Step, esc(m.Call), esc(m.Origin),
+			d(m.Complete, m.CompleteAtSeconds.P50), d(m.Complete, m.CompleteAtSeconds.P99),
+			d(m.KnownComplete, m.KnownCompleteAtSeconds.P50), d(m.KnownComplete, m.KnownCompleteAtSeconds.P99),
+			d(both, m.KnownAfterCompleteSeconds.P50), d(both, m.KnownAfterCompleteSeconds.P99),
+			m.Complete, m.KnownComplete, m.Committed)
+	}
+	p("</tbody></table>\n")
 }

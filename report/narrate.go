@@ -435,11 +435,47 @@ func (n *narrator) summary() []string {
 			out = append(out, fmt.Sprintf("Over all trials, %d of the stale allows read an object that exists: confidential data left the bucket.", p.ConfidentialReads))
 		}
 	}
+	out = append(out, n.completions(scope)...)
 	if n.r.Converged {
 		out = append(out, "At the end every region held the same view as the truth (converged).")
 	} else {
 		out = append(out, "At the end some region still differed from the truth (not converged).")
 		out = append(out, narrateUnconverged(n.r)...)
+	}
+	return out
+}
+
+// completions tells, per committed step, when its mutation was in force
+// everywhere and when its origin could know it: in the recorded trial,
+// then over trials.
+func (n *narrator) completions(scope string) []string {
+	var out []string
+	if n.tl != nil {
+		for _, c := range n.tl.Completions {
+			s := fmt.Sprintf("%s step %d, %s, ", scope, c.Step, n.mutation(c.Mutation, ""))
+			switch {
+			case c.CompleteAt == nil:
+				s += "was not in force everywhere by the end"
+			default:
+				s += "was in force everywhere at " + at(*c.CompleteAt)
+			}
+			if c.KnownCompleteAt != nil {
+				s += fmt.Sprintf("; its origin %s could know it at %s", c.Origin, at(*c.KnownCompleteAt))
+			} else {
+				s += fmt.Sprintf("; its origin %s could not know it by the end", c.Origin)
+			}
+			out = append(out, s+".")
+		}
+	}
+	if n.r.Trials > 1 {
+		for _, m := range n.r.Mutations {
+			if m.Complete == 0 || m.KnownComplete == 0 {
+				continue
+			}
+			out = append(out, fmt.Sprintf("Over %d trials the change of step %d was in force everywhere at p50 %s (p99 %s); its origin could know it p50 %s later (p99 %s).",
+				n.r.Trials, m.Step, FormatSeconds(m.CompleteAtSeconds.P50), FormatSeconds(m.CompleteAtSeconds.P99),
+				FormatSeconds(m.KnownAfterCompleteSeconds.P50), FormatSeconds(m.KnownAfterCompleteSeconds.P99)))
+		}
 	}
 	return out
 }

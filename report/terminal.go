@@ -87,6 +87,12 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 		}
 	}
 	bw.WriteString("\n")
+	if lines := terminalMutations(r.Mutations, width, opts.ASCII); len(lines) > 0 {
+		for _, s := range lines {
+			line(s)
+		}
+		bw.WriteString("\n")
+	}
 
 	if len(r.Expectations) == 0 {
 		line("(no expectations)")
@@ -111,6 +117,40 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 	}
 	line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
 	return bw.Flush()
+}
+
+// terminalMutations is the table of when each step's mutation was in
+// force everywhere (COMPLETE) and when its origin could know it (KNOWN),
+// with the difference (KNOWN AFTER), and a line per step that was not
+// complete or not known complete in every trial it committed in.
+func terminalMutations(ms []Mutation, width int, ascii bool) []string {
+	if len(ms) == 0 {
+		return nil
+	}
+	d := func(n int, s float64) string {
+		if n == 0 {
+			return "-"
+		}
+		return formatSeconds(s, ascii)
+	}
+	rows := [][]string{{"STEP", "ORIGIN", "COMPLETE p50", "p99", "KNOWN p50", "p99", "KNOWN AFTER p50", "p99"}}
+	var notes []string
+	for _, m := range ms {
+		both := min(m.Complete, m.KnownComplete)
+		rows = append(rows, []string{
+			strconv.Itoa(m.Step) + " " + m.Call, m.Origin,
+			d(m.Complete, m.CompleteAtSeconds.P50), d(m.Complete, m.CompleteAtSeconds.P99),
+			d(m.KnownComplete, m.KnownCompleteAtSeconds.P50), d(m.KnownComplete, m.KnownCompleteAtSeconds.P99),
+			d(both, m.KnownAfterCompleteSeconds.P50), d(both, m.KnownAfterCompleteSeconds.P99),
+		})
+		if m.Complete < m.Committed || m.KnownComplete < m.Committed {
+			notes = append(notes, fmt.Sprintf("step %d: committed in %s, complete in %d, known complete in %d by the end",
+				m.Step, plural(m.Committed, "trial", "trials"), m.Complete, m.KnownComplete))
+		}
+	}
+	out := table(rows, width, ascii)
+	out = append(out, "Complete: the last live region applied it. Known: its origin had every region's ack.")
+	return append(out, notes...)
 }
 
 // table aligns rows into columns: text left-aligned, numbers (every column

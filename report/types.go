@@ -27,6 +27,35 @@ type Run struct {
 	Timeline *Timeline `json:"timeline,omitempty"`
 	// Visibility is the t-visibility curve per region over all trials.
 	Visibility []VisibilityCurve `json:"visibility,omitempty"`
+	// Mutations says, per step that committed in some trial, when its
+	// mutation was in force everywhere and when its origin could know so,
+	// over trials; nil when no step committed.
+	Mutations []Mutation `json:"mutations,omitempty"`
+}
+
+// Mutation is one step's mutation over all trials: when it was complete
+// (the last live region applied it, so it was in force everywhere) and
+// when it was known complete (acks covering it from every region had
+// reached its origin, so the origin's propagation status said complete).
+// Instants are seconds from the start of the run; a trial counts in a
+// statistic only when the instant fell within the run.
+type Mutation struct {
+	Step   int    `json:"step"` // 1-based, as in the scenario file
+	Call   string `json:"call"`
+	Origin string `json:"origin"`
+	Label  string `json:"label,omitempty"`
+	// Committed, Complete and KnownComplete count the trials in which the
+	// step committed, was complete, and was known complete by the end.
+	Committed     int `json:"committed"`
+	Complete      int `json:"complete"`
+	KnownComplete int `json:"known_complete"`
+	// CompleteAtSeconds and KnownCompleteAtSeconds are over the trials that
+	// reached each; KnownAfterCompleteSeconds (known_complete_at minus
+	// complete_at) over the trials that reached both: how long the origin
+	// could not yet tell a change was in force everywhere.
+	CompleteAtSeconds         Stats `json:"complete_at_seconds"`
+	KnownCompleteAtSeconds    Stats `json:"known_complete_at_seconds"`
+	KnownAfterCompleteSeconds Stats `json:"known_after_complete_seconds"`
 }
 
 // Stats summarises one value per trial.
@@ -82,6 +111,21 @@ type Timeline struct {
 	Events   []TimelineEvent `json:"events"`  // commits, applies, faults, in time order
 	Windows  []Window        `json:"windows"` // exposure and denial intervals
 	Samples  []ProbeSample   `json:"samples,omitempty"`
+	// Completions: per step that committed in this trial, when its mutation
+	// was complete and known complete (absent when not within the run).
+	Completions []Completion `json:"completions,omitempty"`
+}
+
+// Completion is one committed step's mutation in one trial.
+type Completion struct {
+	Step     int    `json:"step"` // 1-based
+	Mutation string `json:"mutation"`
+	Origin   string `json:"origin"`
+	// CompleteAt is when the last live region applied it; KnownCompleteAt
+	// when its origin could first know every region had. Nil: not within
+	// the run.
+	CompleteAt      *float64 `json:"complete_at,omitempty"`
+	KnownCompleteAt *float64 `json:"known_complete_at,omitempty"`
 }
 
 // TimelineEvent is one commit, apply or fault.

@@ -1,5 +1,8 @@
 package runner
 
+// The external backend (--cluster): regionnode processes reached over
+// their HTTP API, driven in real time by realtime.go.
+
 import (
 	"context"
 	"errors"
@@ -117,6 +120,18 @@ func (e *external) AppliedAt(ctx context.Context, region string, id replication.
 	return at, ok
 }
 
+func (e *external) KnownApplied(ctx context.Context, id replication.MutationID) map[string]time.Time {
+	cl, err := e.client(id.Origin)
+	if err != nil {
+		return nil
+	}
+	st, err := cl.Mutation(ctx, id.String())
+	if err != nil {
+		return nil
+	}
+	return st.Applied
+}
+
 func (e *external) SetFaults(ctx context.Context, s live.FaultSpec) error {
 	// The API refuses an empty spec (DELETE clears), and the end of the
 	// last fault is one: without this a cluster run never healed.
@@ -196,9 +211,20 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 	return nil
 }
 
-// runClusterTrial runs the one trial a cluster run has.
-func runClusterTrial(ctx context.Context, p *plan, urls []string, co api.ClientOptions, seed uint64) *trialResult {
-	e, err := connectCluster(ctx, urls, co, p.scenario.Regions)
+// clusterBackend runs the one trial of a cluster run on external
+// regionnode processes, one API URL per region (ModeCluster).
+type clusterBackend struct {
+	urls   []string
+	client api.ClientOptions
+}
+
+func (clusterBackend) mode() Mode     { return ModeCluster }
+func (clusterBackend) parallel() bool { return false }
+
+// trial runs the one trial a cluster run has: the nodes keep their state,
+// so there is no second.
+func (b clusterBackend) trial(ctx context.Context, p *plan, _ int, seed uint64, _ bool) *trialResult {
+	e, err := connectCluster(ctx, b.urls, b.client, p.scenario.Regions)
 	if err == nil && len(p.scenario.Faults) > 0 {
 		// The trial sets faults without checking each answer (it cannot
 		// stop midway), so check up front that every node takes them:

@@ -93,6 +93,15 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	if !run.Converged {
 		t.Error("cluster did not converge")
 	}
+	// The privacy write (1s) is in force everywhere when eu-west-1 applies
+	// it; its origin's own status says when it could know that.
+	m := run.Mutations[0]
+	if m.Complete != 1 || m.CompleteAtSeconds.Max < 2.5 || m.CompleteAtSeconds.Max > 3 {
+		t.Errorf("step 1 complete in %d trials at %vs, want 1 at 2.5s plus a small overhead", m.Complete, m.CompleteAtSeconds.Max)
+	}
+	if m.KnownComplete != 1 || m.KnownCompleteAtSeconds.Max < m.CompleteAtSeconds.Max {
+		t.Errorf("step 1 known complete in %d trials at %vs, want 1 after it was complete (%vs)", m.KnownComplete, m.KnownCompleteAtSeconds.Max, m.CompleteAtSeconds.Max)
+	}
 
 	// The nodes now hold state: a second run is refused with a clear reason.
 	if _, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {

@@ -48,4 +48,13 @@ func TestLiveTrialMeasuresRealExposure(t *testing.T) {
 	if !run.Converged {
 		t.Error("live cluster did not converge")
 	}
+	// The privacy write (1s) is in force everywhere once ap-southeast-2
+	// applies it (2s of delay); the origin learns so from the acks, later.
+	m := run.Mutations[0]
+	if m.Complete != 1 || m.CompleteAtSeconds.Max < 3 || m.CompleteAtSeconds.Max > 3.5 {
+		t.Errorf("step 1 complete in %d trials at %vs, want 1 at 3s plus a small overhead", m.Complete, m.CompleteAtSeconds.Max)
+	}
+	if m.KnownComplete != 1 || m.KnownCompleteAtSeconds.Max < m.CompleteAtSeconds.Max {
+		t.Errorf("step 1 known complete in %d trials at %vs, want 1 after it was complete (%vs)", m.KnownComplete, m.KnownCompleteAtSeconds.Max, m.CompleteAtSeconds.Max)
+	}
 }

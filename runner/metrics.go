@@ -106,7 +106,7 @@ func nodeRegisterer(m *metrics.Runner) prometheus.Registerer {
 
 // startRunMetrics creates every series of the run at zero, so a rate() over
 // the run sees the first increase and panels show zeros, not gaps.
-func startRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode string) {
+func startRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode Mode) {
 	if m == nil {
 		return
 	}
@@ -118,15 +118,15 @@ func startRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode string) {
 			m.StaleDecisions.WithLabelValues(sc.Name, pr.Name, pr.Region, k)
 		}
 	}
-	m.Trials.WithLabelValues(sc.Name, mode).Set(0)
-	m.Converged.WithLabelValues(sc.Name, mode).Set(1)
-	m.Passed.DeleteLabelValues(sc.Name, mode)
+	m.Trials.WithLabelValues(sc.Name, mode.String()).Set(0)
+	m.Converged.WithLabelValues(sc.Name, mode.String()).Set(1)
+	m.Passed.DeleteLabelValues(sc.Name, mode.String())
 }
 
 // observeTrial publishes one measured trial. The windows are exact (from the
 // nodes' commit and apply instants), so they are known once the trial has
 // converged, not while it runs: each trial's values appear when it ends.
-func observeTrial(m *metrics.Runner, sc *scenarios.Scenario, mode string, r *trialResult) {
+func observeTrial(m *metrics.Runner, sc *scenarios.Scenario, mode Mode, r *trialResult) {
 	if m == nil {
 		return
 	}
@@ -140,14 +140,14 @@ func observeTrial(m *metrics.Runner, sc *scenarios.Scenario, mode string, r *tri
 		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindDenial).Add(float64(pr.staleDenies))
 		m.ProbeRequests.WithLabelValues(sc.Name, spec.Name, spec.Region).Add(float64(pr.requests))
 	}
-	m.Trials.WithLabelValues(sc.Name, mode).Inc()
+	m.Trials.WithLabelValues(sc.Name, mode.String()).Inc()
 	if !r.converged {
-		m.Converged.WithLabelValues(sc.Name, mode).Set(0)
+		m.Converged.WithLabelValues(sc.Name, mode.String()).Set(0)
 	}
 }
 
 // finishRunMetrics records whether the run's expectations passed.
-func finishRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode string, passed bool) {
+func finishRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode Mode, passed bool) {
 	if m == nil {
 		return
 	}
@@ -155,5 +155,5 @@ func finishRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode string, pa
 	if passed {
 		v = 1
 	}
-	m.Passed.WithLabelValues(sc.Name, mode).Set(v)
+	m.Passed.WithLabelValues(sc.Name, mode.String()).Set(v)
 }

@@ -24,8 +24,8 @@ type plan struct {
 	stepCalls     []controlplane.Call
 	probeRequests []controlplane.Probe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
-	// maxLag: a probe reads with max_lag consistency, so trials follow
-	// the regions' StaleSince and run with acks (trial.go).
+	// maxLag: a probe reads with max_lag consistency, so simulated trials
+	// follow the regions' StaleSince (sim.Sim.OnStale, simulator.go).
 	maxLag bool
 	// sims holds simulations between trials: a trial resets one
 	// (sim.Sim.Reset, the same as a new one) instead of building it, so

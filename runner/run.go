@@ -61,6 +61,12 @@ type TrialSample struct {
 	StaleAllows []float64
 	Lags        [][]float64
 	Converged   bool
+	// CompleteAt and KnownCompleteAt are, per step (scenario order), the
+	// seconds at which its mutation was complete and known complete at
+	// its origin; -1 when the step did not commit or did not get there
+	// within the run.
+	CompleteAt      []float64
+	KnownCompleteAt []float64
 }
 
 func (r *trialResult) sample() TrialSample {
@@ -70,10 +76,22 @@ func (r *trialResult) sample() TrialSample {
 		s.Denial = append(s.Denial, p.denial.Seconds())
 		s.StaleAllows = append(s.StaleAllows, float64(p.staleAllows))
 	}
+	for _, c := range r.completions {
+		complete, known := -1.0, -1.0
+		if c.complete {
+			complete = c.completeAt.Seconds()
+		}
+		if c.known {
+			known = c.knownAt.Seconds()
+		}
+		s.CompleteAt = append(s.CompleteAt, complete)
+		s.KnownCompleteAt = append(s.KnownCompleteAt, known)
+	}
 	return s
 }
 
-// Run runs the scenario in the simulator and returns its report. An error
+// Run runs the scenario on the backend opts choose (the simulator unless
+// Live or Cluster is set) and returns its report. An error
 // means the scenario could not run at all (for example an initial state AWS
 // would reject); failed expectations are reported in Run.Passed instead.
 func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run, error) {
@@ -88,31 +106,23 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	if seed == 0 {
 		seed = sc.Seed
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	b, err := backendFor(opts)
+	if err != nil {
+		return nil, err
 	}
-	workers = min(workers, opts.Trials)
-	one := func(i int) *trialResult { return runTrial(p, i, seed+uint64(i), i == 0) }
-	mode := "sim"
-	switch {
-	case len(opts.Cluster) > 0:
-		if opts.Trials != 1 {
-			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
+	mode := b.mode()
+	workers := 1
+	if b.parallel() {
+		workers = opts.Workers
+		if workers <= 0 {
+			workers = runtime.GOMAXPROCS(0)
 		}
-		mode, workers = "cluster", 1
-		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.clientOptions(), seed) }
-	case opts.Live:
-		// Real time and real sockets: trials run one at a time so they do
-		// not slow each other's gossip.
-		mode, workers = "live", 1
-		one = func(i int) *trialResult {
-			return runLiveTrial(ctx, p, i, seed+uint64(i), i == 0, nodeRegisterer(opts.Metrics))
-		}
+		workers = min(workers, opts.Trials)
 	}
+	one := func(i int) *trialResult { return b.trial(ctx, p, i, seed+uint64(i), i == 0) }
 
 	agg := newAggregate(sc, seed, opts.Trials)
-	agg.run.Mode = mode
+	agg.run.Mode = mode.String()
 	startRunMetrics(opts.Metrics, sc, mode)
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
@@ -133,6 +143,33 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	run := agg.finish()
 	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
 	return run, nil
+}
+
+// backend runs the trials of one mode: the simulator (simBackend), an
+// in-process live cluster (liveBackend) or external region nodes
+// (clusterBackend). Measurement is the same for all (trial, in measure.go).
+type backend interface {
+	// mode names the backend in the report and the metrics.
+	mode() Mode
+	// parallel reports whether trials may run at once: simulated ones do;
+	// real-time trials on real sockets would slow each other's gossip.
+	parallel() bool
+	// trial runs trial index with seed; keepTimeline records its story.
+	trial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult
+}
+
+// backendFor picks the backend opts ask for.
+func backendFor(opts Options) (backend, error) {
+	switch {
+	case len(opts.Cluster) > 0:
+		if opts.Trials != 1 {
+			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
+		}
+		return clusterBackend{urls: opts.Cluster, client: opts.clientOptions()}, nil
+	case opts.Live:
+		return liveBackend{metrics: opts.Metrics}, nil
+	}
+	return simBackend{}, nil
 }
 
 // Check prepares a scenario without running it: its initial state goes
@@ -228,6 +265,9 @@ type aggregate struct {
 	confReads   []int
 	rejected    []string
 	reasons     map[string]int // missing pairs by reason, over unconverged trials
+	// per step: complete_at, known_complete_at and their difference
+	completeAt, knownAt, knownAfter []Distribution
+	mutations                       []report.Mutation
 }
 
 // maxHistogramSample caps the per-trial exposure values kept for the HTML
@@ -239,7 +279,7 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 		sc: sc,
 		run: &report.Run{
 			Scenario: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson,
-			Mode: "sim", Seed: seed, Trials: trials, Converged: true,
+			Mode: ModeSim.String(), Seed: seed, Trials: trials, Converged: true,
 		},
 		exposure:    make([]Distribution, len(sc.Probes)),
 		denial:      make([]Distribution, len(sc.Probes)),
@@ -249,6 +289,13 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 		confReads:   make([]int, len(sc.Probes)),
 		lags:        make([]Distribution, len(sc.Regions)),
 		convergedAt: make([]Distribution, len(sc.Regions)),
+		completeAt:  make([]Distribution, len(sc.Steps)),
+		knownAt:     make([]Distribution, len(sc.Steps)),
+		knownAfter:  make([]Distribution, len(sc.Steps)),
+		mutations:   make([]report.Mutation, len(sc.Steps)),
+	}
+	for i, st := range sc.Steps {
+		a.mutations[i] = report.Mutation{Step: i + 1, Call: st.Call, Origin: st.Region, Label: st.Label}
 	}
 	for i, p := range sc.Probes {
 		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource}
@@ -280,6 +327,24 @@ func (a *aggregate) add(r *trialResult) {
 			a.histograms[i] = append(a.histograms[i], round(pr.exposure.Seconds()))
 		}
 	}
+	for i, c := range r.completions {
+		if !c.committed {
+			continue
+		}
+		m := &a.mutations[i]
+		m.Committed++
+		if c.complete {
+			m.Complete++
+			a.completeAt[i].Add(c.completeAt.Seconds())
+		}
+		if c.known {
+			m.KnownComplete++
+			a.knownAt[i].Add(c.knownAt.Seconds())
+		}
+		if c.complete && c.known {
+			a.knownAfter[i].Add((c.knownAt - c.completeAt).Seconds())
+		}
+	}
 	for ri, lags := range r.lags {
 		for _, l := range lags {
 			a.lags[ri].Add(l)
@@ -306,6 +371,15 @@ func (a *aggregate) finish() *report.Run {
 		p.Histogram = a.histograms[i]
 		p.ConfidentialReads = a.confReads[i]
 		run.Probes = append(run.Probes, p)
+	}
+	for i, m := range a.mutations {
+		if m.Committed == 0 {
+			continue
+		}
+		m.CompleteAtSeconds = a.completeAt[i].Stats()
+		m.KnownCompleteAtSeconds = a.knownAt[i].Stats()
+		m.KnownAfterCompleteSeconds = a.knownAfter[i].Stats()
+		run.Mutations = append(run.Mutations, m)
 	}
 	var maxLag float64
 	for ri, region := range a.sc.Regions {

@@ -5,63 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/report"
-	"github.com/iamprop/iamprop/sim"
 )
-
-// explainMissing lists, at the end of a trial that did not converge, every
-// committed mutation a live region lacked and why (sim.Sim.Missing), with
-// the reason told in a sentence for the report.
-func (t *trial) explainMissing(s *sim.Sim, end time.Duration) []report.MissingMutation {
-	live := 0
-	for _, r := range t.sc.Regions {
-		if s.View(r) != nil {
-			live++
-		}
-	}
-	sec := func(d time.Duration) string { return report.FormatSeconds(d.Seconds()) }
-	var out []report.MissingMutation
-	for _, x := range s.Missing() {
-		m := report.MissingMutation{
-			Region: x.Region, Mutation: x.Mutation.ID.String(), Call: x.Mutation.Call.Action, Reason: x.Reason.String(),
-		}
-		if i, ok := t.stepOf[x.Mutation.ID]; ok {
-			m.Label = t.sc.Steps[i].Label
-		}
-		if x.NextPushPull >= 0 {
-			m.NextPushPullSeconds = round(x.NextPushPull.Seconds())
-		}
-		switch x.Reason {
-		case sim.Pending:
-			m.ApplyAtSeconds = round(x.ApplyAt.Seconds())
-			m.Detail = fmt.Sprintf("received, but its propagation delay makes it visible only at %s, after the run ended at %s",
-				sec(x.ApplyAt), sec(end))
-		case sim.InFlight:
-			m.Detail = fmt.Sprintf("a message carrying it was still on the wire when the run ended at %s", sec(end))
-		case sim.Spreading:
-			m.Detail = fmt.Sprintf("not received yet: other regions were still gossiping it when the run ended at %s", sec(end))
-		case sim.RumorDied:
-			m.Detail = fmt.Sprintf("its rumor died out before reaching %s (each region that had it sent it %d times, the retransmit limit at %d regions); only push/pull repairs that",
-				x.Region, replication.RetransmitLimit(t.plan.gossip.RetransmitMult, live), live)
-			if x.NextPushPull >= 0 {
-				m.Detail += fmt.Sprintf(", and the next push/pull of %s is at %s, after the run ended at %s", x.Region, sec(x.NextPushPull), sec(end))
-			} else {
-				m.Detail += ", and push/pull is off"
-			}
-		case sim.CutOff:
-			m.Detail = fmt.Sprintf("a network partition cut %s off from every region that held it when the run ended at %s", x.Region, sec(end))
-		case sim.Lost:
-			m.Detail = "lost for good: its origin lost its state before any other region held it"
-		case sim.Conflict:
-			m.Detail = x.Region + " holds another mutation under this ID (a sequence number reused after its origin lost its state)"
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // addUnconverged folds one trial that did not converge into the report.
 func (a *aggregate) addUnconverged(r *trialResult) {

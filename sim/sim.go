@@ -974,6 +974,22 @@ func (s *Sim) Has(name string, id replication.MutationID) bool {
 	return s.regions[i].node.Has(id)
 }
 
+// KnownAppliedAt is when observer's node knew that region had applied id
+// (replication.Node.AppliedAt), in virtual time: exact for observer's own
+// region, the arrival of region's ack otherwise (Config.Acks). False when
+// observer is down or does not know it.
+func (s *Sim) KnownAppliedAt(observer, region string, id replication.MutationID) (time.Duration, bool) {
+	i, ok := s.index[observer]
+	if !ok || s.regions[i].down {
+		return 0, false
+	}
+	t, ok := s.regions[i].node.AppliedAt(region, id)
+	if !ok {
+		return 0, false
+	}
+	return virtual(t), true
+}
+
 // Converged reports whether every live region's view equals the truth's.
 func (s *Sim) Converged() bool {
 	want := s.truth.Digest()

@@ -1,5 +1,13 @@
 package runner
 
+// Measurement, the same for every backend: a trial follows the commit and
+// apply instants a backend reports (onCommit, onApply, onStale, crashed,
+// restarted) and accounts every probe's exposure and denial windows
+// exactly, its served requests analytically, and each step's completion.
+// Nothing here drives a cluster: the simulator (simulator.go) calls it as
+// it runs, the real-time backends (realtime.go) replay what their nodes
+// recorded.
+
 import (
 	"fmt"
 	"time"
@@ -9,7 +17,6 @@ import (
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
-	"github.com/iamprop/iamprop/sim"
 )
 
 // maxTimelineSamples bounds the probe samples kept for the first trial's
@@ -33,6 +40,17 @@ type trialResult struct {
 
 	// missing: when not converged (sim), what each region lacked and why.
 	missing []report.MissingMutation
+	// completions, per step (scenario order): when its mutation was
+	// complete and known complete at its origin.
+	completions []completion
+}
+
+// completion is one step's mutation in one trial: whether it committed,
+// when the last live region applied it (complete) and when its origin
+// could first know every region had (known).
+type completion struct {
+	committed, complete, known bool
+	completeAt, knownAt        time.Duration
 }
 
 // probeResult is one probe's measurement in one trial.
@@ -143,10 +161,15 @@ type views interface {
 	Has(region string, id replication.MutationID) bool
 }
 
+// trial is the measurement of one trial: every probe's decisions as step
+// functions of time, and the commits and applies of the scenario's steps.
 type trial struct {
-	sc       *scenarios.Scenario
-	plan     *plan
-	sim      *sim.Sim // sim trials only
+	sc   *scenarios.Scenario
+	plan *plan
+	// schedule, when set (the simulator), runs fn at the virtual instant
+	// at: the exact instant a max_lag probe's lag crosses its limit.
+	// Replays of recorded instants have no future to schedule in.
+	schedule func(at time.Duration, fn func())
 	v        views
 	probes   []*probeTrack
 	byRegion [][]*probeTrack
@@ -158,6 +181,9 @@ type trial struct {
 	stepOf      map[replication.MutationID]int
 	stepIDs     []*replication.MutationID // per step index, once committed
 	lastApply   []time.Duration
+	// stepApplied is, per step and region index, the instant the region
+	// last applied the step's mutation, or -1.
+	stepApplied [][]time.Duration
 	down        []bool
 	committing  int // 1 + index of the step being committed, 0 otherwise
 }
@@ -176,6 +202,13 @@ func newTrial(p *plan, v views, res *trialResult, keepTimeline, recordTruth bool
 		lastApply:   make([]time.Duration, len(sc.Regions)),
 		down:        make([]bool, len(sc.Regions)),
 		byRegion:    make([][]*probeTrack, len(sc.Regions)),
+		stepApplied: make([][]time.Duration, len(sc.Steps)),
+	}
+	for i := range t.stepApplied {
+		t.stepApplied[i] = make([]time.Duration, len(sc.Regions))
+		for r := range t.stepApplied[i] {
+			t.stepApplied[i][r] = -1
+		}
 	}
 	for i, r := range sc.Regions {
 		t.regionIx[r] = i
@@ -211,73 +244,54 @@ func (t *trial) finishProbes(end time.Duration) {
 	}
 }
 
-// runTrial runs one trial of the scenario with the given seed.
-func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
-	sc := p.scenario
-	res := &trialResult{index: index, seed: seed}
-	cfg := sim.Config{
-		Regions: sc.Regions,
-		Seed:    seed,
-		Gossip:  p.gossip,
-		Delay:   p.delay,
-		Network: p.network,
-		Initial: p.initial,
-		// The live driver repairs on sight too: sim and live agree.
-		PullOnSight: true,
-		// Acks make a region's lag known from its peers, as live; only
-		// max_lag reads depend on it, and leaving it off elsewhere keeps
-		// every other scenario's trials what they were.
-		Acks: p.maxLag,
-	}
-	s, _ := p.sims.Get().(*sim.Sim)
-	var err error
-	if s != nil {
-		err = s.Reset(cfg)
-	} else {
-		s, err = sim.New(cfg)
-	}
-	if err != nil {
-		res.err = err
-		return res
-	}
-	// Nothing in the result refers to s (views are frozen values), so the
-	// next trial may reset it.
-	defer p.sims.Put(s)
-	t := newTrial(p, s, res, keepTimeline, false)
-	t.sim = s
-	s.OnCommit(t.onCommit)
-	s.OnApply(t.onApply)
-	if p.maxLag {
-		s.OnStale(t.onStale)
-	}
-	for i := range sc.Steps {
-		i := i
-		s.Schedule(sc.Steps[i].At, func() { t.commitStep(i) })
-	}
-	for i := range sc.Faults {
-		t.scheduleFault(&sc.Faults[i])
-	}
-	s.RunUntil(sc.Duration)
-	t.finishProbes(sc.Duration)
-	res.converged = s.Converged()
-	if !res.converged {
-		res.missing = t.explainMissing(s, sc.Duration)
-	}
-	truth := s.Truth().Digest()
-	res.convergedAt = make([]float64, len(sc.Regions))
-	for i, r := range sc.Regions {
-		v := s.View(r)
-		if v != nil && v.Digest() == truth {
-			res.convergedAt[i] = t.lastApply[i].Seconds()
-		} else {
-			res.convergedAt[i] = -1
+// complete fills the result's completions at the end of a trial: a step's
+// mutation is complete once every region up at the end has applied it
+// (the last such apply), and known complete once known(origin, r, id)
+// answers for every region r of the scenario (the latest answer), as the
+// origin's propagation status would say complete; instants after end do
+// not count.
+func (t *trial) complete(end time.Duration, known func(origin, region string, id replication.MutationID) (time.Duration, bool)) {
+	t.res.completions = make([]completion, len(t.sc.Steps))
+	for i, idp := range t.stepIDs {
+		if idp == nil {
+			continue
+		}
+		id := *idp
+		c := &t.res.completions[i]
+		c.committed, c.complete, c.known = true, true, true
+		for ri, r := range t.sc.Regions {
+			if !t.down[ri] {
+				at := t.stepApplied[i][ri]
+				if at < 0 || at > end {
+					c.complete = false
+				}
+				c.completeAt = max(c.completeAt, at)
+			}
+			at, ok := known(id.Origin, r, id)
+			if !ok || at > end {
+				c.known = false
+			}
+			c.knownAt = max(c.knownAt, at)
+		}
+		if !c.complete {
+			c.completeAt = 0
+		}
+		if !c.known {
+			c.knownAt = 0
+		}
+		if t.tl != nil {
+			tc := report.Completion{Step: i + 1, Mutation: id.String(), Origin: id.Origin}
+			if c.complete {
+				v := round(c.completeAt.Seconds())
+				tc.CompleteAt = &v
+			}
+			if c.known {
+				v := round(c.knownAt.Seconds())
+				tc.KnownCompleteAt = &v
+			}
+			t.tl.Completions = append(t.tl.Completions, tc)
 		}
 	}
-	for _, pt := range t.probes {
-		res.probes = append(res.probes, pt.res)
-	}
-	res.timeline = t.tl
-	return res
 }
 
 func newTimeline(sc *scenarios.Scenario) *report.Timeline {
@@ -417,24 +431,6 @@ func (t *trial) endWait(pt *probeTrack, now time.Duration) {
 	pt.waiting = false
 }
 
-func (t *trial) commitStep(i int) {
-	st := &t.sc.Steps[i]
-	call := t.plan.stepCalls[i]
-	// onCommit runs inside Commit and needs to know which step it is.
-	t.committing = i + 1
-	_, err := t.sim.Commit(st.Region, call)
-	t.committing = 0
-	if err != nil {
-		t.res.rejected = append(t.res.rejected, fmt.Sprintf("step %d (%s at %s): %v", i+1, st.Call, st.Region, err))
-		if t.tl != nil {
-			t.tl.Events = append(t.tl.Events, report.TimelineEvent{
-				At: t.v.Now().Seconds(), Region: st.Region, Kind: "rejected", Call: st.Call, Label: err.Error(),
-			})
-		}
-		return
-	}
-}
-
 func (t *trial) onCommit(at time.Duration, region string, m replication.Mutation) {
 	t.committedAt[m.ID] = at
 	if t.committing > 0 {
@@ -479,6 +475,9 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 		return
 	}
 	t.lastApply[ri] = at
+	if i, ok := t.stepOf[m.ID]; ok {
+		t.stepApplied[i][ri] = at
+	}
 	if c, ok := t.committedAt[m.ID]; ok && m.ID.Origin != region {
 		lag := at - c
 		t.res.lags[ri] = append(t.res.lags[ri], lag.Seconds())
@@ -514,9 +513,9 @@ func (t *trial) admitMaxLag(pt *probeTrack, now time.Duration) {
 	limit := pt.spec.MaxLag
 	refused := pt.stale && now-pt.staleSince > limit
 	pt.crossing++
-	if pt.stale && !refused && t.sim != nil {
+	if pt.stale && !refused && t.schedule != nil {
 		gen, at := pt.crossing, pt.staleSince+limit+1
-		t.sim.Schedule(at, func() {
+		t.schedule(at, func() {
 			if pt.crossing == gen {
 				t.admitMaxLag(pt, at)
 			}
@@ -528,65 +527,45 @@ func (t *trial) admitMaxLag(pt *probeTrack, now time.Duration) {
 	}
 }
 
-func (t *trial) faultEvent(kind, region, label string) {
+// reject records a step its origin rejected (an AWS error) at now.
+func (t *trial) reject(i int, err error) {
+	st := &t.sc.Steps[i]
+	t.res.rejected = append(t.res.rejected, fmt.Sprintf("step %d (%s at %s): %v", i+1, st.Call, st.Region, err))
 	if t.tl != nil {
-		t.tl.Events = append(t.tl.Events, report.TimelineEvent{At: t.v.Now().Seconds(), Region: region, Kind: kind, Label: label})
+		t.tl.Events = append(t.tl.Events, report.TimelineEvent{
+			At: t.v.Now().Seconds(), Region: st.Region, Kind: "rejected", Call: st.Call, Label: err.Error(),
+		})
 	}
 }
 
-func (t *trial) scheduleFault(f *scenarios.Fault) {
-	s := t.sim
-	var heal func()
-	switch f.Kind {
-	case "partition":
-		s.Schedule(f.At, func() {
-			id := s.Partition(f.Groups)
-			t.faultEvent("fault", "", fmt.Sprintf("partition %v", f.Groups))
-			heal = func() { s.Heal(id); t.faultEvent("heal", "", "partition healed") }
-		})
-	case "partition_oneway":
-		s.Schedule(f.At, func() {
-			id := s.PartitionOneWay(f.From, f.To)
-			t.faultEvent("fault", f.From, fmt.Sprintf("one-way partition %s -> %s", f.From, f.To))
-			heal = func() { s.Heal(id); t.faultEvent("heal", f.From, "one-way partition healed") }
-		})
-	case "loss":
-		s.Schedule(f.At, func() {
-			id := s.SetLoss(f.Loss)
-			t.faultEvent("fault", "", fmt.Sprintf("message loss %.0f%%", f.Loss*100))
-			heal = func() { s.Heal(id); t.faultEvent("heal", "", "loss healed") }
-		})
-	case "latency":
-		s.Schedule(f.At, func() {
-			id := s.SetLatency(t.plan.faultLatency[f])
-			t.faultEvent("fault", "", "latency spike")
-			heal = func() { s.Heal(id); t.faultEvent("heal", "", "latency back to normal") }
-		})
-	case "crash":
-		ri := t.regionIx[f.Region]
-		s.Schedule(f.At, func() {
-			s.Crash(f.Region, f.LoseState)
-			t.down[ri] = true
-			t.faultEvent("crash", f.Region, map[bool]string{true: "crash, state lost", false: "crash"}[f.LoseState])
-			for _, pt := range t.byRegion[ri] {
-				t.update(pt, s.Now(), true, false)
-			}
-			heal = func() {
-				s.Restart(f.Region)
-				t.down[ri] = false
-				t.faultEvent("restart", f.Region, "restart")
-				for _, pt := range t.byRegion[ri] {
-					t.update(pt, s.Now(), true, false)
-				}
-			}
-		})
+// crashed notes that region ri went down at now: its probes are answered
+// by nobody until it restarts, and a region that lost its state applies
+// the steps again, if at all, after its restart.
+func (t *trial) crashed(ri int, now time.Duration, lostState bool) {
+	t.down[ri] = true
+	if lostState {
+		for i := range t.stepApplied {
+			t.stepApplied[i][ri] = -1
+		}
 	}
-	if f.For > 0 {
-		s.Schedule(f.At+f.For, func() {
-			if heal != nil {
-				heal()
-			}
-		})
+	t.faultEvent("crash", t.sc.Regions[ri], map[bool]string{true: "crash, state lost", false: "crash"}[lostState])
+	for _, pt := range t.byRegion[ri] {
+		t.update(pt, now, true, false)
+	}
+}
+
+// restarted notes that region ri came back at now.
+func (t *trial) restarted(ri int, now time.Duration) {
+	t.down[ri] = false
+	t.faultEvent("restart", t.sc.Regions[ri], "restart")
+	for _, pt := range t.byRegion[ri] {
+		t.update(pt, now, true, false)
+	}
+}
+
+func (t *trial) faultEvent(kind, region, label string) {
+	if t.tl != nil {
+		t.tl.Events = append(t.tl.Events, report.TimelineEvent{At: t.v.Now().Seconds(), Region: region, Kind: kind, Label: label})
 	}
 }
 
