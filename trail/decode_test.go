@@ -95,8 +95,8 @@ func TestDecodeFields(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name, file, input string
-		record              int
-		field, reason       string
+		record            int
+		field, reason     string
 	}{
 		{name: "truncated gzip", file: "bad/truncated.json.gz", record: 1, reason: "truncated"},
 		{name: "no eventTime", file: "bad/no-event-time.json", record: 1, field: "eventTime", reason: "missing"},
