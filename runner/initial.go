@@ -1,0 +1,14 @@
+package runner
+
+import (
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// InitialState builds the state a scenario's trials start from (its
+// `state`, through the control plane's AWS checks), the truth before the
+// first step. `scenario replay` replays a trail's changes on it to find
+// what each change revoked.
+func InitialState(sc *scenarios.Scenario) (*controlplane.State, error) {
+	return buildInitialState(sc)
+}
