@@ -52,10 +52,93 @@ func load(t *testing.T, snapshot string, files ...string) (*replay.Analysis, *tr
 	return a, &m
 }
 
-
-func TestReplayFixture(t *testing.T) {
+func TestReplayWithoutSnapshot(t *testing.T) {
 	a, _ := load(t, "", "trail/111122223333_CloudTrail_us-east-1_20261201T0900Z_iam.json",
 		"trail/111122223333_CloudTrail_eu-west-1_20261201T0900Z_s3.json.gz", "trail/lookup-events.json")
-	t.Logf("%s", a.YAML)
-	t.Logf("windows %+v\nsuspects %+v\nunknown %v\nchanges %+v\nskipped %+v\nunmodelled %v", a.Windows, a.Suspects, a.Unknown, a.Plan.Changes, a.Plan.Skipped, a.Plan.Unmodelled)
+	kinds := map[string]string{}
+	for _, w := range a.Windows {
+		kinds[w.ChangeEventID] = w.Kind
+	}
+	// PutUserPolicy granted alice her read (a denial window elsewhere);
+	// DeleteUserPolicy revoked it (an exposure window).
+	if kinds["00000000-0000-4000-8000-000000000002"] != "denial" || kinds["00000000-0000-4000-8000-000000000005"] != "exposure" || len(kinds) != 2 {
+		t.Errorf("windows by change: %v", kinds)
+	}
+	// Without a snapshot the admin that made the calls is unknown.
+	if a.DeniedFromStart == 0 {
+		t.Error("requests of an unknown caller should count as denied from the start")
+	}
+	if _, err := scenarios.Parse("replay.yaml", a.YAML); err != nil {
+		t.Errorf("emitted scenario does not load: %v", err)
+	}
+}
+
+func TestReplayIncident(t *testing.T) {
+	var m trail.Merger
+	for _, f := range []string{"111122223333_CloudTrail_us-east-1_20261201T1000Z_iam.json", "111122223333_CloudTrail_eu-west-1_20261201T1000Z_s3.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "incident", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := trail.Decode(f, bytes.NewReader(data), m.Add); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join("..", "trail", "testdata", "snapshot", "authorization-details.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := trail.DecodeSnapshot("snapshot.json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := replay.Map(m.Events(), snap)
+	base, err := scenarios.Parse("incident.yaml", p.BaseScenario(replay.Options{Name: "incident"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{Name: "incident"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		deletion = "00000000-0000-4000-8000-000000000102"
+		after    = "00000000-0000-4000-8000-000000000104"
+	)
+	// bob keeps read access through his inline policy until it is deleted:
+	// the detach before it revokes nothing.
+	if len(a.Windows) != 1 || a.Windows[0].ChangeEventID != deletion || a.Windows[0].Kind != "exposure" || a.Windows[0].Region != "eu-west-1" {
+		t.Fatalf("windows %+v, want one exposure in eu-west-1 from %s", a.Windows, deletion)
+	}
+	// The read before the change and the denied read are not suspect.
+	if len(a.Suspects) != 1 || a.Suspects[0].EventID != after || a.Suspects[0].ChangeEventID != deletion {
+		t.Fatalf("suspects %+v, want %s after %s", a.Suspects, after, deletion)
+	}
+	for _, c := range p.Changes {
+		if !c.Applied {
+			t.Errorf("change %s not applied: %s", c.EventID, c.Reason)
+		}
+	}
+	sc, err := scenarios.Parse("incident.yaml", a.YAML)
+	if err != nil {
+		t.Fatalf("emitted scenario: %v\n%s", err, a.YAML)
+	}
+	var exposure, denial [][]float64
+	if _, err := runner.Run(t.Context(), sc, runner.Options{Trials: 50, Workers: 1, OnTrial: func(s runner.TrialSample) {
+		exposure, denial = append(exposure, s.Exposure), append(denial, s.Denial)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r := a.Result(exposure, denial, 0, replay.DefaultPropagation)
+	// The read came 2 s after the deletion; the median delay is 4 s.
+	if p := r.Suspects[0].Probability; p < 0.5 || p > 1 {
+		t.Errorf("probability %v, want most trials stale 2 s after a change with a 4 s median delay", p)
+	}
+	if w := r.Windows[0].Exposure; w == nil || w.P50 <= 0 || w.P99 < w.P50 || w.Max < w.P99 {
+		t.Errorf("window stats %+v", w)
+	}
 }
