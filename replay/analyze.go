@@ -83,7 +83,9 @@ type Analysis struct {
 	YAML            []byte // the scenario, probes included
 }
 
-// at is the scenario time of a trail instant.
+// At is the scenario time of a trail instant.
+func (p *Plan) At(t time.Time) time.Duration { return p.at(t) }
+
 func (p *Plan) at(t time.Time) time.Duration {
 	return (t.Sub(p.Start) + Lead).Round(time.Millisecond)
 }

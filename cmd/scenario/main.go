@@ -50,6 +50,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newCompareCmd(),
 		newChaosCmd(),
 		newReplayCmd(),
+		newLintCmd(),
 	)
 	return root
 }
