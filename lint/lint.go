@@ -161,6 +161,22 @@ func (l *linter) add(rule string, st int, window time.Duration, fix, format stri
 		WindowSeconds: float64(window.Round(time.Millisecond)) / float64(time.Second)})
 }
 
+// ref names step i (0-based) as the report does: "step N", or the
+// CloudTrail event of a replayed trail.
+func (l *linter) ref(i int) string {
+	if l.in.EventIDs != nil && i < len(l.in.EventIDs) {
+		return "event " + l.in.EventIDs[i]
+	}
+	return fmt.Sprintf("step %d", i+1)
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
+
 // scopeOf is the set of entities a call names.
 func (l *linter) scopeOf(args map[string]any) map[string]bool {
 	out := map[string]bool{}
@@ -219,9 +235,9 @@ func (l *linter) uploadAfterNarrowing() {
 			gap := put.s.At - c.s.At
 			if w := l.window(c, ""); gap < w {
 				l.add(RuleUploadAfterNarrowing, j, w-gap,
-					fmt.Sprintf("write into %s only once step %d is applied in every region (wait for it: GET /v1/mutations/{id}, or about %s under the model), or restrict the bucket before the data exists", put.bucket(), i+1, w.Round(time.Millisecond)),
-					"%s writes %s/%v %s after step %d (%s) narrowed access to the bucket; regions that have not applied it yet still serve the object under the old access for up to %s more",
-					put.s.Call, put.bucket(), put.args["key"], gap, i+1, c.s.Call, (w - gap).Round(time.Millisecond))
+					fmt.Sprintf("write into %s only once %s is applied in every region (wait for it: GET /v1/mutations/{id}, or about %s under the model), or restrict the bucket before the data exists", put.bucket(), l.ref(i), w.Round(time.Millisecond)),
+					"%s writes %s/%v %s after %s (%s) narrowed access to the bucket; regions that have not applied it yet still serve the object under the old access for up to %s more",
+					put.s.Call, put.bucket(), put.args["key"], gap, l.ref(i), c.s.Call, (w - gap).Round(time.Millisecond))
 			}
 			break // the latest narrowing decides
 		}
@@ -258,7 +274,7 @@ func (l *linter) reachableBeforeRestricted() {
 			}
 			for ent := range r.scope {
 				if strings.HasPrefix(ent, kind+":") && e.scope[ent] {
-					first, what = i, fmt.Sprintf("step %d (%s) made %s reachable", i+1, e.s.Call, ent)
+					first, what = i, fmt.Sprintf("%s (%s) made %s reachable", l.ref(i), e.s.Call, ent)
 				}
 			}
 			if first >= 0 {
@@ -268,7 +284,7 @@ func (l *linter) reachableBeforeRestricted() {
 		if first < 0 && r.bucket() != "" {
 			for _, b := range sc.State.Buckets {
 				if b.Name == r.bucket() && len(b.Objects) > 0 {
-					first, what = -2, fmt.Sprintf("bucket %s already holds %d objects", b.Name, len(b.Objects))
+					first, what = -2, fmt.Sprintf("bucket %s already holds %s", b.Name, plural(len(b.Objects), "object"))
 				}
 			}
 		}
@@ -352,12 +368,12 @@ func (l *linter) reliedOnAtOnce() {
 			what := fmt.Sprintf("%s %s on %s", u.Principal, u.Action, u.Resource)
 			if !after {
 				l.add(RuleRevocationReliedOnAtOnce, i, w,
-					fmt.Sprintf("do not treat step %d as done everywhere at once: contain in the region where the use happens (a deny in the resource's policy there), wait until it is applied in every region (GET /v1/mutations/{id}), or make readers wait for it (at_least consistency)", i+1),
+					fmt.Sprintf("do not treat %s as done everywhere at once: contain in the region where the use happens (a deny in the resource's policy there), wait until it is applied in every region (GET /v1/mutations/{id}), or make readers wait for it (at_least consistency)", l.ref(i)),
 					"%s revokes %s, but %s in %s relies on it within %s, before the change can have reached %s",
 					c.s.Call, what, u.Ref, u.Region, w.Round(time.Millisecond), u.Region)
 			} else {
 				l.add(RuleGrantUsedAtOnce, i, w,
-					fmt.Sprintf("retry with backoff in %s, or wait until step %d is applied there (at_least consistency, GET /v1/mutations/{id})", u.Region, i+1),
+					fmt.Sprintf("retry with backoff in %s, or wait until %s is applied there (at_least consistency, GET /v1/mutations/{id})", u.Region, l.ref(i)),
 					"%s grants %s, and %s in %s uses it within %s, before the grant can have reached %s: expect access denied meanwhile",
 					c.s.Call, what, u.Ref, u.Region, w.Round(time.Millisecond), u.Region)
 			}

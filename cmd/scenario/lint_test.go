@@ -23,7 +23,7 @@ func TestLintExitCodes(t *testing.T) {
 		{"bad scenario", []string{"lint", bad}, 2, nil, []string{"bad.yaml"}},
 		{"bad trail", []string{"lint", "../../trail/testdata/bad/no-event-time.json"}, 2, nil, []string{"record 1: eventTime: missing"}},
 		{"snapshot without trail", []string{"lint", "--snapshot", snapshotFile, "public-s3-bucket"}, 2, nil, []string{"--snapshot"}},
-		{"trail", []string{"lint", "--snapshot", snapshotFile, incidentDir}, 1, []string{"event 00000000-0000-4000-8000-000000000102: revocation-relied-on-at-once"}, nil},
+		{"trail", []string{"lint", "--snapshot", snapshotFile, incidentDir}, 1, []string{"event 00000000-0000-4000-8000-000000000102: revocation-relied-on-at-once", "fix: do not treat event 00000000-0000-4000-8000-000000000102 as done"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { expectRun(t, tt.args, tt.code, tt.out, tt.er) })

@@ -299,7 +299,7 @@ func printReplay(w io.Writer, r *replay.Result) {
 		}
 	}
 	if len(r.Unknown) > 0 {
-		fmt.Fprintln(w, "\nprior state unknown (give --snapshot):")
+		fmt.Fprintln(w, "\nprior state unknown (replayed as absent; --snapshot supplies IAM, not buckets):")
 		for _, u := range r.Unknown {
 			fmt.Fprintf(w, "  %s\n", u)
 		}
