@@ -19,7 +19,7 @@ import (
 	"github.com/iamprop/iamprop/scenarios"
 )
 
-// The rules. docs/lint.md describes each with an example.
+// The rules. docs/replay.md ("scenario lint") describes each.
 const (
 	// RuleUploadAfterNarrowing: data written into a bucket right after a
 	// change that narrowed access to it, before the change can have reached

@@ -26,7 +26,7 @@ folders of them, lookup-events output; all trail arguments form one trail) and r
 ordering hazards: each with the step or event_id, the rule, the window the propagation
 model predicts, and the fix. Rules: upload-after-narrowing, reachable-before-restricted,
 committed-away-from-enforcement, revocation-relied-on-at-once, grant-used-at-once
-(docs/lint.md).
+(docs/replay.md).
 
 Exit status: 1 there are findings, 0 none, 2 invalid input, so CI can gate on it.`,
 		Example: `  scenario lint scenarios/public-s3-bucket.yaml
