@@ -86,3 +86,36 @@ func TestReplayBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestReplayPropagation(t *testing.T) {
+	dir := t.TempDir()
+	block := filepath.Join(dir, "constant.yaml")
+	if err := os.WriteFile(block, []byte("propagation:\n  default: {dist: constant, value: 30s}\nsources: [\"https://example.com/measured\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emit := filepath.Join(dir, "constant-incident.yaml")
+	out, _ := expectRun(t, []string{"replay", "--snapshot", snapshotFile, "--propagation", block, "--trials", "3", "--json", "--emit-scenario", emit, incidentDir}, 0, nil, nil)
+	var res struct {
+		Windows []struct {
+			Exposure struct{ P50, Max float64 } `json:"exposure_seconds"`
+		} `json:"windows"`
+		Suspects []struct{ Probability float64 } `json:"suspect_requests"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	// Every change reaches eu-west-1 exactly 30 s after its commit.
+	if len(res.Windows) != 1 || res.Windows[0].Exposure.P50 != 30 || res.Windows[0].Exposure.Max != 30 {
+		t.Errorf("windows %+v, want one of exactly 30 s", res.Windows)
+	}
+	if len(res.Suspects) != 1 || res.Suspects[0].Probability != 1 {
+		t.Errorf("suspects %+v, want probability 1", res.Suspects)
+	}
+	sc, err := scenarios.Load(emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Propagation.Default.Dist != "constant" || len(sc.Sources) != 1 {
+		t.Errorf("emitted propagation %+v, sources %v", sc.Propagation.Default, sc.Sources)
+	}
+}
