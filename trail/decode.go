@@ -97,32 +97,39 @@ func decodeList(file string, dec *json.Decoder, lookup bool, fn func(Event) erro
 		return fileErr(file, "%s: expected a list of records, got %s", list, describe(tok))
 	}
 	for i := 0; dec.More(); i++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return jsonErr(file, i, dec, err)
-		}
-		prefix := ""
+		var ev Event
+		var e *Error
 		if lookup {
 			var le struct {
 				CloudTrailEvent *string `json:"CloudTrailEvent"`
 			}
-			if err := json.Unmarshal(raw, &le); err != nil {
-				return &Error{File: file, Record: i, Reason: unmarshalReason(err, "an object with CloudTrailEvent")}
+			if err := dec.Decode(&le); err != nil {
+				if isTypeError(err) {
+					return &Error{File: file, Record: i, Reason: unmarshalReason(err, "an object with CloudTrailEvent")}
+				}
+				return jsonErr(file, i, dec, err)
 			}
 			if le.CloudTrailEvent == nil {
 				return &Error{File: file, Record: i, Field: "CloudTrailEvent", Reason: "missing; lookup-events output holds each record as a JSON string there"}
 			}
-			raw = json.RawMessage(*le.CloudTrailEvent)
-			prefix = "CloudTrailEvent."
+			var w wireRecord
+			err := json.Unmarshal([]byte(*le.CloudTrailEvent), &w)
+			ev, e = fromWire(&w, err)
+			if e != nil {
+				e.Field = "CloudTrailEvent" + strings.TrimSuffix("."+e.Field, ".")
+			}
+		} else {
+			// Straight into the record's struct: one pass over the bytes,
+			// and the fields iamprop does not keep are skipped, not copied.
+			var w wireRecord
+			err := dec.Decode(&w)
+			if err != nil && !isTypeError(err) {
+				return jsonErr(file, i, dec, err)
+			}
+			ev, e = fromWire(&w, err)
 		}
-		ev, e := decodeRecord(raw)
 		if e != nil {
 			e.File, e.Record = file, i
-			if e.Field != "" || prefix == "" {
-				e.Field = prefix + e.Field
-			} else {
-				e.Field = "CloudTrailEvent"
-			}
 			return e
 		}
 		ev.File, ev.Index = file, i
@@ -148,7 +155,19 @@ func DecodeRecord(raw []byte) (Event, error) {
 
 func decodeRecord(raw []byte) (Event, *Error) {
 	var w wireRecord
-	if err := json.Unmarshal(raw, &w); err != nil {
+	return fromWire(&w, json.Unmarshal(raw, &w))
+}
+
+func isTypeError(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te)
+}
+
+// fromWire checks a decoded record (err is its decoding error) and keeps
+// what iamprop uses.
+func fromWire(wp *wireRecord, err error) (Event, *Error) {
+	w := *wp
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return Event{}, &Error{Record: -1, Field: te.Field, Reason: fmt.Sprintf("expected %s, got %s", kindName(te.Type.Kind().String()), te.Value)}
