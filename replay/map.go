@@ -3,6 +3,7 @@ package replay
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type Skip struct {
 	EventID   string
 	EventName string
 	Reason    string
+	Time      time.Time
 }
 
 // Request is a successful call that the access model can decide: a
@@ -116,69 +118,160 @@ func callFor(e *trail.Event) string {
 // A record that cannot be mapped (a modelled call whose parameters lack a
 // required argument) is skipped with the reason, never dropped.
 func Map(events []trail.Event, snap *trail.Snapshot) *Plan {
+	b := NewBuilder(snap)
+	for _, e := range events {
+		_ = b.Add(e)
+	}
+	return b.Plan()
+}
+
+// Builder classifies records as they are decoded, in any order, holding
+// only what the replay needs: state changes whole (they are few), each
+// request as a few interned strings, counts for the rest. It drops records
+// whose eventID it has seen (by a 64-bit hash of the id). Plan orders what
+// it kept by eventTime, ties by eventID.
+type Builder struct {
+	p       *Plan
+	changes []trail.Event
+	reqs    []pending
+	seen    map[uint64]struct{}
+	dups    int
+	strs    map[string]string
+}
+
+// pending is a request whose principal is resolved once every record is
+// in (a key created anywhere in the trail is followed by its id).
+type pending struct {
+	Request
+	keyID string
+}
+
+// NewBuilder starts a plan; snap (the state before the trail) may be nil.
+func NewBuilder(snap *trail.Snapshot) *Builder {
 	p := &Plan{Unmodelled: map[string]int{}, Buckets: map[string]string{}, Snapshot: snap,
 		created: map[string]bool{}, keys: map[string]bool{}, orgNames: map[string]string{"root": "root"}}
 	if snap != nil {
 		p.Account = snap.Account()
 	}
-	p.Records = len(events)
-	if len(events) > 0 {
-		p.Start, p.End = events[0].EventTime, events[len(events)-1].EventTime
+	return &Builder{p: p, seen: map[uint64]struct{}{}, strs: map[string]string{}}
+}
+
+// Duplicates is the number of records dropped for an eventID seen before.
+func (b *Builder) Duplicates() int { return b.dups }
+
+func (b *Builder) intern(s string) string {
+	if v, ok := b.strs[s]; ok {
+		return v
 	}
-	// Buckets' regions first: a bucket's configuration is committed in its
-	// region even when the trail's CreateBucket is older than the window.
-	for i := range events {
-		e := &events[i]
-		if e.Failed() || e.Service() != "s3" {
-			continue
+	b.strs[s] = s
+	return s
+}
+
+// Add classifies one record; its signature fits trail.Decode's callback.
+func (b *Builder) Add(ev trail.Event) error {
+	h := fnv.New64a()
+	h.Write([]byte(ev.EventID))
+	if _, dup := b.seen[h.Sum64()]; dup {
+		b.dups++
+		return nil
+	}
+	b.seen[h.Sum64()] = struct{}{}
+	p, e := b.p, &ev
+	p.Records++
+	if p.Start.IsZero() || e.EventTime.Before(p.Start) {
+		p.Start = e.EventTime
+	}
+	if e.EventTime.After(p.End) {
+		p.End = e.EventTime
+	}
+	if p.Account == "" {
+		p.Account = firstNonEmpty(e.Recipient, e.Identity.AccountID)
+	}
+	if !e.Failed() && e.Service() == "s3" {
+		p.noteBucket(e)
+	}
+	call := callFor(e)
+	if e.Failed() {
+		p.Skipped = append(p.Skipped, Skip{e.EventID, b.intern(e.EventName), "failed: " + b.intern(e.ErrorCode), e.EventTime})
+		return nil
+	}
+	if call != "" {
+		b.changes = append(b.changes, ev)
+	}
+	if r, ok := p.request(e); ok {
+		r.EventName, r.Region, r.Principal, r.Action, r.Resource = b.intern(r.EventName), b.intern(r.Region), b.intern(r.Principal), b.intern(r.Action), b.intern(r.Resource)
+		keyID := ""
+		if e.Identity.Type == "IAMUser" {
+			keyID = b.intern(e.Identity.AccessKeyID)
 		}
-		var rp struct {
-			BucketName string `json:"bucketName"`
-			Config     *struct {
-				LocationConstraint string
-			} `json:"CreateBucketConfiguration"`
+		b.reqs = append(b.reqs, pending{r, keyID})
+	} else if call == "" {
+		p.Unmodelled[e.Service()+":"+e.EventName]++
+	}
+	return nil
+}
+
+// noteBucket learns a bucket's region: CreateBucket's location, else the
+// region of the bucket's events.
+func (p *Plan) noteBucket(e *trail.Event) {
+	var rp struct {
+		BucketName string `json:"bucketName"`
+		Config     *struct {
+			LocationConstraint string
+		} `json:"CreateBucketConfiguration"`
+	}
+	_ = json.Unmarshal(e.RequestParameters, &rp)
+	if rp.BucketName == "" {
+		return
+	}
+	if e.EventName == "CreateBucket" {
+		region := GlobalRegion // no LocationConstraint: us-east-1, as S3 does
+		if rp.Config != nil && rp.Config.LocationConstraint != "" {
+			region = rp.Config.LocationConstraint
 		}
-		_ = json.Unmarshal(e.RequestParameters, &rp)
-		if rp.BucketName == "" {
-			continue
-		}
-		region := e.AWSRegion
-		if e.EventName == "CreateBucket" {
-			region = GlobalRegion // no LocationConstraint: us-east-1, as S3 does
-			if rp.Config != nil && rp.Config.LocationConstraint != "" {
-				region = rp.Config.LocationConstraint
-			}
-			p.Buckets[rp.BucketName] = region
-			continue
-		}
-		if _, ok := p.Buckets[rp.BucketName]; !ok {
-			p.Buckets[rp.BucketName] = region
+		p.Buckets[rp.BucketName] = region
+		return
+	}
+	if _, ok := p.Buckets[rp.BucketName]; !ok {
+		p.Buckets[rp.BucketName] = e.AWSRegion
+	}
+}
+
+// Plan maps the changes in trail order and resolves the requests.
+func (b *Builder) Plan() *Plan {
+	p := b.p
+	sort.Slice(b.changes, func(i, j int) bool { return trail.Less(&b.changes[i], &b.changes[j]) })
+	for i := range b.changes {
+		e := &b.changes[i]
+		c, err := p.mapChange(e, callFor(e))
+		if err != nil {
+			p.Skipped = append(p.Skipped, Skip{e.EventID, e.EventName, err.Error(), e.EventTime})
+		} else {
+			p.Changes = append(p.Changes, c)
 		}
 	}
-	for i := range events {
-		e := &events[i]
-		if p.Account == "" {
-			p.Account = firstNonEmpty(e.Recipient, e.Identity.AccountID)
+	b.changes = nil
+	sort.Slice(b.reqs, func(i, j int) bool {
+		a, c := &b.reqs[i], &b.reqs[j]
+		if !a.Time.Equal(c.Time) {
+			return a.Time.Before(c.Time)
 		}
-		call := callFor(e)
-		if e.Failed() {
-			p.Skipped = append(p.Skipped, Skip{e.EventID, e.EventName, "failed: " + e.ErrorCode})
-			continue
+		return a.EventID < c.EventID
+	})
+	p.Requests = make([]Request, 0, len(b.reqs))
+	for _, r := range b.reqs {
+		if r.keyID != "" && p.keys[r.keyID] {
+			r.Principal = "key:" + r.keyID
 		}
-		if call != "" {
-			c, err := p.mapChange(e, call)
-			if err != nil {
-				p.Skipped = append(p.Skipped, Skip{e.EventID, e.EventName, err.Error()})
-			} else {
-				p.Changes = append(p.Changes, c)
-			}
-		}
-		if r, ok := p.request(e); ok {
-			p.Requests = append(p.Requests, r)
-		} else if call == "" {
-			p.Unmodelled[e.Service()+":"+e.EventName]++
-		}
+		p.Requests = append(p.Requests, r.Request)
 	}
+	b.reqs = nil
+	sort.SliceStable(p.Skipped, func(i, j int) bool {
+		if !p.Skipped[i].Time.Equal(p.Skipped[j].Time) {
+			return p.Skipped[i].Time.Before(p.Skipped[j].Time)
+		}
+		return p.Skipped[i].EventID < p.Skipped[j].EventID
+	})
 	return p
 }
 
@@ -422,13 +515,11 @@ func (p *Plan) request(e *trail.Event) (Request, bool) {
 
 // principal is the probe principal of a record's caller, "" when iamprop
 // cannot decide for it (an AWS service, a federated web identity).
+// A key created in the trail is followed by its id instead (Builder.Plan),
+// so its deletion is a revocation of the requests signed with it.
 func (p *Plan) principal(e *trail.Event) string {
 	id := e.Identity
 	switch {
-	case id.Type == "IAMUser" && p.keys[id.AccessKeyID]:
-		// A key created in the trail is followed by its id, so its
-		// deletion is a revocation of the requests signed with it.
-		return "key:" + id.AccessKeyID
 	case id.Type == "AWSAccount" && (id.AccountID == "anonymous" || id.PrincipalID == ""):
 		return "anonymous"
 	case id.Type == "IAMUser" || id.Type == "AssumedRole" || id.Type == "Root":

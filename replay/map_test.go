@@ -96,7 +96,7 @@ func TestMapChanges(t *testing.T) {
 func TestMapUnmodelledAndRequests(t *testing.T) {
 	get := ev("g", "s3.amazonaws.com", "GetObject", "eu-west-1", `{"bucketName": "docs", "key": "a.pdf"}`, "")
 	anon := get
-	anon.EventID, anon.Identity = "a", trail.Identity{Type: "AWSAccount", AccountID: "anonymous"}
+	anon.EventID, anon.Identity = "g2", trail.Identity{Type: "AWSAccount", AccountID: "anonymous"}
 	assumed := ev("r", "sts.amazonaws.com", "AssumeRole", "eu-west-1", `{"roleArn": "arn:aws:iam::111122223333:role/ops", "roleSessionName": "x"}`, "")
 	events := []trail.Event{
 		ev("1", "ec2.amazonaws.com", "RunInstances", "us-east-1", `{}`, ""),

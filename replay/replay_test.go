@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/iamprop/iamprop/replay"
@@ -140,5 +141,50 @@ func TestReplayIncident(t *testing.T) {
 	}
 	if w := r.Windows[0].Exposure; w == nil || w.P50 <= 0 || w.P99 < w.P50 || w.Max < w.P99 {
 		t.Errorf("window stats %+v", w)
+	}
+}
+
+// TestBuilderOrderFree: records streamed in any file order, duplicates
+// included, give the plan of the merged trail.
+func TestBuilderOrderFree(t *testing.T) {
+	files := []string{"trail/lookup-events.json", "trail/111122223333_CloudTrail_us-east-1_20261201T0900Z_iam.json", "trail/111122223333_CloudTrail_eu-west-1_20261201T0900Z_s3.json.gz"}
+	ids := func(p *replay.Plan) string {
+		var s []string
+		for _, c := range p.Changes {
+			s = append(s, c.EventID)
+		}
+		s = append(s, "|")
+		for _, r := range p.Requests {
+			s = append(s, r.EventID+"="+r.Principal)
+		}
+		s = append(s, "|")
+		for _, k := range p.Skipped {
+			s = append(s, k.EventID)
+		}
+		return strings.Join(s, " ")
+	}
+	var want string
+	for n, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 2, 0}} {
+		b := replay.NewBuilder(nil)
+		var m trail.Merger
+		for _, i := range order {
+			data, err := os.ReadFile(filepath.Join("..", "trail", "testdata", files[i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := trail.Decode(files[i], bytes.NewReader(data), b.Add); err != nil {
+				t.Fatal(err)
+			}
+			if err := trail.Decode(files[i], bytes.NewReader(data), m.Add); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := ids(b.Plan())
+		if n == 0 {
+			want = ids(replay.Map(m.Events(), nil))
+		}
+		if got != want || b.Duplicates() != 1 {
+			t.Errorf("order %v: %d duplicates\n got %s\nwant %s", order, b.Duplicates(), got, want)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func (a *Analysis) Result(exposure, denial [][]float64, duplicates int, propagat
 		r.Changes = append(r.Changes, ChangeResult{c.EventID, c.EventName, c.Call.Action, c.Region, c.Time, c.Revoke, c.Applied, c.Reason})
 	}
 	for _, s := range p.Skipped {
-		r.Skipped = append(r.Skipped, SkipResult(s))
+		r.Skipped = append(r.Skipped, SkipResult{s.EventID, s.EventName, s.Reason})
 	}
 	column := func(m [][]float64, i int) []float64 {
 		var out []float64

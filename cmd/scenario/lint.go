@@ -107,18 +107,14 @@ func runLint(cmd *cobra.Command, args []string, snapshot string, asJSON bool) er
 // lintTrail turns a trail into the scenario replay would run, with the
 // trail's requests as uses.
 func lintTrail(args []string, snapshot string) (lint.Input, error) {
-	events, _, err := readTrail(args)
-	if err != nil {
-		return lint.Input{}, err
-	}
-	if len(events) == 0 {
-		return lint.Input{}, fmt.Errorf("the trail holds no records")
-	}
 	snap, err := readSnapshot(snapshot)
 	if err != nil {
 		return lint.Input{}, err
 	}
-	p := replay.Map(events, snap)
+	p, _, err := readTrail(args, snap)
+	if err != nil {
+		return lint.Input{}, err
+	}
 	sc, err := scenarios.Parse("trail.yaml", p.BaseScenario(replay.Options{Name: "trail"}))
 	if err != nil {
 		return lint.Input{}, fmt.Errorf("the trail's scenario is invalid: %w", err)

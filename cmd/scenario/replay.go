@@ -97,26 +97,32 @@ func trailFiles(args []string) ([]string, error) {
 	return out, nil
 }
 
-// readTrail decodes every file before anything runs, so a bad file means
-// nothing half-runs.
-func readTrail(args []string) ([]trail.Event, int, error) {
+// readTrail streams every file's records into a replay plan: each record
+// is classified as it is decoded, so the trail is never held whole. Every
+// file is decoded before anything runs, so a bad file means nothing
+// half-runs.
+func readTrail(args []string, snap *trail.Snapshot) (*replay.Plan, int, error) {
 	files, err := trailFiles(args)
 	if err != nil {
 		return nil, 0, err
 	}
-	var m trail.Merger
+	b := replay.NewBuilder(snap)
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
 			return nil, 0, err
 		}
-		err = trail.Decode(name, f, m.Add)
+		err = trail.Decode(name, f, b.Add)
 		f.Close()
 		if err != nil {
 			return nil, 0, err
 		}
 	}
-	return m.Events(), m.Duplicates(), nil
+	p := b.Plan()
+	if p.Records == 0 {
+		return nil, 0, errors.New("the trail holds no records")
+	}
+	return p, b.Duplicates(), nil
 }
 
 func readSnapshot(path string) (*trail.Snapshot, error) {
@@ -160,11 +166,11 @@ func readPropagation(path string) (string, []string, error) {
 // prepareReplay reads and analyzes the inputs: every error is invalid input.
 func prepareReplay(args []string, snapshotPath, propagationPath, name string) (*replay.Analysis, int, replay.Options, error) {
 	var o replay.Options
-	events, dups, err := readTrail(args)
+	snap, err := readSnapshot(snapshotPath)
 	if err != nil {
 		return nil, 0, o, err
 	}
-	snap, err := readSnapshot(snapshotPath)
+	p, dups, err := readTrail(args, snap)
 	if err != nil {
 		return nil, 0, o, err
 	}
@@ -172,11 +178,7 @@ func prepareReplay(args []string, snapshotPath, propagationPath, name string) (*
 	if err != nil {
 		return nil, 0, o, err
 	}
-	if len(events) == 0 {
-		return nil, 0, o, errors.New("the trail holds no records")
-	}
 	o = replay.Options{Name: name, Propagation: prop, Sources: sources}
-	p := replay.Map(events, snap)
 	base, err := scenarios.Parse(name+".yaml", p.BaseScenario(o))
 	if err != nil {
 		return nil, 0, o, fmt.Errorf("the replay's scenario is invalid: %w", err)
