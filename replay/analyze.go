@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -123,6 +124,16 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 		cur[i] = decide(k)
 	}
 	flips := make([][]flip, len(tuples))
+	// Only the tuples a change can affect are decided again after it: a
+	// trail of many changes and requests stays linear, not their product.
+	all := make([]int, len(tuples))
+	byEntity := map[string][]int{}
+	for k, tp := range tuples {
+		all[k] = k
+		for _, e := range p.entities(tp) {
+			byEntity[e] = append(byEntity[e], k)
+		}
+	}
 	unknown := map[string]bool{}
 	ci, ri := 0, 0
 	for ci < len(p.Changes) || ri < len(p.Requests) {
@@ -158,7 +169,14 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 		}
 		st.Apply(c.Call)
 		c.Applied = true
-		for k := range tuples {
+		affected := all
+		if scope := p.scopeOf(c.Call); scope != nil {
+			affected = affected[:0:0]
+			for _, e := range scope {
+				affected = append(affected, byEntity[e]...)
+			}
+		}
+		for _, k := range affected {
 			if d := decide(tuples[k]); d != cur[k] {
 				cur[k] = d
 				flips[k] = append(flips[k], flip{change: ci - 1, at: p.at(c.Time), allow: d})
@@ -200,6 +218,67 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 	}
 	a.YAML = y
 	return a, nil
+}
+
+// entities are the users, roles, keys and buckets a request depends on
+// directly: its principal's, and its resource's.
+func (p *Plan) entities(t tuple) []string {
+	var out []string
+	pr := t.principal
+	switch {
+	case strings.HasPrefix(pr, "key:"):
+		out = append(out, pr)
+		if u := p.keyOwner[strings.TrimPrefix(pr, "key:")]; u != "" {
+			out = append(out, "user:"+u)
+		}
+	case strings.Contains(pr, ":assumed-role/"):
+		r, _, _ := strings.Cut(pr[strings.Index(pr, ":assumed-role/")+len(":assumed-role/"):], "/")
+		out = append(out, "role:"+r)
+	case strings.Contains(pr, ":user/"), strings.Contains(pr, ":role/"):
+		kind := "user:"
+		if strings.Contains(pr, ":role/") {
+			kind = "role:"
+		}
+		out = append(out, kind+pr[strings.LastIndex(pr, "/")+1:])
+	}
+	res := t.resource
+	switch {
+	case strings.HasPrefix(res, "arn:aws:s3:::"):
+		b, _, _ := strings.Cut(strings.TrimPrefix(res, "arn:aws:s3:::"), "/")
+		out = append(out, "bucket:"+b)
+	case strings.Contains(res, ":user/"):
+		out = append(out, "user:"+res[strings.LastIndex(res, "/")+1:])
+	case strings.Contains(res, ":role/"):
+		out = append(out, "role:"+res[strings.LastIndex(res, "/")+1:])
+	}
+	return out
+}
+
+// scopeOf is the entities whose requests a call can change, nil when it
+// may change any (a group's members, a managed policy's attachments, the
+// organization, the account's Block Public Access).
+func (p *Plan) scopeOf(c controlplane.Call) []string {
+	var args map[string]any
+	if json.Unmarshal(c.Args, &args) != nil {
+		return nil
+	}
+	if _, ok := args["group_name"]; ok {
+		return nil
+	}
+	var out []string
+	for arg, kind := range map[string]string{"user_name": "user:", "role_name": "role:", "access_key_id": "key:", "bucket": "bucket:"} {
+		if v, ok := args[arg].(string); ok && v != "" {
+			out = append(out, kind+v)
+		}
+	}
+	if v, ok := args["access_key_id"].(string); ok && p.keyOwner[v] != "" {
+		out = append(out, "user:"+p.keyOwner[v])
+	}
+	switch {
+	case len(out) == 0, strings.HasPrefix(c.Action, "organizations:"), strings.HasPrefix(c.Action, "s3control:"):
+		return nil
+	}
+	return out
 }
 
 // regions are every region the trail commits or serves in, and us-east-1.

@@ -66,6 +66,7 @@ type Plan struct {
 	Account    string            // the default account
 	created    map[string]bool   // buckets created in the trail
 	keys       map[string]bool   // access keys created in the trail
+	keyOwner   map[string]string // access key -> user, for keys created in the trail
 	orgNames   map[string]string // organization ids (p-..., ou-..., r-...) -> iamprop references
 }
 
@@ -149,7 +150,7 @@ type pending struct {
 // NewBuilder starts a plan; snap (the state before the trail) may be nil.
 func NewBuilder(snap *trail.Snapshot) *Builder {
 	p := &Plan{Unmodelled: map[string]int{}, Buckets: map[string]string{}, Snapshot: snap,
-		created: map[string]bool{}, keys: map[string]bool{}, orgNames: map[string]string{"root": "root"}}
+		created: map[string]bool{}, keys: map[string]bool{}, keyOwner: map[string]string{}, orgNames: map[string]string{"root": "root"}}
 	if snap != nil {
 		p.Account = snap.Account()
 	}
@@ -358,6 +359,7 @@ func (p *Plan) mapChange(e *trail.Event, call string) (Change, error) {
 		args["access_key_id"] = re.AccessKey.AccessKeyId
 		args["user_name"] = firstNonEmpty(str("userName"), re.AccessKey.UserName, e.Identity.UserName)
 		p.keys[re.AccessKey.AccessKeyId] = true
+		p.keyOwner[re.AccessKey.AccessKeyId] = args["user_name"].(string)
 	case "iam:CreatePolicy":
 		delete(args, "path") // policies are addressed as arn:aws:iam::ACCOUNT:policy/NAME
 	case "s3:CreateBucket":

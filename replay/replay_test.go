@@ -2,10 +2,12 @@ package replay_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamprop/iamprop/replay"
 	"github.com/iamprop/iamprop/runner"
@@ -186,5 +188,56 @@ func TestBuilderOrderFree(t *testing.T) {
 		if got != want || b.Duplicates() != 1 {
 			t.Errorf("order %v: %d duplicates\n got %s\nwant %s", order, b.Duplicates(), got, want)
 		}
+	}
+}
+
+// TestReplayDeletedKey: a key created in the trail is followed by its id,
+// so requests signed with it after its deletion are suspect.
+func TestReplayDeletedKey(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	admin := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/admin", AccountID: "111122223333", UserName: "admin", AccessKeyID: "AKIAADMIN"}
+	alice := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/alice", AccountID: "111122223333", UserName: "alice", AccessKeyID: "AKIAALICE1"}
+	ev := func(id string, sec int, src, name, region string, who trail.Identity, params, resp string) trail.Event {
+		e := trail.Event{EventID: id, EventTime: t0.Add(time.Duration(sec) * time.Second), EventSource: src, EventName: name, AWSRegion: region,
+			Recipient: "111122223333", Identity: who, RequestParameters: json.RawMessage(params)}
+		if resp != "" {
+			e.ResponseElements = json.RawMessage(resp)
+		}
+		return e
+	}
+	get := `{"bucketName": "example-reports", "key": "a.csv"}`
+	events := []trail.Event{
+		ev("e01", 0, "s3.amazonaws.com", "CreateBucket", "eu-west-1", admin, `{"bucketName": "example-reports", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}`, ""),
+		ev("e02", 1, "iam.amazonaws.com", "CreateUser", "us-east-1", admin, `{"userName": "alice"}`, ""),
+		ev("e03", 2, "iam.amazonaws.com", "PutUserPolicy", "us-east-1", admin, `{"userName": "alice", "policyName": "r", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}`, ""),
+		ev("e04", 3, "iam.amazonaws.com", "CreateAccessKey", "us-east-1", admin, `{"userName": "alice"}`, `{"accessKey": {"accessKeyId": "AKIAALICE1", "userName": "alice", "status": "Active"}}`),
+		ev("e05", 30, "s3.amazonaws.com", "GetObject", "eu-west-1", alice, get, ""),
+		ev("e06", 40, "iam.amazonaws.com", "DeleteAccessKey", "us-east-1", admin, `{"userName": "alice", "accessKeyId": "AKIAALICE1"}`, ""),
+		ev("e07", 41, "s3.amazonaws.com", "GetObject", "eu-west-1", alice, get, ""),
+	}
+	p := replay.Map(events, nil)
+	base, err := scenarios.Parse("replay.yaml", p.BaseScenario(replay.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Suspects) != 1 || a.Suspects[0].EventID != "e07" || a.Suspects[0].ChangeEventID != "e06" || a.Suspects[0].Principal != "key:AKIAALICE1" {
+		t.Errorf("suspects %+v, want e07 after e06 signed by key:AKIAALICE1", a.Suspects)
+	}
+	var revoked []string
+	for _, w := range a.Windows {
+		if w.Kind == "exposure" {
+			revoked = append(revoked, w.ChangeEventID)
+		}
+	}
+	if strings.Join(revoked, ",") != "e06" {
+		t.Errorf("exposure windows from %v, want e06", revoked)
 	}
 }
