@@ -51,6 +51,7 @@ type Window struct {
 	Resource      string
 	From, Until   time.Duration
 	probe         string
+	tuple, flip   int
 }
 
 // Suspect is a request that succeeded while the truth already denied it:
@@ -63,7 +64,13 @@ type Suspect struct {
 	Action        string
 	Resource      string
 	At            time.Duration
-	probe         string
+	// window is the index in Windows of the change's window in Region
+	// (-1: the region committed the change, so applied it at once); since
+	// is how long after the change the request came.
+	window int
+	since  time.Duration
+	tuple  int
+	flip   int
 }
 
 // Analysis is an analyzed plan: the windows to measure, the suspect
@@ -154,7 +161,8 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 			}
 			last := fl[len(fl)-1]
 			a.Suspects = append(a.Suspects, Suspect{EventID: r.EventID, ChangeEventID: p.Changes[last.change].EventID,
-				Region: r.Region, Principal: r.Principal, Action: r.Action, Resource: r.Resource, At: p.at(r.Time)})
+				Region: r.Region, Principal: r.Principal, Action: r.Action, Resource: r.Resource, At: p.at(r.Time),
+				since: p.at(r.Time) - last.at, tuple: k, flip: len(fl) - 1, window: -1})
 			continue
 		}
 		c := &p.Changes[ci]
@@ -202,11 +210,26 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 					continue // the committing region applies at commit
 				}
 				a.Windows = append(a.Windows, Window{ChangeEventID: p.Changes[f.change].EventID, Kind: kind, Region: region,
-					Principal: tuples[k].principal, Action: tuples[k].action, Resource: tuples[k].resource, From: f.at, Until: until})
+					Principal: tuples[k].principal, Action: tuples[k].action, Resource: tuples[k].resource, From: f.at, Until: until,
+					tuple: k, flip: i})
 			}
 		}
 	}
 	sort.SliceStable(a.Windows, func(i, j int) bool { return a.Windows[i].From < a.Windows[j].From })
+	type key struct {
+		tuple, flip int
+		region      string
+	}
+	windowOf := map[key]int{}
+	for i, w := range a.Windows {
+		windowOf[key{w.tuple, w.flip, w.Region}] = i
+	}
+	for i := range a.Suspects {
+		s := &a.Suspects[i]
+		if w, ok := windowOf[key{s.tuple, s.flip, s.Region}]; ok {
+			s.window = w
+		}
+	}
 	for u := range unknown {
 		a.Unknown = append(a.Unknown, u)
 	}
@@ -360,15 +383,12 @@ func statsOf(v []float64) Stats {
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-// ProbeNames returns the scenario's probe names in order: the windows'
-// then the suspects'. Result takes per-trial measurements in this order.
+// ProbeNames returns the scenario's probe names in order, one per window.
+// Result takes per-trial measurements in this order.
 func (a *Analysis) ProbeNames() []string {
 	var out []string
 	for _, w := range a.Windows {
 		out = append(out, w.probe)
-	}
-	for _, s := range a.Suspects {
-		out = append(out, s.probe)
 	}
 	return out
 }

@@ -65,7 +65,9 @@ type SuspectResult struct {
 
 // Result folds per-trial measurements into the replay's result. exposure
 // and denial hold, per trial, each probe's window in seconds, in
-// ProbeNames order (runner.TrialSample's Exposure and Denial).
+// ProbeNames order (runner.TrialSample's Exposure and Denial). A suspect's
+// probability is the share of trials whose window in its region was still
+// open when it came; 0 in the region that committed the change.
 func (a *Analysis) Result(exposure, denial [][]float64, duplicates int, propagation string) *Result {
 	p := a.Plan
 	r := &Result{Records: p.Records, Duplicates: duplicates, Unmodelled: p.Unmodelled, Unknown: a.Unknown,
@@ -100,17 +102,23 @@ func (a *Analysis) Result(exposure, denial [][]float64, duplicates int, propagat
 		}
 		r.Windows = append(r.Windows, wr)
 	}
-	for j, s := range a.Suspects {
-		v := column(exposure, len(a.Windows)+j)
-		n := 0
-		for _, x := range v {
-			if x > 0 {
-				n++
-			}
-		}
+	for _, s := range a.Suspects {
+		// The request was stale when its region still allowed it that long
+		// after the change: the window's exposure in that trial outlasted it
+		// (the window opens at the change; its region allowed until it
+		// applied the change).
 		prob := 0.0
-		if len(v) > 0 {
-			prob = round3(float64(n) / float64(len(v)))
+		if s.window >= 0 {
+			v := column(exposure, s.window)
+			n := 0
+			for _, x := range v {
+				if x > s.since.Seconds() {
+					n++
+				}
+			}
+			if len(v) > 0 {
+				prob = round3(float64(n) / float64(len(v)))
+			}
 		}
 		r.Suspects = append(r.Suspects, SuspectResult{s.EventID, s.ChangeEventID, s.Region, s.Principal, s.Action, s.Resource, prob})
 	}

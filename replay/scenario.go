@@ -78,7 +78,7 @@ func (a *Analysis) scenarioYAML(o Options) ([]byte, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: %s\n", yamlString(name))
 	fmt.Fprintf(&b, "title: %s\n", yamlString(fmt.Sprintf("CloudTrail replay: %d changes from %s to %s", len(p.Changes), p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))))
-	fmt.Fprintf(&b, "description: %s\n", yamlString(fmt.Sprintf("Written by scenario replay from %d CloudTrail records. Scenario time %s is %s; each step is a change of the trail at its eventTime, each probe a window or suspect request the replay measured.", p.Records, dur(Lead), p.Start.Format(time.RFC3339))))
+	fmt.Fprintf(&b, "description: %s\n", yamlString(fmt.Sprintf("Written by scenario replay from %d CloudTrail records. Scenario time %s is %s; each step is a change of the trail at its eventTime, each probe a window the replay measured.", p.Records, dur(Lead), p.Start.Format(time.RFC3339))))
 	if len(sources) > 0 {
 		fmt.Fprintf(&b, "sources: %s\n", list(sources))
 	}
@@ -99,7 +99,7 @@ func (a *Analysis) scenarioYAML(o Options) ([]byte, error) {
 		}
 		b.WriteString("}\n")
 	}
-	if len(a.Windows)+len(a.Suspects) > 0 {
+	if len(a.Windows) > 0 {
 		b.WriteString("probes:\n")
 	}
 	for i := range a.Windows {
@@ -107,14 +107,6 @@ func (a *Analysis) scenarioYAML(o Options) ([]byte, error) {
 		w.probe = fmt.Sprintf("w%d-%s", i+1, w.Region)
 		fmt.Fprintf(&b, "  - {name: %s, region: %s, principal: %s, action: %s, resource: %s, from: %s, until: %s}\n",
 			w.probe, w.Region, yamlString(w.Principal), w.Action, yamlString(w.Resource), dur(w.From), dur(w.Until))
-	}
-	for i := range a.Suspects {
-		s := &a.Suspects[i]
-		s.probe = fmt.Sprintf("s%d-%s", i+1, s.Region)
-		// One instant: the request's own. Its exposure in a trial is
-		// positive exactly when the serving region still allowed it.
-		fmt.Fprintf(&b, "  - {name: %s, region: %s, principal: %s, action: %s, resource: %s, from: %s, until: %s, every: 1ms}\n",
-			s.probe, s.Region, yamlString(s.Principal), s.Action, yamlString(s.Resource), dur(s.At), dur(s.At+time.Millisecond))
 	}
 	return []byte(b.String()), nil
 }
