@@ -50,6 +50,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newListCmd(),
 		newCompareCmd(),
 		newChaosCmd(),
+		newReplayCmd(),
+		newLintCmd(),
 	)
 	return root
 }

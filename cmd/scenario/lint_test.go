@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestLintExitCodes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: bad\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		out, er []string
+	}{
+		{"findings", []string{"lint", "public-s3-bucket"}, 1, []string{"step 2: upload-after-narrowing", "fix: "}, nil},
+		{"none", []string{"lint", "public-s3-bucket-policy-first"}, 0, []string{"no ordering hazards found"}, nil},
+		{"bad scenario", []string{"lint", bad}, 2, nil, []string{"bad.yaml"}},
+		{"bad trail", []string{"lint", "../../trail/testdata/bad/no-event-time.json"}, 2, nil, []string{"record 1: eventTime: missing"}},
+		{"snapshot without trail", []string{"lint", "--snapshot", snapshotFile, "public-s3-bucket"}, 2, nil, []string{"--snapshot"}},
+		{"trail", []string{"lint", "--snapshot", snapshotFile, incidentDir}, 1, []string{"event 00000000-0000-4000-8000-000000000102: revocation-relied-on-at-once", "fix: do not treat event 00000000-0000-4000-8000-000000000102 as done"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { expectRun(t, tt.args, tt.code, tt.out, tt.er) })
+	}
+}
+
+func TestLintJSON(t *testing.T) {
+	out, _ := expectRun(t, []string{"lint", "--json", "--snapshot", snapshotFile, incidentDir}, 1, nil, nil)
+	var res struct {
+		Findings []map[string]any `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Findings) == 0 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, k := range []string{"rule", "event_id", "message", "fix", "window_seconds"} {
+		if _, ok := res.Findings[0][k]; !ok {
+			t.Errorf("finding lacks %q: %v", k, res.Findings[0])
+		}
+	}
+	out, _ = expectRun(t, []string{"lint", "--json", "public-s3-bucket-policy-first"}, 0, nil, nil)
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Findings == nil || len(res.Findings) != 0 {
+		t.Errorf("no findings must print an empty list: %s", out)
+	}
+}

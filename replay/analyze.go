@@ -1,0 +1,398 @@
+package replay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/evaluator"
+)
+
+// DefaultPropagation is the delay model when the caller gives none: the
+// library's, a lognormal with a 4 s median (OFFENSAI's measured enforcement
+// lag for IAM changes) and an assumed 10 s p99. DefaultSources cite it.
+const DefaultPropagation = "default: {dist: lognormal, median: 4s, p99: 10s}"
+
+// DefaultSources are the citations of DefaultPropagation.
+var DefaultSources = []string{
+	"https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency",
+	"https://www.offensai.com/blog/eventual-consistency-resistant-iam-containment-aws-incident-response",
+	"https://ferkakta.dev/iam-eventual-consistency-is-four-seconds",
+}
+
+// Options shape the scenario a replay runs.
+type Options struct {
+	Name        string        // scenario name; default "replay"
+	Propagation string        // YAML of a propagation block; "" = DefaultPropagation
+	Sources     []string      // citations of Propagation; DefaultSources with the default
+	Tail        time.Duration // simulated time after the last record; 0 = 2m
+	Seed        uint64        // scenario seed; 0 = 1
+}
+
+// Lead is the scenario time of the trail's first record: the snapshot's
+// state holds from 0s, and the first change comes after it.
+const Lead = time.Second
+
+// Window is one (principal, action, resource) that a change revoked
+// (Kind "exposure") or granted (Kind "denial"), in one region other than
+// the one that committed it, measured from the change's commit until the
+// truth's next decision change for it (or the end).
+type Window struct {
+	ChangeEventID string
+	Kind          string // exposure | denial
+	Region        string
+	Principal     string
+	Action        string
+	Resource      string
+	From, Until   time.Duration
+	probe         string
+	tuple, flip   int
+}
+
+// Suspect is a request that succeeded while the truth already denied it:
+// it may have been served by a region that had not applied the change.
+type Suspect struct {
+	EventID       string
+	ChangeEventID string // the change after which the truth denied it
+	Region        string
+	Principal     string
+	Action        string
+	Resource      string
+	At            time.Duration
+	// window is the index in Windows of the change's window in Region
+	// (-1: the region committed the change, so applied it at once); since
+	// is how long after the change the request came.
+	window int
+	since  time.Duration
+	tuple  int
+	flip   int
+}
+
+// Analysis is an analyzed plan: the windows to measure, the suspect
+// requests, what the replay could not know, and the scenario that
+// measures them.
+type Analysis struct {
+	Plan     *Plan
+	Windows  []Window
+	Suspects []Suspect
+	// Unknown lists entities the trail uses whose state before the trail
+	// is unknown (no snapshot, or absent from it), with what refused them.
+	Unknown []string
+	// DeniedFromStart counts successful requests the replayed state denied
+	// before any change of the trail: a sign of state the replay lacks.
+	DeniedFromStart int
+	Regions         []string
+	Duration        time.Duration
+	YAML            []byte // the scenario, probes included
+}
+
+// At is the scenario time of a trail instant.
+func (p *Plan) At(t time.Time) time.Duration { return p.at(t) }
+
+func (p *Plan) at(t time.Time) time.Duration {
+	return (t.Sub(p.Start) + Lead).Round(time.Millisecond)
+}
+
+type tuple struct{ principal, action, resource string }
+
+type flip struct {
+	change int
+	at     time.Duration
+	allow  bool
+}
+
+// Analyze replays the plan's changes in trail order on initial (the state
+// before the trail, as the scenario's state builds it: see
+// runner.InitialState) to find every decision each change flipped and
+// every suspect request, and writes the scenario that measures them.
+// It marks each change Applied or not (with AWS's reason).
+func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error) {
+	a := &Analysis{Plan: p}
+	st := initial.Clone()
+	var tuples []tuple
+	index := map[tuple]int{}
+	for _, r := range p.Requests {
+		k := tuple{r.Principal, r.Action, r.Resource}
+		if _, ok := index[k]; !ok {
+			index[k] = len(tuples)
+			tuples = append(tuples, k)
+		}
+	}
+	decide := func(k tuple) bool {
+		return st.Decide(controlplane.Probe{Principal: k.principal, Action: k.action, Resource: k.resource}).Effect == evaluator.Allow
+	}
+	cur := make([]bool, len(tuples))
+	for i, k := range tuples {
+		cur[i] = decide(k)
+	}
+	flips := make([][]flip, len(tuples))
+	// Only the tuples a change can affect are decided again after it: a
+	// trail of many changes and requests stays linear, not their product.
+	all := make([]int, len(tuples))
+	byEntity := map[string][]int{}
+	for k, tp := range tuples {
+		all[k] = k
+		for _, e := range p.entities(tp) {
+			byEntity[e] = append(byEntity[e], k)
+		}
+	}
+	unknown := map[string]bool{}
+	ci, ri := 0, 0
+	for ci < len(p.Changes) || ri < len(p.Requests) {
+		// A request and a change of the same record: the request was
+		// authorized by the state before its own effect.
+		takeRequest := ri < len(p.Requests) && (ci == len(p.Changes) || !after(p.Requests[ri].Time, p.Requests[ri].EventID, p.Changes[ci].Time, p.Changes[ci].EventID))
+		if takeRequest {
+			r := p.Requests[ri]
+			ri++
+			k := index[tuple{r.Principal, r.Action, r.Resource}]
+			if cur[k] {
+				continue
+			}
+			fl := flips[k]
+			if len(fl) == 0 {
+				a.DeniedFromStart++
+				continue
+			}
+			last := fl[len(fl)-1]
+			a.Suspects = append(a.Suspects, Suspect{EventID: r.EventID, ChangeEventID: p.Changes[last.change].EventID,
+				Region: r.Region, Principal: r.Principal, Action: r.Action, Resource: r.Resource, At: p.at(r.Time),
+				since: p.at(r.Time) - last.at, tuple: k, flip: len(fl) - 1, window: -1})
+			continue
+		}
+		c := &p.Changes[ci]
+		ci++
+		if err := st.Validate(c.Call); err != nil {
+			c.Reason = err.Error()
+			var ae *controlplane.APIError
+			if errors.As(err, &ae) && ae.Code == "NoSuchEntity" {
+				unknown[ae.Message] = true
+			}
+			continue
+		}
+		st.Apply(c.Call)
+		c.Applied = true
+		affected := all
+		if scope := p.scopeOf(c.Call); scope != nil {
+			affected = affected[:0:0]
+			for _, e := range scope {
+				affected = append(affected, byEntity[e]...)
+			}
+		}
+		for _, k := range affected {
+			if d := decide(tuples[k]); d != cur[k] {
+				cur[k] = d
+				flips[k] = append(flips[k], flip{change: ci - 1, at: p.at(c.Time), allow: d})
+			}
+		}
+	}
+	a.Regions, a.Duration = p.regions(), p.duration(o)
+	for k, fl := range flips {
+		for i, f := range fl {
+			until := a.Duration
+			if i+1 < len(fl) {
+				until = fl[i+1].at
+			}
+			if until <= f.at {
+				continue
+			}
+			kind := "exposure"
+			if f.allow {
+				kind = "denial"
+			}
+			for _, region := range a.Regions {
+				if region == p.Changes[f.change].Region {
+					continue // the committing region applies at commit
+				}
+				a.Windows = append(a.Windows, Window{ChangeEventID: p.Changes[f.change].EventID, Kind: kind, Region: region,
+					Principal: tuples[k].principal, Action: tuples[k].action, Resource: tuples[k].resource, From: f.at, Until: until,
+					tuple: k, flip: i})
+			}
+		}
+	}
+	sort.SliceStable(a.Windows, func(i, j int) bool { return a.Windows[i].From < a.Windows[j].From })
+	type key struct {
+		tuple, flip int
+		region      string
+	}
+	windowOf := map[key]int{}
+	for i, w := range a.Windows {
+		windowOf[key{w.tuple, w.flip, w.Region}] = i
+	}
+	for i := range a.Suspects {
+		s := &a.Suspects[i]
+		if w, ok := windowOf[key{s.tuple, s.flip, s.Region}]; ok {
+			s.window = w
+		}
+	}
+	for u := range unknown {
+		a.Unknown = append(a.Unknown, u)
+	}
+	a.Unknown = append(a.Unknown, p.unknownBuckets()...)
+	sort.Strings(a.Unknown)
+	y, err := a.scenarioYAML(o)
+	if err != nil {
+		return nil, err
+	}
+	a.YAML = y
+	return a, nil
+}
+
+// entities are the users, roles, keys and buckets a request depends on
+// directly: its principal's, and its resource's.
+func (p *Plan) entities(t tuple) []string {
+	var out []string
+	pr := t.principal
+	switch {
+	case strings.HasPrefix(pr, "key:"):
+		out = append(out, pr)
+		if u := p.keyOwner[strings.TrimPrefix(pr, "key:")]; u != "" {
+			out = append(out, "user:"+u)
+		}
+	case strings.Contains(pr, ":assumed-role/"):
+		r, _, _ := strings.Cut(pr[strings.Index(pr, ":assumed-role/")+len(":assumed-role/"):], "/")
+		out = append(out, "role:"+r)
+	case strings.Contains(pr, ":user/"), strings.Contains(pr, ":role/"):
+		kind := "user:"
+		if strings.Contains(pr, ":role/") {
+			kind = "role:"
+		}
+		out = append(out, kind+pr[strings.LastIndex(pr, "/")+1:])
+	}
+	res := t.resource
+	switch {
+	case strings.HasPrefix(res, "arn:aws:s3:::"):
+		b, _, _ := strings.Cut(strings.TrimPrefix(res, "arn:aws:s3:::"), "/")
+		out = append(out, "bucket:"+b)
+	case strings.Contains(res, ":user/"):
+		out = append(out, "user:"+res[strings.LastIndex(res, "/")+1:])
+	case strings.Contains(res, ":role/"):
+		out = append(out, "role:"+res[strings.LastIndex(res, "/")+1:])
+	}
+	return out
+}
+
+// scopeOf is the entities whose requests a call can change, nil when it
+// may change any (a group's members, a managed policy's attachments, the
+// organization, the account's Block Public Access).
+func (p *Plan) scopeOf(c controlplane.Call) []string {
+	var args map[string]any
+	if json.Unmarshal(c.Args, &args) != nil {
+		return nil
+	}
+	if _, ok := args["group_name"]; ok {
+		return nil
+	}
+	var out []string
+	for arg, kind := range map[string]string{"user_name": "user:", "role_name": "role:", "access_key_id": "key:", "bucket": "bucket:"} {
+		if v, ok := args[arg].(string); ok && v != "" {
+			out = append(out, kind+v)
+		}
+	}
+	if v, ok := args["access_key_id"].(string); ok && p.keyOwner[v] != "" {
+		out = append(out, "user:"+p.keyOwner[v])
+	}
+	switch {
+	case len(out) == 0, strings.HasPrefix(c.Action, "organizations:"), strings.HasPrefix(c.Action, "s3control:"):
+		return nil
+	}
+	return out
+}
+
+// regions are every region the trail commits or serves in, and us-east-1.
+func (p *Plan) regions() []string {
+	set := map[string]bool{GlobalRegion: true}
+	for _, c := range p.Changes {
+		set[c.Region] = true
+	}
+	for _, r := range p.Requests {
+		set[r.Region] = true
+	}
+	for _, r := range p.Buckets {
+		set[r] = true
+	}
+	var out []string
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// duration is the scenario's span: the trail, then o.Tail for the last
+// changes to propagate.
+func (p *Plan) duration(o Options) time.Duration {
+	tail := o.Tail
+	if tail <= 0 {
+		tail = 2 * time.Minute
+	}
+	return p.at(p.End) + tail
+}
+
+// BaseScenario is the replay's scenario before Analyze: the state and the
+// changes, no probes. Parse it and build its initial state
+// (runner.InitialState) to hand to Analyze.
+func (p *Plan) BaseScenario(o Options) []byte {
+	a := &Analysis{Plan: p, Regions: p.regions(), Duration: p.duration(o)}
+	y, _ := a.scenarioYAML(o)
+	return y
+}
+
+// after reports whether record (t1, id1) comes after (t2, id2) in trail order.
+func after(t1 time.Time, id1 string, t2 time.Time, id2 string) bool {
+	if !t1.Equal(t2) {
+		return t1.After(t2)
+	}
+	return id1 > id2
+}
+
+func (p *Plan) unknownBuckets() []string {
+	var out []string
+	for b := range p.Buckets {
+		if !p.created[b] {
+			out = append(out, fmt.Sprintf("bucket %s: its policy and Block Public Access before the trail are not in any snapshot (replayed as none)", b))
+		}
+	}
+	return out
+}
+
+// Stats are a measurement's statistics over trials, in seconds.
+type Stats struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func statsOf(v []float64) Stats {
+	if len(v) == 0 {
+		return Stats{}
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	q := func(p float64) float64 { // nearest rank, as the runner's reports
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return round3(s[max(0, min(i, len(s)-1))])
+	}
+	return Stats{P50: q(0.5), P99: q(0.99), Max: round3(s[len(s)-1])}
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// ProbeNames returns the scenario's probe names in order, one per window.
+// Result takes per-trial measurements in this order.
+func (a *Analysis) ProbeNames() []string {
+	var out []string
+	for _, w := range a.Windows {
+		out = append(out, w.probe)
+	}
+	return out
+}
+
+func yamlString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+}

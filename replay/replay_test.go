@@ -1,0 +1,243 @@
+package replay_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamprop/iamprop/replay"
+	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/scenarios"
+	"github.com/iamprop/iamprop/trail"
+)
+
+// load decodes trail fixtures of package trail and the snapshot, maps and
+// analyzes them.
+func load(t *testing.T, snapshot string, files ...string) (*replay.Analysis, *trail.Merger) {
+	t.Helper()
+	var m trail.Merger
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join("..", "trail", "testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := trail.Decode(f, bytes.NewReader(data), m.Add); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snap *trail.Snapshot
+	if snapshot != "" {
+		data, err := os.ReadFile(filepath.Join("testdata", snapshot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap, err = trail.DecodeSnapshot(snapshot, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := replay.Map(m.Events(), snap)
+	base, err := scenarios.Parse("replay.yaml", p.BaseScenario(replay.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, &m
+}
+
+func TestReplayWithoutSnapshot(t *testing.T) {
+	a, _ := load(t, "", "trail/111122223333_CloudTrail_us-east-1_20261201T0900Z_iam.json",
+		"trail/111122223333_CloudTrail_eu-west-1_20261201T0900Z_s3.json.gz", "trail/lookup-events.json")
+	kinds := map[string]string{}
+	for _, w := range a.Windows {
+		kinds[w.ChangeEventID] = w.Kind
+	}
+	// PutUserPolicy granted alice her read (a denial window elsewhere);
+	// DeleteUserPolicy revoked it (an exposure window).
+	if kinds["00000000-0000-4000-8000-000000000002"] != "denial" || kinds["00000000-0000-4000-8000-000000000005"] != "exposure" || len(kinds) != 2 {
+		t.Errorf("windows by change: %v", kinds)
+	}
+	// Without a snapshot the admin that made the calls is unknown.
+	if a.DeniedFromStart == 0 {
+		t.Error("requests of an unknown caller should count as denied from the start")
+	}
+	if _, err := scenarios.Parse("replay.yaml", a.YAML); err != nil {
+		t.Errorf("emitted scenario does not load: %v", err)
+	}
+}
+
+func TestReplayIncident(t *testing.T) {
+	var m trail.Merger
+	for _, f := range []string{"111122223333_CloudTrail_us-east-1_20261201T1000Z_iam.json", "111122223333_CloudTrail_eu-west-1_20261201T1000Z_s3.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "incident", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := trail.Decode(f, bytes.NewReader(data), m.Add); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join("..", "trail", "testdata", "snapshot", "authorization-details.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := trail.DecodeSnapshot("snapshot.json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := replay.Map(m.Events(), snap)
+	base, err := scenarios.Parse("incident.yaml", p.BaseScenario(replay.Options{Name: "incident"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{Name: "incident"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		deletion = "00000000-0000-4000-8000-000000000102"
+		after    = "00000000-0000-4000-8000-000000000104"
+	)
+	// bob keeps read access through his inline policy until it is deleted:
+	// the detach before it revokes nothing.
+	if len(a.Windows) != 1 || a.Windows[0].ChangeEventID != deletion || a.Windows[0].Kind != "exposure" || a.Windows[0].Region != "eu-west-1" {
+		t.Fatalf("windows %+v, want one exposure in eu-west-1 from %s", a.Windows, deletion)
+	}
+	// The read before the change and the denied read are not suspect.
+	if len(a.Suspects) != 1 || a.Suspects[0].EventID != after || a.Suspects[0].ChangeEventID != deletion {
+		t.Fatalf("suspects %+v, want %s after %s", a.Suspects, after, deletion)
+	}
+	for _, c := range p.Changes {
+		if !c.Applied {
+			t.Errorf("change %s not applied: %s", c.EventID, c.Reason)
+		}
+	}
+	sc, err := scenarios.Parse("incident.yaml", a.YAML)
+	if err != nil {
+		t.Fatalf("emitted scenario: %v\n%s", err, a.YAML)
+	}
+	var exposure, denial [][]float64
+	if _, err := runner.Run(t.Context(), sc, runner.Options{Trials: 50, Workers: 1, OnTrial: func(s runner.TrialSample) {
+		exposure, denial = append(exposure, s.Exposure), append(denial, s.Denial)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r := a.Result(exposure, denial, 0, replay.DefaultPropagation)
+	// The read came 2 s after the deletion; the median delay is 4 s.
+	if p := r.Suspects[0].Probability; p < 0.5 || p > 1 {
+		t.Errorf("probability %v, want most trials stale 2 s after a change with a 4 s median delay", p)
+	}
+	if w := r.Windows[0].Exposure; w == nil || w.P50 <= 0 || w.P99 < w.P50 || w.Max < w.P99 {
+		t.Errorf("window stats %+v", w)
+	}
+}
+
+// TestBuilderOrderFree: records streamed in any file order, duplicates
+// included, give the plan of the merged trail.
+func TestBuilderOrderFree(t *testing.T) {
+	files := []string{"trail/lookup-events.json", "trail/111122223333_CloudTrail_us-east-1_20261201T0900Z_iam.json", "trail/111122223333_CloudTrail_eu-west-1_20261201T0900Z_s3.json.gz"}
+	ids := func(p *replay.Plan) string {
+		var s []string
+		for _, c := range p.Changes {
+			s = append(s, c.EventID)
+		}
+		s = append(s, "|")
+		for _, r := range p.Requests {
+			s = append(s, r.EventID+"="+r.Principal)
+		}
+		s = append(s, "|")
+		for _, k := range p.Skipped {
+			s = append(s, k.EventID)
+		}
+		return strings.Join(s, " ")
+	}
+	var want string
+	for n, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 2, 0}} {
+		b := replay.NewBuilder(nil)
+		var m trail.Merger
+		for _, i := range order {
+			data, err := os.ReadFile(filepath.Join("..", "trail", "testdata", files[i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := trail.Decode(files[i], bytes.NewReader(data), b.Add); err != nil {
+				t.Fatal(err)
+			}
+			if err := trail.Decode(files[i], bytes.NewReader(data), m.Add); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := ids(b.Plan())
+		if n == 0 {
+			want = ids(replay.Map(m.Events(), nil))
+		}
+		if got != want || b.Duplicates() != 1 {
+			t.Errorf("order %v: %d duplicates\n got %s\nwant %s", order, b.Duplicates(), got, want)
+		}
+	}
+}
+
+// TestReplayDeletedKey: a key created in the trail is followed by its id,
+// so requests signed with it after its deletion are suspect.
+func TestReplayDeletedKey(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	admin := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/admin", AccountID: "111122223333", UserName: "admin", AccessKeyID: "AKIAADMIN"}
+	alice := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/alice", AccountID: "111122223333", UserName: "alice", AccessKeyID: "AKIAALICE1"}
+	ev := func(id string, sec int, src, name, region string, who trail.Identity, params, resp string) trail.Event {
+		e := trail.Event{EventID: id, EventTime: t0.Add(time.Duration(sec) * time.Second), EventSource: src, EventName: name, AWSRegion: region,
+			Recipient: "111122223333", Identity: who, RequestParameters: json.RawMessage(params)}
+		if resp != "" {
+			e.ResponseElements = json.RawMessage(resp)
+		}
+		return e
+	}
+	get := `{"bucketName": "example-reports", "key": "a.csv"}`
+	events := []trail.Event{
+		ev("e01", 0, "s3.amazonaws.com", "CreateBucket", "eu-west-1", admin, `{"bucketName": "example-reports", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}`, ""),
+		ev("e02", 1, "iam.amazonaws.com", "CreateUser", "us-east-1", admin, `{"userName": "alice"}`, ""),
+		ev("e03", 2, "iam.amazonaws.com", "PutUserPolicy", "us-east-1", admin, `{"userName": "alice", "policyName": "r", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}`, ""),
+		ev("e04", 3, "iam.amazonaws.com", "CreateAccessKey", "us-east-1", admin, `{"userName": "alice"}`, `{"accessKey": {"accessKeyId": "AKIAALICE1", "userName": "alice", "status": "Active"}}`),
+		ev("e05", 30, "s3.amazonaws.com", "GetObject", "eu-west-1", alice, get, ""),
+		ev("e06", 40, "iam.amazonaws.com", "DeleteAccessKey", "us-east-1", admin, `{"userName": "alice", "accessKeyId": "AKIAALICE1"}`, ""),
+		ev("e07", 41, "s3.amazonaws.com", "GetObject", "eu-west-1", alice, get, ""),
+	}
+	p := replay.Map(events, nil)
+	base, err := scenarios.Parse("replay.yaml", p.BaseScenario(replay.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Suspects) != 1 || a.Suspects[0].EventID != "e07" || a.Suspects[0].ChangeEventID != "e06" || a.Suspects[0].Principal != "key:AKIAALICE1" {
+		t.Errorf("suspects %+v, want e07 after e06 signed by key:AKIAALICE1", a.Suspects)
+	}
+	var revoked []string
+	for _, w := range a.Windows {
+		if w.Kind == "exposure" {
+			revoked = append(revoked, w.ChangeEventID)
+		}
+	}
+	if strings.Join(revoked, ",") != "e06" {
+		t.Errorf("exposure windows from %v, want e06", revoked)
+	}
+}
