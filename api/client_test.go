@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/live"
 )
@@ -13,7 +14,7 @@ import (
 func TestClientAgainstServer(t *testing.T) {
 	f, srv, _ := newServer(t, token)
 	ctx := context.Background()
-	c, err := NewClient(srv.URL, token)
+	c, err := apiclient.New(srv.URL, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,17 +59,17 @@ func TestClientAgainstServer(t *testing.T) {
 	// Errors come back typed, with the API's code.
 	f.commitErr = &controlplane.APIError{Code: "NoSuchEntity", Message: "no"}
 	_, err = c.Commit(ctx, MutationRequest{Call: "iam:DeleteUser"})
-	var ae *Error
+	var ae *apiclient.Error
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "NoSuchEntity" {
 		t.Errorf("AWS error: %v", err)
 	}
-	noToken, _ := NewClient(srv.URL, "")
+	noToken, _ := apiclient.New(srv.URL, "")
 	if err := noToken.SetFaults(ctx, spec); !errors.As(err, &ae) || ae.Status != 401 {
 		t.Errorf("without token: %v", err)
 	}
 	for _, bad := range []string{"", "localhost:8080", "ftp://x", "http://"} {
-		if _, err := NewClient(bad, ""); err == nil {
-			t.Errorf("NewClient(%q) accepted", bad)
+		if _, err := apiclient.New(bad, ""); err == nil {
+			t.Errorf("apiclient.New(%q) accepted", bad)
 		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/internal/loopback"
 )
 
@@ -84,7 +84,7 @@ type node struct {
 	http    string
 	dir     string // data directory
 	logPath string
-	client  *api.Client
+	client  *apiclient.Client
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -179,7 +179,7 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 		}
 		nd := &node{index: i, region: RegionName(i), gossip: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp),
 			dir: filepath.Join(root, "data", RegionName(i)), logPath: filepath.Join(root, "logs", RegionName(i)+".log")}
-		nd.client, err = api.NewClient("http://"+nd.http, c.token)
+		nd.client, err = apiclient.New("http://"+nd.http, c.token)
 		if err != nil {
 			return nil, err
 		}

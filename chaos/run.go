@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iamprop/iamprop/api"
-	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Options configures a chaos run.
@@ -264,7 +264,7 @@ type scheduleRun struct {
 	errs   []string
 
 	netMu   sync.Mutex // serializes fault posts; guards current
-	current *live.FaultSpec
+	current *wire.FaultSpec
 }
 
 func (s *scheduleRun) count(kind string) {
@@ -426,7 +426,7 @@ func (s *scheduleRun) boot(ctx context.Context) (History, error) {
 	var last uint64
 	for _, req := range setupRequests() {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := first.client.Commit(rctx, api.MutationRequest{Call: req.call, With: req.with})
+		resp, err := first.client.Commit(rctx, wire.MutationRequest{Call: req.call, With: req.with})
 		cancel()
 		if err != nil {
 			return h, fmt.Errorf("chaos: setup %s at %s: %w", req.call, first.region, err)
@@ -484,7 +484,7 @@ func (s *scheduleRun) work(ctx context.Context, nd *node, w *worker, pace *rand.
 		}
 		op := Op{Worker: w.name, Region: nd.region, Call: req.call, With: req.with, Start: s.since()}
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := nd.client.Commit(rctx, api.MutationRequest{Call: req.call, With: req.with})
+		resp, err := nd.client.Commit(rctx, wire.MutationRequest{Call: req.call, With: req.with})
 		cancel()
 		op.End = s.since()
 		gate.RUnlock()
@@ -513,7 +513,7 @@ func classify(err error) (Outcome, string) {
 	if err == nil {
 		return Acked, ""
 	}
-	var ae *api.Error
+	var ae *apiclient.Error
 	if errors.As(err, &ae) {
 		switch {
 		case ae.Status == 503 && ae.Code == codeNodeDown:
@@ -534,7 +534,7 @@ func classify(err error) (Outcome, string) {
 
 // setFaults posts spec (nil: clear) to every running node and remembers
 // it for nodes that restart.
-func (s *scheduleRun) setFaults(ctx context.Context, spec *live.FaultSpec) {
+func (s *scheduleRun) setFaults(ctx context.Context, spec *wire.FaultSpec) {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	s.current = spec
@@ -554,7 +554,7 @@ func (s *scheduleRun) setFaults(ctx context.Context, spec *live.FaultSpec) {
 
 // postFaults sends spec to one node. A node that is stopping or down
 // refuses; it gets the faults in force when it restarts.
-func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *live.FaultSpec) {
+func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *wire.FaultSpec) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if spec == nil {
@@ -562,7 +562,7 @@ func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *live.Fault
 		return
 	}
 	if err := nd.client.SetFaults(rctx, *spec); err != nil {
-		var ae *api.Error
+		var ae *apiclient.Error
 		if errors.As(err, &ae) && ae.Status == 400 {
 			s.errorf("POST /v1/faults to %s refused: %v", nd.region, err)
 		}
@@ -776,7 +776,7 @@ func (s *scheduleRun) probe(ctx context.Context, finals []Final, items []Item) {
 			finals[i].Present = map[string]bool{}
 			for _, it := range items {
 				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				resp, err := nd.client.Authorize(rctx, api.AuthorizeRequest{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
+				resp, err := nd.client.Authorize(rctx, wire.AuthorizeRequest{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
 				cancel()
 				if err == nil {
 					finals[i].Present[it.Key()] = it.present(resp.Authenticated, resp.Decision == "Allow")

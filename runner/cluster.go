@@ -8,27 +8,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // external drives regionnode processes through their HTTP API (--cluster).
 // Their propagation delay is their own (--delay on each node); the
 // scenario's propagation model does not apply to them.
 type external struct {
-	byRegion map[string]*api.Client
+	byRegion map[string]*apiclient.Client
 }
 
 // connectCluster finds which region each URL serves and checks that every
 // region of the scenario has a node and that the nodes start empty: the
 // scenario's initial state is committed by the run itself.
 func connectCluster(ctx context.Context, urls []string, token string, regions []string) (*external, error) {
-	e := &external{byRegion: map[string]*api.Client{}}
+	e := &external{byRegion: map[string]*apiclient.Client{}}
 	var served []string
 	for _, u := range urls {
-		cl, err := api.NewClient(strings.TrimSpace(u), token)
+		cl, err := apiclient.New(strings.TrimSpace(u), token)
 		if err != nil {
 			return nil, fmt.Errorf("--cluster %s: %w", u, err)
 		}
@@ -54,7 +55,7 @@ func connectCluster(ctx context.Context, urls []string, token string, regions []
 	return e, nil
 }
 
-func (e *external) client(region string) (*api.Client, error) {
+func (e *external) client(region string) (*apiclient.Client, error) {
 	cl, ok := e.byRegion[region]
 	if !ok {
 		return nil, fmt.Errorf("no node for region %s", region)
@@ -67,7 +68,7 @@ func (e *external) Commit(ctx context.Context, region string, c controlplane.Cal
 	if err != nil {
 		return replication.Mutation{}, err
 	}
-	resp, err := cl.Commit(ctx, api.MutationRequest{Account: c.Account, Call: c.Action, With: c.Args, Region: c.Region})
+	resp, err := cl.Commit(ctx, wire.MutationRequest{Account: c.Account, Call: c.Action, With: c.Args, Region: c.Region})
 	if err != nil {
 		return replication.Mutation{}, err
 	}
@@ -87,9 +88,9 @@ func (e *external) Authorize(ctx context.Context, region string, p controlplane.
 	if err != nil {
 		return false, err
 	}
-	req := api.AuthorizeRequest{Principal: p.Principal, Action: p.Action, Resource: p.Resource, Context: p.Context}
+	req := wire.AuthorizeRequest{Principal: p.Principal, Action: p.Action, Resource: p.Resource, Context: p.Context}
 	if c.Mode != "" && c.Mode != "local" {
-		req.Consistency = &api.ConsistencyReq{Mode: c.Mode, Token: c.Token}
+		req.Consistency = &wire.ConsistencyReq{Mode: c.Mode, Token: c.Token}
 		if c.Timeout > 0 {
 			req.Consistency.Timeout = c.Timeout.String()
 		}
@@ -168,7 +169,7 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 	for _, c := range calls {
 		if _, err := e.Commit(ctx, first, c.Call); err != nil {
 			// A node starts with its --account already in place.
-			var apiErr *api.Error
+			var apiErr *apiclient.Error
 			if c.Action == "organizations:CreateAccount" && errors.As(err, &apiErr) && apiErr.Code == "DuplicateAccountException" {
 				continue
 			}

@@ -1,4 +1,8 @@
-package api
+// Package apiclient calls a region node's HTTP API (docs/api.md). It
+// imports only the standard library and package wire, so programs that
+// drive a cluster from outside (the chaos harness, `scenario cluster`,
+// `scenario run --cluster`) do not link the node, memberlist included.
+package apiclient
 
 import (
 	"bytes"
@@ -11,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Client calls a region node's API: what `scenario run --cluster URL,...`
@@ -25,19 +29,19 @@ type Client struct {
 // maxResponseBytes bounds what the client reads from a node.
 const maxResponseBytes = 8 << 20
 
-// NewClient returns a client for the node at baseURL ("http://host:port"),
+// New returns a client for the node at baseURL ("http://host:port"),
 // sending token (if not empty) on writes and fault requests.
-func NewClient(baseURL, token string) (*Client, error) {
+func New(baseURL, token string) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("api: node URL %q: want http://host:port", baseURL)
+		return nil, fmt.Errorf("apiclient: node URL %q: want http://host:port", baseURL)
 	}
 	return &Client{
 		base:  strings.TrimRight(baseURL, "/"),
 		token: token,
 		// The longest call is a wait (at_least or a status long poll) plus
 		// the answer.
-		http: &http.Client{Timeout: max(MaxWait, MaxStatusWait) + 10*time.Second},
+		http: &http.Client{Timeout: max(wire.MaxWait, wire.MaxStatusWait) + 10*time.Second},
 	}, nil
 }
 
@@ -56,13 +60,13 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, auth 
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("api: encode request: %w", err)
+			return fmt.Errorf("apiclient: encode request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return fmt.Errorf("api: %w", err)
+		return fmt.Errorf("apiclient: %w", err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -72,18 +76,18 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, auth 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("api: %s %s: %w", method, path, err)
+		return fmt.Errorf("apiclient: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return fmt.Errorf("api: %s %s: read answer: %w", method, path, err)
+		return fmt.Errorf("apiclient: %s %s: read answer: %w", method, path, err)
 	}
 	if len(b) > maxResponseBytes {
-		return fmt.Errorf("api: %s %s: answer exceeds %d bytes", method, path, maxResponseBytes)
+		return fmt.Errorf("apiclient: %s %s: answer exceeds %d bytes", method, path, maxResponseBytes)
 	}
 	if resp.StatusCode/100 != 2 {
-		var eb errorBody
+		var eb wire.ErrorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
 			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 		}
@@ -93,28 +97,28 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, auth 
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("api: %s %s: decode answer: %w", method, path, err)
+		return fmt.Errorf("apiclient: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
 }
 
 // Commit commits one mutation at the node's region.
-func (c *Client) Commit(ctx context.Context, r MutationRequest) (MutationResponse, error) {
-	var out MutationResponse
+func (c *Client) Commit(ctx context.Context, r wire.MutationRequest) (wire.MutationResponse, error) {
+	var out wire.MutationResponse
 	err := c.do(ctx, "POST", "/v1/mutations", r, &out, true)
 	return out, err
 }
 
 // Authorize decides a request against the node's view.
-func (c *Client) Authorize(ctx context.Context, r AuthorizeRequest) (AuthorizeResponse, error) {
-	var out AuthorizeResponse
+func (c *Client) Authorize(ctx context.Context, r wire.AuthorizeRequest) (wire.AuthorizeResponse, error) {
+	var out wire.AuthorizeResponse
 	err := c.do(ctx, "POST", "/v1/authorize", r, &out, false)
 	return out, err
 }
 
 // Mutation reports which regions have applied the mutation id.
-func (c *Client) Mutation(ctx context.Context, id string) (live.MutationStatus, error) {
-	var out live.MutationStatus
+func (c *Client) Mutation(ctx context.Context, id string) (wire.MutationStatus, error) {
+	var out wire.MutationStatus
 	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id), nil, &out, false)
 	return out, err
 }
@@ -122,8 +126,8 @@ func (c *Client) Mutation(ctx context.Context, id string) (live.MutationStatus, 
 // WaitMutation is Mutation as a long poll: the node answers as soon as
 // every region has applied id (Complete), or with the status at hand when
 // wait (at most MaxStatusWait) runs out.
-func (c *Client) WaitMutation(ctx context.Context, id string, wait time.Duration) (live.MutationStatus, error) {
-	var out live.MutationStatus
+func (c *Client) WaitMutation(ctx context.Context, id string, wait time.Duration) (wire.MutationStatus, error) {
+	var out wire.MutationStatus
 	q := url.Values{"wait": {wait.String()}}
 	err := c.do(ctx, "GET", "/v1/mutations/"+url.PathEscape(id)+"?"+q.Encode(), nil, &out, false)
 	return out, err
@@ -131,34 +135,28 @@ func (c *Client) WaitMutation(ctx context.Context, id string, wait time.Duration
 
 // RemoveMember takes a region that is down out of the node's cluster for
 // good (it no longer counts in a mutation's "every region").
-func (c *Client) RemoveMember(ctx context.Context, region string) (RemoveMemberResponse, error) {
-	var out RemoveMemberResponse
+func (c *Client) RemoveMember(ctx context.Context, region string) (wire.RemoveMemberResponse, error) {
+	var out wire.RemoveMemberResponse
 	err := c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(region), nil, &out, true)
 	return out, err
 }
 
 // View returns the node's view summary.
-func (c *Client) View(ctx context.Context) (live.ViewInfo, error) {
-	var out live.ViewInfo
+func (c *Client) View(ctx context.Context) (wire.ViewInfo, error) {
+	var out wire.ViewInfo
 	err := c.do(ctx, "GET", "/v1/view", nil, &out, false)
 	return out, err
 }
 
-// ClusterInfo is the answer of GET /v1/cluster.
-type ClusterInfo struct {
-	Region  string            `json:"region"`
-	Members []live.MemberInfo `json:"members"`
-}
-
 // Cluster returns the members as the node sees them.
-func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
-	var out ClusterInfo
+func (c *Client) Cluster(ctx context.Context) (wire.ClusterInfo, error) {
+	var out wire.ClusterInfo
 	err := c.do(ctx, "GET", "/v1/cluster", nil, &out, false)
 	return out, err
 }
 
 // SetFaults replaces the node's injected faults.
-func (c *Client) SetFaults(ctx context.Context, s live.FaultSpec) error {
+func (c *Client) SetFaults(ctx context.Context, s wire.FaultSpec) error {
 	return c.do(ctx, "POST", "/v1/faults", s, nil, true)
 }
 
