@@ -49,6 +49,9 @@ func TestClientAgainstServer(t *testing.T) {
 	if err := c.SetFaults(ctx, spec); err != nil || f.setFaults != 1 {
 		t.Errorf("SetFaults: %v", err)
 	}
+	if got, err := c.Faults(ctx); err != nil || len(got.Links) != 1 || got.Links[0].Latency != spec.Links[0].Latency {
+		t.Errorf("Faults = %+v, %v", got, err)
+	}
 	if err := c.ClearFaults(ctx); err != nil || f.setFaults != 2 {
 		t.Errorf("ClearFaults: %v", err)
 	}

@@ -155,6 +155,17 @@ func (c *Client) Cluster(ctx context.Context) (wire.ClusterInfo, error) {
 	return out, err
 }
 
+// Faults returns the node's injected faults (an empty spec when none).
+func (c *Client) Faults(ctx context.Context) (wire.FaultSpec, error) {
+	var out wire.FaultSpec
+	err := c.do(ctx, "GET", "/v1/faults", nil, &out, false)
+	return out, err
+}
+
+// URL returns the node's base URL, as given to New without a trailing
+// slash.
+func (c *Client) URL() string { return c.base }
+
 // SetFaults replaces the node's injected faults.
 func (c *Client) SetFaults(ctx context.Context, s wire.FaultSpec) error {
 	return c.do(ctx, "POST", "/v1/faults", s, nil, true)

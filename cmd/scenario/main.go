@@ -49,6 +49,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newListCmd(),
 		newCompareCmd(),
 		newChaosCmd(),
+		newClusterCmd(),
 	)
 	return root
 }
