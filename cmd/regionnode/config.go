@@ -73,12 +73,12 @@ func envName(flagName string) string {
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	cfg := defaults()
 	fs := flag.NewFlagSet("regionnode", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: regionnode --region NAME [flags]\n\nEvery flag can also be set as IAMPROP_<FLAG> (e.g. IAMPROP_DATA_DIR) or in --config.\n\n")
-		fs.PrintDefaults()
-	}
+	// The flag package would print its error and the whole usage to
+	// stderr; the caller prints one line instead, and --help on stdout.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	configFile := fs.String("config", "", "optional YAML or JSON config file (keys as the flag names)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	// Bind the flags to a scratch copy; apply those set explicitly last.
 	var f config
 	join := ""
@@ -107,7 +107,16 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, &infoRequest{text: usageText(fs)}
+		}
+		// The flag package names flags with one dash; the docs use two.
+		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+		msg = strings.Replace(msg, " for flag -", " for flag --", 1)
+		return cfg, errors.New(msg)
+	}
+	if *showVersion {
+		return cfg, &infoRequest{text: "regionnode " + versionString() + "\n"}
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q (flags only)", fs.Args())
