@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,14 +76,71 @@ FILE is a path to a scenario file or the name of a scenario in the library
 	return cmd
 }
 
-// loadScenario loads a scenario file, or a library scenario by name.
+// loadScenario loads a scenario file, or a library scenario by name. An
+// argument that is neither is one line naming the library scenarios that
+// are close to it.
 func loadScenario(arg string) (*scenarios.Scenario, error) {
 	if _, err := os.Stat(arg); err != nil && errors.Is(err, os.ErrNotExist) {
-		if sc, lerr := scenarios.LoadLibrary(arg); lerr == nil {
-			return sc, nil
+		names, _ := scenarios.LibraryNames()
+		if slices.Contains(names, strings.TrimSuffix(arg, ".yaml")) {
+			return scenarios.LoadLibrary(arg)
 		}
+		if strings.ContainsRune(arg, filepath.Separator) {
+			// A path, not a name: no library hint unless one is close.
+			hint := closeNames(arg, names)
+			if strings.Contains(hint, "scenario list") {
+				hint = ""
+			}
+			return nil, fmt.Errorf("open %s: no such file%s", arg, hint)
+		}
+		return nil, fmt.Errorf("open %s: no such file, and no library scenario of that name%s", arg, closeNames(arg, names))
 	}
 	return scenarios.Load(arg)
+}
+
+// closeNames suggests library names near arg: within three edits, or
+// containing it (a prefix such as "public-s3").
+func closeNames(arg string, names []string) string {
+	base := strings.ToLower(strings.TrimSuffix(filepath.Base(arg), ".yaml"))
+	var close []string
+	for _, n := range names {
+		if editDistance(base, n) <= 3 || (len(base) >= 4 && strings.Contains(n, base)) {
+			close = append(close, n)
+		}
+	}
+	switch {
+	case len(close) == 0:
+		return " (`scenario list` shows the library)"
+	case len(close) == 1:
+		return fmt.Sprintf(" (did you mean %q?)", close[0])
+	case len(close) > 5:
+		close = append(close[:5], "...")
+	}
+	return " (close library names: " + strings.Join(close, ", ") + ")"
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func runScenario(cmd *cobra.Command, arg string, f runFlags) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,7 +39,8 @@ Exit status: 0 every file is valid, 2 at least one is not.`,
 					if errors.As(err, &se) {
 						fmt.Fprintln(cmd.ErrOrStderr(), se)
 					} else {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", a, err)
+						// The error names the file itself.
+						fmt.Fprintln(cmd.ErrOrStderr(), "scenario:", strings.TrimPrefix(err.Error(), "scenario: "))
 					}
 					continue
 				}
