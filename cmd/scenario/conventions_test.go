@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -56,4 +57,86 @@ func TestMissingArgumentsPrintUsage(t *testing.T) {
 			expectRun(t, tt.args, 2, nil, []string{tt.want})
 		})
 	}
+}
+
+// explain, validate and compare take --json; explain of one trial does not
+// speak of "all trials"; compare runs each scenario from its own seed and
+// shows what a consistency token costs beside the exposure it removes.
+func TestJSONOutputs(t *testing.T) {
+	out, _ := expectRun(t, []string{"explain", "public-s3-bucket"}, 0, []string{"In this trial"}, nil)
+	if strings.Contains(strings.ToLower(out), "over all trials") {
+		t.Errorf("explain of one trial speaks of all trials:\n%s", out)
+	}
+
+	out, _ = expectRun(t, []string{"explain", "public-s3-bucket", "--json"}, 0, nil, nil)
+	var ex struct {
+		Scenario  string
+		Seed      uint64
+		Narration struct{ Story, Summary []string }
+		Timeline  *struct{ Events []any }
+	}
+	if err := json.Unmarshal([]byte(out), &ex); err != nil {
+		t.Fatalf("explain --json: %v\n%s", err, out)
+	}
+	if ex.Scenario != "public-s3-bucket" || ex.Seed == 0 || len(ex.Narration.Story) == 0 || len(ex.Narration.Summary) == 0 || ex.Timeline == nil || len(ex.Timeline.Events) == 0 {
+		t.Errorf("explain --json = %+v", ex)
+	}
+
+	dir := t.TempDir()
+	bad := writeScenario(t, dir, "bad", strings.Replace(validScenario, "region: us-east-2, call", "region: us-east-9, call", 1))
+	out, _ = expectRun(t, []string{"validate", "--json", "public-s3-bucket", bad}, 2, nil, nil)
+	var val []struct {
+		File   string
+		Valid  bool
+		Name   string
+		Issues []struct {
+			Line   int
+			Reason string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &val); err != nil {
+		t.Fatalf("validate --json: %v\n%s", err, out)
+	}
+	if len(val) != 2 || !val[0].Valid || val[0].Name != "public-s3-bucket" || val[1].Valid || len(val[1].Issues) == 0 || val[1].Issues[0].Line == 0 ||
+		!strings.Contains(val[1].Issues[0].Reason, "us-east-9") {
+		t.Errorf("validate --json = %+v", val)
+	}
+
+	out, _ = expectRun(t, []string{"compare", "public-s3-bucket", "public-s3-bucket-consistency-token", "--trials", "5", "--json"}, 0, nil, nil)
+	var cmp struct {
+		Trials    int
+		Scenarios []struct {
+			Scenario string
+			Seed     uint64
+			Probes   []struct {
+				Probe               string
+				StaleAllowsPerTrial float64                     `json:"stale_allows_per_trial"`
+				WaitSeconds         *struct{ P50, P99 float64 } `json:"wait_seconds"`
+				ExposureSeconds     struct{ P50 float64 }       `json:"exposure_seconds"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &cmp); err != nil {
+		t.Fatalf("compare --json: %v\n%s", err, out)
+	}
+	if cmp.Trials != 5 || len(cmp.Scenarios) != 2 {
+		t.Fatalf("compare --json = %+v", cmp)
+	}
+	for _, s := range cmp.Scenarios {
+		sc, err := loadScenario(s.Scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Seed != sc.Seed {
+			t.Errorf("%s ran from seed %d, want its own %d", s.Scenario, s.Seed, sc.Seed)
+		}
+		waited := false
+		for _, p := range s.Probes {
+			waited = waited || p.WaitSeconds != nil
+		}
+		if want := strings.Contains(s.Scenario, "consistency-token"); waited != want {
+			t.Errorf("%s: a wait price shown = %v, want %v", s.Scenario, waited, want)
+		}
+	}
+	expectRun(t, []string{"compare", "public-s3-bucket", "public-s3-bucket-consistency-token", "--trials", "5"}, 0, []string{"WAIT p50", "5 trials each"}, nil)
 }
