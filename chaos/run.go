@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -122,12 +123,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if bin == "" {
 		dir, err := os.MkdirTemp("", "iamprop-chaos-bin-")
 		if err != nil {
-			return nil, err
+			return nil, &SetupError{err}
 		}
 		defer os.RemoveAll(dir)
 		if bin, err = Build(ctx, dir); err != nil {
-			return nil, err
+			return nil, &SetupError{err}
 		}
+	} else if err := checkExecutable(bin); err != nil {
+		return nil, &SetupError{err}
 	}
 	rep := &Report{Nodes: o.Nodes, Duration: o.Duration.String(), Seed: o.Seed, Faults: map[string]int{}, FailedBy: map[string]int{}, BoundSeconds: ConvergenceBound.Seconds(), FailingSeeds: []uint64{}}
 	var conv []float64
@@ -135,7 +138,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		sr := runSchedule(ctx, bin, o, i, seed)
+		sr, setupErr := runSchedule(ctx, bin, o, i, seed)
+		if setupErr != nil {
+			// Not a finding: nothing about the system under test was
+			// learnt, so no report, only the reason.
+			return nil, &SetupError{fmt.Errorf("schedule %d (seed %d): %w", i+1, seed, setupErr)}
+		}
 		if ctx.Err() != nil && !sr.Passed {
 			break // interrupted: not a finding
 		}
@@ -290,15 +298,14 @@ func (s *scheduleRun) sleepUntil(ctx context.Context, at time.Duration) {
 	}
 }
 
-func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) (sr ScheduleReport) {
+func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) (sr ScheduleReport, setupErr error) {
 	sr = ScheduleReport{Index: index, Seed: seed, ConvergeSeconds: -1, Faults: map[string]int{}}
 	if o.ReplayCommand != nil {
 		sr.Replay = o.ReplayCommand(seed)
 	}
 	root, err := os.MkdirTemp("", "iamprop-chaos-")
 	if err != nil {
-		sr.Errors = append(sr.Errors, err.Error())
-		return sr
+		return sr, err
 	}
 	plan := NewSchedule(seed, o.Nodes, o.Duration)
 	for _, f := range plan.Network {
@@ -313,7 +320,7 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 		if s.c != nil {
 			s.c.stopAll()
 		}
-		if keep || !sr.Passed {
+		if keep || (!sr.Passed && setupErr == nil) {
 			sr.Dir = root
 		} else {
 			os.RemoveAll(root)
@@ -321,16 +328,18 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	}()
 	s.c, err = newCluster(bin, root, o.Nodes, seed)
 	if err != nil {
-		sr.Errors = append(sr.Errors, err.Error())
-		return sr
+		return sr, err
 	}
 	s.c.exitedAlone = func(region string, err error) {
 		s.errorf("%s exited on its own (%v): a crash the schedule did not inject", region, err)
 	}
 	h, err := s.boot(ctx)
 	if err != nil {
+		if se := s.c.setupCause(err); se != nil {
+			return sr, se
+		}
 		sr.Errors = append(sr.Errors, err.Error())
-		return sr
+		return sr, nil
 	}
 
 	// Workers and the two fault lanes run together; the workers stop once
@@ -385,7 +394,31 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	sr.Errors = append(sr.Errors, s.errs...)
 	s.mu.Unlock()
 	sr.Passed = len(sr.Errors) == 0 && res.OK() && sr.ConvergeSeconds >= 0 && ctx.Err() == nil
-	return sr
+	return sr, nil
+}
+
+// SetupError is a run that could not set up a cluster: no regionnode
+// binary, a node that cannot bind its port or refuses its flags. It is not
+// a finding about the system under test; `scenario chaos` exits 2.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string {
+	return "chaos setup: " + strings.TrimPrefix(e.Err.Error(), "chaos: ")
+}
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// checkExecutable says why bin cannot be run, or returns nil.
+func checkExecutable(bin string) error {
+	fi, err := os.Stat(bin)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--regionnode %s: %w", bin, err)
+	case fi.IsDir():
+		return fmt.Errorf("--regionnode %s: a directory, not a regionnode binary", bin)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("--regionnode %s: not executable", bin)
+	}
+	return nil
 }
 
 // boot starts every node, waits until all are ready and have applied the
