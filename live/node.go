@@ -897,6 +897,9 @@ func (n *Node) View() ViewInfo {
 	if v.Vector == nil {
 		v.Vector = replication.VersionVector{}
 	}
+	if m, ok := n.cfg.Delay.(fmt.Stringer); ok {
+		v.Propagation = m.String()
+	}
 	return v
 }
 

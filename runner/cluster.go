@@ -4,29 +4,74 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/wire"
 )
 
 // external drives regionnode processes through their HTTP API (--cluster).
-// Their propagation delay is their own (--delay on each node); the
-// scenario's propagation model does not apply to them.
+// Their propagation delay is their own (--delay or --propagation on each
+// node); connectCluster refuses nodes whose model is not the scenario's
+// unless the run accepts the nodes' model.
 type external struct {
 	byRegion map[string]*apiclient.Client
 }
 
+// ModelMismatchError: the nodes of a --cluster run do not run the
+// scenario's propagation model (or not all the same one).
+type ModelMismatchError struct {
+	Scenario string            // the scenario's model, delay.Model's String
+	Nodes    map[string]string // region -> its model
+}
+
+func (e *ModelMismatchError) Error() string {
+	want := strings.Split(e.Scenario, "; ")
+	var lines []string
+	for _, r := range slices.Sorted(maps.Keys(e.Nodes)) {
+		got := strings.Split(e.Nodes[r], "; ")
+		var diff []string
+		for _, g := range got {
+			if !slices.Contains(want, g) {
+				diff = append(diff, "node has "+g)
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				diff = append(diff, "scenario has "+w)
+			}
+		}
+		if len(diff) > 0 {
+			lines = append(lines, r+": "+strings.Join(diff, ", "))
+		}
+	}
+	return fmt.Sprintf("--cluster: the nodes' propagation delay model is not the scenario's (%s); start the nodes with --propagation SCENARIO-FILE, or accept the nodes' model (--accept-node-model), whose windows then measure their delays, not the scenario's",
+		strings.Join(lines, "; "))
+}
+
+// nodeModel is a node's model as it reports it; a node without one
+// applies at once, which is a constant zero delay.
+func nodeModel(reported string) string {
+	if reported == "" {
+		return (*delay.Model)(nil).String()
+	}
+	return reported
+}
+
 // connectCluster finds which region each URL serves and checks that every
-// region of the scenario has a node and that the nodes start empty: the
-// scenario's initial state is committed by the run itself.
-func connectCluster(ctx context.Context, urls []string, token string, regions []string) (*external, error) {
+// region of the scenario has a node, that the nodes start empty (the
+// scenario's initial state is committed by the run itself), and, unless
+// acceptNodeModel, that every node runs the scenario's delay model want.
+func connectCluster(ctx context.Context, urls []string, token string, regions []string, want string, acceptNodeModel bool) (*external, error) {
 	e := &external{byRegion: map[string]*apiclient.Client{}}
+	mismatch := &ModelMismatchError{Scenario: want, Nodes: map[string]string{}}
 	var served []string
 	for _, u := range urls {
 		cl, err := apiclient.New(strings.TrimSpace(u), token)
@@ -45,12 +90,18 @@ func connectCluster(ctx context.Context, urls []string, token string, regions []
 		}
 		e.byRegion[v.Region] = cl
 		served = append(served, v.Region)
+		if got := nodeModel(v.Propagation); got != want {
+			mismatch.Nodes[v.Region] = got
+		}
 	}
 	for _, r := range regions {
 		if _, ok := e.byRegion[r]; !ok {
 			slices.Sort(served)
 			return nil, fmt.Errorf("--cluster: no node serves region %s of the scenario (the URLs serve %s)", r, strings.Join(served, ", "))
 		}
+	}
+	if len(mismatch.Nodes) > 0 && !acceptNodeModel {
+		return nil, mismatch
 	}
 	return e, nil
 }
@@ -185,8 +236,12 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 }
 
 // runClusterTrial runs the one trial a cluster run has.
-func runClusterTrial(ctx context.Context, p *plan, urls []string, token string, seed uint64) *trialResult {
-	e, err := connectCluster(ctx, urls, token, p.scenario.Regions)
+func runClusterTrial(ctx context.Context, p *plan, opts Options, seed uint64) *trialResult {
+	want := ""
+	if m, ok := p.delay.(fmt.Stringer); ok {
+		want = m.String()
+	}
+	e, err := connectCluster(ctx, opts.Cluster, opts.Token, p.scenario.Regions, want, opts.AcceptNodeModel)
 	if err == nil {
 		err = e.seed(ctx, p)
 	}

@@ -33,6 +33,10 @@ type Options struct {
 	// processes, one API URL per region; Token is their API token.
 	Cluster []string
 	Token   string
+	// AcceptNodeModel runs a Cluster trial even when the nodes' delay
+	// model is not the scenario's (they report it in GET /v1/view); by
+	// default that is a *ModelMismatchError.
+	AcceptNodeModel bool
 	// Metrics, when set, receives each trial's exposure windows and stale
 	// decisions as the trial is measured (ServeMetrics serves them); in
 	// --live mode the in-process regions register their metrics beside them.
@@ -92,7 +96,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
 		}
 		mode, workers = "cluster", 1
-		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts.Cluster, opts.Token, seed) }
+		one = func(i int) *trialResult { return runClusterTrial(ctx, p, opts, seed) }
 	case opts.Live:
 		// Real time and real sockets: trials run one at a time so they do
 		// not slow each other's gossip.

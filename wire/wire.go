@@ -101,6 +101,12 @@ type ViewInfo struct {
 	Vector    map[string]uint64 `json:"version_vector"`
 	LagSecond float64           `json:"lag_seconds"`
 	Counts    Counts            `json:"counts"`
+	// Propagation is the node's modelled propagation delay, as
+	// delay.Model's String describes it ("default constant(2s); link
+	// us-east-2>eu-west-1 constant(6s)"); empty when it applies what it
+	// receives at once. `scenario run --cluster` compares it with the
+	// scenario's model.
+	Propagation string `json:"propagation,omitempty"`
 }
 
 // Counts summarises a view; the fields are those of controlplane.Counts

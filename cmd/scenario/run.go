@@ -35,6 +35,9 @@ type runFlags struct {
 	// live and cluster mode, and how long it outlives the run.
 	metricsAddr   string
 	metricsLinger time.Duration
+	// acceptNodeModel: with --cluster, run even when the nodes' delay
+	// model is not the scenario's.
+	acceptNodeModel bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -55,7 +58,8 @@ FILE is a path to a scenario file or the name of a scenario in the library
   scenario run scenarios/public-s3-bucket.yaml --trials 500 --html report.html
   scenario run public-s3-bucket --live
   scenario run public-s3-bucket --live --trials 10 --metrics-addr 127.0.0.1:9464
-  IAMPROP_API_TOKEN=... scenario run public-s3-bucket --cluster http://127.0.0.1:8080,http://127.0.0.1:8081,http://127.0.0.1:8082`,
+  IAMPROP_API_TOKEN=... scenario run public-s3-bucket --cluster http://127.0.0.1:8080,http://127.0.0.1:8081,http://127.0.0.1:8082
+    (start the nodes with: regionnode --propagation scenarios/public-s3-bucket.yaml ...)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenario(cmd, args[0], f)
@@ -65,7 +69,8 @@ FILE is a path to a scenario file or the name of a scenario in the library
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the first trial (default: the scenario's seed); trial i uses seed+i")
 	fl.IntVar(&f.trials, "trials", 1, "number of independent trials (Monte Carlo)")
 	fl.BoolVar(&f.live, "live", false, "run on an in-process memberlist cluster on loopback, in real time")
-	fl.StringVar(&f.cluster, "cluster", "", "run one trial on external regionnode processes: comma-separated API URLs, one per region (token from IAMPROP_API_TOKEN)")
+	fl.StringVar(&f.cluster, "cluster", "", "run one trial on external regionnode processes: comma-separated API URLs, one per region (token from IAMPROP_API_TOKEN); refused when their delay model is not the scenario's")
+	fl.BoolVar(&f.acceptNodeModel, "accept-node-model", false, "with --cluster: run even when the nodes' delay model differs from the scenario's (the windows then measure the nodes' delays)")
 	fl.BoolVar(&f.json, "json", false, "print the run report as JSON instead of the summary")
 	fl.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
 	fl.StringVar(&f.openmetrics, "openmetrics", "", "also write the trial results as OpenMetrics (for promtool backfill) to this file")
@@ -172,6 +177,9 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		// The nodes' API token, for writes: from the environment, as
 		// regionnode takes it, so it never shows in a process listing.
 		opts.Token = os.Getenv("IAMPROP_API_TOKEN")
+		opts.AcceptNodeModel = f.acceptNodeModel
+	} else if f.acceptNodeModel {
+		return invalidInput(errors.New("--accept-node-model needs --cluster"))
 	}
 	if bar := newProgress(cmd.ErrOrStderr(), f.json, f.trials); bar != nil {
 		opts.Progress = bar.update
