@@ -59,12 +59,12 @@ func HTML(w io.Writer, r *Run) error {
 	p("<section id=\"summary\">\n<h2>Summary</h2>\n")
 	p("<p class=\"howto\">The <b>exposure window</b> is, per trial, the total time a region kept <em>allowing</em> a request the truth (a strongly consistent system) already <em>denied</em>; the <b>denial window</b> is the reverse (denied although already allowed). Statistics are over %s; stale allows and denies are the wrong answers probes were actually served.</p>\n",
 		esc(plural(r.Trials, "trial", "trials")))
-	p("<table class=\"probes\"><thead><tr><th>probe</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">requests</th><th class=\"n\">stale allows</th><th class=\"n\">stale denies</th><th class=\"n\">denial p50</th><th class=\"n\">denial max</th></tr></thead><tbody>\n")
+	p("<table class=\"probes\"><thead><tr><th>probe</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">requests%[1]s</th><th class=\"n\">stale allows%[1]s</th><th class=\"n\">stale denies%[1]s</th><th class=\"n\">denial p50</th><th class=\"n\">denial max</th></tr></thead><tbody>\n", perTrialHead(r.Trials))
 	for _, pr := range r.Probes {
 		e, d := pr.ExposureSeconds, pr.DenialSeconds
-		p("<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+		p("<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
 			esc(pr.Name), esc(pr.Region), FormatSeconds(e.P50), FormatSeconds(e.P90), FormatSeconds(e.P99), FormatSeconds(e.Max), FormatSeconds(e.Mean),
-			pr.Requests, pr.StaleAllows, pr.StaleDenies, FormatSeconds(d.P50), FormatSeconds(d.Max))
+			cellPerTrial(pr.Requests, r.Trials), cellPerTrial(pr.StaleAllows, r.Trials), cellPerTrial(pr.StaleDenies, r.Trials), FormatSeconds(d.P50), FormatSeconds(d.Max))
 	}
 	if len(r.Probes) == 0 {
 		p("<tr><td colspan=\"12\">no probes</td></tr>\n")
@@ -76,7 +76,7 @@ func HTML(w io.Writer, r *Run) error {
 				esc(pr.Name), FormatSeconds(pr.LatencySeconds.P50), FormatSeconds(pr.LatencySeconds.P99), FormatSeconds(pr.LatencySeconds.Max))
 		}
 		if pr.ConfidentialReads > 0 {
-			p("<p class=\"note\">%s: %d stale allows read an object that exists: confidential data actually left the bucket.</p>\n", esc(pr.Name), pr.ConfidentialReads)
+			p("<p class=\"note\">%s: %s read an object that exists: confidential data actually left the bucket.</p>\n", esc(pr.Name), esc(countPerTrial(pr.ConfidentialReads, r.Trials, "stale allows")))
 		}
 	}
 	p("<h3>Expectations</h3>\n<ul class=\"expectations\">\n")

@@ -459,7 +459,12 @@ func (n *narrator) summary() []string {
 			if n.r.Trials == 1 {
 				over = "In this trial"
 			}
-			out = append(out, fmt.Sprintf("%s, %d of the stale allows read an object that exists: confidential data left the bucket.", over, p.ConfidentialReads))
+			if n.r.Trials > 1 {
+				out = append(out, fmt.Sprintf("Of the stale allows, %s read an object that exists: confidential data left the bucket.",
+					perTrialPhrase(p.ConfidentialReads, n.r.Trials)))
+			} else {
+				out = append(out, fmt.Sprintf("%s, %d of the stale allows read an object that exists: confidential data left the bucket.", over, p.ConfidentialReads))
+			}
 		}
 	}
 	if n.r.Converged {
@@ -528,12 +533,12 @@ func overTrials(trials int, p Probe) string {
 	e, d := p.ExposureSeconds, p.DenialSeconds
 	var parts []string
 	if e.Max > 0 {
-		parts = append(parts, fmt.Sprintf("its exposure window was p50 %s, p99 %s, max %s (%s served)",
-			FormatSeconds(e.P50), FormatSeconds(e.P99), FormatSeconds(e.Max), plural(p.StaleAllows, "stale allow", "stale allows")))
+		parts = append(parts, fmt.Sprintf("its exposure window was p50 %s, p99 %s, max %s (%s)",
+			FormatSeconds(e.P50), FormatSeconds(e.P99), FormatSeconds(e.Max), servedPerTrial(p.StaleAllows, trials, "stale allow", "stale allows")))
 	}
 	if d.Max > 0 {
-		parts = append(parts, fmt.Sprintf("its denial window was p50 %s, p99 %s, max %s (%s served)",
-			FormatSeconds(d.P50), FormatSeconds(d.P99), FormatSeconds(d.Max), plural(p.StaleDenies, "stale deny", "stale denies")))
+		parts = append(parts, fmt.Sprintf("its denial window was p50 %s, p99 %s, max %s (%s)",
+			FormatSeconds(d.P50), FormatSeconds(d.P99), FormatSeconds(d.Max), servedPerTrial(p.StaleDenies, trials, "stale deny", "stale denies")))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("Over %d trials %s was never stale.", trials, p.Name)

@@ -66,13 +66,17 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 	if len(r.Probes) == 0 {
 		line("(no probes)")
 	} else {
-		rows := [][]string{{"PROBE", "REGION", "EXPOSURE p50", "p99", "max", "STALE ALLOWS", "DENIAL p50"}}
+		allowsHead := "STALE ALLOWS"
+		if r.Trials > 1 {
+			allowsHead = "STALE ALLOWS/TRIAL (TOTAL)"
+		}
+		rows := [][]string{{"PROBE", "REGION", "EXPOSURE p50", "p99", "max", allowsHead, "DENIAL p50"}}
 		d := func(s float64) string { return formatSeconds(s, opts.ASCII) }
 		for _, p := range r.Probes {
 			rows = append(rows, []string{
 				p.Name, p.Region,
 				d(p.ExposureSeconds.P50), d(p.ExposureSeconds.P99), d(p.ExposureSeconds.Max),
-				strconv.Itoa(p.StaleAllows), d(p.DenialSeconds.P50),
+				cellPerTrial(p.StaleAllows, r.Trials), d(p.DenialSeconds.P50),
 			})
 		}
 		for _, row := range table(rows, width, opts.ASCII) {
@@ -109,7 +113,12 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 		}
 		bw.WriteString("\n")
 	}
-	line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
+	if r.Trials > 1 {
+		line("Exposure: per-trial time a region allowed what the truth denied.")
+		line("Stale allows: such answers served, per trial (in brackets: the total over all trials).")
+	} else {
+		line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
+	}
 	return bw.Flush()
 }
 

@@ -46,6 +46,11 @@ type Probe struct {
 	Requests        int       `json:"requests"`     // served decisions, summed over trials
 	StaleAllows     int       `json:"stale_allows"` // summed over trials
 	StaleDenies     int       `json:"stale_denies"`
+	// StaleAllowsPerTrial and StaleDeniesPerTrial are the two sums divided
+	// by the trials, so a per-trial figure is never read as a total or the
+	// reverse. JSON fills them; the runner need not.
+	StaleAllowsPerTrial float64 `json:"stale_allows_per_trial"`
+	StaleDeniesPerTrial float64 `json:"stale_denies_per_trial"`
 	ExposureSeconds Stats     `json:"exposure_seconds"`
 	DenialSeconds   Stats     `json:"denial_seconds"`
 	LatencySeconds  *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
