@@ -41,20 +41,20 @@ type Stats struct {
 
 // Probe is the measurement of one probe (one region) over all trials.
 type Probe struct {
-	Name            string    `json:"name"`
-	Region          string    `json:"region"`
-	Requests        int       `json:"requests"`     // served decisions, summed over trials
-	StaleAllows     int       `json:"stale_allows"` // summed over trials
-	StaleDenies     int       `json:"stale_denies"`
+	Name        string `json:"name"`
+	Region      string `json:"region"`
+	Requests    int    `json:"requests"`     // served decisions, summed over trials
+	StaleAllows int    `json:"stale_allows"` // summed over trials
+	StaleDenies int    `json:"stale_denies"`
 	// StaleAllowsPerTrial and StaleDeniesPerTrial are the two sums divided
 	// by the trials, so a per-trial figure is never read as a total or the
 	// reverse. JSON fills them; the runner need not.
-	StaleAllowsPerTrial float64 `json:"stale_allows_per_trial"`
-	StaleDeniesPerTrial float64 `json:"stale_denies_per_trial"`
-	ExposureSeconds Stats     `json:"exposure_seconds"`
-	DenialSeconds   Stats     `json:"denial_seconds"`
-	LatencySeconds  *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
-	Histogram       []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
+	StaleAllowsPerTrial float64   `json:"stale_allows_per_trial"`
+	StaleDeniesPerTrial float64   `json:"stale_denies_per_trial"`
+	ExposureSeconds     Stats     `json:"exposure_seconds"`
+	DenialSeconds       Stats     `json:"denial_seconds"`
+	LatencySeconds      *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
+	Histogram           []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
 	// Principal, Action and Resource describe the probe's request so the
 	// narration can say what was asked ("anonymous s3:GetObject q3.pdf");
 	// empty ones are left out of the prose.
