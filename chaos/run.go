@@ -56,6 +56,12 @@ type ScheduleReport struct {
 	Replay          string   `json:"replay,omitempty"`
 	Dir             string   `json:"dir,omitempty"` // kept data and logs
 	Plan            []string `json:"plan,omitempty"`
+	// History is the recorded operation history (`scenario chaos
+	// --history`); kept out of the report's JSON, where it would dwarf
+	// the rest.
+	History []Event `json:"-"`
+	// HealSeconds is when the heal began, since the schedule started.
+	HealSeconds float64 `json:"heal_seconds"`
 }
 
 // Report is the outcome of a run: what docs/validation.md quotes.
@@ -267,9 +273,10 @@ type scheduleRun struct {
 	t0    time.Time
 	gates []sync.RWMutex // per node: workers hold it shared per request; a wipe holds it exclusively
 
-	mu     sync.Mutex
-	faults map[string]int
-	errs   []string
+	mu      sync.Mutex
+	faults  map[string]int
+	errs    []string
+	nemesis []nemesisEvent
 
 	netMu   sync.Mutex // serializes fault posts; guards current
 	current *wire.FaultSpec
@@ -278,6 +285,14 @@ type scheduleRun struct {
 func (s *scheduleRun) count(kind string) {
 	s.mu.Lock()
 	s.faults[kind]++
+	s.mu.Unlock()
+}
+
+// record notes a nemesis event for the history.
+func (s *scheduleRun) record(f, value string) {
+	at := s.since()
+	s.mu.Lock()
+	s.nemesis = append(s.nemesis, nemesisEvent{at: at, f: f, value: value})
 	s.mu.Unlock()
 }
 
@@ -380,6 +395,8 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 
 	// Heal: faults off, stopped nodes started again; convergence is timed
 	// from here, so it includes a restarted node's start and catch-up.
+	s.record("heal", "")
+	sr.HealSeconds = s.since().Seconds()
 	s.heal(ctx)
 	healed := time.Now()
 	res, convergedAt, err := s.awaitConvergence(ctx, h)
@@ -389,12 +406,31 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	}
 	if !convergedAt.IsZero() {
 		sr.ConvergeSeconds = convergedAt.Sub(healed).Seconds()
+		s.mu.Lock()
+		s.nemesis = append(s.nemesis, nemesisEvent{at: convergedAt.Sub(s.t0), f: "converged", value: "every region holds the truth"})
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	sr.Errors = append(sr.Errors, s.errs...)
+	sr.History = buildHistory(h.Ops, s.nemesis)
 	s.mu.Unlock()
 	sr.Passed = len(sr.Errors) == 0 && res.OK() && sr.ConvergeSeconds >= 0 && ctx.Err() == nil
 	return sr, nil
+}
+
+// faultTarget is what a fault acts on, for the history: its plan line
+// without the instant, the kind and the duration.
+func faultTarget(f Fault) string {
+	txt := f.String()
+	for range 2 {
+		if _, rest, ok := strings.Cut(txt, " "); ok {
+			txt = rest
+		}
+	}
+	if i := strings.LastIndex(txt, " for "); i > 0 {
+		txt = txt[:i]
+	}
+	return txt
 }
 
 // SetupError is a run that could not set up a cluster: no regionnode
@@ -611,11 +647,13 @@ func (s *scheduleRun) networkLane(ctx context.Context) {
 		spec := f.Spec
 		s.setFaults(ctx, &spec)
 		s.count(string(f.Kind))
+		s.record(string(f.Kind), faultTarget(f))
 		s.sleepUntil(ctx, f.At+f.Hold)
 		if ctx.Err() != nil {
 			return // the heal clears it
 		}
 		s.setFaults(ctx, nil)
+		s.record("stop-"+string(f.Kind), faultTarget(f))
 	}
 }
 
@@ -626,6 +664,9 @@ func (s *scheduleRun) processLane(ctx context.Context) {
 			return
 		}
 		nd := s.c.nodes[f.Node]
+		if f.Kind != KindWipe {
+			s.record(string(f.Kind), nd.region)
+		}
 		switch f.Kind {
 		case KindKill9:
 			if err := s.c.kill9(nd); err != nil {
@@ -647,6 +688,7 @@ func (s *scheduleRun) processLane(ctx context.Context) {
 			if ctx.Err() != nil {
 				return // the heal restarts it
 			}
+			s.record("restart", nd.region)
 			s.restart(ctx, nd)
 		}
 	}
@@ -670,6 +712,7 @@ func (s *scheduleRun) wipe(ctx context.Context, nd *node, down time.Duration) bo
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	s.record(string(KindWipe), nd.region)
 	if err := s.c.kill9(nd); err != nil {
 		s.errorf("%v", err)
 	}
@@ -678,6 +721,7 @@ func (s *scheduleRun) wipe(ctx context.Context, nd *node, down time.Duration) bo
 	}
 	s.sleepUntil(ctx, s.since()+down)
 	if ctx.Err() == nil {
+		s.record("restart", nd.region)
 		s.restart(ctx, nd) // else the heal restarts it
 	}
 	return true

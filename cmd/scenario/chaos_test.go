@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iamprop/iamprop/chaos"
 )
 
 // Bad flags are refused before anything is built or started.
@@ -66,5 +68,44 @@ func TestChaosSetupErrorsAreNotFindings(t *testing.T) {
 				t.Errorf("left behind in TMPDIR: %s", e.Name())
 			}
 		})
+	}
+}
+
+// The chaos timeline draws each commit from invocation to completion in
+// its outcome's colour, each fault while in force (until the heal when
+// never stopped), the heal and the convergence, with names escaped.
+func TestChaosTimelineHTML(t *testing.T) {
+	ms := int64(1e6)
+	rep := &chaos.Report{Nodes: 3, Duration: "2s", Seed: 1, SchedulesRun: 1, Schedules: []chaos.ScheduleReport{{
+		Index: 0, Seed: 7, Passed: true, HealSeconds: 0.1,
+		History: []chaos.Event{
+			{Process: "us-east-2/w0", Type: "invoke", F: "iam:CreateUser", Time: 0},
+			{Process: "nemesis", Type: "info", F: "partition", Value: "us-east-2 | <eu-west-1>", Time: 5 * ms},
+			{Process: "us-east-2/w0", Type: "ok", F: "iam:CreateUser", Value: "us-east-2/1", Time: 10 * ms},
+			{Process: "eu-west-1/w0", Type: "invoke", F: "iam:DeleteUser", Time: 20 * ms},
+			{Process: "nemesis", Type: "info", F: "kill9", Value: "ap-southeast-2", Time: 30 * ms},
+			{Process: "eu-west-1/w0", Type: "info", F: "iam:DeleteUser", Value: "transport", Time: 60 * ms},
+			{Process: "nemesis", Type: "info", F: "stop-partition", Value: "us-east-2 | <eu-west-1>", Time: 70 * ms},
+			{Process: "nemesis", Type: "info", F: "heal", Time: 100 * ms},
+			{Process: "nemesis", Type: "info", F: "converged", Value: "every region holds the truth", Time: 150 * ms},
+		},
+	}}}
+	var buf strings.Builder
+	renderChaosHTML(&buf, rep)
+	out := buf.String()
+	for _, want := range []string{
+		`fill="` + colOK + `"><title>us-east-2/w0 iam:CreateUser: ok us-east-2/1 (0.000s to 0.010s)`,
+		`fill="` + colInfo + `"><title>eu-west-1/w0 iam:DeleteUser: info transport (0.020s to 0.060s)`,
+		`<title>partition us-east-2 | &lt;eu-west-1&gt; from 0.005s to 0.070s</title>`,
+		`<title>process ap-southeast-2 from 0.030s until the heal</title>`,
+		`<title>heal at 0.100s</title>`,
+		`<title>every region holds the truth at 0.150s</title>`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "<eu-west-1>") {
+		t.Error("a fault target is not escaped")
 	}
 }
