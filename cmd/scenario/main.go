@@ -51,6 +51,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newCompareCmd(),
 		newChaosCmd(),
 		newClusterCmd(),
+		newSweepCmd(),
 	)
 	usageOnBadArgs(root)
 	return root
