@@ -108,35 +108,55 @@ func HTML(w io.Writer, r *Run) error {
 	}
 	p("</section>\n")
 
-	p("<section id=\"distribution-section\">\n<h2>Exposure window over trials</h2>\n")
-	p("<p class=\"howto\">Each bar counts the trials whose exposure window fell in its range; dashed lines mark the median (p50) and the 99th percentile (p99). A wide spread means the risk depends on luck: plan for the p99, not the median.</p>\n<div class=\"grid\">\n")
+	p("<section id=\"distribution-section\">\n<h2>Exposure and denial windows over trials</h2>\n")
+	p("<p class=\"howto\">Each bar counts the trials whose window fell in its range (red: exposure, a stale allow; orange: denial, a stale deny); trials without a window get no bar, the caption counts them. Dashed lines mark the median (p50) and the 99th percentile (p99). A wide spread means the risk depends on luck: plan for the p99, not the median.</p>\n<div class=\"grid\">\n")
 	shown := 0
 	ids := map[string]bool{}
+	// Ids must be unique in a page; two probe names can share a slug.
+	uniqueID := func(prefix, name string) string {
+		id := prefix + slug(name)
+		for n := 2; ids[id]; n++ {
+			id = prefix + slug(name) + "-" + strconv.Itoa(n)
+		}
+		ids[id] = true
+		return id
+	}
+	zeros := func(values []float64) int {
+		n := 0
+		for _, v := range values {
+			if v == 0 {
+				n++
+			}
+		}
+		return n
+	}
 	for _, pr := range r.Probes {
 		if len(pr.Histogram) == 0 {
 			continue
 		}
 		shown++
-		zero := 0
-		for _, v := range pr.Histogram {
-			if v == 0 {
-				zero++
-			}
+		noExposure, noDenial := zeros(pr.Histogram), len(pr.Histogram)
+		if len(pr.DenialHistogram) > 0 {
+			noDenial = zeros(pr.DenialHistogram)
 		}
-		// Ids must be unique in a page; two probe names can share a slug.
-		id := "histogram-" + slug(pr.Name)
-		for n := 2; ids[id]; n++ {
-			id = "histogram-" + slug(pr.Name) + "-" + strconv.Itoa(n)
+		if noExposure < len(pr.Histogram) {
+			p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no exposure.</figcaption></figure>\n",
+				histogramSVG(pr, uniqueID("histogram-", pr.Name)), esc(pr.Name), esc(pr.Region), noExposure, len(pr.Histogram))
 		}
-		ids[id] = true
-		p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no exposure.</figcaption></figure>\n",
-			histogramSVG(pr, id), esc(pr.Name), esc(pr.Region), zero, len(pr.Histogram))
+		if noDenial < len(pr.DenialHistogram) {
+			p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no denial.</figcaption></figure>\n",
+				windowHistogramSVG(pr, denialKind, pr.DenialHistogram, pr.DenialSeconds, uniqueID("denial-histogram-", pr.Name)),
+				esc(pr.Name), esc(pr.Region), noDenial, len(pr.DenialHistogram))
+		}
+		if noExposure == len(pr.Histogram) && noDenial == len(pr.Histogram) {
+			p("<p class=\"never\"><b>%s</b> in %s was never stale over %s: no exposure, no denial.</p>\n",
+				esc(pr.Name), esc(pr.Region), plural(len(pr.Histogram), "trial", "trials"))
+		}
 	}
 	if shown == 0 {
 		p("<p class=\"empty\">No per-trial exposure values were recorded.</p>\n")
 	}
-	p("</div>\n</section>\n")
-
+	p("</div>\n</section>\n\n")
 	p("<section id=\"visibility-section\">\n<h2>t-visibility: how fast each region sees a change</h2>\n")
 	if len(r.Visibility) == 0 {
 		p("<p class=\"empty\">No mutation was applied, so there is no visibility curve.</p>\n")

@@ -40,12 +40,23 @@ func TestHTMLSelfContained(t *testing.T) {
 			r.Probes[0].Name = `p<b>`
 			r.Timeline.Windows[0].Probe = `p<b>`
 		}, []string{`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, `id="histogram-p-b-"`}},
+		// A probe never stale draws no bar: a red bar at 0 reads as
+		// exposure.
 		{"all-zero exposure", func(r *Run) {
 			for i := range r.Probes[0].Histogram {
 				r.Probes[0].Histogram[i] = 0
 			}
 			r.Probes[0].ExposureSeconds = Stats{}
-		}, []string{"20 of 20 trials had no exposure", `data-count="20"`}},
+		}, []string{"attacker-read</b> in eu-west-1 was never stale over 20 trials"}},
+		// A denial-only probe gets a denial chart, and no exposure bars.
+		{"denial only", func(r *Run) {
+			pr := &r.Probes[0]
+			pr.DenialHistogram = make([]float64, len(pr.Histogram))
+			for i := range pr.Histogram {
+				pr.DenialHistogram[i], pr.Histogram[i] = pr.Histogram[i], 0
+			}
+			pr.DenialSeconds, pr.ExposureSeconds = pr.ExposureSeconds, Stats{}
+		}, []string{`id="denial-histogram-attacker-read"`, "Denial window of attacker-read in eu-west-1 over 20 trials", `fill="` + colDenial + `"`, "denial window per trial (seconds)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +80,11 @@ func TestHTMLSelfContained(t *testing.T) {
 				if !strings.Contains(out, s) {
 					t.Errorf("HTML lacks %q", s)
 				}
+			}
+			// No histogram bar stands for "no window": every bar counts
+			// trials with a window above zero.
+			if strings.Contains(out, `data-from="0" data-to="0"`) {
+				t.Error("a bar is drawn for trials without a window")
 			}
 		})
 	}
@@ -309,8 +325,14 @@ func TestHTMLInChromium(t *testing.T) {
 	if facts.Curves != len(run.Visibility) || facts.MinCurveLen <= 0 {
 		t.Errorf("visibility: %d curves (shortest %.1f), want %d drawn curves", facts.Curves, facts.MinCurveLen, len(run.Visibility))
 	}
-	if facts.BarTrials != len(run.Probes[0].Histogram) {
-		t.Errorf("histogram bars count %d trials, want %d", facts.BarTrials, len(run.Probes[0].Histogram))
+	exposed := 0 // trials without exposure get no bar
+	for _, v := range run.Probes[0].Histogram {
+		if v > 0 {
+			exposed++
+		}
+	}
+	if facts.BarTrials != exposed {
+		t.Errorf("histogram bars count %d trials, want the %d with exposure", facts.BarTrials, exposed)
 	}
 	if facts.Commits != 2 || facts.Applies != 6 || facts.Faults != 1 {
 		t.Errorf("timeline marks: %d commits, %d applies, %d faults; want 2, 6, 1", facts.Commits, facts.Applies, facts.Faults)

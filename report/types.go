@@ -55,6 +55,9 @@ type Probe struct {
 	DenialSeconds       Stats     `json:"denial_seconds"`
 	LatencySeconds      *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
 	Histogram           []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
+	// DenialHistogram is the same for the denial window, kept only for a
+	// probe that was ever denied stale.
+	DenialHistogram []float64 `json:"denial_histogram,omitempty"`
 	// Principal, Action and Resource describe the probe's request so the
 	// narration can say what was asked ("anonymous s3:GetObject q3.pdf");
 	// empty ones are left out of the prose.

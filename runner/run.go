@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -217,6 +218,7 @@ type aggregate struct {
 	denial      []Distribution
 	waits       []Distribution
 	histograms  [][]float64
+	denialHist  [][]float64
 	lags        []Distribution
 	convergedAt []Distribution
 	probes      []report.Probe
@@ -240,6 +242,7 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 		denial:      make([]Distribution, len(sc.Probes)),
 		waits:       make([]Distribution, len(sc.Probes)),
 		histograms:  make([][]float64, len(sc.Probes)),
+		denialHist:  make([][]float64, len(sc.Probes)),
 		probes:      make([]report.Probe, len(sc.Probes)),
 		confReads:   make([]int, len(sc.Probes)),
 		lags:        make([]Distribution, len(sc.Regions)),
@@ -273,6 +276,7 @@ func (a *aggregate) add(r *trialResult) {
 		}
 		if len(a.histograms[i]) < maxHistogramSample {
 			a.histograms[i] = append(a.histograms[i], round(pr.exposure.Seconds()))
+			a.denialHist[i] = append(a.denialHist[i], round(pr.denial.Seconds()))
 		}
 	}
 	for ri, lags := range r.lags {
@@ -299,6 +303,11 @@ func (a *aggregate) finish() *report.Run {
 			p.LatencySeconds = &s
 		}
 		p.Histogram = a.histograms[i]
+		// Only a probe that was ever denied stale carries its denial
+		// sample: most are exposure cases, and the JSON stays short.
+		if slices.ContainsFunc(a.denialHist[i], func(v float64) bool { return v > 0 }) {
+			p.DenialHistogram = a.denialHist[i]
+		}
 		p.ConfidentialReads = a.confReads[i]
 		run.Probes = append(run.Probes, p)
 	}
