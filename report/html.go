@@ -107,6 +107,12 @@ func HTML(w io.Writer, r *Run) error {
 		p("%s\n", legendHTML)
 	}
 	p("</section>\n")
+	if w := r.Worst; w != nil && w.Timeline != nil {
+		p("<section id=\"worst-section\">\n<h2>Timeline of the worst trial</h2>\n")
+		p("<p class=\"howto\">Trial %d of %d (seed %d, replay it with <code>--seed %d --trials 1</code>) had the longest exposure: %s summed over the probes. Read it like the first trial's.</p>\n",
+			w.Index+1, r.Trials, w.Seed, w.Seed, FormatSeconds(w.ExposureSeconds))
+		p("<div class=\"chart-wrap\">%s</div>\n</section>\n", timelineSVGOf(r, w.Timeline, "timeline-worst", fmt.Sprintf("Timeline of the worst trial (seed %d): one lane per region", w.Seed)))
+	}
 
 	p("<section id=\"distribution-section\">\n<h2>Exposure and denial windows over trials</h2>\n")
 	p("<p class=\"howto\">Each bar counts the trials whose window fell in its range (red: exposure, a stale allow; orange: denial, a stale deny); trials without a window get no bar, the caption counts them. Dashed lines mark the median (p50) and the 99th percentile (p99). A wide spread means the risk depends on luck: plan for the p99, not the median.</p>\n<div class=\"grid\">\n")
@@ -272,8 +278,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 const pageJS = `
 (function () {
   "use strict";
-  var svg = document.getElementById("timeline");
-  if (!svg) { return; }
+  document.querySelectorAll("svg.timeline").forEach(cursor);
+  function cursor(svg) {
   var x0 = parseFloat(svg.getAttribute("data-x0"));
   var x1 = parseFloat(svg.getAttribute("data-x1"));
   var dur = parseFloat(svg.getAttribute("data-duration"));
@@ -297,6 +303,7 @@ const pageJS = `
     label.setAttribute("visibility", "visible");
   });
   svg.addEventListener("mouseleave", hide);
+  }
 })();
 `
 

@@ -48,6 +48,10 @@ func TestHTMLSelfContained(t *testing.T) {
 			}
 			r.Probes[0].ExposureSeconds = Stats{}
 		}, []string{"attacker-read</b> in eu-west-1 was never stale over 20 trials"}},
+		// The worst trial's timeline follows the first's, with its own ids.
+		{"worst trial", func(r *Run) {
+			r.Worst = &WorstTrial{Index: 6, Seed: 7, ExposureSeconds: 9.41, Timeline: r.Timeline}
+		}, []string{`id="timeline-worst"`, "Timeline of the worst trial", "Trial 7 of 20 (seed 7, replay it with <code>--seed 7 --trials 1</code>)", "9.4s summed over the probes"}},
 		// A denial-only probe gets a denial chart, and no exposure bars.
 		{"denial only", func(r *Run) {
 			pr := &r.Probes[0]
@@ -79,6 +83,11 @@ func TestHTMLSelfContained(t *testing.T) {
 			for _, s := range tc.want {
 				if !strings.Contains(out, s) {
 					t.Errorf("HTML lacks %q", s)
+				}
+			}
+			for _, id := range []string{`id="hatch"`, `id="timeline"`, `id="timeline-title"`} {
+				if n := strings.Count(out, id); n > 1 {
+					t.Errorf("%s appears %d times: ids must be unique", id, n)
 				}
 			}
 			// No histogram bar stands for "no window": every bar counts

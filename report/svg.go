@@ -96,7 +96,11 @@ const (
 // timelineSVG draws the first trial: one lane per region with commits,
 // applies (and their lag), faults, shaded stale windows and probe ticks.
 func timelineSVG(r *Run) string {
-	tl := r.Timeline
+	return timelineSVGOf(r, r.Timeline, "timeline", "Timeline of the first trial: one lane per region")
+}
+
+// timelineSVGOf draws tl as the SVG element id (unique in the page).
+func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 	dur := tl.Duration
 	for _, e := range tl.Events {
 		dur = math.Max(dur, e.At)
@@ -167,10 +171,13 @@ func timelineSVG(r *Run) string {
 	height := bottom + tlAxisH
 
 	var s svgWriter
-	s.f(`<svg id="timeline" class="chart timeline" viewBox="0 0 %s %s" role="img" aria-labelledby="timeline-title" data-duration="%s" data-x0="%s" data-x1="%s" data-lanes="%d">`,
-		c(tlWidth), c(height), c(dur), c(tlLeft), c(tlWidth-tlRight), len(regions))
-	s.f(`<title id="timeline-title">Timeline of the first trial: one lane per region</title>`)
-	s.f(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#888888" stroke-width="2"/></pattern></defs>`)
+	s.f(`<svg id="%s" class="chart timeline" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" data-duration="%s" data-x0="%s" data-x1="%s" data-lanes="%d">`,
+		id, c(tlWidth), c(height), id, c(dur), c(tlLeft), c(tlWidth-tlRight), len(regions))
+	s.f(`<title id="%s-title">%s</title>`, id, esc(title))
+	if id == "timeline" {
+		// One hatch pattern per page: the other timelines refer to it.
+		s.f(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#888888" stroke-width="2"/></pattern></defs>`)
+	}
 
 	// Lane backgrounds and grid first, so everything else draws on top.
 	s.f(`<g class="lane-bg">`)

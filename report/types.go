@@ -25,8 +25,20 @@ type Run struct {
 	Unconverged *Unconverged `json:"unconverged,omitempty"`
 	// Timeline is the first trial's story, for the HTML timeline and `explain`.
 	Timeline *Timeline `json:"timeline,omitempty"`
+	// Worst is the trial with the longest exposure (summed over probes),
+	// when it is not the first: its timeline is drawn beside the first's.
+	Worst *WorstTrial `json:"worst_trial,omitempty"`
 	// Visibility is the t-visibility curve per region over all trials.
 	Visibility []VisibilityCurve `json:"visibility,omitempty"`
+}
+
+// WorstTrial is the trial with the longest total exposure window, replayed
+// from its seed to record its timeline.
+type WorstTrial struct {
+	Index           int       `json:"index"` // 0-based; trial i runs with seed Run.Seed + i
+	Seed            uint64    `json:"seed"`
+	ExposureSeconds float64   `json:"exposure_seconds"` // summed over the probes
+	Timeline        *Timeline `json:"timeline"`
 }
 
 // Stats summarises one value per trial.

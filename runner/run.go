@@ -127,6 +127,13 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		return nil, err
 	}
 	run := agg.finish()
+	// The worst trial's story beside the first's: the simulator replays
+	// it from its seed (deterministic), recording its timeline this time.
+	if mode == "sim" && agg.worstIndex != 0 && agg.worst > agg.firstExposure {
+		if w := runTrial(p, agg.worstIndex, agg.worstSeed, true); w.err == nil && w.timeline != nil {
+			run.Worst = &report.WorstTrial{Index: agg.worstIndex, Seed: agg.worstSeed, ExposureSeconds: round(agg.worst), Timeline: w.timeline}
+		}
+	}
 	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
 	return run, nil
 }
@@ -212,19 +219,24 @@ func runTrials(ctx context.Context, one func(int) *trialResult, trials, workers 
 
 // aggregate folds trial results into the report's statistics.
 type aggregate struct {
-	sc          *scenarios.Scenario
-	run         *report.Run
-	exposure    []Distribution
-	denial      []Distribution
-	waits       []Distribution
-	histograms  [][]float64
-	denialHist  [][]float64
-	lags        []Distribution
-	convergedAt []Distribution
-	probes      []report.Probe
-	confReads   []int
-	rejected    []string
-	reasons     map[string]int // missing pairs by reason, over unconverged trials
+	sc         *scenarios.Scenario
+	run        *report.Run
+	exposure   []Distribution
+	denial     []Distribution
+	waits      []Distribution
+	histograms [][]float64
+	denialHist [][]float64
+	// worst is the trial with the longest total exposure so far, and its
+	// exposure; the first such trial on a tie, by trial index.
+	worst, firstExposure float64
+	worstIndex           int
+	worstSeed            uint64
+	lags                 []Distribution
+	convergedAt          []Distribution
+	probes               []report.Probe
+	confReads            []int
+	rejected             []string
+	reasons              map[string]int // missing pairs by reason, over unconverged trials
 }
 
 // maxHistogramSample caps the per-trial exposure values kept for the HTML
@@ -262,6 +274,16 @@ func (a *aggregate) add(r *trialResult) {
 	if !r.converged {
 		a.run.Converged = false
 		a.addUnconverged(r)
+	}
+	total := 0.0
+	for _, pr := range r.probes {
+		total += pr.exposure.Seconds()
+	}
+	if r.index == 0 {
+		a.firstExposure = total
+	}
+	if total > a.worst || (total == a.worst && r.index < a.worstIndex) {
+		a.worst, a.worstIndex, a.worstSeed = total, r.index, r.seed
 	}
 	for i, pr := range r.probes {
 		p := &a.probes[i]
