@@ -56,6 +56,37 @@ func HTML(w io.Writer, r *Run) error {
 		p("</section>\n")
 	}
 
+	if len(r.Steps) > 0 || r.Propagation != "" || len(r.Sources) > 0 || len(r.Probes) > 0 {
+		p("<section id=\"setup\">\n<h2>The scenario</h2>\n")
+		if len(r.Steps) > 0 {
+			p("<h3>Steps</h3>\n<table class=\"steps\"><thead><tr><th class=\"n\">at</th><th>region</th><th>call</th><th>label</th></tr></thead><tbody>\n")
+			for _, st := range r.Steps {
+				p("<tr><td class=\"n\">%s</td><td>%s</td><td><code>%s</code></td><td>%s</td></tr>\n", FormatSeconds(st.At), esc(st.Region), esc(st.Call), esc(st.Label))
+			}
+			p("</tbody></table>\n")
+		}
+		if len(r.Probes) > 0 {
+			p("<h3>Probes</h3>\n<ul class=\"probe-list\">\n")
+			for _, pr := range r.Probes {
+				req := strings.TrimSpace(strings.Join([]string{pr.Principal, pr.Action, pr.Resource}, " "))
+				p("<li><b>%s</b> asks %s: <code>%s</code></li>\n", esc(pr.Name), esc(pr.Region), esc(req))
+			}
+			p("</ul>\n")
+		}
+		if r.Propagation != "" {
+			p("<h3>Delay model</h3>\n<p class=\"model\"><code>%s</code> (commit at the origin to apply in a region; drawn dashed under the t-visibility curves)</p>\n", esc(r.Propagation))
+		}
+		if len(r.Sources) > 0 {
+			// Plain text, not links: the report fetches and links nothing.
+			p("<h3>Sources</h3>\n<ul class=\"sources\">\n")
+			for _, src := range r.Sources {
+				p("<li>%s</li>\n", esc(src))
+			}
+			p("</ul>\n")
+		}
+		p("</section>\n")
+	}
+
 	p("<section id=\"summary\">\n<h2>Summary</h2>\n")
 	p("<p class=\"howto\">The <b>exposure window</b> is, per trial, the total time a region kept <em>allowing</em> a request the truth (a strongly consistent system) already <em>denied</em>; the <b>denial window</b> is the reverse (denied although already allowed). Statistics are over %s; stale allows and denies are the wrong answers probes were actually served.</p>\n",
 		esc(plural(r.Trials, "trial", "trials")))
@@ -168,7 +199,7 @@ func HTML(w io.Writer, r *Run) error {
 		p("<p class=\"empty\">No mutation was applied, so there is no visibility curve.</p>\n")
 	} else {
 		p("<p class=\"howto\">For each region, the probability that it has applied a mutation <i>t</i> seconds after the mutation's commit (the PBS curve of Bailis et al., VLDB 2012), over every mutation of every trial. Where a curve crosses 50%%, half the changes are visible there; until it reaches 100%%, some region can still answer from the old state.</p>\n")
-		p("<div class=\"chart-wrap\">%s</div>\n", visibilitySVG(r.Visibility, regionNames(r)))
+		p("<div class=\"chart-wrap\">%s</div>\n", visibilitySVG(r.Visibility, r.ModelVisibility, regionNames(r)))
 	}
 	if len(r.Regions) > 0 {
 		p("<table class=\"regions\"><thead><tr><th>region</th><th class=\"n\">lag p50</th><th class=\"n\">lag p99</th><th class=\"n\">lag max</th><th class=\"n\">converged at p50</th><th class=\"n\">converged at max</th></tr></thead><tbody>\n")

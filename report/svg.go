@@ -530,7 +530,9 @@ const (
 
 // visibilitySVG draws the t-visibility curves: for each region, the
 // probability that it has applied a mutation t seconds after its commit.
-func visibilitySVG(curves []VisibilityCurve, regionOrder []string) string {
+// model, if not empty, is the delay model's own curve per region, drawn
+// dashed in the region's colour.
+func visibilitySVG(curves, model []VisibilityCurve, regionOrder []string) string {
 	hi := 0.0
 	for _, cv := range curves {
 		for _, p := range cv.Points {
@@ -564,6 +566,26 @@ func visibilitySVG(curves []VisibilityCurve, regionOrder []string) string {
 	}
 	s.f(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a"/>`, c(vLeft), c(y(0)), c(vLeft+plotW), c(y(0)))
 	s.f(`<text class="axis-label" x="%s" y="%s" text-anchor="middle">time after the commit (seconds)</text></g>`, c(vLeft+plotW/2), c(vH-10))
+	for i, cv := range model {
+		col := regionColor(indexOf(regionOrder, cv.Region, i))
+		var pts strings.Builder
+		for j, p := range cv.Points {
+			if p[0] > hi {
+				break
+			}
+			if j > 0 {
+				pts.WriteByte(' ')
+			}
+			pts.WriteString(c(x(p[0])) + "," + c(y(p[1])))
+		}
+		s.f(`<polyline class="model" data-region="%s" points="%s" fill="none" stroke="%s" stroke-width="1.5" stroke-dasharray="5 4" opacity="0.8"><title>%s: the delay model alone</title></polyline>`,
+			esc(cv.Region), pts.String(), col, esc(cv.Region))
+	}
+	if len(model) > 0 {
+		ly := vTop + 10 + 20*float64(len(curves))
+		s.f(`<g class="key"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="5 4"/><text x="%s" y="%s">delay model</text></g>`,
+			c(vLeft+plotW+16), c(ly), c(vLeft+plotW+40), c(ly), c(vLeft+plotW+46), c(ly+4))
+	}
 	for i, cv := range curves {
 		col := regionColor(indexOf(regionOrder, cv.Region, i))
 		var pts strings.Builder

@@ -30,6 +30,25 @@ type Run struct {
 	Worst *WorstTrial `json:"worst_trial,omitempty"`
 	// Visibility is the t-visibility curve per region over all trials.
 	Visibility []VisibilityCurve `json:"visibility,omitempty"`
+	// ModelVisibility is the delay model's own curve per region: the
+	// probability that the modelled delay from the first step's origin
+	// is at most t, drawn dashed under the measured curves.
+	ModelVisibility []VisibilityCurve `json:"model_visibility,omitempty"`
+	// Propagation describes the delay model ("default lognormal(median
+	// 4s, p99 10s); link ..."), Sources cites it, Steps lists the
+	// scenario's control-plane calls; the HTML report lists them.
+	Propagation string     `json:"propagation,omitempty"`
+	Sources     []string   `json:"sources,omitempty"`
+	Steps       []StepInfo `json:"steps,omitempty"`
+}
+
+// StepInfo is one step of the scenario: a control-plane call at an
+// instant, at its origin region.
+type StepInfo struct {
+	At     float64 `json:"at"`
+	Region string  `json:"region"`
+	Call   string  `json:"call"`
+	Label  string  `json:"label,omitempty"`
 }
 
 // WorstTrial is the trial with the longest total exposure window, replayed

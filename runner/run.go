@@ -7,10 +7,12 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/iamprop/iamprop/delay"
 	"runtime"
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
@@ -109,6 +111,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 
 	agg := newAggregate(sc, seed, opts.Trials)
 	agg.run.Mode = mode
+	describeScenario(agg.run, sc, p)
 	startRunMetrics(opts.Metrics, sc, mode)
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
@@ -134,6 +137,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 			run.Worst = &report.WorstTrial{Index: agg.worstIndex, Seed: agg.worstSeed, ExposureSeconds: round(agg.worst), Timeline: w.timeline}
 		}
 	}
+	run.ModelVisibility = modelCurves(run, sc, p)
 	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
 	return run, nil
 }
@@ -369,4 +373,50 @@ func (a *aggregate) finish() *report.Run {
 		}
 	}
 	return run
+}
+
+// describeScenario copies what the report lists about the scenario: its
+// steps, delay model and sources.
+func describeScenario(run *report.Run, sc *scenarios.Scenario, p *plan) {
+	if m, ok := p.delay.(fmt.Stringer); ok {
+		run.Propagation = m.String()
+	}
+	run.Sources = slices.Clone(sc.Sources)
+	for _, st := range sc.Steps {
+		run.Steps = append(run.Steps, report.StepInfo{At: st.At.Seconds(), Region: st.Region, Call: st.Call, Label: st.Label})
+	}
+}
+
+// modelCurves is the delay model's t-visibility per region, from the first
+// step's origin, on the measured curves' time axis: what the measured
+// curves would be if gossip were instant.
+func modelCurves(run *report.Run, sc *scenarios.Scenario, p *plan) []report.VisibilityCurve {
+	m, ok := p.delay.(*delay.Model)
+	if !ok || len(sc.Steps) == 0 || len(run.Visibility) == 0 {
+		return nil
+	}
+	hi := 0.0
+	for _, cv := range run.Visibility {
+		for _, pt := range cv.Points {
+			hi = max(hi, pt[0])
+		}
+	}
+	if hi <= 0 {
+		return nil
+	}
+	origin := sc.Steps[0].Region
+	var out []report.VisibilityCurve
+	for _, region := range sc.Regions {
+		if region == origin {
+			continue // the origin applies its own commit at once
+		}
+		d := m.Distribution(origin, region, false)
+		cv := report.VisibilityCurve{Region: region}
+		for k := 0; k < visibilityPoints; k++ {
+			t := hi * float64(k) / float64(visibilityPoints-1)
+			cv.Points = append(cv.Points, [2]float64{round(t), round(d.CDF(time.Duration(t * float64(time.Second))))})
+		}
+		out = append(out, cv)
+	}
+	return out
 }
