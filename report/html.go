@@ -102,6 +102,9 @@ func HTML(w io.Writer, r *Run) error {
 	}
 	p("</tbody></table>\n")
 	for _, pr := range r.Probes {
+		if pr.Intended != "" && pr.RegionAgainstIntentSeconds != nil && pr.TruthAgainstIntentSeconds != nil {
+			p("<p class=\"note intent\">%s</p>\n", esc(intentLine(pr, FormatSeconds)+". Exposure counts only stale answers; these count every answer against the intended access, a bad policy the truth itself applied included."))
+		}
 		if pr.LatencySeconds != nil {
 			p("<p class=\"note\">%s waited for consistency: p50 %s, p99 %s, max %s added latency per held request.</p>\n",
 				esc(pr.Name), FormatSeconds(pr.LatencySeconds.P50), FormatSeconds(pr.LatencySeconds.P99), FormatSeconds(pr.LatencySeconds.Max))

@@ -82,6 +82,12 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 		for _, row := range table(rows, width, opts.ASCII) {
 			line(row)
 		}
+		// Probes with an intended access: answers against it, stale or not.
+		for _, p := range r.Probes {
+			if p.Intended != "" && p.RegionAgainstIntentSeconds != nil && p.TruthAgainstIntentSeconds != nil {
+				line(intentLine(p, d))
+			}
+		}
 		// The price of a consistency option: how long requests waited.
 		for _, p := range r.Probes {
 			if p.LatencySeconds != nil {
@@ -174,4 +180,12 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// intentLine tells, for a probe with an intended access, how long per
+// trial its region and the truth itself answered otherwise.
+func intentLine(p Probe, d func(float64) string) string {
+	rg, tr := p.RegionAgainstIntentSeconds, p.TruthAgainstIntentSeconds
+	return fmt.Sprintf("%s (intended %s): against intent %s p50, %s max; truth itself %s p50, %s max",
+		p.Name, p.Intended, d(rg.P50), d(rg.Max), d(tr.P50), d(tr.Max))
 }

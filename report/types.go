@@ -80,12 +80,20 @@ type Probe struct {
 	// StaleAllowsPerTrial and StaleDeniesPerTrial are the two sums divided
 	// by the trials, so a per-trial figure is never read as a total or the
 	// reverse. JSON fills them; the runner need not.
-	StaleAllowsPerTrial float64   `json:"stale_allows_per_trial"`
-	StaleDeniesPerTrial float64   `json:"stale_denies_per_trial"`
-	ExposureSeconds     Stats     `json:"exposure_seconds"`
-	DenialSeconds       Stats     `json:"denial_seconds"`
-	LatencySeconds      *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
-	Histogram           []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
+	StaleAllowsPerTrial float64 `json:"stale_allows_per_trial"`
+	StaleDeniesPerTrial float64 `json:"stale_denies_per_trial"`
+	ExposureSeconds     Stats   `json:"exposure_seconds"`
+	DenialSeconds       Stats   `json:"denial_seconds"`
+	LatencySeconds      *Stats  `json:"latency_seconds,omitempty"` // added wait of at_least consistency
+	// Intended is the probe's intended access ("allow" or "deny"), when the
+	// scenario says; RegionAgainstIntentSeconds is then, per trial, how
+	// long the region answered otherwise (what users got), and
+	// TruthAgainstIntentSeconds how long the truth itself did (a bad
+	// policy that over-grants until rolled back: no staleness, yet wrong).
+	Intended                   string    `json:"intended,omitempty"`
+	RegionAgainstIntentSeconds *Stats    `json:"region_against_intent_seconds,omitempty"`
+	TruthAgainstIntentSeconds  *Stats    `json:"truth_against_intent_seconds,omitempty"`
+	Histogram                  []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
 	// DenialHistogram is the same for the denial window, kept only for a
 	// probe that was ever denied stale.
 	DenialHistogram []float64 `json:"denial_histogram,omitempty"`

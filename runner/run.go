@@ -230,6 +230,8 @@ type aggregate struct {
 	waits      []Distribution
 	histograms [][]float64
 	denialHist [][]float64
+	// against intent: region and truth, per probe with an intended access
+	regionIntent, truthIntent []Distribution
 	// worst is the trial with the longest total exposure so far, and its
 	// exposure; the first such trial on a tie, by trial index.
 	worst, firstExposure float64
@@ -254,18 +256,20 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 			Scenario: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson,
 			Mode: "sim", Seed: seed, Trials: trials, Converged: true,
 		},
-		exposure:    make([]Distribution, len(sc.Probes)),
-		denial:      make([]Distribution, len(sc.Probes)),
-		waits:       make([]Distribution, len(sc.Probes)),
-		histograms:  make([][]float64, len(sc.Probes)),
-		denialHist:  make([][]float64, len(sc.Probes)),
-		probes:      make([]report.Probe, len(sc.Probes)),
-		confReads:   make([]int, len(sc.Probes)),
-		lags:        make([]Distribution, len(sc.Regions)),
-		convergedAt: make([]Distribution, len(sc.Regions)),
+		exposure:     make([]Distribution, len(sc.Probes)),
+		denial:       make([]Distribution, len(sc.Probes)),
+		waits:        make([]Distribution, len(sc.Probes)),
+		histograms:   make([][]float64, len(sc.Probes)),
+		denialHist:   make([][]float64, len(sc.Probes)),
+		regionIntent: make([]Distribution, len(sc.Probes)),
+		truthIntent:  make([]Distribution, len(sc.Probes)),
+		probes:       make([]report.Probe, len(sc.Probes)),
+		confReads:    make([]int, len(sc.Probes)),
+		lags:         make([]Distribution, len(sc.Regions)),
+		convergedAt:  make([]Distribution, len(sc.Regions)),
 	}
 	for i, p := range sc.Probes {
-		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource}
+		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource, Intended: p.Intended}
 	}
 	return a
 }
@@ -296,6 +300,8 @@ func (a *aggregate) add(r *trialResult) {
 		p.StaleDenies += pr.staleDenies
 		a.confReads[i] += pr.confidentialReads
 		a.exposure[i].Add(pr.exposure.Seconds())
+		a.regionIntent[i].Add(pr.regionAgainstIntent.Seconds())
+		a.truthIntent[i].Add(pr.truthAgainstIntent.Seconds())
 		a.denial[i].Add(pr.denial.Seconds())
 		for _, w := range pr.waits {
 			a.waits[i].Add(w)
@@ -327,6 +333,10 @@ func (a *aggregate) finish() *report.Run {
 		if a.waits[i].Count() > 0 {
 			s := a.waits[i].Stats()
 			p.LatencySeconds = &s
+		}
+		if p.Intended != "" {
+			rs, ts := a.regionIntent[i].Stats(), a.truthIntent[i].Stats()
+			p.RegionAgainstIntentSeconds, p.TruthAgainstIntentSeconds = &rs, &ts
 		}
 		p.Histogram = a.histograms[i]
 		// Only a probe that was ever denied stale carries its denial
