@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"html"
+	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -41,9 +46,10 @@ type compareProbeJ struct {
 
 func newCompareCmd() *cobra.Command {
 	var (
-		seed   uint64
-		trials int
-		asJSON bool
+		seed    uint64
+		trials  int
+		asJSON  bool
+		htmlOut string
 	)
 	cmd := &cobra.Command{
 		Use:   "compare FILE FILE...",
@@ -53,7 +59,8 @@ trial count, each from its own seed (or every one from --seed), and prints their
 exposure and denial windows side by side, with the price of a consistency token:
 how long the requests that waited for fresh data waited (WAIT).`,
 		Example: `  scenario compare public-s3-bucket public-s3-bucket-block-public-access public-s3-bucket-consistency-token --trials 200
-  scenario compare public-s3-bucket public-s3-bucket-consistency-token --seed 7 --json`,
+  scenario compare public-s3-bucket public-s3-bucket-consistency-token --seed 7 --json
+  scenario compare public-s3-bucket public-s3-bucket-block-public-access public-s3-bucket-consistency-token --html compare.html`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if trials < 1 {
@@ -77,17 +84,24 @@ how long the requests that waited for fresh data waited (WAIT).`,
 				failedAny = failedAny || !r.Passed
 			}
 			out := cmd.OutOrStdout()
-			if asJSON {
-				cj := compareJSON{Trials: trials}
-				for _, r := range runs {
-					cs := compareScenarioJ{Scenario: r.Scenario, Title: r.Title, Seed: r.Seed, Passed: r.Passed}
-					for _, p := range r.Probes {
-						cs.Probes = append(cs.Probes, compareProbeJ{Probe: p.Name, Region: p.Region, ExposureSeconds: p.ExposureSeconds,
-							DenialSeconds: p.DenialSeconds, StaleAllows: p.StaleAllows,
-							StaleAllowsPerTrial: float64(p.StaleAllows) / float64(max(r.Trials, 1)), WaitSeconds: p.LatencySeconds})
-					}
-					cj.Scenarios = append(cj.Scenarios, cs)
+			cj := compareJSON{Trials: trials}
+			for _, r := range runs {
+				cs := compareScenarioJ{Scenario: r.Scenario, Title: r.Title, Seed: r.Seed, Passed: r.Passed}
+				for _, p := range r.Probes {
+					cs.Probes = append(cs.Probes, compareProbeJ{Probe: p.Name, Region: p.Region, ExposureSeconds: p.ExposureSeconds,
+						DenialSeconds: p.DenialSeconds, StaleAllows: p.StaleAllows,
+						StaleAllowsPerTrial: float64(p.StaleAllows) / float64(max(r.Trials, 1)), WaitSeconds: p.LatencySeconds})
 				}
+				cj.Scenarios = append(cj.Scenarios, cs)
+			}
+			if htmlOut != "" {
+				var buf bytes.Buffer
+				renderCompareHTML(&buf, cj)
+				if err := os.WriteFile(htmlOut, buf.Bytes(), 0o644); err != nil {
+					return err
+				}
+			}
+			if asJSON {
 				if err := printJSON(out, cj); err != nil {
 					return err
 				}
@@ -128,6 +142,7 @@ how long the requests that waited for fresh data waited (WAIT).`,
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed of the first trial for every scenario (default: each scenario's own seed)")
 	cmd.Flags().IntVar(&trials, "trials", 100, "trials per scenario")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the comparison as JSON")
+	cmd.Flags().StringVar(&htmlOut, "html", "", "also write the comparison as an HTML page (exposure p50/p99 bars and the wait per read, per probe) to this file")
 	return cmd
 }
 
@@ -137,4 +152,69 @@ func perTrial(total, trials int) string {
 		return fmt.Sprint(total / max(trials, 1))
 	}
 	return fmt.Sprintf("%.1f", float64(total)/float64(trials))
+}
+
+// renderCompareHTML writes a self-contained page: per probe, a bar per
+// scenario for exposure p50 (solid) and p99 (light), with the consistency
+// token's wait per read beside it, so a mitigation's gain and price read
+// together.
+func renderCompareHTML(w io.Writer, cj compareJSON) {
+	esc := html.EscapeString
+	var names []string
+	for _, s := range cj.Scenarios {
+		names = append(names, s.Scenario)
+	}
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>compare: %s</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}td.n,th.n{text-align:right}
+.bar{height:10px;background:#d62728;display:block}.bar.p99{background:#d62728;opacity:.35}.wait{color:#555}</style></head><body>
+<h1>Exposure side by side</h1>
+<p>%d trials per scenario. Bars: exposure window per trial, p50 (solid) and p99 (light), on one scale per probe. WAIT: how long requests that waited for fresh data (a consistency token) waited, the price of removing the exposure.</p>
+`, esc(strings.Join(names, " vs ")), cj.Trials)
+	// Group rows by probe name, in the first scenario's order.
+	var probes []string
+	seen := map[string]bool{}
+	for _, s := range cj.Scenarios {
+		for _, p := range s.Probes {
+			if !seen[p.Probe] {
+				seen[p.Probe] = true
+				probes = append(probes, p.Probe)
+			}
+		}
+	}
+	for _, name := range probes {
+		scale := 0.0
+		for _, s := range cj.Scenarios {
+			for _, p := range s.Probes {
+				if p.Probe == name {
+					scale = max(scale, p.ExposureSeconds.P99)
+				}
+			}
+		}
+		fmt.Fprintf(w, "<h2>%s</h2>\n<table><thead><tr><th>scenario</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p99</th><th style=\"width:320px\"></th><th class=\"n\">stale allows/trial</th><th class=\"n\">wait p50</th><th class=\"n\">wait p99</th></tr></thead><tbody>\n", esc(name))
+		for _, s := range cj.Scenarios {
+			for _, p := range s.Probes {
+				if p.Probe != name {
+					continue
+				}
+				w50, w99 := "-", "-"
+				if p.WaitSeconds != nil {
+					w50, w99 = report.FormatSeconds(p.WaitSeconds.P50), report.FormatSeconds(p.WaitSeconds.P99)
+				}
+				pct := func(v float64) float64 {
+					if scale <= 0 {
+						return 0
+					}
+					return 100 * v / scale
+				}
+				fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td><span class=\"bar\" style=\"width:%.1f%%\" title=\"p50 %s\"></span><span class=\"bar p99\" style=\"width:%.1f%%\" title=\"p99 %s\"></span></td><td class=\"n\">%.1f</td><td class=\"n wait\">%s</td><td class=\"n wait\">%s</td></tr>\n",
+					esc(s.Scenario), esc(p.Region), report.FormatSeconds(p.ExposureSeconds.P50), report.FormatSeconds(p.ExposureSeconds.P99),
+					pct(p.ExposureSeconds.P50), report.FormatSeconds(p.ExposureSeconds.P50), pct(p.ExposureSeconds.P99), report.FormatSeconds(p.ExposureSeconds.P99),
+					p.StaleAllowsPerTrial, w50, w99)
+			}
+		}
+		fmt.Fprintln(w, "</tbody></table>")
+	}
+	fmt.Fprintln(w, "</body></html>")
 }

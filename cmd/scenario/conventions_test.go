@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -139,4 +141,26 @@ func TestJSONOutputs(t *testing.T) {
 		}
 	}
 	expectRun(t, []string{"compare", "public-s3-bucket", "public-s3-bucket-consistency-token", "--trials", "5"}, 0, []string{"WAIT p50", "5 trials each"}, nil)
+}
+
+// compare --html puts each probe's exposure bars and the token's wait side
+// by side for every scenario.
+func TestCompareHTML(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "compare.html")
+	expectRun(t, []string{"compare", "public-s3-bucket", "public-s3-bucket-consistency-token", "--trials", "5", "--html", page}, 0, []string{"5 trials each"}, nil)
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, want := range []string{"<h2>attacker-read</h2>", "<td>public-s3-bucket-consistency-token</td>", `style="width:100.0%"`, `class="n wait">-</td>`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compare page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"%%", "http:", "https:", "src="} {
+		if strings.Contains(out, bad) {
+			t.Errorf("compare page has %q", bad)
+		}
+	}
 }
