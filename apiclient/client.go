@@ -7,11 +7,14 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -29,20 +32,55 @@ type Client struct {
 // maxResponseBytes bounds what the client reads from a node.
 const maxResponseBytes = 8 << 20
 
-// New returns a client for the node at baseURL ("http://host:port"),
-// sending token (if not empty) on writes and fault requests.
-func New(baseURL, token string) (*Client, error) {
+// Option configures a Client.
+type Option func(*options) error
+
+type options struct {
+	roots *x509.CertPool
+}
+
+// WithCAFile trusts the PEM certificates in path (a private CA) for nodes
+// on https://, instead of the system's roots.
+func WithCAFile(path string) Option {
+	return func(o *options) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("apiclient: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return fmt.Errorf("apiclient: CA file %s: no PEM certificate in it", path)
+		}
+		o.roots = pool
+		return nil
+	}
+}
+
+// New returns a client for the node at baseURL ("http://host:port" or
+// "https://host:port"), sending token (if not empty) on writes and fault
+// requests.
+func New(baseURL, token string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("apiclient: node URL %q: want http://host:port", baseURL)
 	}
-	return &Client{
-		base:  strings.TrimRight(baseURL, "/"),
-		token: token,
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	hc := &http.Client{
 		// The longest call is a wait (at_least or a status long poll) plus
 		// the answer.
-		http: &http.Client{Timeout: max(wire.MaxWait, wire.MaxStatusWait) + 10*time.Second},
-	}, nil
+		Timeout: max(wire.MaxWait, wire.MaxStatusWait) + 10*time.Second,
+	}
+	if o.roots != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
+		hc.Transport = tr
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, http: hc}, nil
 }
 
 // Error is a non-2xx answer, with the API's error code (an AWS code for a

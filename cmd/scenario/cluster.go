@@ -23,15 +23,17 @@ import (
 
 // clusterFlags are the options every `scenario cluster` command takes.
 type clusterFlags struct {
-	nodes string
-	json  bool
+	nodes  string
+	json   bool
+	caFile string
 }
 
 // Environment variables of `scenario cluster`: the API token (as regionnode
 // takes it, so it never shows in a process listing) and a default --nodes.
 const (
-	envToken = "IAMPROP_API_TOKEN"
-	envNodes = "IAMPROP_NODES"
+	envToken  = "IAMPROP_API_TOKEN"
+	envNodes  = "IAMPROP_NODES"
+	envCAFile = "IAMPROP_CA_FILE"
 )
 
 func newClusterCmd() *cobra.Command {
@@ -45,7 +47,8 @@ request at every region, wait until a mutation is applied everywhere, and switch
 injected faults.
 
 --nodes lists the nodes' API URLs, comma-separated (default: $IAMPROP_NODES). Writes
-and faults send the token in $IAMPROP_API_TOKEN. Every command prints a table, or JSON
+and faults send the token in $IAMPROP_API_TOKEN. For https:// nodes signed by a private
+CA, --ca-file (or $IAMPROP_CA_FILE) names its PEM file. Every command prints a table, or JSON
 with --json. Exit status: 0 done, 1 a node refused or failed or the wait timed out,
 2 invalid input.`,
 		Example: `  export IAMPROP_NODES=http://127.0.0.1:8080,http://127.0.0.1:8081,http://127.0.0.1:8082
@@ -64,6 +67,7 @@ with --json. Exit status: 0 done, 1 a node refused or failed or the wait timed o
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.nodes, "nodes", "", "the nodes' API URLs, comma-separated (default: $"+envNodes+")")
 	pf.BoolVar(&f.json, "json", false, "print JSON instead of a table")
+	pf.StringVar(&f.caFile, "ca-file", "", "PEM file of the CA that signed the nodes' certificates, for https:// nodes (default: $"+envCAFile+", else the system's roots)")
 	cmd.AddCommand(
 		newClusterStatusCmd(&f),
 		newClusterViewCmd(&f),
@@ -86,6 +90,14 @@ func (f *clusterFlags) clients() ([]*apiclient.Client, error) {
 		return nil, invalidInput(fmt.Errorf("--nodes is required (or set %s), e.g. --nodes http://127.0.0.1:8080,http://127.0.0.1:8081", envNodes))
 	}
 	token := os.Getenv(envToken)
+	var opts []apiclient.Option
+	ca := f.caFile
+	if ca == "" {
+		ca = os.Getenv(envCAFile)
+	}
+	if ca != "" {
+		opts = append(opts, apiclient.WithCAFile(ca))
+	}
 	var out []*apiclient.Client
 	seen := map[string]bool{}
 	for _, u := range strings.Split(list, ",") {
@@ -93,8 +105,11 @@ func (f *clusterFlags) clients() ([]*apiclient.Client, error) {
 		if u == "" {
 			continue
 		}
-		c, err := apiclient.New(u, token)
+		c, err := apiclient.New(u, token, opts...)
 		if err != nil {
+			if strings.Contains(err.Error(), "CA file") {
+				return nil, invalidInput(fmt.Errorf("--ca-file: %v", strings.TrimPrefix(err.Error(), "apiclient: ")))
+			}
 			return nil, invalidInput(fmt.Errorf("--nodes: %q: want http://host:port", u))
 		}
 		if seen[c.URL()] {

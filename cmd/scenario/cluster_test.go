@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,6 +271,7 @@ func TestClusterBadInput(t *testing.T) {
 		{[]string{"cluster", "authorize", "--nodes", "http://127.0.0.1:1", "--action", "s3:GetObject"}, "--principal is required"},
 		{[]string{"cluster", "faults", "--nodes", "http://127.0.0.1:1", "--set", "x", "--clear"}, "exclude each other"},
 		{[]string{"cluster", "faults", "--nodes", "http://127.0.0.1:1", "--set", "/no/such/file"}, "no such file"},
+		{[]string{"cluster", "status", "--nodes", "https://127.0.0.1:1", "--ca-file", "/no/such/ca.pem"}, "--ca-file: CA file"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -282,4 +286,30 @@ func TestClusterWaitNoNodeAnswers(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d", loopback.FreePort(t))
 	expectRun(t, []string{"cluster", "wait", "--nodes", url, "--timeout", "500ms", "us-east-2/1"}, 1, nil,
 		[]string{"us-east-2/1: no node answered within 500ms"})
+}
+
+// https:// nodes signed by a private CA are reached with --ca-file (or
+// IAMPROP_CA_FILE); without it their certificate is refused.
+func TestClusterOverTLSWithCAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/view":
+			_, _ = w.Write([]byte(`{"region":"eu-west-1","digest":"abc","version_vector":{}}`))
+		case "/v1/cluster":
+			_, _ = w.Write([]byte(`{"region":"eu-west-1","members":[{"region":"eu-west-1","gossip":"x","state":"alive"}]}`))
+		default:
+			_, _ = w.Write([]byte(`{}`))
+		}
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envNodes, srv.URL)
+	t.Setenv(envCAFile, "")
+	expectRun(t, []string{"cluster", "status"}, 1, []string{"certificate"}, []string{"not ready"})
+	expectRun(t, []string{"cluster", "status", "--ca-file", ca}, 0, []string{"eu-west-1", "1 alive"}, nil)
+	t.Setenv(envCAFile, ca)
+	expectRun(t, []string{"cluster", "view"}, 0, []string{"eu-west-1", "abc"}, nil)
 }
