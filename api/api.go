@@ -28,6 +28,7 @@ import (
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Backend is what the API serves: a *live.Node, or a fake in tests.
@@ -48,16 +49,39 @@ type Backend interface {
 
 var _ Backend = (*live.Node)(nil)
 
-// Limits of the API.
+// Limits of the API, defined in package wire so clients share them.
 const (
 	// MaxBodyBytes bounds a request body.
-	MaxBodyBytes = 1 << 20
+	MaxBodyBytes = wire.MaxBodyBytes
 	// MaxWait bounds an at_least timeout.
-	MaxWait = 30 * time.Second
+	MaxWait = wire.MaxWait
 	// DefaultWait is the at_least timeout when the request sets none.
-	DefaultWait = time.Second
+	DefaultWait = wire.DefaultWait
 	// MaxStatusWait bounds the long poll of GET /v1/mutations/{id}?wait=.
-	MaxStatusWait = 60 * time.Second
+	MaxStatusWait = wire.MaxStatusWait
+)
+
+// The documents of the API live in package wire (stdlib only, for
+// clients); these aliases keep the server's names.
+type (
+	// MutationRequest is the body of POST /v1/mutations.
+	MutationRequest = wire.MutationRequest
+	// MutationResponse answers a committed mutation.
+	MutationResponse = wire.MutationResponse
+	// AuthorizeRequest is the body of POST /v1/authorize.
+	AuthorizeRequest = wire.AuthorizeRequest
+	// ConsistencyReq is the consistency option of an authorize request.
+	ConsistencyReq = wire.ConsistencyReq
+	// AuthorizeResponse answers an authorize request.
+	AuthorizeResponse = wire.AuthorizeResponse
+	// RemoveMemberResponse answers DELETE /v1/cluster/members/{region}.
+	RemoveMemberResponse = wire.RemoveMemberResponse
+	// ClusterInfo is the answer of GET /v1/cluster.
+	ClusterInfo = wire.ClusterInfo
+
+	errorBody = wire.ErrorBody
+	apiError  = wire.ErrorDetail
+	viewRef   = wire.ViewRef
 )
 
 // Config configures the handler.
@@ -222,18 +246,6 @@ func (d discardWriter) Header() http.Header         { return d.h }
 func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d discardWriter) WriteHeader(int)             {}
 
-// errorBody is every error's shape: {"error": {"code", "message"}}, with
-// AWS's codes for rejected mutations.
-type errorBody struct {
-	Error apiError `json:"error"`
-	View  *viewRef `json:"view,omitempty"`
-}
-
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -361,24 +373,6 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	return true
 }
 
-// MutationRequest is the body of POST /v1/mutations.
-type MutationRequest struct {
-	Account string          `json:"account,omitempty"`
-	Call    string          `json:"call"`
-	With    json.RawMessage `json:"with,omitempty"`
-	Region  string          `json:"region,omitempty"`
-}
-
-// MutationResponse answers a committed mutation.
-type MutationResponse struct {
-	ID        string    `json:"id"`
-	Timestamp time.Time `json:"timestamp"`
-	HLC       string    `json:"hlc"`
-	Token     string    `json:"token"`
-	Revoke    bool      `json:"revoke"`
-	Region    string    `json:"region"`
-}
-
 func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 	var req MutationRequest
 	if !decode(w, r, &req) {
@@ -419,40 +413,6 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 		ID: mu.ID.String(), Timestamp: mu.CommitTime(), HLC: mu.TS.String(), Token: mu.ID.String(),
 		Revoke: mu.Revoke, Region: s.cfg.Backend.Region(),
 	})
-}
-
-// AuthorizeRequest is the body of POST /v1/authorize.
-type AuthorizeRequest struct {
-	Principal   string          `json:"principal"`
-	Action      string          `json:"action"`
-	Resource    string          `json:"resource"`
-	Context     map[string]any  `json:"context,omitempty"`
-	Consistency *ConsistencyReq `json:"consistency,omitempty"`
-}
-
-// ConsistencyReq is the consistency option of an authorize request.
-type ConsistencyReq struct {
-	Mode    string `json:"mode"`
-	Token   string `json:"token,omitempty"`
-	Timeout string `json:"timeout,omitempty"`
-	MaxLag  string `json:"max_lag,omitempty"`
-}
-
-type viewRef struct {
-	Region     string                    `json:"region"`
-	Digest     string                    `json:"digest,omitempty"`
-	Vector     replication.VersionVector `json:"version_vector,omitempty"`
-	LagSeconds float64                   `json:"lag_seconds"`
-	Stale      bool                      `json:"stale"`
-}
-
-// AuthorizeResponse answers an authorize request.
-type AuthorizeResponse struct {
-	Decision      string  `json:"decision"`
-	Explanation   any     `json:"explanation"`
-	Reason        string  `json:"reason,omitempty"`
-	Authenticated bool    `json:"authenticated"`
-	View          viewRef `json:"view"`
 }
 
 const maxFieldLen = 2048
@@ -643,13 +603,7 @@ func (s *server) view(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) cluster(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"region": s.cfg.Backend.Region(), "members": s.cfg.Backend.Members()})
-}
-
-// RemoveMemberResponse answers DELETE /v1/cluster/members/{region}.
-type RemoveMemberResponse struct {
-	Removed string            `json:"removed"`
-	Members []live.MemberInfo `json:"members"`
+	writeJSON(w, http.StatusOK, ClusterInfo{Region: s.cfg.Backend.Region(), Members: s.cfg.Backend.Members()})
 }
 
 func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
@@ -718,14 +672,8 @@ type KeyRing interface {
 
 var _ KeyRing = (*live.Node)(nil)
 
-// GossipKeyRequest is the body of POST /v1/gossip/keys: one step of a key
-// rotation on this node.
-type GossipKeyRequest struct {
-	// Op is install, use or remove.
-	Op string `json:"op"`
-	// Key is the key, base64 of 16, 24 or 32 bytes (as --gossip-key-file).
-	Key string `json:"key"`
-}
+// GossipKeyRequest is the body of POST /v1/gossip/keys (wire.GossipKeyRequest).
+type GossipKeyRequest = wire.GossipKeyRequest
 
 func (s *server) keyRing(w http.ResponseWriter) (KeyRing, bool) {
 	kr, ok := s.cfg.Backend.(KeyRing)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/live"
 )
@@ -13,7 +14,7 @@ import (
 func TestClientAgainstServer(t *testing.T) {
 	f, srv, _ := newServer(t, token)
 	ctx := context.Background()
-	c, err := NewClientWith(srv.URL, ClientOptions{Token: token, AdminToken: adminToken})
+	c, err := apiclient.NewWith(srv.URL, apiclient.Options{Token: token, AdminToken: adminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +49,9 @@ func TestClientAgainstServer(t *testing.T) {
 	if err := c.SetFaults(ctx, spec); err != nil || f.setFaults != 1 {
 		t.Errorf("SetFaults: %v", err)
 	}
+	if got, err := c.Faults(ctx); err != nil || len(got.Links) != 1 || got.Links[0].Latency != spec.Links[0].Latency {
+		t.Errorf("Faults = %+v, %v", got, err)
+	}
 	if err := c.ClearFaults(ctx); err != nil || f.setFaults != 2 {
 		t.Errorf("ClearFaults: %v", err)
 	}
@@ -58,16 +62,16 @@ func TestClientAgainstServer(t *testing.T) {
 	// Errors come back typed, with the API's code.
 	f.commitErr = &controlplane.APIError{Code: "NoSuchEntity", Message: "no"}
 	_, err = c.Commit(ctx, MutationRequest{Call: "iam:DeleteUser"})
-	var ae *Error
+	var ae *apiclient.Error
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "NoSuchEntity" {
 		t.Errorf("AWS error: %v", err)
 	}
-	noToken, _ := NewClient(srv.URL, "")
+	noToken, _ := apiclient.New(srv.URL, "")
 	if err := noToken.SetFaults(ctx, spec); !errors.As(err, &ae) || ae.Status != 401 {
 		t.Errorf("without token: %v", err)
 	}
 	// The write token reads, but cannot inject faults.
-	writer, _ := NewClient(srv.URL, token)
+	writer, _ := apiclient.New(srv.URL, token)
 	if _, err := writer.View(ctx); err != nil {
 		t.Errorf("writer reading: %v", err)
 	}
@@ -75,8 +79,8 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Errorf("writer injecting faults: %v (backend calls %d)", err, f.setFaults)
 	}
 	for _, bad := range []string{"", "localhost:8080", "ftp://x", "http://"} {
-		if _, err := NewClient(bad, ""); err == nil {
-			t.Errorf("NewClient(%q) accepted", bad)
+		if _, err := apiclient.New(bad, ""); err == nil {
+			t.Errorf("apiclient.New(%q) accepted", bad)
 		}
 	}
 }

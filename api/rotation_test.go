@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/live"
 )
@@ -52,11 +53,11 @@ func TestGossipKeyRotationOnARunningCluster(t *testing.T) {
 	}
 	defer c.Shutdown()
 
-	var clients []*Client
+	var clients []*apiclient.Client
 	for _, n := range c.Nodes() {
 		srv := httptest.NewServer(Handler(Config{Backend: n, Token: writeTok, AdminToken: adminTok}))
 		defer srv.Close()
-		cl, err := NewClientWith(srv.URL, ClientOptions{Token: writeTok, AdminToken: adminTok})
+		cl, err := apiclient.NewWith(srv.URL, apiclient.Options{Token: writeTok, AdminToken: adminTok})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestGossipKeyRotationOnARunningCluster(t *testing.T) {
 	if _, err := clients[0].ChangeGossipKey(ctx, "install", []byte("short")); !isAPIError(err, 400, "InvalidKey") {
 		t.Errorf("installing a 5-byte key: %v", err)
 	}
-	writer, _ := NewClient(clients[0].base, writeTok)
+	writer, _ := apiclient.New(clients[0].URL(), writeTok)
 	if _, err := writer.ChangeGossipKey(ctx, "install", newKey); !isAPIError(err, 401, "Unauthorized") {
 		t.Errorf("rotation with the write token: %v", err)
 	}
@@ -192,6 +193,6 @@ func membersText(ms []live.MemberInfo) string {
 }
 
 func isAPIError(err error, status int, code string) bool {
-	var ae *Error
+	var ae *apiclient.Error
 	return errors.As(err, &ae) && ae.Status == status && ae.Code == code
 }

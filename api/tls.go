@@ -2,12 +2,12 @@ package api
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
+
+	"github.com/iamprop/iamprop/apiclient"
 )
 
 // ServerTLS returns the API's TLS configuration: TLS 1.2 or later with the
@@ -23,7 +23,7 @@ func ServerTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if clientCAFile != "" {
-		pool, err := loadPool(clientCAFile)
+		pool, err := apiclient.LoadCertPool(clientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("api: client CA: %w", err)
 		}
@@ -31,44 +31,6 @@ func ServerTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
-}
-
-// ClientTLS returns a client's TLS configuration: TLS 1.2 or later,
-// servers verified against caFile (the system roots when empty) and, when
-// certFile and keyFile are set, that key pair offered to a server that
-// asks for one (mTLS).
-func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := loadPool(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("api: CA file: %w", err)
-		}
-		cfg.RootCAs = pool
-	}
-	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("api: a client certificate needs both its certificate and key files")
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("api: client key pair: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
-}
-
-func loadPool(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
-	}
-	return pool, nil
 }
 
 // LimitListener caps the connections open at once through ln at n: Accept

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamprop/iamprop/apiclient"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client
@@ -115,15 +117,15 @@ func TestHTTPS(t *testing.T) {
 	cases := []struct {
 		name   string
 		server *tls.Config
-		opts   ClientOptions
+		opts   apiclient.Options
 		errHas string // "" for success
 	}{
-		{"CA file verifies the server", plain, ClientOptions{ReadToken: readTok, CAFile: p.caFile}, ""},
-		{"system roots do not know the test CA", plain, ClientOptions{ReadToken: readTok}, "certificate"},
-		{"another CA is refused", plain, ClientOptions{ReadToken: readTok, CAFile: p.otherCAFile}, "certificate"},
-		{"TLS without the read token", plain, ClientOptions{CAFile: p.caFile}, "401"},
-		{"mTLS with a client certificate", mutual, ClientOptions{ReadToken: readTok, CAFile: p.caFile, CertFile: p.clientCert, KeyFile: p.clientKey}, ""},
-		{"mTLS without a client certificate", mutual, ClientOptions{ReadToken: readTok, CAFile: p.caFile}, "certificate"},
+		{"CA file verifies the server", plain, apiclient.Options{ReadToken: readTok, CAFile: p.caFile}, ""},
+		{"system roots do not know the test CA", plain, apiclient.Options{ReadToken: readTok}, "certificate"},
+		{"another CA is refused", plain, apiclient.Options{ReadToken: readTok, CAFile: p.otherCAFile}, "certificate"},
+		{"TLS without the read token", plain, apiclient.Options{CAFile: p.caFile}, "401"},
+		{"mTLS with a client certificate", mutual, apiclient.Options{ReadToken: readTok, CAFile: p.caFile, CertFile: p.clientCert, KeyFile: p.clientKey}, ""},
+		{"mTLS without a client certificate", mutual, apiclient.Options{ReadToken: readTok, CAFile: p.caFile}, "certificate"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +133,7 @@ func TestHTTPS(t *testing.T) {
 			if !strings.HasPrefix(srv.URL, "https://") {
 				t.Fatalf("server URL %s", srv.URL)
 			}
-			c, err := NewClientWith(srv.URL, tc.opts)
+			c, err := apiclient.NewWith(srv.URL, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +155,7 @@ func TestHTTPSRefusesOldTLSAndPlainHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := tlsServer(t, cfg)
-	pool, _ := loadPool(p.caFile)
+	pool, _ := apiclient.LoadCertPool(p.caFile)
 	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
 		cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: v, MaxVersion: v}}}
 		if resp, err := cl.Get(srv.URL + "/healthz"); err == nil {
@@ -178,9 +180,9 @@ func TestTLSConfigErrors(t *testing.T) {
 		"server without key":      func() error { _, err := ServerTLS(p.certFile, "", ""); return err },
 		"server key mismatch":     func() error { _, err := ServerTLS(p.certFile, p.clientKey, ""); return err },
 		"server client CA junk":   func() error { _, err := ServerTLS(p.certFile, p.keyFile, junk); return err },
-		"client CA missing":       func() error { _, err := ClientTLS(filepath.Join(p.dir, "nope"), "", ""); return err },
-		"client cert without key": func() error { _, err := ClientTLS("", p.clientCert, ""); return err },
-		"client URL not http(s)":  func() error { _, err := NewClientWith("ftp://x", ClientOptions{}); return err },
+		"client CA missing":       func() error { _, err := apiclient.TLSConfig(filepath.Join(p.dir, "nope"), "", ""); return err },
+		"client cert without key": func() error { _, err := apiclient.TLSConfig("", p.clientCert, ""); return err },
+		"client URL not http(s)":  func() error { _, err := apiclient.NewWith("ftp://x", apiclient.Options{}); return err },
 	} {
 		if f() == nil {
 			t.Errorf("%s: accepted", name)

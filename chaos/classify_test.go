@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 )
 
 func TestClassify(t *testing.T) {
@@ -17,11 +17,11 @@ func TestClassify(t *testing.T) {
 		code string
 	}{
 		{nil, Acked, ""},
-		{&api.Error{Status: 400, Code: "NoSuchEntity"}, Failed, "NoSuchEntity"},
-		{&api.Error{Status: 503, Code: "CatchingUp"}, Failed, "CatchingUp"},
-		{&api.Error{Status: 503, Code: codeNodeDown}, Failed, "refused"},
-		{&api.Error{Status: 503, Code: "ServiceUnavailable"}, Unknown, "ServiceUnavailable"},
-		{&api.Error{Status: 500, Code: "InternalError"}, Unknown, "InternalError"},
+		{&apiclient.Error{Status: 400, Code: "NoSuchEntity"}, Failed, "NoSuchEntity"},
+		{&apiclient.Error{Status: 503, Code: "CatchingUp"}, Failed, "CatchingUp"},
+		{&apiclient.Error{Status: 503, Code: codeNodeDown}, Failed, "refused"},
+		{&apiclient.Error{Status: 503, Code: "ServiceUnavailable"}, Unknown, "ServiceUnavailable"},
+		{&apiclient.Error{Status: 500, Code: "InternalError"}, Unknown, "InternalError"},
 		{fmt.Errorf("api: POST /v1/mutations: %w", syscall.ECONNREFUSED), Failed, "refused"},
 		{fmt.Errorf("api: POST /v1/mutations: %w", io.ErrUnexpectedEOF), Unknown, "transport"},
 		{fmt.Errorf("api: POST /v1/mutations: %w", context.DeadlineExceeded), Unknown, "transport"},

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/internal/loopback"
 )
 
@@ -84,7 +84,7 @@ type node struct {
 	http    string
 	dir     string // data directory
 	logPath string
-	client  *api.Client
+	client  *apiclient.Client
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -184,7 +184,7 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 		}
 		nd := &node{index: i, region: RegionName(i), gossip: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp),
 			dir: filepath.Join(root, "data", RegionName(i)), logPath: filepath.Join(root, "logs", RegionName(i)+".log")}
-		nd.client, err = api.NewClientWith("http://"+nd.http, api.ClientOptions{Token: c.token, AdminToken: c.admin})
+		nd.client, err = apiclient.NewWith("http://"+nd.http, apiclient.Options{Token: c.token, AdminToken: c.admin})
 		if err != nil {
 			return nil, err
 		}
@@ -237,7 +237,7 @@ func (c *cluster) start(nd *node) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("chaos: start %s: %w", nd.region, err)
+		return &startError{fmt.Errorf("chaos: start %s: %w", nd.region, err)}
 	}
 	nd.cmd, nd.exited, nd.running, nd.stopping = cmd, make(chan struct{}), true, false
 	nd.starts++
@@ -260,6 +260,43 @@ func (c *cluster) start(nd *node) error {
 	return nil
 }
 
+// startError: the process could not be started at all (no such binary,
+// not executable).
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// exitedAtStart: a node's process ended before it served.
+type exitedAtStart struct{ region, logPath string }
+
+func (e *exitedAtStart) Error() string {
+	return fmt.Sprintf("chaos: %s exited at start; see %s", e.region, e.logPath)
+}
+
+// setupCause tells whether a boot failure is the harness's setup (the
+// binary could not start; a node could not bind its port or refused its
+// flags, as its last log line says) rather than a finding, and if so
+// returns the reason, quoting the node.
+func (c *cluster) setupCause(err error) error {
+	var se *startError
+	if errors.As(err, &se) {
+		return se.err
+	}
+	var ex *exitedAtStart
+	if !errors.As(err, &ex) {
+		return nil
+	}
+	b, _ := os.ReadFile(ex.logPath)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.Contains(line, "address already in use") || strings.HasPrefix(line, "regionnode: ") && !strings.Contains(line, "{") {
+			return fmt.Errorf("%s could not start: %s", ex.region, line)
+		}
+	}
+	return nil
+}
+
 // waitServing waits until nd answers /healthz.
 func (c *cluster) waitServing(ctx context.Context, nd *node, d time.Duration) error {
 	deadline := time.Now().Add(d)
@@ -270,7 +307,7 @@ func (c *cluster) waitServing(ctx context.Context, nd *node, d time.Duration) er
 		nd.mu.Unlock()
 		select {
 		case <-exited:
-			return fmt.Errorf("chaos: %s exited at start; see %s", nd.region, nd.logPath)
+			return &exitedAtStart{region: nd.region, logPath: nd.logPath}
 		default:
 		}
 		if hc.ok("http://" + nd.http + "/healthz") {

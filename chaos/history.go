@@ -12,6 +12,7 @@ package chaos
 
 import (
 	"encoding/json"
+	"sort"
 	"time"
 
 	"github.com/iamprop/iamprop/replication"
@@ -94,4 +95,76 @@ type Final struct {
 	// Present holds, per Item.Key, whether the region's view still holds
 	// the item (from its authorize answer).
 	Present map[string]bool `json:"present,omitempty"`
+}
+
+// Event is one line of a schedule's recorded operation history, in the
+// shape of a Jepsen history: a client's invocation of a commit and its
+// completion, or the nemesis's faults, the heal and convergence. Times are
+// nanoseconds since the schedule started (the fault lanes' zero); the
+// cluster's own setup commits come first, at time 0.
+type Event struct {
+	Index   int    `json:"index"`
+	Process string `json:"process"` // a worker ("us-east-2/w0"), "setup" or "nemesis"
+	// Type is "invoke" for a request sent, then "ok", "fail" or "info"
+	// (unknown outcome) for its completion; the nemesis's events are "info".
+	Type  string `json:"type"`
+	F     string `json:"f"`               // the call ("iam:CreateUser"), or the fault ("partition", "kill9", "stop-partition", "heal", "converged")
+	Value any    `json:"value,omitempty"` // the arguments when invoked; the mutation id or error code when completed; the fault's target
+	Time  int64  `json:"time"`
+}
+
+// nemesisEvent is a fault, heal or convergence, as the lanes record it.
+type nemesisEvent struct {
+	at    time.Duration
+	f     string
+	value string
+}
+
+// buildHistory merges the client operations and the nemesis's events into
+// one list in time order (invocations before completions at equal times).
+func buildHistory(ops []Op, nemesis []nemesisEvent) []Event {
+	type ev struct {
+		at  time.Duration
+		seq int
+		e   Event
+	}
+	var all []ev
+	add := func(at time.Duration, e Event) {
+		all = append(all, ev{at: at, seq: len(all), e: e})
+	}
+	// value leaves an empty value out of the JSON (an interface holding
+	// an empty string or nil RawMessage would not be omitted).
+	value := func(v string) any {
+		if v == "" {
+			return nil
+		}
+		return v
+	}
+	for _, op := range ops {
+		invoke := Event{Process: op.Worker, Type: "invoke", F: op.Call}
+		if len(op.With) > 0 {
+			invoke.Value = op.With
+		}
+		add(op.Start, invoke)
+		v := op.Code
+		if op.Outcome == Acked {
+			v = op.ID
+		}
+		add(op.End, Event{Process: op.Worker, Type: string(op.Outcome), F: op.Call, Value: value(v)})
+	}
+	for _, n := range nemesis {
+		add(n.at, Event{Process: "nemesis", Type: "info", F: n.f, Value: value(n.value)})
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].at != all[j].at {
+			return all[i].at < all[j].at
+		}
+		return all[i].seq < all[j].seq
+	})
+	out := make([]Event, len(all))
+	for i, e := range all {
+		e.e.Index, e.e.Time = i, max(int64(e.at), 0)
+		out[i] = e.e
+	}
+	return out
 }

@@ -11,13 +11,14 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/iamprop/iamprop/api"
-	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Options configures a chaos run.
@@ -55,6 +56,12 @@ type ScheduleReport struct {
 	Replay          string   `json:"replay,omitempty"`
 	Dir             string   `json:"dir,omitempty"` // kept data and logs
 	Plan            []string `json:"plan,omitempty"`
+	// History is the recorded operation history (`scenario chaos
+	// --history`); kept out of the report's JSON, where it would dwarf
+	// the rest.
+	History []Event `json:"-"`
+	// HealSeconds is when the heal began, since the schedule started.
+	HealSeconds float64 `json:"heal_seconds"`
 }
 
 // Report is the outcome of a run: what docs/validation.md quotes.
@@ -122,12 +129,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if bin == "" {
 		dir, err := os.MkdirTemp("", "iamprop-chaos-bin-")
 		if err != nil {
-			return nil, err
+			return nil, &SetupError{err}
 		}
 		defer os.RemoveAll(dir)
 		if bin, err = Build(ctx, dir); err != nil {
-			return nil, err
+			return nil, &SetupError{err}
 		}
+	} else if err := checkExecutable(bin); err != nil {
+		return nil, &SetupError{err}
 	}
 	rep := &Report{Nodes: o.Nodes, Duration: o.Duration.String(), Seed: o.Seed, Faults: map[string]int{}, FailedBy: map[string]int{}, BoundSeconds: ConvergenceBound.Seconds(), FailingSeeds: []uint64{}}
 	var conv []float64
@@ -135,7 +144,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		sr := runSchedule(ctx, bin, o, i, seed)
+		sr, setupErr := runSchedule(ctx, bin, o, i, seed)
+		if setupErr != nil {
+			// Not a finding: nothing about the system under test was
+			// learnt, so no report, only the reason.
+			return nil, &SetupError{fmt.Errorf("schedule %d (seed %d): %w", i+1, seed, setupErr)}
+		}
 		if ctx.Err() != nil && !sr.Passed {
 			break // interrupted: not a finding
 		}
@@ -259,17 +273,26 @@ type scheduleRun struct {
 	t0    time.Time
 	gates []sync.RWMutex // per node: workers hold it shared per request; a wipe holds it exclusively
 
-	mu     sync.Mutex
-	faults map[string]int
-	errs   []string
+	mu      sync.Mutex
+	faults  map[string]int
+	errs    []string
+	nemesis []nemesisEvent
 
 	netMu   sync.Mutex // serializes fault posts; guards current
-	current *live.FaultSpec
+	current *wire.FaultSpec
 }
 
 func (s *scheduleRun) count(kind string) {
 	s.mu.Lock()
 	s.faults[kind]++
+	s.mu.Unlock()
+}
+
+// record notes a nemesis event for the history.
+func (s *scheduleRun) record(f, value string) {
+	at := s.since()
+	s.mu.Lock()
+	s.nemesis = append(s.nemesis, nemesisEvent{at: at, f: f, value: value})
 	s.mu.Unlock()
 }
 
@@ -290,15 +313,14 @@ func (s *scheduleRun) sleepUntil(ctx context.Context, at time.Duration) {
 	}
 }
 
-func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) (sr ScheduleReport) {
+func runSchedule(ctx context.Context, bin string, o Options, index int, seed uint64) (sr ScheduleReport, setupErr error) {
 	sr = ScheduleReport{Index: index, Seed: seed, ConvergeSeconds: -1, Faults: map[string]int{}}
 	if o.ReplayCommand != nil {
 		sr.Replay = o.ReplayCommand(seed)
 	}
 	root, err := os.MkdirTemp("", "iamprop-chaos-")
 	if err != nil {
-		sr.Errors = append(sr.Errors, err.Error())
-		return sr
+		return sr, err
 	}
 	plan := NewSchedule(seed, o.Nodes, o.Duration)
 	for _, f := range plan.Network {
@@ -313,7 +335,7 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 		if s.c != nil {
 			s.c.stopAll()
 		}
-		if keep || !sr.Passed {
+		if keep || (!sr.Passed && setupErr == nil) {
 			sr.Dir = root
 		} else {
 			os.RemoveAll(root)
@@ -321,16 +343,18 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	}()
 	s.c, err = newCluster(bin, root, o.Nodes, seed)
 	if err != nil {
-		sr.Errors = append(sr.Errors, err.Error())
-		return sr
+		return sr, err
 	}
 	s.c.exitedAlone = func(region string, err error) {
 		s.errorf("%s exited on its own (%v): a crash the schedule did not inject", region, err)
 	}
 	h, err := s.boot(ctx)
 	if err != nil {
+		if se := s.c.setupCause(err); se != nil {
+			return sr, se
+		}
 		sr.Errors = append(sr.Errors, err.Error())
-		return sr
+		return sr, nil
 	}
 
 	// Workers and the two fault lanes run together; the workers stop once
@@ -371,6 +395,8 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 
 	// Heal: faults off, stopped nodes started again; convergence is timed
 	// from here, so it includes a restarted node's start and catch-up.
+	s.record("heal", "")
+	sr.HealSeconds = s.since().Seconds()
 	s.heal(ctx)
 	healed := time.Now()
 	res, convergedAt, err := s.awaitConvergence(ctx, h)
@@ -380,12 +406,55 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	}
 	if !convergedAt.IsZero() {
 		sr.ConvergeSeconds = convergedAt.Sub(healed).Seconds()
+		s.mu.Lock()
+		s.nemesis = append(s.nemesis, nemesisEvent{at: convergedAt.Sub(s.t0), f: "converged", value: "every region holds the truth"})
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	sr.Errors = append(sr.Errors, s.errs...)
+	sr.History = buildHistory(h.Ops, s.nemesis)
 	s.mu.Unlock()
 	sr.Passed = len(sr.Errors) == 0 && res.OK() && sr.ConvergeSeconds >= 0 && ctx.Err() == nil
-	return sr
+	return sr, nil
+}
+
+// faultTarget is what a fault acts on, for the history: its plan line
+// without the instant, the kind and the duration.
+func faultTarget(f Fault) string {
+	txt := f.String()
+	for range 2 {
+		if _, rest, ok := strings.Cut(txt, " "); ok {
+			txt = rest
+		}
+	}
+	if i := strings.LastIndex(txt, " for "); i > 0 {
+		txt = txt[:i]
+	}
+	return txt
+}
+
+// SetupError is a run that could not set up a cluster: no regionnode
+// binary, a node that cannot bind its port or refuses its flags. It is not
+// a finding about the system under test; `scenario chaos` exits 2.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string {
+	return "chaos setup: " + strings.TrimPrefix(e.Err.Error(), "chaos: ")
+}
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// checkExecutable says why bin cannot be run, or returns nil.
+func checkExecutable(bin string) error {
+	fi, err := os.Stat(bin)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--regionnode %s: %w", bin, err)
+	case fi.IsDir():
+		return fmt.Errorf("--regionnode %s: a directory, not a regionnode binary", bin)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("--regionnode %s: not executable", bin)
+	}
+	return nil
 }
 
 // boot starts every node, waits until all are ready and have applied the
@@ -426,7 +495,7 @@ func (s *scheduleRun) boot(ctx context.Context) (History, error) {
 	var last uint64
 	for _, req := range setupRequests() {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := first.client.Commit(rctx, api.MutationRequest{Call: req.call, With: req.with})
+		resp, err := first.client.Commit(rctx, wire.MutationRequest{Call: req.call, With: req.with})
 		cancel()
 		if err != nil {
 			return h, fmt.Errorf("chaos: setup %s at %s: %w", req.call, first.region, err)
@@ -484,7 +553,7 @@ func (s *scheduleRun) work(ctx context.Context, nd *node, w *worker, pace *rand.
 		}
 		op := Op{Worker: w.name, Region: nd.region, Call: req.call, With: req.with, Start: s.since()}
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := nd.client.Commit(rctx, api.MutationRequest{Call: req.call, With: req.with})
+		resp, err := nd.client.Commit(rctx, wire.MutationRequest{Call: req.call, With: req.with})
 		cancel()
 		op.End = s.since()
 		gate.RUnlock()
@@ -513,7 +582,7 @@ func classify(err error) (Outcome, string) {
 	if err == nil {
 		return Acked, ""
 	}
-	var ae *api.Error
+	var ae *apiclient.Error
 	if errors.As(err, &ae) {
 		switch {
 		case ae.Status == 503 && ae.Code == codeNodeDown:
@@ -534,7 +603,7 @@ func classify(err error) (Outcome, string) {
 
 // setFaults posts spec (nil: clear) to every running node and remembers
 // it for nodes that restart.
-func (s *scheduleRun) setFaults(ctx context.Context, spec *live.FaultSpec) {
+func (s *scheduleRun) setFaults(ctx context.Context, spec *wire.FaultSpec) {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	s.current = spec
@@ -554,7 +623,7 @@ func (s *scheduleRun) setFaults(ctx context.Context, spec *live.FaultSpec) {
 
 // postFaults sends spec to one node. A node that is stopping or down
 // refuses; it gets the faults in force when it restarts.
-func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *live.FaultSpec) {
+func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *wire.FaultSpec) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if spec == nil {
@@ -562,7 +631,7 @@ func (s *scheduleRun) postFaults(ctx context.Context, nd *node, spec *live.Fault
 		return
 	}
 	if err := nd.client.SetFaults(rctx, *spec); err != nil {
-		var ae *api.Error
+		var ae *apiclient.Error
 		if errors.As(err, &ae) && ae.Status == 400 {
 			s.errorf("POST /v1/faults to %s refused: %v", nd.region, err)
 		}
@@ -578,11 +647,13 @@ func (s *scheduleRun) networkLane(ctx context.Context) {
 		spec := f.Spec
 		s.setFaults(ctx, &spec)
 		s.count(string(f.Kind))
+		s.record(string(f.Kind), faultTarget(f))
 		s.sleepUntil(ctx, f.At+f.Hold)
 		if ctx.Err() != nil {
 			return // the heal clears it
 		}
 		s.setFaults(ctx, nil)
+		s.record("stop-"+string(f.Kind), faultTarget(f))
 	}
 }
 
@@ -593,6 +664,9 @@ func (s *scheduleRun) processLane(ctx context.Context) {
 			return
 		}
 		nd := s.c.nodes[f.Node]
+		if f.Kind != KindWipe {
+			s.record(string(f.Kind), nd.region)
+		}
 		switch f.Kind {
 		case KindKill9:
 			if err := s.c.kill9(nd); err != nil {
@@ -614,6 +688,7 @@ func (s *scheduleRun) processLane(ctx context.Context) {
 			if ctx.Err() != nil {
 				return // the heal restarts it
 			}
+			s.record("restart", nd.region)
 			s.restart(ctx, nd)
 		}
 	}
@@ -637,6 +712,7 @@ func (s *scheduleRun) wipe(ctx context.Context, nd *node, down time.Duration) bo
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	s.record(string(KindWipe), nd.region)
 	if err := s.c.kill9(nd); err != nil {
 		s.errorf("%v", err)
 	}
@@ -645,6 +721,7 @@ func (s *scheduleRun) wipe(ctx context.Context, nd *node, down time.Duration) bo
 	}
 	s.sleepUntil(ctx, s.since()+down)
 	if ctx.Err() == nil {
+		s.record("restart", nd.region)
 		s.restart(ctx, nd) // else the heal restarts it
 	}
 	return true
@@ -776,7 +853,7 @@ func (s *scheduleRun) probe(ctx context.Context, finals []Final, items []Item) {
 			finals[i].Present = map[string]bool{}
 			for _, it := range items {
 				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				resp, err := nd.client.Authorize(rctx, api.AuthorizeRequest{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
+				resp, err := nd.client.Authorize(rctx, wire.AuthorizeRequest{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
 				cancel()
 				if err == nil {
 					finals[i].Present[it.Key()] = it.present(resp.Authenticated, resp.Decision == "Allow")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Kind names a fault.
@@ -37,7 +37,7 @@ type Fault struct {
 	// a stopped node stays down for it.
 	Hold time.Duration
 	Node int            // process faults: the node's index
-	Spec live.FaultSpec // network faults: the document posted
+	Spec wire.FaultSpec // network faults: the document posted
 }
 
 // String renders the fault as the plan lists it: instant, kind, target.
@@ -117,14 +117,14 @@ func NewSchedule(seed uint64, n int, d time.Duration) Schedule {
 			f.Kind = KindOneWay
 			from := r.IntN(n)
 			to := (from + 1 + r.IntN(n-1)) % n
-			f.Spec.PartitionOneway = &live.OneWay{From: regions[from], To: regions[to]}
+			f.Spec.PartitionOneway = &wire.OneWay{From: regions[from], To: regions[to]}
 		case 2:
 			f.Kind = KindLoss
 			from, loss := "*", 0.2+0.4*r.Float64()
 			if r.IntN(2) == 0 {
 				from, loss = regions[r.IntN(n)], 0.5+0.4*r.Float64()
 			}
-			f.Spec.Links = []live.LinkSpec{{From: from, To: "*", Loss: float64(int(loss*100)) / 100}}
+			f.Spec.Links = []wire.LinkSpec{{From: from, To: "*", Loss: float64(int(loss*100)) / 100}}
 		default:
 			f.Kind = KindLatency
 			from := "*"
@@ -133,7 +133,7 @@ func NewSchedule(seed uint64, n int, d time.Duration) Schedule {
 			}
 			lat := uniform(r, 50*time.Millisecond, 300*time.Millisecond).Round(time.Millisecond)
 			jit := uniform(r, 0, 100*time.Millisecond).Round(time.Millisecond)
-			f.Spec.Links = []live.LinkSpec{{From: from, To: "*", Latency: live.Duration(lat), Jitter: live.Duration(jit)}}
+			f.Spec.Links = []wire.LinkSpec{{From: from, To: "*", Latency: wire.Duration(lat), Jitter: wire.Duration(jit)}}
 		}
 		s.Network = append(s.Network, f)
 		t += hold + uniform(r, 100*time.Millisecond, 500*time.Millisecond)

@@ -208,4 +208,9 @@ func TestCompose(t *testing.T) {
 	if !slices.Contains(runner.Command, "public-s3-bucket") || runner.Environment["IAMPROP_API_TOKEN"] == "" {
 		t.Errorf("the runner does not run public-s3-bucket with the API token: %v", runner.Command)
 	}
+	// The nodes run IAMPROP_DELAY, not the scenario's model: without this
+	// flag the runner refuses to start.
+	if !slices.Contains(runner.Command, "--accept-node-model") {
+		t.Errorf("the runner lacks --accept-node-model (the nodes' delay is not the scenario's): %v", runner.Command)
+	}
 }

@@ -306,7 +306,8 @@ func TestIntegration(t *testing.T) {
 		urls[i] = "http://" + a
 	}
 	_, runLog := startProcess(t, ctx, dir, "scenario", env, bins["scenario"], "run", scFile,
-		"--cluster", strings.Join(urls, ","), "--metrics-addr", runnerAddr, "--metrics-linger", "10m")
+		"--cluster", strings.Join(urls, ","), "--metrics-addr", runnerAddr, "--metrics-linger", "10m",
+		"--accept-node-model") // the nodes' own --delay, not the scenario's model
 	if !eventuallyTrue(20*time.Second, func() bool { return get("http://"+runnerAddr+"/metrics") == 200 }) {
 		t.Fatalf("the runner does not serve /metrics:\n%s", tail(runLog))
 	}

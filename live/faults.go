@@ -1,7 +1,6 @@
 package live
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,149 +11,30 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/iamprop/iamprop/wire"
 )
 
-// FaultSpec is a set of network faults, in the words of a scenario's
-// `faults` and of POST /v1/faults. It names regions, not addresses, and is
-// the same document for every region: each region applies the part that
-// concerns its own links (Resolve), so a runner may post it to every node,
-// or to one node only (that node then cuts its side of each link, both
-// ways).
-type FaultSpec struct {
-	// Partition splits the listed regions into groups that cannot reach
-	// one another, in either direction. Regions in no group are unaffected.
-	Partition [][]string `json:"partition,omitempty"`
-	// PartitionOneway drops traffic from From to To only (To's replies and
-	// its own gossip still reach From).
-	PartitionOneway *OneWay `json:"partition_oneway,omitempty"`
-	// Links adds latency and loss to links; "*" matches every region.
-	Links []LinkSpec `json:"links,omitempty"`
-}
-
-// OneWay names a directed link.
-type OneWay struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
-// LinkSpec degrades the directed links from From to To.
-type LinkSpec struct {
-	From    string   `json:"from"`
-	To      string   `json:"to"`
-	Latency Duration `json:"latency,omitempty"` // added to every packet and stream dial
-	Jitter  Duration `json:"jitter,omitempty"`  // uniform extra delay in [0, jitter)
-	Loss    float64  `json:"loss,omitempty"`    // probability a packet is dropped, 0 to 1
-}
-
-// Duration is a time.Duration written as a Go duration string ("150ms")
-// in JSON.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string such as "1.5s"; a bare number is
-// refused because its unit would be a guess.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: want a string like \"150ms\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: %v", s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Bounds that keep a fault document from wedging the transport.
-const (
-	maxFaultLatency = time.Minute
-	maxFaultRegions = 1024
+// The fault document is defined in package wire, which HTTP clients import
+// without linking memberlist; aliases keep the live names (and every use
+// of them here and in tests) unchanged.
+type (
+	// FaultSpec is wire.FaultSpec: a set of network faults by region.
+	FaultSpec = wire.FaultSpec
+	// OneWay is wire.OneWay: a directed link.
+	OneWay = wire.OneWay
+	// LinkSpec is wire.LinkSpec: latency, jitter and loss on links.
+	LinkSpec = wire.LinkSpec
+	// Duration is wire.Duration: a duration written as "150ms" in JSON.
+	Duration = wire.Duration
 )
-
-// Validate checks the spec: known shapes, regions named, no region in two
-// partition groups, latencies within a minute, loss within [0, 1].
-func (s *FaultSpec) Validate() error {
-	if len(s.Partition) == 0 && s.PartitionOneway == nil && len(s.Links) == 0 {
-		return errors.New("faults: empty spec: set partition, partition_oneway or links (DELETE /v1/faults clears faults)")
-	}
-	seen := map[string]int{}
-	n := 0
-	for gi, g := range s.Partition {
-		if len(g) == 0 {
-			return fmt.Errorf("faults: partition group %d is empty", gi)
-		}
-		for _, r := range g {
-			if err := validRegion(r); err != nil {
-				return fmt.Errorf("faults: partition group %d: %w", gi, err)
-			}
-			if prev, dup := seen[r]; dup {
-				return fmt.Errorf("faults: region %q is in partition groups %d and %d", r, prev, gi)
-			}
-			seen[r] = gi
-			n++
-		}
-	}
-	if n > maxFaultRegions {
-		return fmt.Errorf("faults: %d regions exceed %d", n, maxFaultRegions)
-	}
-	if len(s.Partition) == 1 {
-		return errors.New("faults: a partition needs at least two groups")
-	}
-	if ow := s.PartitionOneway; ow != nil {
-		if err := validRegion(ow.From); err != nil {
-			return fmt.Errorf("faults: partition_oneway.from: %w", err)
-		}
-		if err := validRegion(ow.To); err != nil {
-			return fmt.Errorf("faults: partition_oneway.to: %w", err)
-		}
-		if ow.From == ow.To {
-			return fmt.Errorf("faults: partition_oneway from and to are both %q", ow.From)
-		}
-	}
-	if len(s.Links) > maxFaultRegions {
-		return fmt.Errorf("faults: %d links exceed %d", len(s.Links), maxFaultRegions)
-	}
-	for i, l := range s.Links {
-		for _, r := range []string{l.From, l.To} {
-			if r != "*" {
-				if err := validRegion(r); err != nil {
-					return fmt.Errorf("faults: links[%d]: %w", i, err)
-				}
-			}
-		}
-		if l.Latency < 0 || time.Duration(l.Latency) > maxFaultLatency || l.Jitter < 0 || time.Duration(l.Jitter) > maxFaultLatency {
-			return fmt.Errorf("faults: links[%d]: latency and jitter must be within 0 and %v", i, maxFaultLatency)
-		}
-		if !(l.Loss >= 0 && l.Loss <= 1) {
-			return fmt.Errorf("faults: links[%d]: loss %v is not a probability in [0, 1]", i, l.Loss)
-		}
-		if l.Latency == 0 && l.Jitter == 0 && l.Loss == 0 {
-			return fmt.Errorf("faults: links[%d] sets neither latency, jitter nor loss", i)
-		}
-	}
-	return nil
-}
 
 // ValidRegion says why r is not a region name the live cluster accepts (1
 // to 64 of A-Z, a-z, 0-9 and "-_.:"), or returns nil. The region server
 // vets its --delay links with it (delay.ParseModel).
-func ValidRegion(r string) error { return validRegion(r) }
+func ValidRegion(r string) error { return wire.ValidRegion(r) }
 
-func validRegion(r string) error {
-	if r == "" || len(r) > 64 {
-		return fmt.Errorf("region %q: want 1 to 64 characters", r)
-	}
-	for i := 0; i < len(r); i++ {
-		c := r[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return fmt.Errorf("region %q: character %q not allowed", r, c)
-		}
-	}
-	return nil
-}
+func validRegion(r string) error { return wire.ValidRegion(r) }
 
 // link is the resolved fault on one directed link, as one region sees it.
 type link struct {
@@ -176,8 +56,8 @@ type Faults struct {
 	hasOutAll bool
 }
 
-// Resolve returns the faults self applies under s.
-func (s FaultSpec) Resolve(self string) Faults {
+// ResolveFaults returns the faults self applies under s.
+func ResolveFaults(s FaultSpec, self string) Faults {
 	f := Faults{out: map[string]link{}, in: map[string]link{}, Spec: s}
 	group := -1
 	for gi, g := range s.Partition {
@@ -290,7 +170,7 @@ func NewFaultTransport(inner memberlist.NodeAwareTransport, region string, seed 
 	t := &FaultTransport{
 		inner:    inner,
 		region:   region,
-		faults:   FaultSpec{}.Resolve(region),
+		faults:   ResolveFaults(FaultSpec{}, region),
 		addrs:    map[string]string{},
 		rng:      rand.New(rand.NewPCG(seed, 0x1a3)),
 		packetCh: make(chan *memberlist.Packet, 1024),
@@ -309,7 +189,7 @@ func NewFaultTransport(inner memberlist.NodeAwareTransport, region string, seed 
 
 // SetFaults replaces the faults in force (a zero FaultSpec clears them).
 func (t *FaultTransport) SetFaults(s FaultSpec) {
-	f := s.Resolve(t.region)
+	f := ResolveFaults(s, t.region)
 	t.mu.Lock()
 	t.faults = f
 	t.mu.Unlock()

@@ -1,6 +1,8 @@
 package live
 
 import (
+	"github.com/iamprop/iamprop/wire"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,14 +26,8 @@ var (
 	ErrPrimaryGossipKey = errors.New("live: the gossip key in use cannot be removed; use another key first")
 )
 
-// GossipKeys describes a node's keyring by fingerprints (never the keys):
-// the first 8 bytes of each key's SHA-256, in hex.
-type GossipKeys struct {
-	// Primary encrypts what the node sends.
-	Primary string `json:"primary"`
-	// Installed decrypt what it receives; Primary is one of them.
-	Installed []string `json:"installed"`
-}
+// GossipKeys describes a node's keyring by fingerprints (wire.GossipKeys).
+type GossipKeys = wire.GossipKeys
 
 // KeyFingerprint names a gossip key without revealing it.
 func KeyFingerprint(key []byte) string {

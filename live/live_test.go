@@ -311,14 +311,14 @@ func TestFaultResolve(t *testing.T) {
 		{"d", "c", false, true, 10 * time.Millisecond, 0}, // d drops what c sends it
 	}
 	for _, tc := range cases {
-		f := spec.Resolve(tc.self)
+		f := ResolveFaults(spec, tc.self)
 		out, in := f.outbound(tc.peer), f.inbound(tc.peer)
 		if out.drop != tc.outDrop || in.drop != tc.inDrop || out.latency != tc.latency || out.loss != tc.loss {
 			t.Errorf("%s->%s: out=%+v in=%+v, want drop %v/%v latency %v loss %v", tc.self, tc.peer, out, in, tc.outDrop, tc.inDrop, tc.latency, tc.loss)
 		}
 	}
 	// The d side of the one-way partition drops what c sends.
-	if fd := spec.Resolve("d"); !fd.inbound("c").drop {
+	if fd := ResolveFaults(spec, "d"); !fd.inbound("c").drop {
 		t.Error("d does not drop inbound from c")
 	}
 }

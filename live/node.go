@@ -28,6 +28,7 @@ import (
 	"github.com/iamprop/iamprop/propagation"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/store"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Gossip presets name memberlist's configuration constructors.
@@ -816,16 +817,9 @@ func (n *Node) Lag() time.Duration {
 	return n.rn.Lag(time.Now())
 }
 
-// ViewInfo summarises the region's view (GET /v1/view).
-type ViewInfo struct {
-	Region    string                    `json:"region"`
-	Digest    string                    `json:"digest"`
-	Applied   int                       `json:"applied"`
-	Pending   int                       `json:"pending"`
-	Vector    replication.VersionVector `json:"version_vector"`
-	LagSecond float64                   `json:"lag_seconds"`
-	Counts    controlplane.Counts       `json:"counts"`
-}
+// ViewInfo is wire.ViewInfo, the summary of GET /v1/view; an alias so
+// HTTP clients can decode it without linking this package.
+type ViewInfo = wire.ViewInfo
 
 // View returns the view's summary.
 func (n *Node) View() ViewInfo {
@@ -833,11 +827,14 @@ func (n *Node) View() ViewInfo {
 	defer n.mu.RUnlock()
 	v := ViewInfo{
 		Region: n.cfg.Region, Digest: n.digest, Applied: len(n.appliedAt), Pending: n.rn.Pending(),
-		Vector: n.vector.Clone(), Counts: n.rn.View().Counts(),
+		Vector: n.vector.Clone(), Counts: wire.Counts(n.rn.View().Counts()),
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
 	if v.Vector == nil {
 		v.Vector = replication.VersionVector{}
+	}
+	if m, ok := n.cfg.Delay.(fmt.Stringer); ok {
+		v.Propagation = m.String()
 	}
 	return v
 }
@@ -849,40 +846,13 @@ func (n *Node) Digest() string {
 	return n.digest
 }
 
-// MutationStatus answers "has my change propagated everywhere yet?".
-// Every region of the cluster appears in Regions, down ones included.
-type MutationStatus struct {
-	ID          string     `json:"id"`
-	CommittedAt *time.Time `json:"committed_at,omitempty"`
-	// Complete is true only when every region of the cluster has applied
-	// the mutation.
-	Complete bool `json:"complete"`
-	// Applied maps each region known to have applied it to when.
-	Applied map[string]time.Time `json:"applied"`
-	// Pending lists every region not known to have applied it: those
-	// waiting for it and those whose status is unknown. It is empty exactly
-	// when Complete is true.
-	Pending []string `json:"pending"`
-	// Unknown lists the regions whose status cannot be known now (down,
-	// suspect, or silent past the bound); they are in Pending too.
-	Unknown []string `json:"unknown"`
-	// Regions holds every region's status.
-	Regions map[string]RegionStatus `json:"regions"`
-	// SilenceBoundSeconds is how long an alive region may go unheard
-	// before its status turns unknown.
-	SilenceBoundSeconds float64 `json:"silence_bound_seconds"`
-}
+// MutationStatus is wire.MutationStatus: "has my change propagated
+// everywhere yet?", every region of the cluster in Regions, down ones
+// included. Aliases keep the wire types in one place for clients.
+type MutationStatus = wire.MutationStatus
 
-// RegionStatus is one region's part in a MutationStatus.
-type RegionStatus struct {
-	// Status is "applied", "pending" (in touch, not applied yet) or
-	// "unknown" (not known to have applied it, and down, suspect or silent).
-	Status string `json:"status"`
-	// AppliedAt is when it applied the mutation, when known.
-	AppliedAt *time.Time `json:"applied_at,omitempty"`
-	// Reason says why the status is unknown.
-	Reason string `json:"reason,omitempty"`
-}
+// RegionStatus is wire.RegionStatus, one region's part in a MutationStatus.
+type RegionStatus = wire.RegionStatus
 
 // ErrUnknownMutation: no region this node hears from knows the id.
 var ErrUnknownMutation = errors.New("live: unknown mutation")
@@ -924,16 +894,9 @@ func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
 	return st, nil
 }
 
-// MemberInfo is one cluster member as this region sees it.
-type MemberInfo struct {
-	Region  string                    `json:"region"`
-	Gossip  string                    `json:"gossip"`
-	HTTP    string                    `json:"http,omitempty"`
-	State   string                    `json:"state"`
-	Vector  replication.VersionVector `json:"version_vector,omitempty"`
-	Self    bool                      `json:"self,omitempty"`
-	Updated *time.Time                `json:"vector_updated,omitempty"`
-}
+// MemberInfo is wire.MemberInfo, one cluster member as this region sees
+// it.
+type MemberInfo = wire.MemberInfo
 
 // Members lists the cluster as this region sees it, sorted by region; a
 // peer's vector is its newest ack (replication.Node.PeerApplied).

@@ -5,6 +5,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -112,8 +114,19 @@ func (m *Region) Unregister() {
 	}
 }
 
-// lagBuckets span loopback gossip (ms) to cloud replication (tens of s).
-var lagBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 120}
+// lagBuckets span loopback gossip (ms) and cloud replication (tens of s)
+// to minute-scale cases (up to an hour); the first bound, 0, holds a
+// region's own commits (and trials without exposure), which
+// histogram_quantile then reads as 0. Native histograms are exposed too
+// (NativeHistogramBucketFactor), for a Prometheus that scrapes them.
+var lagBuckets = []float64{0, .005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 120, 180, 300, 600, 1200, 1800, 3600}
+
+// Native histogram settings of the lag and exposure histograms: buckets
+// about 10% wide, at most 160 of them, reset at most hourly.
+const (
+	nativeFactor    = 1.1
+	nativeMaxBucket = 160
+)
 
 // New builds the metrics of one region and registers them on reg, each with
 // the constant label region. It returns an error (and registers nothing
@@ -128,7 +141,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 		MutationsApplied: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_applied_total",
 			Help: "Mutations made visible in this region's view, by origin region."}, []string{"origin"}),
 		ReplicationLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "replication_lag_seconds",
-			Help: "Apply time in this region minus commit time at the origin.", Buckets: lagBuckets}, []string{"origin"}),
+			Help: "Apply time in this region minus commit time at the origin.", Buckets: lagBuckets,
+			NativeHistogramBucketFactor: nativeFactor, NativeHistogramMaxBucketNumber: nativeMaxBucket, NativeHistogramMinResetDuration: time.Hour}, []string{"origin"}),
 		ViewPending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "view_pending_mutations",
 			Help: "Received mutations waiting for their apply time."}),
 		AuthorizeDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "authorize_decisions_total",

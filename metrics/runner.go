@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,8 +13,8 @@ const (
 )
 
 // ExposureBuckets are the upper bounds (seconds) of the exposure-window
-// histogram, from loopback gossip (milliseconds) to cloud replication (tens
-// of seconds). The sim's OpenMetrics backfill (report.ExposureBuckets) uses
+// histogram, from 0 (no exposure) and loopback gossip (milliseconds) to
+// minute-scale cases (an hour). The sim's OpenMetrics backfill (report.ExposureBuckets) uses
 // the same bounds: histograms with different bounds cannot be summed, and
 // backfilled and scraped runs sit in the same Grafana panels.
 var ExposureBuckets = lagBuckets
@@ -51,8 +53,9 @@ func NewRunner(reg prometheus.Registerer) (*Runner, error) {
 	run := []string{"scenario", "mode"}
 	m := &Runner{
 		ExposureWindow: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "exposure_window_seconds",
-			Help:    "Exposure window per trial: total time a probe's region allowed what the truth denied.",
-			Buckets: ExposureBuckets}, probe),
+			Help:                        "Exposure window per trial: total time a probe's region allowed what the truth denied.",
+			Buckets:                     ExposureBuckets,
+			NativeHistogramBucketFactor: nativeFactor, NativeHistogramMaxBucketNumber: nativeMaxBucket, NativeHistogramMinResetDuration: time.Hour}, probe),
 		StaleDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "stale_decisions_total",
 			Help: "Stale decisions served to probes; kind is exposure (stale allow) or denial (stale deny)."},
 			[]string{"scenario", "probe", "region", "kind"}),

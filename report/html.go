@@ -56,27 +56,61 @@ func HTML(w io.Writer, r *Run) error {
 		p("</section>\n")
 	}
 
+	if len(r.Steps) > 0 || r.Propagation != "" || len(r.Sources) > 0 || len(r.Probes) > 0 {
+		p("<section id=\"setup\">\n<h2>The scenario</h2>\n")
+		if len(r.Steps) > 0 {
+			p("<h3>Steps</h3>\n<table class=\"steps\"><thead><tr><th class=\"n\">at</th><th>region</th><th>call</th><th>label</th></tr></thead><tbody>\n")
+			for _, st := range r.Steps {
+				p("<tr><td class=\"n\">%s</td><td>%s</td><td><code>%s</code></td><td>%s</td></tr>\n", FormatSeconds(st.At), esc(st.Region), esc(st.Call), esc(st.Label))
+			}
+			p("</tbody></table>\n")
+		}
+		if len(r.Probes) > 0 {
+			p("<h3>Probes</h3>\n<ul class=\"probe-list\">\n")
+			for _, pr := range r.Probes {
+				req := strings.TrimSpace(strings.Join([]string{pr.Principal, pr.Action, pr.Resource}, " "))
+				p("<li><b>%s</b> asks %s: <code>%s</code></li>\n", esc(pr.Name), esc(pr.Region), esc(req))
+			}
+			p("</ul>\n")
+		}
+		if r.Propagation != "" {
+			p("<h3>Delay model</h3>\n<p class=\"model\"><code>%s</code> (commit at the origin to apply in a region; drawn dashed under the t-visibility curves)</p>\n", esc(r.Propagation))
+		}
+		if len(r.Sources) > 0 {
+			// Plain text, not links: the report fetches and links nothing.
+			p("<h3>Sources</h3>\n<ul class=\"sources\">\n")
+			for _, src := range r.Sources {
+				p("<li>%s</li>\n", esc(src))
+			}
+			p("</ul>\n")
+		}
+		p("</section>\n")
+	}
+
 	p("<section id=\"summary\">\n<h2>Summary</h2>\n")
 	p("<p class=\"howto\">The <b>exposure window</b> is, per trial, the total time a region kept <em>allowing</em> a request the truth (a strongly consistent system) already <em>denied</em>; the <b>denial window</b> is the reverse (denied although already allowed). Statistics are over %s; stale allows and denies are the wrong answers probes were actually served.</p>\n",
 		esc(plural(r.Trials, "trial", "trials")))
-	p("<table class=\"probes\"><thead><tr><th>probe</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">requests</th><th class=\"n\">stale allows</th><th class=\"n\">stale denies</th><th class=\"n\">denial p50</th><th class=\"n\">denial max</th></tr></thead><tbody>\n")
+	p("<table class=\"probes\"><thead><tr><th>probe</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">requests%[1]s</th><th class=\"n\">stale allows%[1]s</th><th class=\"n\">stale denies%[1]s</th><th class=\"n\">denial p50</th><th class=\"n\">denial max</th></tr></thead><tbody>\n", perTrialHead(r.Trials))
 	for _, pr := range r.Probes {
 		e, d := pr.ExposureSeconds, pr.DenialSeconds
-		p("<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+		p("<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
 			esc(pr.Name), esc(pr.Region), FormatSeconds(e.P50), FormatSeconds(e.P90), FormatSeconds(e.P99), FormatSeconds(e.Max), FormatSeconds(e.Mean),
-			pr.Requests, pr.StaleAllows, pr.StaleDenies, FormatSeconds(d.P50), FormatSeconds(d.Max))
+			cellPerTrial(pr.Requests, r.Trials), cellPerTrial(pr.StaleAllows, r.Trials), cellPerTrial(pr.StaleDenies, r.Trials), FormatSeconds(d.P50), FormatSeconds(d.Max))
 	}
 	if len(r.Probes) == 0 {
 		p("<tr><td colspan=\"12\">no probes</td></tr>\n")
 	}
 	p("</tbody></table>\n")
 	for _, pr := range r.Probes {
+		if pr.Intended != "" && pr.RegionAgainstIntentSeconds != nil && pr.TruthAgainstIntentSeconds != nil {
+			p("<p class=\"note intent\">%s</p>\n", esc(intentLine(pr, FormatSeconds)+". Exposure counts only stale answers; these count every answer against the intended access, a bad policy the truth itself applied included."))
+		}
 		if pr.LatencySeconds != nil {
 			p("<p class=\"note\">%s waited for consistency: p50 %s, p99 %s, max %s added latency per held request.</p>\n",
 				esc(pr.Name), FormatSeconds(pr.LatencySeconds.P50), FormatSeconds(pr.LatencySeconds.P99), FormatSeconds(pr.LatencySeconds.Max))
 		}
 		if pr.ConfidentialReads > 0 {
-			p("<p class=\"note\">%s: %d stale allows read an object that exists: confidential data actually left the bucket.</p>\n", esc(pr.Name), pr.ConfidentialReads)
+			p("<p class=\"note\">%s: %s read an object that exists: confidential data actually left the bucket.</p>\n", esc(pr.Name), esc(countPerTrial(pr.ConfidentialReads, r.Trials, "stale allows")))
 		}
 	}
 	htmlMutations(p, r.Mutations)
@@ -108,42 +142,68 @@ func HTML(w io.Writer, r *Run) error {
 		p("%s\n", legendHTML)
 	}
 	p("</section>\n")
+	if w := r.Worst; w != nil && w.Timeline != nil {
+		p("<section id=\"worst-section\">\n<h2>Timeline of the worst trial</h2>\n")
+		p("<p class=\"howto\">Trial %d of %d (seed %d, replay it with <code>--seed %d --trials 1</code>) had the longest exposure: %s summed over the probes. Read it like the first trial's.</p>\n",
+			w.Index+1, r.Trials, w.Seed, w.Seed, FormatSeconds(w.ExposureSeconds))
+		p("<div class=\"chart-wrap\">%s</div>\n</section>\n", timelineSVGOf(r, w.Timeline, "timeline-worst", fmt.Sprintf("Timeline of the worst trial (seed %d): one lane per region", w.Seed)))
+	}
 
-	p("<section id=\"distribution-section\">\n<h2>Exposure window over trials</h2>\n")
-	p("<p class=\"howto\">Each bar counts the trials whose exposure window fell in its range; dashed lines mark the median (p50) and the 99th percentile (p99). A wide spread means the risk depends on luck: plan for the p99, not the median.</p>\n<div class=\"grid\">\n")
+	p("<section id=\"distribution-section\">\n<h2>Exposure and denial windows over trials</h2>\n")
+	p("<p class=\"howto\">Each bar counts the trials whose window fell in its range (red: exposure, a stale allow; orange: denial, a stale deny); trials without a window get no bar, the caption counts them. Dashed lines mark the median (p50) and the 99th percentile (p99). A wide spread means the risk depends on luck: plan for the p99, not the median.</p>\n<div class=\"grid\">\n")
 	shown := 0
 	ids := map[string]bool{}
+	// Ids must be unique in a page; two probe names can share a slug.
+	uniqueID := func(prefix, name string) string {
+		id := prefix + slug(name)
+		for n := 2; ids[id]; n++ {
+			id = prefix + slug(name) + "-" + strconv.Itoa(n)
+		}
+		ids[id] = true
+		return id
+	}
+	zeros := func(values []float64) int {
+		n := 0
+		for _, v := range values {
+			if v == 0 {
+				n++
+			}
+		}
+		return n
+	}
 	for _, pr := range r.Probes {
 		if len(pr.Histogram) == 0 {
 			continue
 		}
 		shown++
-		zero := 0
-		for _, v := range pr.Histogram {
-			if v == 0 {
-				zero++
-			}
+		noExposure, noDenial := zeros(pr.Histogram), len(pr.Histogram)
+		if len(pr.DenialHistogram) > 0 {
+			noDenial = zeros(pr.DenialHistogram)
 		}
-		// Ids must be unique in a page; two probe names can share a slug.
-		id := "histogram-" + slug(pr.Name)
-		for n := 2; ids[id]; n++ {
-			id = "histogram-" + slug(pr.Name) + "-" + strconv.Itoa(n)
+		if noExposure < len(pr.Histogram) {
+			p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no exposure.</figcaption></figure>\n",
+				histogramSVG(pr, uniqueID("histogram-", pr.Name)), esc(pr.Name), esc(pr.Region), noExposure, len(pr.Histogram))
 		}
-		ids[id] = true
-		p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no exposure.</figcaption></figure>\n",
-			histogramSVG(pr, id), esc(pr.Name), esc(pr.Region), zero, len(pr.Histogram))
+		if noDenial < len(pr.DenialHistogram) {
+			p("<figure>%s<figcaption><b>%s</b> in %s: %d of %d trials had no denial.</figcaption></figure>\n",
+				windowHistogramSVG(pr, denialKind, pr.DenialHistogram, pr.DenialSeconds, uniqueID("denial-histogram-", pr.Name)),
+				esc(pr.Name), esc(pr.Region), noDenial, len(pr.DenialHistogram))
+		}
+		if noExposure == len(pr.Histogram) && noDenial == len(pr.Histogram) {
+			p("<p class=\"never\"><b>%s</b> in %s was never stale over %s: no exposure, no denial.</p>\n",
+				esc(pr.Name), esc(pr.Region), plural(len(pr.Histogram), "trial", "trials"))
+		}
 	}
 	if shown == 0 {
 		p("<p class=\"empty\">No per-trial exposure values were recorded.</p>\n")
 	}
-	p("</div>\n</section>\n")
-
+	p("</div>\n</section>\n\n")
 	p("<section id=\"visibility-section\">\n<h2>t-visibility: how fast each region sees a change</h2>\n")
 	if len(r.Visibility) == 0 {
 		p("<p class=\"empty\">No mutation was applied, so there is no visibility curve.</p>\n")
 	} else {
 		p("<p class=\"howto\">For each region, the probability that it has applied a mutation <i>t</i> seconds after the mutation's commit (the PBS curve of Bailis et al., VLDB 2012), over every mutation of every trial. Where a curve crosses 50%%, half the changes are visible there; until it reaches 100%%, some region can still answer from the old state.</p>\n")
-		p("<div class=\"chart-wrap\">%s</div>\n", visibilitySVG(r.Visibility, regionNames(r)))
+		p("<div class=\"chart-wrap\">%s</div>\n", visibilitySVG(r.Visibility, r.ModelVisibility, regionNames(r)))
 	}
 	if len(r.Regions) > 0 {
 		p("<table class=\"regions\"><thead><tr><th>region</th><th class=\"n\">lag p50</th><th class=\"n\">lag p99</th><th class=\"n\">lag max</th><th class=\"n\">converged at p50</th><th class=\"n\">converged at max</th></tr></thead><tbody>\n")
@@ -253,8 +313,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 const pageJS = `
 (function () {
   "use strict";
-  var svg = document.getElementById("timeline");
-  if (!svg) { return; }
+  document.querySelectorAll("svg.timeline").forEach(cursor);
+  function cursor(svg) {
   var x0 = parseFloat(svg.getAttribute("data-x0"));
   var x1 = parseFloat(svg.getAttribute("data-x1"));
   var dur = parseFloat(svg.getAttribute("data-duration"));
@@ -278,6 +338,7 @@ const pageJS = `
     label.setAttribute("visibility", "visible");
   });
   svg.addEventListener("mouseleave", hide);
+  }
 })();
 `
 

@@ -40,12 +40,37 @@ func TestHTMLSelfContained(t *testing.T) {
 			r.Probes[0].Name = `p<b>`
 			r.Timeline.Windows[0].Probe = `p<b>`
 		}, []string{`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, `id="histogram-p-b-"`}},
+		// A probe never stale draws no bar: a red bar at 0 reads as
+		// exposure.
 		{"all-zero exposure", func(r *Run) {
 			for i := range r.Probes[0].Histogram {
 				r.Probes[0].Histogram[i] = 0
 			}
 			r.Probes[0].ExposureSeconds = Stats{}
-		}, []string{"20 of 20 trials had no exposure", `data-count="20"`}},
+		}, []string{"attacker-read</b> in eu-west-1 was never stale over 20 trials"}},
+		// The scenario's steps, probes, delay model and sources are listed;
+		// the model is drawn dashed under the measured curves.
+		{"scenario listed", func(r *Run) {
+			r.Steps = []StepInfo{{At: 1, Region: "us-east-2", Call: "s3:PutBucketPolicy", Label: "private-only"}}
+			r.Propagation = "default lognormal(median 4s, p99 10s)"
+			r.Sources = []string{"https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html", "<b>a book</b>"}
+			r.ModelVisibility = []VisibilityCurve{{Region: "eu-west-1", Points: [][2]float64{{0, 0}, {4, 0.5}, {9.41, 0.99}}}}
+		}, []string{`<section id="setup">`, "<code>s3:PutBucketPolicy</code>", "private-only", "<b>attacker-read</b> asks eu-west-1: <code>anonymous s3:GetObject arn:aws:s3:::important-financial-documents/q3.pdf</code>",
+			"<code>default lognormal(median 4s, p99 10s)</code>", "<li>https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html</li>", "&lt;b&gt;a book&lt;/b&gt;",
+			`<polyline class="model" data-region="eu-west-1"`, "delay model</text>"}},
+		// The worst trial's timeline follows the first's, with its own ids.
+		{"worst trial", func(r *Run) {
+			r.Worst = &WorstTrial{Index: 6, Seed: 7, ExposureSeconds: 9.41, Timeline: r.Timeline}
+		}, []string{`id="timeline-worst"`, "Timeline of the worst trial", "Trial 7 of 20 (seed 7, replay it with <code>--seed 7 --trials 1</code>)", "9.4s summed over the probes"}},
+		// A denial-only probe gets a denial chart, and no exposure bars.
+		{"denial only", func(r *Run) {
+			pr := &r.Probes[0]
+			pr.DenialHistogram = make([]float64, len(pr.Histogram))
+			for i := range pr.Histogram {
+				pr.DenialHistogram[i], pr.Histogram[i] = pr.Histogram[i], 0
+			}
+			pr.DenialSeconds, pr.ExposureSeconds = pr.ExposureSeconds, Stats{}
+		}, []string{`id="denial-histogram-attacker-read"`, "Denial window of attacker-read in eu-west-1 over 20 trials", `fill="` + colDenial + `"`, "denial window per trial (seconds)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,9 +78,14 @@ func TestHTMLSelfContained(t *testing.T) {
 			tc.edit(r)
 			out := string(render(t, HTML, r))
 			// Nothing may be fetched: no URL, no src/href, no CSS import;
-			// url() only for the in-document hatch pattern.
+			// url() only for the in-document hatch pattern. Sources are
+			// listed as plain text, which fetches nothing.
+			fetchable := out
+			if i, j := strings.Index(out, `<ul class="sources">`), strings.Index(out, "</ul>\n</section>"); i >= 0 && j > i {
+				fetchable = out[:i] + out[j:]
+			}
 			for _, bad := range []string{"http:", "https:", "//cdn", "src=", "href=", "@import", "<link"} {
-				if strings.Contains(out, bad) {
+				if strings.Contains(fetchable, bad) {
 					t.Errorf("HTML contains %q: the report must load nothing", bad)
 				}
 			}
@@ -69,6 +99,16 @@ func TestHTMLSelfContained(t *testing.T) {
 				if !strings.Contains(out, s) {
 					t.Errorf("HTML lacks %q", s)
 				}
+			}
+			for _, id := range []string{`id="hatch"`, `id="timeline"`, `id="timeline-title"`} {
+				if n := strings.Count(out, id); n > 1 {
+					t.Errorf("%s appears %d times: ids must be unique", id, n)
+				}
+			}
+			// No histogram bar stands for "no window": every bar counts
+			// trials with a window above zero.
+			if strings.Contains(out, `data-from="0" data-to="0"`) {
+				t.Error("a bar is drawn for trials without a window")
 			}
 		})
 	}
@@ -309,8 +349,14 @@ func TestHTMLInChromium(t *testing.T) {
 	if facts.Curves != len(run.Visibility) || facts.MinCurveLen <= 0 {
 		t.Errorf("visibility: %d curves (shortest %.1f), want %d drawn curves", facts.Curves, facts.MinCurveLen, len(run.Visibility))
 	}
-	if facts.BarTrials != len(run.Probes[0].Histogram) {
-		t.Errorf("histogram bars count %d trials, want %d", facts.BarTrials, len(run.Probes[0].Histogram))
+	exposed := 0 // trials without exposure get no bar
+	for _, v := range run.Probes[0].Histogram {
+		if v > 0 {
+			exposed++
+		}
+	}
+	if facts.BarTrials != exposed {
+		t.Errorf("histogram bars count %d trials, want the %d with exposure", facts.BarTrials, exposed)
 	}
 	if facts.Commits != 2 || facts.Applies != 6 || facts.Faults != 1 {
 		t.Errorf("timeline marks: %d commits, %d applies, %d faults; want 2, 6, 1", facts.Commits, facts.Applies, facts.Faults)

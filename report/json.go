@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // JSON writes r as the run report of docs/design.md ("Run report"): nested
@@ -19,7 +20,7 @@ func JSON(w io.Writer, r *Run) error {
 	var enc bytes.Buffer
 	e := json.NewEncoder(&enc)
 	e.SetEscapeHTML(false)
-	err := e.Encode(r)
+	err := e.Encode(withPerTrial(r))
 	compact := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
 	if err != nil {
 		// Only a NaN or an infinity in a statistic gets here: JSON has no
@@ -171,4 +172,20 @@ func (p *jsonPrinter) scalar() {
 		}
 	}
 	p.out.Write(p.in[start:p.pos])
+}
+
+// withPerTrial returns a copy of r whose probes carry their per-trial
+// figures, derived from the sums; r is not changed.
+func withPerTrial(r *Run) *Run {
+	rc := *r
+	if r.Probes == nil {
+		return &rc
+	}
+	rc.Probes = slices.Clone(r.Probes)
+	for i := range rc.Probes {
+		p := &rc.Probes[i]
+		p.StaleAllowsPerTrial = perTrial(p.StaleAllows, r.Trials)
+		p.StaleDeniesPerTrial = perTrial(p.StaleDenies, r.Trials)
+	}
+	return &rc
 }

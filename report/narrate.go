@@ -9,6 +9,41 @@ import (
 	"strings"
 )
 
+// Narration is `scenario explain` in parts, for --json: the heading, the
+// introduction, one sentence per probe, the story in time order, the
+// summary and the scenario's lesson.
+type Narration struct {
+	Head    string   `json:"head"`
+	Intro   string   `json:"intro"`
+	Probes  []string `json:"probes"`
+	Story   []string `json:"story"`
+	Summary []string `json:"summary"`
+	Lesson  string   `json:"lesson,omitempty"`
+}
+
+// Narrated tells the first trial of r in parts (see Narrate).
+func Narrated(r *Run) Narration {
+	n := newNarrator(r)
+	out := Narration{Head: r.Scenario, Intro: n.intro(), Lesson: strings.TrimSpace(r.Lesson)}
+	if r.Title != "" {
+		out.Head += ": " + r.Title
+	}
+	for _, p := range r.Probes {
+		if req := requestLong(p); req != "" {
+			out.Probes = append(out.Probes, fmt.Sprintf("The probe %s asks %s: %s.", p.Name, p.Region, req))
+		} else {
+			out.Probes = append(out.Probes, fmt.Sprintf("The probe %s asks %s.", p.Name, p.Region))
+		}
+	}
+	if r.Timeline == nil {
+		out.Story = []string{"No timeline was recorded for this run."}
+	} else {
+		out.Story = n.story()
+	}
+	out.Summary = n.summary()
+	return out
+}
+
 // Narrate writes the first trial of r as plain prose for `scenario explain`:
 // one sentence per commit, apply, fault and stale window, in time order, with
 // runs of identical probe answers told once ("13 requests -> all ALLOWED"),
@@ -16,35 +51,23 @@ import (
 // virtual instant ("t=7.021s") so a reader can follow the order of events.
 func Narrate(w io.Writer, r *Run) error {
 	bw := bufio.NewWriter(w)
-	n := newNarrator(r)
-	head := r.Scenario
-	if r.Title != "" {
-		head += ": " + r.Title
-	}
-	fmt.Fprintln(bw, head)
-	fmt.Fprintln(bw, n.intro())
-	for _, p := range r.Probes {
-		if req := requestLong(p); req != "" {
-			fmt.Fprintf(bw, "The probe %s asks %s: %s.\n", p.Name, p.Region, req)
-		} else {
-			fmt.Fprintf(bw, "The probe %s asks %s.\n", p.Name, p.Region)
-		}
-	}
-	fmt.Fprintln(bw)
-	if r.Timeline == nil {
-		fmt.Fprintln(bw, "No timeline was recorded for this run.")
-	} else {
-		for _, s := range n.story() {
-			fmt.Fprintln(bw, s)
-		}
-	}
-	fmt.Fprintln(bw)
-	for _, s := range n.summary() {
+	n := Narrated(r)
+	fmt.Fprintln(bw, n.Head)
+	fmt.Fprintln(bw, n.Intro)
+	for _, s := range n.Probes {
 		fmt.Fprintln(bw, s)
 	}
-	if l := strings.TrimSpace(r.Lesson); l != "" {
+	fmt.Fprintln(bw)
+	for _, s := range n.Story {
+		fmt.Fprintln(bw, s)
+	}
+	fmt.Fprintln(bw)
+	for _, s := range n.Summary {
+		fmt.Fprintln(bw, s)
+	}
+	if n.Lesson != "" {
 		fmt.Fprintln(bw)
-		fmt.Fprintln(bw, "Lesson: "+l)
+		fmt.Fprintln(bw, "Lesson: "+n.Lesson)
 	}
 	return bw.Flush()
 }
@@ -432,7 +455,16 @@ func (n *narrator) summary() []string {
 			out = append(out, overTrials(n.r.Trials, p))
 		}
 		if p.ConfidentialReads > 0 {
-			out = append(out, fmt.Sprintf("Over all trials, %d of the stale allows read an object that exists: confidential data left the bucket.", p.ConfidentialReads))
+			over := "Over all trials"
+			if n.r.Trials == 1 {
+				over = "In this trial"
+			}
+			if n.r.Trials > 1 {
+				out = append(out, fmt.Sprintf("Of the stale allows, %s read an object that exists: confidential data left the bucket.",
+					perTrialPhrase(p.ConfidentialReads, n.r.Trials)))
+			} else {
+				out = append(out, fmt.Sprintf("%s, %d of the stale allows read an object that exists: confidential data left the bucket.", over, p.ConfidentialReads))
+			}
 		}
 	}
 	out = append(out, n.completions(scope)...)
@@ -537,12 +569,12 @@ func overTrials(trials int, p Probe) string {
 	e, d := p.ExposureSeconds, p.DenialSeconds
 	var parts []string
 	if e.Max > 0 {
-		parts = append(parts, fmt.Sprintf("its exposure window was p50 %s, p99 %s, max %s (%s served)",
-			FormatSeconds(e.P50), FormatSeconds(e.P99), FormatSeconds(e.Max), plural(p.StaleAllows, "stale allow", "stale allows")))
+		parts = append(parts, fmt.Sprintf("its exposure window was p50 %s, p99 %s, max %s (%s)",
+			FormatSeconds(e.P50), FormatSeconds(e.P99), FormatSeconds(e.Max), servedPerTrial(p.StaleAllows, trials, "stale allow", "stale allows")))
 	}
 	if d.Max > 0 {
-		parts = append(parts, fmt.Sprintf("its denial window was p50 %s, p99 %s, max %s (%s served)",
-			FormatSeconds(d.P50), FormatSeconds(d.P99), FormatSeconds(d.Max), plural(p.StaleDenies, "stale deny", "stale denies")))
+		parts = append(parts, fmt.Sprintf("its denial window was p50 %s, p99 %s, max %s (%s)",
+			FormatSeconds(d.P50), FormatSeconds(d.P99), FormatSeconds(d.Max), servedPerTrial(p.StaleDenies, trials, "stale deny", "stale denies")))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("Over %d trials %s was never stale.", trials, p.Name)

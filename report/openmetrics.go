@@ -10,12 +10,16 @@ import (
 )
 
 // ExposureBuckets are the upper bounds (seconds) of the exposure-window
-// histogram, from loopback gossip (milliseconds) to cloud replication (tens
-// of seconds). They are the bounds package metrics gives the live
+// histogram, from loopback gossip (milliseconds) through cloud replication
+// (tens of seconds) to minute-scale cases (up to an hour), so
+// histogram_quantile reads a 4.5-minute window between 180 s and 300 s
+// rather than at the last bound. The first bound is 0: a trial without
+// exposure falls there, and histogram_quantile then reads 0, not half of
+// the next bound. They are the bounds package metrics gives the live
 // iamprop_exposure_window_seconds: histograms with different bounds cannot
 // be summed, and backfilled runs should sit in the same Grafana panels as
-// scraped ones. A trial without exposure falls in the first bucket.
-var ExposureBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 120}
+// scraped ones.
+var ExposureBuckets = []float64{0, .005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 120, 180, 300, 600, 1200, 1800, 3600}
 
 // OpenMetrics writes the trial results of r in the OpenMetrics text format,
 // every sample stamped with at, for `promtool tsdb create-blocks-from

@@ -164,7 +164,7 @@ func TestJSONShape(t *testing.T) {
 		}
 	}
 	probe := generic["probes"].([]any)[0].(map[string]any)
-	for _, k := range []string{"name", "region", "requests", "stale_allows", "stale_denies", "exposure_seconds", "denial_seconds"} {
+	for _, k := range []string{"name", "region", "requests", "stale_allows", "stale_denies", "stale_allows_per_trial", "stale_denies_per_trial", "exposure_seconds", "denial_seconds"} {
 		if _, ok := probe[k]; !ok {
 			t.Errorf("probe lacks %q", k)
 		}
@@ -185,8 +185,18 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(out, &back); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(&back, fixture()) {
+	// The per-trial figures are derived by JSON, not held by the fixture.
+	want := fixture()
+	for i := range want.Probes {
+		p := &want.Probes[i]
+		p.StaleAllowsPerTrial = float64(p.StaleAllows) / float64(want.Trials)
+		p.StaleDeniesPerTrial = float64(p.StaleDenies) / float64(want.Trials)
+	}
+	if !reflect.DeepEqual(&back, want) {
 		t.Error("the JSON report does not read back into the same Run")
+	}
+	if got := back.Probes[0].StaleAllowsPerTrial; got != 207.0/20 {
+		t.Errorf("stale_allows_per_trial = %v, want 207 over 20 trials = 10.35", got)
 	}
 	if again := render(t, JSON, &back); !bytes.Equal(again, out) {
 		t.Error("re-encoding the decoded report changes its bytes")
@@ -223,7 +233,7 @@ func TestNarrateStory(t *testing.T) {
 		"t=8.000s ap-southeast-2 crashes; it answers nothing until it restarts.",
 		"t=10.000s ap-southeast-2 restarts",
 		"In the first trial attacker-read in eu-west-1 was exposed for 6.021s; its 24 requests got 13 stale allows.",
-		"Over 20 trials attacker-read: its exposure window was p50 5.4s, p99 9.4s, max 9.4s (207 stale allows served).",
+		"Over 20 trials attacker-read: its exposure window was p50 5.4s, p99 9.4s, max 9.4s (10.3 stale allows served per trial, 207 over 20 trials).",
 		"Lesson: A policy change is not in force everywhere",
 	}
 	pos := 0
@@ -376,7 +386,7 @@ func TestJSONLayout(t *testing.T) {
 			var enc bytes.Buffer
 			e := json.NewEncoder(&enc)
 			e.SetEscapeHTML(false)
-			if err := e.Encode(tc.run); err != nil {
+			if err := e.Encode(withPerTrial(tc.run)); err != nil {
 				t.Fatal(err)
 			}
 			want := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))

@@ -96,7 +96,11 @@ const (
 // timelineSVG draws the first trial: one lane per region with commits,
 // applies (and their lag), faults, shaded stale windows and probe ticks.
 func timelineSVG(r *Run) string {
-	tl := r.Timeline
+	return timelineSVGOf(r, r.Timeline, "timeline", "Timeline of the first trial: one lane per region")
+}
+
+// timelineSVGOf draws tl as the SVG element id (unique in the page).
+func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 	dur := tl.Duration
 	for _, e := range tl.Events {
 		dur = math.Max(dur, e.At)
@@ -167,10 +171,13 @@ func timelineSVG(r *Run) string {
 	height := bottom + tlAxisH
 
 	var s svgWriter
-	s.f(`<svg id="timeline" class="chart timeline" viewBox="0 0 %s %s" role="img" aria-labelledby="timeline-title" data-duration="%s" data-x0="%s" data-x1="%s" data-lanes="%d">`,
-		c(tlWidth), c(height), c(dur), c(tlLeft), c(tlWidth-tlRight), len(regions))
-	s.f(`<title id="timeline-title">Timeline of the first trial: one lane per region</title>`)
-	s.f(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#888888" stroke-width="2"/></pattern></defs>`)
+	s.f(`<svg id="%s" class="chart timeline" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" data-duration="%s" data-x0="%s" data-x1="%s" data-lanes="%d">`,
+		id, c(tlWidth), c(height), id, c(dur), c(tlLeft), c(tlWidth-tlRight), len(regions))
+	s.f(`<title id="%s-title">%s</title>`, id, esc(title))
+	if id == "timeline" {
+		// One hatch pattern per page: the other timelines refer to it.
+		s.f(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#888888" stroke-width="2"/></pattern></defs>`)
+	}
 
 	// Lane backgrounds and grid first, so everything else draws on top.
 	s.f(`<g class="lane-bg">`)
@@ -405,14 +412,42 @@ func bins(values []float64) []bin {
 	return out
 }
 
+// windowKind is what a histogram shows: the exposure or the denial window.
+type windowKind struct {
+	name   string // "exposure" | "denial"
+	title  string // "Exposure" | "Denial"
+	colour string
+}
+
+var (
+	exposureKind = windowKind{"exposure", "Exposure", colExposure}
+	denialKind   = windowKind{"denial", "Denial", colDenial}
+)
+
 // histogramSVG draws the distribution of one probe's exposure window over
 // trials, with its p50 and p99 marked, as the SVG element with the given id.
 func histogramSVG(p Probe, id string) string {
-	bs := bins(p.Histogram)
+	return windowHistogramSVG(p, exposureKind, p.Histogram, p.ExposureSeconds, id)
+}
+
+// windowHistogramSVG draws one window's distribution over trials. Trials
+// without a window get no bar (a bar at 0 reads as a window); the caption
+// counts them.
+func windowHistogramSVG(p Probe, kind windowKind, values []float64, st Stats, id string) string {
+	var positive []float64
+	for _, v := range values {
+		if v > 0 {
+			positive = append(positive, v)
+		}
+	}
+	bs := bins(positive)
+	if len(bs) == 0 {
+		bs = []bin{{0, 1, 0}}
+	}
 	var s svgWriter
-	s.f(`<svg id="%s" class="chart histogram" data-probe="%s" data-trials="%d" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title">`,
-		id, esc(p.Name), len(p.Histogram), c(hW), c(hH), id)
-	s.f(`<title id="%s-title">Exposure window of %s in %s over %d trials</title>`, id, esc(p.Name), esc(p.Region), len(p.Histogram))
+	s.f(`<svg id="%s" class="chart histogram %s" data-probe="%s" data-trials="%d" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title">`,
+		id, kind.name, esc(p.Name), len(values), c(hW), c(hH), id)
+	s.f(`<title id="%s-title">%s window of %s in %s over %d trials</title>`, id, kind.title, esc(p.Name), esc(p.Region), len(values))
 	hi := bs[len(bs)-1].to
 	if hi <= 0 {
 		hi = 1
@@ -439,16 +474,13 @@ func histogramSVG(p Probe, id string) string {
 
 	s.f(`<g class="bars">`)
 	for _, b := range bs {
+		if b.count == 0 {
+			continue
+		}
 		bx, bw := x(b.from), x(b.to)-x(b.from)
-		if hi == 1 && b.to == 0 { // every trial had exactly zero exposure
-			bx, bw = x(0), plotW/10
-		}
-		title := fmt.Sprintf("%s of %d trials had an exposure window in [%s, %s)", plural(b.count, "trial", "trials"), len(p.Histogram), FormatSeconds(b.from), FormatSeconds(b.to))
-		if b.to == 0 {
-			title = fmt.Sprintf("%s of %d trials had no exposure", plural(b.count, "trial", "trials"), len(p.Histogram))
-		}
+		title := fmt.Sprintf("%s of %d trials had %s %s window in [%s, %s)", plural(b.count, "trial", "trials"), len(values), article(kind.name), kind.name, FormatSeconds(b.from), FormatSeconds(b.to))
 		s.f(`<rect class="bar" data-count="%d" data-from="%s" data-to="%s" x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.75" stroke="#ffffff"><title>%s</title></rect>`,
-			b.count, num(b.from), num(b.to), c(bx), c(y(float64(b.count))), c(math.Max(bw, 1)), c(y(0)-y(float64(b.count))), colExposure, esc(title))
+			b.count, num(b.from), num(b.to), c(bx), c(y(float64(b.count))), c(math.Max(bw, 1)), c(y(0)-y(float64(b.count))), kind.colour, esc(title))
 	}
 	s.f(`</g><g class="axis x-axis">`)
 	step := niceStep(hi, 6)
@@ -457,14 +489,14 @@ func histogramSVG(p Probe, id string) string {
 		s.f(`<text x="%s" y="%s" text-anchor="middle">%s</text>`, c(x(v)), c(y(0)+18), tickLabel(v))
 	}
 	s.f(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a"/>`, c(hLeft), c(y(0)), c(hW-hRight), c(y(0)))
-	s.f(`<text class="axis-label" x="%s" y="%s" text-anchor="middle">exposure window per trial (seconds)</text></g>`, c(hLeft+plotW/2), c(hH-10))
+	s.f(`<text class="axis-label" x="%s" y="%s" text-anchor="middle">%s window per trial (seconds)</text></g>`, c(hLeft+plotW/2), c(hH-10), kind.name)
 
 	// Quantile markers; p99 above p50 so both labels show when they meet.
 	s.f(`<g class="quantiles">`)
 	for i, q := range []struct {
 		name string
 		v    float64
-	}{{"p50", p.ExposureSeconds.P50}, {"p99", p.ExposureSeconds.P99}} {
+	}{{"p50", st.P50}, {"p99", st.P99}} {
 		if q.v < 0 || q.v > hi {
 			continue
 		}
@@ -481,6 +513,14 @@ func histogramSVG(p Probe, id string) string {
 	return s.String()
 }
 
+// article is "an" before "exposure", "a" before "denial".
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // Visibility chart geometry.
 const (
 	vW, vH        = 1000.0, 320.0
@@ -490,7 +530,9 @@ const (
 
 // visibilitySVG draws the t-visibility curves: for each region, the
 // probability that it has applied a mutation t seconds after its commit.
-func visibilitySVG(curves []VisibilityCurve, regionOrder []string) string {
+// model, if not empty, is the delay model's own curve per region, drawn
+// dashed in the region's colour.
+func visibilitySVG(curves, model []VisibilityCurve, regionOrder []string) string {
 	hi := 0.0
 	for _, cv := range curves {
 		for _, p := range cv.Points {
@@ -524,6 +566,26 @@ func visibilitySVG(curves []VisibilityCurve, regionOrder []string) string {
 	}
 	s.f(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a"/>`, c(vLeft), c(y(0)), c(vLeft+plotW), c(y(0)))
 	s.f(`<text class="axis-label" x="%s" y="%s" text-anchor="middle">time after the commit (seconds)</text></g>`, c(vLeft+plotW/2), c(vH-10))
+	for i, cv := range model {
+		col := regionColor(indexOf(regionOrder, cv.Region, i))
+		var pts strings.Builder
+		for j, p := range cv.Points {
+			if p[0] > hi {
+				break
+			}
+			if j > 0 {
+				pts.WriteByte(' ')
+			}
+			pts.WriteString(c(x(p[0])) + "," + c(y(p[1])))
+		}
+		s.f(`<polyline class="model" data-region="%s" points="%s" fill="none" stroke="%s" stroke-width="1.5" stroke-dasharray="5 4" opacity="0.8"><title>%s: the delay model alone</title></polyline>`,
+			esc(cv.Region), pts.String(), col, esc(cv.Region))
+	}
+	if len(model) > 0 {
+		ly := vTop + 10 + 20*float64(len(curves))
+		s.f(`<g class="key"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="5 4"/><text x="%s" y="%s">delay model</text></g>`,
+			c(vLeft+plotW+16), c(ly), c(vLeft+plotW+40), c(ly), c(vLeft+plotW+46), c(ly+4))
+	}
 	for i, cv := range curves {
 		col := regionColor(indexOf(regionOrder, cv.Region, i))
 		var pts strings.Builder

@@ -66,17 +66,27 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 	if len(r.Probes) == 0 {
 		line("(no probes)")
 	} else {
-		rows := [][]string{{"PROBE", "REGION", "EXPOSURE p50", "p99", "max", "STALE ALLOWS", "DENIAL p50"}}
+		allowsHead := "STALE ALLOWS"
+		if r.Trials > 1 {
+			allowsHead = "STALE ALLOWS/TRIAL (TOTAL)"
+		}
+		rows := [][]string{{"PROBE", "REGION", "EXPOSURE p50", "p99", "max", allowsHead, "DENIAL p50"}}
 		d := func(s float64) string { return formatSeconds(s, opts.ASCII) }
 		for _, p := range r.Probes {
 			rows = append(rows, []string{
 				p.Name, p.Region,
 				d(p.ExposureSeconds.P50), d(p.ExposureSeconds.P99), d(p.ExposureSeconds.Max),
-				strconv.Itoa(p.StaleAllows), d(p.DenialSeconds.P50),
+				cellPerTrial(p.StaleAllows, r.Trials), d(p.DenialSeconds.P50),
 			})
 		}
 		for _, row := range table(rows, width, opts.ASCII) {
 			line(row)
+		}
+		// Probes with an intended access: answers against it, stale or not.
+		for _, p := range r.Probes {
+			if p.Intended != "" && p.RegionAgainstIntentSeconds != nil && p.TruthAgainstIntentSeconds != nil {
+				line(intentLine(p, d))
+			}
 		}
 		// The price of a consistency option: how long requests waited.
 		for _, p := range r.Probes {
@@ -115,7 +125,12 @@ func Terminal(w io.Writer, r *Run, opts TerminalOptions) error {
 		}
 		bw.WriteString("\n")
 	}
-	line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
+	if r.Trials > 1 {
+		line("Exposure: per-trial time a region allowed what the truth denied.")
+		line("Stale allows: such answers served, per trial (in brackets: the total over all trials).")
+	} else {
+		line("Exposure: per-trial time a region allowed what the truth denied. Stale allows: such answers served.")
+	}
 	return bw.Flush()
 }
 
@@ -205,4 +220,12 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// intentLine tells, for a probe with an intended access, how long per
+// trial its region and the truth itself answered otherwise.
+func intentLine(p Probe, d func(float64) string) string {
+	rg, tr := p.RegionAgainstIntentSeconds, p.TruthAgainstIntentSeconds
+	return fmt.Sprintf("%s (intended %s): against intent %s p50, %s max; truth itself %s p50, %s max",
+		p.Name, p.Intended, d(rg.P50), d(rg.Max), d(tr.P50), d(tr.Max))
 }

@@ -25,12 +25,25 @@ type Run struct {
 	Unconverged *Unconverged `json:"unconverged,omitempty"`
 	// Timeline is the first trial's story, for the HTML timeline and `explain`.
 	Timeline *Timeline `json:"timeline,omitempty"`
+	// Worst is the trial with the longest exposure (summed over probes),
+	// when it is not the first: its timeline is drawn beside the first's.
+	Worst *WorstTrial `json:"worst_trial,omitempty"`
 	// Visibility is the t-visibility curve per region over all trials.
 	Visibility []VisibilityCurve `json:"visibility,omitempty"`
 	// Mutations says, per step that committed in some trial, when its
 	// mutation was in force everywhere and when its origin could know so,
 	// over trials; nil when no step committed.
 	Mutations []Mutation `json:"mutations,omitempty"`
+	// ModelVisibility is the delay model's own curve per region: the
+	// probability that the modelled delay from the first step's origin
+	// is at most t, drawn dashed under the measured curves.
+	ModelVisibility []VisibilityCurve `json:"model_visibility,omitempty"`
+	// Propagation describes the delay model ("default lognormal(median
+	// 4s, p99 10s); link ..."), Sources cites it, Steps lists the
+	// scenario's control-plane calls; the HTML report lists them.
+	Propagation string     `json:"propagation,omitempty"`
+	Sources     []string   `json:"sources,omitempty"`
+	Steps       []StepInfo `json:"steps,omitempty"`
 }
 
 // Mutation is one step's mutation over all trials: when it was complete
@@ -58,6 +71,24 @@ type Mutation struct {
 	KnownAfterCompleteSeconds Stats `json:"known_after_complete_seconds"`
 }
 
+// StepInfo is one step of the scenario: a control-plane call at an
+// instant, at its origin region.
+type StepInfo struct {
+	At     float64 `json:"at"`
+	Region string  `json:"region"`
+	Call   string  `json:"call"`
+	Label  string  `json:"label,omitempty"`
+}
+
+// WorstTrial is the trial with the longest total exposure window, replayed
+// from its seed to record its timeline.
+type WorstTrial struct {
+	Index           int       `json:"index"` // 0-based; trial i runs with seed Run.Seed + i
+	Seed            uint64    `json:"seed"`
+	ExposureSeconds float64   `json:"exposure_seconds"` // summed over the probes
+	Timeline        *Timeline `json:"timeline"`
+}
+
 // Stats summarises one value per trial.
 type Stats struct {
 	Min  float64 `json:"min"`
@@ -70,15 +101,31 @@ type Stats struct {
 
 // Probe is the measurement of one probe (one region) over all trials.
 type Probe struct {
-	Name            string    `json:"name"`
-	Region          string    `json:"region"`
-	Requests        int       `json:"requests"`     // served decisions, summed over trials
-	StaleAllows     int       `json:"stale_allows"` // summed over trials
-	StaleDenies     int       `json:"stale_denies"`
-	ExposureSeconds Stats     `json:"exposure_seconds"`
-	DenialSeconds   Stats     `json:"denial_seconds"`
-	LatencySeconds  *Stats    `json:"latency_seconds,omitempty"`    // added wait of at_least consistency
-	Histogram       []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
+	Name        string `json:"name"`
+	Region      string `json:"region"`
+	Requests    int    `json:"requests"`     // served decisions, summed over trials
+	StaleAllows int    `json:"stale_allows"` // summed over trials
+	StaleDenies int    `json:"stale_denies"`
+	// StaleAllowsPerTrial and StaleDeniesPerTrial are the two sums divided
+	// by the trials, so a per-trial figure is never read as a total or the
+	// reverse. JSON fills them; the runner need not.
+	StaleAllowsPerTrial float64 `json:"stale_allows_per_trial"`
+	StaleDeniesPerTrial float64 `json:"stale_denies_per_trial"`
+	ExposureSeconds     Stats   `json:"exposure_seconds"`
+	DenialSeconds       Stats   `json:"denial_seconds"`
+	LatencySeconds      *Stats  `json:"latency_seconds,omitempty"` // added wait of at_least consistency
+	// Intended is the probe's intended access ("allow" or "deny"), when the
+	// scenario says; RegionAgainstIntentSeconds is then, per trial, how
+	// long the region answered otherwise (what users got), and
+	// TruthAgainstIntentSeconds how long the truth itself did (a bad
+	// policy that over-grants until rolled back: no staleness, yet wrong).
+	Intended                   string    `json:"intended,omitempty"`
+	RegionAgainstIntentSeconds *Stats    `json:"region_against_intent_seconds,omitempty"`
+	TruthAgainstIntentSeconds  *Stats    `json:"truth_against_intent_seconds,omitempty"`
+	Histogram                  []float64 `json:"exposure_histogram,omitempty"` // per-trial exposure seconds, bucketed by the HTML (capped sample)
+	// DenialHistogram is the same for the denial window, kept only for a
+	// probe that was ever denied stale.
+	DenialHistogram []float64 `json:"denial_histogram,omitempty"`
 	// Principal, Action and Resource describe the probe's request so the
 	// narration can say what was asked ("anonymous s3:GetObject q3.pdf");
 	// empty ones are left out of the prose.

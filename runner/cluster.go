@@ -7,31 +7,77 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // external drives regionnode processes through their HTTP API (--cluster).
-// Their propagation delay is their own (--delay on each node); the
-// scenario's propagation model does not apply to them.
+// Their propagation delay is their own (--delay or --propagation on each
+// node); connectCluster refuses nodes whose model is not the scenario's
+// unless the run accepts the nodes' model.
 type external struct {
-	byRegion map[string]*api.Client
+	byRegion map[string]*apiclient.Client
+}
+
+// ModelMismatchError: the nodes of a --cluster run do not run the
+// scenario's propagation model (or not all the same one).
+type ModelMismatchError struct {
+	Scenario string            // the scenario's model, delay.Model's String
+	Nodes    map[string]string // region -> its model
+}
+
+func (e *ModelMismatchError) Error() string {
+	want := strings.Split(e.Scenario, "; ")
+	var lines []string
+	for _, r := range slices.Sorted(maps.Keys(e.Nodes)) {
+		got := strings.Split(e.Nodes[r], "; ")
+		var diff []string
+		for _, g := range got {
+			if !slices.Contains(want, g) {
+				diff = append(diff, "node has "+g)
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				diff = append(diff, "scenario has "+w)
+			}
+		}
+		if len(diff) > 0 {
+			lines = append(lines, r+": "+strings.Join(diff, ", "))
+		}
+	}
+	return fmt.Sprintf("--cluster: the nodes' propagation delay model is not the scenario's (%s); start the nodes with --propagation SCENARIO-FILE, or accept the nodes' model (--accept-node-model), whose windows then measure their delays, not the scenario's",
+		strings.Join(lines, "; "))
+}
+
+// nodeModel is a node's model as it reports it; a node without one
+// applies at once, which is a constant zero delay.
+func nodeModel(reported string) string {
+	if reported == "" {
+		return (*delay.Model)(nil).String()
+	}
+	return reported
 }
 
 // connectCluster finds which region each URL serves and checks that every
-// region of the scenario has a node and that the nodes start empty: the
-// scenario's initial state is committed by the run itself.
-func connectCluster(ctx context.Context, urls []string, co api.ClientOptions, regions []string) (*external, error) {
-	e := &external{byRegion: map[string]*api.Client{}}
+// region of the scenario has a node, that the nodes start empty (the
+// scenario's initial state is committed by the run itself), and, unless
+// acceptNodeModel, that every node runs the scenario's delay model want.
+func connectCluster(ctx context.Context, urls []string, co apiclient.Options, regions []string, want string, acceptNodeModel bool) (*external, error) {
+	e := &external{byRegion: map[string]*apiclient.Client{}}
+	mismatch := &ModelMismatchError{Scenario: want, Nodes: map[string]string{}}
 	var served []string
 	for _, u := range urls {
-		cl, err := api.NewClientWith(strings.TrimSpace(u), co)
+		cl, err := apiclient.NewWith(strings.TrimSpace(u), co)
 		if err != nil {
 			return nil, fmt.Errorf("--cluster %s: %w", u, err)
 		}
@@ -47,6 +93,9 @@ func connectCluster(ctx context.Context, urls []string, co api.ClientOptions, re
 		}
 		e.byRegion[v.Region] = cl
 		served = append(served, v.Region)
+		if got := nodeModel(v.Propagation); got != want {
+			mismatch.Nodes[v.Region] = got
+		}
 	}
 	for _, r := range regions {
 		if _, ok := e.byRegion[r]; !ok {
@@ -54,10 +103,13 @@ func connectCluster(ctx context.Context, urls []string, co api.ClientOptions, re
 			return nil, fmt.Errorf("--cluster: no node serves region %s of the scenario (the URLs serve %s)", r, strings.Join(served, ", "))
 		}
 	}
+	if len(mismatch.Nodes) > 0 && !acceptNodeModel {
+		return nil, mismatch
+	}
 	return e, nil
 }
 
-func (e *external) client(region string) (*api.Client, error) {
+func (e *external) client(region string) (*apiclient.Client, error) {
 	cl, ok := e.byRegion[region]
 	if !ok {
 		return nil, fmt.Errorf("no node for region %s", region)
@@ -70,7 +122,7 @@ func (e *external) Commit(ctx context.Context, region string, c controlplane.Cal
 	if err != nil {
 		return replication.Mutation{}, err
 	}
-	resp, err := cl.Commit(ctx, api.MutationRequest{Account: c.Account, Call: c.Action, With: c.Args, Region: c.Region})
+	resp, err := cl.Commit(ctx, wire.MutationRequest{Account: c.Account, Call: c.Action, With: c.Args, Region: c.Region})
 	if err != nil {
 		return replication.Mutation{}, err
 	}
@@ -90,9 +142,9 @@ func (e *external) Authorize(ctx context.Context, region string, p controlplane.
 	if err != nil {
 		return false, err
 	}
-	req := api.AuthorizeRequest{Principal: p.Principal, Action: p.Action, Resource: p.Resource, Context: p.Context}
+	req := wire.AuthorizeRequest{Principal: p.Principal, Action: p.Action, Resource: p.Resource, Context: p.Context}
 	if c.Mode != "" && c.Mode != "local" {
-		req.Consistency = &api.ConsistencyReq{Mode: c.Mode, Token: c.Token}
+		req.Consistency = &wire.ConsistencyReq{Mode: c.Mode, Token: c.Token}
 		if c.Timeout > 0 {
 			req.Consistency.Timeout = c.Timeout.String()
 		}
@@ -196,7 +248,7 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 	for _, c := range calls {
 		if _, err := e.Commit(ctx, first, c.Call); err != nil {
 			// A node starts with its --account already in place.
-			var apiErr *api.Error
+			var apiErr *apiclient.Error
 			if c.Action == "organizations:CreateAccount" && errors.As(err, &apiErr) && apiErr.Code == "DuplicateAccountException" {
 				continue
 			}
@@ -214,8 +266,9 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 // clusterBackend runs the one trial of a cluster run on external
 // regionnode processes, one API URL per region (ModeCluster).
 type clusterBackend struct {
-	urls   []string
-	client api.ClientOptions
+	urls            []string
+	client          apiclient.Options
+	acceptNodeModel bool
 }
 
 func (clusterBackend) mode() Mode     { return ModeCluster }
@@ -224,7 +277,11 @@ func (clusterBackend) parallel() bool { return false }
 // trial runs the one trial a cluster run has: the nodes keep their state,
 // so there is no second.
 func (b clusterBackend) trial(ctx context.Context, p *plan, _ int, seed uint64, _ bool) *trialResult {
-	e, err := connectCluster(ctx, b.urls, b.client, p.scenario.Regions)
+	want := ""
+	if m, ok := p.delay.(fmt.Stringer); ok {
+		want = m.String()
+	}
+	e, err := connectCluster(ctx, b.urls, b.client, p.scenario.Regions, want, b.acceptNodeModel)
 	if err == nil && len(p.scenario.Faults) > 0 {
 		// The trial sets faults without checking each answer (it cannot
 		// stop midway), so check up front that every node takes them:

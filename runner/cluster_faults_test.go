@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/scenarios"
 )
@@ -55,7 +56,7 @@ func TestClusterRunFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: writeTok, ClusterTLS: api.ClientOptions{AdminToken: tc.admin}})
+			_, err = Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: writeTok, ClusterTLS: apiclient.Options{AdminToken: tc.admin}, AcceptNodeModel: true})
 			if !tc.refused {
 				if err != nil {
 					t.Fatalf("a cluster that takes faults: %v", err)

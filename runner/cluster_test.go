@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -75,7 +76,15 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token})
+	// The nodes' default delay (1s) is not the scenario's (2s): refused,
+	// saying how they differ, before anything is committed.
+	_, err = Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token})
+	var mm *ModelMismatchError
+	if !errors.As(err, &mm) || !strings.Contains(err.Error(), "node has default constant(1s)") || !strings.Contains(err.Error(), "scenario has default constant(2s)") ||
+		strings.Contains(err.Error(), "link us-east-2>eu-west-1") {
+		t.Fatalf("run on nodes with another model: err = %v, want a ModelMismatchError naming the defaults only", err)
+	}
+	run, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token, AcceptNodeModel: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +113,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 
 	// The nodes now hold state: a second run is refused with a clear reason.
-	if _, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
+	if _, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token, AcceptNodeModel: true}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
 		t.Errorf("second run on a used cluster: err = %v, want a 'fresh nodes' error", err)
 	}
 }

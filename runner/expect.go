@@ -101,7 +101,13 @@ func (a *aggregate) check(e scenarios.Expectation) (bool, string) {
 		default:
 			got = a.confReads[pi]
 		}
-		return compare(float64(got), e.Op, float64(e.Count)), fmt.Sprintf("%s = %d", e.Kind, got)
+		detail := fmt.Sprintf("%s = %d", e.Kind, got)
+		if t := a.run.Trials; t > 1 {
+			// The count is a sum over trials; say so, with the per-trial
+			// figure, so neither is read as the other.
+			detail += fmt.Sprintf(" over %d trials, %.1f per trial", t, float64(got)/float64(t))
+		}
+		return compare(float64(got), e.Op, float64(e.Count)), detail
 	}
 	return false, fmt.Sprintf("unknown expectation kind %q", e.Kind)
 }

@@ -55,12 +55,15 @@ type completion struct {
 
 // probeResult is one probe's measurement in one trial.
 type probeResult struct {
-	exposure, denial  time.Duration
-	requests          int
-	staleAllows       int
-	staleDenies       int
-	confidentialReads int
-	waits             []float64 // at_least: seconds each sampled request waited
+	exposure, denial time.Duration
+	// With an intended access: how long the region's answer, and the
+	// truth's, differed from it.
+	regionAgainstIntent, truthAgainstIntent time.Duration
+	requests                                int
+	staleAllows                             int
+	staleDenies                             int
+	confidentialReads                       int
+	waits                                   []float64 // at_least: seconds each sampled request waited
 }
 
 // decision is a region's or the truth's answer to one probe at one instant.
@@ -338,6 +341,19 @@ func (t *trial) account(pt *probeTrack, now time.Duration) {
 		case "denial":
 			pt.res.denial += to - from
 			pt.res.staleDenies += n
+		}
+		if want := pt.spec.Intended; want != "" {
+			intended := decDeny
+			if want == "allow" {
+				intended = decAllow
+			}
+			// A down region serves nothing: not an answer against intent.
+			if pt.regionDec != decDown && pt.regionDec != intended {
+				pt.res.regionAgainstIntent += to - from
+			}
+			if pt.truthDec != intended {
+				pt.res.truthAgainstIntent += to - from
+			}
 		}
 		t.recordSamples(pt, from, to)
 	}

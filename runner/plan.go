@@ -33,6 +33,32 @@ type plan struct {
 	sims sync.Pool
 }
 
+// PropagationModel builds the delay model of a scenario's `propagation:`
+// block: what the simulator samples, and what `regionnode --propagation`
+// runs, so both take the same distributions.
+func PropagationModel(pr scenarios.Propagation) (*delay.Model, error) {
+	def, err := toDistribution(pr.Default)
+	if err != nil {
+		return nil, fmt.Errorf("propagation.default: %w", err)
+	}
+	model := delay.NewModel(def)
+	for i, l := range pr.Links {
+		d, err := toDistribution(l.Distribution)
+		if err != nil {
+			return nil, fmt.Errorf("propagation.links[%d]: %w", i, err)
+		}
+		model.SetLink(l.From, l.To, d)
+	}
+	if pr.Revoke != nil {
+		d, err := toDistribution(*pr.Revoke)
+		if err != nil {
+			return nil, fmt.Errorf("propagation.revoke: %w", err)
+		}
+		model.SetRevoke(d)
+	}
+	return model, nil
+}
+
 // newPlan compiles a loaded scenario into a plan. Errors here are errors of
 // the scenario (for example an initial state that AWS would reject).
 func newPlan(sc *scenarios.Scenario) (*plan, error) {
@@ -46,24 +72,9 @@ func newPlan(sc *scenarios.Scenario) (*plan, error) {
 	}
 	p.initial = initial
 
-	def, err := toDistribution(sc.Propagation.Default)
+	model, err := PropagationModel(sc.Propagation)
 	if err != nil {
-		return nil, fmt.Errorf("propagation.default: %w", err)
-	}
-	model := delay.NewModel(def)
-	for i, l := range sc.Propagation.Links {
-		d, err := toDistribution(l.Distribution)
-		if err != nil {
-			return nil, fmt.Errorf("propagation.links[%d]: %w", i, err)
-		}
-		model.SetLink(l.From, l.To, d)
-	}
-	if sc.Propagation.Revoke != nil {
-		d, err := toDistribution(*sc.Propagation.Revoke)
-		if err != nil {
-			return nil, fmt.Errorf("propagation.revoke: %w", err)
-		}
-		model.SetRevoke(d)
+		return nil, err
 	}
 	p.delay = model
 

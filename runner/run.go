@@ -7,11 +7,14 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/iamprop/iamprop/delay"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
+	"time"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
@@ -37,7 +40,11 @@ type Options struct {
 	// ClusterTLS adds to Token what https:// nodes with tokens by role
 	// need: the read and admin tokens (faults), a CA file and a client
 	// certificate. Its Token, if empty, is Token.
-	ClusterTLS api.ClientOptions
+	ClusterTLS apiclient.Options
+	// AcceptNodeModel runs a Cluster trial even when the nodes' delay
+	// model is not the scenario's (they report it in GET /v1/view); by
+	// default that is a *ModelMismatchError.
+	AcceptNodeModel bool
 	// Metrics, when set, receives each trial's exposure windows and stale
 	// decisions as the trial is measured (ServeMetrics serves them); in
 	// --live mode the in-process regions register their metrics beside them.
@@ -123,6 +130,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 
 	agg := newAggregate(sc, seed, opts.Trials)
 	agg.run.Mode = mode.String()
+	describeScenario(agg.run, sc, p)
 	startRunMetrics(opts.Metrics, sc, mode)
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
@@ -141,6 +149,14 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		return nil, err
 	}
 	run := agg.finish()
+	// The worst trial's story beside the first's: the simulator replays
+	// it from its seed (deterministic), recording its timeline this time.
+	if mode == ModeSim && agg.worstIndex != 0 && agg.worst > agg.firstExposure {
+		if w := runTrial(p, agg.worstIndex, agg.worstSeed, true); w.err == nil && w.timeline != nil {
+			run.Worst = &report.WorstTrial{Index: agg.worstIndex, Seed: agg.worstSeed, ExposureSeconds: round(agg.worst), Timeline: w.timeline}
+		}
+	}
+	run.ModelVisibility = modelCurves(run, sc, p)
 	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
 	return run, nil
 }
@@ -165,7 +181,7 @@ func backendFor(opts Options) (backend, error) {
 		if opts.Trials != 1 {
 			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
 		}
-		return clusterBackend{urls: opts.Cluster, client: opts.clientOptions()}, nil
+		return clusterBackend{urls: opts.Cluster, client: opts.clientOptions(), acceptNodeModel: opts.AcceptNodeModel}, nil
 	case opts.Live:
 		return liveBackend{metrics: opts.Metrics}, nil
 	}
@@ -253,18 +269,26 @@ func runTrials(ctx context.Context, one func(int) *trialResult, trials, workers 
 
 // aggregate folds trial results into the report's statistics.
 type aggregate struct {
-	sc          *scenarios.Scenario
-	run         *report.Run
-	exposure    []Distribution
-	denial      []Distribution
-	waits       []Distribution
-	histograms  [][]float64
-	lags        []Distribution
-	convergedAt []Distribution
-	probes      []report.Probe
-	confReads   []int
-	rejected    []string
-	reasons     map[string]int // missing pairs by reason, over unconverged trials
+	sc         *scenarios.Scenario
+	run        *report.Run
+	exposure   []Distribution
+	denial     []Distribution
+	waits      []Distribution
+	histograms [][]float64
+	denialHist [][]float64
+	// against intent: region and truth, per probe with an intended access
+	regionIntent, truthIntent []Distribution
+	// worst is the trial with the longest total exposure so far, and its
+	// exposure; the first such trial on a tie, by trial index.
+	worst, firstExposure float64
+	worstIndex           int
+	worstSeed            uint64
+	lags                 []Distribution
+	convergedAt          []Distribution
+	probes               []report.Probe
+	confReads            []int
+	rejected             []string
+	reasons              map[string]int // missing pairs by reason, over unconverged trials
 	// per step: complete_at, known_complete_at and their difference
 	completeAt, knownAt, knownAfter []Distribution
 	mutations                       []report.Mutation
@@ -281,24 +305,27 @@ func newAggregate(sc *scenarios.Scenario, seed uint64, trials int) *aggregate {
 			Scenario: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson,
 			Mode: ModeSim.String(), Seed: seed, Trials: trials, Converged: true,
 		},
-		exposure:    make([]Distribution, len(sc.Probes)),
-		denial:      make([]Distribution, len(sc.Probes)),
-		waits:       make([]Distribution, len(sc.Probes)),
-		histograms:  make([][]float64, len(sc.Probes)),
-		probes:      make([]report.Probe, len(sc.Probes)),
-		confReads:   make([]int, len(sc.Probes)),
-		lags:        make([]Distribution, len(sc.Regions)),
-		convergedAt: make([]Distribution, len(sc.Regions)),
-		completeAt:  make([]Distribution, len(sc.Steps)),
-		knownAt:     make([]Distribution, len(sc.Steps)),
-		knownAfter:  make([]Distribution, len(sc.Steps)),
-		mutations:   make([]report.Mutation, len(sc.Steps)),
+		exposure:     make([]Distribution, len(sc.Probes)),
+		denial:       make([]Distribution, len(sc.Probes)),
+		waits:        make([]Distribution, len(sc.Probes)),
+		histograms:   make([][]float64, len(sc.Probes)),
+		denialHist:   make([][]float64, len(sc.Probes)),
+		regionIntent: make([]Distribution, len(sc.Probes)),
+		truthIntent:  make([]Distribution, len(sc.Probes)),
+		probes:       make([]report.Probe, len(sc.Probes)),
+		confReads:    make([]int, len(sc.Probes)),
+		lags:         make([]Distribution, len(sc.Regions)),
+		convergedAt:  make([]Distribution, len(sc.Regions)),
+		completeAt:   make([]Distribution, len(sc.Steps)),
+		knownAt:      make([]Distribution, len(sc.Steps)),
+		knownAfter:   make([]Distribution, len(sc.Steps)),
+		mutations:    make([]report.Mutation, len(sc.Steps)),
 	}
 	for i, st := range sc.Steps {
 		a.mutations[i] = report.Mutation{Step: i + 1, Call: st.Call, Origin: st.Region, Label: st.Label}
 	}
 	for i, p := range sc.Probes {
-		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource}
+		a.probes[i] = report.Probe{Name: p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource, Intended: p.Intended}
 	}
 	return a
 }
@@ -312,6 +339,16 @@ func (a *aggregate) add(r *trialResult) {
 		a.run.Converged = false
 		a.addUnconverged(r)
 	}
+	total := 0.0
+	for _, pr := range r.probes {
+		total += pr.exposure.Seconds()
+	}
+	if r.index == 0 {
+		a.firstExposure = total
+	}
+	if total > a.worst || (total == a.worst && r.index < a.worstIndex) {
+		a.worst, a.worstIndex, a.worstSeed = total, r.index, r.seed
+	}
 	for i, pr := range r.probes {
 		p := &a.probes[i]
 		p.Requests += pr.requests
@@ -319,12 +356,15 @@ func (a *aggregate) add(r *trialResult) {
 		p.StaleDenies += pr.staleDenies
 		a.confReads[i] += pr.confidentialReads
 		a.exposure[i].Add(pr.exposure.Seconds())
+		a.regionIntent[i].Add(pr.regionAgainstIntent.Seconds())
+		a.truthIntent[i].Add(pr.truthAgainstIntent.Seconds())
 		a.denial[i].Add(pr.denial.Seconds())
 		for _, w := range pr.waits {
 			a.waits[i].Add(w)
 		}
 		if len(a.histograms[i]) < maxHistogramSample {
 			a.histograms[i] = append(a.histograms[i], round(pr.exposure.Seconds()))
+			a.denialHist[i] = append(a.denialHist[i], round(pr.denial.Seconds()))
 		}
 	}
 	for i, c := range r.completions {
@@ -368,7 +408,16 @@ func (a *aggregate) finish() *report.Run {
 			s := a.waits[i].Stats()
 			p.LatencySeconds = &s
 		}
+		if p.Intended != "" {
+			rs, ts := a.regionIntent[i].Stats(), a.truthIntent[i].Stats()
+			p.RegionAgainstIntentSeconds, p.TruthAgainstIntentSeconds = &rs, &ts
+		}
 		p.Histogram = a.histograms[i]
+		// Only a probe that was ever denied stale carries its denial
+		// sample: most are exposure cases, and the JSON stays short.
+		if slices.ContainsFunc(a.denialHist[i], func(v float64) bool { return v > 0 }) {
+			p.DenialHistogram = a.denialHist[i]
+		}
 		p.ConfidentialReads = a.confReads[i]
 		run.Probes = append(run.Probes, p)
 	}
@@ -420,10 +469,56 @@ func (a *aggregate) finish() *report.Run {
 }
 
 // clientOptions merges Token into ClusterTLS.
-func (o Options) clientOptions() api.ClientOptions {
+func (o Options) clientOptions() apiclient.Options {
 	co := o.ClusterTLS
 	if co.Token == "" {
 		co.Token = o.Token
 	}
 	return co
+}
+
+// describeScenario copies what the report lists about the scenario: its
+// steps, delay model and sources.
+func describeScenario(run *report.Run, sc *scenarios.Scenario, p *plan) {
+	if m, ok := p.delay.(fmt.Stringer); ok {
+		run.Propagation = m.String()
+	}
+	run.Sources = slices.Clone(sc.Sources)
+	for _, st := range sc.Steps {
+		run.Steps = append(run.Steps, report.StepInfo{At: st.At.Seconds(), Region: st.Region, Call: st.Call, Label: st.Label})
+	}
+}
+
+// modelCurves is the delay model's t-visibility per region, from the first
+// step's origin, on the measured curves' time axis: what the measured
+// curves would be if gossip were instant.
+func modelCurves(run *report.Run, sc *scenarios.Scenario, p *plan) []report.VisibilityCurve {
+	m, ok := p.delay.(*delay.Model)
+	if !ok || len(sc.Steps) == 0 || len(run.Visibility) == 0 {
+		return nil
+	}
+	hi := 0.0
+	for _, cv := range run.Visibility {
+		for _, pt := range cv.Points {
+			hi = max(hi, pt[0])
+		}
+	}
+	if hi <= 0 {
+		return nil
+	}
+	origin := sc.Steps[0].Region
+	var out []report.VisibilityCurve
+	for _, region := range sc.Regions {
+		if region == origin {
+			continue // the origin applies its own commit at once
+		}
+		d := m.Distribution(origin, region, false)
+		cv := report.VisibilityCurve{Region: region}
+		for k := 0; k < visibilityPoints; k++ {
+			t := hi * float64(k) / float64(visibilityPoints-1)
+			cv.Points = append(cv.Points, [2]float64{round(t), round(d.CDF(time.Duration(t * float64(time.Second))))})
+		}
+		out = append(out, cv)
+	}
+	return out
 }

@@ -74,3 +74,18 @@ func scaleDist(x scenarios.Distribution, factor float64) scenarios.Distribution 
 	}
 	return x
 }
+
+// ScalePropagation returns p with every delay distribution multiplied by
+// factor (0 < factor): "what if the lag were doubled?" for `scenario
+// sweep --set propagation.scale=...`. The scenario's time is left alone.
+func ScalePropagation(p scenarios.Propagation, factor float64) scenarios.Propagation {
+	out := scenarios.Propagation{Default: scaleDist(p.Default, factor)}
+	for _, l := range p.Links {
+		out.Links = append(out.Links, scenarios.Link{From: l.From, To: l.To, Distribution: scaleDist(l.Distribution, factor)})
+	}
+	if r := p.Revoke; r != nil {
+		v := scaleDist(*r, factor)
+		out.Revoke = &v
+	}
+	return out
+}

@@ -150,6 +150,9 @@ type loader struct {
 	probes     map[string]bool
 	ous        map[string]bool
 	orgPolicy  map[string]string // org policy name -> "scp" | "rcp", for UpdatePolicy
+	// anyRegion accepts any well-formed region name: a propagation block
+	// read on its own (LoadPropagation) has no regions to check against.
+	anyRegion bool
 }
 
 func newLoader(d *decoder, file string, read readFunc) *loader {
@@ -289,6 +292,9 @@ func (l *loader) regionList(n *yaml.Node) {
 
 // region checks a reference to a region declared in `regions`.
 func (l *loader) region(n *yaml.Node, field string) (string, bool) {
+	if l.anyRegion {
+		return l.anyRegionName(n, field)
+	}
 	s, ok := l.nonEmpty(n, field)
 	if !ok {
 		return "", false

@@ -13,7 +13,7 @@ import (
 // what a reader actually fetched.
 const DefaultProbeEvery = 100 * time.Millisecond
 
-var probeKeys = []string{"name", "region", "principal", "action", "resource", "context", "every", "from", "until", "consistency"}
+var probeKeys = []string{"name", "region", "principal", "action", "resource", "context", "every", "from", "until", "consistency", "intended"}
 
 func (l *loader) probeList(n *yaml.Node) {
 	for i, it := range l.list(n, "probes", "data-plane requests {name, region, principal, action, resource, ...}") {
@@ -97,6 +97,15 @@ func (l *loader) probe(n *yaml.Node, f string) {
 	}
 	if cn := o.get("consistency"); cn != nil {
 		l.consistency(cn, join(f, "consistency"), &p)
+	}
+	if in := o.get("intended"); in != nil {
+		if v, ok := l.nonEmpty(in, join(f, "intended")); ok {
+			if v != "allow" && v != "deny" {
+				l.errorf(in, join(f, "intended"), "want allow or deny (the access the request should have), got %q", v)
+			} else {
+				p.Intended = v
+			}
+		}
 	}
 	if len(l.issues) == before {
 		l.sc.Probes = append(l.sc.Probes, p)

@@ -171,8 +171,13 @@ type Probe struct {
 	AtLeastStep int
 	MaxLag      time.Duration
 	Timeout     time.Duration
-	Line        int // position in the file
-	Column      int
+	// Intended, optional: "allow" or "deny", the access the request should
+	// have. The report then also measures the windows where the region,
+	// and the truth itself, answered otherwise (a bad policy version that
+	// over-grants until it is rolled back is no staleness, yet an exposure).
+	Intended string
+	Line     int // position in the file
+	Column   int
 }
 
 // Fault is a network or node fault at a virtual instant.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/scenarios"
 )
 
 // config is the region server's configuration. Every field comes, in
@@ -43,6 +45,7 @@ type config struct {
 	ClusterLabel   string        `yaml:"cluster-label"`
 	Account        string        `yaml:"account"`
 	Delay          string        `yaml:"delay"`
+	Propagation    string        `yaml:"propagation"`
 	Preset         string        `yaml:"gossip-preset"`
 	GossipInterval time.Duration `yaml:"gossip-interval"`
 	GossipNodes    int           `yaml:"gossip-nodes"`
@@ -85,12 +88,12 @@ func envName(flagName string) string {
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	cfg := defaults()
 	fs := flag.NewFlagSet("regionnode", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: regionnode --region NAME [flags]\n\nEvery flag can also be set as IAMPROP_<FLAG> (e.g. IAMPROP_DATA_DIR) or in --config.\n\n")
-		fs.PrintDefaults()
-	}
+	// The flag package would print its error and the whole usage to
+	// stderr; the caller prints one line instead, and --help on stdout.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	configFile := fs.String("config", "", "optional YAML or JSON config file (keys as the flag names)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	// Bind the flags to a scratch copy; apply those set explicitly last.
 	var f config
 	join := ""
@@ -113,6 +116,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&f.ClusterLabel, "cluster-label", cfg.ClusterLabel, "memberlist cluster label: gossip of other clusters is refused")
 	fs.StringVar(&f.Account, "account", cfg.Account, "account created in the initial state (the default account); identical on every node")
 	fs.StringVar(&f.Delay, "delay", "", `propagation delay: "2s", "1s..3s", plus per-link "origin>dest=DIST", comma-separated`)
+	fs.StringVar(&f.Propagation, "propagation", "", "propagation delay model from a file: a scenario's propagation block, or a scenario file (every distribution a scenario takes)")
 	fs.StringVar(&f.Preset, "gossip-preset", cfg.Preset, "memberlist timing: local, lan or wan")
 	fs.DurationVar(&f.GossipInterval, "gossip-interval", 0, "override the preset's gossip interval")
 	fs.IntVar(&f.GossipNodes, "gossip-nodes", 0, "override the preset's gossip fanout")
@@ -127,7 +131,16 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, &infoRequest{text: usageText(fs)}
+		}
+		// The flag package names flags with one dash; the docs use two.
+		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+		msg = strings.Replace(msg, " for flag -", " for flag --", 1)
+		return cfg, errors.New(msg)
+	}
+	if *showVersion {
+		return cfg, &infoRequest{text: "regionnode " + versionString() + "\n"}
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q (flags only)", fs.Args())
@@ -231,6 +244,8 @@ func (c *config) set(name, v string) error {
 		c.Account = v
 	case "delay":
 		c.Delay = v
+	case "propagation":
+		c.Propagation = v
 	case "gossip-preset":
 		c.Preset = v
 	case "gossip-interval":
@@ -297,12 +312,26 @@ func (c *config) finish(getenv func(string) string) error {
 	default:
 		return fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
 	}
+	if c.Delay != "" && c.Propagation != "" {
+		return errors.New("--delay and --propagation exclude each other: give the model once")
+	}
 	if c.Delay != "" {
 		d, err := delay.ParseModel(c.Delay, live.ValidRegion)
 		if err != nil {
 			return fmt.Errorf("--delay: %w", err)
 		}
 		c.delay = d
+	}
+	if c.Propagation != "" {
+		// The scenario runner's own reader and builder, so the node runs
+		// exactly the model a scenario with this block would.
+		pr, err := scenarios.LoadPropagation(c.Propagation)
+		if err != nil {
+			return fmt.Errorf("--propagation: %w", err)
+		}
+		if c.delay, err = runner.PropagationModel(pr); err != nil {
+			return fmt.Errorf("--propagation %s: %w", c.Propagation, err)
+		}
 	}
 	// Secrets: file first, then environment.
 	keyText := getenv("IAMPROP_GOSSIP_KEY")

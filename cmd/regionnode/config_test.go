@@ -121,7 +121,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad address", args: []string{"--region", "a", "--http", "8080"}, err: "want host:port"},
 		{name: "bad env duration", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_PROBE_INTERVAL": "often"}, err: "probe-interval"},
 		{name: "stray argument", args: []string{"--region", "a", "extra"}, err: "unexpected arguments"},
-		{name: "unknown flag", args: []string{"--regoin", "a"}, err: "flag provided but not defined"},
+		{name: "unknown flag", args: []string{"--regoin", "a"}, err: "unknown flag --regoin"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -44,24 +43,25 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "regionnode:", err)
-		os.Exit(1)
-	}
+	code, out, errText := exitCode(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
+	fmt.Fprint(os.Stdout, out)
+	fmt.Fprint(os.Stderr, errText)
+	os.Exit(code)
 }
 
 // run starts the region and serves until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := loadConfig(args, getenv, stderr)
 	if err != nil {
-		return err
+		var info *infoRequest
+		if errors.As(err, &info) {
+			return err
+		}
+		return &configError{err}
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
-		return err
+		return &configError{err}
 	}
 	if cfg.Insecure && cfg.exposedInsecurely() {
 		log.Warn().Str("gossip", cfg.Gossip).Str("http", cfg.HTTP).Strs("missing", cfg.missingProtection()).
@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.Account != "" {
 		args, _ := json.Marshal(map[string]string{"account_id": cfg.Account})
 		if err := initial.TryApply(controlplane.Call{Action: "organizations:CreateAccount", Args: args}); err != nil {
-			return fmt.Errorf("--account %q: %w", cfg.Account, err)
+			return &configError{fmt.Errorf("--account %q: %w", cfg.Account, err)}
 		}
 	}
 

@@ -25,6 +25,8 @@ func newChaosCmd() *cobra.Command {
 		replay  []uint
 		asJSON  bool
 		showAll bool
+		history string
+		htmlOut string
 	)
 	cmd := &cobra.Command{
 		Use:   "chaos",
@@ -41,7 +43,8 @@ policy or group membership came back. A failing schedule prints its seed and the
 command that replays it. Exit status 1 if any schedule failed. See docs/chaos.md.`,
 		Example: `  scenario chaos --nodes 5 --schedules 10 --seed 1
   scenario chaos --nodes 5 --schedules 200 --seed 7 --json > soak.json
-  scenario chaos --nodes 5 --duration 4s --replay 1234567890`,
+  scenario chaos --nodes 5 --duration 4s --replay 1234567890
+  scenario chaos --nodes 3 --schedules 2 --history history.json --html chaos.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -65,6 +68,16 @@ command that replays it. Exit status 1 if any schedule failed. See docs/chaos.md
 			rep, err := chaos.Run(ctx, o)
 			if rep == nil {
 				return invalidInput(err)
+			}
+			if history != "" {
+				if werr := writeChaosHistory(history, rep); werr != nil {
+					return werr
+				}
+			}
+			if htmlOut != "" {
+				if werr := writeChaosHTML(htmlOut, rep); werr != nil {
+					return werr
+				}
 			}
 			if asJSON {
 				if !showAll {
@@ -98,6 +111,8 @@ command that replays it. Exit status 1 if any schedule failed. See docs/chaos.md
 	f.BoolVar(&o.KeepDirs, "keep", false, "keep every schedule's data directories and node logs (failing ones are always kept)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (progress goes to stderr)")
 	f.BoolVar(&showAll, "json-all", false, "with --json: include passing schedules' details, not only failing ones")
+	f.StringVar(&history, "history", "", "write every schedule's operation history (Jepsen-style: process, type, f, value, time) as JSON to this file")
+	f.StringVar(&htmlOut, "html", "", "write a timeline of every schedule's operations, faults, heal and convergence to this HTML file")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -52,8 +53,28 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newChaosCmd(),
 		newReplayCmd(),
 		newLintCmd(),
+		newClusterCmd(),
+		newSweepCmd(),
 	)
+	usageOnBadArgs(root)
 	return root
+}
+
+// usageOnBadArgs makes every command's argument check (missing or extra
+// arguments) end with the command's usage line, for every command added
+// to root, whichever file defines it.
+func usageOnBadArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return invalidInput(fmt.Errorf("%v\nusage: %s (scenario %s --help for more)", err, cmd.UseLine(), strings.TrimPrefix(cmd.CommandPath(), "scenario ")))
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageOnBadArgs(sub)
+	}
 }
 
 // run executes the CLI and returns the process exit status.
@@ -67,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(stderr, "scenario:", ee.err)
+			fmt.Fprintln(stderr, "scenario:", strings.TrimPrefix(ee.err.Error(), "scenario: "))
 		}
 		return ee.code
 	}

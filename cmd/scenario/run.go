@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/iamprop/iamprop/api"
+	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
@@ -34,6 +36,9 @@ type runFlags struct {
 	// live and cluster mode, and how long it outlives the run.
 	metricsAddr   string
 	metricsLinger time.Duration
+	// acceptNodeModel: with --cluster, run even when the nodes' delay
+	// model is not the scenario's.
+	acceptNodeModel bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -54,7 +59,8 @@ FILE is a path to a scenario file or the name of a scenario in the library
   scenario run scenarios/public-s3-bucket.yaml --trials 500 --html report.html
   scenario run public-s3-bucket --live
   scenario run public-s3-bucket --live --trials 10 --metrics-addr 127.0.0.1:9464
-  IAMPROP_API_TOKEN=... scenario run public-s3-bucket --cluster http://127.0.0.1:8080,http://127.0.0.1:8081,http://127.0.0.1:8082`,
+  IAMPROP_API_TOKEN=... scenario run public-s3-bucket --cluster http://127.0.0.1:8080,http://127.0.0.1:8081,http://127.0.0.1:8082
+    (start the nodes with: regionnode --propagation scenarios/public-s3-bucket.yaml ...)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenario(cmd, args[0], f)
@@ -64,7 +70,8 @@ FILE is a path to a scenario file or the name of a scenario in the library
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the first trial (default: the scenario's seed); trial i uses seed+i")
 	fl.IntVar(&f.trials, "trials", 1, "number of independent trials (Monte Carlo)")
 	fl.BoolVar(&f.live, "live", false, "run on an in-process memberlist cluster on loopback, in real time")
-	fl.StringVar(&f.cluster, "cluster", "", "run one trial on external regionnode processes: comma-separated API URLs, one per region (http:// or https://; tokens from IAMPROP_API_TOKEN and IAMPROP_ADMIN_TOKEN, CA file from IAMPROP_CA_FILE)")
+	fl.StringVar(&f.cluster, "cluster", "", "run one trial on external regionnode processes: comma-separated API URLs, one per region (http:// or https://; tokens from IAMPROP_API_TOKEN and IAMPROP_ADMIN_TOKEN, CA file from IAMPROP_CA_FILE); refused when their delay model is not the scenario's")
+	fl.BoolVar(&f.acceptNodeModel, "accept-node-model", false, "with --cluster: run even when the nodes' delay model differs from the scenario's (the windows then measure the nodes' delays)")
 	fl.BoolVar(&f.json, "json", false, "print the run report as JSON instead of the summary")
 	fl.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
 	fl.StringVar(&f.openmetrics, "openmetrics", "", "also write the trial results as OpenMetrics (for promtool backfill) to this file")
@@ -75,14 +82,71 @@ FILE is a path to a scenario file or the name of a scenario in the library
 	return cmd
 }
 
-// loadScenario loads a scenario file, or a library scenario by name.
+// loadScenario loads a scenario file, or a library scenario by name. An
+// argument that is neither is one line naming the library scenarios that
+// are close to it.
 func loadScenario(arg string) (*scenarios.Scenario, error) {
 	if _, err := os.Stat(arg); err != nil && errors.Is(err, os.ErrNotExist) {
-		if sc, lerr := scenarios.LoadLibrary(arg); lerr == nil {
-			return sc, nil
+		names, _ := scenarios.LibraryNames()
+		if slices.Contains(names, strings.TrimSuffix(arg, ".yaml")) {
+			return scenarios.LoadLibrary(arg)
 		}
+		if strings.ContainsRune(arg, filepath.Separator) {
+			// A path, not a name: no library hint unless one is close.
+			hint := closeNames(arg, names)
+			if strings.Contains(hint, "scenario list") {
+				hint = ""
+			}
+			return nil, fmt.Errorf("open %s: no such file%s", arg, hint)
+		}
+		return nil, fmt.Errorf("open %s: no such file, and no library scenario of that name%s", arg, closeNames(arg, names))
 	}
 	return scenarios.Load(arg)
+}
+
+// closeNames suggests library names near arg: within three edits, or
+// containing it (a prefix such as "public-s3").
+func closeNames(arg string, names []string) string {
+	base := strings.ToLower(strings.TrimSuffix(filepath.Base(arg), ".yaml"))
+	var close []string
+	for _, n := range names {
+		if editDistance(base, n) <= 3 || (len(base) >= 4 && strings.Contains(n, base)) {
+			close = append(close, n)
+		}
+	}
+	switch {
+	case len(close) == 0:
+		return " (`scenario list` shows the library)"
+	case len(close) == 1:
+		return fmt.Sprintf(" (did you mean %q?)", close[0])
+	case len(close) > 5:
+		close = append(close[:5], "...")
+	}
+	return " (close library names: " + strings.Join(close, ", ") + ")"
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
@@ -117,10 +181,13 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		// faults. IAMPROP_CA_FILE verifies https:// nodes, and
 		// IAMPROP_CLIENT_CERT/IAMPROP_CLIENT_KEY answer --client-ca.
 		opts.Token = os.Getenv("IAMPROP_API_TOKEN")
-		opts.ClusterTLS = api.ClientOptions{
+		opts.ClusterTLS = apiclient.Options{
 			ReadToken: os.Getenv("IAMPROP_READ_TOKEN"), AdminToken: os.Getenv("IAMPROP_ADMIN_TOKEN"),
 			CAFile: os.Getenv("IAMPROP_CA_FILE"), CertFile: os.Getenv("IAMPROP_CLIENT_CERT"), KeyFile: os.Getenv("IAMPROP_CLIENT_KEY"),
 		}
+		opts.AcceptNodeModel = f.acceptNodeModel
+	} else if f.acceptNodeModel {
+		return invalidInput(errors.New("--accept-node-model needs --cluster"))
 	}
 	if bar := newProgress(cmd.ErrOrStderr(), f.json, f.trials); bar != nil {
 		opts.Progress = bar.update

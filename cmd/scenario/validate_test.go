@@ -97,7 +97,7 @@ func TestValidateCommand(t *testing.T) {
 			name:       "a missing file exits 2",
 			args:       []string{"validate", filepath.Join(dir, "nope.yaml")},
 			wantCode:   2,
-			wantErrOut: []string{"nope.yaml: scenario: open "},
+			wantErrOut: []string{"scenario: open ", "nope.yaml: no such file"},
 		},
 		{
 			name:       "no file is a usage error",
