@@ -225,10 +225,16 @@ func TestGoodRequests(t *testing.T) {
 		t.Errorf("max_lag: %d %v", code, out)
 	}
 
-	// The id holds a slash; both raw and escaped forms work.
-	for _, p := range []string{"/v1/mutations/us-east-2/17", "/v1/mutations/us-east-2%2F17"} {
-		if code, out := do(t, srv, "GET", p, "", nil); code != 200 || out["id"] != "us-east-2/17" {
-			t.Errorf("GET %s: %d %v", p, code, out)
+	// The id holds a slash, and an epoch after "@"; raw and escaped
+	// forms work.
+	for _, tc := range []struct{ path, id string }{
+		{"/v1/mutations/us-east-2/17", "us-east-2/17"},
+		{"/v1/mutations/us-east-2%2F17", "us-east-2/17"},
+		{"/v1/mutations/us-east-2@00000000000000ff/17", "us-east-2@00000000000000ff/17"},
+		{"/v1/mutations/us-east-2%4000000000000000ff%2F17", "us-east-2@00000000000000ff/17"},
+	} {
+		if code, out := do(t, srv, "GET", tc.path, "", nil); code != 200 || out["id"] != tc.id {
+			t.Errorf("GET %s: %d %v", tc.path, code, out)
 		}
 	}
 	if len(f.waits) != 0 {

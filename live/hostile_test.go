@@ -182,8 +182,14 @@ func TestForgedSequenceCannotStopCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Claims under the victim's origin use its current epoch: the only
+	// stream whose next sequence number it knows.
 	forge := func(origin string, seq uint64) replication.Mutation {
-		return replication.Mutation{ID: replication.MutationID{Origin: origin, Seq: seq},
+		var ep uint64
+		if origin == victim.Region() {
+			ep = own.ID.Epoch
+		}
+		return replication.Mutation{ID: replication.MutationID{Origin: origin, Epoch: ep, Seq: seq},
 			TS: replication.Timestamp{Wall: time.Now().UnixNano()}, Call: createUser("mallory")}
 	}
 	cases := []struct {

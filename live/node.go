@@ -8,6 +8,8 @@ package live
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -115,10 +117,12 @@ var (
 	ErrTooStale = errors.New("live: view lags more than max_lag")
 	// ErrBadToken: the consistency token is not a mutation id.
 	ErrBadToken = errors.New("live: bad consistency token")
-	// ErrCatchingUp: a node told to join has not yet completed one
-	// anti-entropy exchange. It refuses commits until then: after losing
-	// its disk it does not know its own last sequence number, and a commit
-	// reusing one would be refused by every peer as a forgery.
+	// ErrCatchingUp: a node told to join has not yet completed an
+	// anti-entropy exchange: received the whole answer of a peer, and, when
+	// it started without its log's content, of every reachable peer. It
+	// refuses commits until then, so a commit is validated against the
+	// others' state (its ids cannot collide with earlier ones: a new log
+	// is a new epoch).
 	ErrCatchingUp = errors.New("live: catching up with the cluster; retry shortly")
 )
 
@@ -151,9 +155,9 @@ type Node struct {
 	above     map[string]map[uint64]struct{} // received above a gap in recv
 	visibleAt map[replication.MutationID]time.Time
 	// Catching up (see ErrCatchingUp): a push/pull response arrived, and
-	// the highest own sequence number a peer holds.
+	// the most of each origin epoch the responders held (their vectors).
 	gotResponse bool
-	syncTarget  uint64
+	syncOwed    replication.VersionVector
 
 	// peersMu guards the membership. What the other regions applied is
 	// the replication node's (its acks), under mu.
@@ -281,26 +285,16 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// the Node's timer would only duplicate it.
 		PushPullInterval: 0,
 	}
-	n.rn = replication.NewNode(replication.Config{
-		Region:      cfg.Region,
-		Gossip:      gossip,
-		Delay:       cfg.Delay,
-		Rand:        rand.New(rand.NewPCG(cfg.Seed, 1)),
-		Initial:     cfg.Initial,
-		Start:       time.Now(),
-		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
-		// Pull on sight is the Node's (replication/repair.go), so the
-		// simulator does it too.
-		PullOnSight: true,
-		// What every region applied (Status, Members) and the view's lag
-		// (max_lag) come from the Node's acks, gossiped as replication
-		// messages, so the simulator models them as well.
-		Acks: true,
-	})
-
-	// Durable log: replay before any other input.
+	// Durable log: opened first (its epoch numbers this region's commits),
+	// replayed before any other input.
+	var (
+		l     *store.Log
+		muts  []replication.Mutation
+		epoch uint64
+	)
 	if cfg.DataDir != "" {
-		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Recover: cfg.Recover,
+		var rec store.Recovery
+		l, muts, rec, err = store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Recover: cfg.Recover,
 			OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
 		if err != nil {
 			return nil, fmt.Errorf("live: %w", err)
@@ -321,6 +315,38 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 				log.Warn().Int("kept", rec.Kept).Str("dir", cfg.DataDir).Msg("mutation log rewritten without its damaged records")
 			}
 		}
+		epoch = l.Epoch()
+	} else if epoch, err = randomEpoch(); err != nil {
+		return nil, err
+	}
+	// No log content (a new, emptied or absent log): the region may have
+	// lost its state.
+	fresh := len(muts) == 0
+
+	n.rn = replication.NewNode(replication.Config{
+		Region:      cfg.Region,
+		Gossip:      gossip,
+		Delay:       cfg.Delay,
+		Rand:        rand.New(rand.NewPCG(cfg.Seed, 1)),
+		Initial:     cfg.Initial,
+		Start:       time.Now(),
+		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
+		// Pull on sight is the Node's (replication/repair.go), so the
+		// simulator does it too.
+		PullOnSight: true,
+		// What every region applied (Status, Members) and the view's lag
+		// (max_lag) come from the Node's acks, gossiped as replication
+		// messages, so the simulator models them as well.
+		Acks: true,
+		// A region's own commits are numbered in its log's epoch, so a
+		// wiped disk never reissues an id.
+		Epoch: epoch,
+		// A region that starts without a log's content catches up with
+		// every reachable peer before it commits (replication.Config).
+		LostState: fresh && len(cfg.Join) > 0,
+	})
+
+	if l != nil {
 		n.store = l
 		n.rn.Restore(muts)
 		now := time.Now()
@@ -330,7 +356,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.noteReceived(mu.ID)
 		}
 		m.StoreRecords.Set(float64(l.Records()))
-		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Msg("replayed mutation log")
+		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Str("epoch", replication.StreamName(cfg.Region, epoch)).Msg("replayed mutation log")
 		known, err := loadRegions(cfg.DataDir)
 		if err != nil {
 			n.closeStore()
@@ -435,6 +461,11 @@ func (n *Node) Metrics() *metrics.Region { return n.m }
 // two snapshots of its Stats taken around a batch of Steps.
 func (n *Node) countStep(before, after replication.Stats) {
 	n.m.GossipDuplicates.Add(float64(after.Duplicates - before.Duplicates))
+	n.m.GossipConflicts.Add(float64(after.Conflicts - before.Conflicts))
+	if lost := after.Lost - before.Lost; lost > 0 {
+		n.m.MutationsLost.Add(float64(lost))
+		n.log.Error().Uint64("lost", lost).Msg("own commits of an earlier epoch that no peer held are lost with this region's disk; their ids are filled with no-ops")
+	}
 	for _, c := range []struct {
 		reason string
 		d      uint64
@@ -484,10 +515,15 @@ func (n *Node) run() {
 					n.peerLog.Warn().Err(err).Str("from", batch[i].From).Str("kind", batch[i].Kind.String()).Msg("rejected a replication message")
 				} else if batch[i].Kind == replication.KindPushPullResponse && !n.synced.Load() {
 					// A peer answered our vector with what we lacked (more
-					// may follow as repairs); its vector says how far our
-					// own commits go, which flush waits for.
+					// may follow as repairs); flush waits until we hold
+					// all its vector covers, not just the first message.
 					n.gotResponse = true
-					n.syncTarget = max(n.syncTarget, batch[i].Vector[n.cfg.Region])
+					if n.syncOwed == nil {
+						n.syncOwed = replication.VersionVector{}
+					}
+					for k, v := range batch[i].Vector {
+						n.syncOwed[k] = max(n.syncOwed[k], v)
+					}
 				}
 			}
 			n.countStep(st, n.rn.Stats())
@@ -496,7 +532,9 @@ func (n *Node) run() {
 			_ = n.flush()
 		case <-timer.C:
 			n.mu.Lock()
+			st := n.rn.Stats()
 			n.rn.Tick(time.Now())
+			n.countStep(st, n.rn.Stats())
 			n.mu.Unlock()
 			_ = n.flush()
 		case <-n.peersCh:
@@ -553,9 +591,9 @@ func (n *Node) flush() error {
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
-	if !n.synced.Load() && n.gotResponse && n.recv[n.cfg.Region] >= n.syncTarget {
+	if !n.synced.Load() && n.gotResponse && n.holdsOwed() && !n.rn.Recovering() {
 		n.synced.Store(true)
-		n.log.Info().Uint64("own_seq", n.recv[n.cfg.Region]).Msg("caught up with the cluster")
+		n.log.Info().Str("epoch", replication.StreamName(n.cfg.Region, n.rn.Epoch())).Msg("caught up with the cluster")
 	}
 	n.deadline = rd.Deadline
 	pending := n.rn.Pending()
@@ -590,22 +628,49 @@ func (n *Node) flush() error {
 
 // noteReceived advances the received vector (caller holds mu).
 func (n *Node) noteReceived(id replication.MutationID) {
-	if id.Seq <= n.recv[id.Origin] {
+	stream := id.Stream()
+	if id.Seq <= n.recv[stream] {
 		return
 	}
-	ab := n.above[id.Origin]
+	ab := n.above[stream]
 	if ab == nil {
 		ab = map[uint64]struct{}{}
-		n.above[id.Origin] = ab
+		n.above[stream] = ab
 	}
 	ab[id.Seq] = struct{}{}
 	for {
-		next := n.recv[id.Origin] + 1
+		next := n.recv[stream] + 1
 		if _, ok := ab[next]; !ok {
 			break
 		}
 		delete(ab, next)
-		n.recv[id.Origin] = next
+		n.recv[stream] = next
+	}
+}
+
+// holdsOwed reports whether this region received everything the push/pull
+// responses it got covered (caller holds mu).
+func (n *Node) holdsOwed() bool {
+	for k, v := range n.syncOwed {
+		if n.recv[k] < v {
+			return false
+		}
+	}
+	return true
+}
+
+// randomEpoch draws the epoch of a region without a durable log: every
+// start is a new epoch, drawn apart from Config.Seed (a restarted region
+// with the same seed must not draw the same epoch).
+func randomEpoch() (uint64, error) {
+	for {
+		var b [8]byte
+		if _, err := cryptorand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("live: draw an epoch: %w", err)
+		}
+		if e := binary.BigEndian.Uint64(b[:]); e != 0 {
+			return e, nil
+		}
 	}
 }
 

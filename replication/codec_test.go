@@ -12,7 +12,7 @@ import (
 
 func sampleMutation(origin string, seq uint64) Mutation {
 	return Mutation{
-		ID:     MutationID{origin, seq},
+		ID:     MutationID{Origin: origin, Seq: seq},
 		TS:     Timestamp{Wall: epoch.UnixNano() + int64(seq), Logical: uint32(seq % 3)},
 		Call:   call("s3:PutBucketPolicy", `{"bucket":"b","policy":{"Version":"2012-10-17","Statement":[]}}`),
 		Revoke: seq%2 == 0,

@@ -125,6 +125,12 @@ type Config struct {
 	// is dropped, so memory stays bounded and re-fold work grows only with
 	// how late a mutation is.
 	CheckpointEvery, MaxCheckpoints int
+	// Epoch is the epoch of this region's own commits (MutationID.Epoch):
+	// the driver draws a new random one whenever the region starts with a
+	// new or emptied log and keeps it with the log, so no id is ever issued
+	// twice. 0 is the first epoch of logs written before epochs and of
+	// simulated regions that never lost their state.
+	Epoch uint64
 	// LostState says the node restarts after losing its durable log. Its
 	// own earlier commits live only in other regions now, so committing
 	// before hearing from them could reuse their sequence numbers (which

@@ -77,8 +77,9 @@ type Envelope struct {
 // anti-entropy; receivers drop duplicates).
 type VersionVector map[string]uint64
 
-// Covers reports whether id is within the summarised prefix of its origin.
-func (v VersionVector) Covers(id MutationID) bool { return id.Seq != 0 && id.Seq <= v[id.Origin] }
+// Covers reports whether id is within the summarised prefix of its origin
+// epoch.
+func (v VersionVector) Covers(id MutationID) bool { return id.Seq != 0 && id.Seq <= v[id.Stream()] }
 
 // Clone returns an independent copy.
 func (v VersionVector) Clone() VersionVector { return maps.Clone(v) }
@@ -122,7 +123,7 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("%w: version vector of %d origins exceeds %d", ErrMalformed, len(m.Vector), MaxVectorEntries)
 	}
 	for o := range m.Vector {
-		if err := validOrigin(o); err != nil {
+		if err := validStream(o); err != nil {
 			return fmt.Errorf("%w (version vector)", err)
 		}
 	}

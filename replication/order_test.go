@@ -48,7 +48,7 @@ func TestHLC(t *testing.T) {
 
 func TestTotalOrder(t *testing.T) {
 	mk := func(wall int64, logical uint32, origin string, seq uint64) *Mutation {
-		return &Mutation{ID: MutationID{origin, seq}, TS: Timestamp{wall, logical}}
+		return &Mutation{ID: MutationID{Origin: origin, Seq: seq}, TS: Timestamp{wall, logical}}
 	}
 	tests := []struct {
 		name string
@@ -83,8 +83,8 @@ func TestParseMutationID(t *testing.T) {
 		want    MutationID
 		wantErr bool
 	}{
-		{"us-east-2/17", MutationID{"us-east-2", 17}, false},
-		{"eu-west-1/1", MutationID{"eu-west-1", 1}, false},
+		{"us-east-2/17", MutationID{Origin: "us-east-2", Seq: 17}, false},
+		{"eu-west-1/1", MutationID{Origin: "eu-west-1", Seq: 1}, false},
 		{"us-east-2", MutationID{}, true},
 		{"us-east-2/0", MutationID{}, true},
 		{"us-east-2/x", MutationID{}, true},
