@@ -21,6 +21,7 @@ import (
 // fake records what reached the backend, so tests can assert that bad
 // requests never do.
 type fake struct {
+	conflicts  uint64
 	commits    []controlplane.Call
 	probes     []controlplane.Probe
 	cons       []live.Consistency
@@ -72,7 +73,9 @@ func (f *fake) RemoveMember(region string) error {
 	f.removed = append(f.removed, region)
 	return nil
 }
-func (f *fake) View() live.ViewInfo { return live.ViewInfo{Region: "eu-west-1", Digest: "abc"} }
+func (f *fake) View() live.ViewInfo {
+	return live.ViewInfo{Region: "eu-west-1", Digest: "abc", Conflicts: f.conflicts}
+}
 func (f *fake) Members() []live.MemberInfo {
 	return []live.MemberInfo{{Region: "eu-west-1", State: "alive", Self: true}}
 }
@@ -290,6 +293,14 @@ func TestGoodRequests(t *testing.T) {
 			t.Errorf("GET %s: %d", p, code)
 		}
 	}
+	if code, out := do(t, srv, "GET", "/readyz", "", nil); code != 200 || out["status"] != "ready" {
+		t.Errorf("readyz without conflicts: %d %v", code, out)
+	}
+	f.conflicts = 2
+	if code, out := do(t, srv, "GET", "/readyz", "", nil); code != 200 || out["status"] != "degraded" || out["conflicts"] != 2.0 {
+		t.Errorf("readyz after conflicts: %d %v, want 200 degraded with the count", code, out)
+	}
+	f.conflicts = 0
 	f.readyErr = live.ErrStopped
 	if code, _ := do(t, srv, "GET", "/readyz", "", nil); code != 503 {
 		t.Errorf("readyz when not ready: %d", code)

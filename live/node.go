@@ -585,7 +585,12 @@ func (n *Node) flush() error {
 		n.appliedAt[a.ID] = a.At
 		n.visibleAt[a.ID] = visible
 	}
-	if len(rd.Applied) > 0 {
+	for i := range rd.Replaced {
+		r := &rd.Replaced[i]
+		n.commits[r.ID] = r.TS.Wall
+		n.log.Warn().Str("id", r.ID.String()).Str("call", r.Call.Action).Msg("conflict: two different mutations under one id; this one is kept everywhere (see /v1/view)")
+	}
+	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 {
 		n.digest = hex.EncodeToString(digestOf(n.rn))
 		n.vector = n.rn.Vector()
 		close(n.appliedCh)
@@ -888,6 +893,25 @@ type ViewInfo struct {
 	Vector    replication.VersionVector `json:"version_vector"`
 	LagSecond float64                   `json:"lag_seconds"`
 	Counts    controlplane.Counts       `json:"counts"`
+	// Conflicts counts the ids this region met with two different
+	// mutations (iamprop_gossip_conflicts_total); RecentConflicts lists the
+	// latest. Any makes /readyz answer "degraded".
+	Conflicts       uint64         `json:"conflicts"`
+	RecentConflicts []ConflictInfo `json:"recent_conflicts,omitempty"`
+	// Lost counts own commits of earlier epochs that no peer held when
+	// this region recovered from a lost log (iamprop_mutations_lost_total).
+	Lost uint64 `json:"lost"`
+}
+
+// ConflictInfo is one conflict as /v1/view shows it: the id, the content
+// hashes of the mutation kept and the one dropped (the same in every
+// region that met it), when and from which peer.
+type ConflictInfo struct {
+	ID      string    `json:"id"`
+	Kept    string    `json:"kept"`
+	Dropped string    `json:"dropped"`
+	At      time.Time `json:"at"`
+	From    string    `json:"from,omitempty"`
 }
 
 // View returns the view's summary.
@@ -899,6 +923,12 @@ func (n *Node) View() ViewInfo {
 		Vector: n.vector.Clone(), Counts: n.rn.View().Counts(),
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
+	st := n.rn.Stats()
+	v.Conflicts, v.Lost = st.Conflicts, st.Lost
+	for _, c := range n.rn.Conflicts() {
+		v.RecentConflicts = append(v.RecentConflicts, ConflictInfo{ID: c.ID.String(),
+			Kept: fmt.Sprintf("%016x", c.Kept), Dropped: fmt.Sprintf("%016x", c.Dropped), At: c.At, From: c.From})
+	}
 	if v.Vector == nil {
 		v.Vector = replication.VersionVector{}
 	}

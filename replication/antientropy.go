@@ -18,7 +18,7 @@ const GapAction = "iamprop:LostMutation"
 func (n *Node) pushPull() {
 	if ps := n.randomPeers(1); len(ps) > 0 {
 		to := n.member(ps[0])
-		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector()}
+		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector(), Sums: n.recvSums()}
 		n.sendSized(to, m, m.Size())
 	}
 }
@@ -27,16 +27,20 @@ func (n *Node) pushPull() {
 // schedule: what memberlist does on join, and what a driver does after a
 // restart or a healed partition to catch up at once.
 func (n *Node) PushPull(peer string) {
-	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector()})
+	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector(), Sums: n.recvSums()})
 }
 
 // sendMissing sends `to` every known mutation its vector does not cover,
 // in messages within MaxMutationsPerMessage and MaxMessageBytes. The first
-// message has kind first and carries vec; the rest are KindRepair. With
-// first == KindRepair and nothing missing, nothing is sent.
-func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, vec VersionVector) {
-	missing := n.missing(theirs)
-	budget := MaxMessageBytes - headerSize(n.region) - 16*len(vec) - 2*maxNameLen*len(vec)
+// message has kind first and carries vec and sums; the rest are KindRepair.
+// With first == KindRepair and nothing missing, nothing is sent.
+func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, vec, sums VersionVector) {
+	n.sendEntries(to, n.missing(theirs), first, vec, sums)
+}
+
+// sendEntries sends entries as sendMissing does.
+func (n *Node) sendEntries(to string, missing []*entry, first MessageKind, vec, sums VersionVector) {
+	budget := MaxMessageBytes - headerSize(n.region) - 16*len(vec) - 2*maxStreamLen*len(vec) - 16*len(sums)
 	kind := first
 	for len(missing) > 0 || kind == KindPushPullResponse {
 		var ms []Mutation
@@ -52,7 +56,7 @@ func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, v
 		}
 		msg := Message{Kind: kind, From: n.region, Mutations: ms}
 		if kind == KindPushPullResponse {
-			msg.Vector = vec
+			msg.Vector, msg.Sums = vec, sums
 		}
 		n.send(to, msg)
 		kind = KindRepair

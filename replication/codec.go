@@ -10,9 +10,10 @@ import (
 
 // Wire format, version 1 (all integers are unsigned varints):
 //
-//	message  = version kind string(from) vector count mutation* [acks]
+//	message  = version kind string(from) vector count mutation* [acks] [sums]
 //	vector   = 0 (absent) | n+1 (origin seq)*n
 //	acks     = count (string(region) at vector)*   (KindAck only; at in unix ns)
+//	sums     = vector                              (push/pull only, when present: per origin epoch a digest)
 //	mutation = length body        (length lets gossip budget bytes per rumor)
 //	body     = string(stream) seq wall logical flags string(action)
 //	           string(account) string(region) bytes(args)
@@ -80,8 +81,13 @@ func (m Message) Encode() []byte {
 	if m.Kind == KindAck {
 		b = appendAcks(b, m.Acks)
 	}
+	if m.Sums != nil && isPushPull(m.Kind) {
+		b = appendVector(b, m.Sums)
+	}
 	return b
 }
+
+func isPushPull(k MessageKind) bool { return k == KindPushPullRequest || k == KindPushPullResponse }
 
 func appendVector(b []byte, v VersionVector) []byte {
 	if v == nil {
@@ -135,6 +141,12 @@ func (m Message) Size() int {
 	for i := range m.Mutations {
 		b := mutationBodySize(&m.Mutations[i])
 		n += uvarintLen(uint64(b)) + b
+	}
+	if m.Sums != nil && isPushPull(m.Kind) {
+		n += uvarintLen(uint64(len(m.Sums)) + 1)
+		for o, s := range m.Sums {
+			n += stringLen(o) + uvarintLen(s)
+		}
 	}
 	if m.Kind == KindAck {
 		n += uvarintLen(uint64(len(m.Acks)))
@@ -235,6 +247,9 @@ func DecodeMessage(b []byte) (Message, error) {
 	}
 	if m.Kind == KindAck && d.err == nil {
 		m.Acks = d.acks()
+	}
+	if isPushPull(m.Kind) && d.err == nil && len(d.b) > 0 {
+		m.Sums = d.vector()
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d trailing bytes", len(d.b))

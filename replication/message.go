@@ -57,6 +57,7 @@ type Message struct {
 	From      string        // the sending region (not necessarily the mutations' origin: rumors are relayed)
 	Mutations []Mutation    // rumors or repairs, in no particular order
 	Vector    VersionVector // push/pull: the sender's received-mutation summary
+	Sums      VersionVector // push/pull, optional: per origin epoch, the digest of the prefix Vector counts (conflict.go)
 	Acks      []Ack         // KindAck only: applied vectors, the sender's own and relayed ones
 }
 
@@ -126,6 +127,17 @@ func (m *Message) Validate() error {
 		if err := validStream(o); err != nil {
 			return fmt.Errorf("%w (version vector)", err)
 		}
+	}
+	if len(m.Sums) > MaxVectorEntries {
+		return fmt.Errorf("%w: digests of %d origins exceed %d", ErrMalformed, len(m.Sums), MaxVectorEntries)
+	}
+	for o := range m.Sums {
+		if err := validStream(o); err != nil {
+			return fmt.Errorf("%w (digests)", err)
+		}
+	}
+	if m.Sums != nil && !isPushPull(m.Kind) {
+		return fmt.Errorf("%w: %s carries digests", ErrMalformed, m.Kind)
 	}
 	switch m.Kind {
 	case KindPushPullRequest, KindPushPullResponse:

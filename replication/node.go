@@ -41,6 +41,9 @@ type Ready struct {
 	// apply. Zero means none. It may be earlier than the driver's clock if
 	// SetPeers was called since the last input; Tick at once then.
 	Deadline time.Time
+	// Replaced lists mutations whose content changed by a conflict's
+	// resolution (conflict.go): the view changed without a new apply.
+	Replaced []Mutation
 }
 
 // Stats are the node's counters since it was created, for metrics.
@@ -51,7 +54,8 @@ type Stats struct {
 	MutationsReceived      uint64                   // mutations carried by accepted messages, duplicates included
 	Duplicates             uint64                   // received mutations already known
 	Rejected               uint64                   // messages Step rejected whole (malformed)
-	Conflicts              uint64                   // mutations dropped: a known ID with other content (forged, corrupted, reused)
+	Conflicts              uint64                   // a known ID met with other content (forged, corrupted): resolved by conflict.go's rule
+	DigestMismatches       uint64                   // push/pull digests of an origin epoch that differed at equal length (conflict.go)
 	Lost                   uint64                   // own commits of an earlier epoch or a lost log that no peer held at recovery, filled with GapAction
 	Committed              uint64                   // mutations this region committed
 	Applied                uint64                   // mutations folded into the view (own commits included)
@@ -70,11 +74,13 @@ type originLog struct {
 	recv    uint64 // 1..recv all received
 	applied uint64 // 1..applied all applied
 	max     uint64
+	sum     uint64 // sum of the content hashes of 1..recv (conflict.go)
 }
 
 func (o *originLog) advance() {
-	for o.seqs.get(o.recv+1) != nil {
+	for e := o.seqs.get(o.recv + 1); e != nil; e = o.seqs.get(o.recv + 1) {
 		o.recv++
+		o.sum += contentHash(&e.m)
 	}
 	for e := o.seqs.get(o.applied + 1); e != nil && e.applied; e = o.seqs.get(o.applied + 1) {
 		o.applied++
@@ -143,6 +149,7 @@ type Node struct {
 	lastFrom   string      // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
 	ack        *ackState   // ack.go; nil unless Config.Acks, so huge simulations pay nothing
+	conflicts  []Conflict  // the latest conflicts met (conflict.go)
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -395,7 +402,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 		return err
 	}
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
-	conflict := n.receive(m.Mutations)
+	conflict := n.receive(m.Mutations, m.From)
 	n.known = n.known[:0] // stale pointers to the node's own entries: nothing to release
 	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
 		n.pullIfBehind(m.From, m.Vector)
@@ -406,10 +413,12 @@ func (n *Node) Step(now time.Time, m Message) error {
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
-		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector())
+		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector(), n.recvSums())
+		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 	case KindPushPullResponse:
-		n.sendMissing(m.From, m.Vector, KindRepair, nil)
+		n.sendMissing(m.From, m.Vector, KindRepair, nil, nil)
+		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 		if n.recovering {
 			// The responder sends everything it had that we lacked, our
@@ -552,7 +561,7 @@ func (n *Node) remember(e *entry) {
 // receive takes in checked mutations: new ones are persisted, re-queued for
 // gossip (memberlist gossip is not transitive: each receiver spreads what
 // is new to it) and scheduled to apply at max(receipt, commit + delay).
-func (n *Node) receive(ms []Mutation) (conflict error) {
+func (n *Node) receive(ms []Mutation, from string) (conflict error) {
 	now := n.now
 	due := n.scratchDue[:0]
 	known := n.known
@@ -576,11 +585,8 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 		if e != nil {
 			if sameContent(&e.m, mu) {
 				n.stats.Duplicates++
-			} else {
-				n.stats.Conflicts++
-				if conflict == nil {
-					conflict = fmt.Errorf("%w: %s differs from the mutation known under that id; dropped", ErrConflict, mu.ID)
-				}
+			} else if err := n.conflict(e, mu, from); conflict == nil {
+				conflict = err
 			}
 			continue
 		}
@@ -776,8 +782,15 @@ func (n *Node) Restore(log []Mutation) {
 		}
 		if e := n.lookup(mu.ID); e != nil {
 			if !sameContent(&e.m, mu) {
+				// Both versions in the log (a conflict resolved before the
+				// crash persisted its winner): keep the same one.
 				n.stats.Rejected++
-				n.stats.Conflicts++
+				if n.noteConflict(e, mu, "") {
+					if o := n.logOf(e.m.ID); e.m.ID.Seq <= o.recv {
+						o.sum += contentHash(mu) - contentHash(&e.m)
+					}
+					e.m, e.size = *mu, mutationBodySize(mu) // not applied yet: the batch folds it
+				}
 			}
 			continue
 		}

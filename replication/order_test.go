@@ -90,6 +90,13 @@ func TestParseMutationID(t *testing.T) {
 		{"us-east-2/x", MutationID{}, true},
 		{"/3", MutationID{}, true},
 		{"a b/3", MutationID{}, true},
+		{"us-east-2@9e3779b97f4a7c15/4", MutationID{Origin: "us-east-2", Epoch: 0x9e3779b97f4a7c15, Seq: 4}, false},
+		{"us-east-2@00000000000000ff/1", MutationID{Origin: "us-east-2", Epoch: 0xff, Seq: 1}, false},
+		{"us-east-2@ff/1", MutationID{}, true},               // not 16 digits
+		{"us-east-2@0000000000000000/1", MutationID{}, true}, // epoch 0 has no "@"
+		{"us-east-2@000000000000000g/1", MutationID{}, true}, // not hex
+		{"@00000000000000ff/1", MutationID{}, true},          // no origin
+		{"us-east-2@00000000000000ff@00000000000000ff/1", MutationID{}, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseMutationID(tt.in)
