@@ -69,6 +69,14 @@ type Config struct {
 	// (store.Options.Recover). Without it such a log stops Start with a
 	// *store.CorruptError.
 	Recover bool
+	// ExpectPeers says this region is one of several even when it is not
+	// told whom to join (the first region, that the others join). Started
+	// without its log's content (a new, emptied or wiped log), it then
+	// refuses commits (ErrCatchingUp, saying it has heard from no peer)
+	// until peers joined it and it received the whole answer of each, as a
+	// region started with Join does: a wiped seed must not accept writes
+	// validated against an empty view while cut off from the others.
+	ExpectPeers bool
 	// GossipKey is the AES key (16, 24 or 32 bytes) of memberlist's
 	// keyring; nil leaves gossip unencrypted (loopback experiments only).
 	GossipKey []byte
@@ -271,7 +279,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		sendSem:   make(chan struct{}, 32),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.synced.Store(len(cfg.Join) == 0) // the first region has no one to catch up with
 
 	if cfg.Tune != nil {
 		cfg.Tune(mlc)
@@ -322,6 +329,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// No log content (a new, emptied or absent log): the region may have
 	// lost its state.
 	fresh := len(muts) == 0
+	// The first region has no one to catch up with, unless it expects peers
+	// and may have lost its state.
+	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && fresh)
+	n.synced.Store(!waitPeers)
 
 	n.rn = replication.NewNode(replication.Config{
 		Region:      cfg.Region,
@@ -343,7 +354,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Epoch: epoch,
 		// A region that starts without a log's content catches up with
 		// every reachable peer before it commits (replication.Config).
-		LostState: fresh && len(cfg.Join) > 0,
+		LostState: fresh && waitPeers,
 	})
 
 	if l != nil {
@@ -739,6 +750,9 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 		return replication.Mutation{}, *errp
 	}
 	if !n.synced.Load() {
+		if n.numAlive() < 2 {
+			return replication.Mutation{}, fmt.Errorf("%w: %s started without its log's content and has heard from no peer yet; it refuses writes until a peer joins it or it reaches one", ErrCatchingUp, n.cfg.Region)
+		}
 		return replication.Mutation{}, ErrCatchingUp
 	}
 	n.mu.Lock()
