@@ -964,6 +964,10 @@ type MutationStatus struct {
 	// Complete is true only when every region of the cluster has applied
 	// the mutation.
 	Complete bool `json:"complete"`
+	// Lost says the commit under this id was lost with its origin's disk
+	// (no region held it when the origin recovered, in a new epoch): what
+	// regions "applied" is the no-op filler that took its id.
+	Lost bool `json:"lost,omitempty"`
 	// Applied maps each region known to have applied it to when.
 	Applied map[string]time.Time `json:"applied"`
 	// Pending lists every region not known to have applied it: those
@@ -1010,8 +1014,11 @@ func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
 		return MutationStatus{}, fmt.Errorf("%w: %s", ErrUnknownMutation, id)
 	}
 	ps := propagation.Compute(in)
+	n.mu.RLock()
+	lost := n.rn.IsLost(id)
+	n.mu.RUnlock()
 	st := MutationStatus{
-		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete,
+		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete, Lost: lost,
 		Applied: map[string]time.Time{}, Pending: []string{}, Unknown: ps.Names(propagation.Unknown),
 		Regions: make(map[string]RegionStatus, len(ps.Regions)), SilenceBoundSeconds: in.SilenceBound.Seconds(),
 	}

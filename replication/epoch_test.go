@@ -146,3 +146,42 @@ func TestLostStateRecoveryWaitsForTheWholeAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestLostOldEpochCommitsAreReported: us-east-2 committed 1, 2 and 3; only
+// 1 and 3 reached eu-west-1 before it lost its disk. Recovering in a new
+// epoch, it learns 1 and 3 back, fills 2 with a no-op, reports it lost,
+// and both regions' vectors move past it.
+func TestLostOldEpochCommitsAreReported(t *testing.T) {
+	const a, b = "us-east-2", "eu-west-1"
+	g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 1, RetransmitMult: 4, PushPullInterval: time.Second}
+	h := newHarness(t, []string{a, b}, &linkDelay{}, g, 9)
+	h.quiet = true
+	h.collectAll()
+	var ms []Mutation
+	for i := 1; i <= 3; i++ {
+		m, err := h.nodes[a].Propose(h.now, call("iam:CreateUser", fmt.Sprintf(`{"user_name":"u%d"}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	h.collect(a)
+	h.outbox = nil
+	h.nodes[b].Restore([]Mutation{ms[0], ms[2]})
+	h.restart(a, true)
+	h.run(at(10 * time.Second))
+	if s := h.nodes[a].Stats(); s.Lost != 1 || !h.nodes[a].IsLost(ms[1].ID) {
+		t.Errorf("lost %d (IsLost %v), want %s reported lost", s.Lost, h.nodes[a].IsLost(ms[1].ID), ms[1].ID)
+	}
+	if !h.nodes[b].IsLost(ms[1].ID) {
+		t.Errorf("%s does not know %s is lost", b, ms[1].ID)
+	}
+	for _, r := range []string{a, b} {
+		if v := h.nodes[r].Vector(); v[a] != 3 {
+			t.Errorf("%s vector %v, want %s at 3", r, v, a)
+		}
+	}
+	if !h.converged() {
+		t.Error("not converged")
+	}
+}
