@@ -658,6 +658,13 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "NotReady", err.Error())
 		return
 	}
+	if v := s.cfg.Backend.View(); v.Conflicts > 0 {
+		// Serving, but an operator must look: two different mutations were
+		// met under one id (forged, corrupted or a bug), see /v1/view.
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "conflicts": v.Conflicts,
+			"reason": "two different mutations met under one id; see recent_conflicts in /v1/view"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 

@@ -21,6 +21,7 @@ import (
 // fake records what reached the backend, so tests can assert that bad
 // requests never do.
 type fake struct {
+	conflicts  uint64
 	commits    []controlplane.Call
 	probes     []controlplane.Probe
 	cons       []live.Consistency
@@ -72,7 +73,9 @@ func (f *fake) RemoveMember(region string) error {
 	f.removed = append(f.removed, region)
 	return nil
 }
-func (f *fake) View() live.ViewInfo { return live.ViewInfo{Region: "eu-west-1", Digest: "abc"} }
+func (f *fake) View() live.ViewInfo {
+	return live.ViewInfo{Region: "eu-west-1", Digest: "abc", Conflicts: f.conflicts}
+}
 func (f *fake) Members() []live.MemberInfo {
 	return []live.MemberInfo{{Region: "eu-west-1", State: "alive", Self: true}}
 }
@@ -234,10 +237,16 @@ func TestGoodRequests(t *testing.T) {
 		t.Errorf("max_lag: %d %v", code, out)
 	}
 
-	// The id holds a slash; both raw and escaped forms work.
-	for _, p := range []string{"/v1/mutations/us-east-2/17", "/v1/mutations/us-east-2%2F17"} {
-		if code, out := do(t, srv, "GET", p, "", auth); code != 200 || out["id"] != "us-east-2/17" {
-			t.Errorf("GET %s: %d %v", p, code, out)
+	// The id holds a slash, and an epoch after "@"; raw and escaped
+	// forms work.
+	for _, tc := range []struct{ path, id string }{
+		{"/v1/mutations/us-east-2/17", "us-east-2/17"},
+		{"/v1/mutations/us-east-2%2F17", "us-east-2/17"},
+		{"/v1/mutations/us-east-2@00000000000000ff/17", "us-east-2@00000000000000ff/17"},
+		{"/v1/mutations/us-east-2%4000000000000000ff%2F17", "us-east-2@00000000000000ff/17"},
+	} {
+		if code, out := do(t, srv, "GET", tc.path, "", auth); code != 200 || out["id"] != tc.id {
+			t.Errorf("GET %s: %d %v", tc.path, code, out)
 		}
 	}
 	if len(f.waits) != 0 {
@@ -293,6 +302,14 @@ func TestGoodRequests(t *testing.T) {
 			t.Errorf("GET %s: %d", p, code)
 		}
 	}
+	if code, out := do(t, srv, "GET", "/readyz", "", nil); code != 200 || out["status"] != "ready" {
+		t.Errorf("readyz without conflicts: %d %v", code, out)
+	}
+	f.conflicts = 2
+	if code, out := do(t, srv, "GET", "/readyz", "", nil); code != 200 || out["status"] != "degraded" || out["conflicts"] != 2.0 {
+		t.Errorf("readyz after conflicts: %d %v, want 200 degraded with the count", code, out)
+	}
+	f.conflicts = 0
 	f.readyErr = live.ErrStopped
 	if code, _ := do(t, srv, "GET", "/readyz", "", auth); code != 503 {
 		t.Errorf("readyz when not ready: %d", code)

@@ -105,7 +105,7 @@ func InitialState(account string) (*controlplane.State, error) {
 // truthMut is one mutation of the truth, in the cluster's total order.
 type truthMut struct {
 	ts     replication.Timestamp
-	origin string
+	origin string // the stream: origin and epoch (MutationID.Stream)
 	seq    uint64
 	call   controlplane.Call
 }
@@ -147,16 +147,18 @@ func Check(h History, finals []Final) (Result, error) {
 			if id.Origin != op.Region {
 				return res, fmt.Errorf("chaos: op %d: id %s was sent to %s", i, op.ID, op.Region)
 			}
-			if ackedSeqs[id.Origin] == nil {
-				ackedSeqs[id.Origin] = map[uint64]bool{}
+			// Per origin epoch (its stream): vectors count them apart.
+			stream := id.Stream()
+			if ackedSeqs[stream] == nil {
+				ackedSeqs[stream] = map[uint64]bool{}
 			}
-			if ackedSeqs[id.Origin][id.Seq] {
+			if ackedSeqs[stream][id.Seq] {
 				// Two acknowledgements with one id: a reused sequence
 				// number, so one of them cannot be in every view.
 				res.Lost = append(res.Lost, Finding{Kind: "lost", ID: op.ID, Detail: "two commits were acknowledged with this id (a sequence number was reused)"})
 			}
-			ackedSeqs[id.Origin][id.Seq] = true
-			acked = append(acked, truthMut{ts: ts, origin: id.Origin, seq: id.Seq, call: call})
+			ackedSeqs[stream][id.Seq] = true
+			acked = append(acked, truthMut{ts: ts, origin: stream, seq: id.Seq, call: call})
 			lastTS[op.Worker] = ts
 			deletes = append(deletes, op.Deletes...)
 		case Failed:
@@ -213,7 +215,10 @@ func Check(h History, finals []Final) (Result, error) {
 			}
 		}
 		extra := int(ref[o]) - covered
-		n := len(unknown[o])
+		// A request with an unknown outcome commits in whatever epoch its
+		// region was in then.
+		region, _, _ := replication.ParseStream(o)
+		n := len(unknown[region])
 		if extra > n {
 			res.Unacknowledged = append(res.Unacknowledged, Finding{Kind: "unacknowledged", ID: o,
 				Detail: fmt.Sprintf("regions applied %d mutations of origin %s; %d are acknowledged and only %d more requests had an unknown outcome", ref[o], o, covered, n)})
@@ -221,7 +226,7 @@ func Check(h History, finals []Final) (Result, error) {
 		}
 		if extra > 0 {
 			res.UnknownCommitted += extra
-			choices = append(choices, choice{o, extra, unknown[o]})
+			choices = append(choices, choice{o, extra, unknown[region]})
 		}
 	}
 

@@ -492,7 +492,7 @@ func (s *scheduleRun) boot(ctx context.Context) (History, error) {
 	}); err != nil {
 		return h, err
 	}
-	var last uint64
+	var last replication.MutationID
 	for _, req := range setupRequests() {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		resp, err := first.client.Commit(rctx, wire.MutationRequest{Call: req.call, With: req.with})
@@ -504,12 +504,12 @@ func (s *scheduleRun) boot(ctx context.Context) (History, error) {
 		if err != nil {
 			return h, fmt.Errorf("chaos: setup %s at %s: the node answered id %q: %w", req.call, first.region, resp.ID, err)
 		}
-		last = id.Seq
+		last = id
 		h.Ops = append(h.Ops, Op{Worker: "setup", Region: first.region, Call: req.call, With: req.with, Outcome: Acked, ID: resp.ID, HLC: resp.HLC})
 	}
 	err := s.waitAll(ctx, 20*time.Second, "setup applied everywhere", func(nd *node) bool {
 		v, err := nd.client.View(ctx)
-		return err == nil && v.Vector[first.region] >= last
+		return err == nil && replication.VersionVector(v.Vector).Covers(last)
 	})
 	return h, err
 }
@@ -741,8 +741,13 @@ func visibleElsewhere(ctx context.Context, c *cluster, nd *node) bool {
 			continue
 		}
 		v, err := o.client.View(rctx)
-		if err != nil || v.Vector[nd.region] < own.Vector[nd.region] {
+		if err != nil {
 			return false
+		}
+		for stream, seq := range own.Vector { // every epoch of nd's origin
+			if origin, _, err := replication.ParseStream(stream); err == nil && origin == nd.region && v.Vector[stream] < seq {
+				return false
+			}
 		}
 	}
 	return true

@@ -26,6 +26,9 @@ const tagReplication byte = 1 // a replication.Message (wire form)
 type localState struct {
 	Region string                    `json:"region"`
 	Vector replication.VersionVector `json:"vector"`
+	// Sums are the digests of the prefixes Vector counts, per origin
+	// epoch: content the vectors cannot tell apart (replication/conflict.go).
+	Sums replication.VersionVector `json:"sums,omitempty"`
 }
 
 // maxStateBytes bounds a push/pull state we accept.
@@ -87,7 +90,8 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte {
 	n := (*Node)(d)
 	n.mu.RLock()
-	st := localState{Region: n.cfg.Region, Vector: n.recv.Clone()}
+	st := localState{Region: n.cfg.Region}
+	st.Vector, st.Sums = n.rn.RecvState()
 	n.mu.RUnlock()
 	if st.Vector == nil {
 		st.Vector = replication.VersionVector{}
@@ -116,7 +120,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		n.peerLog.Warn().Err(err).Msg("rejected a push/pull state")
 		return
 	}
-	msg := replication.Message{Kind: replication.KindPushPullRequest, From: st.Region, Vector: st.Vector}
+	msg := replication.Message{Kind: replication.KindPushPullRequest, From: st.Region, Vector: st.Vector, Sums: st.Sums}
 	if msg.Validate() != nil {
 		n.m.GossipRejected.Inc()
 		return

@@ -41,6 +41,9 @@ func TestHostilePeerCannotChangeTheView(t *testing.T) {
 	valid := encode(replication.Message{Kind: replication.KindGossip, From: peer.Region(), Mutations: []replication.Mutation{honest}})
 	forgedContent := honest
 	forgedContent.Call = createUser("mallory") // same id, other content
+	// A later timestamp: the honest mutation wins the conflict everywhere
+	// (TestConflictResolvedAlikeEverywhere plays a forgery that wins).
+	forgedContent.TS.Logical++
 	fromVictim := replication.Message{Kind: replication.KindGossip, From: victim.Region(), Mutations: []replication.Mutation{{
 		ID: replication.MutationID{Origin: victim.Region(), Seq: 99}, TS: replication.Timestamp{Wall: time.Now().UnixNano()},
 		Call: createUser("mallory"),
@@ -182,8 +185,14 @@ func TestForgedSequenceCannotStopCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Claims under the victim's origin use its current epoch: the only
+	// stream whose next sequence number it knows.
 	forge := func(origin string, seq uint64) replication.Mutation {
-		return replication.Mutation{ID: replication.MutationID{Origin: origin, Seq: seq},
+		var ep uint64
+		if origin == victim.Region() {
+			ep = own.ID.Epoch
+		}
+		return replication.Mutation{ID: replication.MutationID{Origin: origin, Epoch: ep, Seq: seq},
 			TS: replication.Timestamp{Wall: time.Now().UnixNano()}, Call: createUser("mallory")}
 	}
 	cases := []struct {
@@ -236,5 +245,46 @@ func TestForgedSequenceCannotStopCommits(t *testing.T) {
 				t.Errorf("victim unhealthy: %v", err)
 			}
 		})
+	}
+}
+
+// TestConflictResolvedAlikeEverywhere: a mutation under a known id with
+// other content, taken in by one region only, leaves the regions with
+// equal vectors and different views. The push/pull digests find it, both
+// regions count and show the conflict (/v1/view, /readyz degraded), and
+// both keep the same mutation: here the forgery, whose earlier timestamp
+// wins by the resolution rule (an insider with the gossip key could as
+// well commit a backdated mutation of its own).
+func TestConflictResolvedAlikeEverywhere(t *testing.T) {
+	c := startCluster(t, []string{"us-east-2", "eu-west-1"}, ClusterOptions{GossipKey: []byte("0123456789abcdef")})
+	victim, peer := c.Node("us-east-2"), c.Node("eu-west-1")
+	honest, err := c.Commit("eu-west-1", createUser("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "honest mutation applied everywhere", func(ctx context.Context) error { return c.WaitApplied(ctx, honest.ID) })
+	forged := honest
+	forged.Call = createUser("mallory")
+	forged.TS.Wall--
+	msg := replication.Message{Kind: replication.KindGossip, From: peer.Region(), Mutations: []replication.Mutation{forged}}
+	if err := peer.ml.SendToAddress(memberlist.Address{Addr: victim.GossipAddr()}, append([]byte{tagReplication}, msg.Encode()...)); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 20*time.Second, "both regions meet the conflict and agree", func(ctx context.Context) error {
+		return poll(ctx, func() bool {
+			return victim.View().Conflicts > 0 && peer.View().Conflicts > 0 && victim.Digest() == peer.Digest()
+		})
+	})
+	for _, n := range []*Node{victim, peer} {
+		v := n.View()
+		if len(v.RecentConflicts) == 0 || v.RecentConflicts[0].ID != honest.ID.String() {
+			t.Errorf("%s shows conflicts %+v, want one on %s", n.Region(), v.RecentConflicts, honest.ID)
+		}
+		if got := testutil.ToFloat64(n.Metrics().GossipConflicts); got == 0 {
+			t.Errorf("%s: iamprop_gossip_conflicts_total = 0", n.Region())
+		}
+	}
+	if a, b := victim.View().RecentConflicts[0], peer.View().RecentConflicts[0]; a.Kept != b.Kept {
+		t.Errorf("the regions kept different mutations: %s and %s", a.Kept, b.Kept)
 	}
 }

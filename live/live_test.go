@@ -114,7 +114,7 @@ func TestCommitAppliedEverywhereAndConverges(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != controlplane.ErrEntityAlreadyExists {
 		t.Fatalf("duplicate user: err = %v, want EntityAlreadyExists", err)
 	}
-	if v := c.Node("eu-west-1").View().Vector; v["eu-west-1"] != big.ID.Seq {
+	if v := c.Node("eu-west-1").View().Vector; v[big.ID.Stream()] != big.ID.Seq {
 		t.Errorf("rejected call advanced the vector: %v", v)
 	}
 	// Status: every region shows up as applied (vectors are gossiped).
@@ -390,14 +390,15 @@ func TestCrashAndRestartInProcess(t *testing.T) {
 					return err == nil && len(st.Applied) == 3
 				})
 			})
-			// Sequence numbers are never reused after a restart, even with
-			// the state lost: the region learns its own commits back first.
+			// Ids are never reused after a restart: with the log kept the
+			// region continues its epoch; with the state lost it starts a
+			// new one.
 			next, err := c.Commit("ap-southeast-2", createUser(fmt.Sprintf("after-%d", i)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if next.ID.Seq <= own.ID.Seq {
-				t.Errorf("sequence number reused: %s after %s", next.ID, own.ID)
+			if sameEpoch := next.ID.Epoch == own.ID.Epoch; sameEpoch == tc.loseState || (sameEpoch && next.ID.Seq <= own.ID.Seq) {
+				t.Errorf("id %s after %s (state lost: %v): want a new epoch after a lost state, the next sequence number otherwise", next.ID, own.ID, tc.loseState)
 			}
 		})
 	}

@@ -8,6 +8,8 @@ package live
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,6 +70,14 @@ type Config struct {
 	// (store.Options.Recover). Without it such a log stops Start with a
 	// *store.CorruptError.
 	Recover bool
+	// ExpectPeers says this region is one of several even when it is not
+	// told whom to join (the first region, that the others join). Started
+	// without its log's content (a new, emptied or wiped log), it then
+	// refuses commits (ErrCatchingUp, saying it has heard from no peer)
+	// until peers joined it and it received the whole answer of each, as a
+	// region started with Join does: a wiped seed must not accept writes
+	// validated against an empty view while cut off from the others.
+	ExpectPeers bool
 	// GossipKey is the AES key (16, 24 or 32 bytes) of memberlist's
 	// keyring; nil leaves gossip unencrypted (loopback experiments only).
 	GossipKey []byte
@@ -116,10 +126,12 @@ var (
 	ErrTooStale = errors.New("live: view lags more than max_lag")
 	// ErrBadToken: the consistency token is not a mutation id.
 	ErrBadToken = errors.New("live: bad consistency token")
-	// ErrCatchingUp: a node told to join has not yet completed one
-	// anti-entropy exchange. It refuses commits until then: after losing
-	// its disk it does not know its own last sequence number, and a commit
-	// reusing one would be refused by every peer as a forgery.
+	// ErrCatchingUp: a node told to join has not yet completed an
+	// anti-entropy exchange: received the whole answer of a peer, and, when
+	// it started without its log's content, of every reachable peer. It
+	// refuses commits until then, so a commit is validated against the
+	// others' state (its ids cannot collide with earlier ones: a new log
+	// is a new epoch).
 	ErrCatchingUp = errors.New("live: catching up with the cluster; retry shortly")
 )
 
@@ -153,9 +165,9 @@ type Node struct {
 	above     map[string]map[uint64]struct{} // received above a gap in recv
 	visibleAt map[replication.MutationID]time.Time
 	// Catching up (see ErrCatchingUp): a push/pull response arrived, and
-	// the highest own sequence number a peer holds.
+	// the most of each origin epoch the responders held (their vectors).
 	gotResponse bool
-	syncTarget  uint64
+	syncOwed    replication.VersionVector
 
 	// peersMu guards the membership. What the other regions applied is
 	// the replication node's (its acks), under mu.
@@ -269,7 +281,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		sendSem:   make(chan struct{}, 32),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.synced.Store(len(cfg.Join) == 0) // the first region has no one to catch up with
 
 	if cfg.Tune != nil {
 		cfg.Tune(mlc)
@@ -283,26 +294,16 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// the Node's timer would only duplicate it.
 		PushPullInterval: 0,
 	}
-	n.rn = replication.NewNode(replication.Config{
-		Region:      cfg.Region,
-		Gossip:      gossip,
-		Delay:       cfg.Delay,
-		Rand:        rand.New(rand.NewPCG(cfg.Seed, 1)),
-		Initial:     cfg.Initial,
-		Start:       time.Now(),
-		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
-		// Pull on sight is the Node's (replication/repair.go), so the
-		// simulator does it too.
-		PullOnSight: true,
-		// What every region applied (Status, Members) and the view's lag
-		// (max_lag) come from the Node's acks, gossiped as replication
-		// messages, so the simulator models them as well.
-		Acks: true,
-	})
-
-	// Durable log: replay before any other input.
+	// Durable log: opened first (its epoch numbers this region's commits),
+	// replayed before any other input.
+	var (
+		l     *store.Log
+		muts  []replication.Mutation
+		epoch uint64
+	)
 	if cfg.DataDir != "" {
-		l, muts, rec, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Recover: cfg.Recover,
+		var rec store.Recovery
+		l, muts, rec, err = store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync, Recover: cfg.Recover,
 			OnSync: func(d time.Duration) { m.StoreFsync.Observe(d.Seconds()) }})
 		if err != nil {
 			return nil, fmt.Errorf("live: %w", err)
@@ -323,6 +324,42 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 				log.Warn().Int("kept", rec.Kept).Str("dir", cfg.DataDir).Msg("mutation log rewritten without its damaged records")
 			}
 		}
+		epoch = l.Epoch()
+	} else if epoch, err = randomEpoch(); err != nil {
+		return nil, err
+	}
+	// No log content (a new, emptied or absent log): the region may have
+	// lost its state.
+	fresh := len(muts) == 0
+	// The first region has no one to catch up with, unless it expects peers
+	// and may have lost its state.
+	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && fresh)
+	n.synced.Store(!waitPeers)
+
+	n.rn = replication.NewNode(replication.Config{
+		Region:      cfg.Region,
+		Gossip:      gossip,
+		Delay:       cfg.Delay,
+		Rand:        rand.New(rand.NewPCG(cfg.Seed, 1)),
+		Initial:     cfg.Initial,
+		Start:       time.Now(),
+		PacketBytes: mlc.UDPBufferSize - len(cfg.ClusterLabel) - 8,
+		// Pull on sight is the Node's (replication/repair.go), so the
+		// simulator does it too.
+		PullOnSight: true,
+		// What every region applied (Status, Members) and the view's lag
+		// (max_lag) come from the Node's acks, gossiped as replication
+		// messages, so the simulator models them as well.
+		Acks: true,
+		// A region's own commits are numbered in its log's epoch, so a
+		// wiped disk never reissues an id.
+		Epoch: epoch,
+		// A region that starts without a log's content catches up with
+		// every reachable peer before it commits (replication.Config).
+		LostState: fresh && waitPeers,
+	})
+
+	if l != nil {
 		n.store = l
 		n.rn.Restore(muts)
 		now := time.Now()
@@ -332,7 +369,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.noteReceived(mu.ID)
 		}
 		m.StoreRecords.Set(float64(l.Records()))
-		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Msg("replayed mutation log")
+		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Str("epoch", replication.StreamName(cfg.Region, epoch)).Msg("replayed mutation log")
 		known, err := loadRegions(cfg.DataDir)
 		if err != nil {
 			n.closeStore()
@@ -438,6 +475,11 @@ func (n *Node) Metrics() *metrics.Region { return n.m }
 // two snapshots of its Stats taken around a batch of Steps.
 func (n *Node) countStep(before, after replication.Stats) {
 	n.m.GossipDuplicates.Add(float64(after.Duplicates - before.Duplicates))
+	n.m.GossipConflicts.Add(float64(after.Conflicts - before.Conflicts))
+	if lost := after.Lost - before.Lost; lost > 0 {
+		n.m.MutationsLost.Add(float64(lost))
+		n.log.Error().Uint64("lost", lost).Msg("own commits of an earlier epoch that no peer held are lost with this region's disk; their ids are filled with no-ops")
+	}
 	for _, c := range []struct {
 		reason string
 		d      uint64
@@ -487,10 +529,15 @@ func (n *Node) run() {
 					n.peerLog.Warn().Err(err).Str("from", batch[i].From).Str("kind", batch[i].Kind.String()).Msg("rejected a replication message")
 				} else if batch[i].Kind == replication.KindPushPullResponse && !n.synced.Load() {
 					// A peer answered our vector with what we lacked (more
-					// may follow as repairs); its vector says how far our
-					// own commits go, which flush waits for.
+					// may follow as repairs); flush waits until we hold
+					// all its vector covers, not just the first message.
 					n.gotResponse = true
-					n.syncTarget = max(n.syncTarget, batch[i].Vector[n.cfg.Region])
+					if n.syncOwed == nil {
+						n.syncOwed = replication.VersionVector{}
+					}
+					for k, v := range batch[i].Vector {
+						n.syncOwed[k] = max(n.syncOwed[k], v)
+					}
 				}
 			}
 			n.countStep(st, n.rn.Stats())
@@ -499,7 +546,9 @@ func (n *Node) run() {
 			_ = n.flush()
 		case <-timer.C:
 			n.mu.Lock()
+			st := n.rn.Stats()
 			n.rn.Tick(time.Now())
+			n.countStep(st, n.rn.Stats())
 			n.mu.Unlock()
 			_ = n.flush()
 		case <-n.peersCh:
@@ -550,15 +599,20 @@ func (n *Node) flush() error {
 		n.appliedAt[a.ID] = a.At
 		n.visibleAt[a.ID] = visible
 	}
-	if len(rd.Applied) > 0 {
+	for i := range rd.Replaced {
+		r := &rd.Replaced[i]
+		n.commits[r.ID] = r.TS.Wall
+		n.log.Warn().Str("id", r.ID.String()).Str("call", r.Call.Action).Msg("conflict: two different mutations under one id; this one is kept everywhere (see /v1/view)")
+	}
+	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 {
 		n.digest = hex.EncodeToString(digestOf(n.rn))
 		n.vector = n.rn.Vector()
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
-	if !n.synced.Load() && n.gotResponse && n.recv[n.cfg.Region] >= n.syncTarget {
+	if !n.synced.Load() && n.gotResponse && n.holdsOwed() && !n.rn.Recovering() {
 		n.synced.Store(true)
-		n.log.Info().Uint64("own_seq", n.recv[n.cfg.Region]).Msg("caught up with the cluster")
+		n.log.Info().Str("epoch", replication.StreamName(n.cfg.Region, n.rn.Epoch())).Msg("caught up with the cluster")
 	}
 	n.deadline = rd.Deadline
 	pending := n.rn.Pending()
@@ -593,22 +647,49 @@ func (n *Node) flush() error {
 
 // noteReceived advances the received vector (caller holds mu).
 func (n *Node) noteReceived(id replication.MutationID) {
-	if id.Seq <= n.recv[id.Origin] {
+	stream := id.Stream()
+	if id.Seq <= n.recv[stream] {
 		return
 	}
-	ab := n.above[id.Origin]
+	ab := n.above[stream]
 	if ab == nil {
 		ab = map[uint64]struct{}{}
-		n.above[id.Origin] = ab
+		n.above[stream] = ab
 	}
 	ab[id.Seq] = struct{}{}
 	for {
-		next := n.recv[id.Origin] + 1
+		next := n.recv[stream] + 1
 		if _, ok := ab[next]; !ok {
 			break
 		}
 		delete(ab, next)
-		n.recv[id.Origin] = next
+		n.recv[stream] = next
+	}
+}
+
+// holdsOwed reports whether this region received everything the push/pull
+// responses it got covered (caller holds mu).
+func (n *Node) holdsOwed() bool {
+	for k, v := range n.syncOwed {
+		if n.recv[k] < v {
+			return false
+		}
+	}
+	return true
+}
+
+// randomEpoch draws the epoch of a region without a durable log: every
+// start is a new epoch, drawn apart from Config.Seed (a restarted region
+// with the same seed must not draw the same epoch).
+func randomEpoch() (uint64, error) {
+	for {
+		var b [8]byte
+		if _, err := cryptorand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("live: draw an epoch: %w", err)
+		}
+		if e := binary.BigEndian.Uint64(b[:]); e != 0 {
+			return e, nil
+		}
 	}
 }
 
@@ -672,6 +753,9 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 		return replication.Mutation{}, *errp
 	}
 	if !n.synced.Load() {
+		if n.numAlive() < 2 {
+			return replication.Mutation{}, fmt.Errorf("%w: %s started without its log's content and has heard from no peer yet; it refuses writes until a peer joins it or it reaches one", ErrCatchingUp, n.cfg.Region)
+		}
 		return replication.Mutation{}, ErrCatchingUp
 	}
 	n.mu.Lock()
@@ -821,6 +905,9 @@ func (n *Node) Lag() time.Duration {
 // HTTP clients can decode it without linking this package.
 type ViewInfo = wire.ViewInfo
 
+// ConflictInfo is wire.ConflictInfo, one conflict as /v1/view shows it.
+type ConflictInfo = wire.ConflictInfo
+
 // View returns the view's summary.
 func (n *Node) View() ViewInfo {
 	n.mu.RLock()
@@ -830,6 +917,12 @@ func (n *Node) View() ViewInfo {
 		Vector: n.vector.Clone(), Counts: wire.Counts(n.rn.View().Counts()),
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
+	st := n.rn.Stats()
+	v.Conflicts, v.Lost = st.Conflicts, st.Lost
+	for _, c := range n.rn.Conflicts() {
+		v.RecentConflicts = append(v.RecentConflicts, ConflictInfo{ID: c.ID.String(),
+			Kept: fmt.Sprintf("%016x", c.Kept), Dropped: fmt.Sprintf("%016x", c.Dropped), At: c.At, From: c.From})
+	}
 	if v.Vector == nil {
 		v.Vector = replication.VersionVector{}
 	}
@@ -873,8 +966,11 @@ func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
 		return MutationStatus{}, fmt.Errorf("%w: %s", ErrUnknownMutation, id)
 	}
 	ps := propagation.Compute(in)
+	n.mu.RLock()
+	lost := n.rn.IsLost(id)
+	n.mu.RUnlock()
 	st := MutationStatus{
-		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete,
+		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete, Lost: lost,
 		Applied: map[string]time.Time{}, Pending: []string{}, Unknown: ps.Names(propagation.Unknown),
 		Regions: make(map[string]RegionStatus, len(ps.Regions)), SilenceBoundSeconds: in.SilenceBound.Seconds(),
 	}

@@ -74,6 +74,14 @@ type Region struct {
 	// whole message is refused) and "conflict" (a known id, other content).
 	// Each such message also counts once in GossipRejected.
 	GossipRefused *prometheus.CounterVec
+	// GossipConflicts counts conflicts: two different mutations under one
+	// id, met in a received message or found by anti-entropy's content
+	// digests (replication.Stats.Conflicts).
+	GossipConflicts prometheus.Counter
+	// MutationsLost counts this region's own commits of an earlier epoch
+	// (or a lost log) that no peer held when it recovered: lost with its
+	// disk, their ids filled with no-ops (replication.Stats.Lost).
+	MutationsLost prometheus.Counter
 	// GossipDuplicates counts received mutations this region already had:
 	// gossip's normal redundancy, and replays of old messages (harmless:
 	// the view is a fold of a set).
@@ -160,6 +168,10 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Help: "Received replication messages refused as undecodable, malformed or conflicting."}),
 		GossipRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_refused_mutations_total",
 			Help: "Received mutations refused for what they claim (own origin, sequence number far ahead, future timestamp, conflict), by reason."}, []string{"reason"}),
+		GossipConflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_conflicts_total",
+			Help: "Conflicts: two different mutations under one id, received or found by anti-entropy's content digests."}),
+		MutationsLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_lost_total",
+			Help: "This region's own commits of an earlier epoch that no peer held when it recovered from a lost log: lost with its disk."}),
 		GossipDuplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_duplicate_mutations_total",
 			Help: "Received mutations this region already had (gossip redundancy, replayed messages); the view is unchanged by them."}),
 		ClusterMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "cluster_members",
@@ -185,7 +197,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
-		m.GossipRejected, m.GossipRefused, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
+		m.GossipRejected, m.GossipRefused, m.GossipConflicts, m.MutationsLost, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
 		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {

@@ -297,7 +297,7 @@ func (n *Node) AppliedAt(region string, id MutationID) (time.Time, bool) {
 	if p == nil {
 		return time.Time{}, false
 	}
-	ms := p.marks[id.Origin]
+	ms := p.marks[id.Stream()]
 	i, _ := slices.BinarySearchFunc(ms, id.Seq, func(m ackMark, seq uint64) int { return cmpU64(m.seq, seq) })
 	if i == len(ms) {
 		return time.Time{}, false
@@ -332,7 +332,7 @@ func validAcks(m *Message) error {
 			return fmt.Errorf("%w: ack vector of %d origins exceeds %d", ErrMalformed, len(a.Vector), MaxVectorEntries)
 		}
 		for o := range a.Vector {
-			if err := validOrigin(o); err != nil {
+			if err := validStream(o); err != nil {
 				return fmt.Errorf("%w (ack vector)", err)
 			}
 		}

@@ -18,7 +18,7 @@ const GapAction = "iamprop:LostMutation"
 func (n *Node) pushPull() {
 	if ps := n.randomPeers(1); len(ps) > 0 {
 		to := n.member(ps[0])
-		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector()}
+		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector(), Sums: n.recvSums()}
 		n.sendSized(to, m, m.Size())
 	}
 }
@@ -27,16 +27,20 @@ func (n *Node) pushPull() {
 // schedule: what memberlist does on join, and what a driver does after a
 // restart or a healed partition to catch up at once.
 func (n *Node) PushPull(peer string) {
-	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector()})
+	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector(), Sums: n.recvSums()})
 }
 
 // sendMissing sends `to` every known mutation its vector does not cover,
 // in messages within MaxMutationsPerMessage and MaxMessageBytes. The first
-// message has kind first and carries vec; the rest are KindRepair. With
-// first == KindRepair and nothing missing, nothing is sent.
-func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, vec VersionVector) {
-	missing := n.missing(theirs)
-	budget := MaxMessageBytes - headerSize(n.region) - 16*len(vec) - 2*maxNameLen*len(vec)
+// message has kind first and carries vec and sums; the rest are KindRepair.
+// With first == KindRepair and nothing missing, nothing is sent.
+func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, vec, sums VersionVector) {
+	n.sendEntries(to, n.missing(theirs), first, vec, sums)
+}
+
+// sendEntries sends entries as sendMissing does.
+func (n *Node) sendEntries(to string, missing []*entry, first MessageKind, vec, sums VersionVector) {
+	budget := MaxMessageBytes - headerSize(n.region) - 16*len(vec) - 2*maxStreamLen*len(vec) - 16*len(sums)
 	kind := first
 	for len(missing) > 0 || kind == KindPushPullResponse {
 		var ms []Mutation
@@ -52,7 +56,7 @@ func (n *Node) sendMissing(to string, theirs VersionVector, first MessageKind, v
 		}
 		msg := Message{Kind: kind, From: n.region, Mutations: ms}
 		if kind == KindPushPullResponse {
-			msg.Vector = vec
+			msg.Vector, msg.Sums = vec, sums
 		}
 		n.send(to, msg)
 		kind = KindRepair
@@ -107,7 +111,7 @@ func (n *Node) askUnanswered() {
 	n.checkRecovered()
 	var todo []string
 	for i, p := range n.peers {
-		if i != n.self && !n.answered[p] {
+		if i != n.self && !n.holds(p) {
 			todo = append(todo, p)
 		}
 	}
@@ -119,7 +123,25 @@ func (n *Node) askUnanswered() {
 	}
 }
 
-// checkRecovered ends recovery once every current peer has answered: only
+// holds reports whether peer p answered a push/pull request and this node
+// has received everything its answer covered: a large answer is split
+// over several messages, and committing after its first one would
+// validate against a view without the rest.
+func (n *Node) holds(p string) bool {
+	v, ok := n.answered[p]
+	if !ok {
+		return false
+	}
+	for name, seq := range v {
+		if o := n.origins[name]; o == nil || o.recv < seq {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRecovered ends recovery once every current peer has answered and
+// its whole answer arrived: only
 // then can no region hold an earlier commit of ours that we would reuse
 // the sequence number of. A peer that left the membership is not waited
 // for; if it comes back holding such a commit, the reuse is detected as a
@@ -129,7 +151,7 @@ func (n *Node) checkRecovered() {
 		return
 	}
 	for i, p := range n.peers {
-		if i != n.self && !n.answered[p] {
+		if i != n.self && !n.holds(p) {
 			return
 		}
 	}
@@ -138,14 +160,16 @@ func (n *Node) checkRecovered() {
 	n.fillGaps()
 }
 
-// fillGaps commits a gap filler for every own sequence number below
-// nextSeq that no peer returned.
+// fillGaps commits a gap filler for every sequence number of this
+// region's streams that no peer returned: below nextSeq in the current
+// epoch (a log from before epochs), and below the highest one known in an
+// earlier epoch. Those commits are lost with the region's disk; the
+// fillers say so (Stats.Lost), and let every vector move past them.
 func (n *Node) fillGaps() {
 	var fill []*entry
-	for s := uint64(1); s < n.nextSeq; s++ {
-		id := MutationID{Origin: n.region, Seq: s}
+	gap := func(id MutationID) {
 		if n.lookup(id) != nil {
-			continue
+			return
 		}
 		e := n.arena.new(Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}})
 		n.remember(e)
@@ -153,8 +177,24 @@ func (n *Node) fillGaps() {
 		n.enqueue(e)
 		fill = append(fill, e)
 	}
+	for s := uint64(1); s < n.nextSeq; s++ {
+		gap(MutationID{Origin: n.region, Epoch: n.cfg.Epoch, Seq: s})
+	}
+	for _, name := range slices.Clone(n.names) { // gap inserts names
+		origin, ep, err := ParseStream(name)
+		if err != nil || origin != n.region || ep == n.cfg.Epoch {
+			continue
+		}
+		o := n.origins[name]
+		for s := o.recv + 1; s < o.max; s++ {
+			gap(MutationID{Origin: origin, Epoch: ep, Seq: s})
+		}
+	}
 	if len(fill) > 0 {
 		n.fold.apply(fill)
-		n.origins[n.region].advance()
+		for _, e := range fill {
+			n.logOf(e.m.ID).advance()
+		}
+		n.stats.Lost += uint64(len(fill))
 	}
 }

@@ -32,10 +32,10 @@ var ErrImplausible = errors.New("replication: implausible mutation")
 // bounds; nil means take it in. It counts what it refuses.
 func (n *Node) plausible(mu *Mutation) error {
 	var known uint64
-	if o := n.origins[mu.ID.Origin]; o != nil {
+	if o := n.logOf(mu.ID); o != nil {
 		known = o.max
 	}
-	if mu.ID.Origin == n.region {
+	if n.ownEpoch(mu.ID) {
 		if n.stats.Committed > 0 && mu.ID.Seq >= n.nextSeq {
 			// Once this region has committed in this incarnation it knows
 			// its own next sequence number: a higher one is forged. (Before

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -9,13 +10,19 @@ import (
 
 // Wire format, version 1 (all integers are unsigned varints):
 //
-//	message  = version kind string(from) vector count mutation* [acks]
+//	message  = version kind string(from) vector count mutation* [acks] [sums]
 //	vector   = 0 (absent) | n+1 (origin seq)*n
 //	acks     = count (string(region) at vector)*   (KindAck only; at in unix ns)
+//	sums     = vector                              (push/pull only, when present: per origin epoch a digest)
 //	mutation = length body        (length lets gossip budget bytes per rumor)
-//	body     = string(origin) seq wall logical flags string(action)
+//	body     = string(stream) seq wall logical flags string(action)
 //	           string(account) string(region) bytes(args)
 //	string   = length byte*
+//
+// A stream is the origin, or for an epoch other than 0 "origin@epoch" with
+// the epoch in 16 hex digits (MutationID.Stream): origins cannot contain
+// "@", so epochs needed no new version, and logs and peers of epoch 0
+// encode byte for byte as before. Vector keys are streams too.
 //
 // The version byte comes first so a future format can be told apart; a
 // decoder rejects versions it does not know rather than guessing.
@@ -31,7 +38,12 @@ func appendString(b []byte, s string) []byte {
 // appendMutationBody appends m's body (without its length prefix). The
 // same bytes are what a rumor costs in a gossip packet.
 func appendMutationBody(b []byte, m *Mutation) []byte {
-	b = appendString(b, m.ID.Origin)
+	b = binary.AppendUvarint(b, uint64(streamLen(m.ID.Origin, m.ID.Epoch)))
+	b = append(b, m.ID.Origin...)
+	if m.ID.Epoch != 0 {
+		b = append(b, epochSep)
+		b = appendEpoch(b, m.ID.Epoch)
+	}
 	b = binary.AppendUvarint(b, m.ID.Seq)
 	b = binary.AppendUvarint(b, uint64(m.TS.Wall))
 	b = binary.AppendUvarint(b, uint64(m.TS.Logical))
@@ -69,8 +81,13 @@ func (m Message) Encode() []byte {
 	if m.Kind == KindAck {
 		b = appendAcks(b, m.Acks)
 	}
+	if m.Sums != nil && isPushPull(m.Kind) {
+		b = appendVector(b, m.Sums)
+	}
 	return b
 }
+
+func isPushPull(k MessageKind) bool { return k == KindPushPullRequest || k == KindPushPullResponse }
 
 func appendVector(b []byte, v VersionVector) []byte {
 	if v == nil {
@@ -101,7 +118,8 @@ func mutationBodySize(m *Mutation) int {
 	if m.Revoke {
 		flags = flagRevoke
 	}
-	return stringLen(m.ID.Origin) + uvarintLen(m.ID.Seq) + uvarintLen(uint64(m.TS.Wall)) +
+	sl := streamLen(m.ID.Origin, m.ID.Epoch)
+	return uvarintLen(uint64(sl)) + sl + uvarintLen(m.ID.Seq) + uvarintLen(uint64(m.TS.Wall)) +
 		uvarintLen(uint64(m.TS.Logical)) + uvarintLen(flags) + stringLen(m.Call.Action) +
 		stringLen(m.Call.Account) + stringLen(m.Call.Region) +
 		uvarintLen(uint64(len(m.Call.Args))) + len(m.Call.Args)
@@ -123,6 +141,12 @@ func (m Message) Size() int {
 	for i := range m.Mutations {
 		b := mutationBodySize(&m.Mutations[i])
 		n += uvarintLen(uint64(b)) + b
+	}
+	if m.Sums != nil && isPushPull(m.Kind) {
+		n += uvarintLen(uint64(len(m.Sums)) + 1)
+		for o, s := range m.Sums {
+			n += stringLen(o) + uvarintLen(s)
+		}
 	}
 	if m.Kind == KindAck {
 		n += uvarintLen(uint64(len(m.Acks)))
@@ -224,6 +248,9 @@ func DecodeMessage(b []byte) (Message, error) {
 	if m.Kind == KindAck && d.err == nil {
 		m.Acks = d.acks()
 	}
+	if isPushPull(m.Kind) && d.err == nil && len(d.b) > 0 {
+		m.Sums = d.vector()
+	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d trailing bytes", len(d.b))
 	}
@@ -238,7 +265,16 @@ func DecodeMessage(b []byte) (Message, error) {
 
 func (d *decoder) mutation() Mutation {
 	var m Mutation
-	m.ID.Origin = d.string("origin", maxNameLen)
+	stream := d.bytes("origin", maxStreamLen)
+	if i := bytes.IndexByte(stream, epochSep); i >= 0 && d.err == nil {
+		o, ep, err := ParseStream(string(stream))
+		if err != nil {
+			d.fail("%v", err)
+		}
+		m.ID.Origin, m.ID.Epoch = o, ep
+	} else {
+		m.ID.Origin = string(stream)
+	}
 	m.ID.Seq = d.uvarint("seq")
 	wall := d.uvarint("wall")
 	if wall > 1<<63-1 {
@@ -278,7 +314,7 @@ func (d *decoder) vector() VersionVector {
 		if d.err == nil {
 			v = make(VersionVector, nv)
 			for i := uint64(0); i < nv && d.err == nil; i++ {
-				o := d.string("vector origin", maxNameLen)
+				o := d.string("vector origin", maxStreamLen)
 				s := d.uvarint("vector seq")
 				if _, dup := v[o]; dup {
 					d.fail("vector origin %q twice", o)

@@ -12,7 +12,7 @@ import (
 
 func sampleMutation(origin string, seq uint64) Mutation {
 	return Mutation{
-		ID:     MutationID{origin, seq},
+		ID:     MutationID{Origin: origin, Seq: seq},
 		TS:     Timestamp{Wall: epoch.UnixNano() + int64(seq), Logical: uint32(seq % 3)},
 		Call:   call("s3:PutBucketPolicy", `{"bucket":"b","policy":{"Version":"2012-10-17","Statement":[]}}`),
 		Revoke: seq%2 == 0,
@@ -24,6 +24,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	m2.Call.Account, m2.Call.Region = testAccount, "eu-west-1"
 	noArgs := sampleMutation("ap-southeast-2", 3)
 	noArgs.Call.Args = nil
+	withEpoch := sampleMutation("us-east-2", 1)
+	withEpoch.ID.Epoch = 0xff
 	tests := []struct {
 		name string
 		msg  Message
@@ -34,6 +36,10 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"push-pull request", Message{Kind: KindPushPullRequest, From: "eu-west-1", Vector: VersionVector{"us-east-2": 17, "eu-west-1": 3}}},
 		{"push-pull response", Message{Kind: KindPushPullResponse, From: "eu-west-1", Vector: VersionVector{"us-east-2": 1}, Mutations: []Mutation{m2}}},
 		{"repair", Message{Kind: KindRepair, From: "eu-west-1", Mutations: []Mutation{m1}}},
+		{"epoch ids and stream vectors", Message{Kind: KindPushPullResponse, From: "eu-west-1",
+			Vector: VersionVector{"us-east-2@00000000000000ff": 1, "us-east-2": 4}, Mutations: []Mutation{withEpoch}}},
+		{"push-pull request with digests", Message{Kind: KindPushPullRequest, From: "eu-west-1",
+			Vector: VersionVector{"us-east-2": 17, "eu-west-1@9e3779b97f4a7c15": 3}, Sums: VersionVector{"us-east-2": 1 << 63, "eu-west-1@9e3779b97f4a7c15": 5}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +85,10 @@ func TestDecodeRejects(t *testing.T) {
 		}(), "carries mutations"},
 		{"response without vector", Message{Kind: KindPushPullResponse, From: "a"}.Encode(), "without a version vector"},
 		{"bad sender", Message{Kind: KindGossip, From: "a/b"}.Encode(), "not allowed"},
+		{"epoch of the wrong width", func() []byte {
+			b := Message{Kind: KindRepair, From: "a", Mutations: []Mutation{sampleMutation("b", 1)}}.Encode()
+			return bytes.Replace(b, []byte{1, 'b'}, []byte{4, 'b', '@', 'f', 'f'}, 1)
+		}(), "hex digits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -125,15 +125,24 @@ type Config struct {
 	// is dropped, so memory stays bounded and re-fold work grows only with
 	// how late a mutation is.
 	CheckpointEvery, MaxCheckpoints int
-	// LostState says the node restarts after losing its durable log. Its
-	// own earlier commits live only in other regions now, so committing
-	// before hearing from them could reuse their sequence numbers (which
-	// every other region would reject as forged). The node therefore
-	// refuses commits (ServiceUnavailable) until every peer in its
-	// membership has answered a push/pull request, asking up to Fanout of
-	// the others every gossip interval until then (a node without peers
-	// waits for some). Own sequence numbers that no peer returned are then
-	// filled with GapAction no-ops.
+	// Epoch is the epoch of this region's own commits (MutationID.Epoch):
+	// the driver draws a new random one whenever the region starts with a
+	// new or emptied log and keeps it with the log, so no id is ever issued
+	// twice. 0 is the first epoch of logs written before epochs and of
+	// simulated regions that never lost their state.
+	Epoch uint64
+	// LostState says the node restarts after losing its durable log (the
+	// driver also gives it a new Epoch, so its ids cannot collide with the
+	// ones it issued before). Its earlier commits live only in other
+	// regions now, and so does their state: committing before hearing
+	// from them would validate calls against a view that lacks it. The
+	// node therefore refuses commits (ServiceUnavailable) until every peer
+	// in its membership has answered a push/pull request and it received
+	// everything the answer covered (a large answer spans several
+	// messages), asking up to Fanout of the others every gossip interval
+	// until then (a node without peers waits for some). Own sequence
+	// numbers of earlier epochs that no peer returned are then filled with
+	// GapAction no-ops and counted in Stats.Lost.
 	LostState bool
 	// PullOnSight makes the node advertise its received vector for a few
 	// gossip rounds after it grows, and ask a peer whose advertised vector

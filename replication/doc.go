@@ -18,8 +18,11 @@
 // the Applied mutations with their exact apply instants (scheduled, even
 // when Tick comes late). The driver calls Tick again at Ready.Deadline, at
 // once if that is already past. After a crash, Restore replays the durable
-// log; a node restarted without it (Config.LostState) refuses commits until
-// push/pull with every peer has caught it up. SetPeers or SetMembership
+// log; a node restarted without it (Config.LostState) starts a new epoch
+// (Config.Epoch: ids are never reused) and refuses commits until push/pull
+// with every peer has caught it up. Push/pull also compares per-origin-epoch
+// content digests, so two different mutations under one id are found and
+// resolved alike everywhere (conflict.go). SetPeers or SetMembership
 // give the current membership (a sorted slice passed to SetPeers is shared,
 // not copied).
 //

@@ -126,6 +126,40 @@ func (f *fold) apply(batch []*entry) {
 	f.refoldSteps += uint64(len(f.entries) - from)
 }
 
+// replace gives the applied entry e the content m (same id, so the same
+// place in the order unless the timestamp differs): e leaves the log, the
+// view is re-folded from the checkpoint before its place, and e, with its
+// new content, is applied again as a late arrival. Conflicts are rare; two
+// re-folds are fine.
+func (f *fold) replace(e *entry, m Mutation) {
+	i := slices.Index(f.entries, e)
+	if i < 0 {
+		e.m = m
+		return
+	}
+	f.entries = slices.Delete(f.entries, i, i+1)
+	c := len(f.cps) - 1
+	for f.cps[c].n > i {
+		c--
+	}
+	f.cps = f.cps[:c+1]
+	from := f.cps[c].n
+	f.view = f.cps[c].st
+	if f.cache == nil {
+		f.view = f.view.Clone()
+	}
+	for k := from; k < len(f.entries); k++ {
+		f.step(&f.entries[k].m)
+		if (k+1)%f.every == 0 && k+1 > from {
+			f.addCheckpoint(k + 1)
+		}
+	}
+	f.refolds++
+	f.refoldSteps += uint64(len(f.entries) - from)
+	e.m = m
+	f.apply([]*entry{e})
+}
+
 // applyCall folds one mutation; a gap filler holds a sequence number and
 // changes nothing.
 func applyCall(st *controlplane.State, m *Mutation) {

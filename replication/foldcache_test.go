@@ -33,7 +33,7 @@ func TestFoldCacheStep(t *testing.T) {
 	if s := c.next(base, &forged); s == s1 || s.Digest() == s1.Digest() {
 		t.Fatal("a mutation with another content got the cached view")
 	}
-	gap := Mutation{ID: MutationID{"us-east-2", 2}, TS: a.TS, Call: controlplane.Call{Action: GapAction}}
+	gap := Mutation{ID: MutationID{Origin: "us-east-2", Seq: 2}, TS: a.TS, Call: controlplane.Call{Action: GapAction}}
 	if c.next(s1, &gap) != s1 {
 		t.Fatal("a gap filler changed the view")
 	}

@@ -88,7 +88,8 @@ type harness struct {
 	loss     float64    // probability that a delivery is lost
 	lossRNG  *rand.Rand // draws losses
 	out      *strings.Builder
-	quiet    bool // run: print only applies and rejections
+	quiet    bool   // run: print only applies and rejections
+	epochs   uint64 // lost-state restarts so far: each draws a new epoch
 }
 
 func newHarness(t testing.TB, regions []string, delay DelayModel, g GossipConfig, seed uint64) *harness {
@@ -296,6 +297,12 @@ func (h *harness) restart(r string, loseState bool) {
 	cfg := h.cfgs[r]
 	cfg.Start = h.now
 	cfg.LostState = loseState
+	if loseState {
+		// A new log starts a new epoch, drawn by the driver.
+		h.epochs++
+		cfg.Epoch = 0x9e3779b97f4a7c15 * h.epochs
+		h.cfgs[r] = cfg
+	}
 	n := NewNode(cfg)
 	n.SetPeers(h.regions)
 	if loseState {

@@ -285,7 +285,7 @@ func cmdInject(t *testing.T, h *harness, d *datadriven.TestData) {
 		if err != nil {
 			t.Fatalf("%s: %v", d.Pos, err)
 		}
-		m := Mutation{ID: MutationID{origin, seq}, TS: Timestamp{Wall: at(wall).UnixNano()}, Call: call(f[2], f[3])}
+		m := Mutation{ID: MutationID{Origin: origin, Seq: seq}, TS: Timestamp{Wall: at(wall).UnixNano()}, Call: call(f[2], f[3])}
 		m.Call.Region = origin
 		msg.Mutations = append(msg.Mutations, m)
 	}

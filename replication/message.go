@@ -57,6 +57,7 @@ type Message struct {
 	From      string        // the sending region (not necessarily the mutations' origin: rumors are relayed)
 	Mutations []Mutation    // rumors or repairs, in no particular order
 	Vector    VersionVector // push/pull: the sender's received-mutation summary
+	Sums      VersionVector // push/pull, optional: per origin epoch, the digest of the prefix Vector counts (conflict.go)
 	Acks      []Ack         // KindAck only: applied vectors, the sender's own and relayed ones
 }
 
@@ -77,8 +78,9 @@ type Envelope struct {
 // anti-entropy; receivers drop duplicates).
 type VersionVector map[string]uint64
 
-// Covers reports whether id is within the summarised prefix of its origin.
-func (v VersionVector) Covers(id MutationID) bool { return id.Seq != 0 && id.Seq <= v[id.Origin] }
+// Covers reports whether id is within the summarised prefix of its origin
+// epoch.
+func (v VersionVector) Covers(id MutationID) bool { return id.Seq != 0 && id.Seq <= v[id.Stream()] }
 
 // Clone returns an independent copy.
 func (v VersionVector) Clone() VersionVector { return maps.Clone(v) }
@@ -122,9 +124,20 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("%w: version vector of %d origins exceeds %d", ErrMalformed, len(m.Vector), MaxVectorEntries)
 	}
 	for o := range m.Vector {
-		if err := validOrigin(o); err != nil {
+		if err := validStream(o); err != nil {
 			return fmt.Errorf("%w (version vector)", err)
 		}
+	}
+	if len(m.Sums) > MaxVectorEntries {
+		return fmt.Errorf("%w: digests of %d origins exceed %d", ErrMalformed, len(m.Sums), MaxVectorEntries)
+	}
+	for o := range m.Sums {
+		if err := validStream(o); err != nil {
+			return fmt.Errorf("%w (digests)", err)
+		}
+	}
+	if m.Sums != nil && !isPushPull(m.Kind) {
+		return fmt.Errorf("%w: %s carries digests", ErrMalformed, m.Kind)
 	}
 	switch m.Kind {
 	case KindPushPullRequest, KindPushPullResponse:

@@ -13,39 +13,122 @@ import (
 	"github.com/iamprop/iamprop/controlplane"
 )
 
-// MutationID names one committed mutation: the region that committed it and
-// that region's sequence number (1, 2, 3, ... with no gaps), so a version
-// vector can summarise a set of mutations per origin.
+// MutationID names one committed mutation: the region that committed it,
+// the epoch of that region's log it was committed in, and that region's
+// sequence number within the epoch (1, 2, 3, ... with no gaps), so a
+// version vector can summarise a set of mutations per origin epoch.
+//
+// A region starts a new epoch whenever it starts with a new or emptied log
+// (a random 64-bit incarnation drawn by the driver and kept in the log's
+// header), so an id is never issued twice, whatever a region lost: the
+// commits of an earlier epoch that no other region held are lost, never
+// overwritten. Epoch 0 is the epoch of logs written before epochs existed
+// and of the simulator's regions until they lose their state.
 type MutationID struct {
 	Origin string // the committing region
-	Seq    uint64 // the origin's sequence number, from 1
+	Epoch  uint64 // the origin's log incarnation; 0 for the first epoch of old logs and simulations
+	Seq    uint64 // the origin's sequence number within the epoch, from 1
 }
 
-// String returns the "origin/seq" form used in tokens and the HTTP API, for
-// example "us-east-2/17".
+// epochSep separates an origin from its epoch in a stream name: origins
+// may not contain it, so "us-east-2@00000000000000ff" is unambiguous.
+const epochSep = '@'
+
+// epochDigits is the width of an epoch in a stream name (hex, zero-padded).
+const epochDigits = 16
+
+// maxStreamLen bounds a stream name: an origin, the separator and an epoch.
+const maxStreamLen = maxNameLen + 1 + epochDigits
+
+// Stream returns the name of the id's origin epoch: the origin alone for
+// epoch 0, else "origin@epoch" with the epoch in 16 hex digits. Version
+// vectors are keyed by it.
+func (id MutationID) Stream() string { return StreamName(id.Origin, id.Epoch) }
+
+// StreamName returns the stream name of an origin's epoch (MutationID.Stream).
+func StreamName(origin string, epoch uint64) string {
+	if epoch == 0 {
+		return origin
+	}
+	var b [maxStreamLen]byte
+	buf := append(b[:0], origin...)
+	buf = append(buf, epochSep)
+	buf = appendEpoch(buf, epoch)
+	return string(buf)
+}
+
+func appendEpoch(b []byte, epoch uint64) []byte {
+	const hex = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hex[(epoch>>uint(shift))&0xf])
+	}
+	return b
+}
+
+// streamLen is len(StreamName(origin, epoch)) without building it.
+func streamLen(origin string, epoch uint64) int {
+	if epoch == 0 {
+		return len(origin)
+	}
+	return len(origin) + 1 + epochDigits
+}
+
+// ParseStream splits a stream name into its origin and epoch.
+func ParseStream(s string) (origin string, epoch uint64, err error) {
+	origin = s
+	if i := strings.IndexByte(s, epochSep); i >= 0 {
+		origin = s[:i]
+		hexs := s[i+1:]
+		if len(hexs) != epochDigits {
+			return "", 0, fmt.Errorf("%w: stream %q: want %d hex digits of epoch after %q", ErrMalformed, s, epochDigits, string(epochSep))
+		}
+		epoch, err = strconv.ParseUint(hexs, 16, 64)
+		if err != nil || epoch == 0 {
+			return "", 0, fmt.Errorf("%w: stream %q: bad epoch", ErrMalformed, s)
+		}
+	}
+	if err := validOrigin(origin); err != nil {
+		return "", 0, err
+	}
+	return origin, epoch, nil
+}
+
+// validStream checks a version vector's key.
+func validStream(s string) error {
+	if strings.IndexByte(s, epochSep) < 0 {
+		return validOrigin(s)
+	}
+	_, _, err := ParseStream(s)
+	return err
+}
+
+// String returns the "origin/seq" form of epoch 0, or "origin@epoch/seq"
+// (epoch in 16 hex digits), used in tokens and the HTTP API, for example
+// "us-east-2/17" or "us-east-2@9f3a0c1b2d4e5f60/17".
 func (id MutationID) String() string {
-	return id.Origin + "/" + strconv.FormatUint(id.Seq, 10)
+	return id.Stream() + "/" + strconv.FormatUint(id.Seq, 10)
 }
 
 // ParseMutationID parses the String form. The sequence number follows the
-// last slash, so the origin itself may not contain one.
+// last slash and the epoch, when present, the "@", so the origin itself may
+// contain neither.
 func ParseMutationID(s string) (MutationID, error) {
 	i := strings.LastIndexByte(s, '/')
 	if i < 0 {
-		return MutationID{}, fmt.Errorf("replication: mutation id %q: want origin/seq", s)
+		return MutationID{}, fmt.Errorf("replication: mutation id %q: want origin/seq or origin@epoch/seq", s)
 	}
 	seq, err := strconv.ParseUint(s[i+1:], 10, 64)
 	if err != nil {
 		return MutationID{}, fmt.Errorf("replication: mutation id %q: bad sequence number: %w", s, err)
 	}
-	id := MutationID{Origin: s[:i], Seq: seq}
-	if err := validOrigin(id.Origin); err != nil {
+	origin, ep, err := ParseStream(s[:i])
+	if err != nil {
 		return MutationID{}, fmt.Errorf("replication: mutation id %q: %w", s, err)
 	}
 	if seq == 0 {
 		return MutationID{}, fmt.Errorf("replication: mutation id %q: sequence numbers start at 1", s)
 	}
-	return id, nil
+	return MutationID{Origin: origin, Epoch: ep, Seq: seq}, nil
 }
 
 // Timestamp is a hybrid logical clock reading: physical time (Wall, unix
@@ -126,8 +209,8 @@ type Mutation struct {
 }
 
 // Less is the total order every region agrees on: timestamp, then origin,
-// then sequence number. Origin breaks ties between regions whose clocks read
-// the same; Seq only matters for a corrupted duplicate.
+// then epoch and sequence number. Origin breaks ties between regions whose
+// clocks read the same; epoch and Seq only matter for a corrupted duplicate.
 func Less(a, b *Mutation) bool { return Compare(a, b) < 0 }
 
 // Compare returns -1, 0 or +1 as a sorts before, with or after b in the
@@ -137,6 +220,9 @@ func Compare(a, b *Mutation) int {
 		return c
 	}
 	if c := strings.Compare(a.ID.Origin, b.ID.Origin); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ID.Epoch, b.ID.Epoch); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ID.Seq, b.ID.Seq)

@@ -41,6 +41,9 @@ type Ready struct {
 	// apply. Zero means none. It may be earlier than the driver's clock if
 	// SetPeers was called since the last input; Tick at once then.
 	Deadline time.Time
+	// Replaced lists mutations whose content changed by a conflict's
+	// resolution (conflict.go): the view changed without a new apply.
+	Replaced []Mutation
 }
 
 // Stats are the node's counters since it was created, for metrics.
@@ -51,7 +54,9 @@ type Stats struct {
 	MutationsReceived      uint64                   // mutations carried by accepted messages, duplicates included
 	Duplicates             uint64                   // received mutations already known
 	Rejected               uint64                   // messages Step rejected whole (malformed)
-	Conflicts              uint64                   // mutations dropped: a known ID with other content (forged, corrupted, reused)
+	Conflicts              uint64                   // a known ID met with other content (forged, corrupted): resolved by conflict.go's rule
+	DigestMismatches       uint64                   // push/pull digests of an origin epoch that differed at equal length (conflict.go)
+	Lost                   uint64                   // own commits of an earlier epoch or a lost log that no peer held at recovery, filled with GapAction
 	Committed              uint64                   // mutations this region committed
 	Applied                uint64                   // mutations folded into the view (own commits included)
 	Refolds, RefoldApplies uint64                   // late arrivals re-folded, and the Apply calls that cost
@@ -69,11 +74,13 @@ type originLog struct {
 	recv    uint64 // 1..recv all received
 	applied uint64 // 1..applied all applied
 	max     uint64
+	sum     uint64 // sum of the content hashes of 1..recv (conflict.go)
 }
 
 func (o *originLog) advance() {
-	for o.seqs.get(o.recv+1) != nil {
+	for e := o.seqs.get(o.recv + 1); e != nil; e = o.seqs.get(o.recv + 1) {
 		o.recv++
+		o.sum += contentHash(&e.m)
 	}
 	for e := o.seqs.get(o.applied + 1); e != nil && e.applied; e = o.seqs.get(o.applied + 1) {
 		o.applied++
@@ -114,10 +121,12 @@ type Node struct {
 	packetLimit int        // bytes of rumors per gossip packet
 
 	nextGossip, nextPushPull int64
-	ppFor                    int             // cluster size ppEvery was computed for
-	ppEvery                  int64           // push/pull interval scaled for it (pushPullScale)
-	recovering               bool            // LostState: no commits until every peer answered a push/pull
-	answered                 map[string]bool // recovering: peers whose push/pull response arrived
+	ppFor                    int   // cluster size ppEvery was computed for
+	ppEvery                  int64 // push/pull interval scaled for it (pushPullScale)
+	recovering               bool  // LostState: no commits until every peer answered a push/pull
+	// answered holds, while recovering, the peers whose push/pull response
+	// arrived and the vector it carried.
+	answered map[string]VersionVector
 
 	// ppStaggerEnd is when the first push/pull's stagger ends: memberlist
 	// scales the first interval for the cluster size it knows then.
@@ -132,13 +141,15 @@ type Node struct {
 	// is taking in, so receive need not repeat it (nil: unknown then).
 	known []*entry
 	same  []bool // same[i]: known[i] has the i-th mutation's content
-	// lastOrigin/lastLog cache lookup's last origin: the mutations of one
+	// lastOrigin/lastEpoch/lastLog cache lookup's last origin epoch: the mutations of one
 	// message or one burst mostly share it, and a log never moves.
 	lastOrigin string
+	lastEpoch  uint64
 	lastLog    *originLog
 	lastFrom   string      // the last sender that passed validOrigin
 	pos        pullOnSight // repair.go
 	ack        *ackState   // ack.go; nil unless Config.Acks, so huge simulations pay nothing
+	conflicts  []Conflict  // the latest conflicts met (conflict.go)
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -184,7 +195,7 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 	if cfg.LostState {
 		n.answered = b.answered
 		if n.answered == nil {
-			n.answered = map[string]bool{}
+			n.answered = map[string]VersionVector{}
 		}
 	}
 	n.pos.peers = b.sights
@@ -206,6 +217,13 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 
 // Region returns the node's region name.
 func (n *Node) Region() string { return n.region }
+
+// Epoch returns the epoch of the node's own commits (Config.Epoch).
+func (n *Node) Epoch() uint64 { return n.cfg.Epoch }
+
+// ownEpoch reports whether id was issued by this region in its current
+// epoch: only those share the sequence this node continues.
+func (n *Node) ownEpoch(id MutationID) bool { return id.Epoch == n.cfg.Epoch && id.Origin == n.region }
 
 // start arms the timers at a random stagger, as memberlist does, so that
 // regions started together do not gossip in lockstep.
@@ -340,7 +358,7 @@ func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
 	}
 	clock := n.clock
 	m := Mutation{
-		ID:     MutationID{Origin: n.region, Seq: n.nextSeq},
+		ID:     MutationID{Origin: n.region, Epoch: n.cfg.Epoch, Seq: n.nextSeq},
 		TS:     clock.now(t),
 		Call:   c,
 		Revoke: controlplane.IsRevoke(c),
@@ -384,7 +402,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 		return err
 	}
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
-	conflict := n.receive(m.Mutations)
+	conflict := n.receive(m.Mutations, m.From)
 	n.known = n.known[:0] // stale pointers to the node's own entries: nothing to release
 	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
 		n.pullIfBehind(m.From, m.Vector)
@@ -395,17 +413,22 @@ func (n *Node) Step(now time.Time, m Message) error {
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
-		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector())
+		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector(), n.recvSums())
+		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 	case KindPushPullResponse:
-		n.sendMissing(m.From, m.Vector, KindRepair, nil)
+		n.sendMissing(m.From, m.Vector, KindRepair, nil, nil)
+		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 		if n.recovering {
-			// The responder sent everything it had that we lacked, our
-			// own earlier commits included.
-			n.answered[m.From] = true
-			n.checkRecovered()
+			// The responder sends everything it had that we lacked, our
+			// own earlier commits included, in this message and the repair
+			// messages after it: recovery waits until we hold all of it.
+			n.answered[m.From] = m.Vector
 		}
+	}
+	if n.recovering && (len(m.Mutations) > 0 || m.Kind == KindPushPullResponse) {
+		n.checkRecovered()
 	}
 	return conflict
 }
@@ -485,38 +508,49 @@ func (n *Node) check(m *Message) error {
 // carries runs of one origin). It writes that cache, so it is for the
 // node's own input paths only; read-only queries use peek.
 func (n *Node) lookup(id MutationID) *entry {
+	if o := n.logOf(id); o != nil {
+		return o.seqs.get(id.Seq)
+	}
+	return nil
+}
+
+// logOf returns the log of id's origin epoch (nil if unknown), through the
+// lookup cache: building the stream name of an epoch other than 0 costs an
+// allocation, paid once per run of one origin epoch.
+func (n *Node) logOf(id MutationID) *originLog {
 	o := n.lastLog
-	if o == nil || n.lastOrigin != id.Origin {
-		if o = n.origins[id.Origin]; o == nil {
+	if o == nil || n.lastOrigin != id.Origin || n.lastEpoch != id.Epoch {
+		if o = n.origins[id.Stream()]; o == nil {
 			return nil
 		}
-		n.lastOrigin, n.lastLog = id.Origin, o
+		n.lastOrigin, n.lastEpoch, n.lastLog = id.Origin, id.Epoch, o
 	}
-	return o.seqs.get(id.Seq)
+	return o
 }
 
 // peek finds the entry of id without touching the lookup cache, so that
 // read-only queries (Has, Knows) stay reads: a driver may call them from
 // several goroutines under a read lock.
 func (n *Node) peek(id MutationID) *entry {
-	if o := n.origins[id.Origin]; o != nil {
+	if o := n.origins[id.Stream()]; o != nil {
 		return o.seqs.get(id.Seq)
 	}
 	return nil
 }
 
-// remember records a new entry under its origin.
+// remember records a new entry under its origin epoch.
 func (n *Node) remember(e *entry) {
-	o := n.origins[e.m.ID.Origin]
+	o := n.logOf(e.m.ID)
 	if o == nil {
+		name := e.m.ID.Stream()
 		if k := len(n.freeLogs); k > 0 {
 			o, n.freeLogs = n.freeLogs[k-1], n.freeLogs[:k-1]
 		} else {
 			o = &originLog{}
 		}
-		n.origins[e.m.ID.Origin] = o
-		i, _ := slices.BinarySearch(n.names, e.m.ID.Origin)
-		n.names = slices.Insert(n.names, i, e.m.ID.Origin)
+		n.origins[name] = o
+		i, _ := slices.BinarySearch(n.names, name)
+		n.names = slices.Insert(n.names, i, name)
 	}
 	o.seqs.put(e.m.ID.Seq, e)
 	o.max = max(o.max, e.m.ID.Seq)
@@ -527,7 +561,7 @@ func (n *Node) remember(e *entry) {
 // receive takes in checked mutations: new ones are persisted, re-queued for
 // gossip (memberlist gossip is not transitive: each receiver spreads what
 // is new to it) and scheduled to apply at max(receipt, commit + delay).
-func (n *Node) receive(ms []Mutation) (conflict error) {
+func (n *Node) receive(ms []Mutation, from string) (conflict error) {
 	now := n.now
 	due := n.scratchDue[:0]
 	known := n.known
@@ -551,11 +585,8 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 		if e != nil {
 			if sameContent(&e.m, mu) {
 				n.stats.Duplicates++
-			} else {
-				n.stats.Conflicts++
-				if conflict == nil {
-					conflict = fmt.Errorf("%w: %s differs from the mutation known under that id; dropped", ErrConflict, mu.ID)
-				}
+			} else if err := n.conflict(e, mu, from); conflict == nil {
+				conflict = err
 			}
 			continue
 		}
@@ -568,7 +599,7 @@ func (n *Node) receive(ms []Mutation) (conflict error) {
 		e = n.arena.new(*mu)
 		n.remember(e)
 		n.clock.observe(mu.TS)
-		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
+		if n.ownEpoch(mu.ID) && mu.ID.Seq >= n.nextSeq {
 			// Our own commits, learned back after losing state: never
 			// reuse their sequence numbers.
 			n.nextSeq = mu.ID.Seq + 1
@@ -613,7 +644,7 @@ func (n *Node) applyAt(batch []*entry, at int64) {
 	}
 	for _, e := range batch {
 		e.at = at
-		n.origins[e.m.ID.Origin].advance()
+		n.logOf(e.m.ID).advance()
 		if e.m.Call.Action != GapAction { // fillers change no view
 			n.ready.Applied = append(n.ready.Applied, Applied{Mutation: e.m, At: when})
 		}
@@ -705,8 +736,8 @@ func (n *Node) Digest() [32]byte {
 	return n.digest
 }
 
-// Vector returns, per origin, the highest sequence number s such that
-// mutations 1..s from that origin are all applied here.
+// Vector returns, per origin epoch (MutationID.Stream), the highest
+// sequence number s such that mutations 1..s of it are all applied here.
 func (n *Node) Vector() VersionVector {
 	v := make(VersionVector, len(n.origins))
 	for name, o := range n.origins {
@@ -751,8 +782,15 @@ func (n *Node) Restore(log []Mutation) {
 		}
 		if e := n.lookup(mu.ID); e != nil {
 			if !sameContent(&e.m, mu) {
+				// Both versions in the log (a conflict resolved before the
+				// crash persisted its winner): keep the same one.
 				n.stats.Rejected++
-				n.stats.Conflicts++
+				if n.noteConflict(e, mu, "") {
+					if o := n.logOf(e.m.ID); e.m.ID.Seq <= o.recv {
+						o.sum += contentHash(mu) - contentHash(&e.m)
+					}
+					e.m, e.size = *mu, mutationBodySize(mu) // not applied yet: the batch folds it
+				}
 			}
 			continue
 		}
@@ -760,7 +798,7 @@ func (n *Node) Restore(log []Mutation) {
 		e.size = mutationBodySize(mu)
 		n.remember(e)
 		n.clock.observe(mu.TS)
-		if mu.ID.Origin == n.region && mu.ID.Seq >= n.nextSeq {
+		if n.ownEpoch(mu.ID) && mu.ID.Seq >= n.nextSeq {
 			n.nextSeq = mu.ID.Seq + 1
 		}
 		batch = append(batch, e)
@@ -775,7 +813,7 @@ func (n *Node) Restore(log []Mutation) {
 	}
 	for _, e := range batch {
 		e.at = n.now
-		n.origins[e.m.ID.Origin].advance()
+		n.logOf(e.m.ID).advance()
 	}
 }
 

@@ -20,7 +20,7 @@ func newTestNode(t testing.TB, region string, delay DelayModel, peers ...string)
 // commitAt returns a mutation committed at origin at instant d, as the
 // origin would stamp it.
 func commitAt(t testing.TB, origin string, seq uint64, d time.Duration, group string) Mutation {
-	return Mutation{ID: MutationID{origin, seq}, TS: Timestamp{Wall: at(d).UnixNano()},
+	return Mutation{ID: MutationID{Origin: origin, Seq: seq}, TS: Timestamp{Wall: at(d).UnixNano()},
 		Call: call("iam:CreateGroup", `{"group_name":"`+group+`"}`)}
 }
 
@@ -189,7 +189,7 @@ func TestStepRejects(t *testing.T) {
 		{"request without vector", Message{Kind: KindPushPullRequest, From: "us-east-2"}, false},
 		{"forged known id", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{forged}}, true},
 		{"same new id twice, different content: the first wins", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{twinA, twinB}}, true},
-		{"valid then malformed: all rejected", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{commitAt(t, "sa-east-1", 2, 0, "z"), {ID: MutationID{"x", 1}}}}, false},
+		{"valid then malformed: all rejected", Message{Kind: KindGossip, From: "ap-southeast-2", Mutations: []Mutation{commitAt(t, "sa-east-1", 2, 0, "z"), {ID: MutationID{Origin: "x", Seq: 1}}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,7 +258,7 @@ func TestVectorAndHas(t *testing.T) {
 		t.Fatalf("received vector %v: want the gap at us-east-2/2 to stop it at 1", v)
 	}
 	n.Tick(at(5 * time.Second))
-	if v := n.Vector(); v["us-east-2"] != 1 || v["ap-southeast-2"] != 1 || !n.Has(ms[1].ID) || n.Has(MutationID{"us-east-2", 2}) {
+	if v := n.Vector(); v["us-east-2"] != 1 || v["ap-southeast-2"] != 1 || !n.Has(ms[1].ID) || n.Has(MutationID{Origin: "us-east-2", Seq: 2}) {
 		t.Fatalf("after apply: vector %v", v)
 	}
 	if err := n.Step(at(6*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{commitAt(t, "us-east-2", 2, 0, "b")}}); err != nil {
@@ -341,7 +341,7 @@ func TestRestoreSkipsBadEntries(t *testing.T) {
 	bad := good
 	bad.Call = call("iam:CreateGroup", `{"group_name":"other"}`)
 	n := newTestNode(t, "eu-west-1", nil)
-	n.Restore([]Mutation{good, bad, {ID: MutationID{"", 0}}})
+	n.Restore([]Mutation{good, bad, {ID: MutationID{Origin: "", Seq: 0}}})
 	if s := n.Stats(); s.Rejected != 2 || s.Conflicts != 1 || !n.Has(good.ID) {
 		t.Fatalf("stats %+v; has %v", s, n.Has(good.ID))
 	}
@@ -394,7 +394,7 @@ func TestGossipChunksByCount(t *testing.T) {
 	n.SetPeers([]string{"p"})
 	var ms []Mutation
 	for i := 1; i <= 3000; i++ {
-		ms = append(ms, Mutation{ID: MutationID{"o", uint64(i)}, TS: Timestamp{Wall: epoch.UnixNano()}, Call: call("x:y", `{}`)})
+		ms = append(ms, Mutation{ID: MutationID{Origin: "o", Seq: uint64(i)}, TS: Timestamp{Wall: epoch.UnixNano()}, Call: call("x:y", `{}`)})
 	}
 	for i := 0; i < len(ms); i += MaxMutationsPerMessage {
 		if err := n.Step(epoch, Message{Kind: KindRepair, From: "p", Mutations: ms[i:min(len(ms), i+MaxMutationsPerMessage)]}); err != nil {
@@ -436,7 +436,7 @@ func TestReadOnlyQueriesAreReads(t *testing.T) {
 			defer wg.Done()
 			for i := range 200 {
 				m := &ms[(g+i)%2]
-				if !n.Has(m.ID) || !n.Knows(m) || n.Has(MutationID{m.ID.Origin, 2}) {
+				if !n.Has(m.ID) || !n.Knows(m) || n.Has(MutationID{Origin: m.ID.Origin, Seq: 2}) {
 					t.Errorf("goroutine %d: wrong answer for %s", g, m.ID)
 					return
 				}

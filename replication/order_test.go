@@ -48,7 +48,7 @@ func TestHLC(t *testing.T) {
 
 func TestTotalOrder(t *testing.T) {
 	mk := func(wall int64, logical uint32, origin string, seq uint64) *Mutation {
-		return &Mutation{ID: MutationID{origin, seq}, TS: Timestamp{wall, logical}}
+		return &Mutation{ID: MutationID{Origin: origin, Seq: seq}, TS: Timestamp{wall, logical}}
 	}
 	tests := []struct {
 		name string
@@ -83,13 +83,20 @@ func TestParseMutationID(t *testing.T) {
 		want    MutationID
 		wantErr bool
 	}{
-		{"us-east-2/17", MutationID{"us-east-2", 17}, false},
-		{"eu-west-1/1", MutationID{"eu-west-1", 1}, false},
+		{"us-east-2/17", MutationID{Origin: "us-east-2", Seq: 17}, false},
+		{"eu-west-1/1", MutationID{Origin: "eu-west-1", Seq: 1}, false},
 		{"us-east-2", MutationID{}, true},
 		{"us-east-2/0", MutationID{}, true},
 		{"us-east-2/x", MutationID{}, true},
 		{"/3", MutationID{}, true},
 		{"a b/3", MutationID{}, true},
+		{"us-east-2@9e3779b97f4a7c15/4", MutationID{Origin: "us-east-2", Epoch: 0x9e3779b97f4a7c15, Seq: 4}, false},
+		{"us-east-2@00000000000000ff/1", MutationID{Origin: "us-east-2", Epoch: 0xff, Seq: 1}, false},
+		{"us-east-2@ff/1", MutationID{}, true},               // not 16 digits
+		{"us-east-2@0000000000000000/1", MutationID{}, true}, // epoch 0 has no "@"
+		{"us-east-2@000000000000000g/1", MutationID{}, true}, // not hex
+		{"@00000000000000ff/1", MutationID{}, true},          // no origin
+		{"us-east-2@00000000000000ff@00000000000000ff/1", MutationID{}, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseMutationID(tt.in)

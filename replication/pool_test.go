@@ -23,7 +23,7 @@ func TestMessagePoolReuses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := NewMessagePool()
 			s := p.get(c.put)
-			s[0] = Mutation{ID: MutationID{"us-east-2", 1}}
+			s[0] = Mutation{ID: MutationID{Origin: "us-east-2", Seq: 1}}
 			p.Put(s)
 			got := p.get(c.take)
 			if len(got) != c.take {

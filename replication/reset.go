@@ -40,7 +40,7 @@ type nodeBuffers struct {
 	streams  rumorQueue
 	numNodes func() int
 	ready    Ready
-	answered map[string]bool
+	answered map[string]VersionVector
 	sights   map[string]peerSight
 }
 

@@ -30,9 +30,9 @@ const (
 	// Lost: no region, kept log or message holds it any more (its origin
 	// crashed with its state first); see Sim.Lost. Nothing can bring it.
 	Lost
-	// Conflict: the region holds another mutation under its ID (an origin
-	// that lost its state reused the sequence number); the conflict is
-	// counted, not repaired.
+	// Conflict: the region holds another mutation under its ID (forged or
+	// corrupted: an origin that lost its state commits in a new epoch and
+	// never reuses an id); the conflict is counted.
 	Conflict
 	// CutOff: not received, and a network fault (a partition) cuts the
 	// region off from every live region that holds it: neither gossip nor

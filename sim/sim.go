@@ -201,6 +201,9 @@ type region struct {
 	// the logged mutations the region had not applied yet: Restore makes
 	// them visible, and the simulator reports those applies (see Restart).
 	unapplied []replication.Mutation
+	// epoch is the epoch of the region's commits: 0 until it loses its
+	// state, a new one at every lost-state restart.
+	epoch uint64
 	// pcg and rng are the node's random source, reseeded at every start.
 	pcg *rand.PCG
 	rng *rand.Rand
@@ -254,7 +257,6 @@ type Sim struct {
 	// the first crash that loses state (the only way a commit can be lost).
 	committed    []replication.Mutation
 	lostPossible bool
-	truthSeq     map[string]uint64 // commits per origin, numbering the truth's copies
 	// wallNow caches wall(wallAt) for the current instant.
 	wallAt  time.Duration
 	wallNow time.Time
@@ -332,7 +334,6 @@ func (s *Sim) init(cfg Config) {
 
 		memberRegion: old.memberRegion[:0],
 		committed:    zeroed(old.committed),
-		truthSeq:     old.truthSeq,
 		pcg:          old.pcg,
 		truthPCG:     old.truthPCG,
 		seen:         old.seen,
@@ -343,7 +344,6 @@ func (s *Sim) init(cfg Config) {
 	clear(s.index)
 	clear(s.faults)
 	clear(s.bad)
-	clear(s.truthSeq)
 	if s.pcg == nil {
 		s.pcg, s.truthPCG = &rand.PCG{}, &rand.PCG{}
 	}
@@ -418,7 +418,14 @@ func (s *Sim) startNode(i int, lostState bool) {
 		r.pcg = &rand.PCG{}
 		r.rng = rand.New(r.pcg)
 	}
-	r.pcg.Seed(s.rand.Uint64(), uint64(i))
+	seed := s.rand.Uint64()
+	r.pcg.Seed(seed, uint64(i))
+	if lostState {
+		// A lost log starts a new epoch, so no id is issued twice. It is
+		// derived from the start's seed rather than drawn, so runs without
+		// lost state draw exactly what they drew before epochs.
+		r.epoch = newEpoch(seed, uint64(r.gen))
+	}
 	cfg := replication.Config{
 		Region:    r.name,
 		Gossip:    s.cfg.Gossip,
@@ -427,6 +434,7 @@ func (s *Sim) startNode(i int, lostState bool) {
 		Initial:   s.cfg.Initial,
 		Start:     s.wall(s.now),
 		LostState: lostState,
+		Epoch:     r.epoch,
 
 		PullOnSight: s.cfg.PullOnSight,
 		Acks:        s.cfg.Acks,
@@ -441,6 +449,19 @@ func (s *Sim) startNode(i int, lostState bool) {
 	r.node.SetMessagePool(s.pool)
 	r.deadline = -1
 	s.drain(i)
+}
+
+// newEpoch derives a non-zero epoch from a start's seed and generation
+// (splitmix64's finalizer).
+func newEpoch(seed, gen uint64) uint64 {
+	z := seed + gen*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	if z == 0 {
+		z = 1
+	}
+	return z
 }
 
 // membership is the sorted list of live regions, built once per membership
@@ -624,19 +645,9 @@ func (s *Sim) Commit(regionName string, c controlplane.Call) (replication.Mutati
 	if err != nil {
 		return m, err
 	}
-	// The truth takes the committed mutation as is, but numbered by the
-	// truth's own count of the origin's commits: the same number, except
-	// after the origin lost its state and, unable to know of a commit no
-	// region kept, reused that commit's sequence number (see Lost). Both
-	// commits are part of the truth; a shared ID would make the truth
-	// drop the second as a conflict.
-	if s.truthSeq == nil {
-		s.truthSeq = map[string]uint64{}
-	}
-	s.truthSeq[m.ID.Origin]++
-	tm := m
-	tm.ID.Seq = s.truthSeq[m.ID.Origin]
-	_ = s.truth.Step(s.wall(s.now), replication.Message{Kind: replication.KindRepair, From: regionName, Mutations: []replication.Mutation{tm}})
+	// The truth takes the committed mutation as is: an origin that lost
+	// its state commits in a new epoch, so ids are never reused.
+	_ = s.truth.Step(s.wall(s.now), replication.Message{Kind: replication.KindRepair, From: regionName, Mutations: []replication.Mutation{m}})
 	s.truth.Tick(s.wall(s.now))
 	_ = s.truth.Ready()
 	s.committed = append(s.committed, m)

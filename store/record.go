@@ -58,7 +58,8 @@ type scanned struct {
 	intact  [][2]int64 // [start, end) of each intact record, in file order
 	damage  []Damage   // SavedAs empty
 	kept    int        // intact records after the first damage
-	foreign bool       // no magic and no intact record where the first should be
+	foreign bool       // no header and no intact record where the first should be
+	epoch   uint64     // the header's epoch (0 for a damaged header: a rewrite draws a new one)
 }
 
 // scan reads every intact record of a log file and locates the damage
@@ -70,18 +71,26 @@ type scanned struct {
 // tail.
 func scan(data []byte) scanned {
 	var sc scanned
-	off := int64(len(magic))
-	if len(data) < len(magic) || string(data[:len(magic)]) != magic {
-		if len(data) <= len(magic) {
+	hl, epoch, ok := parseHeader(data)
+	off := int64(hl)
+	sc.epoch = epoch
+	if !ok {
+		// The header is damaged: this is our log if a record follows
+		// where either header would end.
+		off = -1
+		for _, n := range []int{header2Len, len(magic)} {
+			if len(data) > n {
+				if _, _, bad, _ := decodeRecord(data[n:]); bad == "" {
+					off = int64(n)
+					break
+				}
+			}
+		}
+		if off < 0 {
 			sc.foreign = true
 			return sc
 		}
-		if _, _, bad, _ := decodeRecord(data[len(magic):]); bad != "" {
-			sc.foreign = true
-			return sc
-		}
-		// The header is damaged but a record follows it: this is our log.
-		sc.damage = append(sc.damage, Damage{Record: 1, Offset: 0, Length: int64(len(magic)), Reason: "bad file header"})
+		sc.damage = append(sc.damage, Damage{Record: 1, Offset: 0, Length: off, Reason: "bad file header"})
 	}
 	for off < int64(len(data)) {
 		m, size, bad, _ := decodeRecord(data[off:])

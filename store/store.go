@@ -9,6 +9,8 @@ package store
 
 import (
 	"bufio"
+	cryptorand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -25,8 +27,9 @@ import (
 
 // File layout:
 //
-//	file   = magic record*
-//	magic  = "IAMPLOG1"
+//	file   = header record*
+//	header = "IAMPLOG1"                                  (a log from before epochs: epoch 0)
+//	       | "IAMPLOG2" epoch(uint64 BE) crc32c(uint32 BE, of the 16 bytes before it)
 //	record = length(uint32 BE) crc32c(uint32 BE, of payload) payload
 //	payload = replication wire form of a one-mutation KindRepair message
 //
@@ -34,8 +37,10 @@ import (
 // mutation's argument bytes must survive exactly: peers compare a known
 // mutation byte for byte, and a re-encoded JSON document would look forged.
 const (
-	magic      = "IAMPLOG1"
-	headerSize = 8
+	magic      = "IAMPLOG1" // epoch 0, read and appended to as it is
+	magic2     = "IAMPLOG2" // with the log's epoch
+	header2Len = len(magic2) + 8 + 4
+	headerSize = 8 // of a record
 	// MaxRecordBytes bounds one record, so a corrupt length field cannot
 	// make replay allocate gigabytes.
 	MaxRecordBytes = replication.MaxMessageBytes
@@ -172,6 +177,8 @@ type Log struct {
 	noSync   bool
 	closed   bool
 	syncHook func(time.Duration)
+	epoch    uint64
+	newEpoch uint64 // Options.NewEpoch
 }
 
 // Options tunes Open.
@@ -187,9 +194,54 @@ type Options struct {
 	// log (mutations.log.corrupt-OFFSET), and the log is rewritten without
 	// them atomically (temporary file, fsync, rename, directory fsync).
 	// Without it such a log is refused with a *CorruptError. A torn tail
-	// is cut off either way.
+	// is cut off either way. A rewritten log starts a new epoch: the
+	// damaged records may have been this region's own commits, whose
+	// sequence numbers it must not issue again.
 	Recover bool
+	// NewEpoch is the epoch written into a new log's header, and into a
+	// log rewritten by Recover (replication.MutationID.Epoch). 0 draws a
+	// random one (crypto/rand): a wiped disk must never come back with an
+	// epoch it had, whatever the seed of the node's other randomness.
+	NewEpoch uint64
 }
+
+// newEpoch returns e, or a random non-zero epoch when e is 0.
+func newEpoch(e uint64) (uint64, error) {
+	for e == 0 {
+		var b [8]byte
+		if _, err := cryptorand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("store: draw an epoch: %w", err)
+		}
+		e = binary.BigEndian.Uint64(b[:])
+	}
+	return e, nil
+}
+
+// appendHeader appends the header of a log of the given epoch.
+func appendHeader(b []byte, epoch uint64) []byte {
+	b = append(b, magic2...)
+	b = binary.BigEndian.AppendUint64(b, epoch)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[len(b)-16:], castagnoli))
+}
+
+// parseHeader reads a log's header: its length and epoch, ok false if the
+// bytes are no intact header.
+func parseHeader(data []byte) (n int, epoch uint64, ok bool) {
+	switch {
+	case len(data) >= len(magic) && string(data[:len(magic)]) == magic:
+		return len(magic), 0, true
+	case len(data) >= header2Len && string(data[:len(magic2)]) == magic2:
+		if crc32.Checksum(data[:16], castagnoli) != binary.BigEndian.Uint32(data[16:header2Len]) {
+			return 0, 0, false
+		}
+		return header2Len, binary.BigEndian.Uint64(data[8:16]), true
+	}
+	return 0, 0, false
+}
+
+// Epoch returns the log's epoch: the epoch of the region's own commits
+// while it runs on this log (0 for a log from before epochs).
+func (l *Log) Epoch() uint64 { return l.epoch }
 
 // Open opens (creating if needed) the log in dir, replays it and returns
 // the mutations it holds in append order, with a Recovery that says what
@@ -217,7 +269,7 @@ func Open(dir string, opts Options) (*Log, []replication.Mutation, Recovery, err
 		lock.Close()
 		return nil, nil, Recovery{}, fmt.Errorf("store: open log: %w", err)
 	}
-	l := &Log{f: f, lock: lock, noSync: opts.NoSync, syncHook: opts.OnSync}
+	l := &Log{f: f, lock: lock, noSync: opts.NoSync, syncHook: opts.OnSync, newEpoch: opts.NewEpoch}
 	muts, rec, err := l.replay(path, opts.Recover)
 	if err != nil {
 		l.f.Close()
@@ -235,8 +287,14 @@ func (l *Log) replay(path string, recoverDamage bool) ([]replication.Mutation, R
 		return nil, Recovery{}, fmt.Errorf("store: stat log: %w", err)
 	}
 	if st.Size() == 0 {
-		// New log: write the magic and make the file's existence durable.
-		if _, err := l.f.Write([]byte(magic)); err != nil {
+		// New log: a new epoch. Write the header and make the file's
+		// existence durable.
+		ep, err := newEpoch(l.newEpoch)
+		if err != nil {
+			return nil, Recovery{}, err
+		}
+		hdr := appendHeader(nil, ep)
+		if _, err := l.f.Write(hdr); err != nil {
 			return nil, Recovery{}, fmt.Errorf("store: write header: %w", err)
 		}
 		if err := l.sync(); err != nil {
@@ -245,7 +303,7 @@ func (l *Log) replay(path string, recoverDamage bool) ([]replication.Mutation, R
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			return nil, Recovery{}, err
 		}
-		l.size = int64(len(magic))
+		l.size, l.epoch = int64(len(hdr)), ep
 		return nil, Recovery{}, nil
 	}
 	data := make([]byte, st.Size())
@@ -275,6 +333,7 @@ func (l *Log) replay(path string, recoverDamage bool) ([]replication.Mutation, R
 	}
 	muts := sc.muts
 	l.records = len(muts)
+	l.epoch = sc.epoch
 	switch {
 	case corrupt:
 		if err := l.rewrite(path, data, sc); err != nil {
@@ -311,8 +370,16 @@ func (l *Log) rewrite(path string, data []byte, sc scanned) error {
 		return fmt.Errorf("store: rewrite log: %w", err)
 	}
 	w := bufio.NewWriterSize(out, 64<<10)
-	_, err = w.WriteString(magic)
-	size := int64(len(magic))
+	ep, err := newEpoch(l.newEpoch)
+	if err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	l.epoch = ep
+	hdr := appendHeader(nil, ep)
+	_, err = w.Write(hdr)
+	size := int64(len(hdr))
 	for _, r := range sc.intact {
 		if err == nil {
 			_, err = w.Write(data[r[0]:r[1]])

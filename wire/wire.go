@@ -107,6 +107,25 @@ type ViewInfo struct {
 	// receives at once. `scenario run --cluster` compares it with the
 	// scenario's model.
 	Propagation string `json:"propagation,omitempty"`
+	// Conflicts counts the ids this region met with two different
+	// mutations (iamprop_gossip_conflicts_total); RecentConflicts lists the
+	// latest. Any makes /readyz answer "degraded".
+	Conflicts       uint64         `json:"conflicts"`
+	RecentConflicts []ConflictInfo `json:"recent_conflicts,omitempty"`
+	// Lost counts own commits of earlier epochs that no peer held when
+	// this region recovered from a lost log (iamprop_mutations_lost_total).
+	Lost uint64 `json:"lost"`
+}
+
+// ConflictInfo is one conflict as /v1/view shows it: the id, the content
+// hashes of the mutation kept and the one dropped (the same in every
+// region that met it), when and from which peer.
+type ConflictInfo struct {
+	ID      string    `json:"id"`
+	Kept    string    `json:"kept"`
+	Dropped string    `json:"dropped"`
+	At      time.Time `json:"at"`
+	From    string    `json:"from,omitempty"`
 }
 
 // Counts summarises a view; the fields are those of controlplane.Counts
@@ -145,6 +164,10 @@ type MutationStatus struct {
 	// Complete is true only when every region of the cluster has applied
 	// the mutation.
 	Complete bool `json:"complete"`
+	// Lost says the commit under this id was lost with its origin's disk
+	// (no region held it when the origin recovered, in a new epoch): what
+	// regions "applied" is the no-op filler that took its id.
+	Lost bool `json:"lost,omitempty"`
 	// Applied maps each region known to have applied it to when.
 	Applied map[string]time.Time `json:"applied"`
 	// Pending lists every region not known to have applied it: those

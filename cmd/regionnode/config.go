@@ -58,6 +58,7 @@ type config struct {
 	Insecure       bool          `yaml:"insecure"`
 	NoSync         bool          `yaml:"no-sync"`
 	Recover        bool          `yaml:"recover"`
+	ExpectPeers    bool          `yaml:"expect_peers"`
 	Seed           uint64        `yaml:"seed"`
 
 	// Secrets, read from the files above or from IAMPROP_GOSSIP_KEY
@@ -129,6 +130,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&f.Insecure, "insecure", false, "allow binding a non-loopback address without a gossip key, an API token or TLS (not for production)")
 	fs.BoolVar(&f.NoSync, "no-sync", false, "skip fsync of the mutation log (benchmarks only: a crash may lose acknowledged mutations)")
 	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
+	fs.BoolVar(&f.ExpectPeers, "expect-peers", false, "this region is one of several: started without its log's content (new or wiped), refuse writes until it heard from its peers, even without --join")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -270,6 +272,8 @@ func (c *config) set(name, v string) error {
 		c.NoSync, err = strconv.ParseBool(v)
 	case "recover":
 		c.Recover, err = strconv.ParseBool(v)
+	case "expect-peers":
+		c.ExpectPeers, err = strconv.ParseBool(v)
 	case "seed":
 		c.Seed, err = strconv.ParseUint(v, 10, 64)
 	default:

@@ -55,6 +55,16 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "recover not a bool", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_RECOVER": "maybe"}, err: "recover"},
+		{name: "expect peers by flag", args: []string{"--region", "a", "--expect-peers"}, check: func(t *testing.T, c config) {
+			if !c.ExpectPeers {
+				t.Errorf("--expect-peers not set: %+v", c)
+			}
+		}},
+		{name: "expect peers from env", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_EXPECT_PEERS": "true"}, check: func(t *testing.T, c config) {
+			if !c.ExpectPeers {
+				t.Errorf("IAMPROP_EXPECT_PEERS=true not applied: %+v", c)
+			}
+		}},
 		{name: "env sets what flags do not", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_HTTP": "127.0.0.1:9999", "IAMPROP_JOIN": "127.0.0.1:1,127.0.0.1:2", "IAMPROP_GOSSIP_INTERVAL": "30ms"},
 			check: func(t *testing.T, c config) {
 				if c.HTTP != "127.0.0.1:9999" || len(c.Join) != 2 || c.GossipInterval != 30*time.Millisecond {

@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	lc := live.Config{
 		Region: cfg.Region, BindAddr: host, BindPort: port, Join: cfg.Join, HTTPAddr: ln.Addr().String(),
-		DataDir: cfg.DataDir, NoSync: cfg.NoSync, Recover: cfg.Recover, GossipKey: cfg.gossipKey, ClusterLabel: cfg.ClusterLabel,
+		DataDir: cfg.DataDir, NoSync: cfg.NoSync, Recover: cfg.Recover, ExpectPeers: cfg.ExpectPeers, GossipKey: cfg.gossipKey, ClusterLabel: cfg.ClusterLabel,
 		Preset: cfg.Preset, Initial: initial, Seed: cfg.Seed, Logger: log, Registerer: reg,
 		Tune: func(c *memberlist.Config) {
 			if cfg.GossipInterval > 0 {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/iamprop/iamprop/apiclient"
+	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/wire"
 )
 
@@ -687,12 +688,12 @@ func waitMutation(ctx context.Context, cls []*apiclient.Client, id string, timeo
 	return res, nil
 }
 
-// validMutationID checks the "origin/seq" form locally, so a typo is
+// validMutationID checks the id's form locally (replication's own parser:
+// "origin/seq", or "origin@epoch/seq" after a lost log), so a typo is
 // invalid input (exit 2) whatever the nodes' state.
 func validMutationID(id string) error {
-	origin, seq, ok := strings.Cut(id, "/")
-	if !ok || wire.ValidRegion(origin) != nil || seq == "" || strings.TrimLeft(seq, "0123456789") != "" || strings.Trim(seq, "0") == "" {
-		return fmt.Errorf("mutation id %q: want ORIGIN/SEQ, e.g. us-east-2/17 (the \"id\" of a commit)", id)
+	if _, err := replication.ParseMutationID(id); err != nil {
+		return fmt.Errorf("mutation id %q: want ORIGIN/SEQ or ORIGIN@EPOCH/SEQ, e.g. us-east-2/17 (the \"id\" of a commit): %v", id, err)
 	}
 	return nil
 }

@@ -172,7 +172,7 @@ func TestClusterCommandsAgainstRegionnodes(t *testing.T) {
 	expectRun(t, []string{"cluster", "status", "--nodes", all}, 0,
 		[]string{"us-east-2", "eu-west-1", "ap-southeast-2", "3 alive"}, nil)
 
-	out, _ := expectRun(t, []string{"cluster", "commit", "--nodes", all, "--json", "iam:CreateUser", `{"user_name":"alice"}`}, 0, []string{`"id": "us-east-2/`}, nil)
+	out, _ := expectRun(t, []string{"cluster", "commit", "--nodes", all, "--json", "iam:CreateUser", `{"user_name":"alice"}`}, 0, []string{`"id": "us-east-2@`}, nil)
 	var first struct{ ID string }
 	if err := json.Unmarshal([]byte(out), &first); err != nil || first.ID == "" {
 		t.Fatalf("commit --json: %v: %q", err, out)
@@ -184,7 +184,7 @@ func TestClusterCommandsAgainstRegionnodes(t *testing.T) {
 			t.Errorf("progress does not name %s:\n%s", r, progress)
 		}
 	}
-	expectRun(t, []string{"cluster", "view", "--nodes", all}, 0, []string{"us-east-2:1"}, nil)
+	expectRun(t, []string{"cluster", "view", "--nodes", all}, 0, []string{"us-east-2@", ":1 "}, nil)
 	expectRun(t, []string{"cluster", "authorize", "--nodes", all, "--principal", "arn:aws:iam::111122223333:user/alice",
 		"--action", "iam:GetUser", "--resource", "arn:aws:iam::111122223333:user/alice", "--token", first.ID}, 0,
 		[]string{"ImplicitDeny", "eu-west-1"}, nil)

@@ -1,0 +1,125 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/replication"
+)
+
+// TestWipedSeedWithoutJoinNeverReusesAnID: the first region of a cluster
+// runs without --join (as the quick start does). Cut off and restarted
+// with its disk wiped, by the same command, it may refuse writes until it
+// heard from its peers, but a commit it accepts must never carry an id it
+// issued before the wipe.
+func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
+	const a = "us-east-2"
+	c := startCluster(t, []string{a, "eu-west-1", "ap-southeast-2"}, ClusterOptions{DataDir: t.TempDir()})
+	if len(c.Node(a).Config().Join) != 0 {
+		t.Fatal("setup: the first region was told to join")
+	}
+	before := map[replication.MutationID]bool{}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		m, err := c.Commit(a, createUser(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[m.ID] = true
+		within(t, 10*time.Second, "applied everywhere", func(ctx context.Context) error { return c.WaitApplied(ctx, m.ID) })
+	}
+	cut := FaultSpec{Partition: [][]string{{a}, {"eu-west-1", "ap-southeast-2"}}}
+	if err := c.SetFaults(cut); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Crash(a); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Node(a).Config()
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(time.Second) })
+	n.SetFaults(cut)
+	m, err := n.Commit(createUser("after-wipe"))
+	if err != nil {
+		t.Fatalf("without --expect-peers a lone seed accepts writes: %v", err)
+	}
+	if before[m.ID] {
+		t.Errorf("the wiped seed reused id %s", m.ID)
+	}
+}
+
+// TestWipedSeedExpectingPeersWaitsForThem: the same seed started with
+// ExpectPeers (--expect-peers) refuses writes, saying why, while it has
+// heard from no peer; once the partition heals and the others' state is
+// in, it commits, in a new epoch, against a view that holds their
+// mutations.
+func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
+	const a, b = "us-east-2", "eu-west-1"
+	c := startCluster(t, []string{a, b, "ap-southeast-2"}, ClusterOptions{DataDir: t.TempDir()})
+	old, err := c.Commit(a, createUser("u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp, err := c.Commit(b, controlplane.Call{Action: "iam:CreateGroup", Account: acct, Args: json.RawMessage(`{"group_name":"ops"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "applied everywhere", func(ctx context.Context) error {
+		if err := c.WaitApplied(ctx, old.ID); err != nil {
+			return err
+		}
+		return c.WaitApplied(ctx, grp.ID)
+	})
+	cut := FaultSpec{Partition: [][]string{{a}, {b, "ap-southeast-2"}}}
+	if err := c.SetFaults(cut); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Crash(a); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Node(a).Config()
+	cfg.ExpectPeers = true
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(time.Second) })
+	n.SetFaults(cut)
+	join := controlplane.Call{Action: "iam:AddUserToGroup", Account: acct, Args: json.RawMessage(`{"group_name":"ops","user_name":"u1"}`)}
+	if _, err := n.Commit(join); !errors.Is(err, ErrCatchingUp) || !strings.Contains(err.Error(), "heard from no peer") {
+		t.Fatalf("the wiped seed, cut off: commit error %v, want ErrCatchingUp saying it heard from no peer", err)
+	}
+	// Heal: the others reconnect to it (memberlist rejoins them).
+	n.SetFaults(FaultSpec{})
+	if err := c.SetFaults(FaultSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	var m replication.Mutation
+	within(t, 30*time.Second, "the seed commits once it holds the others' state", func(ctx context.Context) error {
+		return poll(ctx, func() bool {
+			m, err = n.Commit(join)
+			return err == nil
+		})
+	})
+	if m.ID.Epoch == old.ID.Epoch || m.ID.Seq != 1 {
+		t.Errorf("first commit after the wipe is %s, want the first of a new epoch (the old one was %s)", m.ID, old.ID)
+	}
+}
