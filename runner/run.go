@@ -11,7 +11,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/iamprop/iamprop/api"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
@@ -33,11 +32,10 @@ type Options struct {
 	// Cluster, when set, runs the one trial on external regionnode
 	// processes, one API URL per region; Token is their API token.
 	Cluster []string
-	Token   string
-	// ClusterTLS adds to Token what https:// nodes with tokens by role
-	// need: the read and admin tokens (faults), a CA file and a client
-	// certificate. Its Token, if empty, is Token.
-	ClusterTLS api.ClientOptions
+	// RealTime provides the clusters of Live and Cluster runs (package
+	// runner/realtime, which holds the nodes' credentials for Cluster);
+	// without it only the simulator runs.
+	RealTime RealTime
 	// Metrics, when set, receives each trial's exposure windows and stale
 	// decisions as the trial is measured (ServeMetrics serves them); in
 	// --live mode the in-process regions register their metrics beside them.
@@ -165,9 +163,15 @@ func backendFor(opts Options) (backend, error) {
 		if opts.Trials != 1 {
 			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
 		}
-		return clusterBackend{urls: opts.Cluster, client: opts.clientOptions()}, nil
+		if opts.RealTime == nil {
+			return nil, errNoRealTime
+		}
+		return clusterBackend{rt: opts.RealTime, urls: opts.Cluster}, nil
 	case opts.Live:
-		return liveBackend{metrics: opts.Metrics}, nil
+		if opts.RealTime == nil {
+			return nil, errNoRealTime
+		}
+		return liveBackend{rt: opts.RealTime, metrics: opts.Metrics}, nil
 	}
 	return simBackend{}, nil
 }
@@ -417,13 +421,4 @@ func (a *aggregate) finish() *report.Run {
 		}
 	}
 	return run
-}
-
-// clientOptions merges Token into ClusterTLS.
-func (o Options) clientOptions() api.ClientOptions {
-	co := o.ClusterTLS
-	if co.Token == "" {
-		co.Token = o.Token
-	}
-	return co
 }

@@ -1,4 +1,4 @@
-package runner
+package realtime
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/internal/loopback"
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -25,7 +26,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "regionnode")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/regionnode").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/regionnode").CombinedOutput(); err != nil {
 		t.Fatalf("building regionnode: %v\n%s", err, out)
 	}
 	token := "test-token-0123456789abcdef"
@@ -75,7 +76,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token})
+	run, err := runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: token}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 
 	// The nodes now hold state: a second run is refused with a clear reason.
-	if _, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
+	if _, err := runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: token}}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
 		t.Errorf("second run on a used cluster: err = %v, want a 'fresh nodes' error", err)
 	}
 }
