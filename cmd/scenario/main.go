@@ -52,6 +52,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newChaosCmd(),
 		newReplayCmd(),
 		newLintCmd(),
+		newPlaygroundCmd(),
 	)
 	return root
 }
