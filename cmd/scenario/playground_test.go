@@ -23,7 +23,7 @@ import (
 )
 
 // chromiumPath finds Chromium, or skips (fails with CI=true) without it.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	for _, c := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(c); err == nil {
@@ -38,6 +38,32 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// playgroundBrowser builds the site, serves it on loopback and opens a
+// headless Chromium tab; it returns the tab and the site's URL.
+func playgroundBrowser(tb testing.TB) (context.Context, string) {
+	tb.Helper()
+	chromium := chromiumPath(tb)
+	dir := tb.TempDir()
+	ctx0, cancel0 := context.WithTimeout(context.Background(), 20*time.Minute)
+	tb.Cleanup(cancel0)
+	if _, err := sitebuild.Write(ctx0, dir, ""); err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	tb.Cleanup(srv.Close)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx0,
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(tb.TempDir()), chromedp.WindowSize(1400, 1000))
+	tb.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(alloc)
+	tb.Cleanup(cancelTab)
+	return ctx, srv.URL
+}
+
 // TestPlaygroundInChromium builds the site, serves it on loopback and
 // drives headless Chromium the way a learner does: load, pick a scenario
 // (from the keyboard), edit the delay, run, read the result, follow the
@@ -50,30 +76,11 @@ func TestPlaygroundInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the WebAssembly module and drives Chromium; skipped with -short")
 	}
-	chromium := chromiumPath(t)
-	dir := t.TempDir()
-	ctx0, cancel0 := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel0()
-	if _, err := sitebuild.Write(ctx0, dir, ""); err != nil {
-		t.Fatal(err)
-	}
+	ctx, base := playgroundBrowser(t)
 	shots := os.Getenv("PLAYGROUND_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer srv.Close()
-
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx0,
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(alloc)
-	defer cancelTab()
 
 	var mu sync.Mutex
 	var problems, foreign []string
@@ -102,7 +109,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 			}
 		case *network.EventRequestWillBeSent:
 			u := e.Request.URL
-			if !strings.HasPrefix(u, srv.URL+"/") && !strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
+			if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
 				foreign = append(foreign, u)
 			}
 		}
@@ -159,7 +166,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	}
 
 	// Load, pick a scenario from the keyboard, edit the delay, run.
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"),
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`#library button[data-name="revoke-race"]`),
 		chromedp.Focus(`#library button[data-name="public-s3-bucket"]`),
 		chromedp.KeyEvent("\r"),
@@ -248,7 +255,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 		}
 		seed := fmt.Sprint(i * 3) // 0 is the scenario's own seed
 		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"),
-			chromedp.Navigate(fmt.Sprintf("%s/#scenario=%s&seed=%s&trials=%d", srv.URL, name, seed, trials))); err != nil {
+			chromedp.Navigate(fmt.Sprintf("%s/#scenario=%s&seed=%s&trials=%d", base, name, seed, trials))); err != nil {
 			t.Fatal(err)
 		}
 		got := waitReport(5 * time.Minute)
@@ -266,4 +273,35 @@ func TestPlaygroundInChromium(t *testing.T) {
 	if len(foreign) > 0 {
 		t.Errorf("requests left the loopback server: %v", foreign)
 	}
+}
+
+// BenchmarkPlaygroundPublicBucket10k times 10,000 trials of the public
+// bucket case in the browser (one Web Worker, one thread), from the URL to
+// report-json, against the same run of the CLI (all cores). The figures are
+// in docs/benchmarks.md:
+//
+//	go test ./cmd/scenario -run '^$' -bench PlaygroundPublicBucket10k -benchtime 1x
+func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
+	const url = "/#scenario=public-s3-bucket&seed=1&trials=10000"
+	ctx, base := playgroundBrowser(b)
+	var browser, cliTime time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+url)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("report-json").textContent.length > 0`,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Minute))); err != nil {
+			b.Fatal(err)
+		}
+		browser += time.Since(start)
+		start = time.Now()
+		if code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json"); code > 1 {
+			b.Fatal(errOut)
+		}
+		cliTime += time.Since(start)
+	}
+	b.ReportMetric(browser.Seconds()/float64(b.N), "browser-s/op")
+	b.ReportMetric(cliTime.Seconds()/float64(b.N), "cli-s/op")
+	b.ReportMetric(browser.Seconds()/cliTime.Seconds(), "browser/cli")
 }
