@@ -305,3 +305,19 @@ func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 	b.ReportMetric(cliTime.Seconds()/float64(b.N), "cli-s/op")
 	b.ReportMetric(browser.Seconds()/cliTime.Seconds(), "browser/cli")
 }
+
+// playground needs somewhere to put the site: --out or --serve.
+func TestPlaygroundFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"neither out nor serve", []string{"playground"}, "give --out DIR to write the site, or --serve"},
+		{"an argument", []string{"playground", "site"}, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectRun(t, tc.args, 2, nil, []string{tc.wantErr})
+		})
+	}
+}
