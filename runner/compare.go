@@ -82,6 +82,8 @@ type CompareOptions struct {
 	Resolution time.Duration
 	// Progress, when set, is called after each live trial.
 	Progress func(done, total int)
+	// RealTime starts the live clusters (package runner/realtime).
+	RealTime RealTime
 }
 
 // Comparison is one scenario run live and in the simulator: one row per
@@ -125,7 +127,7 @@ func Compare(ctx context.Context, sc *scenarios.Scenario, o CompareOptions) (*Co
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	live, err := collect(Options{Seed: o.Seed, Trials: max(1, o.LiveTrials), Live: true, Progress: o.Progress})
+	live, err := collect(Options{Seed: o.Seed, Trials: max(1, o.LiveTrials), Live: true, Progress: o.Progress, RealTime: o.RealTime})
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
 	}

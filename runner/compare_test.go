@@ -1,11 +1,8 @@
 package runner
 
 import (
-	"context"
 	"math"
 	"testing"
-
-	"github.com/iamprop/iamprop/scenarios"
 )
 
 func TestKSDistance(t *testing.T) {
@@ -55,43 +52,5 @@ func TestMedianRelativeError(t *testing.T) {
 				t.Fatalf("MedianRelativeError(%v, %v) = %v, want %v", tc.predicted, tc.measured, got, tc.want)
 			}
 		})
-	}
-}
-
-// TestCompareSmoke runs a handful of live trials of one scaled library
-// scenario against the simulator and checks the plumbing only: every row
-// has samples on both sides and finite statistics. The full comparison is
-// `go run ./sim/cmd/simvslive` (docs/validation.md).
-func TestCompareSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("live trials take real time")
-	}
-	sc, err := scenarios.LoadLibrary("revoke-race")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Compare(context.Background(), Scale(sc, 0.05), CompareOptions{LiveTrials: 3, SimTrials: 20, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.LiveTrials != 3 || c.SimTrials != 20 || len(c.Rows) == 0 {
-		t.Fatalf("got %d live and %d sim trials, %d rows; want 3, 20 and some rows", c.LiveTrials, c.SimTrials, len(c.Rows))
-	}
-	lags := 0
-	for _, r := range c.Rows {
-		if len(r.Sim) == 0 || len(r.Live) == 0 {
-			t.Errorf("%s %s: %d sim and %d live values; want both non-empty", r.Metric, r.Name, len(r.Sim), len(r.Live))
-		}
-		for _, v := range []float64{r.MedianSim, r.MedianLive, r.KS} {
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-				t.Errorf("%s %s: statistic %v is not a finite non-negative number", r.Metric, r.Name, v)
-			}
-		}
-		if r.Metric == "lag" {
-			lags++
-		}
-	}
-	if lags == 0 {
-		t.Errorf("no lag row: the live trials applied nothing")
 	}
 }

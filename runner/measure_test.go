@@ -57,7 +57,7 @@ func TestMeasureImportsNoDriver(t *testing.T) {
 		{"measure.go", false},
 		{"simulator.go", true},
 		{"realtime.go", true},
-		{"live.go", true},
+		{"realtime/live.go", true},
 	} {
 		found := driverTraits(t, tc.file)
 		if tc.driver != (len(found) > 0) {

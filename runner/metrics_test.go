@@ -1,20 +1,17 @@
 package runner
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
-	"github.com/iamprop/iamprop/scenarios"
 )
 
 func TestMetricsAddrDefaultsToLoopback(t *testing.T) {
@@ -81,82 +78,4 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// A live run with a metrics server serves the in-process nodes' metrics
-// while the trial runs and the runner's measurements once it is measured:
-// the exposure window of the delayed region and the stale allows it served.
-func TestLiveRunServesMetrics(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time cluster test; skipped with -short")
-	}
-	src := strings.NewReplacer("NAME", "live-metrics", "DELAY", "1s", "duration: 30s", "duration: 3s",
-		"until: 30s", "until: 3s").Replace(bucketCase)
-	sc, err := scenarios.Parse("live-metrics.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ServeMetrics("0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
-	if !strings.HasPrefix(srv.Addr, "127.0.0.1:") {
-		t.Errorf("listening on %s, want loopback", srv.Addr)
-	}
-	done := make(chan error, 1)
-	var run *report.Run
-	go func() {
-		var err error
-		run, err = Run(context.Background(), sc, Options{Trials: 1, Live: true, Metrics: srv.Metrics})
-		done <- err
-	}()
-	// During the trial (however long the cluster takes to start on a
-	// loaded machine): the nodes' series, the runner's at zero.
-	sawNodes := false
-	var runErr error
-poll:
-	for !sawNodes {
-		select {
-		case runErr = <-done:
-			break poll
-		case <-time.After(50 * time.Millisecond):
-		}
-		m := scrape(t, srv.Addr)
-		sawNodes = m["iamprop_mutations_committed_total"] > 0 && m["iamprop_run_trials"] == 0
-	}
-	if !sawNodes {
-		t.Error("the in-process nodes' metrics were not served during the trial")
-	} else {
-		runErr = <-done
-	}
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
-	m := scrape(t, srv.Addr)
-	p := run.Probes[0]
-	for _, c := range []struct {
-		name string
-		want float64
-	}{
-		{"iamprop_run_trials", 1},
-		{"iamprop_run_passed", 1},
-		{"iamprop_run_converged", 1},
-		{"iamprop_exposure_window_seconds/attacker-read_count", 1},
-		{"iamprop_exposure_window_seconds/attacker-read_sum", p.ExposureSeconds.Max},
-		{"iamprop_stale_decisions_total/exposure/attacker-read", float64(p.StaleAllows)},
-		{"iamprop_probe_requests_total/attacker-read", float64(p.Requests)},
-		{"iamprop_stale_decisions_total/exposure/attacker-read-home", 0},
-	} {
-		got, ok := m[c.name]
-		if !ok || got < c.want-1e-6 || got > c.want+1e-6 {
-			t.Errorf("%s = %v (present %v), want %v", c.name, got, ok, c.want)
-		}
-	}
-	if p.ExposureSeconds.Max < 1 || p.StaleAllows == 0 {
-		t.Errorf("the delayed region showed no exposure: %+v", p)
-	}
-	if _, ok := m["iamprop_mutations_committed_total"]; ok {
-		t.Error("the nodes' metrics outlived their cluster")
-	}
 }

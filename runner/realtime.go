@@ -1,7 +1,7 @@
 package runner
 
-// The real-time measurement shared by the in-process (live.go) and the
-// external (cluster.go) backends: steps, faults and probes on the wall
+// The real-time measurement shared by the in-process (--live) and the
+// external (--cluster) backends (backend.go, runner/realtime): steps, faults and probes on the wall
 // clock through a driver, then a replay of the instants the nodes recorded
 // through the same measurement as the simulator (measure.go).
 
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/controlplane"
-	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
 )
@@ -37,26 +36,8 @@ type liveCommit struct {
 	m    replication.Mutation
 }
 
-// driver is what a real-time trial needs from a cluster: the in-process
-// one of --live, or external regionnode processes reached over their API
-// (--cluster).
-type driver interface {
-	Commit(ctx context.Context, region string, c controlplane.Call) (replication.Mutation, error)
-	Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (allowed bool, err error)
-	// AppliedAt is the instant region applied id, by region's own clock.
-	AppliedAt(ctx context.Context, region string, id replication.MutationID) (time.Time, bool)
-	// KnownApplied is, as the origin of id knows it (its propagation
-	// status), when each region applied id: the origin's own apply, the
-	// arrival of a peer's ack covering it, by the origin's clock.
-	KnownApplied(ctx context.Context, id replication.MutationID) map[string]time.Time
-	SetFaults(ctx context.Context, spec live.FaultSpec) error
-	Crash(ctx context.Context, region string) error
-	Restart(ctx context.Context, region string, loseState bool) error
-	WaitConverged(ctx context.Context) error
-}
-
 // runDriven runs one real-time trial through a driver.
-func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, keepTimeline bool) *trialResult {
+func runDriven(ctx context.Context, p *plan, c Driver, index int, seed uint64, keepTimeline bool) *trialResult {
 	sc := p.scenario
 	res := &trialResult{index: index, seed: seed}
 
@@ -91,7 +72,7 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 				if !sleepUntil(at) {
 					return
 				}
-				cons := live.Consistency{Mode: pr.Consistency, Timeout: pr.Timeout, MaxLag: pr.MaxLag}
+				cons := replication.Consistency{Mode: pr.Consistency, Timeout: pr.Timeout, MaxLag: pr.MaxLag}
 				if pr.Consistency == "at_least" {
 					mu.Lock()
 					tok := ""
@@ -100,7 +81,7 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 					}
 					mu.Unlock()
 					if tok == "" {
-						cons = live.Consistency{} // nothing to wait for yet
+						cons = replication.Consistency{} // nothing to wait for yet
 					} else {
 						cons.Token = tok
 					}
@@ -136,7 +117,7 @@ func runDriven(ctx context.Context, p *plan, c driver, index int, seed uint64, k
 			commits = append(commits, liveCommit{step: i, at: m.TS.Time().Sub(t0), m: m})
 		}})
 	}
-	faults := live.FaultSpec{}
+	faults := FaultSpec{}
 	applyFaults := func() { _ = c.SetFaults(ctx, faults) }
 	for i := range sc.Faults {
 		f := &sc.Faults[i]
@@ -274,14 +255,14 @@ func truthAt(steps []truthStep, at time.Duration) truthStep {
 
 // liveFault returns the start and end of a scenario fault on the live
 // cluster's fault-injecting transport (crashes go through the cluster).
-func liveFault(f *scenarios.Fault, spec *live.FaultSpec, c driver, ctx context.Context) (start, end func()) {
+func liveFault(f *scenarios.Fault, spec *FaultSpec, c Driver, ctx context.Context) (start, end func()) {
 	switch f.Kind {
 	case "partition":
 		return func() { spec.Partition = f.Groups }, func() { spec.Partition = nil }
 	case "partition_oneway":
-		return func() { spec.PartitionOneway = &live.OneWay{From: f.From, To: f.To} }, func() { spec.PartitionOneway = nil }
+		return func() { spec.PartitionOneway = &OneWay{From: f.From, To: f.To} }, func() { spec.PartitionOneway = nil }
 	case "loss":
-		return func() { spec.Links = append(spec.Links, live.LinkSpec{From: "*", To: "*", Loss: f.Loss}) },
+		return func() { spec.Links = append(spec.Links, LinkSpec{From: "*", To: "*", Loss: f.Loss}) },
 			func() { spec.Links = nil }
 	case "crash":
 		return func() { _ = c.Crash(ctx, f.Region) }, func() { _ = c.Restart(ctx, f.Region, f.LoseState) }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
@@ -36,15 +35,10 @@ type Options struct {
 	// Cluster, when set, runs the one trial on external regionnode
 	// processes, one API URL per region; Token is their API token.
 	Cluster []string
-	Token   string
-	// ClusterTLS adds to Token what https:// nodes with tokens by role
-	// need: the read and admin tokens (faults), a CA file and a client
-	// certificate. Its Token, if empty, is Token.
-	ClusterTLS apiclient.Options
-	// AcceptNodeModel runs a Cluster trial even when the nodes' delay
-	// model is not the scenario's (they report it in GET /v1/view); by
-	// default that is a *ModelMismatchError.
-	AcceptNodeModel bool
+	// RealTime provides the clusters of Live and Cluster runs (package
+	// runner/realtime, which holds the nodes' credentials for Cluster);
+	// without it only the simulator runs.
+	RealTime RealTime
 	// Metrics, when set, receives each trial's exposure windows and stale
 	// decisions as the trial is measured (ServeMetrics serves them); in
 	// --live mode the in-process regions register their metrics beside them.
@@ -181,9 +175,15 @@ func backendFor(opts Options) (backend, error) {
 		if opts.Trials != 1 {
 			return nil, fmt.Errorf("a cluster run has exactly one trial (the nodes keep their state), got --trials %d", opts.Trials)
 		}
-		return clusterBackend{urls: opts.Cluster, client: opts.clientOptions(), acceptNodeModel: opts.AcceptNodeModel}, nil
+		if opts.RealTime == nil {
+			return nil, errNoRealTime
+		}
+		return clusterBackend{rt: opts.RealTime, urls: opts.Cluster}, nil
 	case opts.Live:
-		return liveBackend{metrics: opts.Metrics}, nil
+		if opts.RealTime == nil {
+			return nil, errNoRealTime
+		}
+		return liveBackend{rt: opts.RealTime, metrics: opts.Metrics}, nil
 	}
 	return simBackend{}, nil
 }
@@ -466,15 +466,6 @@ func (a *aggregate) finish() *report.Run {
 		}
 	}
 	return run
-}
-
-// clientOptions merges Token into ClusterTLS.
-func (o Options) clientOptions() apiclient.Options {
-	co := o.ClusterTLS
-	if co.Token == "" {
-		co.Token = o.Token
-	}
-	return co
 }
 
 // describeScenario copies what the report lists about the scenario: its

@@ -55,6 +55,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newLintCmd(),
 		newClusterCmd(),
 		newSweepCmd(),
+		newPlaygroundCmd(),
 	)
 	usageOnBadArgs(root)
 	return root

@@ -18,6 +18,7 @@ import (
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/runner/realtime"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -172,7 +173,7 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		return invalidInput(err)
 	}
 	out := cmd.OutOrStdout()
-	opts := runner.Options{Seed: f.seed, Trials: f.trials, Live: f.live}
+	opts := runner.Options{Seed: f.seed, Trials: f.trials, Live: f.live, RealTime: realtime.Backends{}}
 	if f.cluster != "" {
 		opts.Cluster = strings.Split(f.cluster, ",")
 		// The nodes' tokens: from the environment, as regionnode takes
@@ -180,12 +181,14 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 		// also reads; the admin token is needed only for a scenario with
 		// faults. IAMPROP_CA_FILE verifies https:// nodes, and
 		// IAMPROP_CLIENT_CERT/IAMPROP_CLIENT_KEY answer --client-ca.
-		opts.Token = os.Getenv("IAMPROP_API_TOKEN")
-		opts.ClusterTLS = apiclient.Options{
-			ReadToken: os.Getenv("IAMPROP_READ_TOKEN"), AdminToken: os.Getenv("IAMPROP_ADMIN_TOKEN"),
-			CAFile: os.Getenv("IAMPROP_CA_FILE"), CertFile: os.Getenv("IAMPROP_CLIENT_CERT"), KeyFile: os.Getenv("IAMPROP_CLIENT_KEY"),
+		opts.RealTime = realtime.Backends{
+			Token: os.Getenv("IAMPROP_API_TOKEN"),
+			ClusterTLS: apiclient.Options{
+				ReadToken: os.Getenv("IAMPROP_READ_TOKEN"), AdminToken: os.Getenv("IAMPROP_ADMIN_TOKEN"),
+				CAFile: os.Getenv("IAMPROP_CA_FILE"), CertFile: os.Getenv("IAMPROP_CLIENT_CERT"), KeyFile: os.Getenv("IAMPROP_CLIENT_KEY"),
+			},
+			AcceptNodeModel: f.acceptNodeModel,
 		}
-		opts.AcceptNodeModel = f.acceptNodeModel
 	} else if f.acceptNodeModel {
 		return invalidInput(errors.New("--accept-node-model needs --cluster"))
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/runner/realtime"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -66,7 +67,7 @@ func main() {
 		}
 		start := time.Now()
 		c, err := runner.Compare(ctx, runner.Scale(sc, *scale), runner.CompareOptions{
-			LiveTrials: *trials, SimTrials: *simTrials, Seed: *seed, Resolution: *resolution,
+			LiveTrials: *trials, SimTrials: *simTrials, Seed: *seed, Resolution: *resolution, RealTime: realtime.Backends{},
 			Progress: func(done, total int) {
 				if done%10 == 0 || done == total {
 					fmt.Fprintf(os.Stderr, "%s: %d/%d live trials (%s)\n", sc.Name, done, total, time.Since(start).Round(time.Second))

@@ -1,4 +1,4 @@
-package runner
+package realtime
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -24,7 +25,7 @@ func TestLiveTrialMeasuresRealExposure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := Run(context.Background(), sc, Options{Trials: 1, Live: true})
+	run, err := runner.Run(context.Background(), sc, runner.Options{Trials: 1, Live: true, RealTime: Backends{}})
 	if err != nil {
 		t.Fatal(err)
 	}

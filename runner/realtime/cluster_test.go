@@ -1,4 +1,4 @@
-package runner
+package realtime
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/internal/loopback"
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -26,7 +27,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "regionnode")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/regionnode").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/regionnode").CombinedOutput(); err != nil {
 		t.Fatalf("building regionnode: %v\n%s", err, out)
 	}
 	token := "test-token-0123456789abcdef"
@@ -78,13 +79,13 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	defer cancel()
 	// The nodes' default delay (1s) is not the scenario's (2s): refused,
 	// saying how they differ, before anything is committed.
-	_, err = Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token})
+	_, err = runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: token}})
 	var mm *ModelMismatchError
 	if !errors.As(err, &mm) || !strings.Contains(err.Error(), "node has default constant(1s)") || !strings.Contains(err.Error(), "scenario has default constant(2s)") ||
 		strings.Contains(err.Error(), "link us-east-2>eu-west-1") {
 		t.Fatalf("run on nodes with another model: err = %v, want a ModelMismatchError naming the defaults only", err)
 	}
-	run, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token, AcceptNodeModel: true})
+	run, err := runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: token, AcceptNodeModel: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	}
 
 	// The nodes now hold state: a second run is refused with a clear reason.
-	if _, err := Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: token, AcceptNodeModel: true}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
+	if _, err := runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: token, AcceptNodeModel: true}}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
 		t.Errorf("second run on a used cluster: err = %v, want a 'fresh nodes' error", err)
 	}
 }

@@ -1,7 +1,7 @@
-package runner
+package realtime
 
 // The external backend (--cluster): regionnode processes reached over
-// their HTTP API, driven in real time by realtime.go.
+// their HTTP API, driven in real time by the runner.
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/delay"
-	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/wire"
 )
 
@@ -137,7 +137,7 @@ func (e *external) Commit(ctx context.Context, region string, c controlplane.Cal
 	return replication.Mutation{ID: id, TS: ts, Call: c, Revoke: resp.Revoke}, nil
 }
 
-func (e *external) Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (bool, error) {
+func (e *external) Authorize(ctx context.Context, region string, p controlplane.Probe, c replication.Consistency) (bool, error) {
 	cl, err := e.client(region)
 	if err != nil {
 		return false, err
@@ -184,7 +184,8 @@ func (e *external) KnownApplied(ctx context.Context, id replication.MutationID) 
 	return st.Applied
 }
 
-func (e *external) SetFaults(ctx context.Context, s live.FaultSpec) error {
+func (e *external) SetFaults(ctx context.Context, rs runner.FaultSpec) error {
+	s := liveSpec(rs)
 	// The API refuses an empty spec (DELETE clears), and the end of the
 	// last fault is one: without this a cluster run never healed.
 	if len(s.Partition) == 0 && s.PartitionOneway == nil && len(s.Links) == 0 {
@@ -239,12 +240,12 @@ func (e *external) WaitConverged(ctx context.Context) error {
 
 // seed commits the scenario's initial state on the cluster, at its first
 // region, and waits until every node has it.
-func (e *external) seed(ctx context.Context, p *plan) error {
-	calls, err := initialCalls(p.scenario)
+func (e *external) seed(ctx context.Context, p runner.Trial) error {
+	calls, err := p.InitialCalls()
 	if err != nil {
 		return err
 	}
-	first := p.scenario.Regions[0]
+	first := p.Scenario.Regions[0]
 	for _, c := range calls {
 		if _, err := e.Commit(ctx, first, c.Call); err != nil {
 			// A node starts with its --account already in place.
@@ -252,7 +253,7 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 			if c.Action == "organizations:CreateAccount" && errors.As(err, &apiErr) && apiErr.Code == "DuplicateAccountException" {
 				continue
 			}
-			return fmt.Errorf("%s: %s: committing the initial state: %w", p.scenario.File, c.where, err)
+			return fmt.Errorf("%s: %s: committing the initial state: %w", p.Scenario.File, c.Where, err)
 		}
 	}
 	wait, cancel := context.WithTimeout(ctx, liveSettle)
@@ -263,26 +264,16 @@ func (e *external) seed(ctx context.Context, p *plan) error {
 	return nil
 }
 
-// clusterBackend runs the one trial of a cluster run on external
-// regionnode processes, one API URL per region (ModeCluster).
-type clusterBackend struct {
-	urls            []string
-	client          apiclient.Options
-	acceptNodeModel bool
-}
-
-func (clusterBackend) mode() Mode     { return ModeCluster }
-func (clusterBackend) parallel() bool { return false }
-
-// trial runs the one trial a cluster run has: the nodes keep their state,
-// so there is no second.
-func (b clusterBackend) trial(ctx context.Context, p *plan, _ int, seed uint64, _ bool) *trialResult {
+// Cluster connects to the external nodes for the one trial a cluster run
+// has (the nodes keep their state, so there is no second), checks that they
+// run the scenario's delay model (unless AcceptNodeModel) and seeds them.
+func (b Backends) Cluster(ctx context.Context, p runner.Trial, urls []string) (runner.Driver, error) {
 	want := ""
-	if m, ok := p.delay.(fmt.Stringer); ok {
+	if m, ok := p.Delay.(fmt.Stringer); ok {
 		want = m.String()
 	}
-	e, err := connectCluster(ctx, b.urls, b.client, p.scenario.Regions, want, b.acceptNodeModel)
-	if err == nil && len(p.scenario.Faults) > 0 {
+	e, err := connectCluster(ctx, urls, b.clientOptions(), p.Scenario.Regions, want, b.AcceptNodeModel)
+	if err == nil && len(p.Scenario.Faults) > 0 {
 		// The trial sets faults without checking each answer (it cannot
 		// stop midway), so check up front that every node takes them:
 		// a run whose faults were refused would report a partition that
@@ -295,7 +286,7 @@ func (b clusterBackend) trial(ctx context.Context, p *plan, _ int, seed uint64, 
 		err = e.seed(ctx, p)
 	}
 	if err != nil {
-		return &trialResult{seed: seed, err: err}
+		return nil, err
 	}
-	return runDriven(ctx, p, e, 0, seed, true)
+	return e, nil
 }

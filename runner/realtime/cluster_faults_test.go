@@ -1,4 +1,4 @@
-package runner
+package realtime
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/iamprop/iamprop/api"
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/live"
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -56,7 +57,7 @@ func TestClusterRunFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Run(ctx, sc, Options{Trials: 1, Cluster: urls, Token: writeTok, ClusterTLS: apiclient.Options{AdminToken: tc.admin}, AcceptNodeModel: true})
+			_, err = runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: writeTok, ClusterTLS: apiclient.Options{AdminToken: tc.admin}, AcceptNodeModel: true}})
 			if !tc.refused {
 				if err != nil {
 					t.Fatalf("a cluster that takes faults: %v", err)

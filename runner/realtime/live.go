@@ -1,51 +1,33 @@
-package runner
+package realtime
 
 // The in-process backend (--live): a live.Cluster of real memberlist nodes
-// on loopback, driven in real time by realtime.go.
+// on loopback, driven in real time by the runner.
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/live"
-	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/runner"
 )
 
-// liveBackend runs each trial on an in-process cluster of live nodes on
-// loopback, in real time (ModeLive); metrics, when set, receives the
-// nodes' metrics.
-type liveBackend struct{ metrics *metrics.Runner }
-
-func (liveBackend) mode() Mode     { return ModeLive }
-func (liveBackend) parallel() bool { return false }
-
-func (b liveBackend) trial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
-	return runLiveTrial(ctx, p, index, seed, keepTimeline, nodeRegisterer(b.metrics))
-}
-
-// runLiveTrial runs one trial on an in-process cluster of real memberlist
-// nodes on loopback, in real time. The served decisions are the nodes' own;
-// the exposure windows are computed exactly, as in the simulator, by
-// replaying the commit and apply instants the nodes recorded. A non-nil reg
-// receives the nodes' metrics (the runner's /metrics endpoint); they leave
-// it when the cluster shuts down, so the next trial registers afresh.
-func runLiveTrial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool, reg prometheus.Registerer) *trialResult {
-	c, err := live.StartCluster(ctx, p.scenario.Regions, live.ClusterOptions{
-		Delay: p.delay, Initial: p.initial, Seed: seed, Logger: zerolog.Nop(), Registerer: reg,
-		Tune: gossipTune(p.gossip),
+// Live starts one trial's in-process cluster of real memberlist nodes on
+// loopback. A non-nil t.Registerer receives the nodes' metrics (the
+// runner's /metrics endpoint); they leave it when the cluster shuts down.
+func (Backends) Live(ctx context.Context, t runner.Trial) (runner.Driver, func(), error) {
+	c, err := live.StartCluster(ctx, t.Scenario.Regions, live.ClusterOptions{
+		Delay: t.Delay, Initial: t.Initial, Seed: t.Seed, Logger: zerolog.Nop(), Registerer: t.Registerer,
+		Tune: gossipTune(t.Gossip),
 	})
 	if err != nil {
-		return &trialResult{index: index, seed: seed, err: fmt.Errorf("starting the live cluster: %w", err)}
+		return nil, nil, err
 	}
-	defer c.Shutdown()
-	return runDriven(ctx, p, inProcess{c}, index, seed, keepTimeline)
+	return inProcess{c}, func() { _ = c.Shutdown() }, nil
 }
 
 // gossipTune gives the live nodes the scenario's gossip schedule, the one
@@ -69,7 +51,7 @@ func (d inProcess) Commit(_ context.Context, region string, c controlplane.Call)
 	return d.c.Commit(region, c)
 }
 
-func (d inProcess) Authorize(ctx context.Context, region string, p controlplane.Probe, c live.Consistency) (bool, error) {
+func (d inProcess) Authorize(ctx context.Context, region string, p controlplane.Probe, c replication.Consistency) (bool, error) {
 	dec, err := d.c.Node(region).Authorize(ctx, p, c)
 	return err == nil && dec.Effect == "Allow", err
 }
@@ -95,8 +77,10 @@ func (d inProcess) KnownApplied(_ context.Context, id replication.MutationID) ma
 	return st.Applied
 }
 
-func (d inProcess) SetFaults(_ context.Context, s live.FaultSpec) error { return d.c.SetFaults(s) }
-func (d inProcess) Crash(_ context.Context, region string) error        { return d.c.Crash(region) }
+func (d inProcess) SetFaults(_ context.Context, s runner.FaultSpec) error {
+	return d.c.SetFaults(liveSpec(s))
+}
+func (d inProcess) Crash(_ context.Context, region string) error { return d.c.Crash(region) }
 func (d inProcess) Restart(ctx context.Context, region string, lose bool) error {
 	return d.c.Restart(ctx, region, lose)
 }

@@ -1,0 +1,82 @@
+//go:build js && wasm
+
+// Command playground-wasm is the browser playground's WebAssembly module:
+// it runs in the page's Web Worker and exposes package playground to
+// JavaScript as the global object iamprop. `scenario playground` builds it
+// (GOOS=js GOARCH=wasm) and writes it beside the page.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"syscall/js"
+
+	"github.com/iamprop/iamprop/internal/playground"
+)
+
+// toJS encodes v as a JSON string for the page.
+func toJS(v any) js.Value {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"error": err.Error()})
+	}
+	return js.ValueOf(string(b))
+}
+
+func main() {
+	api := map[string]any{
+		// library() -> JSON [{name, title, description, lesson, yaml}]
+		"library": js.FuncOf(func(js.Value, []js.Value) any {
+			lib, err := playground.Library()
+			if err != nil {
+				return toJS(map[string]string{"error": err.Error()})
+			}
+			return toJS(lib)
+		}),
+		// knobs(yaml) -> JSON {seed, median, p99, steps: [{at, label}]} or {error}
+		"knobs": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			k, err := playground.ReadKnobs(args[0].String())
+			if err != nil {
+				return toJS(map[string]string{"error": err.Error()})
+			}
+			return toJS(k)
+		}),
+		// setKnobs(yaml, knobsJSON) -> JSON {yaml} or {error}
+		"setKnobs": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			var k playground.Knobs
+			if err := json.Unmarshal([]byte(args[1].String()), &k); err != nil {
+				return toJS(map[string]string{"error": err.Error()})
+			}
+			out, err := playground.SetKnobs(args[0].String(), k)
+			if err != nil {
+				return toJS(map[string]string{"error": err.Error()})
+			}
+			return toJS(map[string]string{"yaml": out})
+		}),
+		// run(name, yaml, seed, trials, onProgress(done, total), onDone(resultJSON)):
+		// the run goes on a goroutine, since a JavaScript callback must not block.
+		"run": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			name, src := args[0].String(), args[1].String()
+			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
+			trials := args[3].Int()
+			onProgress, onDone := args[4], args[5]
+			go func() {
+				last := -1
+				res := playground.Run(context.Background(), name, src, seed, trials, func(done, total int) {
+					// At most a hundred updates: a message per trial of a
+					// 10,000-trial run would cost more than the bar is worth.
+					if pct := done * 100 / total; pct != last || done == total {
+						last = pct
+						onProgress.Invoke(done, total)
+					}
+				})
+				onDone.Invoke(toJS(res))
+			}()
+			return nil
+		}),
+	}
+	js.Global().Set("iamprop", js.ValueOf(api))
+	js.Global().Call("postMessage", map[string]any{"type": "ready"})
+	select {} // serve calls until the worker ends
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/iamprop/iamprop/internal/playground/sitebuild"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// chromiumPath finds Chromium, or skips (fails with CI=true) without it.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, c := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	msg := "chromium is not installed (Debian: apt-get install chromium)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + "; CI=true requires it")
+	}
+	t.Skip(msg + "; skipping (set CI=true to make this a failure)")
+	return ""
+}
+
+// playgroundBrowser builds the site, serves it on loopback and opens a
+// headless Chromium tab; it returns the tab and the site's URL.
+func playgroundBrowser(tb testing.TB) (context.Context, string) {
+	tb.Helper()
+	chromium := chromiumPath(tb)
+	dir := tb.TempDir()
+	ctx0, cancel0 := context.WithTimeout(context.Background(), 20*time.Minute)
+	tb.Cleanup(cancel0)
+	if _, err := sitebuild.Write(ctx0, dir, ""); err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	tb.Cleanup(srv.Close)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx0,
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(tb.TempDir()), chromedp.WindowSize(1400, 1000))
+	tb.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(alloc)
+	tb.Cleanup(cancelTab)
+	return ctx, srv.URL
+}
+
+// TestPlaygroundInChromium builds the site, serves it on loopback and
+// drives headless Chromium the way a learner does: load, pick a scenario
+// (from the keyboard), edit the delay, run, read the result, follow the
+// share link; then, for every library scenario, the URL-driven run's
+// report-json must be byte for byte the CLI's --json document. The console
+// must stay clean and no request may leave the loopback server.
+// PLAYGROUND_SCREENSHOTS=DIR keeps the screenshots (docs/img/playground.png
+// comes from there).
+func TestPlaygroundInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the WebAssembly module and drives Chromium; skipped with -short")
+	}
+	ctx, base := playgroundBrowser(t)
+	shots := os.Getenv("PLAYGROUND_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+
+	var mu sync.Mutex
+	var problems, foreign []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning || e.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problems = append(problems, fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " ")))
+			}
+		case *runtime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			text := d.Text
+			if d.Exception != nil {
+				text += " " + d.Exception.Description
+			}
+			problems = append(problems, "exception: "+text)
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
+				problems = append(problems, fmt.Sprintf("log %s: %s", e.Entry.Level, e.Entry.Text))
+			}
+		case *network.EventRequestWillBeSent:
+			u := e.Request.URL
+			if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
+				foreign = append(foreign, u)
+			}
+		}
+	}); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	// waitReport waits for a run to end and returns report-json.
+	waitReport := func(timeout time.Duration) string {
+		t.Helper()
+		for try := 0; ; try++ {
+			_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("report-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`,
+				chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+			if err == nil {
+				break
+			}
+			// A poll begun while the navigation replaces the document loses
+			// its context: poll again in the new one.
+			if try < 3 && strings.Contains(err.Error(), "Cannot find context") {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			t.Fatalf("waiting for the run: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
+		}
+		if issues := eval(`document.getElementById("issues").textContent`); issues != "" {
+			t.Fatalf("the page reported problems: %s", issues)
+		}
+		return eval(`document.getElementById("report-json").textContent`)
+	}
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(append([]string{"run"}, append(args, "--json")...)...)
+		if code > 1 {
+			t.Fatalf("scenario run %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+
+	// Load, pick a scenario from the keyboard, edit the delay, run.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#library button[data-name="revoke-race"]`),
+		chromedp.Focus(`#library button[data-name="public-s3-bucket"]`),
+		chromedp.KeyEvent("\r"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("median").value === "4s" && document.getElementById("case-h").textContent.includes("public bucket")`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("picking public-s3-bucket with Enter did not load it: %v", err)
+	}
+	lesson := eval(`document.getElementById("about").textContent`)
+	if !strings.Contains(lesson, "Lesson") || !strings.Contains(lesson, "in force") {
+		t.Errorf("the description and lesson are not shown: %q", lesson)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(`#median`, "1s"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("median").dispatchEvent(new Event("change"))`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("yaml").value.includes("median: 1s, p99: 10s")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the delay knob did not edit the YAML: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(`#trials`, "50"), chromedp.SetValue(`#seed`, "7"), chromedp.Click(`#run`)); err != nil {
+		t.Fatal(err)
+	}
+	edited := waitReport(2 * time.Minute)
+	yaml := eval(`document.getElementById("yaml").value`)
+	tmp := filepath.Join(t.TempDir(), "public-s3-bucket.yaml")
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if want := cli(tmp, "--seed", "7", "--trials", "50"); edited != want {
+		t.Errorf("the edited run's report differs from the CLI's on the same YAML")
+	}
+	if got, base := edited, cli("public-s3-bucket", "--seed", "7", "--trials", "50"); got == base {
+		t.Error("editing the delay changed nothing in the report")
+	}
+	summary := eval(`document.getElementById("summary").textContent`)
+	if !strings.Contains(summary, "attacker-read") || !strings.Contains(summary, "exposure p99") {
+		t.Errorf("no summary table after the run: %q", summary)
+	}
+	if n := eval(`String(document.getElementById("report").srcdoc.split("<svg").length - 1)`); n == "0" {
+		t.Error("the report frame has no charts")
+	}
+	shot("playground")
+
+	// At 200% zoom (half the CSS width) the page reflows: nothing overflows sideways.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(700, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if w := eval(`String(document.documentElement.scrollWidth - document.documentElement.clientWidth)`); w != "0" {
+		t.Errorf("at 200%% zoom the page is %s px wider than the window", w)
+	}
+	shot("playground-zoom200")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Follow the share link: a fresh page runs the edited case again.
+	link := eval(`document.getElementById("share-link").href`)
+	if !strings.Contains(link, "scenario=public-s3-bucket") || !strings.Contains(link, "yaml=") {
+		t.Fatalf("share link %q lacks the scenario or the edited YAML", link)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(link)); err != nil {
+		t.Fatal(err)
+	}
+	if shared := waitReport(2 * time.Minute); shared != edited {
+		t.Error("the share link's run differs from the run it was copied from")
+	}
+
+	// Every library scenario, driven by the URL, equals the CLI byte for byte.
+	names, err := scenarios.LibraryNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 13 {
+		t.Errorf("the library has %d scenarios, want 13", len(names))
+	}
+	many := map[string]int{"public-s3-bucket": 2000, "revoke-race": 500, "scp-deny": 300}
+	for i, name := range names {
+		trials := 20
+		if n, ok := many[name]; ok {
+			trials = n
+		}
+		seed := fmt.Sprint(i * 3) // 0 is the scenario's own seed
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"),
+			chromedp.Navigate(fmt.Sprintf("%s/#scenario=%s&seed=%s&trials=%d", base, name, seed, trials))); err != nil {
+			t.Fatal(err)
+		}
+		got := waitReport(5 * time.Minute)
+		if want := cli(name, "--seed", seed, "--trials", fmt.Sprint(trials)); got != want {
+			t.Errorf("%s (seed %s, %d trials): report-json differs from `scenario run --json`", name, seed, trials)
+		}
+	}
+
+	time.Sleep(300 * time.Millisecond) // late console messages
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("the console was not clean:\n%s", strings.Join(problems, "\n"))
+	}
+	if len(foreign) > 0 {
+		t.Errorf("requests left the loopback server: %v", foreign)
+	}
+}
+
+// BenchmarkPlaygroundPublicBucket10k times 10,000 trials of the public
+// bucket case in the browser (one Web Worker, one thread), from the URL to
+// report-json, against the same run of the CLI (all cores). The figures are
+// in docs/benchmarks.md:
+//
+//	go test ./cmd/scenario -run '^$' -bench PlaygroundPublicBucket10k -benchtime 1x
+func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
+	const url = "/#scenario=public-s3-bucket&seed=1&trials=10000"
+	ctx, base := playgroundBrowser(b)
+	var browser, cliTime time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+url)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("report-json").textContent.length > 0`,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Minute))); err != nil {
+			b.Fatal(err)
+		}
+		browser += time.Since(start)
+		start = time.Now()
+		if code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json"); code > 1 {
+			b.Fatal(errOut)
+		}
+		cliTime += time.Since(start)
+	}
+	b.ReportMetric(browser.Seconds()/float64(b.N), "browser-s/op")
+	b.ReportMetric(cliTime.Seconds()/float64(b.N), "cli-s/op")
+	b.ReportMetric(browser.Seconds()/cliTime.Seconds(), "browser/cli")
+}
+
+// playground needs somewhere to put the site: --out or --serve.
+func TestPlaygroundFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"neither out nor serve", []string{"playground"}, "give --out DIR to write the site, or --serve"},
+		{"an argument", []string{"playground", "site"}, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectRun(t, tc.args, 2, nil, []string{tc.wantErr})
+		})
+	}
+}

@@ -1,0 +1,129 @@
+// Package playground is the browser playground's Go side: the library as
+// the page lists it, a run of scenario YAML to the exact report JSON
+// `scenario run --json` prints (and the HTML report's charts), and the
+// knobs the page edits in place. It links the simulator only (package
+// runner, never runner/realtime), so it builds for GOOS=js GOARCH=wasm;
+// cmd/playground-wasm exposes it to JavaScript. Site holds the static page.
+package playground
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/iamprop/iamprop/report"
+	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// site is the page and its JavaScript glue; the WebAssembly module and
+// wasm_exec.js are added when the site is written (see Site).
+//
+//go:embed site
+var site embed.FS
+
+// Site returns the static page's own files (index.html, app.js,
+// worker.js, style.css), rooted at the site.
+func Site() fs.FS {
+	sub, err := fs.Sub(site, "site")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
+
+// Entry is one library scenario as the page lists it.
+type Entry struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Lesson      string `json:"lesson"`
+	YAML        string `json:"yaml"`
+}
+
+// Library lists the library's scenarios with their source, by name.
+func Library() ([]Entry, error) {
+	names, err := scenarios.LibraryNames()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(names))
+	for _, n := range names {
+		sc, err := scenarios.LoadLibrary(n)
+		if err != nil {
+			return nil, err
+		}
+		src, err := fs.ReadFile(scenarios.Library, n+".yaml")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Entry{Name: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson, YAML: string(src)})
+	}
+	return out, nil
+}
+
+// Issue is a problem in the edited YAML at a line and column (1-based;
+// zero when the problem has no position), as the CLI reports it.
+type Issue struct {
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// Result is one run: the report JSON (byte for byte what `scenario run
+// NAME --seed S --trials N --json` prints), the HTML report, or the
+// issues that stopped it.
+type Result struct {
+	JSON   string  `json:"json,omitempty"`
+	HTML   string  `json:"html,omitempty"`
+	Passed bool    `json:"passed"`
+	Issues []Issue `json:"issues,omitempty"`
+}
+
+// Run parses src as the library scenario name (edited or not; its file is
+// scenarios/NAME.yaml, as the CLI names it), runs trials from seed (0: the
+// scenario's) in the simulator and renders the reports. progress, when
+// set, is called after each trial.
+func Run(ctx context.Context, name, src string, seed uint64, trials int, progress func(done, total int)) Result {
+	file := "scenarios/" + strings.TrimSuffix(name, ".yaml") + ".yaml"
+	sc, err := scenarios.Parse(file, []byte(src))
+	if err != nil {
+		return Result{Issues: issues(err)}
+	}
+	if trials < 1 {
+		return Result{Issues: []Issue{{Message: fmt.Sprintf("trials must be at least 1, got %d", trials)}}}
+	}
+	run, err := runner.Run(ctx, sc, runner.Options{Seed: seed, Trials: trials, Progress: progress})
+	if err != nil {
+		return Result{Issues: issues(err)}
+	}
+	var js, html bytes.Buffer
+	if err := report.JSON(&js, run); err != nil {
+		return Result{Issues: issues(err)}
+	}
+	if err := report.HTML(&html, run); err != nil {
+		return Result{Issues: issues(err)}
+	}
+	return Result{JSON: js.String(), HTML: html.String(), Passed: run.Passed}
+}
+
+// issues turns an error into positioned issues where it has positions.
+func issues(err error) []Issue {
+	var se *scenarios.Error
+	if errors.As(err, &se) {
+		out := make([]Issue, len(se.Issues))
+		for i, is := range se.Issues {
+			msg := is.Reason
+			if is.Field != "" {
+				msg = is.Field + ": " + is.Reason
+			}
+			out[i] = Issue{Line: is.Line, Column: is.Column, Message: msg}
+		}
+		return out
+	}
+	return []Issue{{Message: err.Error()}}
+}

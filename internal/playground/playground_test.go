@@ -1,0 +1,131 @@
+package playground
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/iamprop/iamprop/report"
+	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/scenarios"
+)
+
+// The page's run is the CLI's: for an unedited library scenario the JSON
+// is byte for byte what `scenario run NAME --seed S --trials N --json`
+// prints (LoadLibrary, runner.Run, report.JSON).
+func TestRunMatchesTheCLIDocument(t *testing.T) {
+	lib, err := Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lib) != 13 {
+		t.Errorf("library has %d scenarios, want 13", len(lib))
+	}
+	for _, tc := range []struct {
+		name   string
+		seed   uint64
+		trials int
+	}{
+		{"public-s3-bucket", 0, 3},
+		{"revoke-race", 7, 2},
+	} {
+		var e Entry
+		for _, x := range lib {
+			if x.Name == tc.name {
+				e = x
+			}
+		}
+		if e.Title == "" || e.Description == "" || e.Lesson == "" || e.YAML == "" {
+			t.Fatalf("%s: entry lacks title, description, lesson or YAML: %+v", tc.name, e)
+		}
+		calls := 0
+		got := Run(context.Background(), e.Name, e.YAML, tc.seed, tc.trials, func(done, total int) { calls++ })
+		if len(got.Issues) > 0 {
+			t.Fatalf("%s: %v", tc.name, got.Issues)
+		}
+		sc, err := scenarios.LoadLibrary(tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := runner.Run(context.Background(), sc, runner.Options{Seed: tc.seed, Trials: tc.trials})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := report.JSON(&want, run); err != nil {
+			t.Fatal(err)
+		}
+		if got.JSON != want.String() {
+			t.Errorf("%s: the playground's JSON differs from the CLI's", tc.name)
+		}
+		if calls != tc.trials || !strings.Contains(got.HTML, "<svg") {
+			t.Errorf("%s: %d progress calls (want %d), HTML with a chart: %v", tc.name, calls, tc.trials, strings.Contains(got.HTML, "<svg"))
+		}
+	}
+}
+
+// Errors in edited YAML come back at the line and column the CLI gives.
+func TestRunReportsIssuesAtLineAndColumn(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		line, col int
+		want      string
+	}{
+		{"bad-duration", "name: public-s3-bucket\nduration: soon\n", 2, 11, "duration"},
+		{"bad-yaml", "name: [\n", 0, 0, "invalid YAML"},
+		{"wrong-name", "name: other\n", 1, 7, "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Run(context.Background(), "public-s3-bucket", tc.src, 0, 1, nil)
+			if len(got.Issues) == 0 || got.JSON != "" {
+				t.Fatalf("got no issues (JSON %q)", got.JSON)
+			}
+			found := false
+			for _, is := range got.Issues {
+				if strings.Contains(is.Message, tc.want) && (tc.line == 0 || is.Line == tc.line && is.Column == tc.col) {
+					found = true
+				}
+				if is.Line < 1 || is.Column < 1 {
+					t.Errorf("issue without a position: %+v", is)
+				}
+			}
+			if !found {
+				t.Errorf("no issue mentioning %q at %d:%d in %+v", tc.want, tc.line, tc.col, got.Issues)
+			}
+		})
+	}
+}
+
+// The knobs edit their own scalars only: every other byte stays.
+func TestSetKnobsEditsInPlace(t *testing.T) {
+	src := "name: x\nseed: 1\n# the delay\npropagation:\n  default: {dist: lognormal, median: 4s, p99: 10s}\nsteps:\n  - at: 1s # first\n    call: s3:PutBucketPolicy\n  - {at: 2s, call: s3:PutObject, label: upload}\n"
+	k, err := ReadKnobs(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Seed != "1" || k.Median != "4s" || k.P99 != "10s" || len(k.Steps) != 2 || k.Steps[0].At != "1s" || k.Steps[1].Label != "upload" {
+		t.Fatalf("read %+v", k)
+	}
+	for _, tc := range []struct {
+		name string
+		k    Knobs
+		want string
+		err  bool
+	}{
+		{"delay", Knobs{Median: "1500ms", P99: "3s"}, strings.Replace(src, "median: 4s, p99: 10s", "median: 1500ms, p99: 3s", 1), false},
+		{"steps", Knobs{Steps: []Step{{At: "500ms"}, {At: "2500ms"}}}, strings.NewReplacer("at: 1s", "at: 500ms", "at: 2s", "at: 2500ms").Replace(src), false},
+		{"nothing", Knobs{}, src, false},
+		{"injection", Knobs{Median: "1s, p99: 1h"}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := SetKnobs(src, tc.k)
+			if (err != nil) != tc.err {
+				t.Fatalf("err = %v, want error %v", err, tc.err)
+			}
+			if got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,227 @@
+// The playground page: the scenario list, the YAML editor and its knobs,
+// runs in the worker, the report, and links that carry the case in the URL
+// fragment (#scenario=NAME&seed=S&trials=N[&yaml=BASE64URL]).
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const worker = new Worker('worker.js');
+let nextID = 1;
+const pending = new Map();
+let library = [];
+let current = null; // the selected library entry
+let running = false;
+
+function ask(msg, onProgress) {
+  const id = nextID++;
+  return new Promise((resolve) => {
+    pending.set(id, { resolve, onProgress });
+    worker.postMessage({ ...msg, id });
+  });
+}
+
+worker.onmessage = (e) => {
+  const m = e.data;
+  if (m.type === 'ready') { init(); return; }
+  if (m.type === 'fatal') { $('status').textContent = 'The simulator did not load: ' + m.error; return; }
+  const p = pending.get(m.id);
+  if (!p) return;
+  if (m.type === 'progress') { p.onProgress && p.onProgress(m.done, m.total); return; }
+  pending.delete(m.id);
+  p.resolve(m.data);
+};
+
+function el(tag, attrs, ...kids) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') n.className = v; else if (k.startsWith('on')) n.addEventListener(k.slice(2), v); else n.setAttribute(k, v);
+  }
+  for (const k of kids) n.append(k);
+  return n;
+}
+
+// Base64url of UTF-8 text, for the share link.
+function encodeText(s) {
+  const bytes = new TextEncoder().encode(s);
+  let bin = '';
+  bytes.forEach((b) => { bin += String.fromCharCode(b); });
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+function decodeText(s) {
+  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+}
+
+async function init() {
+  library = await ask({ type: 'library' });
+  const ul = $('library');
+  ul.textContent = '';
+  for (const s of library) {
+    ul.append(el('li', {}, el('button', { type: 'button', 'data-name': s.name, onclick: () => select(s.name) },
+      el('strong', {}, s.name), el('span', {}, s.title))));
+  }
+  $('run').disabled = false;
+  $('share').disabled = false;
+  $('run').addEventListener('click', run);
+  $('share').addEventListener('click', share);
+  $('yaml').addEventListener('input', debounce(readKnobs, 300));
+  for (const id of ['median', 'p99', 'seed']) $(id).addEventListener('change', writeKnobs);
+  window.addEventListener('hashchange', fromHash);
+  if (!(await fromHash())) select(library[0].name);
+}
+
+function debounce(f, ms) {
+  let t;
+  return (...a) => { clearTimeout(t); t = setTimeout(() => f(...a), ms); };
+}
+
+async function select(name, yaml) {
+  current = library.find((s) => s.name === name);
+  if (!current) { $('status').textContent = 'No scenario ' + name + ' in the library.'; return false; }
+  for (const b of document.querySelectorAll('#library button')) {
+    b.setAttribute('aria-current', b.dataset.name === name ? 'true' : 'false');
+  }
+  $('case-h').textContent = current.title;
+  $('about').textContent = '';
+  $('about').append(el('p', { class: 'name' }, el('code', {}, current.name)),
+    el('h3', {}, 'What happens'), el('p', {}, current.description),
+    el('h3', {}, 'Lesson'), el('p', {}, current.lesson));
+  $('yaml').value = yaml || current.yaml;
+  $('seed').value = '';
+  $('issues').textContent = '';
+  await readKnobs();
+  return true;
+}
+
+async function readKnobs() {
+  const k = await ask({ type: 'knobs', yaml: $('yaml').value });
+  if (k.error) return;
+  $('median').value = k.median || '';
+  $('p99').value = k.p99 || '';
+  $('median').disabled = !k.median;
+  $('p99').disabled = !k.p99;
+  const steps = $('steps');
+  steps.textContent = '';
+  (k.steps || []).forEach((s, i) => {
+    const input = el('input', { id: 'step-' + (i + 1), size: '6', value: s.at || '' });
+    input.addEventListener('change', writeKnobs);
+    steps.append(el('label', {}, 'Step ' + (i + 1) + ' (' + s.label + ') at ', input));
+  });
+}
+
+async function writeKnobs() {
+  const steps = [...document.querySelectorAll('#steps input')].map((i) => ({ at: i.value.trim() }));
+  const knobs = { median: $('median').value.trim(), p99: $('p99').value.trim(), steps };
+  const r = await ask({ type: 'setKnobs', yaml: $('yaml').value, knobs });
+  if (r.error) { showIssues([{ line: 0, column: 0, message: r.error }]); return; }
+  $('yaml').value = r.yaml;
+  $('issues').textContent = '';
+}
+
+function showIssues(issues) {
+  const ul = $('issues');
+  ul.textContent = '';
+  for (const is of issues) {
+    const where = is.line ? 'line ' + is.line + ':' + is.column + ': ' : '';
+    const li = el('li', {}, el('button', { type: 'button', onclick: () => goTo(is.line, is.column) }, where + is.message));
+    ul.append(li);
+  }
+}
+
+// goTo puts the editor's caret at line:column.
+function goTo(line, column) {
+  if (!line) return;
+  const ta = $('yaml');
+  const lines = ta.value.split('\n');
+  let at = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) at += lines[i].length + 1;
+  at += Math.max(0, (column || 1) - 1);
+  ta.focus();
+  ta.setSelectionRange(at, at + 1);
+}
+
+function seedValue() {
+  const s = $('seed').value.trim();
+  return /^\d+$/.test(s) ? s : '0';
+}
+
+async function run() {
+  if (running || !current) return;
+  running = true;
+  $('run').disabled = true;
+  const trials = Math.max(1, parseInt($('trials').value, 10) || 1);
+  const bar = $('progress');
+  bar.max = trials; bar.value = 0;
+  $('status').textContent = 'Running ' + trials + ' trial' + (trials === 1 ? '' : 's') + '…';
+  $('report-json').textContent = '';
+  const started = performance.now();
+  const res = await ask({ type: 'run', name: current.name, yaml: $('yaml').value, seed: seedValue(), trials },
+    (done, total) => { bar.max = total; bar.value = done; });
+  const secs = ((performance.now() - started) / 1000).toFixed(2);
+  running = false;
+  $('run').disabled = false;
+  if (res.issues) {
+    showIssues(res.issues);
+    $('status').textContent = 'The scenario has ' + res.issues.length + ' problem' + (res.issues.length === 1 ? '' : 's') + '.';
+    return;
+  }
+  $('issues').textContent = '';
+  bar.value = bar.max;
+  $('report').srcdoc = res.html;
+  summarize(JSON.parse(res.json));
+  $('status').textContent = 'Done in ' + secs + ' s: ' + (res.passed ? 'every expectation passed.' : 'an expectation failed.');
+  $('status').dataset.seconds = secs;
+  $('report-json').textContent = res.json; // last: tests wait for it
+  updateShareLink();
+}
+
+// summarize writes the text alternative of the charts: one row per probe.
+function summarize(r) {
+  const f = (v) => (v === undefined ? '' : Number(v).toFixed(3));
+  const table = el('table', {}, el('caption', {}, r.scenario + ': ' + r.trials + ' trial(s) from seed ' + r.seed));
+  table.append(el('tr', {}, ...['probe', 'region', 'exposure p50 (s)', 'exposure p99 (s)', 'exposure max (s)', 'stale allows', 'requests']
+    .map((h) => el('th', { scope: 'col' }, h))));
+  for (const p of r.probes || []) {
+    table.append(el('tr', {}, el('th', { scope: 'row' }, p.name), el('td', {}, p.region),
+      el('td', {}, f(p.exposure_seconds.p50)), el('td', {}, f(p.exposure_seconds.p99)), el('td', {}, f(p.exposure_seconds.max)),
+      el('td', {}, String(p.stale_allows)), el('td', {}, String(p.requests))));
+  }
+  const ex = el('ul', {});
+  for (const e of r.expectations || []) ex.append(el('li', {}, (e.passed ? 'passed: ' : 'FAILED: ') + e.expr));
+  $('summary').textContent = '';
+  $('summary').append(table, ex);
+}
+
+function shareHash() {
+  const p = new URLSearchParams();
+  p.set('scenario', current.name);
+  p.set('seed', seedValue());
+  p.set('trials', String(Math.max(1, parseInt($('trials').value, 10) || 1)));
+  if ($('yaml').value !== current.yaml) p.set('yaml', encodeText($('yaml').value));
+  return '#' + p.toString();
+}
+
+function updateShareLink() {
+  $('share-link').href = shareHash();
+}
+
+async function share() {
+  updateShareLink();
+  const url = location.href.split('#')[0] + shareHash();
+  try { await navigator.clipboard.writeText(url); $('status').textContent = 'Share link copied.'; } catch (e) {
+    $('status').textContent = 'Share link: ' + url;
+  }
+}
+
+// fromHash runs the case the URL fragment names, if any.
+async function fromHash() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const name = p.get('scenario');
+  if (!name) return false;
+  let yaml;
+  try { yaml = p.get('yaml') ? decodeText(p.get('yaml')) : undefined; } catch (e) { yaml = undefined; }
+  if (!(await select(name, yaml))) return false;
+  if (p.get('seed') && p.get('seed') !== '0') $('seed').value = p.get('seed');
+  if (p.get('trials')) $('trials').value = p.get('trials');
+  await run();
+  return true;
+}

@@ -1,0 +1,93 @@
+// Package sitebuild writes the browser playground as a self-contained
+// static site: the page (package playground's Site), the WebAssembly module
+// built from cmd/playground-wasm with the go tool, and the go tool's own
+// wasm_exec.js, which must match the compiler that built the module.
+//
+// The module is built when the site is written rather than embedded in the
+// scenario binary: a committed .wasm would be a large generated file that
+// goes stale the moment the simulator changes, while the go tool (all a
+// fresh machine needs to build iamprop) builds it from the same source in
+// seconds.
+package sitebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/iamprop/iamprop/internal/playground"
+)
+
+// wasmPackage is the playground's WebAssembly main.
+const wasmPackage = "github.com/iamprop/iamprop/cmd/playground-wasm"
+
+// Write writes the site into dir (created if missing) and returns the files
+// it wrote, relative to dir. goTool is the go command to build with ("" for
+// "go" on PATH); it runs in the current directory, which must be inside a
+// checkout of iamprop (or a module that requires it).
+func Write(ctx context.Context, dir, goTool string) ([]string, error) {
+	if goTool == "" {
+		goTool = "go"
+	}
+	if _, err := exec.LookPath(goTool); err != nil {
+		return nil, fmt.Errorf("the playground's WebAssembly module is built with the go tool, and %q is not on PATH: install Go (https://go.dev/dl/) and run this in a checkout of iamprop", goTool)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var wrote []string
+	site := playground.Site()
+	err := fs.WalkDir(site, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(site, p)
+		if err != nil {
+			return err
+		}
+		wrote = append(wrote, p)
+		return os.WriteFile(filepath.Join(dir, filepath.FromSlash(p)), b, 0o644)
+	})
+	if err != nil {
+		return nil, err
+	}
+	build := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", filepath.Join(dir, "playground.wasm"), wasmPackage)
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the playground's WebAssembly module (GOOS=js GOARCH=wasm %s build %s; run it in a checkout of iamprop): %v\n%s", goTool, wasmPackage, err, out)
+	}
+	wrote = append(wrote, "playground.wasm")
+	js, err := wasmExec(ctx, goTool)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wasm_exec.js"), js, 0o644); err != nil {
+		return nil, err
+	}
+	return append(wrote, "wasm_exec.js"), nil
+}
+
+// wasmExec reads the go tool's wasm_exec.js: lib/wasm since Go 1.24,
+// misc/wasm before.
+func wasmExec(ctx context.Context, goTool string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, goTool, "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOROOT: %w", err)
+	}
+	root := strings.TrimSpace(string(out))
+	for _, p := range []string{filepath.Join(root, "lib", "wasm", "wasm_exec.js"), filepath.Join(root, "misc", "wasm", "wasm_exec.js")} {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("no wasm_exec.js under %s (lib/wasm or misc/wasm)", root)
+}
