@@ -160,14 +160,11 @@ type Node struct {
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
-	appliedCh chan struct{}                  // closed and replaced whenever something applies
-	recv      replication.VersionVector      // received (applied or pending), contiguous per origin
-	above     map[string]map[uint64]struct{} // received above a gap in recv
+	appliedCh chan struct{} // closed and replaced whenever something applies
 	visibleAt map[replication.MutationID]time.Time
-	// Catching up (see ErrCatchingUp): a push/pull response arrived, and
-	// the most of each origin epoch the responders held (their vectors).
-	gotResponse bool
-	syncOwed    replication.VersionVector
+	// catchingUp is true until the replication node first stops
+	// recovering (logged once).
+	catchingUp bool
 
 	// peersMu guards the membership. What the other regions applied is
 	// the replication node's (its acks), under mu.
@@ -189,7 +186,6 @@ type Node struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
-	synced   atomic.Bool // see ErrCatchingUp
 }
 
 type member struct {
@@ -270,8 +266,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		commits:   map[replication.MutationID]int64{},
 		appliedAt: map[replication.MutationID]time.Time{},
 		visibleAt: map[replication.MutationID]time.Time{},
-		recv:      replication.VersionVector{},
-		above:     map[string]map[uint64]struct{}{},
 		appliedCh: make(chan struct{}),
 		members:   map[string]*member{},
 		known:     map[string]struct{}{cfg.Region: {}},
@@ -334,7 +328,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// The first region has no one to catch up with, unless it expects peers
 	// and may have lost its state.
 	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && fresh)
-	n.synced.Store(!waitPeers)
 
 	n.rn = replication.NewNode(replication.Config{
 		Region:      cfg.Region,
@@ -357,7 +350,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// A region that starts without a log's content catches up with
 		// every reachable peer before it commits (replication.Config).
 		LostState: fresh && waitPeers,
+		// A region restarted with its log and told to join catches up
+		// with one peer before it commits (replication.Config).
+		CatchUp: waitPeers && !fresh,
 	})
+	n.catchingUp = waitPeers
 
 	if l != nil {
 		n.store = l
@@ -366,7 +363,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		for _, mu := range muts {
 			n.commits[mu.ID] = mu.TS.Wall
 			n.appliedAt[mu.ID] = now
-			n.noteReceived(mu.ID)
 		}
 		m.StoreRecords.Set(float64(l.Records()))
 		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Str("epoch", replication.StreamName(cfg.Region, epoch)).Msg("replayed mutation log")
@@ -527,17 +523,6 @@ func (n *Node) run() {
 				if err := n.rn.Step(now, batch[i]); err != nil {
 					n.m.GossipRejected.Inc()
 					n.peerLog.Warn().Err(err).Str("from", batch[i].From).Str("kind", batch[i].Kind.String()).Msg("rejected a replication message")
-				} else if batch[i].Kind == replication.KindPushPullResponse && !n.synced.Load() {
-					// A peer answered our vector with what we lacked (more
-					// may follow as repairs); flush waits until we hold
-					// all its vector covers, not just the first message.
-					n.gotResponse = true
-					if n.syncOwed == nil {
-						n.syncOwed = replication.VersionVector{}
-					}
-					for k, v := range batch[i].Vector {
-						n.syncOwed[k] = max(n.syncOwed[k], v)
-					}
 				}
 			}
 			n.countStep(st, n.rn.Stats())
@@ -592,7 +577,6 @@ func (n *Node) flush() error {
 	for i := range rd.Persist {
 		p := &rd.Persist[i]
 		n.commits[p.ID] = p.TS.Wall
-		n.noteReceived(p.ID)
 	}
 	for i := range rd.Applied {
 		a := &rd.Applied[i]
@@ -610,8 +594,8 @@ func (n *Node) flush() error {
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
-	if !n.synced.Load() && n.gotResponse && n.holdsOwed() && !n.rn.Recovering() {
-		n.synced.Store(true)
+	if n.catchingUp && !n.rn.Recovering() {
+		n.catchingUp = false
 		n.log.Info().Str("epoch", replication.StreamName(n.cfg.Region, n.rn.Epoch())).Msg("caught up with the cluster")
 	}
 	n.deadline = rd.Deadline
@@ -643,39 +627,6 @@ func (n *Node) flush() error {
 		n.send(env)
 	}
 	return nil
-}
-
-// noteReceived advances the received vector (caller holds mu).
-func (n *Node) noteReceived(id replication.MutationID) {
-	stream := id.Stream()
-	if id.Seq <= n.recv[stream] {
-		return
-	}
-	ab := n.above[stream]
-	if ab == nil {
-		ab = map[uint64]struct{}{}
-		n.above[stream] = ab
-	}
-	ab[id.Seq] = struct{}{}
-	for {
-		next := n.recv[stream] + 1
-		if _, ok := ab[next]; !ok {
-			break
-		}
-		delete(ab, next)
-		n.recv[stream] = next
-	}
-}
-
-// holdsOwed reports whether this region received everything the push/pull
-// responses it got covered (caller holds mu).
-func (n *Node) holdsOwed() bool {
-	for k, v := range n.syncOwed {
-		if n.recv[k] < v {
-			return false
-		}
-	}
-	return true
 }
 
 // randomEpoch draws the epoch of a region without a durable log: every
@@ -752,9 +703,9 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 	if errp := n.failed.Load(); errp != nil {
 		return replication.Mutation{}, *errp
 	}
-	if !n.synced.Load() {
+	if !n.Synced() {
 		if n.numAlive() < 2 {
-			return replication.Mutation{}, fmt.Errorf("%w: %s started without its log's content and has heard from no peer yet; it refuses writes until a peer joins it or it reaches one", ErrCatchingUp, n.cfg.Region)
+			return replication.Mutation{}, fmt.Errorf("%w: %s is catching up with its peers (it restarted without its log's content, or was told to join them) and has heard from no peer yet; it refuses writes until a peer joins it or it reaches one", ErrCatchingUp, n.cfg.Region)
 		}
 		return replication.Mutation{}, ErrCatchingUp
 	}
@@ -1058,15 +1009,20 @@ func (n *Node) Ready() error {
 	if len(n.cfg.Join) > 0 && n.numAlive() < 2 {
 		return errors.New("live: not joined to any peer yet")
 	}
-	if !n.synced.Load() {
+	if !n.Synced() {
 		return ErrCatchingUp
 	}
 	return nil
 }
 
-// Synced reports whether the node may commit: it was not told to join
-// anyone, or it has completed an anti-entropy exchange with a peer.
-func (n *Node) Synced() bool { return n.synced.Load() }
+// Synced reports whether the node may commit: the replication node is not
+// catching up with its peers (after a restart with --join, or recovering a
+// lost log; replication.Config.CatchUp and LostState).
+func (n *Node) Synced() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return !n.rn.Recovering()
+}
 
 // Healthy reports whether the process is alive and not fenced.
 func (n *Node) Healthy() error {

@@ -150,6 +150,17 @@ func (n *Node) checkRecovered() {
 	if !n.recovering || n.numPeers() == 0 {
 		return
 	}
+	if !n.lostState {
+		// Catching up after a restart with the log: one whole answer.
+		for p := range n.answered {
+			if n.holds(p) {
+				n.recovering = false
+				n.answered = nil
+				return
+			}
+		}
+		return
+	}
 	for i, p := range n.peers {
 		if i != n.self && !n.holds(p) {
 			return

@@ -144,6 +144,14 @@ type Config struct {
 	// numbers of earlier epochs that no peer returned are then filled with
 	// GapAction no-ops and counted in Stats.Lost.
 	LostState bool
+	// CatchUp says the node restarts with its durable log and joins
+	// peers: other regions may have committed while it was away, so it
+	// refuses commits (ServiceUnavailable) until one peer has answered a
+	// push/pull request and it received everything that answer covered,
+	// asking up to Fanout peers every gossip interval until then. Unlike
+	// LostState, one answer is enough (the node lost nothing of its own)
+	// and nothing is filled. LostState implies it.
+	CatchUp bool
 	// PullOnSight makes the node advertise its received vector for a few
 	// gossip rounds after it grows, and ask a peer whose advertised vector
 	// shows a mutation this region lacks for it at once (repair.go). Off,

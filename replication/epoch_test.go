@@ -88,17 +88,31 @@ func TestWipedOriginNeverSplitsTheCluster(t *testing.T) {
 	}
 }
 
-// TestLostStateRecoveryWaitsForTheWholeAnswer: a region that lost its state
-// may commit only once it holds everything its peers sent in answer, not
-// as soon as the first message of an answer split over several arrived.
-func TestLostStateRecoveryWaitsForTheWholeAnswer(t *testing.T) {
+// TestRecoveryWaitsForTheWholeAnswer: a region that lost its state, or
+// that restarted with its log and must catch up (Config.CatchUp), may
+// commit only once it holds everything its peer sent in answer, not as
+// soon as the first message of an answer split over several arrived.
+func TestRecoveryWaitsForTheWholeAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		loseState, catchUp bool
+	}{
+		{"lost state", true, false},
+		{"restart with the log, catching up", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRecoveryWaitsForTheWholeAnswer(t, tc.loseState, tc.catchUp) })
+	}
+}
+
+func testRecoveryWaitsForTheWholeAnswer(t *testing.T, loseState, catchUp bool) {
 	const a, b = "us-east-2", "eu-west-1"
 	regions := []string{a, b}
 	g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 1, RetransmitMult: 4}
 	h := newHarness(t, regions, &linkDelay{}, g, 3)
 	h.quiet = true
 	h.collectAll()
-	// More than one message's worth of B's commits.
+	// A is away while B makes more than one message's worth of commits.
+	h.down[a] = true
 	for i := 0; i < MaxMutationsPerMessage+10; i++ {
 		if _, err := h.nodes[b].Propose(h.now, call("iam:CreateUser", fmt.Sprintf(`{"user_name":"b%d"}`, i))); err != nil {
 			t.Fatal(err)
@@ -106,7 +120,10 @@ func TestLostStateRecoveryWaitsForTheWholeAnswer(t *testing.T) {
 	}
 	h.collect(b)
 	h.outbox = nil
-	h.restart(a, true)
+	h.restartWith(a, loseState, catchUp)
+	if _, err := h.nodes[a].Propose(h.now, call("iam:CreateUser", `{"user_name":"before"}`)); err == nil {
+		t.Fatal("A committed before any peer answered")
+	}
 	h.nodes[a].PushPull(b)
 	h.collect(a)
 	// Deliver the request; B answers in several messages.

@@ -293,10 +293,15 @@ func (h *harness) status() {
 
 // restart replaces region r's node: from its durable log, or with its
 // state lost.
-func (h *harness) restart(r string, loseState bool) {
+func (h *harness) restart(r string, loseState bool) { h.restartWith(r, loseState, false) }
+
+// restartWith is restart, catching up with a peer before committing
+// (Config.CatchUp) when catchUp.
+func (h *harness) restartWith(r string, loseState, catchUp bool) {
 	cfg := h.cfgs[r]
 	cfg.Start = h.now
 	cfg.LostState = loseState
+	cfg.CatchUp = catchUp
 	if loseState {
 		// A new log starts a new epoch, drawn by the driver.
 		h.epochs++

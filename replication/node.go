@@ -123,7 +123,8 @@ type Node struct {
 	nextGossip, nextPushPull int64
 	ppFor                    int   // cluster size ppEvery was computed for
 	ppEvery                  int64 // push/pull interval scaled for it (pushPullScale)
-	recovering               bool  // LostState: no commits until every peer answered a push/pull
+	recovering               bool  // LostState or CatchUp: no commits until peers answered a push/pull
+	lostState                bool  // recovering needs every peer's answer, then fills gaps
 	// answered holds, while recovering, the peers whose push/pull response
 	// arrived and the vector it carried.
 	answered map[string]VersionVector
@@ -191,8 +192,9 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 	n.pending.items = b.pending
 	n.pick, n.chosen, n.scratchDue, n.known, n.same = b.pick, b.chosen, b.due, b.known, b.same
 	n.ready = b.ready
-	n.recovering = cfg.LostState
-	if cfg.LostState {
+	n.recovering = cfg.LostState || cfg.CatchUp
+	n.lostState = cfg.LostState
+	if n.recovering {
 		n.answered = b.answered
 		if n.answered == nil {
 			n.answered = map[string]VersionVector{}
@@ -346,6 +348,10 @@ func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
 	n.advance(t)
 	t = n.now
 	if n.recovering {
+		if !n.lostState {
+			return Mutation{}, &controlplane.APIError{Code: "ServiceUnavailable",
+				Message: n.region + " is catching up with its peers after a restart; retry once one has answered its anti-entropy request"}
+		}
 		return Mutation{}, &controlplane.APIError{Code: "ServiceUnavailable",
 			Message: n.region + " is recovering lost state from its peers; retry once every peer has answered its anti-entropy request"}
 	}

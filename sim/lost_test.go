@@ -221,9 +221,16 @@ func TestCrashTwiceKeepsTheLog(t *testing.T) {
 		s.Schedule(at, func() { s.Crash("us-east-2", false) })
 		s.Schedule(at+time.Second, func() { s.Restart("us-east-2") })
 	}
-	var bob replication.Mutation
-	s.Schedule(6*time.Second, func() { bob = mustCommit(t, s, "us-east-2", user("bob")) })
+	// A restarted region catches up with a peer before it commits
+	// (replication.Config.CatchUp), so bob waits for the heal.
+	s.Schedule(6*time.Second, func() {
+		if _, err := s.Commit("us-east-2", user("early")); err == nil {
+			t.Error("us-east-2 committed while cut off after a restart, before catching up")
+		}
+	})
 	s.Schedule(7*time.Second, func() { s.Heal(cut) })
+	var bob replication.Mutation
+	s.Schedule(10*time.Second, func() { bob = mustCommit(t, s, "us-east-2", user("bob")) })
 	s.RunUntil(120 * time.Second)
 	if bob.ID.Seq <= alice.ID.Seq {
 		t.Fatalf("sequence number reused: bob is %s, alice %s", bob.ID, alice.ID)

@@ -434,7 +434,10 @@ func (s *Sim) startNode(i int, lostState bool) {
 		Initial:   s.cfg.Initial,
 		Start:     s.wall(s.now),
 		LostState: lostState,
-		Epoch:     r.epoch,
+		// A restart with the log catches up with a peer before it
+		// commits, as a live region restarted with --join does.
+		CatchUp: r.gen > 1 && !lostState,
+		Epoch:   r.epoch,
 
 		PullOnSight: s.cfg.PullOnSight,
 		Acks:        s.cfg.Acks,
