@@ -20,6 +20,7 @@ import (
 
 	"github.com/iamprop/iamprop/api"
 	"github.com/iamprop/iamprop/internal/loopback"
+	"github.com/iamprop/iamprop/store"
 )
 
 // Gossip settings of every node: fast enough that a schedule of a few
@@ -94,6 +95,11 @@ type node struct {
 	stopping bool
 	starts   int
 	held     []io.Closer // the node's ports, bound by us while it is down
+	// For the next start only: soloNext starts it without --join (as the
+	// first node was founded), recoverNext with --recover, and mayRefuse
+	// says an exit at start is an expected answer (a corrupt log refused),
+	// not a crash for exitedAlone.
+	soloNext, recoverNext, mayRefuse bool
 }
 
 // hold binds nd's ports while it is down, so that no other program on the
@@ -205,7 +211,10 @@ func (c *cluster) start(nd *node) error {
 		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
 		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
 		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}
-	if nd.index > 0 || nd.starts > 0 {
+	if nd.recoverNext {
+		args = append(args, "--recover")
+	}
+	if (nd.index > 0 || nd.starts > 0) && !nd.soloNext {
 		var join []string
 		for _, o := range c.nodes {
 			if o != nd && (nd.starts > 0 || o.index < nd.index) {
@@ -235,6 +244,8 @@ func (c *cluster) start(nd *node) error {
 	}
 	nd.cmd, nd.exited, nd.running, nd.stopping = cmd, make(chan struct{}), true, false
 	nd.starts++
+	mayRefuse := nd.mayRefuse
+	nd.soloNext, nd.recoverNext, nd.mayRefuse = false, false, false
 	go func(cmd *exec.Cmd, done chan struct{}) {
 		err := cmd.Wait()
 		logf.Close()
@@ -246,7 +257,7 @@ func (c *cluster) start(nd *node) error {
 			nd.hold()
 		}
 		nd.mu.Unlock()
-		if alone && c.exitedAlone != nil {
+		if alone && !mayRefuse && c.exitedAlone != nil {
 			c.exitedAlone(nd.region, err)
 		}
 		close(done)
@@ -325,6 +336,47 @@ func (c *cluster) signal(nd *node, sig syscall.Signal, wait time.Duration) error
 func (c *cluster) wipe(nd *node) error {
 	return os.RemoveAll(nd.dir)
 }
+
+// flip inverts one byte of nd's log (the node must be stopped) at each of
+// the fractions of its records (past the header) and returns the offsets
+// flipped; none when the log holds no record yet.
+func (c *cluster) flip(nd *node, at []float64) ([]int64, error) {
+	path := filepath.Join(nd.dir, store.LogName)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	hdr := int64(len(logMagic))
+	if st.Size() <= hdr {
+		return nil, nil
+	}
+	var offs []int64
+	for _, x := range at {
+		off := hdr + int64(x*float64(st.Size()-hdr))
+		b := make([]byte, 1)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return offs, err
+		}
+		b[0] ^= 0xff
+		if _, err := f.WriteAt(b, off); err != nil {
+			return offs, err
+		}
+		offs = append(offs, off)
+	}
+	return offs, f.Sync()
+}
+
+// logMagic is the store's log header, which flip leaves alone: a log
+// without it is refused as not a log at all (docs/store.md).
+const logMagic = "IAMPLOG1"
 
 func (nd *node) isRunning() bool {
 	nd.mu.Lock()
