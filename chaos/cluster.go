@@ -207,22 +207,7 @@ func (c *cluster) start(nd *node) error {
 		return nil
 	}
 	nd.release()
-	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
-		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
-		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
-		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}
-	if nd.recoverNext {
-		args = append(args, "--recover")
-	}
-	if (nd.index > 0 || nd.starts > 0) && !nd.soloNext {
-		var join []string
-		for _, o := range c.nodes {
-			if o != nd && (nd.starts > 0 || o.index < nd.index) {
-				join = append(join, o.gossip)
-			}
-		}
-		args = append(args, "--join", strings.Join(join, ","))
-	}
+	args := c.args(nd)
 	logf, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -263,6 +248,27 @@ func (c *cluster) start(nd *node) error {
 		close(done)
 	}(cmd, nd.exited)
 	return nil
+}
+
+// args is nd's command line for its next start. Caller holds nd.mu.
+func (c *cluster) args(nd *node) []string {
+	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
+		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
+		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
+		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}
+	if nd.recoverNext {
+		args = append(args, "--recover")
+	}
+	if (nd.index > 0 || nd.starts > 0) && !nd.soloNext {
+		var join []string
+		for _, o := range c.nodes {
+			if o != nd && (nd.starts > 0 || o.index < nd.index) {
+				join = append(join, o.gossip)
+			}
+		}
+		args = append(args, "--join", strings.Join(join, ","))
+	}
+	return args
 }
 
 // waitServing waits until nd answers /healthz.

@@ -303,7 +303,7 @@ type scheduleRun struct {
 	// to spread; a worker that sees it change abandons its users.
 	wipes   []atomic.Int32
 	boardMu sync.Mutex
-	board      []string // acknowledged ids, for the readers' at_least tokens
+	board   []string // acknowledged ids, for the readers' at_least tokens
 }
 
 func (s *scheduleRun) count(kind string) {
