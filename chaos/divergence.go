@@ -123,7 +123,9 @@ func CheckDivergence(h History, finals []Final, logs map[string][]replication.Mu
 
 // CheckReads adds to res every consistency read answered from a view
 // older than it promises. An at_least answer's view must include its
-// token. A max_lag answer's view must include every mutation acknowledged
+// token and everything its origin committed before it (the answer's
+// version vector, the applied prefix per origin, reaches the token's
+// sequence number): a token stands for its origin's history up to it. A max_lag answer's view must include every mutation acknowledged
 // more than max_lag before the read began (the acknowledgement's arrival
 // is after the commit, so this never blames a correct node), except those
 // res already counts as lost: a lost commit is reported once, as lost.
@@ -166,7 +168,7 @@ func CheckReads(h History, res *Result) {
 			}
 			if rd.Vector[id.Origin] < id.Seq {
 				res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-at-least", Region: rd.Region, ID: rd.Token,
-					Detail: fmt.Sprintf("answered at %v from a view with %s at %d, older than its token", rd.Start.Round(time.Millisecond), id.Origin, rd.Vector[id.Origin])})
+					Detail: fmt.Sprintf("answered at %v from a view whose applied prefix of %s ends at %d: it lacks that origin's commits up to its token", rd.Start.Round(time.Millisecond), id.Origin, rd.Vector[id.Origin])})
 			}
 		case "max_lag":
 			for _, a := range acks {
