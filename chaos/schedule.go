@@ -32,6 +32,12 @@ const (
 // Kinds lists every fault kind in report order.
 var Kinds = []Kind{KindPartition, KindOneWay, KindLoss, KindLatency, KindKill9, KindTerm, KindWipe, KindWipeNow, KindWipeSeed, KindCorrupt}
 
+// IsDivergence reports whether k is one of the divergence faults, drawn
+// only by NewDivergenceSchedule.
+func (k Kind) IsDivergence() bool {
+	return k == KindWipeNow || k == KindWipeSeed || k == KindCorrupt
+}
+
 // isProcess reports whether k goes through the operating system.
 func (k Kind) isProcess() bool {
 	switch k {

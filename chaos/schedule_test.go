@@ -53,7 +53,6 @@ func TestScheduleReplays(t *testing.T) {
 // Plain schedules draw every kind but the divergence ones (what CI runs
 // must not lose commits on purpose); divergence schedules draw every kind.
 func TestSchedulesCoverEveryKind(t *testing.T) {
-	divergenceOnly := map[Kind]bool{KindWipeNow: true, KindWipeSeed: true, KindCorrupt: true}
 	for _, divergence := range []bool{false, true} {
 		seen := map[Kind]int{}
 		recovers := map[bool]int{}
@@ -83,7 +82,7 @@ func TestSchedulesCoverEveryKind(t *testing.T) {
 			}
 		}
 		for _, k := range Kinds {
-			if want := divergence || !divergenceOnly[k]; (seen[k] > 0) != want {
+			if want := divergence || !k.IsDivergence(); (seen[k] > 0) != want {
 				t.Errorf("seed 7, divergence %v: 50 schedules drew %d %s faults (drawn: %v)", divergence, seen[k], k, seen)
 			}
 		}

@@ -139,6 +139,9 @@ func printChaosSummary(out io.Writer, rep *chaos.Report) {
 	var faults []string
 	total := 0
 	for _, k := range chaos.Kinds {
+		if k.IsDivergence() && !rep.Divergence {
+			continue // not drawn: the line stays as it was without --divergence
+		}
 		faults = append(faults, fmt.Sprintf("%s %d", k, rep.Faults[string(k)]))
 		total += rep.Faults[string(k)]
 	}
