@@ -16,15 +16,24 @@ import (
 
 // Finding is one violation the checker found.
 type Finding struct {
-	Kind   string `json:"kind"`             // "lost", "forgotten", "unacknowledged", "divergent", "resurrected"
+	// Kind is "lost", "forgotten", "unacknowledged", "divergent",
+	// "resurrected", or (Options.Divergence) "id-reuse", "unreported",
+	// "stale-at-least", "stale-max-lag".
+	Kind   string `json:"kind"`
 	Region string `json:"region,omitempty"` // the region whose view is wrong
 	ID     string `json:"id,omitempty"`     // the mutation or item concerned
 	Detail string `json:"detail"`
+	// Seed is the schedule seed that reproduces it (set by Run).
+	Seed uint64 `json:"seed,omitempty"`
 }
 
-// String renders the finding on one line: kind, region, id, detail.
+// String renders the finding on one line: kind, region, id, detail, and
+// the seed that reproduces it.
 func (f Finding) String() string {
 	s := f.Kind
+	if f.Seed != 0 {
+		s = fmt.Sprintf("[seed %d] %s", f.Seed, s)
+	}
 	if f.Region != "" {
 		s += " at " + f.Region
 	}
@@ -64,17 +73,29 @@ type Result struct {
 	// the origin had forgotten an acknowledged commit, a read-your-writes
 	// loss even if the cluster repairs it later.
 	Forgotten []Finding `json:"forgotten,omitempty"`
+	// IDReuse: ids that name two different mutations (two
+	// acknowledgements, or different content in two places).
+	IDReuse []Finding `json:"id_reuse,omitempty"`
+	// Unreported (CheckDivergence): a conflict or a lost commit that no
+	// node reported itself.
+	Unreported []Finding `json:"unreported,omitempty"`
+	// StaleReads (CheckReads): at_least or max_lag answers from a view
+	// older than they promise.
+	StaleReads []Finding `json:"stale_reads,omitempty"`
+	// Reads counts the consistency reads judged (answered ones).
+	Reads int `json:"reads,omitempty"`
 }
 
 // OK reports whether the schedule passed every check.
 func (r *Result) OK() bool {
-	return len(r.Lost) == 0 && len(r.Forgotten) == 0 && len(r.Unacknowledged) == 0 && len(r.Divergent) == 0 && len(r.Resurrected) == 0
+	return len(r.Findings()) == 0
 }
 
 // Findings returns every finding, in the order lost, forgotten,
-// unacknowledged, divergent, resurrected.
+// unacknowledged, divergent, resurrected, id reuse, unreported, stale
+// reads.
 func (r *Result) Findings() []Finding {
-	return slices.Concat(r.Lost, r.Forgotten, r.Unacknowledged, r.Divergent, r.Resurrected)
+	return slices.Concat(r.Lost, r.Forgotten, r.Unacknowledged, r.Divergent, r.Resurrected, r.IDReuse, r.Unreported, r.StaleReads)
 }
 
 // refusedBeforeProposal reports whether a failed commit's code says the
@@ -155,7 +176,7 @@ func Check(h History, finals []Final) (Result, error) {
 			if ackedSeqs[stream][id.Seq] {
 				// Two acknowledgements with one id: a reused sequence
 				// number, so one of them cannot be in every view.
-				res.Lost = append(res.Lost, Finding{Kind: "lost", ID: op.ID, Detail: "two commits were acknowledged with this id (a sequence number was reused)"})
+				res.IDReuse = append(res.IDReuse, Finding{Kind: "id-reuse", Region: op.Region, ID: op.ID, Detail: "two commits were acknowledged with this id (a sequence number was reused): one of them cannot be in every view"})
 			}
 			ackedSeqs[stream][id.Seq] = true
 			acked = append(acked, truthMut{ts: ts, origin: stream, seq: id.Seq, call: call})

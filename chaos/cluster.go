@@ -20,6 +20,7 @@ import (
 
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/internal/loopback"
+	"github.com/iamprop/iamprop/store"
 )
 
 // Gossip settings of every node: fast enough that a schedule of a few
@@ -94,6 +95,11 @@ type node struct {
 	stopping bool
 	starts   int
 	held     []io.Closer // the node's ports, bound by us while it is down
+	// For the next start only: soloNext starts it without --join (as the
+	// first node was founded), recoverNext with --recover, and mayRefuse
+	// says an exit at start is an expected answer (a corrupt log refused),
+	// not a crash for exitedAlone.
+	soloNext, recoverNext, mayRefuse bool
 }
 
 // hold binds nd's ports while it is down, so that no other program on the
@@ -206,19 +212,7 @@ func (c *cluster) start(nd *node) error {
 		return nil
 	}
 	nd.release()
-	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
-		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
-		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
-		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}
-	if nd.index > 0 || nd.starts > 0 {
-		var join []string
-		for _, o := range c.nodes {
-			if o != nd && (nd.starts > 0 || o.index < nd.index) {
-				join = append(join, o.gossip)
-			}
-		}
-		args = append(args, "--join", strings.Join(join, ","))
-	}
+	args := c.args(nd)
 	logf, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -241,6 +235,8 @@ func (c *cluster) start(nd *node) error {
 	}
 	nd.cmd, nd.exited, nd.running, nd.stopping = cmd, make(chan struct{}), true, false
 	nd.starts++
+	mayRefuse := nd.mayRefuse
+	nd.soloNext, nd.recoverNext, nd.mayRefuse = false, false, false
 	go func(cmd *exec.Cmd, done chan struct{}) {
 		err := cmd.Wait()
 		logf.Close()
@@ -252,7 +248,7 @@ func (c *cluster) start(nd *node) error {
 			nd.hold()
 		}
 		nd.mu.Unlock()
-		if alone && c.exitedAlone != nil {
+		if alone && !mayRefuse && c.exitedAlone != nil {
 			c.exitedAlone(nd.region, err)
 		}
 		close(done)
@@ -295,6 +291,27 @@ func (c *cluster) setupCause(err error) error {
 		}
 	}
 	return nil
+}
+
+// args is nd's command line for its next start. Caller holds nd.mu.
+func (c *cluster) args(nd *node) []string {
+	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
+		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
+		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
+		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}
+	if nd.recoverNext {
+		args = append(args, "--recover")
+	}
+	if (nd.index > 0 || nd.starts > 0) && !nd.soloNext {
+		var join []string
+		for _, o := range c.nodes {
+			if o != nd && (nd.starts > 0 || o.index < nd.index) {
+				join = append(join, o.gossip)
+			}
+		}
+		args = append(args, "--join", strings.Join(join, ","))
+	}
+	return args
 }
 
 // waitServing waits until nd answers /healthz.
@@ -367,6 +384,48 @@ func (c *cluster) signal(nd *node, sig syscall.Signal, wait time.Duration) error
 // replaced by an operator.
 func (c *cluster) wipe(nd *node) error {
 	return os.RemoveAll(nd.dir)
+}
+
+// flip inverts one byte of nd's log (the node must be stopped) at each of
+// the fractions of its records (past the header) and returns the offsets
+// flipped; none when the log holds no record yet.
+func (c *cluster) flip(nd *node, at []float64) ([]int64, error) {
+	path := filepath.Join(nd.dir, store.LogName)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, min(st.Size(), int64(store.MaxHeaderLen)))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil, err
+	}
+	n, ok := store.HeaderLen(head)
+	hdr := int64(n)
+	if !ok || st.Size() <= hdr {
+		return nil, nil
+	}
+	var offs []int64
+	for _, x := range at {
+		off := hdr + int64(x*float64(st.Size()-hdr))
+		b := make([]byte, 1)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return offs, err
+		}
+		b[0] ^= 0xff
+		if _, err := f.WriteAt(b, off); err != nil {
+			return offs, err
+		}
+		offs = append(offs, off)
+	}
+	return offs, f.Sync()
 }
 
 func (nd *node) isRunning() bool {

@@ -85,6 +85,25 @@ type History struct {
 	Regions []string `json:"regions"`
 	Account string   `json:"account"` // the nodes' --account (the initial state)
 	Ops     []Op     `json:"ops"`
+	// Reads are the consistency reads (Options.Divergence only).
+	Reads []Read `json:"reads,omitempty"`
+}
+
+// Read is one POST /v1/authorize with a consistency mode, as the reader
+// saw it: the checker compares the view it came from (Vector) with what
+// was acknowledged before it.
+type Read struct {
+	Region string        `json:"region"`
+	Mode   string        `json:"mode"`              // "at_least" or "max_lag"
+	Token  string        `json:"token,omitempty"`   // at_least: the mutation id waited for
+	MaxLag time.Duration `json:"max_lag,omitempty"` // max_lag: the bound asked for
+	Start  time.Duration `json:"start"`
+	End    time.Duration `json:"end"`
+	// Answered: 200 (the node vouched for the view); a refusal (503
+	// NotFresh, TooStale) or no answer is false and is not judged.
+	Answered bool                      `json:"answered"`
+	Code     string                    `json:"code,omitempty"`
+	Vector   replication.VersionVector `json:"version_vector,omitempty"`
 }
 
 // Final is one region's view after the heal, as its API reported it.
@@ -95,6 +114,14 @@ type Final struct {
 	// Present holds, per Item.Key, whether the region's view still holds
 	// the item (from its authorize answer).
 	Present map[string]bool `json:"present,omitempty"`
+	// What the node itself says is wrong (Options.Divergence only): Ready
+	// is its /readyz answer; Conflicts sums its conflict counters
+	// (iamprop_gossip_refused_mutations_total{reason="conflict"} and
+	// iamprop_gossip_conflicts_total); Lost sums every iamprop_ counter
+	// whose name says "lost". Counters restart from 0 with the process.
+	Ready     bool    `json:"ready"`
+	Conflicts float64 `json:"conflicts_reported"`
+	Lost      float64 `json:"lost_reported"`
 }
 
 // Event is one line of a schedule's recorded operation history, in the

@@ -13,11 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/store"
 	"github.com/iamprop/iamprop/wire"
 )
 
@@ -40,6 +42,12 @@ type Options struct {
 	Progress io.Writer
 	// ReplayCommand renders the command that replays a schedule seed.
 	ReplayCommand func(seed uint64) string
+	// Divergence adds the faults that can lose commits and split the
+	// cluster (wipes at any time, seed wipes, byte flips in logs:
+	// NewDivergenceSchedule), consistency readers, and the checks of
+	// CheckDivergence and CheckReads. Opt-in until origin epochs and
+	// content-comparing anti-entropy land: today it finds known defects.
+	Divergence bool
 }
 
 // ScheduleReport is the outcome of one schedule.
@@ -83,6 +91,11 @@ type Report struct {
 	Divergent      int              `json:"divergent_views"`
 	Resurrected    int              `json:"resurrected"`
 	DeletesChecked int              `json:"deletes_checked"`
+	IDReuse        int              `json:"id_reuse"`
+	Unreported     int              `json:"unreported"`
+	StaleReads     int              `json:"stale_reads"`
+	Reads          int              `json:"reads_checked"`
+	Divergence     bool             `json:"divergence"`
 	BoundSeconds   float64          `json:"converge_bound_seconds"`
 	Converge       Quantiles        `json:"converge_seconds"`
 	FailingSeeds   []uint64         `json:"failing_seeds"`
@@ -138,7 +151,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	} else if err := checkExecutable(bin); err != nil {
 		return nil, &SetupError{err}
 	}
-	rep := &Report{Nodes: o.Nodes, Duration: o.Duration.String(), Seed: o.Seed, Faults: map[string]int{}, FailedBy: map[string]int{}, BoundSeconds: ConvergenceBound.Seconds(), FailingSeeds: []uint64{}}
+	rep := &Report{Divergence: o.Divergence, Nodes: o.Nodes, Duration: o.Duration.String(), Seed: o.Seed, Faults: map[string]int{}, FailedBy: map[string]int{}, BoundSeconds: ConvergenceBound.Seconds(), FailingSeeds: []uint64{}}
 	var conv []float64
 	for i, seed := range seeds {
 		if ctx.Err() != nil {
@@ -176,6 +189,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Divergent += len(r.Divergent)
 		rep.Resurrected += len(r.Resurrected)
 		rep.DeletesChecked += r.DeletesChecked
+		rep.IDReuse += len(r.IDReuse)
+		rep.Unreported += len(r.Unreported)
+		rep.StaleReads += len(r.StaleReads)
+		rep.Reads += r.Reads
 		if sr.ConvergeSeconds >= 0 {
 			conv = append(conv, sr.ConvergeSeconds)
 		}
@@ -223,8 +240,10 @@ func printSchedule(w io.Writer, total int, sr *ScheduleReport) {
 			faults += fmt.Sprintf(" %s×%d", k, n)
 		}
 	}
-	if n := sr.Faults["wipe-skipped"]; n > 0 {
-		faults += fmt.Sprintf(" wipe-skipped×%d", n)
+	for _, k := range extraCounts {
+		if n := sr.Faults[k]; n > 0 {
+			faults += fmt.Sprintf(" %s×%d", k, n)
+		}
 	}
 	fmt.Fprintf(w, "schedule %d/%d seed %d: %d acked, %d unknown, %d failed; faults%s; %s: %s\n",
 		sr.Index+1, total, sr.Seed, sr.Result.Acked, sr.Result.Unknown, sr.Result.Failed, faults, conv, status)
@@ -250,6 +269,19 @@ func printSchedule(w io.Writer, total int, sr *ScheduleReport) {
 		fmt.Fprintf(w, "  data and node logs kept in %s\n", sr.Dir)
 	}
 }
+
+// extraCounts are the fault outcomes counted besides the kinds: a wipe
+// not done, and how a node met its corrupted log.
+var extraCounts = []string{"wipe-skipped", CorruptRefused, CorruptStarted}
+
+// How a node restarted without --recover met its corrupted log: it
+// refused to start (the expected answer; it is then restarted with
+// --recover), or it started (the flips hit only the torn tail, which is
+// trimmed, or an empty log).
+const (
+	CorruptRefused = "corrupt-refused"
+	CorruptStarted = "corrupt-started"
+)
 
 // httpGetter answers "does GET url give 200", with a short timeout.
 type httpGetter struct{ c *http.Client }
@@ -280,6 +312,13 @@ type scheduleRun struct {
 
 	netMu   sync.Mutex // serializes fault posts; guards current
 	current *wire.FaultSpec
+
+	divergence bool
+	// wipes counts, per node, the wipes that did not wait for its commits
+	// to spread; a worker that sees it change abandons its users.
+	wipes   []atomic.Int32
+	boardMu sync.Mutex
+	board   []string // acknowledged ids, for the readers' at_least tokens
 }
 
 func (s *scheduleRun) count(kind string) {
@@ -323,13 +362,16 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 		return sr, err
 	}
 	plan := NewSchedule(seed, o.Nodes, o.Duration)
+	if o.Divergence {
+		plan = NewDivergenceSchedule(seed, o.Nodes, o.Duration)
+	}
 	for _, f := range plan.Network {
 		sr.Plan = append(sr.Plan, f.String())
 	}
 	for _, f := range plan.Process {
 		sr.Plan = append(sr.Plan, f.String())
 	}
-	s := &scheduleRun{plan: plan, faults: sr.Faults, gates: make([]sync.RWMutex, o.Nodes)}
+	s := &scheduleRun{plan: plan, faults: sr.Faults, gates: make([]sync.RWMutex, o.Nodes), divergence: o.Divergence, wipes: make([]atomic.Int32, o.Nodes)}
 	keep := o.KeepDirs
 	defer func() {
 		if s.c != nil {
@@ -364,6 +406,18 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	defer stopWorkers()
 	var wg sync.WaitGroup
 	opsCh := make(chan []Op, o.Nodes*o.Workers)
+	readsCh := make(chan []Read, o.Nodes)
+	readers := 0
+	if o.Divergence {
+		for i, nd := range s.c.nodes {
+			readers++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				readsCh <- s.read(wctx, nd, rand.New(rand.NewPCG(seed^0x4ead, uint64(1+i))))
+			}()
+		}
+	}
 	for i, nd := range s.c.nodes {
 		for w := 0; w < o.Workers; w++ {
 			wk := newWorker(nd.region, i, w, rand.New(rand.NewPCG(seed, uint64(1+i*o.Workers+w))))
@@ -381,7 +435,7 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	var lanes sync.WaitGroup
 	lanes.Add(2)
 	go func() { defer lanes.Done(); s.networkLane(fctx) }()
-	go func() { defer lanes.Done(); s.processLane(fctx) }()
+	go func() { defer lanes.Done(); s.processLane(ctx, fctx) }()
 	lanes.Wait()
 	s.sleepUntil(ctx, o.Duration)
 	stopWorkers()
@@ -389,6 +443,9 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	close(opsCh)
 	for ops := range opsCh {
 		h.Ops = append(h.Ops, ops...)
+	}
+	for range readers {
+		h.Reads = append(h.Reads, <-readsCh...)
 	}
 	// Per worker the ops stay in issue order (a stable sort by start).
 	slices.SortStableFunc(h.Ops, func(a, b Op) int { return cmp.Compare(a.Start, b.Start) })
@@ -399,11 +456,34 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	sr.HealSeconds = s.since().Seconds()
 	s.heal(ctx)
 	healed := time.Now()
-	res, convergedAt, err := s.awaitConvergence(ctx, h)
-	sr.Result = res
+	res, finals, convergedAt, err := s.awaitConvergence(ctx, h)
 	if err != nil {
 		s.errorf("check: %v", err)
 	}
+	if o.Divergence && ctx.Err() == nil {
+		s.reports(ctx, finals)
+		// Stop every node (SIGTERM closes the logs) and read what each
+		// log holds under every id.
+		s.c.stopAll()
+		logs := map[string][]replication.Mutation{}
+		for _, nd := range s.c.nodes {
+			l, muts, _, err := store.Open(nd.dir, store.Options{})
+			if err != nil {
+				s.errorf("read %s's log after the schedule: %v", nd.region, err)
+				continue
+			}
+			l.Close()
+			logs[nd.region] = muts
+		}
+		CheckDivergence(h, finals, logs, &res)
+		CheckReads(h, &res)
+	}
+	for _, fs := range []*[]Finding{&res.Lost, &res.Forgotten, &res.Unacknowledged, &res.Divergent, &res.Resurrected, &res.IDReuse, &res.Unreported, &res.StaleReads} {
+		for i := range *fs {
+			(*fs)[i].Seed = seed
+		}
+	}
+	sr.Result = res
 	if !convergedAt.IsZero() {
 		sr.ConvergeSeconds = convergedAt.Sub(healed).Seconds()
 		s.mu.Lock()
@@ -544,7 +624,12 @@ func (s *scheduleRun) waitAll(ctx context.Context, d time.Duration, what string,
 func (s *scheduleRun) work(ctx context.Context, nd *node, w *worker, pace *rand.Rand) []Op {
 	var ops []Op
 	gate := &s.gates[nd.index]
+	var wipes int32
 	for ctx.Err() == nil {
+		if n := s.wipes[nd.index].Load(); n != wipes {
+			wipes = n
+			w.forgetAll()
+		}
 		req := w.next()
 		gate.RLock()
 		if ctx.Err() != nil {
@@ -562,6 +647,11 @@ func (s *scheduleRun) work(ctx context.Context, nd *node, w *worker, pace *rand.
 			op.Err = err.Error()
 		} else {
 			op.ID, op.HLC, op.Deletes = resp.ID, resp.HLC, req.deletes
+			if s.divergence {
+				s.boardMu.Lock()
+				s.board = append(s.board, resp.ID)
+				s.boardMu.Unlock()
+			}
 		}
 		w.done(req, op.Outcome)
 		ops = append(ops, op)
@@ -657,7 +747,10 @@ func (s *scheduleRun) networkLane(ctx context.Context) {
 	}
 }
 
-func (s *scheduleRun) processLane(ctx context.Context) {
+// processLane runs the process faults until ctx (the schedule's end)
+// ends; parent is the run's context, for a corrupted node's restart, which
+// is finished even after the end (the heal does not know how to do it).
+func (s *scheduleRun) processLane(parent, ctx context.Context) {
 	for _, f := range s.plan.Process {
 		s.sleepUntil(ctx, f.At)
 		if ctx.Err() != nil {
@@ -681,6 +774,35 @@ func (s *scheduleRun) processLane(ctx context.Context) {
 				s.count("wipe-skipped")
 				continue
 			}
+		case KindWipeNow, KindWipeSeed:
+			// No waiting for its commits to spread and no holding off its
+			// clients: what nobody else had is gone with the disk.
+			if err := s.c.kill9(nd); err != nil {
+				s.errorf("%v", err)
+			}
+			if err := s.c.wipe(nd); err != nil {
+				s.errorf("wipe %s: %v", nd.region, err)
+			}
+			s.wipes[nd.index].Add(1)
+			if f.Kind == KindWipeSeed {
+				nd.mu.Lock()
+				nd.soloNext = true // as it was founded, whether the lane or the heal restarts it
+				nd.mu.Unlock()
+			}
+		case KindCorrupt:
+			if err := s.c.kill9(nd); err != nil {
+				s.errorf("%v", err)
+			}
+			if _, err := s.c.flip(nd, f.Flips); err != nil {
+				s.errorf("flip bytes in %s's log: %v", nd.region, err)
+			}
+			s.count(string(f.Kind))
+			s.sleepUntil(ctx, s.since()+f.Hold)
+			s.restartCorrupt(parent, nd, f.Recover)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		s.count(string(f.Kind))
 		if f.Kind != KindWipe {
@@ -692,6 +814,44 @@ func (s *scheduleRun) processLane(ctx context.Context) {
 			s.restart(ctx, nd)
 		}
 	}
+}
+
+// restartCorrupt starts a node whose log had bytes flipped: with
+// --recover at once, or first without it, where refusing to start is the
+// expected answer (counted as CorruptRefused) and is followed by a start
+// with --recover.
+func (s *scheduleRun) restartCorrupt(ctx context.Context, nd *node, recover bool) {
+	if !recover {
+		nd.mu.Lock()
+		nd.mayRefuse = true
+		nd.mu.Unlock()
+		if err := s.c.start(nd); err != nil {
+			s.errorf("%v", err)
+			return
+		}
+		nd.mu.Lock()
+		exited := nd.exited
+		nd.mu.Unlock()
+		err := s.c.waitServing(ctx, nd, 15*time.Second)
+		select {
+		case <-exited:
+			s.count(CorruptRefused)
+		default:
+			if err != nil {
+				if ctx.Err() == nil {
+					s.errorf("%v", err)
+				}
+				return
+			}
+			s.count(CorruptStarted)
+			s.postCurrent(ctx, nd)
+			return
+		}
+	}
+	nd.mu.Lock()
+	nd.recoverNext = true
+	nd.mu.Unlock()
+	s.restart(ctx, nd)
 }
 
 // wipe replaces nd's disk the way an operator would: only once every
@@ -766,6 +926,11 @@ func (s *scheduleRun) restart(ctx context.Context, nd *node) {
 		}
 		return // cut by the end of the schedule: converging includes the start
 	}
+	s.postCurrent(ctx, nd)
+}
+
+// postCurrent gives a (re)started node the faults in force.
+func (s *scheduleRun) postCurrent(ctx context.Context, nd *node) {
 	s.netMu.Lock()
 	if s.current != nil {
 		s.postFaults(ctx, nd, s.current)
@@ -788,8 +953,12 @@ func (s *scheduleRun) heal(ctx context.Context) {
 
 // awaitConvergence polls every node's view until all hold the truth (and
 // the checker passes), or ConvergenceBound passes; it returns the last
-// verdict and when convergence was seen (zero if not).
-func (s *scheduleRun) awaitConvergence(ctx context.Context, h History) (Result, time.Time, error) {
+// verdict, the views it judged, and when convergence was seen (zero if
+// not). With the divergence faults a lost commit is expected, so views
+// that agree (one digest, one vector) for two push/pull intervals also
+// end the wait: they converged, if not to the truth, and the checker
+// says what they lack.
+func (s *scheduleRun) awaitConvergence(ctx context.Context, h History) (Result, []Final, time.Time, error) {
 	deadline := time.Now().Add(ConvergenceBound)
 	var items []Item
 	for _, op := range h.Ops {
@@ -798,24 +967,34 @@ func (s *scheduleRun) awaitConvergence(ctx context.Context, h History) (Result, 
 		}
 	}
 	var last Result
+	var lastFinals []Final
 	var lastErr error
+	var agreeSince time.Time
 	for {
 		readAt := time.Now()
 		finals, agree := s.views(ctx)
+		if !agree {
+			agreeSince = time.Time{}
+		} else if agreeSince.IsZero() {
+			agreeSince = readAt
+		}
 		if agree || time.Now().After(deadline) {
 			s.probe(ctx, finals, items)
 			res, err := Check(h, finals)
-			last, lastErr = res, err
+			last, lastFinals, lastErr = res, finals, err
 			if err == nil && res.OK() {
-				return res, readAt, nil
+				return res, finals, readAt, nil
+			}
+			if s.divergence && agree && time.Since(agreeSince) >= 2*PushPullInterval {
+				return res, finals, agreeSince, err
 			}
 			if time.Now().After(deadline) {
-				return last, time.Time{}, lastErr
+				return last, lastFinals, time.Time{}, lastErr
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return last, time.Time{}, ctx.Err()
+			return last, lastFinals, time.Time{}, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -847,6 +1026,84 @@ func (s *scheduleRun) views(ctx context.Context) ([]Final, bool) {
 	}
 	return finals, agree
 }
+
+// reports asks every node what it reports itself: /readyz and the
+// conflict and lost counters of /metrics (Final's Ready, Conflicts, Lost).
+func (s *scheduleRun) reports(ctx context.Context, finals []Final) {
+	var wg sync.WaitGroup
+	for i, nd := range s.c.nodes {
+		if i >= len(finals) {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			finals[i].Ready = nd.client.Ready(rctx) == nil
+			req, err := http.NewRequestWithContext(rctx, "GET", "http://"+nd.http+"/metrics", nil)
+			if err != nil {
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+			if err == nil && resp.StatusCode == 200 {
+				finals[i].Conflicts, finals[i].Lost = nodeReports(body)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// read issues consistency reads at nd until ctx ends, alternating
+// at_least (with the id of a recent acknowledgement at any region as the
+// token) and max_lag, and returns what each answered.
+func (s *scheduleRun) read(ctx context.Context, nd *node, r *rand.Rand) []Read {
+	var reads []Read
+	for i := 0; ctx.Err() == nil; i++ {
+		rd := Read{Region: nd.region, Mode: "max_lag", MaxLag: ReadMaxLag}
+		c := &wire.ConsistencyReq{Mode: "max_lag", MaxLag: ReadMaxLag.String()}
+		if i%2 == 0 {
+			s.boardMu.Lock()
+			if n := len(s.board); n > 0 {
+				rd.Mode, rd.Token, rd.MaxLag = "at_least", s.board[n-1-r.IntN(min(n, 64))], 0
+			}
+			s.boardMu.Unlock()
+			if rd.Token != "" {
+				c = &wire.ConsistencyReq{Mode: "at_least", Token: rd.Token, Timeout: "1s"}
+			}
+		}
+		rd.Start = s.since()
+		rctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		resp, err := nd.client.Authorize(rctx, wire.AuthorizeRequest{Principal: "anonymous", Action: "s3:GetObject",
+			Resource: "arn:aws:s3:::chaos-reads/x", Consistency: c})
+		cancel()
+		rd.End = s.since()
+		if err != nil {
+			var ae *apiclient.Error
+			if errors.As(err, &ae) {
+				rd.Code = ae.Code
+			} else {
+				rd.Code = "transport"
+			}
+		} else {
+			rd.Answered, rd.Vector = true, resp.View.Vector
+		}
+		reads = append(reads, rd)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(20+r.IntN(30)) * time.Millisecond):
+		}
+	}
+	return reads
+}
+
+// ReadMaxLag is the bound the readers' max_lag reads ask for.
+const ReadMaxLag = 500 * time.Millisecond
 
 // probe asks every node whether it still holds each deleted item.
 func (s *scheduleRun) probe(ctx context.Context, finals []Final, items []Item) {

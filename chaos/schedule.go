@@ -22,10 +22,30 @@ const (
 	KindKill9     Kind = "kill9"            // SIGKILL, restart with the data directory kept
 	KindTerm      Kind = "sigterm"          // SIGTERM (leave, drain, close the log), rejoin with the data kept
 	KindWipe      Kind = "wipe"             // SIGKILL, data directory deleted, restart empty (see docs/chaos.md)
+	// The divergence faults (Options.Divergence): they can lose
+	// acknowledged commits and split the cluster on purpose.
+	KindWipeNow  Kind = "wipe-now"  // SIGKILL, data deleted, restart empty, without waiting for its commits to spread
+	KindWipeSeed Kind = "wipe-seed" // the same on the first node, restarted as it was founded: without --join
+	KindCorrupt  Kind = "corrupt"   // SIGKILL, bytes flipped in its log, restart with or without --recover
 )
 
 // Kinds lists every fault kind in report order.
-var Kinds = []Kind{KindPartition, KindOneWay, KindLoss, KindLatency, KindKill9, KindTerm, KindWipe}
+var Kinds = []Kind{KindPartition, KindOneWay, KindLoss, KindLatency, KindKill9, KindTerm, KindWipe, KindWipeNow, KindWipeSeed, KindCorrupt}
+
+// IsDivergence reports whether k is one of the divergence faults, drawn
+// only by NewDivergenceSchedule.
+func (k Kind) IsDivergence() bool {
+	return k == KindWipeNow || k == KindWipeSeed || k == KindCorrupt
+}
+
+// isProcess reports whether k goes through the operating system.
+func (k Kind) isProcess() bool {
+	switch k {
+	case KindKill9, KindTerm, KindWipe, KindWipeNow, KindWipeSeed, KindCorrupt:
+		return true
+	}
+	return false
+}
 
 // Fault is one planned fault.
 type Fault struct {
@@ -38,12 +58,26 @@ type Fault struct {
 	Hold time.Duration
 	Node int            // process faults: the node's index
 	Spec wire.FaultSpec // network faults: the document posted
+	// Flips (KindCorrupt): where bytes are flipped, as fractions of the
+	// log's records (past its header), so the same seed flips the same
+	// relative places whatever the log's size.
+	Flips []float64
+	// Recover (KindCorrupt): restart with --recover at once; otherwise
+	// restart without it first, where refusing to start is the expected
+	// answer, and then with it.
+	Recover bool
 }
 
 // String renders the fault as the plan lists it: instant, kind, target.
 func (f Fault) String() string {
-	switch f.Kind {
-	case KindKill9, KindTerm, KindWipe:
+	if f.Kind == KindCorrupt {
+		how := "restart without --recover, then with it if refused"
+		if f.Recover {
+			how = "restart with --recover"
+		}
+		return fmt.Sprintf("%v %s %s down %v: %d byte flips at %v; %s", f.At.Round(time.Millisecond), f.Kind, RegionName(f.Node), f.Hold.Round(time.Millisecond), len(f.Flips), f.Flips, how)
+	}
+	if f.Kind.isProcess() {
 		return fmt.Sprintf("%v %s %s down %v", f.At.Round(time.Millisecond), f.Kind, RegionName(f.Node), f.Hold.Round(time.Millisecond))
 	}
 	var what string
@@ -89,6 +123,18 @@ func uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
 
 // NewSchedule draws the faults of one schedule on n nodes lasting d.
 func NewSchedule(seed uint64, n int, d time.Duration) Schedule {
+	return newSchedule(seed, n, d, false)
+}
+
+// NewDivergenceSchedule draws a schedule that also wipes regions at any
+// time (KindWipeNow), wipes the seed node (KindWipeSeed) and flips bytes
+// in stopped nodes' logs (KindCorrupt). Its network lane is NewSchedule's
+// for the same seed; its process lane draws from the longer list.
+func NewDivergenceSchedule(seed uint64, n int, d time.Duration) Schedule {
+	return newSchedule(seed, n, d, true)
+}
+
+func newSchedule(seed uint64, n int, d time.Duration, divergence bool) Schedule {
 	r := rand.New(rand.NewPCG(seed, 0xc4a05))
 	s := Schedule{Seed: seed, Nodes: n, Duration: d}
 	regions := make([]string, n)
@@ -146,8 +192,21 @@ func NewSchedule(seed uint64, n int, d time.Duration) Schedule {
 	}
 	// Process lane: stop a node, keep it down, restart it, pause.
 	kinds := []Kind{KindKill9, KindKill9, KindTerm, KindWipe}
+	if divergence {
+		kinds = append(kinds, KindWipeNow, KindWipeNow, KindWipeSeed, KindCorrupt, KindCorrupt)
+	}
 	for t := uniform(r, 200*time.Millisecond, 800*time.Millisecond); t < d-300*time.Millisecond; {
 		f := Fault{At: t, Kind: kinds[r.IntN(len(kinds))], Node: r.IntN(n), Hold: uniform(r, 200*time.Millisecond, time.Second)}
+		switch f.Kind {
+		case KindWipeSeed:
+			f.Node = 0 // the node started without --join
+		case KindCorrupt:
+			f.Recover = r.IntN(2) == 0
+			f.Flips = make([]float64, 1+r.IntN(3))
+			for i := range f.Flips {
+				f.Flips[i] = float64(r.IntN(1000)) / 1000
+			}
+		}
 		s.Process = append(s.Process, f)
 		t += f.Hold + uniform(r, 500*time.Millisecond, 1200*time.Millisecond)
 	}

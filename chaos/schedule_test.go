@@ -19,10 +19,17 @@ func TestScheduleReplays(t *testing.T) {
 			if !reflect.DeepEqual(a, b) {
 				t.Fatalf("seed %d: two draws of the same schedule differ", seed)
 			}
+			dv := NewDivergenceSchedule(seed, tt.nodes, tt.d)
+			if !reflect.DeepEqual(dv, NewDivergenceSchedule(seed, tt.nodes, tt.d)) {
+				t.Fatalf("seed %d: two draws of the same divergence schedule differ", seed)
+			}
+			if !reflect.DeepEqual(dv.Network, a.Network) {
+				t.Errorf("seed %d: the divergence schedule's network lane differs from the plain one's", seed)
+			}
 			if other := NewSchedule(ScheduleSeed(1, i+1), tt.nodes, tt.d); reflect.DeepEqual(a.Network, other.Network) {
 				t.Errorf("seed %d: schedules %d and %d are equal", seed, i, i+1)
 			}
-			for _, lane := range [][]Fault{a.Network, a.Process} {
+			for _, lane := range [][]Fault{a.Network, a.Process, dv.Process} {
 				var end time.Duration
 				for _, f := range lane {
 					if f.At < end || f.Hold <= 0 || f.At+f.Hold > tt.d+2*time.Second {
@@ -43,17 +50,44 @@ func TestScheduleReplays(t *testing.T) {
 	}
 }
 
+// Plain schedules draw every kind but the divergence ones (what CI runs
+// must not lose commits on purpose); divergence schedules draw every kind.
 func TestSchedulesCoverEveryKind(t *testing.T) {
-	seen := map[Kind]int{}
-	for i := 0; i < 50; i++ {
-		s := NewSchedule(ScheduleSeed(7, i), 5, 4*time.Second)
-		for _, f := range append(s.Network, s.Process...) {
-			seen[f.Kind]++
+	for _, divergence := range []bool{false, true} {
+		seen := map[Kind]int{}
+		recovers := map[bool]int{}
+		for i := 0; i < 50; i++ {
+			s := NewSchedule(ScheduleSeed(7, i), 5, 4*time.Second)
+			if divergence {
+				s = NewDivergenceSchedule(ScheduleSeed(7, i), 5, 4*time.Second)
+			}
+			for _, f := range append(s.Network, s.Process...) {
+				seen[f.Kind]++
+				switch f.Kind {
+				case KindWipeSeed:
+					if f.Node != 0 {
+						t.Errorf("seed 7: %v: a seed wipe of node %d, want the node started without --join (0)", f, f.Node)
+					}
+				case KindCorrupt:
+					recovers[f.Recover]++
+					if len(f.Flips) == 0 {
+						t.Errorf("seed 7: %v flips nothing", f)
+					}
+					for _, x := range f.Flips {
+						if x < 0 || x >= 1 {
+							t.Errorf("seed 7: %v: flip at %v, want a fraction in [0, 1)", f, x)
+						}
+					}
+				}
+			}
 		}
-	}
-	for _, k := range Kinds {
-		if seen[k] == 0 {
-			t.Errorf("seed 7: 50 schedules never draw a %s fault (drawn: %v)", k, seen)
+		for _, k := range Kinds {
+			if want := divergence || !k.IsDivergence(); (seen[k] > 0) != want {
+				t.Errorf("seed 7, divergence %v: 50 schedules drew %d %s faults (drawn: %v)", divergence, seen[k], k, seen)
+			}
+		}
+		if divergence && (recovers[true] == 0 || recovers[false] == 0) {
+			t.Errorf("seed 7: corrupt faults restart with --recover %d times, without %d: want both", recovers[true], recovers[false])
 		}
 	}
 }

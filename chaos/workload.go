@@ -177,6 +177,11 @@ func (w *worker) forget(name string) {
 	w.users = slices.DeleteFunc(w.users, func(u *wuser) bool { return u.name == name })
 }
 
+// forgetAll abandons every user: after its region lost its disk, what the
+// worker saw acknowledged there may be gone, so a call valid against it
+// would be refused for a loss the checker already counts as lost.
+func (w *worker) forgetAll() { w.users = nil }
+
 // done records the outcome of req: an acknowledged call updates the model,
 // an unknown one makes the worker abandon the user.
 func (w *worker) done(req request, o Outcome) {

@@ -224,6 +224,17 @@ func appendHeader(b []byte, epoch uint64) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[len(b)-16:], castagnoli))
 }
 
+// MaxHeaderLen is the longest log header (docs/store.md).
+const MaxHeaderLen = header2Len
+
+// HeaderLen returns the length of the log header data starts with, ok
+// false if data does not start with an intact header: what a tool that
+// damages logs on purpose (the chaos harness) must leave alone.
+func HeaderLen(data []byte) (n int, ok bool) {
+	n, _, ok = parseHeader(data)
+	return n, ok
+}
+
 // parseHeader reads a log's header: its length and epoch, ok false if the
 // bytes are no intact header.
 func parseHeader(data []byte) (n int, epoch uint64, ok bool) {
