@@ -95,7 +95,7 @@ func (n *Node) Admit(now time.Time, c Consistency) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("%w: token: %v", ErrBadConsistency, err)
 		}
-		if !n.Has(id) {
+		if !n.Includes(id) {
 			return false, fmt.Errorf("%w: %s not applied in %s", ErrNotFresh, id, n.region)
 		}
 		return true, nil

@@ -86,3 +86,32 @@ func TestRecoveringIsStale(t *testing.T) {
 		t.Error("stale after catching up")
 	}
 }
+
+// TestAtLeastNeedsTheOriginsHistory: an at_least token is admitted only
+// once the view includes its mutation and every earlier one of its origin
+// epoch; the token's mutation alone, applied while an earlier commit of the
+// same origin is still missing, is not enough (a read after two writes
+// must not see the second without the first).
+func TestAtLeastNeedsTheOriginsHistory(t *testing.T) {
+	n := newTestNode(t, "eu-west-1", &linkDelay{})
+	first := commitAt(t, "us-east-2", 1, time.Second, "a")
+	second := commitAt(t, "us-east-2", 2, 2*time.Second, "b")
+	if err := n.Step(at(3*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{second}}); err != nil {
+		t.Fatal(err)
+	}
+	n.Tick(at(3 * time.Second))
+	if !n.Has(second.ID) {
+		t.Fatal("setup: the second commit is not applied")
+	}
+	c := Consistency{Mode: ModeAtLeast, Token: second.ID.String()}
+	if ok, err := n.Admit(at(3*time.Second), c); ok || !errors.Is(err, ErrNotFresh) {
+		t.Errorf("token %s admitted with %s missing: %v, %v", second.ID, first.ID, ok, err)
+	}
+	if err := n.Step(at(4*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{first}}); err != nil {
+		t.Fatal(err)
+	}
+	n.Tick(at(4 * time.Second))
+	if ok, err := n.Admit(at(4*time.Second), c); !ok {
+		t.Errorf("token refused once the origin's history is in: %v", err)
+	}
+}

@@ -754,11 +754,20 @@ func (n *Node) Vector() VersionVector {
 	return v
 }
 
-// Has reports whether the mutation is applied here (visible in the view):
-// what an at_least consistency token waits for.
+// Has reports whether the mutation is applied here (visible in the view).
 func (n *Node) Has(id MutationID) bool {
 	e := n.peek(id)
 	return e != nil && e.applied
+}
+
+// Includes reports whether the view includes id and every earlier
+// mutation of its origin epoch: what an at_least consistency token waits
+// for. A read after a write (or after a token) then sees that origin's
+// history up to it, not the token's mutation alone while an earlier one
+// of the same origin is still missing.
+func (n *Node) Includes(id MutationID) bool {
+	o := n.origins[id.Stream()]
+	return id.Seq != 0 && o != nil && o.applied >= id.Seq
 }
 
 // Stats returns the node's counters.

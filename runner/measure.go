@@ -161,7 +161,9 @@ type views interface {
 	Now() time.Duration
 	View(region string) *controlplane.State
 	Truth() *controlplane.State
-	Has(region string, id replication.MutationID) bool
+	// Includes reports whether region's view includes id and every earlier
+	// mutation of its origin epoch (replication.Node.Includes).
+	Includes(region string, id replication.MutationID) bool
 }
 
 // trial is the measurement of one trial: every probe's decisions as step
@@ -395,7 +397,7 @@ func (t *trial) update(pt *probeTrack, now time.Duration, regionChanged, truthCh
 	before := pt.staleKind()
 	if regionChanged {
 		raw := t.decide(pt, t.v.View(pt.spec.Region))
-		if pt.waiting && pt.token != nil && t.v.Has(pt.spec.Region, *pt.token) {
+		if pt.waiting && pt.token != nil && t.v.Includes(pt.spec.Region, *pt.token) {
 			t.endWait(pt, now)
 		}
 		pt.regionDec = t.effectiveRegionDec(pt, raw)
@@ -473,7 +475,7 @@ func (t *trial) onCommit(at time.Duration, region string, m replication.Mutation
 		if step := pt.spec.AtLeastStep; step > 0 && step <= len(t.stepIDs) && t.stepIDs[step-1] != nil && *t.stepIDs[step-1] == m.ID {
 			id := m.ID
 			pt.token = &id
-			if !t.v.Has(pt.spec.Region, id) {
+			if !t.v.Includes(pt.spec.Region, id) {
 				t.account(pt, at)
 				pt.waiting, pt.waitingFrom = true, at
 				started[pt] = true

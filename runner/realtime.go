@@ -329,7 +329,16 @@ func (rp *replay) View(region string) *controlplane.State {
 	return nil
 }
 func (rp *replay) Truth() *controlplane.State { return rp.truth.view }
-func (rp *replay) Has(region string, id replication.MutationID) bool {
+func (rp *replay) Includes(region string, id replication.MutationID) bool {
 	f, ok := rp.regions[region]
-	return ok && f.has[id]
+	if !ok || id.Seq == 0 {
+		return false
+	}
+	// As replication.Node.Includes: id and every earlier seq of its stream.
+	for s := id.Seq; s > 0; s-- {
+		if !f.has[replication.MutationID{Origin: id.Origin, Epoch: id.Epoch, Seq: s}] {
+			return false
+		}
+	}
+	return true
 }

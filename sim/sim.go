@@ -988,6 +988,17 @@ func (s *Sim) Has(name string, id replication.MutationID) bool {
 	return s.regions[i].node.Has(id)
 }
 
+// Includes reports whether region name is up and its view includes id and
+// every earlier mutation of id's origin epoch (replication.Node.Includes):
+// what an at_least token waits for.
+func (s *Sim) Includes(name string, id replication.MutationID) bool {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return false
+	}
+	return s.regions[i].node.Includes(id)
+}
+
 // KnownAppliedAt is when observer's node knew that region had applied id
 // (replication.Node.AppliedAt), in virtual time: exact for observer's own
 // region, the arrival of region's ack otherwise (Config.Acks). False when
