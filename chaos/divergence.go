@@ -132,7 +132,7 @@ func CheckDivergence(h History, finals []Final, logs map[string][]replication.Mu
 func CheckReads(h History, res *Result) {
 	type ack struct {
 		end    time.Duration
-		origin string
+		stream string // origin epoch: what views' vectors are keyed by
 		seq    uint64
 		id     string
 	}
@@ -152,7 +152,7 @@ func CheckReads(h History, res *Result) {
 		if err != nil {
 			continue
 		}
-		acks = append(acks, ack{op.End, id.Origin, id.Seq, op.ID})
+		acks = append(acks, ack{op.End, id.Stream(), id.Seq, op.ID})
 	}
 	slices.SortFunc(acks, func(a, b ack) int { return cmp.Compare(a.end, b.end) })
 	for _, rd := range h.Reads {
@@ -166,16 +166,16 @@ func CheckReads(h History, res *Result) {
 			if err != nil || lost[rd.Token] {
 				continue
 			}
-			if rd.Vector[id.Origin] < id.Seq {
+			if rd.Vector[id.Stream()] < id.Seq {
 				res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-at-least", Region: rd.Region, ID: rd.Token,
-					Detail: fmt.Sprintf("answered at %v from a view whose applied prefix of %s ends at %d: it lacks that origin's commits up to its token", rd.Start.Round(time.Millisecond), id.Origin, rd.Vector[id.Origin])})
+					Detail: fmt.Sprintf("answered at %v from a view whose applied prefix of %s ends at %d: it lacks that origin's commits up to its token", rd.Start.Round(time.Millisecond), id.Stream(), rd.Vector[id.Stream()])})
 			}
 		case "max_lag":
 			for _, a := range acks {
 				if a.end >= rd.Start-rd.MaxLag {
 					break
 				}
-				if rd.Vector[a.origin] < a.seq {
+				if rd.Vector[a.stream] < a.seq {
 					res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-max-lag", Region: rd.Region, ID: a.id,
 						Detail: fmt.Sprintf("max_lag %v answered at %v from a view without %s, acknowledged %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), a.id, (rd.Start - a.end).Round(time.Millisecond))})
 					break // the oldest missing one says it
