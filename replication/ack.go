@@ -125,7 +125,13 @@ func (n *Node) sendAcks(peer member) bool {
 		return false
 	}
 	a.scratch = list[:0]
-	m.Acks = slices.Clone(list) // the message outlives the scratch
+	// The message outlives the scratch: copy into a slice of its own.
+	if pool := n.rumors.pool; pool != nil {
+		m.Acks = pool.getAcks(len(list))
+		copy(m.Acks, list)
+	} else {
+		m.Acks = slices.Clone(list)
+	}
 	n.sendSized(peer, m, size)
 	return true
 }
