@@ -58,6 +58,53 @@ type ackState struct {
 	ownSends   int
 	scratch    []Ack
 	relayCount int // peers with sends left
+	// Memory kept by Reset (emptied): peer records and mark slices of
+	// the previous run, handed out again before anything is allocated.
+	freePeers []*peerAck
+	freeMarks [][]ackMark
+}
+
+// emptied returns a's memory with nothing in it, for a reset node: every
+// peer record (its marks map cleared) and mark slice goes to the free
+// lists, so a simulator's next trial allocates none of them again.
+func (a *ackState) emptied() *ackState {
+	e := &ackState{
+		peers: a.peers, names: zeroed(a.names), scratch: zeroed(a.scratch),
+		freePeers: a.freePeers, freeMarks: a.freeMarks,
+	}
+	for _, p := range a.peers {
+		for _, ms := range p.marks {
+			e.freeMarks = append(e.freeMarks, ms[:0])
+		}
+		clear(p.marks)
+		*p = peerAck{marks: p.marks}
+		e.freePeers = append(e.freePeers, p)
+	}
+	clear(e.peers)
+	return e
+}
+
+// newPeer returns an empty peer record, a recycled one if any.
+func (a *ackState) newPeer() *peerAck {
+	if k := len(a.freePeers); k > 0 {
+		p := a.freePeers[k-1]
+		a.freePeers[k-1] = nil
+		a.freePeers = a.freePeers[:k-1]
+		return p
+	}
+	return &peerAck{marks: map[string][]ackMark{}}
+}
+
+// marksFor returns an empty mark slice for a new origin of a peer, a
+// recycled one if any.
+func (a *ackState) marksFor() []ackMark {
+	if k := len(a.freeMarks); k > 0 {
+		ms := a.freeMarks[k-1]
+		a.freeMarks[k-1] = nil
+		a.freeMarks = a.freeMarks[:k-1]
+		return ms
+	}
+	return nil
 }
 
 // prepareAcks runs at the start of a gossip round: it makes the node's own
@@ -202,16 +249,19 @@ func (n *Node) takeAcks(acks []Ack) {
 			if a.peers == nil {
 				a.peers = map[string]*peerAck{}
 			}
-			p = &peerAck{marks: map[string][]ackMark{}}
+			p = a.newPeer()
 			a.peers[ack.Region] = p
 			j, _ := slices.BinarySearch(a.names, ack.Region)
 			a.names = slices.Insert(a.names, j, ack.Region)
 		}
 		p.at, p.learned, p.vector = at, n.now, ack.Vector
 		for origin, seq := range ack.Vector {
-			ms := p.marks[origin]
+			ms, ok := p.marks[origin]
 			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
 				continue
+			}
+			if !ok {
+				ms = a.marksFor()
 			}
 			if len(ms) >= maxAckMarks {
 				ms = append(ms[:0], ms[len(ms)/2:]...)
@@ -277,8 +327,8 @@ func (n *Node) PeerApplied(region string) (VersionVector, time.Time, bool) {
 
 // AckedRegions returns the regions whose acks this node holds, sorted.
 func (n *Node) AckedRegions() []string {
-	if n.ack == nil {
-		return nil
+	if n.ack == nil || len(n.ack.names) == 0 {
+		return nil // also after Reset, which keeps the names' memory
 	}
 	return slices.Clone(n.ack.names)
 }

@@ -200,7 +200,10 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 	}
 	n.pos.peers = b.sights
 	if cfg.Acks {
-		n.ack = &ackState{}
+		n.ack = b.ack
+		if n.ack == nil {
+			n.ack = &ackState{}
+		}
 	}
 	numNodes := b.numNodes // it reads n, which Reset keeps in place
 	if numNodes == nil {
