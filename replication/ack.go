@@ -64,15 +64,16 @@ type ackState struct {
 	freeMarks [][]ackMark
 }
 
-// emptied returns a's memory with nothing in it, for a reset node: every
+// emptied empties a in place, keeping its memory, for a reset node: every
 // peer record (its marks map cleared) and mark slice goes to the free
 // lists, so a simulator's next trial allocates none of them again.
 func (a *ackState) emptied() *ackState {
-	e := &ackState{
+	e := a // in place: the state itself is memory too
+	*e = ackState{
 		peers: a.peers, names: zeroed(a.names), scratch: zeroed(a.scratch),
 		freePeers: a.freePeers, freeMarks: a.freeMarks,
 	}
-	for _, p := range a.peers {
+	for _, p := range e.peers {
 		for _, ms := range p.marks {
 			e.freeMarks = append(e.freeMarks, ms[:0])
 		}
