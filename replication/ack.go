@@ -44,6 +44,7 @@ type peerAck struct {
 	at      int64         // the newest ack's At, by the peer's clock
 	learned int64         // when it arrived here
 	vector  VersionVector // read-only: shared with the message it came in
+	size    int           // ackSize of the newest ack: its vector never changes
 	marks   map[string][]ackMark
 	sends   int // relays left
 }
@@ -55,6 +56,7 @@ type ackState struct {
 	epoch      uint64   // bumped whenever something is applied
 	sent       uint64   // epoch of the last own ack
 	own        Ack
+	ownSize    int // ackSize(&own)
 	ownSends   int
 	scratch    []Ack
 	relayCount int // peers with sends left
@@ -120,6 +122,7 @@ func (n *Node) prepareAcks() bool {
 		a.sent = a.epoch
 		if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
 			a.own = Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v}
+			a.ownSize = ackSize(&a.own)
 			a.ownSends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
 		}
 	}
@@ -146,23 +149,23 @@ func (n *Node) sendAcks(peer member) bool {
 	limit := n.cfg.PacketBytes - packetReserve
 	list := a.scratch[:0]
 	if a.ownSends > 0 {
-		if s := ackSize(&a.own); size+s <= limit {
+		if s := a.ownSize; size+s <= limit {
 			list = append(list, a.own)
 			size += s
 			a.ownSends--
 		}
 	}
-	for _, name := range a.names {
+	for i := 0; i < len(a.names) && a.relayCount > 0; i++ {
+		name := a.names[i]
 		p := a.peers[name]
 		if p.sends <= 0 || name == peer.name {
 			continue
 		}
-		ack := Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector}
-		s := ackSize(&ack)
+		s := p.size
 		if size+s > limit {
 			continue
 		}
-		list = append(list, ack)
+		list = append(list, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})
 		size += s
 		if p.sends--; p.sends == 0 {
 			a.relayCount--
@@ -255,7 +258,7 @@ func (n *Node) takeAcks(acks []Ack) {
 			j, _ := slices.BinarySearch(a.names, ack.Region)
 			a.names = slices.Insert(a.names, j, ack.Region)
 		}
-		p.at, p.learned, p.vector = at, n.now, ack.Vector
+		p.at, p.learned, p.vector, p.size = at, n.now, ack.Vector, ackSize(ack)
 		for origin, seq := range ack.Vector {
 			ms, ok := p.marks[origin]
 			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
