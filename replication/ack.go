@@ -3,6 +3,7 @@ package replication
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -367,7 +368,15 @@ func (n *Node) AppliedAt(region string, id MutationID) (time.Time, bool) {
 
 // validAcks checks a message's acks: only KindAck carries them, and each
 // names a valid region with a bounded vector of valid origins.
-func validAcks(m *Message) error {
+func validAcks(m *Message) error { return checkAcks(m, nil) }
+
+// checkAcks is validAcks for a node holding held (nil: none): an ack
+// whose vector is the very map held for its region was checked when it
+// first came (vectors travel shared and read-only, in the simulator from
+// node to node), so only its instant is checked again. Relayed acks
+// reach a region many times over; scanning each vector every time was a
+// fifth of a 35-region simulation's CPU.
+func checkAcks(m *Message, held *ackState) error {
 	if m.Kind != KindAck {
 		if len(m.Acks) > 0 {
 			return fmt.Errorf("%w: %s carries acks", ErrMalformed, m.Kind)
@@ -382,11 +391,21 @@ func validAcks(m *Message) error {
 	}
 	for i := range m.Acks {
 		a := &m.Acks[i]
-		if err := validOrigin(a.Region); err != nil {
-			return fmt.Errorf("%w (ack)", err)
+		known := false
+		if held != nil {
+			p := held.peers[a.Region]
+			known = p != nil && sameVector(p.vector, a.Vector) // region and vector checked before
+		}
+		if !known {
+			if err := validOrigin(a.Region); err != nil {
+				return fmt.Errorf("%w (ack)", err)
+			}
 		}
 		if w := a.At.UnixNano(); w <= 0 {
 			return fmt.Errorf("%w: ack of %s at %d", ErrMalformed, a.Region, w)
+		}
+		if known {
+			continue
 		}
 		if len(a.Vector) > MaxVectorEntries {
 			return fmt.Errorf("%w: ack vector of %d origins exceeds %d", ErrMalformed, len(a.Vector), MaxVectorEntries)
@@ -398,6 +417,14 @@ func validAcks(m *Message) error {
 		}
 	}
 	return nil
+}
+
+// sameVector reports whether a and b are the same map (not merely equal).
+func sameVector(a, b VersionVector) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // ackSize is an ack's encoded size in a KindAck message.

@@ -472,7 +472,7 @@ func (n *Node) check(m *Message) error {
 	if m.Kind == KindPushPullRequest && len(m.Mutations) > 0 {
 		return fmt.Errorf("%w: %s carries mutations", ErrMalformed, m.Kind)
 	}
-	if err := validAcks(m); err != nil {
+	if err := checkAcks(m, n.ack); err != nil {
 		return err
 	}
 	var horizon int64 = math.MaxInt64
