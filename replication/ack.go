@@ -53,9 +53,10 @@ type peerAck struct {
 // ackState is the node's acks (Config.Acks).
 type ackState struct {
 	peers      map[string]*peerAck
-	names      []string // keys of peers, sorted: deterministic relays
-	epoch      uint64   // bumped whenever something is applied
-	sent       uint64   // epoch of the last own ack
+	names      []string   // keys of peers, sorted: deterministic relays
+	sorted     []*peerAck // peers[names[i]] for each i: relays without map lookups
+	epoch      uint64     // bumped whenever something is applied
+	sent       uint64     // epoch of the last own ack
 	own        Ack
 	ownSize    int // ackSize(&own)
 	ownSends   int
@@ -73,7 +74,7 @@ type ackState struct {
 func (a *ackState) emptied() *ackState {
 	e := a // in place: the state itself is memory too
 	*e = ackState{
-		peers: a.peers, names: zeroed(a.names), scratch: zeroed(a.scratch),
+		peers: a.peers, names: zeroed(a.names), sorted: zeroed(a.sorted), scratch: zeroed(a.scratch),
 		freePeers: a.freePeers, freeMarks: a.freeMarks,
 	}
 	for _, p := range e.peers {
@@ -157,16 +158,15 @@ func (n *Node) sendAcks(peer member) bool {
 		}
 	}
 	for i := 0; i < len(a.names) && a.relayCount > 0; i++ {
-		name := a.names[i]
-		p := a.peers[name]
-		if p.sends <= 0 || name == peer.name {
+		p := a.sorted[i]
+		if p.sends <= 0 || a.names[i] == peer.name {
 			continue
 		}
 		s := p.size
 		if size+s > limit {
 			continue
 		}
-		list = append(list, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})
+		list = append(list, Ack{Region: a.names[i], At: time.Unix(0, p.at).UTC(), Vector: p.vector})
 		size += s
 		if p.sends--; p.sends == 0 {
 			a.relayCount--
@@ -258,6 +258,7 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.peers[ack.Region] = p
 			j, _ := slices.BinarySearch(a.names, ack.Region)
 			a.names = slices.Insert(a.names, j, ack.Region)
+			a.sorted = slices.Insert(a.sorted, j, p)
 		}
 		p.at, p.learned, p.vector, p.size = at, n.now, ack.Vector, ackSize(ack)
 		for origin, seq := range ack.Vector {
