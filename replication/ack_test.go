@@ -241,3 +241,39 @@ func TestPushPullSendsAllAcks(t *testing.T) {
 		t.Errorf("acks sent to the requester: %v, want %v", got, want)
 	}
 }
+
+// TestHeldAckVectorsSkipTheScan: an ack whose vector is the map the node
+// already holds for its region passes without its origins being scanned
+// again, but its instant is still checked, and an equal vector in another
+// map is scanned in full.
+func TestHeldAckVectorsSkipTheScan(t *testing.T) {
+	held := VersionVector{"us-east-2": 1}
+	for _, c := range []struct {
+		name string
+		ack  Ack
+		ok   bool
+	}{
+		{"the held map, newer", Ack{Region: "us-east-2", At: at(2 * time.Second), Vector: held}, true},
+		{"the held map, no instant", Ack{Region: "us-east-2", At: time.Unix(0, 0), Vector: held}, false},
+		{"another map, equal", Ack{Region: "us-east-2", At: at(2 * time.Second), Vector: VersionVector{"us-east-2": 1}}, true},
+		{"another map, bad origin", Ack{Region: "us-east-2", At: at(2 * time.Second), Vector: VersionVector{"not a region!": 1}}, false},
+		{"the held map, unknown region", Ack{Region: "sa-east-1", At: at(2 * time.Second), Vector: held}, true},
+		{"the held map, bad region", Ack{Region: "Bad Region", At: at(2 * time.Second), Vector: held}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := NewNode(Config{Region: "eu-west-1", Initial: initialState(t), Start: epoch, Acks: true})
+			n.SetPeers([]string{"us-east-2", "ap-southeast-2"})
+			first := Ack{Region: "us-east-2", At: at(time.Second), Vector: held}
+			if err := n.Step(at(time.Second), Message{Kind: KindAck, From: "us-east-2", Acks: []Ack{first}}); err != nil {
+				t.Fatal(err)
+			}
+			err := n.Step(at(2*time.Second), Message{Kind: KindAck, From: "ap-southeast-2", Acks: []Ack{c.ack}})
+			if (err == nil) != c.ok {
+				t.Fatalf("Step: %v, want ok = %v", err, c.ok)
+			}
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Step: %v, want ErrMalformed", err)
+			}
+		})
+	}
+}

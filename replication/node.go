@@ -202,7 +202,10 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 	}
 	n.pos.peers = b.sights
 	if cfg.Acks {
-		n.ack = &ackState{}
+		n.ack = b.ack
+		if n.ack == nil {
+			n.ack = &ackState{}
+		}
 	}
 	numNodes := b.numNodes // it reads n, which Reset keeps in place
 	if numNodes == nil {
@@ -475,7 +478,7 @@ func (n *Node) check(m *Message) error {
 	if m.Kind == KindPushPullRequest && len(m.Mutations) > 0 {
 		return fmt.Errorf("%w: %s carries mutations", ErrMalformed, m.Kind)
 	}
-	if err := validAcks(m); err != nil {
+	if err := checkAcks(m, n.ack); err != nil {
 		return err
 	}
 	var horizon int64 = math.MaxInt64

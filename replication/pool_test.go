@@ -44,6 +44,38 @@ func TestMessagePoolReuses(t *testing.T) {
 	}
 }
 
+// TestMessagePoolReusesAcks: ack slices are recycled like mutation
+// slices, by capacity class, cleared.
+func TestMessagePoolReusesAcks(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		put, take int
+		reused    bool
+	}{
+		{"same length", 3, 3, true},
+		{"same class", 3, 4, true},
+		{"smaller class", 8, 3, false},
+		{"one", 1, 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := NewMessagePool()
+			s := p.getAcks(c.put)
+			s[0] = Ack{Region: "us-east-2", Vector: VersionVector{"us-east-2": 1}}
+			p.PutAcks(s)
+			got := p.getAcks(c.take)
+			if len(got) != c.take {
+				t.Fatalf("len %d, want %d", len(got), c.take)
+			}
+			if reused := &got[:1][0] == &s[:1][0]; reused != c.reused {
+				t.Fatalf("reused = %v, want %v", reused, c.reused)
+			}
+			if got[0].Region != "" || got[0].Vector != nil {
+				t.Fatalf("a reused slice still holds %+v", got[0])
+			}
+		})
+	}
+}
+
 // TestRecycledReadyStartsEmpty: after Recycle, the next Ready lists only
 // what happened since, in the recycled memory.
 func TestRecycledReadyStartsEmpty(t *testing.T) {

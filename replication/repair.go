@@ -28,6 +28,12 @@ type pullOnSight struct {
 	// vector grows: lone adverts may then stop early, and scheduled
 	// push/pull repairs what that misses.
 	covered int
+	// The received vector as of epoch vecAt-1 (0: none yet), shared
+	// read-only by the adverts of every round of that epoch: it changes
+	// only when the epoch does, and building it each round was a tenth
+	// of a simulated trial's allocations.
+	vec   VersionVector
+	vecAt uint64
 }
 
 // peerSight is what one peer's adverts told us.
@@ -89,7 +95,10 @@ func (n *Node) advertise(mark int) {
 			continue
 		}
 		if vec == nil {
-			vec = n.recvVector()
+			if n.pos.vecAt != n.pos.epoch+1 {
+				n.pos.vec, n.pos.vecAt = n.recvVector(), n.pos.epoch+1
+			}
+			vec = n.pos.vec
 			aloneSize = Message{Kind: KindGossip, From: n.region, Vector: vec}.Size()
 			if len(vec) == 0 || len(vec) > MaxVectorEntries || aloneSize > n.cfg.PacketBytes {
 				// Too many origins for one packet: a live node sends

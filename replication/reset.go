@@ -42,6 +42,7 @@ type nodeBuffers struct {
 	ready    Ready
 	answered map[string]VersionVector
 	sights   map[string]peerSight
+	ack      *ackState // emptied; nil if the node had no acks
 }
 
 func (n *Node) buffers() nodeBuffers {
@@ -58,6 +59,9 @@ func (n *Node) buffers() nodeBuffers {
 		o.seqs.dense = zeroed(o.seqs.dense)
 		*o = originLog{seqs: seqIndex{dense: o.seqs.dense}}
 		b.freeLogs = append(b.freeLogs, o)
+	}
+	if n.ack != nil {
+		b.ack = n.ack.emptied()
 	}
 	clear(b.origins)
 	clear(b.answered)

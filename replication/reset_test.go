@@ -18,7 +18,7 @@ func TestResetIsNew(t *testing.T) {
 		cfgFor := func(lost bool) Config {
 			return Config{Region: "eu-west-1", Initial: initialState(t), Start: epoch, LostState: lost,
 				Rand: rand.New(rand.NewPCG(seed, 1)), Delay: &linkDelay{def: time.Duration(seed%3) * 300 * time.Millisecond},
-				CheckpointEvery: 2, PullOnSight: seed%2 == 0}
+				CheckpointEvery: 2, PullOnSight: seed%2 == 0, Acks: seed%3 != 0}
 		}
 		lost := seed%5 == 0
 		used := NewNode(cfgFor(false))
@@ -60,6 +60,18 @@ func drive(t *testing.T, seed uint64, n, twin *Node) {
 			if n.Has(sent[i].ID) != twin.Has(sent[i].ID) || n.Knows(&sent[i]) != twin.Knows(&sent[i]) {
 				t.Fatalf("seed %d step %d (%s): Has/Knows %s differ", seed, step, what, sent[i].ID)
 			}
+			for _, region := range []string{"us-east-2", "ap-southeast-2", "sa-east-1"} {
+				a1, ok1 := n.AppliedAt(region, sent[i].ID)
+				a2, ok2 := twin.AppliedAt(region, sent[i].ID)
+				if a1 != a2 || ok1 != ok2 {
+					t.Fatalf("seed %d step %d (%s): AppliedAt(%s, %s) differs: %v %v / %v %v", seed, step, what, region, sent[i].ID, a1, ok1, a2, ok2)
+				}
+			}
+		}
+		s1, ok1 := n.StaleSince()
+		s2, ok2 := twin.StaleSince()
+		if s1 != s2 || ok1 != ok2 || !reflect.DeepEqual(n.AckedRegions(), twin.AckedRegions()) {
+			t.Fatalf("seed %d step %d (%s): acks differ: %v %v %v / %v %v %v", seed, step, what, s1, ok1, n.AckedRegions(), s2, ok2, twin.AckedRegions())
 		}
 	}
 	for step := range 200 {
@@ -82,8 +94,16 @@ func drive(t *testing.T, seed uint64, n, twin *Node) {
 				ms = append(ms, m)
 			}
 			msg := Message{Kind: KindGossip, From: origin, Mutations: ms}
-			if r.IntN(4) == 0 {
+			switch r.IntN(6) {
+			case 0, 1:
 				msg = Message{Kind: KindPushPullResponse, From: origin, Mutations: ms, Vector: VersionVector{origin: seqs[origin]}}
+			case 2:
+				// Acks of the sender and of a region it relays, ahead of
+				// what this node has: the node's view is known stale.
+				msg = Message{Kind: KindAck, From: origin, Acks: []Ack{
+					{Region: origin, At: now, Vector: VersionVector{origin: seqs[origin]}},
+					{Region: "sa-east-1", At: now, Vector: VersionVector{origin: seqs[origin], "sa-east-1": uint64(1 + r.IntN(3))}},
+				}}
 			}
 			e1 := n.Step(now, msg)
 			if twin != nil {

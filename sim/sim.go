@@ -1207,6 +1207,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 				s.stats.Dropped++
 				if !e.shared {
 					s.pool.Put(msg.Mutations)
+					s.pool.PutAcks(msg.Acks)
 				}
 				continue
 			}
@@ -1219,6 +1220,7 @@ func (s *Sim) RunUntil(t time.Duration) {
 			if !e.shared {
 				// Step copied what it keeps.
 				s.pool.Put(msg.Mutations)
+				s.pool.PutAcks(msg.Acks)
 			}
 			s.drain(int(e.region))
 		}
