@@ -244,6 +244,11 @@ func (t *Trust) saveLocked() error {
 	if err != nil {
 		return err
 	}
+	// The data directory may not exist yet: the node pins its own key
+	// before the log is opened.
+	if err := os.MkdirAll(filepath.Dir(t.path), 0o700); err != nil {
+		return fmt.Errorf("live: pin signing key: %w", err)
+	}
 	tmp := t.path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("live: pin signing key: %w", err)

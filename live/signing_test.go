@@ -303,3 +303,55 @@ func TestTrust(t *testing.T) {
 		t.Errorf("missing signature: %v, want bad signature", err)
 	}
 }
+
+// TestTrustOnFirstUse: two regions without a trust file pin each other's
+// advertised key, persist it in their data directories, and converge on
+// each other's signed commits.
+func TestTrustOnFirstUse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	key := []byte("0123456789abcdef")
+	var nodes []*Node
+	for i, r := range []string{"us-east-2", "eu-west-1"} {
+		_, priv, err := ed25519.GenerateKey(cryptorand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{Region: r, GossipKey: key, Preset: PresetLocal, Tune: fastTune, Initial: initial(t), Seed: uint64(i + 1),
+			DataDir: filepath.Join(t.TempDir(), r), NoSync: true, SigningKey: priv}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		n, err := Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Shutdown(5 * time.Second) })
+		nodes = append(nodes, n)
+	}
+	a, b := nodes[0], nodes[1]
+	var ids []replication.MutationID
+	for i, n := range nodes {
+		var m replication.Mutation
+		within(t, 10*time.Second, n.Region()+" commits", func(ctx context.Context) error {
+			return poll(ctx, func() bool {
+				var err error
+				m, err = n.Commit(createUser(fmt.Sprint("u", i)))
+				return err == nil
+			})
+		})
+		ids = append(ids, m.ID)
+	}
+	within(t, 15*time.Second, "both regions apply both commits", func(ctx context.Context) error {
+		return poll(ctx, func() bool { return a.Has(ids[1]) && b.Has(ids[0]) })
+	})
+	for _, n := range nodes {
+		pinned, err := ReadTrustFile(filepath.Join(n.cfg.DataDir, PinnedKeysFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pinned) != 2 || EncodePublicKey(pinned[a.Region()]) != a.PublicKey() || EncodePublicKey(pinned[b.Region()]) != b.PublicKey() {
+			t.Errorf("%s pinned %v, want both regions' keys", n.Region(), pinned)
+		}
+	}
+}

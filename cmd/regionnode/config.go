@@ -107,7 +107,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&f.HTTP, "http", cfg.HTTP, "HTTP API listen address host:port")
 	fs.StringVar(&f.DataDir, "data-dir", "", "directory of the durable mutation log (default ./iamprop-data/REGION)")
 	fs.StringVar(&f.GossipKeyFile, "gossip-key-file", "", "file holding the gossip encryption key, base64 of 16, 24 or 32 bytes (or set IAMPROP_GOSSIP_KEY)")
-	fs.StringVar(&f.SigningKeyFile, "signing-key", "", "file holding this region's Ed25519 signing key, base64 of its 32-byte seed, mode 0600 (default DATA-DIR/signing.key, generated on first start)")
+	fs.StringVar(&f.SigningKeyFile, "signing-key", "", "file holding this region's Ed25519 signing key, base64 of its 32-byte seed, mode 0600; must exist (default DATA-DIR/signing.key, generated on first start)")
 	fs.StringVar(&f.TrustFile, "trust", "", "trust file, YAML or JSON: region -> base64 Ed25519 public key; without it each region's first advertised key is pinned (trust on first use)")
 	fs.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the write token, for POST /v1/mutations and reads (or set IAMPROP_API_TOKEN)")
 	fs.StringVar(&f.ReadTokenFile, "read-token-file", "", "file holding the read token, for the endpoints that reveal IAM state (or set IAMPROP_READ_TOKEN)")

@@ -137,14 +137,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return fmt.Errorf("--advertise %q: bad port", cfg.Advertise)
 		}
 	}
-	// Every mutation is signed: with the key given, or the one generated
-	// into the data directory on first start.
+	// Every mutation is signed: with the key given (which must exist: a
+	// mistyped path must not mint a key nobody trusts), or the one
+	// generated into the data directory on first start.
 	keyFile := cfg.SigningKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.DataDir, live.SigningKeyFile)
-	}
 	var created bool
-	if lc.SigningKey, created, err = live.LoadOrCreateSigningKey(keyFile); err != nil {
+	if keyFile != "" {
+		lc.SigningKey, err = live.ReadSigningKey(keyFile)
+	} else {
+		keyFile = filepath.Join(cfg.DataDir, live.SigningKeyFile)
+		lc.SigningKey, created, err = live.LoadOrCreateSigningKey(keyFile)
+	}
+	if err != nil {
 		return &configError{fmt.Errorf("--signing-key: %w", err)}
 	}
 	if cfg.TrustFile != "" {
