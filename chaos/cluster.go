@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -85,7 +86,10 @@ type node struct {
 	http    string
 	dir     string // data directory
 	logPath string
-	client  *apiclient.Client
+	// signingKey is the node's signing key file, outside dir: a wiped
+	// disk loses the log, not the region's identity.
+	signingKey string
+	client     *apiclient.Client
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -157,6 +161,10 @@ type cluster struct {
 	token string
 	admin string // the admin token: faults go through POST /v1/faults
 	key   string // base64 gossip key
+	// trust is the trust file listing every node's signing public key;
+	// each node's key file lies outside its data directory, so a wipe
+	// keeps the region's identity, as docs/deploy.md tells operators.
+	trust string
 	seed  uint64
 	nodes []*node
 	// exitedAlone, if set, hears of a process that exited without the
@@ -197,6 +205,26 @@ func newCluster(bin, root string, n int, seed uint64) (*cluster, error) {
 		c.nodes = append(c.nodes, nd)
 	}
 	if err := os.MkdirAll(filepath.Join(root, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	keys := filepath.Join(root, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		return nil, err
+	}
+	var trust strings.Builder
+	for _, nd := range c.nodes {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		nd.signingKey = filepath.Join(keys, nd.region+".signing.key")
+		if err := os.WriteFile(nd.signingKey, []byte(base64.StdEncoding.EncodeToString(priv.Seed())+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&trust, "%s: %s\n", nd.region, base64.StdEncoding.EncodeToString(pub))
+	}
+	c.trust = filepath.Join(keys, "trust.yaml")
+	if err := os.WriteFile(c.trust, []byte(trust.String()), 0o600); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -296,6 +324,7 @@ func (c *cluster) setupCause(err error) error {
 // args is nd's command line for its next start. Caller holds nd.mu.
 func (c *cluster) args(nd *node) []string {
 	args := []string{"--region", nd.region, "--gossip", nd.gossip, "--http", nd.http, "--data-dir", nd.dir,
+		"--signing-key", nd.signingKey, "--trust", c.trust,
 		"--gossip-preset", "local", "--gossip-interval", GossipInterval.String(), "--probe-interval", ProbeInterval.String(),
 		"--probe-timeout", ProbeTimeout.String(), "--push-pull-interval", PushPullInterval.String(),
 		"--log-level", "info", "--seed", fmt.Sprint(c.seed + uint64(nd.index)*1000 + uint64(nd.starts) + 1)}

@@ -79,6 +79,12 @@ func benchOverhead(b *testing.B, lag time.Duration) {
 //
 //	go test -run '^$' -bench Converge50 -benchtime 1x -timeout 10m ./live/
 func BenchmarkConverge50(b *testing.B) {
+	for _, signing := range []bool{false, true} {
+		b.Run(fmt.Sprintf("signing=%v", signing), func(b *testing.B) { benchConverge50(b, signing) })
+	}
+}
+
+func benchConverge50(b *testing.B, signing bool) {
 	var regions []string
 	for i := range 50 {
 		regions = append(regions, fmt.Sprintf("region-%02d", i))
@@ -86,7 +92,7 @@ func BenchmarkConverge50(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, err := StartCluster(ctx, regions, ClusterOptions{Preset: PresetLocal, Initial: initial(b), Seed: 1})
+	c, err := StartCluster(ctx, regions, ClusterOptions{Preset: PresetLocal, Initial: initial(b), Seed: 1, Signing: signing})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package live
 
 import (
 	"context"
+	"crypto/ed25519"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +42,9 @@ type ClusterOptions struct {
 	// its region.
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
+	// Signing gives every region a fresh signing key and all of them one
+	// trust set holding every region's public key (as a trust file would).
+	Signing bool
 }
 
 // Cluster is an in-process cluster of live region nodes on loopback, each
@@ -61,6 +66,22 @@ func StartCluster(ctx context.Context, regions []string, opts ClusterOptions) (*
 	if opts.Preset == "" {
 		opts.Preset = PresetLocal
 	}
+	var (
+		keys  map[string]ed25519.PrivateKey
+		trust *Trust
+	)
+	if opts.Signing {
+		keys = map[string]ed25519.PrivateKey{}
+		pubs := map[string]ed25519.PublicKey{}
+		for _, r := range regions {
+			pub, priv, err := ed25519.GenerateKey(cryptorand.Reader)
+			if err != nil {
+				return nil, fmt.Errorf("live: signing key: %w", err)
+			}
+			keys[r], pubs[r] = priv, pub
+		}
+		trust = NewTrust(pubs)
+	}
 	for i, r := range regions {
 		if _, dup := c.byName[r]; dup {
 			c.Shutdown()
@@ -70,6 +91,9 @@ func StartCluster(ctx context.Context, regions []string, opts ClusterOptions) (*
 			Region: r, BindAddr: "127.0.0.1", Preset: opts.Preset, Tune: opts.Tune, Delay: opts.Delay,
 			Initial: opts.Initial, GossipKey: opts.GossipKey, NoSync: opts.NoSync,
 			Logger: opts.Logger, Registerer: opts.Registerer,
+		}
+		if opts.Signing {
+			cfg.SigningKey, cfg.Trust = keys[r], trust
 		}
 		if opts.Seed != 0 {
 			cfg.Seed = opts.Seed + uint64(i)

@@ -43,11 +43,12 @@ var _ memberlist.Delegate = (*delegate)(nil)
 
 type nodeMeta struct {
 	HTTP string `json:"http,omitempty"`
+	Key  string `json:"key,omitempty"` // signing public key, base64 (trust on first use pins it)
 }
 
-// NodeMeta advertises the node's HTTP API address.
+// NodeMeta advertises the node's HTTP API address and signing key.
 func (d *delegate) NodeMeta(limit int) []byte {
-	b, _ := json.Marshal(nodeMeta{HTTP: d.cfg.HTTPAddr})
+	b, _ := json.Marshal(nodeMeta{HTTP: d.cfg.HTTPAddr, Key: (*Node)(d).PublicKey()})
 	if len(b) > limit {
 		return nil
 	}
@@ -146,6 +147,7 @@ func (e *events) update(nd *memberlist.Node, state string) {
 	n.members[nd.Name] = &member{node: *nd, state: state, http: meta.HTTP, lastSeen: time.Now()}
 	n.peersMu.Unlock()
 	n.tr.SetPeerAddr(nd.Address(), nd.Name)
+	n.observeKey(nd.Name, meta.Key)
 	if prev == nil || prev.state != state {
 		n.log.Info().Str("member", nd.Name).Str("addr", nd.Address()).Str("state", state).Msg("membership changed")
 	}

@@ -8,6 +8,7 @@ package live
 
 import (
 	"context"
+	"crypto/ed25519"
 	cryptorand "crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -111,6 +112,16 @@ type Config struct {
 	// InboxSize bounds the received messages waiting for the node (default
 	// 4096); beyond it they are dropped, and anti-entropy repairs the loss.
 	InboxSize int
+	// SigningKey, when set, signs this region's mutations, and every
+	// mutation received is verified against Trust before it is taken in
+	// (signing.go). Nil: nothing is signed or verified (an in-process
+	// experiment; cmd/regionnode always signs).
+	SigningKey ed25519.PrivateKey
+	// Trust holds the regions' public keys (from a trust file: NewTrust).
+	// Nil with a SigningKey: trust on first use, pinned in
+	// DataDir/PinnedKeysFile (in memory without a DataDir). Its key for
+	// this region, if any, must be SigningKey's.
+	Trust *Trust
 }
 
 // Errors of Commit and Authorize.
@@ -139,6 +150,10 @@ var (
 type Node struct {
 	cfg Config
 	log zerolog.Logger
+	// trust verifies peers' signatures (nil: signing is off); refusedKeys
+	// remembers the refused keys already counted, by region.
+	trust       *Trust
+	refusedKeys map[string]string
 	// peerLog samples warnings about peers' bad messages: a peer holding
 	// the gossip key could otherwise make this node log at its send rate
 	// (iamprop_gossip_rejected_total keeps the exact count).
@@ -288,6 +303,19 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// the Node's timer would only duplicate it.
 		PushPullInterval: 0,
 	}
+	var (
+		signer   replication.Signer
+		verifier replication.Verifier
+	)
+	if cfg.SigningKey != nil {
+		if n.trust, err = startTrust(cfg, log); err != nil {
+			return nil, err
+		}
+		signer, verifier = ed25519Signer(cfg.SigningKey), n.trust
+	} else if cfg.Trust != nil {
+		return nil, errors.New("live: a trust set without a signing key: give the region a SigningKey")
+	}
+
 	// Durable log: opened first (its epoch numbers this region's commits),
 	// replayed before any other input.
 	var (
@@ -353,6 +381,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// A region restarted with its log and told to join catches up
 		// with one peer before it commits (replication.Config).
 		CatchUp: waitPeers && !fresh,
+		// Every mutation carries its origin's signature; peers' are
+		// verified before they are taken in (nil: neither).
+		Signer:   signer,
+		Verifier: verifier,
 	})
 	n.catchingUp = waitPeers
 
@@ -484,6 +516,8 @@ func (n *Node) countStep(before, after replication.Stats) {
 		{metrics.RefusedSeqAhead, after.RefusedSeqAhead - before.RefusedSeqAhead},
 		{metrics.RefusedFutureTimestamp, after.RefusedFuture - before.RefusedFuture},
 		{metrics.RefusedConflict, after.Conflicts - before.Conflicts},
+		{metrics.RefusedBadSignature, after.RefusedBadSignature - before.RefusedBadSignature},
+		{metrics.RefusedUnknownSigner, after.RefusedUnknownSigner - before.RefusedUnknownSigner},
 	} {
 		if c.d > 0 {
 			n.m.GossipRefused.WithLabelValues(c.reason).Add(float64(c.d))

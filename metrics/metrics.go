@@ -25,6 +25,8 @@ const (
 	RefusedSeqAhead        = "seq_ahead"
 	RefusedFutureTimestamp = "future_timestamp"
 	RefusedConflict        = "conflict"
+	RefusedBadSignature    = "bad_signature"  // the signature does not verify under the origin's trusted key
+	RefusedUnknownSigner   = "unknown_signer" // no key is trusted for the origin
 )
 
 // Label values of Region.StoreDamaged.
@@ -71,9 +73,15 @@ type Region struct {
 	// by reason: "own_origin" (this region's origin, a sequence number it
 	// never issued), "seq_ahead" (a sequence number implausibly far ahead
 	// of its origin), "future_timestamp" (beyond the clock-skew bound; the
-	// whole message is refused) and "conflict" (a known id, other content).
-	// Each such message also counts once in GossipRejected.
+	// whole message is refused), "conflict" (a known id, other content),
+	// "bad_signature" (a signature that does not verify under the origin's
+	// trusted key, or none) and "unknown_signer" (no key trusted for the
+	// origin). Each such message also counts once in GossipRejected.
 	GossipRefused *prometheus.CounterVec
+	// SigningKeysRefused counts signing keys a peer advertised for a
+	// region that differ from the key trusted for it (pinned on first use,
+	// or from the trust file): the key is not trusted.
+	SigningKeysRefused prometheus.Counter
 	// GossipConflicts counts conflicts: two different mutations under one
 	// id, met in a received message or found by anti-entropy's content
 	// digests (replication.Stats.Conflicts).
@@ -167,7 +175,9 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 		GossipRejected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_rejected_total",
 			Help: "Received replication messages refused as undecodable, malformed or conflicting."}),
 		GossipRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_refused_mutations_total",
-			Help: "Received mutations refused for what they claim (own origin, sequence number far ahead, future timestamp, conflict), by reason."}, []string{"reason"}),
+			Help: "Received mutations refused for what they claim (own origin, sequence number far ahead, future timestamp, conflict, bad signature, unknown signer), by reason."}, []string{"reason"}),
+		SigningKeysRefused: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "signing_keys_refused_total",
+			Help: "Signing keys advertised for a region that differ from the key trusted for it (pinned or from the trust file)."}),
 		GossipConflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_conflicts_total",
 			Help: "Conflicts: two different mutations under one id, received or found by anti-entropy's content digests."}),
 		MutationsLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_lost_total",
@@ -197,7 +207,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	cs := []prometheus.Collector{
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
-		m.GossipRejected, m.GossipRefused, m.GossipConflicts, m.MutationsLost, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
+		m.GossipRejected, m.GossipRefused, m.SigningKeysRefused, m.GossipConflicts, m.MutationsLost, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
 		m.TransportDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
@@ -210,7 +220,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 	}
 	// Every reason exists from the start, at 0, so a dashboard's rate()
 	// sees the first refusal.
-	for _, reason := range []string{RefusedOwnOrigin, RefusedSeqAhead, RefusedFutureTimestamp, RefusedConflict} {
+	for _, reason := range []string{RefusedOwnOrigin, RefusedSeqAhead, RefusedFutureTimestamp, RefusedConflict, RefusedBadSignature, RefusedUnknownSigner} {
 		m.GossipRefused.WithLabelValues(reason)
 	}
 	m.StoreDamaged.WithLabelValues(StoreTornTail)

@@ -182,7 +182,9 @@ func (n *Node) fillGaps() {
 		if n.lookup(id) != nil {
 			return
 		}
-		e := n.arena.new(Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}})
+		m := Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}}
+		n.sign(&m)
+		e := n.arena.new(m)
 		n.remember(e)
 		n.ready.Persist = append(n.ready.Persist, e.m)
 		n.enqueue(e)

@@ -34,12 +34,26 @@ func BenchmarkStepDuplicate(b *testing.B) {
 // BenchmarkStepNew: each Step carries one new mutation, applied on receipt
 // (validation, persist, re-queue, fold, checkpoint clones). The calls
 // rewrite 8 inline policies, so the state stays the size of a scenario's.
+// signed=true adds an Ed25519 verification of each (sign.go).
 func BenchmarkStepNew(b *testing.B) {
+	for _, signed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("signed=%v", signed), func(b *testing.B) { benchStepNew(b, signed) })
+	}
+}
+
+func benchStepNew(b *testing.B, signed bool) {
+	keys := newTestKeys("eu-west-1", "us-east-2")
 	n := newTestNode(b, "eu-west-1", nil, "us-east-2", "ap-southeast-2")
+	if signed {
+		n = signedNode(b, keys, "eu-west-1", []string{"eu-west-1", "us-east-2"}, "us-east-2", "ap-southeast-2")
+	}
 	msgs := make([]Message, b.N)
 	for i := range msgs {
 		m := commitAt(b, "us-east-2", uint64(i+1), time.Duration(i), "")
 		m.Call = call("iam:PutUserPolicy", fmt.Sprintf(`{"user_name":"alice","policy_name":"p%d","policy_document":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b%d/*"}]}}`, i%8, i))
+		if signed {
+			m = signAs(keys, "us-east-2", m)
+		}
 		msgs[i] = Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{m}}
 	}
 	b.ReportAllocs()
@@ -51,6 +65,34 @@ func BenchmarkStepNew(b *testing.B) {
 		if i%64 == 0 {
 			n.Ready()
 		}
+	}
+	b.StopTimer()
+	if s := n.Stats(); s.Applied != uint64(b.N) {
+		b.Fatalf("applied %d of %d (stats %+v)", s.Applied, b.N, s)
+	}
+}
+
+// BenchmarkPropose: one local commit (validation, stamp, fold), with and
+// without signing it.
+func BenchmarkPropose(b *testing.B) {
+	for _, signed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("signed=%v", signed), func(b *testing.B) {
+			keys := newTestKeys("us-east-2")
+			n := newTestNode(b, "us-east-2", nil)
+			if signed {
+				n = signedNode(b, keys, "us-east-2", []string{"us-east-2"})
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				c := call("iam:PutUserPolicy", fmt.Sprintf(`{"user_name":"alice","policy_name":"p%d","policy_document":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b%d/*"}]}}`, i%8, i))
+				if _, err := n.Propose(epoch.Add(time.Duration(i)), c); err != nil {
+					b.Fatal(err)
+				}
+				if i%64 == 0 {
+					n.Ready()
+				}
+			}
+		})
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 //	sums     = vector                              (push/pull only, when present: per origin epoch a digest)
 //	mutation = length body        (length lets gossip budget bytes per rumor)
 //	body     = string(stream) seq wall logical flags string(action)
-//	           string(account) string(region) bytes(args)
+//	           string(account) string(region) bytes(args) [bytes(sig)]
+//	flags    = 1 (revoke) | 2 (signed: bytes(sig) follows the arguments)
 //	string   = length byte*
 //
 // A stream is the origin, or for an epoch other than 0 "origin@epoch" with
@@ -28,7 +29,10 @@ import (
 // decoder rejects versions it does not know rather than guessing.
 const codecVersion = 1
 
-const flagRevoke = 1
+const (
+	flagRevoke = 1
+	flagSigned = 2 // a signature follows the arguments
+)
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -51,12 +55,20 @@ func appendMutationBody(b []byte, m *Mutation) []byte {
 	if m.Revoke {
 		flags |= flagRevoke
 	}
+	if m.Sig != nil {
+		flags |= flagSigned
+	}
 	b = binary.AppendUvarint(b, flags)
 	b = appendString(b, m.Call.Action)
 	b = appendString(b, m.Call.Account)
 	b = appendString(b, m.Call.Region)
 	b = binary.AppendUvarint(b, uint64(len(m.Call.Args)))
-	return append(b, m.Call.Args...)
+	b = append(b, m.Call.Args...)
+	if m.Sig != nil {
+		b = binary.AppendUvarint(b, uint64(len(m.Sig)))
+		b = append(b, m.Sig...)
+	}
+	return b
 }
 
 // mutationOverhead is the most a rumor's length prefix costs in a packet
@@ -114,15 +126,16 @@ func stringLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
 
 // mutationBodySize is len(appendMutationBody(nil, m)), without encoding.
 func mutationBodySize(m *Mutation) int {
-	flags := uint64(0)
-	if m.Revoke {
-		flags = flagRevoke
-	}
+	flags := uint64(0) // both flags fit one varint byte
 	sl := streamLen(m.ID.Origin, m.ID.Epoch)
-	return uvarintLen(uint64(sl)) + sl + uvarintLen(m.ID.Seq) + uvarintLen(uint64(m.TS.Wall)) +
+	n := uvarintLen(uint64(sl)) + sl + uvarintLen(m.ID.Seq) + uvarintLen(uint64(m.TS.Wall)) +
 		uvarintLen(uint64(m.TS.Logical)) + uvarintLen(flags) + stringLen(m.Call.Action) +
 		stringLen(m.Call.Account) + stringLen(m.Call.Region) +
 		uvarintLen(uint64(len(m.Call.Args))) + len(m.Call.Args)
+	if m.Sig != nil {
+		n += uvarintLen(uint64(len(m.Sig))) + len(m.Sig)
+	}
+	return n
 }
 
 // Size returns len(m.Encode()) without encoding: what the message costs on
@@ -287,7 +300,7 @@ func (d *decoder) mutation() Mutation {
 	}
 	m.TS.Logical = uint32(logical)
 	flags := d.uvarint("flags")
-	if flags&^flagRevoke != 0 {
+	if flags&^(flagRevoke|flagSigned) != 0 {
 		d.fail("unknown flags %#x", flags)
 	}
 	m.Revoke = flags&flagRevoke != 0
@@ -299,6 +312,11 @@ func (d *decoder) mutation() Mutation {
 	if args := d.bytes("args", MaxArgsBytes); len(args) > 0 {
 		// Copy: the caller may reuse its receive buffer.
 		m.Call.Args = append([]byte(nil), args...)
+	}
+	if flags&flagSigned != 0 {
+		// Copied like the arguments; an empty signature stays non-nil so
+		// it re-encodes as it came.
+		m.Sig = append([]byte{}, d.bytes("signature", MaxSigBytes)...)
 	}
 	return m
 }

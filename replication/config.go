@@ -173,6 +173,14 @@ type Config struct {
 	// is computed once; views are then frozen and shared, never modified
 	// in place. Nil: the node folds its private view in place.
 	FoldCache *FoldCache
+	// Signer, when set, signs every mutation this region commits (its
+	// own commits and gap fillers; sign.go). Verifier, when set, checks
+	// the signature of every mutation new to the region (and of one that
+	// conflicts with a known id) before it is taken in, and refuses what
+	// does not verify. Both nil (the simulator): nothing is signed or
+	// checked.
+	Signer   Signer
+	Verifier Verifier
 }
 
 func (c *Config) withDefaults() {

@@ -206,6 +206,10 @@ type Mutation struct {
 	TS     Timestamp         // the origin's HLC reading at commit
 	Call   controlplane.Call // the AWS call, validated at the origin
 	Revoke bool              // the call narrows access (controlplane.IsRevoke at commit); selects the revoke delay distribution
+	// Sig is the origin's signature of SignedBytes (sign.go); nil when
+	// the origin has no Signer. It is not content: sameContent and
+	// contentHash ignore it.
+	Sig []byte
 }
 
 // Less is the total order every region agrees on: timestamp, then origin,
@@ -300,6 +304,9 @@ func (m *Mutation) validateFields() error {
 	}
 	if len(m.Call.Account) > maxNameLen || len(m.Call.Region) > maxNameLen {
 		return fmt.Errorf("%w: %s: account or region longer than %d", ErrMalformed, m.ID, maxNameLen)
+	}
+	if len(m.Sig) > MaxSigBytes {
+		return fmt.Errorf("%w: %s: signature of %d bytes exceeds %d", ErrMalformed, m.ID, len(m.Sig), MaxSigBytes)
 	}
 	if len(m.Call.Args) > MaxArgsBytes {
 		return fmt.Errorf("%w: %s: arguments of %d bytes exceed %d", ErrMalformed, m.ID, len(m.Call.Args), MaxArgsBytes)

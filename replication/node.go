@@ -66,6 +66,8 @@ type Stats struct {
 	RefusedOwnOrigin       uint64                   // mutations dropped: under this region's origin, beyond what it issued (bounds.go)
 	RefusedSeqAhead        uint64                   // mutations dropped: sequence number implausibly far ahead of its origin (bounds.go)
 	RefusedFuture          uint64                   // messages rejected: a timestamp beyond Config.MaxClockOffset
+	RefusedBadSignature    uint64                   // mutations dropped: the signature did not verify under the origin's key (sign.go)
+	RefusedUnknownSigner   uint64                   // mutations dropped: no key is trusted for the origin (sign.go)
 }
 
 // originLog is what a region knows of one origin's mutations.
@@ -375,6 +377,7 @@ func (n *Node) Propose(now time.Time, c controlplane.Call) (Mutation, error) {
 	if err := m.Validate(); err != nil {
 		return Mutation{}, err
 	}
+	n.sign(&m)
 	n.clock = clock
 	n.nextSeq++
 	e := n.arena.new(m)
@@ -594,7 +597,18 @@ func (n *Node) receive(ms []Mutation, from string) (conflict error) {
 		if e != nil {
 			if sameContent(&e.m, mu) {
 				n.stats.Duplicates++
+			} else if err := n.verify(mu); err != nil {
+				// A forgery must not even take part in conflict resolution.
+				if conflict == nil {
+					conflict = err
+				}
 			} else if err := n.conflict(e, mu, from); conflict == nil {
+				conflict = err
+			}
+			continue
+		}
+		if err := n.verify(mu); err != nil {
+			if conflict == nil {
 				conflict = err
 			}
 			continue

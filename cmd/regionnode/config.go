@@ -33,6 +33,8 @@ type config struct {
 	HTTP           string        `yaml:"http"`
 	DataDir        string        `yaml:"data-dir"`
 	GossipKeyFile  string        `yaml:"gossip-key-file"`
+	SigningKeyFile string        `yaml:"signing-key"`
+	TrustFile      string        `yaml:"trust"`
 	APITokenFile   string        `yaml:"api-token-file"`
 	ReadTokenFile  string        `yaml:"read-token-file"`
 	AdminTokenFile string        `yaml:"admin-token-file"`
@@ -105,6 +107,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&f.HTTP, "http", cfg.HTTP, "HTTP API listen address host:port")
 	fs.StringVar(&f.DataDir, "data-dir", "", "directory of the durable mutation log (default ./iamprop-data/REGION)")
 	fs.StringVar(&f.GossipKeyFile, "gossip-key-file", "", "file holding the gossip encryption key, base64 of 16, 24 or 32 bytes (or set IAMPROP_GOSSIP_KEY)")
+	fs.StringVar(&f.SigningKeyFile, "signing-key", "", "file holding this region's Ed25519 signing key, base64 of its 32-byte seed, mode 0600; must exist (default DATA-DIR/signing.key, generated on first start)")
+	fs.StringVar(&f.TrustFile, "trust", "", "trust file, YAML or JSON: region -> base64 Ed25519 public key; without it each region's first advertised key is pinned (trust on first use)")
 	fs.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the write token, for POST /v1/mutations and reads (or set IAMPROP_API_TOKEN)")
 	fs.StringVar(&f.ReadTokenFile, "read-token-file", "", "file holding the read token, for the endpoints that reveal IAM state (or set IAMPROP_READ_TOKEN)")
 	fs.StringVar(&f.AdminTokenFile, "admin-token-file", "", "file holding the admin token, for faults, member removal and gossip key rotation (or set IAMPROP_ADMIN_TOKEN)")
@@ -222,6 +226,10 @@ func (c *config) set(name, v string) error {
 		c.DataDir = v
 	case "gossip-key-file":
 		c.GossipKeyFile = v
+	case "signing-key":
+		c.SigningKeyFile = v
+	case "trust":
+		c.TrustFile = v
 	case "api-token-file":
 		c.APITokenFile = v
 	case "read-token-file":

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -135,6 +137,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return fmt.Errorf("--advertise %q: bad port", cfg.Advertise)
 		}
 	}
+	// Every mutation is signed: with the key given (which must exist: a
+	// mistyped path must not mint a key nobody trusts), or the one
+	// generated into the data directory on first start.
+	keyFile := cfg.SigningKeyFile
+	var created bool
+	if keyFile != "" {
+		lc.SigningKey, err = live.ReadSigningKey(keyFile)
+	} else {
+		keyFile = filepath.Join(cfg.DataDir, live.SigningKeyFile)
+		lc.SigningKey, created, err = live.LoadOrCreateSigningKey(keyFile)
+	}
+	if err != nil {
+		return &configError{fmt.Errorf("--signing-key: %w", err)}
+	}
+	if cfg.TrustFile != "" {
+		keys, err := live.ReadTrustFile(cfg.TrustFile)
+		if err != nil {
+			return &configError{fmt.Errorf("--trust: %w", err)}
+		}
+		lc.Trust = live.NewTrust(keys)
+	}
+	pub := live.EncodePublicKey(lc.SigningKey.Public().(ed25519.PublicKey))
+	if created {
+		log.Info().Str("file", keyFile).Str("public_key", pub).Msg("generated a signing key: add this region's public key to the trust file")
+	}
 	node, err := live.Start(ctx, lc)
 	if err != nil {
 		return err
@@ -156,7 +183,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}()
 	log.Info().Str("http", ln.Addr().String()).Str("gossip", node.GossipAddr()).Str("data_dir", cfg.DataDir).
 		Bool("tls", tlsCfg != nil).Bool("mtls", cfg.ClientCA != "").Bool("api_token", cfg.apiToken != "").
-		Bool("read_token", cfg.readToken != "").Bool("admin_token", cfg.adminToken != "").Bool("fault_api", cfg.FaultAPI).Msg("serving")
+		Bool("read_token", cfg.readToken != "").Bool("admin_token", cfg.adminToken != "").Bool("fault_api", cfg.FaultAPI).
+		Str("signing_key", pub).Bool("trust_file", cfg.TrustFile != "").Msg("serving")
 
 	select {
 	case <-ctx.Done():

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	cryptorand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -177,6 +178,10 @@ type secrets struct {
 	write, read, admin                      string
 	caFile, certFile, certKeyFile           string
 	caPool                                  *x509.CertPool
+	// signingKeys are the regions' signing key files; trustFile lists
+	// their public keys.
+	signingKeys map[string]string
+	trustFile   string
 }
 
 func writeSecrets(t *testing.T, dir string, ips []string) secrets {
@@ -196,6 +201,18 @@ func writeSecrets(t *testing.T, dir string, ips []string) secrets {
 	s.keyFile = file("gossip.key", base64.StdEncoding.EncodeToString(key))
 	s.writeFile, s.readFile, s.adminFile = file("write.token", s.write), file("read.token", s.read), file("admin.token", s.admin)
 	s.caFile, s.certFile, s.certKeyFile = writeTestPKI(t, dir, ips)
+	// Signing keys, generated as docs/deploy.md says, and the trust file.
+	s.signingKeys = map[string]string{}
+	trust := ""
+	for _, r := range []string{region1, region2, region3} {
+		pub, priv, err := ed25519.GenerateKey(cryptorand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.signingKeys[r] = file(r+".signing.key", base64.StdEncoding.EncodeToString(priv.Seed()))
+		trust += r + ": " + base64.StdEncoding.EncodeToString(pub) + "\n"
+	}
+	s.trustFile = file("trust.yaml", trust)
 	b, _ := os.ReadFile(s.caFile)
 	s.caPool = x509.NewCertPool()
 	s.caPool.AppendCertsFromPEM(b)
@@ -222,7 +239,10 @@ func startInNS(t *testing.T, tn *testNet, host int, region string, s secrets, go
 		"--region", region, "--gossip", addr + ":7946", "--http", addr + ":8443",
 		"--data-dir", filepath.Join(s.dir, region), "--gossip-key-file", gossipKeyFile,
 		"--api-token-file", s.writeFile, "--read-token-file", s.readFile, "--admin-token-file", s.adminFile,
-		"--tls-cert", s.certFile, "--tls-key", s.certKeyFile}
+		"--tls-cert", s.certFile, "--tls-key", s.certKeyFile, "--trust", s.trustFile}
+	if k := s.signingKeys[region]; k != "" {
+		args = append(args, "--signing-key", k)
+	} // else: a key generated into the data directory, in no trust file
 	if join != "" {
 		args = append(args, "--join", join)
 	}
@@ -425,4 +445,66 @@ func TestMultiHostNamespaces(t *testing.T) {
 			t.Errorf("intruder /healthz: %d", code)
 		}
 	})
+
+	t.Run("a host with the gossip key but no trusted signing key joins but cannot write", func(t *testing.T) {
+		d := startInNS(t, tn, 3, "intruder-2", s, s.keyFile, tn.addrs[0]+":7946")
+		for _, n := range nodes {
+			eventually(t, 20*time.Second, n.region+" lists the intruder as alive", func() bool { return n.alive(s.read)["intruder-2"] })
+		}
+		var id string
+		eventually(t, 20*time.Second, "the intruder commits locally", func() bool {
+			code, out := d.call("POST", "/v1/mutations", `{"call":"iam:CreateUser","with":{"user_name":"mallory"}}`, s.write)
+			id, _ = out["id"].(string)
+			return code == 200
+		})
+		eventually(t, 20*time.Second, "every region refuses the intruder's mutation", func() bool {
+			for _, n := range nodes {
+				if n.refused("unknown_signer") == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		// An honest commit still reaches everyone, the intruder too.
+		code, out := a.call("POST", "/v1/mutations", `{"call":"iam:CreateUser","with":{"user_name":"carol"}}`, s.write)
+		if code != 200 {
+			t.Fatalf("commit: %d %v", code, out)
+		}
+		honest := out["id"].(string)
+		for _, n := range append(nodes, d) {
+			eventually(t, 20*time.Second, n.region+" applies "+honest, func() bool { return n.has(honest, s.read) })
+		}
+		for _, n := range nodes {
+			_, v := n.call("GET", "/v1/view", "", s.read)
+			vec, _ := v["version_vector"].(map[string]any)
+			for stream := range vec {
+				if strings.HasPrefix(stream, "intruder-2") {
+					t.Errorf("%s applied the intruder's mutations (%s, vector %v)", n.region, id, vec)
+				}
+			}
+		}
+	})
+}
+
+// refused returns the node's iamprop_gossip_refused_mutations_total for a
+// reason (from /metrics, open in this setup).
+func (n *nsNode) refused(reason string) float64 {
+	req, err := http.NewRequest("GET", n.url+"/metrics", nil)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "iamprop_gossip_refused_mutations_total{") && strings.Contains(line, `reason="`+reason+`"`) {
+			var v float64
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			return v
+		}
+	}
+	return 0
 }
