@@ -88,7 +88,7 @@ func newNarrator(r *Run) *narrator {
 	}
 	for _, e := range n.tl.Events {
 		switch e.Kind {
-		case "commit":
+		case "commit", "write":
 			if _, seen := n.commits[e.Mutation]; !seen {
 				n.mutIDs = append(n.mutIDs, e.Mutation)
 			}
@@ -153,6 +153,9 @@ func (n *narrator) story() []string {
 				}
 			}
 			add(e.At, 0, s+".")
+		case "write":
+			add(e.At, 0, fmt.Sprintf("t=%s %s writes %s in the bucket's region: a data-plane write, readable there at once (S3 read-after-write), which no IAM propagation delay holds back.",
+				at(e.At), e.Region, n.mutation(e.Mutation, e.Call)))
 		case "apply":
 			if usedApply[i] {
 				continue

@@ -16,12 +16,16 @@ import (
 // built once: the initial state, the delay model, the calls of the steps and
 // the probes' requests. Trials only read it.
 type plan struct {
-	scenario      *scenarios.Scenario
-	initial       *controlplane.State
-	delay         replication.DelayModel
-	gossip        replication.GossipConfig
-	network       sim.Network
-	stepCalls     []controlplane.Call
+	scenario  *scenarios.Scenario
+	initial   *controlplane.State
+	delay     replication.DelayModel
+	gossip    replication.GossipConfig
+	network   sim.Network
+	stepCalls []controlplane.Call
+	// stepRegion is, per step, the region that commits it: the step's own,
+	// or the bucket's home region for a data-plane write
+	// (scenarios.Scenario.StepRegion).
+	stepRegion    []string
 	probeRequests []controlplane.Probe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
 	// maxLag: a probe reads with max_lag consistency, so simulated trials
@@ -105,6 +109,9 @@ func newPlan(sc *scenarios.Scenario) (*plan, error) {
 		// would: the bucket's owner for bucket calls, the default account
 		// for IAM, the management account for the organization.
 		p.stepCalls = append(p.stepCalls, controlplane.Call{Action: st.Call, Account: st.Account, Region: st.Region, Args: st.With})
+	}
+	for i := range sc.Steps {
+		p.stepRegion = append(p.stepRegion, sc.StepRegion(i))
 	}
 	for _, pr := range sc.Probes {
 		p.probeRequests = append(p.probeRequests, controlplane.Probe{
