@@ -259,7 +259,7 @@ func (t *trial) complete(end time.Duration, known func(origin, region string, id
 		id := *idp
 		c := &t.res.completions[i]
 		c.committed, c.complete, c.known = true, true, true
-		if scenarios.DataPlaneCalls[t.sc.Steps[i].Call] {
+		if controlplane.IsDataPlane(t.sc.Steps[i].Call) {
 			// A write is complete, and its region knows it, when it is made.
 			at := t.committedAt[id]
 			c.completeAt, c.knownAt = at, at
@@ -457,7 +457,7 @@ func (t *trial) onCommit(at time.Duration, region string, m replication.Mutation
 			label = t.sc.Steps[i].Label
 		}
 		kind := "commit"
-		if scenarios.DataPlaneCalls[m.Call.Action] {
+		if controlplane.IsDataPlane(m.Call.Action) {
 			kind = "write"
 		}
 		t.tl.Events = append(t.tl.Events, report.TimelineEvent{
@@ -496,9 +496,9 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 		t.stepApplied[i][ri] = at
 	}
 	// A data-plane write (an upload) is in force where it was written, the
-	// bucket's region, at once; the copies the other regions' views get
-	// carry no IAM lag, since no request for the object is decided there.
-	if c, ok := t.committedAt[m.ID]; ok && m.ID.Origin != region && !scenarios.DataPlaneCalls[m.Call.Action] {
+	// bucket's region, at once; the copies the other regions' views get on
+	// receipt are no lag, since no request for the object is decided there.
+	if c, ok := t.committedAt[m.ID]; ok && m.ID.Origin != region && !controlplane.IsDataPlane(m.Call.Action) {
 		lag := at - c
 		t.res.lags[ri] = append(t.res.lags[ri], lag.Seconds())
 		if t.tl != nil {

@@ -4,13 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-)
 
-// DataPlaneCalls are the step calls that are S3 data-plane writes, not
-// control-plane mutations: they happen in the bucket's home region and are
-// visible there at once (S3's read-after-write consistency), whatever
-// region the caller works in.
-var DataPlaneCalls = map[string]bool{"s3:PutObject": true, "s3:DeleteObject": true}
+	"github.com/iamprop/iamprop/controlplane"
+)
 
 // BucketRegion returns the home region of the bucket name: from
 // state.buckets, else from the first s3:CreateBucket step that creates it
@@ -76,10 +72,10 @@ func stepBucket(st Step) string {
 
 // StepRegion returns the region where step i takes effect first: its own
 // region for a control-plane call, the bucket's home region for a
-// data-plane write (DataPlaneCalls) when the scenario gives it.
+// data-plane write (controlplane.IsDataPlane) when the scenario gives it.
 func (sc *Scenario) StepRegion(i int) string {
 	st := sc.Steps[i]
-	if DataPlaneCalls[st.Call] {
+	if controlplane.IsDataPlane(st.Call) {
 		if r := sc.BucketRegion(stepBucket(st)); r != "" {
 			return r
 		}
@@ -105,7 +101,7 @@ func Warnings(sc *Scenario) []Issue {
 				p.Action, p.Resource, r, why, p.Region, r)})
 	}
 	for i, st := range sc.Steps {
-		if !DataPlaneCalls[st.Call] {
+		if !controlplane.IsDataPlane(st.Call) {
 			continue
 		}
 		if r := sc.StepRegion(i); r != st.Region {
