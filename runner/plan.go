@@ -7,6 +7,7 @@ import (
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/delay"
+	"github.com/iamprop/iamprop/evaluator"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
 	"github.com/iamprop/iamprop/sim"
@@ -113,10 +114,18 @@ func newPlan(sc *scenarios.Scenario) (*plan, error) {
 	for i := range sc.Steps {
 		p.stepRegion = append(p.stepRegion, sc.StepRegion(i))
 	}
-	for _, pr := range sc.Probes {
-		p.probeRequests = append(p.probeRequests, controlplane.Probe{
-			Principal: pr.Principal, Action: pr.Action, Resource: pr.Resource, Context: pr.Context,
-		})
+	for i, pr := range sc.Probes {
+		req := controlplane.Probe{Principal: pr.Principal, Action: pr.Action, Resource: pr.Resource, Context: pr.Context}
+		if pr.Endpoint != "" {
+			// Compiled once: the endpoint's policy is the probe's network
+			// path, the same in every view and at every instant.
+			ep, err := evaluator.Parse(pr.Endpoint, evaluator.KindEndpoint, sc.Policies[pr.Endpoint])
+			if err != nil {
+				return nil, fmt.Errorf("probes[%d].endpoint: %w", i, err)
+			}
+			req.Endpoint = ep
+		}
+		p.probeRequests = append(p.probeRequests, req)
 	}
 	return p, nil
 }
