@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/iamprop/iamprop/controlplane"
@@ -72,11 +73,12 @@ func stepBucket(st Step) string {
 
 // StepRegion returns the region where step i takes effect first: its own
 // region for a control-plane call, the bucket's home region for a
-// data-plane write (controlplane.IsDataPlane) when the scenario gives it.
+// data-plane write (controlplane.IsDataPlane) when the scenario gives it
+// and simulates that region.
 func (sc *Scenario) StepRegion(i int) string {
 	st := sc.Steps[i]
 	if controlplane.IsDataPlane(st.Call) {
-		if r := sc.BucketRegion(stepBucket(st)); r != "" {
+		if r := sc.BucketRegion(stepBucket(st)); r != "" && slices.Contains(sc.Regions, r) {
 			return r
 		}
 	}

@@ -50,6 +50,14 @@ func TestWarningsNameTheDecidingRegion(t *testing.T) {
 			stepRegion: "eu-west-1",
 		},
 		{
+			name: "upload into a bucket homed outside the scenario's regions",
+			replace: []string{
+				"- {at: 1s, region: us-east-2, call: s3:DeleteBucketPolicy, with: {bucket: b}}",
+				"- {at: 1s, region: us-east-2, call: s3:CreateBucket, with: {bucket: c, location_constraint: sa-east-1}}\n  - {at: 2s, region: us-east-2, call: s3:PutObject, with: {bucket: c, key: k}}",
+			},
+			stepRegion: "us-east-2",
+		},
+		{
 			name:       "control-plane call from another region",
 			stepRegion: "us-east-2",
 		},
