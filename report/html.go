@@ -304,7 +304,7 @@ func htmlMutations(p func(string, ...any), ms []Mutation) {
 		return
 	}
 	p("<h3>When each change was in force everywhere, and when its origin could know</h3>\n")
-	p("<p class=\"howto\">A change is <b>complete</b> when the last live region applied it: from then on it is in force everywhere. Its origin can only <b>know</b> so once every region's ack covering it has reached it, which is when the origin's propagation status (<code>GET /v1/mutations/{id}</code>) says complete. Instants are seconds from the start of a trial; <b>known after</b> is the difference.</p>\n")
+	p("<p class=\"howto\">A change is <b>complete</b> when the last live region applied it: from then on it is in force everywhere. Its origin can only <b>know</b> so once every region's ack covering it has reached it, which is when the origin's propagation status (<code>GET /v1/mutations/{id}</code>) says complete. Instants are seconds from the start of a trial; <b>known after</b> is the difference. An upload, a data-plane write, is complete and known when it is written in its bucket's region.</p>\n")
 	p("<table class=\"mutations\"><thead><tr><th>step</th><th>origin</th><th class=\"n\">complete p50</th><th class=\"n\">p99</th><th class=\"n\">known p50</th><th class=\"n\">p99</th><th class=\"n\">known after p50</th><th class=\"n\">p99</th><th class=\"n\">trials complete / known / committed</th></tr></thead><tbody>\n")
 	d := func(n int, s float64) string {
 		if n == 0 {
