@@ -19,6 +19,11 @@ type Probe struct {
 	Action    string         // "s3:GetObject"
 	Resource  string         // "arn:aws:s3:::bucket/key"
 	Context   map[string]any // request context keys (aws:SourceIp, ...); may be nil
+	// Endpoint, when set, is the policy of the VPC endpoint the request
+	// goes through (evaluator.KindEndpoint): it must allow the request too.
+	// It is the probe's network path, not control-plane state, so every
+	// view decides with the same one.
+	Endpoint *evaluator.Policy
 }
 
 // Resolution is what Authorize found out about a probe: who the principal
@@ -86,6 +91,7 @@ func (s *State) authorize(p Probe, why bool) (evaluator.Decision, Resolution) {
 	res.Request.Principal = who.principal
 	res.Input.Identity = who.identity
 	res.Input.Boundary = who.boundary
+	res.Input.Endpoint = p.Endpoint
 
 	resourceAccount, resWhat := s.resolveResource(p, &res.Input, why)
 	if resourceAccount == "" {

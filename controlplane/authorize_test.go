@@ -297,3 +297,40 @@ func TestAuthorizeRolePath(t *testing.T) {
 		})
 	}
 }
+
+// A probe through a VPC endpoint carries the endpoint's policy into the
+// decision: it grants nothing by itself, but must allow the request.
+func TestAuthorizeThroughEndpoint(t *testing.T) {
+	endpoint := func(resource string) *evaluator.Policy {
+		p, err := evaluator.Parse("vpce", evaluator.KindEndpoint, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"`+resource+`"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name      string
+		endpoint  *evaluator.Policy
+		dec       evaluator.Effect
+		blockedBy string
+	}{
+		{"no endpoint", nil, evaluator.Allow, ""},
+		{"endpoint allowing the bucket", endpoint("arn:aws:s3:::bdocs/*"), evaluator.Allow, ""},
+		{"endpoint allowing another bucket only", endpoint("arn:aws:s3:::other/*"), evaluator.ImplicitDeny, "endpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := authWorld(t)
+			d, res := s.Authorize(Probe{Principal: "anonymous", Action: "s3:GetObject", Resource: getB, Endpoint: tc.endpoint})
+			if d.Effect != tc.dec {
+				t.Errorf("anonymous read = %v, want %v", d.Effect, tc.dec)
+			}
+			if res.Input.Endpoint != tc.endpoint {
+				t.Errorf("the decision's input does not carry the probe's endpoint policy")
+			}
+			if got := d.Explain().BlockedBy; got != tc.blockedBy {
+				t.Errorf("blocked by %q, want %q", got, tc.blockedBy)
+			}
+		})
+	}
+}

@@ -50,6 +50,11 @@ document of the scenario's ` + "`policies`" + `.
   grant; replacing a document in place (PutBucketPolicy, Put*Policy, a new default version) is a
   revoke, because tightening is why documents are rewritten and exposure comes from revokes;
   adding a restriction is a revoke; creating, attaching and adding are grants.
+- **Data-plane writes**: ` + "`s3:PutObject`" + ` and ` + "`s3:DeleteObject`" + ` are not control-plane changes. A
+  scenario runs them in the bucket's home region, where they are in force at once (S3's
+  read-after-write consistency); the other regions' views take their copy on receipt, with no
+  propagation delay, only so that every view converges: no request for an object is decided
+  outside its bucket's region (docs/scenario-format.md).
 
 `
 

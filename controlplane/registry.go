@@ -182,6 +182,15 @@ func (s *State) TryApply(c Call) error {
 	return nil
 }
 
+// IsDataPlane reports whether action is an S3 data-plane write
+// (s3:PutObject, s3:DeleteObject) rather than a control-plane change: it is
+// made in the bucket's home region, in force there at once (S3's
+// read-after-write consistency), and never held back by the control
+// plane's propagation delay.
+func IsDataPlane(action string) bool {
+	return action == "s3:PutObject" || action == "s3:DeleteObject"
+}
+
 // IsRevoke reports whether c narrows access, to pick the revoke propagation
 // delay model. The classification is by call, not by the effect of the
 // documents involved (a view-free function cannot compare documents):

@@ -86,9 +86,9 @@ func s3Calls() []*callDef {
 			}, checkPutAccountBPA),
 		def("s3control:DeletePublicAccessBlock", "Removes an account's Block Public Access configuration.",
 			[]string{ErrNoSuchEntity, ErrAccessDenied}, "grant (removes a restriction)", nil, checkDeleteAccountBPA),
-		def("s3:PutObject", "Stores an object (its content is not modelled, only its existence).",
+		def("s3:PutObject", "Stores an object (its content is not modelled, only its existence). A data-plane write: in force in the bucket's region at once, no propagation delay.",
 			[]string{ErrNoSuchBucket, ErrS3InvalidArgument}, "", nil, checkPutObject),
-		def("s3:DeleteObject", "Deletes an object (succeeds when there is none).",
+		def("s3:DeleteObject", "Deletes an object (succeeds when there is none). A data-plane write: in force in the bucket's region at once, no propagation delay.",
 			[]string{ErrNoSuchBucket, ErrS3InvalidArgument}, "revoke", always[objectArgs], checkDeleteObject),
 	}
 }

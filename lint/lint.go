@@ -211,6 +211,21 @@ func (l *linter) window(s step, region string) time.Duration {
 	return w
 }
 
+// enforced is where step s's change is enforced, and the p99 delay until
+// it is in force there: a bucket's configuration in the bucket's home
+// region, which decides every request for the bucket (0 when committed
+// there); anything else in every region.
+func (l *linter) enforced(s step) (where string, w time.Duration) {
+	if home := l.bucketRegion[s.bucket()]; home != "" && (bucketConfig[s.s.Call] || s.s.Call == "s3:DeleteBucket") {
+		where = "in " + home + ", the bucket's region"
+		if home == s.s.Region {
+			return where, 0
+		}
+		return where, l.window(s, home)
+	}
+	return "in every region", l.window(s, "")
+}
+
 func (s step) bucket() string { v, _ := s.args["bucket"].(string); return v }
 
 // narrowsBucket: calls that restrict access to a bucket's contents.
@@ -233,11 +248,11 @@ func (l *linter) uploadAfterNarrowing() {
 				continue
 			}
 			gap := put.s.At - c.s.At
-			if w := l.window(c, ""); gap < w {
+			if where, w := l.enforced(c); gap < w {
 				l.add(RuleUploadAfterNarrowing, j, w-gap,
-					fmt.Sprintf("write into %s only once %s is applied in every region (wait for it: GET /v1/mutations/{id}, or about %s under the model), or restrict the bucket before the data exists", put.bucket(), l.ref(i), w.Round(time.Millisecond)),
-					"%s writes %s/%v %s after %s (%s) narrowed access to the bucket; regions that have not applied it yet still serve the object under the old access for up to %s more",
-					put.s.Call, put.bucket(), put.args["key"], gap, l.ref(i), c.s.Call, (w - gap).Round(time.Millisecond))
+					fmt.Sprintf("write into %s only once %s is applied %s (wait for it: GET /v1/mutations/{id}, or about %s under the model), or restrict the bucket before the data exists", put.bucket(), l.ref(i), where, w.Round(time.Millisecond)),
+					"%s writes %s/%v %s after %s (%s) narrowed access to the bucket; until it is applied %s, the object is served under the old access, for up to %s more",
+					put.s.Call, put.bucket(), put.args["key"], gap, l.ref(i), c.s.Call, where, (w - gap).Round(time.Millisecond))
 			}
 			break // the latest narrowing decides
 		}
@@ -263,7 +278,7 @@ func (l *linter) reachableBeforeRestricted() {
 		if !restricts[r.s.Call] || !r.revoke {
 			continue
 		}
-		w := l.window(r, "")
+		where, w := l.enforced(r)
 		first := -1
 		what := ""
 		for i := 0; i < j; i++ {
@@ -299,8 +314,8 @@ func (l *linter) reachableBeforeRestricted() {
 		}
 		l.add(RuleReachableBeforeRestricted, j, open,
 			"policy first: create the restriction before what it restricts (a boundary or trust policy in the Create call, the bucket policy or Block Public Access before any object is written)",
-			"%s restricts what is already reachable: %s before it; it stays reachable until the restriction reaches every region (up to %s after it)",
-			r.s.Call, what, w.Round(time.Millisecond))
+			"%s restricts what is already reachable: %s before it; it stays reachable until the restriction is applied %s (up to %s after it)",
+			r.s.Call, what, where, w.Round(time.Millisecond))
 	}
 }
 

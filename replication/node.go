@@ -630,7 +630,9 @@ func (n *Node) receive(ms []Mutation, from string) (conflict error) {
 		n.ready.Persist = append(n.ready.Persist, e.m)
 		n.enqueue(e)
 		at := now
-		if n.cfg.Delay != nil {
+		// An S3 data-plane write is no control-plane change: its copy
+		// applies on receipt, not after the propagation delay.
+		if n.cfg.Delay != nil && !controlplane.IsDataPlane(mu.Call.Action) {
 			d := n.cfg.Delay.Sample(mu.ID.Origin, n.region, mu.Revoke, n.rng)
 			if a := satAdd(mu.TS.Wall, int64(d)); a > now {
 				at = a

@@ -545,3 +545,32 @@ func TestFirstPushPullScaledForTheCluster(t *testing.T) {
 		})
 	}
 }
+
+// An S3 data-plane write (an upload) is no control-plane change: a region
+// applies its copy on receipt, never held back by the propagation delay,
+// while a control-plane mutation of the same instant waits for its delay.
+func TestDataPlaneWriteAppliesOnReceipt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		call    string
+		args    string
+		applyAt time.Duration
+	}{
+		{"upload", "s3:PutObject", `{"bucket":"b","key":"k"}`, 2 * time.Second},
+		{"object delete", "s3:DeleteObject", `{"bucket":"b","key":"k"}`, 2 * time.Second},
+		{"control plane", "iam:CreateGroup", `{"group_name":"g"}`, 7 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newTestNode(t, "eu-west-1", &linkDelay{def: 6 * time.Second})
+			m := Mutation{ID: MutationID{Origin: "us-east-2", Seq: 1}, TS: Timestamp{Wall: at(time.Second).UnixNano()}, Call: call(tc.call, tc.args)}
+			if err := n.Step(at(2*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{m}}); err != nil {
+				t.Fatal(err)
+			}
+			n.Tick(at(time.Minute))
+			rd := n.Ready()
+			if len(rd.Applied) != 1 || !rd.Applied[0].At.Equal(at(tc.applyAt)) {
+				t.Fatalf("applied %v, want %s at %v", rd.Applied, tc.call, tc.applyAt)
+			}
+		})
+	}
+}

@@ -137,7 +137,7 @@ func HTML(w io.Writer, r *Run) error {
 	if r.Timeline == nil {
 		p("<p class=\"empty\">No timeline was recorded for this run.</p>\n")
 	} else {
-		p("<p class=\"howto\">One lane per region, time running left to right. A ◆ is a commit at its origin; the dashed line carries it across every lane because the truth changes everywhere at that instant. A ○ is the apply in a region, the bar before it its lag. Shaded red: the region allowed what the truth denied (exposure); orange: the reverse (denial); hatched: a fault. Ticks under a lane are the probe's requests, coloured by whether the answer was stale. Hover the chart to read the time.</p>\n")
+		p("<p class=\"howto\">One lane per region, time running left to right. A ◆ is a commit at its origin; the dashed line carries it across every lane because the truth changes everywhere at that instant. A ○ is the apply in a region, the bar before it its lag. A ■ is an S3 upload, a data-plane write in the bucket's region, readable there at once. Shaded red: the region allowed what the truth denied (exposure); orange: the reverse (denial); hatched: a fault. Ticks under a lane are the probe's requests, coloured by whether the answer was stale. Hover the chart to read the time.</p>\n")
 		p("<div class=\"chart-wrap\">%s</div>\n", timelineSVG(r))
 		p("%s\n", legendHTML)
 	}
@@ -244,6 +244,7 @@ func orDefault(s, def string) string {
 // legendHTML explains every mark of the timeline with the mark itself.
 var legendHTML = `<ul class="legend" id="timeline-legend">` +
 	`<li><svg width="16" height="16" viewBox="0 0 16 16"><path d="M8 1l7 7-7 7-7-7z" fill="` + colCommit + `"/></svg> commit (origin region)</li>` +
+	`<li><svg width="16" height="16" viewBox="0 0 16 16"><rect x="3" y="3" width="10" height="10" fill="` + colCommit + `"/></svg> data-plane write (S3 upload, in the bucket's region)</li>` +
 	`<li><svg width="30" height="16" viewBox="0 0 30 16"><line x1="0" y1="8" x2="22" y2="8" stroke="` + colApply + `" stroke-width="2" opacity="0.55"/><circle cx="23" cy="8" r="4.5" fill="#fff" stroke="` + colApply + `" stroke-width="2"/></svg> lag, then apply</li>` +
 	`<li><svg width="22" height="16" viewBox="0 0 22 16"><rect width="22" height="16" fill="` + colExposure + `" fill-opacity="0.22" stroke="` + colExposure + `"/></svg> exposure window (stale allow)</li>` +
 	`<li><svg width="22" height="16" viewBox="0 0 22 16"><rect width="22" height="16" fill="` + colDenial + `" fill-opacity="0.22" stroke="` + colDenial + `"/></svg> denial window (stale deny)</li>` +
@@ -364,7 +365,7 @@ func htmlMutations(p func(string, ...any), ms []Mutation) {
 		return
 	}
 	p("<h3>When each change was in force everywhere, and when its origin could know</h3>\n")
-	p("<p class=\"howto\">A change is <b>complete</b> when the last live region applied it: from then on it is in force everywhere. Its origin can only <b>know</b> so once every region's ack covering it has reached it, which is when the origin's propagation status (<code>GET /v1/mutations/{id}</code>) says complete. Instants are seconds from the start of a trial; <b>known after</b> is the difference.</p>\n")
+	p("<p class=\"howto\">A change is <b>complete</b> when the last live region applied it: from then on it is in force everywhere. Its origin can only <b>know</b> so once every region's ack covering it has reached it, which is when the origin's propagation status (<code>GET /v1/mutations/{id}</code>) says complete. Instants are seconds from the start of a trial; <b>known after</b> is the difference. An upload, a data-plane write, is complete and known when it is written in its bucket's region.</p>\n")
 	p("<table class=\"mutations\"><thead><tr><th>step</th><th>origin</th><th class=\"n\">complete p50</th><th class=\"n\">p99</th><th class=\"n\">known p50</th><th class=\"n\">p99</th><th class=\"n\">known after p50</th><th class=\"n\">p99</th><th class=\"n\">trials complete / known / committed</th></tr></thead><tbody>\n")
 	d := func(n int, s float64) string {
 		if n == 0 {

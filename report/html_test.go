@@ -128,6 +128,7 @@ type pageFacts struct {
 	BarTrials   int      `json:"barTrials"`
 	Commits     int      `json:"commits"`
 	Applies     int      `json:"applies"`
+	Writes      int      `json:"writes"`
 	Faults      int      `json:"faults"`
 	Ticks       int      `json:"ticks"`
 	StaleTicks  int      `json:"staleTicks"`
@@ -157,6 +158,7 @@ const factsJS = `(() => {
     barTrials: sum(all("#histogram-attacker-read rect.bar"), e => +e.getAttribute("data-count")),
     commits: all("#timeline path.commit").length,
     applies: all("#timeline circle.apply").length,
+    writes: all("#timeline rect.write").length,
     faults: all("#timeline rect.fault").length,
     ticks: sum(all("#timeline path.ticks"), e => +e.getAttribute("data-count")),
     staleTicks: sum(all("#timeline path.ticks.exposure"), e => +e.getAttribute("data-count")),
@@ -358,8 +360,8 @@ func TestHTMLInChromium(t *testing.T) {
 	if facts.BarTrials != exposed {
 		t.Errorf("histogram bars count %d trials, want the %d with exposure", facts.BarTrials, exposed)
 	}
-	if facts.Commits != 2 || facts.Applies != 6 || facts.Faults != 1 {
-		t.Errorf("timeline marks: %d commits, %d applies, %d faults; want 2, 6, 1", facts.Commits, facts.Applies, facts.Faults)
+	if facts.Commits != 1 || facts.Applies != 3 || facts.Writes != 1 || facts.Faults != 1 {
+		t.Errorf("timeline marks: %d commits, %d applies, %d writes, %d faults; want 1, 3, 1, 1", facts.Commits, facts.Applies, facts.Writes, facts.Faults)
 	}
 	if facts.Ticks != len(run.Timeline.Samples) || facts.StaleTicks != 13 {
 		t.Errorf("probe ticks: %d (%d stale), want %d (13 stale)", facts.Ticks, facts.StaleTicks, len(run.Timeline.Samples))

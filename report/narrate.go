@@ -111,7 +111,7 @@ func newNarrator(r *Run) *narrator {
 	}
 	for _, e := range n.tl.Events {
 		switch e.Kind {
-		case "commit":
+		case "commit", "write":
 			if _, seen := n.commits[e.Mutation]; !seen {
 				n.mutIDs = append(n.mutIDs, e.Mutation)
 			}
@@ -176,6 +176,9 @@ func (n *narrator) story() []string {
 				}
 			}
 			add(e.At, 0, s+".")
+		case "write":
+			add(e.At, 0, fmt.Sprintf("t=%s %s writes %s in the bucket's region: a data-plane write, readable there at once (S3 read-after-write), which no IAM propagation delay holds back.",
+				at(e.At), e.Region, n.mutation(e.Mutation, e.Call)))
 		case "apply":
 			if usedApply[i] {
 				continue
@@ -482,9 +485,17 @@ func (n *narrator) summary() []string {
 // then over trials.
 func (n *narrator) completions(scope string) []string {
 	var out []string
+	// A data-plane write (an upload) does not propagate: it is in force in
+	// its bucket's region when made, so it has no completion to wait for.
+	writes := map[int]bool{}
 	if n.tl != nil {
 		for _, c := range n.tl.Completions {
 			s := fmt.Sprintf("%s step %d, %s, ", scope, c.Step, n.mutation(c.Mutation, ""))
+			if w := n.commits[c.Mutation]; w.Kind == "write" {
+				writes[c.Step] = true
+				out = append(out, s+fmt.Sprintf("a data-plane write, was in force in %s, its bucket's region, at %s.", w.Region, at(w.At)))
+				continue
+			}
 			switch {
 			case c.CompleteAt == nil:
 				s += "was not in force everywhere by the end"
@@ -501,7 +512,7 @@ func (n *narrator) completions(scope string) []string {
 	}
 	if n.r.Trials > 1 {
 		for _, m := range n.r.Mutations {
-			if m.Complete == 0 || m.KnownComplete == 0 {
+			if m.Complete == 0 || m.KnownComplete == 0 || writes[m.Step] {
 				continue
 			}
 			out = append(out, fmt.Sprintf("Over %d trials the change of step %d was in force everywhere at p50 %s (p99 %s); its origin could know it p50 %s later (p99 %s).",

@@ -227,7 +227,7 @@ func TestNarrateStory(t *testing.T) {
 		"t=1.000s us-east-2 commits s3:PutBucketPolicy (private-only) and applies it at once.",
 		"t=1.000s attacker-read in eu-west-1 turns stale: the truth already denies, eu-west-1 still allows (exposure window opens).",
 		"t=1.000s to 7.000s eu-west-1, attacker-read: anonymous s3:GetObject q3.pdf, 13 requests -> all ALLOWED, stale: eu-west-1 has not applied s3:PutBucketPolicy (private-only) yet (exposure).",
-		"t=3.900s eu-west-1 applies s3:PutObject (upload q3.pdf) (lag 1.900s).",
+		"t=2.000s eu-west-1 writes s3:PutObject (upload q3.pdf) in the bucket's region: a data-plane write, readable there at once (S3 read-after-write), which no IAM propagation delay holds back.",
 		"t=7.021s eu-west-1 applies s3:PutBucketPolicy (private-only) (lag 6.021s); from now on it denies like the truth: the exposure window of attacker-read closes after 6.021s.",
 		"t=7.500s to 11.500s eu-west-1, attacker-read: anonymous s3:GetObject q3.pdf, 9 requests -> all DENIED, as the truth answers (not stale).",
 		"t=8.000s ap-southeast-2 crashes; it answers nothing until it restarts.",

@@ -137,7 +137,7 @@ func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 	var labels []label
 	var rowEnd []float64
 	for _, e := range tl.Events {
-		if e.Kind != "commit" {
+		if e.Kind != "commit" && e.Kind != "write" {
 			continue
 		}
 		text := e.Call
@@ -287,6 +287,9 @@ func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 			case "commit":
 				s.f(`<path class="commit" d="M%s %sl7 7-7 7-7-7z" fill="%s"><title>%s: %s commits %s</title></path>`,
 					c(px), c(mid-7), colCommit, at(e.At), esc(reg), esc(mutationText(e)))
+			case "write":
+				s.f(`<rect class="write" x="%s" y="%s" width="10" height="10" fill="%s"><title>%s: %s writes %s (data plane, readable here at once)</title></rect>`,
+					c(px-5), c(mid-5), colCommit, at(e.At), esc(reg), esc(mutationText(e)))
 			case "apply":
 				s.f(`<circle class="apply" cx="%s" cy="%s" r="4.5" fill="#ffffff" stroke="%s" stroke-width="2"><title>%s: %s applies %s (lag %s)</title></circle>`,
 					c(px), c(mid), colApply, at(e.At), esc(reg), esc(e.Call), at(e.Lag))

@@ -179,7 +179,7 @@ type Completion struct {
 type TimelineEvent struct {
 	At       float64 `json:"at"`
 	Region   string  `json:"region"`
-	Kind     string  `json:"kind"` // commit | apply | fault | heal | crash | restart
+	Kind     string  `json:"kind"` // commit | write (an S3 data-plane write) | apply | fault | heal | crash | restart
 	Mutation string  `json:"mutation,omitempty"`
 	Call     string  `json:"call,omitempty"`
 	Label    string  `json:"label,omitempty"`

@@ -264,6 +264,13 @@ func (t *trial) complete(end time.Duration, known func(origin, region string, id
 		id := *idp
 		c := &t.res.completions[i]
 		c.committed, c.complete, c.known = true, true, true
+		if controlplane.IsDataPlane(t.sc.Steps[i].Call) {
+			// A write is complete, and its region knows it, when it is made.
+			at := t.committedAt[id]
+			c.completeAt, c.knownAt = at, at
+			t.timelineCompletion(i, id, c)
+			continue
+		}
 		for ri, r := range t.sc.Regions {
 			if !t.down[ri] {
 				at := t.stepApplied[i][ri]
@@ -284,19 +291,25 @@ func (t *trial) complete(end time.Duration, known func(origin, region string, id
 		if !c.known {
 			c.knownAt = 0
 		}
-		if t.tl != nil {
-			tc := report.Completion{Step: i + 1, Mutation: id.String(), Origin: id.Origin}
-			if c.complete {
-				v := round(c.completeAt.Seconds())
-				tc.CompleteAt = &v
-			}
-			if c.known {
-				v := round(c.knownAt.Seconds())
-				tc.KnownCompleteAt = &v
-			}
-			t.tl.Completions = append(t.tl.Completions, tc)
-		}
+		t.timelineCompletion(i, id, c)
 	}
+}
+
+// timelineCompletion records step i's completion c in the timeline.
+func (t *trial) timelineCompletion(i int, id replication.MutationID, c *completion) {
+	if t.tl == nil {
+		return
+	}
+	tc := report.Completion{Step: i + 1, Mutation: id.String(), Origin: id.Origin}
+	if c.complete {
+		v := round(c.completeAt.Seconds())
+		tc.CompleteAt = &v
+	}
+	if c.known {
+		v := round(c.knownAt.Seconds())
+		tc.KnownCompleteAt = &v
+	}
+	t.tl.Completions = append(t.tl.Completions, tc)
 }
 
 func newTimeline(sc *scenarios.Scenario) *report.Timeline {
@@ -461,8 +474,12 @@ func (t *trial) onCommit(at time.Duration, region string, m replication.Mutation
 		if i, ok := t.stepOf[m.ID]; ok {
 			label = t.sc.Steps[i].Label
 		}
+		kind := "commit"
+		if controlplane.IsDataPlane(m.Call.Action) {
+			kind = "write"
+		}
 		t.tl.Events = append(t.tl.Events, report.TimelineEvent{
-			At: at.Seconds(), Region: region, Kind: "commit", Mutation: m.ID.String(), Call: m.Call.Action, Label: label,
+			At: at.Seconds(), Region: region, Kind: kind, Mutation: m.ID.String(), Call: m.Call.Action, Label: label,
 		})
 	}
 	// at_least probes whose token this is start waiting in every region
@@ -496,7 +513,10 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 	if i, ok := t.stepOf[m.ID]; ok {
 		t.stepApplied[i][ri] = at
 	}
-	if c, ok := t.committedAt[m.ID]; ok && m.ID.Origin != region {
+	// A data-plane write (an upload) is in force where it was written, the
+	// bucket's region, at once; the copies the other regions' views get on
+	// receipt are no lag, since no request for the object is decided there.
+	if c, ok := t.committedAt[m.ID]; ok && m.ID.Origin != region && !controlplane.IsDataPlane(m.Call.Action) {
 		lag := at - c
 		t.res.lags[ri] = append(t.res.lags[ri], lag.Seconds())
 		if t.tl != nil {

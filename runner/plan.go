@@ -7,6 +7,7 @@ import (
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/delay"
+	"github.com/iamprop/iamprop/evaluator"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
 	"github.com/iamprop/iamprop/sim"
@@ -16,12 +17,16 @@ import (
 // built once: the initial state, the delay model, the calls of the steps and
 // the probes' requests. Trials only read it.
 type plan struct {
-	scenario      *scenarios.Scenario
-	initial       *controlplane.State
-	delay         replication.DelayModel
-	gossip        replication.GossipConfig
-	network       sim.Network
-	stepCalls     []controlplane.Call
+	scenario  *scenarios.Scenario
+	initial   *controlplane.State
+	delay     replication.DelayModel
+	gossip    replication.GossipConfig
+	network   sim.Network
+	stepCalls []controlplane.Call
+	// stepRegion is, per step, the region that commits it: the step's own,
+	// or the bucket's home region for a data-plane write
+	// (scenarios.Scenario.StepRegion).
+	stepRegion    []string
 	probeRequests []controlplane.Probe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
 	// maxLag: a probe reads with max_lag consistency, so simulated trials
@@ -117,10 +122,21 @@ func newPlan(sc *scenarios.Scenario) (*plan, error) {
 		// for IAM, the management account for the organization.
 		p.stepCalls = append(p.stepCalls, controlplane.Call{Action: st.Call, Account: st.Account, Region: st.Region, Args: st.With})
 	}
-	for _, pr := range sc.Probes {
-		p.probeRequests = append(p.probeRequests, controlplane.Probe{
-			Principal: pr.Principal, Action: pr.Action, Resource: pr.Resource, Context: pr.Context,
-		})
+	for i := range sc.Steps {
+		p.stepRegion = append(p.stepRegion, sc.StepRegion(i))
+	}
+	for i, pr := range sc.Probes {
+		req := controlplane.Probe{Principal: pr.Principal, Action: pr.Action, Resource: pr.Resource, Context: pr.Context}
+		if pr.Endpoint != "" {
+			// Compiled once: the endpoint's policy is the probe's network
+			// path, the same in every view and at every instant.
+			ep, err := evaluator.Parse(pr.Endpoint, evaluator.KindEndpoint, sc.Policies[pr.Endpoint])
+			if err != nil {
+				return nil, fmt.Errorf("probes[%d].endpoint: %w", i, err)
+			}
+			req.Endpoint = ep
+		}
+		p.probeRequests = append(p.probeRequests, req)
 	}
 	return p, nil
 }

@@ -106,7 +106,7 @@ func runDriven(ctx context.Context, p *plan, c Driver, index int, seed uint64, k
 		i := i
 		st := &sc.Steps[i]
 		actions = append(actions, action{st.At, func() {
-			m, err := c.Commit(ctx, st.Region, p.stepCalls[i])
+			m, err := c.Commit(ctx, p.stepRegion[i], p.stepCalls[i])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -102,11 +102,10 @@ func simConfig(p *plan, seed uint64) sim.Config {
 
 // commitStep commits step i at its origin in the simulator.
 func commitStep(t *trial, s *sim.Sim, i int) {
-	st := &t.sc.Steps[i]
 	call := t.plan.stepCalls[i]
 	// onCommit runs inside Commit and needs to know which step it is.
 	t.committing = i + 1
-	_, err := s.Commit(st.Region, call)
+	_, err := s.Commit(t.plan.stepRegion[i], call)
 	t.committing = 0
 	if err != nil {
 		t.reject(i, err)

@@ -41,6 +41,7 @@ var kindNames = map[evaluator.Kind]string{
 	evaluator.KindRCP:      "a resource control policy",
 	evaluator.KindBoundary: "a permissions boundary",
 	evaluator.KindSession:  "a session policy",
+	evaluator.KindEndpoint: "a VPC endpoint policy",
 }
 
 func (l *loader) policyDefs(n *yaml.Node) {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/iamprop/iamprop/evaluator"
 )
 
 // DefaultProbeEvery is a probe's period when `every` is left out: ten
@@ -13,7 +15,7 @@ import (
 // what a reader actually fetched.
 const DefaultProbeEvery = 100 * time.Millisecond
 
-var probeKeys = []string{"name", "region", "principal", "action", "resource", "context", "every", "from", "until", "consistency", "intended"}
+var probeKeys = []string{"name", "region", "principal", "action", "resource", "context", "endpoint", "every", "from", "until", "consistency", "intended"}
 
 func (l *loader) probeList(n *yaml.Node) {
 	for i, it := range l.list(n, "probes", "data-plane requests {name, region, principal, action, resource, ...}") {
@@ -70,6 +72,9 @@ func (l *loader) probe(n *yaml.Node, f string) {
 	}
 	if cn := o.get("context"); cn != nil {
 		p.Context = l.context(cn, join(f, "context"))
+	}
+	if en := o.get("endpoint"); en != nil {
+		p.Endpoint, _ = l.policyRef(en, join(f, "endpoint"), evaluator.KindEndpoint)
 	}
 	if en := o.get("every"); en != nil {
 		if v, ok := l.duration(en, join(f, "every")); ok {

@@ -162,9 +162,12 @@ type Probe struct {
 	Action    string
 	Resource  string
 	Context   map[string]any
-	Every     time.Duration
-	From      time.Duration
-	Until     time.Duration
+	// Endpoint, optional: the name of the document of `policies` that is
+	// the policy of the VPC endpoint the requests go through.
+	Endpoint string
+	Every    time.Duration
+	From     time.Duration
+	Until    time.Duration
 	// Consistency, optional: "local" (default) | "at_least" (wait for the view
 	// to include the token of step number AtLeastStep) | "max_lag".
 	Consistency string

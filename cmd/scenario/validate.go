@@ -43,7 +43,11 @@ func newValidateCmd() *cobra.Command {
 regions, policies and their IAM grammar, calls and their arguments, probes,
 durations, expectations) without running anything. Every problem is printed on
 stderr as file:line:col: field: reason, all of them at once; valid files print
-"FILE: ok" on stdout. --json prints every file's result as JSON on stdout.
+"FILE: ok" on stdout. Warnings (file:line:col: field: warning: ...) do not make
+a file invalid: they point at what AWS would do differently from what the file
+seems to say, such as a probe asked of a region that does not decide the
+request (a bucket's requests are decided in its home region). --json prints every
+file's result as JSON on stdout.
 
 FILE is a path or the name of a library scenario (see 'scenario list').
 Exit status: 0 every file is valid, 2 at least one is not.`,
@@ -96,6 +100,9 @@ Exit status: 0 every file is valid, 2 at least one is not.`,
 					invalid++
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					continue
+				}
+				for _, w := range scenarios.Warnings(sc) {
+					fmt.Fprintln(cmd.ErrOrStderr(), w)
 				}
 				if !quiet {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s: %d steps, %d probes, %d expectations)\n",

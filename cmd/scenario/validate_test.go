@@ -42,6 +42,7 @@ func TestValidateCommand(t *testing.T) {
 	badRegion := writeScenario(t, dir, "bad-region", strings.Replace(validScenario, "region: us-east-2, call", "region: us-east-9, call", 1))
 	twoErrors := writeScenario(t, dir, "two-errors", strings.Replace(strings.Replace(validScenario,
 		"duration: 10s", "duration: 10", 1), "exposure(reader)", "exposure(nobody)", 1))
+	elsewhere := writeScenario(t, dir, "elsewhere", strings.Replace(validScenario, "{name: reader, region: eu-west-1", "{name: reader, region: us-east-2", 1))
 
 	tests := []struct {
 		name       string
@@ -64,6 +65,14 @@ func TestValidateCommand(t *testing.T) {
 			wantCode: 0,
 			wantOut:  []string{"public-s3-bucket: ok", "revoke-race: ok"},
 			noErrOut: true,
+		},
+		{
+			name:     "a probe asked of a region that does not decide it is valid, with a warning",
+			args:     []string{"validate", elsewhere},
+			wantCode: 0,
+			wantOut:  []string{elsewhere + ": ok"},
+			wantErrOut: []string{elsewhere + `:15:5: probes[0].region: warning: AWS decides s3:GetObject on arn:aws:s3:::docs-bucket/k in eu-west-1 ` +
+				`(the home region of bucket docs-bucket), wherever the caller is; us-east-2's view never answers it: set region: eu-west-1`},
 		},
 		{
 			name:       "an unknown region exits 2 with file:line:col",
