@@ -239,6 +239,56 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Error("the share link's run differs from the run it was copied from")
 	}
 
+	// Compare the edited case with its mitigations, side by side: the
+	// comparison is the CLI's `scenario compare --json` on the same files.
+	waitCompare := func() string {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("compare-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(3*time.Minute))); err != nil {
+			t.Fatalf("waiting for the comparison: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
+		}
+		if issues := eval(`document.getElementById("issues").textContent`); issues != "" {
+			t.Fatalf("the page reported problems: %s", issues)
+		}
+		return eval(`document.getElementById("compare-json").textContent`)
+	}
+	mitigations := []string{"public-s3-bucket-block-public-access", "public-s3-bucket-consistency-token",
+		"public-s3-bucket-policy-first", "public-s3-bucket-same-region"}
+	cliCompare := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(append([]string{"compare"}, append(args, "--json")...)...)
+		if code > 1 {
+			t.Fatalf("scenario compare %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	if err := chromedp.Do(ctx, chromedp.Focus(`#compare`), chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	compared := waitCompare()
+	if want := cliCompare(append([]string{tmp}, append(mitigations, "--seed", "7", "--trials", "50")...)...); compared != want {
+		t.Errorf("the page's comparison differs from `scenario compare --json`:\n%s\nwant:\n%s", compared, want)
+	}
+	head := eval(`[...document.querySelectorAll("#compare-table tr:first-of-type th")].map(th => th.textContent).join(",")`)
+	if want := "probe,figure,public-s3-bucket," + strings.Join(mitigations, ","); head != want {
+		t.Errorf("the side-by-side table's columns are %q, want %q", head, want)
+	}
+	if rows := eval(`document.getElementById("compare-table").textContent`); !strings.Contains(rows, "attacker-read") || !strings.Contains(rows, "exposure p99") {
+		t.Errorf("the side-by-side table lacks the probe's figures: %q", rows)
+	}
+	if !strings.Contains(eval(`document.getElementById("report").srcdoc`), "Exposure side by side") {
+		t.Error("the report frame does not show the comparison's bars")
+	}
+	shot("playground-compare")
+	// Driven by its URL, the unedited case's comparison too.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"),
+		chromedp.Navigate(base+"/#compare=public-s3-bucket&seed=3&trials=40")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := waitCompare(), cliCompare(append([]string{"public-s3-bucket"}, append(mitigations, "--seed", "3", "--trials", "40")...)...); got != want {
+		t.Errorf("#compare=public-s3-bucket differs from `scenario compare --json`")
+	}
+
 	// Every library scenario, driven by the URL, equals the CLI byte for byte.
 	names, err := scenarios.LibraryNames()
 	if err != nil {
