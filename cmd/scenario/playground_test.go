@@ -290,6 +290,33 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Errorf("#compare=public-s3-bucket differs from `scenario compare --json`")
 	}
 
+	// A problem in the YAML is marked on its line in the editor's gutter.
+	src := eval(`document.getElementById("yaml").value`)
+	at := strings.Index(src, "p99: 10s")
+	if at < 0 {
+		t.Fatalf("public-s3-bucket's YAML has no %q", "p99: 10s")
+	}
+	badLine := strings.Count(src[:at], "\n") + 1
+	if err := chromedp.Do(ctx, chromedp.SetValue(`#yaml`, strings.Replace(src, "p99: 10s", "p99: soon", 1)),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("yaml").dispatchEvent(new Event("input"))`),
+		chromedp.Click(`#run`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("issues").children.length > 0`,
+		chromedp.WithPollingTimeout(time.Minute))); err != nil {
+		t.Fatalf("a bad delay gave no problem: %v", err)
+	}
+	if issues := eval(`document.getElementById("issues").textContent`); !strings.Contains(issues, fmt.Sprintf("line %d:", badLine)) {
+		t.Errorf("the problem %q does not name line %d", issues, badLine)
+	}
+	if marked := eval(`[...document.querySelectorAll("#yaml-gutter .bad")].map(e => e.textContent).join(",")`); marked != fmt.Sprintf("\u25cf %d", badLine) {
+		t.Errorf("the gutter marks %q, want line %d alone", marked, badLine)
+	}
+	if lines, want := eval(`String(document.getElementById("yaml-gutter").textContent.split("\n").length)`), fmt.Sprint(strings.Count(src, "\n")+1); lines != want {
+		t.Errorf("the gutter numbers %s lines, the YAML has %s", lines, want)
+	}
+	shot("playground-problem")
+
 	// Every library scenario, driven by the URL, equals the CLI byte for byte.
 	names, err := scenarios.LibraryNames()
 	if err != nil {

@@ -66,6 +66,8 @@ async function init() {
   $('compare').addEventListener('click', compare);
   $('share').addEventListener('click', share);
   $('yaml').addEventListener('input', debounce(readKnobs, 300));
+  $('yaml').addEventListener('input', gutter);
+  $('yaml').addEventListener('scroll', () => { $('yaml-gutter').scrollTop = $('yaml').scrollTop; });
   for (const id of ['median', 'p99', 'seed']) $(id).addEventListener('change', writeKnobs);
   window.addEventListener('hashchange', fromHash);
   if (!(await fromHash())) select(library[0].name);
@@ -93,7 +95,7 @@ async function select(name, yaml) {
   $('compare').disabled = running || mit.length === 0;
   $('compare').title = mit.length ? 'Runs ' + current.name + ' (as edited) and ' + mit.join(', ') + ' with the same trials' : '';
   $('seed').value = '';
-  $('issues').textContent = '';
+  showIssues([]);
   await readKnobs();
   return true;
 }
@@ -120,10 +122,29 @@ async function writeKnobs() {
   const r = await ask({ type: 'setKnobs', yaml: $('yaml').value, knobs });
   if (r.error) { showIssues([{ line: 0, column: 0, message: r.error }]); return; }
   $('yaml').value = r.yaml;
-  $('issues').textContent = '';
+  showIssues([]);
+}
+
+// badLines are the YAML's lines with problems, marked in the gutter.
+let badLines = new Set();
+
+// gutter numbers the editor's lines and marks those with problems.
+function gutter() {
+  const g = $('yaml-gutter');
+  const n = $('yaml').value.split('\n').length;
+  g.textContent = '';
+  for (let i = 1; i <= n; i++) {
+    if (badLines.has(i)) g.append(el('span', { class: 'bad', title: 'problem on line ' + i }, '\u25CF ' + i));
+    else g.append(String(i));
+    if (i < n) g.append('\n');
+  }
+  g.scrollTop = $('yaml').scrollTop;
 }
 
 function showIssues(issues) {
+  badLines = new Set(issues.filter((is) => is.line).map((is) => is.line));
+  $('yaml').setAttribute('aria-invalid', issues.length ? 'true' : 'false');
+  gutter();
   const ul = $('issues');
   ul.textContent = '';
   for (const is of issues) {
@@ -177,7 +198,7 @@ async function job(msg, what) {
     $('status').textContent = 'The scenario has ' + res.issues.length + ' problem' + (res.issues.length === 1 ? '' : 's') + '.';
     return null;
   }
-  $('issues').textContent = '';
+  showIssues([]);
   bar.value = bar.max;
   $('report').srcdoc = res.html;
   return { res, secs };
