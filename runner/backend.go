@@ -13,10 +13,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/iamprop/iamprop/controlplane"
-	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
 )
@@ -43,8 +40,6 @@ type Trial struct {
 	// schedule, the ones the simulator runs.
 	Delay  replication.DelayModel
 	Gossip replication.GossipConfig
-	// Registerer, when set, receives the in-process nodes' metrics.
-	Registerer prometheus.Registerer
 }
 
 // InitialCall is one control-plane call that builds the initial state, with
@@ -117,17 +112,15 @@ type LinkSpec struct {
 var errNoRealTime = errors.New("this program runs the simulator only: live and cluster runs need the real-time backends (package runner/realtime, Options.RealTime)")
 
 // trial is what the real-time backends are told of one trial of p.
-func (p *plan) trial(index int, seed uint64, reg prometheus.Registerer) Trial {
+func (p *plan) trial(index int, seed uint64) Trial {
 	return Trial{Scenario: p.scenario, Index: index, Seed: seed, Initial: p.initial,
-		Delay: p.delay, Gossip: p.gossip, Registerer: reg}
+		Delay: p.delay, Gossip: p.gossip}
 }
 
 // liveBackend runs each trial on an in-process cluster of live nodes on
-// loopback, in real time (ModeLive); metrics, when set, receives the
-// nodes' metrics.
+// loopback, in real time (ModeLive).
 type liveBackend struct {
-	rt      RealTime
-	metrics *metrics.Runner
+	rt RealTime
 }
 
 func (liveBackend) mode() Mode     { return ModeLive }
@@ -136,10 +129,8 @@ func (liveBackend) parallel() bool { return false }
 // trial runs one trial on a fresh in-process cluster. The served decisions
 // are the nodes' own; the exposure windows are computed exactly, as in the
 // simulator, by replaying the commit and apply instants the nodes recorded.
-// The nodes' metrics leave the registerer when the cluster shuts down, so
-// the next trial registers afresh.
 func (b liveBackend) trial(ctx context.Context, p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
-	d, stop, err := b.rt.Live(ctx, p.trial(index, seed, nodeRegisterer(b.metrics)))
+	d, stop, err := b.rt.Live(ctx, p.trial(index, seed))
 	if err != nil {
 		return &trialResult{index: index, seed: seed, err: fmt.Errorf("starting the live cluster: %w", err)}
 	}
@@ -160,7 +151,7 @@ func (clusterBackend) parallel() bool { return false }
 // trial runs the one trial a cluster run has: the nodes keep their state,
 // so there is no second.
 func (b clusterBackend) trial(ctx context.Context, p *plan, _ int, seed uint64, _ bool) *trialResult {
-	d, err := b.rt.Cluster(ctx, p.trial(0, seed, nil), b.urls)
+	d, err := b.rt.Cluster(ctx, p.trial(0, seed), b.urls)
 	if err != nil {
 		return &trialResult{seed: seed, err: err}
 	}

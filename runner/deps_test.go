@@ -8,8 +8,9 @@ import (
 
 // TestSimulatorPathLinksNoNetwork: package runner (the simulator path, and
 // the WebAssembly playground built on it) must not link memberlist, the
-// live nodes or the HTTP API; the real-time backends live in
-// runner/realtime.
+// live nodes, the HTTP API, Prometheus or net/http; the real-time backends
+// live in runner/realtime, the metrics server in runner/runmetrics. Both
+// drag in megabytes the browser's module would download for nothing.
 func TestSimulatorPathLinksNoNetwork(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go tool is not on PATH; cannot list runner's dependencies")
@@ -30,9 +31,13 @@ func TestSimulatorPathLinksNoNetwork(t *testing.T) {
 		"github.com/iamprop/iamprop/live",
 		"github.com/iamprop/iamprop/api",
 		"github.com/iamprop/iamprop/runner/realtime",
+		"github.com/iamprop/iamprop/runner/runmetrics",
+		"github.com/iamprop/iamprop/metrics",
+		"github.com/prometheus/client_golang/prometheus",
+		"net/http",
 	} {
 		if deps[banned] {
-			t.Errorf("runner links %s; the real-time backends belong in runner/realtime", banned)
+			t.Errorf("runner links %s; the real-time backends belong in runner/realtime, the metrics server in runner/runmetrics", banned)
 		}
 	}
 }

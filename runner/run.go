@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/scenarios"
 )
@@ -39,10 +38,9 @@ type Options struct {
 	// runner/realtime, which holds the nodes' credentials for Cluster);
 	// without it only the simulator runs.
 	RealTime RealTime
-	// Metrics, when set, receives each trial's exposure windows and stale
-	// decisions as the trial is measured (ServeMetrics serves them); in
-	// --live mode the in-process regions register their metrics beside them.
-	Metrics *metrics.Runner
+	// Observer, when set, receives each trial's measurements as the trial
+	// is measured (package runner/runmetrics publishes them on /metrics).
+	Observer Observer
 	// OnTrial, when set, receives each trial's own measurements, in trial
 	// order: what a comparison of two runs' distributions needs (the
 	// report keeps only their statistics).
@@ -58,8 +56,11 @@ type TrialSample struct {
 	Exposure []float64 // seconds, per probe
 	Denial   []float64 // seconds, per probe
 	// StaleAllows counts, per probe, the stale allows served: analytic in
-	// the simulator, the nodes' real answers live.
+	// the simulator, the nodes' real answers live. StaleDenies counts the
+	// stale denials, Requests the requests the probe made.
 	StaleAllows []float64
+	StaleDenies []float64
+	Requests    []float64
 	Lags        [][]float64
 	Converged   bool
 	// CompleteAt and KnownCompleteAt are, per step (scenario order), the
@@ -76,6 +77,8 @@ func (r *trialResult) sample() TrialSample {
 		s.Exposure = append(s.Exposure, p.exposure.Seconds())
 		s.Denial = append(s.Denial, p.denial.Seconds())
 		s.StaleAllows = append(s.StaleAllows, float64(p.staleAllows))
+		s.StaleDenies = append(s.StaleDenies, float64(p.staleDenies))
+		s.Requests = append(s.Requests, float64(p.requests))
 	}
 	for _, c := range r.completions {
 		complete, known := -1.0, -1.0
@@ -134,15 +137,22 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	agg := newAggregate(sc, seed, opts.Trials)
 	agg.run.Mode = mode.String()
 	describeScenario(agg.run, sc, p)
-	startRunMetrics(opts.Metrics, sc, mode)
+	if opts.Observer != nil {
+		opts.Observer.RunStarted(sc, mode)
+	}
 	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
 		if r.err != nil {
 			return fmt.Errorf("%s: trial %d (seed %d): %w", sc.Name, r.index, r.seed, r.err)
 		}
 		agg.add(r)
-		observeTrial(opts.Metrics, sc, mode, r)
-		if opts.OnTrial != nil {
-			opts.OnTrial(r.sample())
+		if opts.Observer != nil || opts.OnTrial != nil {
+			s := r.sample()
+			if opts.Observer != nil {
+				opts.Observer.TrialMeasured(sc, mode, s)
+			}
+			if opts.OnTrial != nil {
+				opts.OnTrial(s)
+			}
 		}
 		if opts.Progress != nil {
 			opts.Progress(r.index+1, opts.Trials)
@@ -160,7 +170,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		}
 	}
 	run.ModelVisibility = modelCurves(run, sc, p)
-	finishRunMetrics(opts.Metrics, sc, mode, run.Passed)
+	if opts.Observer != nil {
+		opts.Observer.RunFinished(sc, mode, run.Passed)
+	}
 	return run, nil
 }
 
@@ -192,7 +204,7 @@ func backendFor(opts Options) (backend, error) {
 		if opts.RealTime == nil {
 			return nil, errNoRealTime
 		}
-		return liveBackend{rt: opts.RealTime, metrics: opts.Metrics}, nil
+		return liveBackend{rt: opts.RealTime}, nil
 	}
 	return simBackend{}, nil
 }

@@ -24,6 +24,19 @@ func toJS(v any) js.Value {
 	return js.ValueOf(string(b))
 }
 
+// throttle calls the page's progress callback at most a hundred times: a
+// message per trial of a 10,000-trial run would cost more than the bar is
+// worth.
+func throttle(onProgress js.Value) func(done, total int) {
+	last := -1
+	return func(done, total int) {
+		if pct := done * 100 / total; pct != last || done == total {
+			last = pct
+			onProgress.Invoke(done, total)
+		}
+	}
+}
+
 func main() {
 	api := map[string]any{
 		// library() -> JSON [{name, title, description, lesson, yaml}]
@@ -62,15 +75,24 @@ func main() {
 			trials := args[3].Int()
 			onProgress, onDone := args[4], args[5]
 			go func() {
-				last := -1
-				res := playground.Run(context.Background(), name, src, seed, trials, func(done, total int) {
-					// At most a hundred updates: a message per trial of a
-					// 10,000-trial run would cost more than the bar is worth.
-					if pct := done * 100 / total; pct != last || done == total {
-						last = pct
-						onProgress.Invoke(done, total)
-					}
-				})
+				res := playground.Run(context.Background(), name, src, seed, trials, throttle(onProgress))
+				onDone.Invoke(toJS(res))
+			}()
+			return nil
+		}),
+		// compare(sourcesJSON, seed, trials, onProgress(done, total), onDone(resultJSON)):
+		// sourcesJSON is [{name, yaml}], the case first, then its mitigations.
+		"compare": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			var srcs []playground.Source
+			onProgress, onDone := args[3], args[4]
+			if err := json.Unmarshal([]byte(args[0].String()), &srcs); err != nil {
+				onDone.Invoke(toJS(playground.Result{Issues: []playground.Issue{{Message: err.Error()}}}))
+				return nil
+			}
+			seed, _ := strconv.ParseUint(args[1].String(), 10, 64)
+			trials := args[2].Int()
+			go func() {
+				res := playground.Compare(context.Background(), srcs, seed, trials, throttle(onProgress))
 				onDone.Invoke(toJS(res))
 			}()
 			return nil

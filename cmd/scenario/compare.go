@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"html"
-	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -15,34 +12,6 @@ import (
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
 )
-
-// compareJSON is `scenario compare --json`.
-type compareJSON struct {
-	Trials    int                `json:"trials"`
-	Scenarios []compareScenarioJ `json:"scenarios"`
-}
-
-type compareScenarioJ struct {
-	Scenario string          `json:"scenario"`
-	Title    string          `json:"title,omitempty"`
-	Seed     uint64          `json:"seed"` // of the first trial; trial i uses seed+i
-	Passed   bool            `json:"passed"`
-	Probes   []compareProbeJ `json:"probes"`
-}
-
-type compareProbeJ struct {
-	Probe           string       `json:"probe"`
-	Region          string       `json:"region"`
-	ExposureSeconds report.Stats `json:"exposure_seconds"`
-	DenialSeconds   report.Stats `json:"denial_seconds"`
-	// StaleAllows is the total over every trial; the per-trial figure is
-	// beside it so the two are never confused.
-	StaleAllows         int     `json:"stale_allows_total"`
-	StaleAllowsPerTrial float64 `json:"stale_allows_per_trial"`
-	// WaitSeconds is the consistency token's price: how long the requests
-	// that waited for fresh data waited. Absent when none waited.
-	WaitSeconds *report.Stats `json:"wait_seconds,omitempty"`
-}
 
 func newCompareCmd() *cobra.Command {
 	var (
@@ -84,25 +53,16 @@ how long the requests that waited for fresh data waited (WAIT).`,
 				failedAny = failedAny || !r.Passed
 			}
 			out := cmd.OutOrStdout()
-			cj := compareJSON{Trials: trials}
-			for _, r := range runs {
-				cs := compareScenarioJ{Scenario: r.Scenario, Title: r.Title, Seed: r.Seed, Passed: r.Passed}
-				for _, p := range r.Probes {
-					cs.Probes = append(cs.Probes, compareProbeJ{Probe: p.Name, Region: p.Region, ExposureSeconds: p.ExposureSeconds,
-						DenialSeconds: p.DenialSeconds, StaleAllows: p.StaleAllows,
-						StaleAllowsPerTrial: float64(p.StaleAllows) / float64(max(r.Trials, 1)), WaitSeconds: p.LatencySeconds})
-				}
-				cj.Scenarios = append(cj.Scenarios, cs)
-			}
+			cj := report.Compare(trials, runs)
 			if htmlOut != "" {
 				var buf bytes.Buffer
-				renderCompareHTML(&buf, cj)
+				report.CompareHTML(&buf, cj)
 				if err := os.WriteFile(htmlOut, buf.Bytes(), 0o644); err != nil {
 					return err
 				}
 			}
 			if asJSON {
-				if err := printJSON(out, cj); err != nil {
+				if err := report.CompareJSON(out, cj); err != nil {
 					return err
 				}
 			} else {
@@ -152,69 +112,4 @@ func perTrial(total, trials int) string {
 		return fmt.Sprint(total / max(trials, 1))
 	}
 	return fmt.Sprintf("%.1f", float64(total)/float64(trials))
-}
-
-// renderCompareHTML writes a self-contained page: per probe, a bar per
-// scenario for exposure p50 (solid) and p99 (light), with the consistency
-// token's wait per read beside it, so a mitigation's gain and price read
-// together.
-func renderCompareHTML(w io.Writer, cj compareJSON) {
-	esc := html.EscapeString
-	var names []string
-	for _, s := range cj.Scenarios {
-		names = append(names, s.Scenario)
-	}
-	fmt.Fprintf(w, `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>compare: %s</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
-td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}td.n,th.n{text-align:right}
-.bar{height:10px;background:#d62728;display:block}.bar.p99{background:#d62728;opacity:.35}.wait{color:#555}</style></head><body>
-<h1>Exposure side by side</h1>
-<p>%d trials per scenario. Bars: exposure window per trial, p50 (solid) and p99 (light), on one scale per probe. WAIT: how long requests that waited for fresh data (a consistency token) waited, the price of removing the exposure.</p>
-`, esc(strings.Join(names, " vs ")), cj.Trials)
-	// Group rows by probe name, in the first scenario's order.
-	var probes []string
-	seen := map[string]bool{}
-	for _, s := range cj.Scenarios {
-		for _, p := range s.Probes {
-			if !seen[p.Probe] {
-				seen[p.Probe] = true
-				probes = append(probes, p.Probe)
-			}
-		}
-	}
-	for _, name := range probes {
-		scale := 0.0
-		for _, s := range cj.Scenarios {
-			for _, p := range s.Probes {
-				if p.Probe == name {
-					scale = max(scale, p.ExposureSeconds.P99)
-				}
-			}
-		}
-		fmt.Fprintf(w, "<h2>%s</h2>\n<table><thead><tr><th>scenario</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p99</th><th style=\"width:320px\"></th><th class=\"n\">stale allows/trial</th><th class=\"n\">wait p50</th><th class=\"n\">wait p99</th></tr></thead><tbody>\n", esc(name))
-		for _, s := range cj.Scenarios {
-			for _, p := range s.Probes {
-				if p.Probe != name {
-					continue
-				}
-				w50, w99 := "-", "-"
-				if p.WaitSeconds != nil {
-					w50, w99 = report.FormatSeconds(p.WaitSeconds.P50), report.FormatSeconds(p.WaitSeconds.P99)
-				}
-				pct := func(v float64) float64 {
-					if scale <= 0 {
-						return 0
-					}
-					return 100 * v / scale
-				}
-				fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td><span class=\"bar\" style=\"width:%.1f%%\" title=\"p50 %s\"></span><span class=\"bar p99\" style=\"width:%.1f%%\" title=\"p99 %s\"></span></td><td class=\"n\">%.1f</td><td class=\"n wait\">%s</td><td class=\"n wait\">%s</td></tr>\n",
-					esc(s.Scenario), esc(p.Region), report.FormatSeconds(p.ExposureSeconds.P50), report.FormatSeconds(p.ExposureSeconds.P99),
-					pct(p.ExposureSeconds.P50), report.FormatSeconds(p.ExposureSeconds.P50), pct(p.ExposureSeconds.P99), report.FormatSeconds(p.ExposureSeconds.P99),
-					p.StaleAllowsPerTrial, w50, w99)
-			}
-		}
-		fmt.Fprintln(w, "</tbody></table>")
-	}
-	fmt.Fprintln(w, "</body></html>")
 }

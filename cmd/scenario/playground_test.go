@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -239,6 +240,83 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Error("the share link's run differs from the run it was copied from")
 	}
 
+	// Compare the edited case with its mitigations, side by side: the
+	// comparison is the CLI's `scenario compare --json` on the same files.
+	waitCompare := func() string {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("compare-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(3*time.Minute))); err != nil {
+			t.Fatalf("waiting for the comparison: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
+		}
+		if issues := eval(`document.getElementById("issues").textContent`); issues != "" {
+			t.Fatalf("the page reported problems: %s", issues)
+		}
+		return eval(`document.getElementById("compare-json").textContent`)
+	}
+	mitigations := []string{"public-s3-bucket-block-public-access", "public-s3-bucket-consistency-token",
+		"public-s3-bucket-policy-first", "public-s3-bucket-same-region"}
+	cliCompare := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(append([]string{"compare"}, append(args, "--json")...)...)
+		if code > 1 {
+			t.Fatalf("scenario compare %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	if err := chromedp.Do(ctx, chromedp.Focus(`#compare`), chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	compared := waitCompare()
+	if want := cliCompare(append([]string{tmp}, append(mitigations, "--seed", "7", "--trials", "50")...)...); compared != want {
+		t.Errorf("the page's comparison differs from `scenario compare --json`:\n%s\nwant:\n%s", compared, want)
+	}
+	head := eval(`[...document.querySelectorAll("#compare-table tr:first-of-type th")].map(th => th.textContent).join(",")`)
+	if want := "probe,figure,public-s3-bucket," + strings.Join(mitigations, ","); head != want {
+		t.Errorf("the side-by-side table's columns are %q, want %q", head, want)
+	}
+	if rows := eval(`document.getElementById("compare-table").textContent`); !strings.Contains(rows, "attacker-read") || !strings.Contains(rows, "exposure p99") {
+		t.Errorf("the side-by-side table lacks the probe's figures: %q", rows)
+	}
+	if !strings.Contains(eval(`document.getElementById("report").srcdoc`), "Exposure side by side") {
+		t.Error("the report frame does not show the comparison's bars")
+	}
+	shot("playground-compare")
+	// Driven by its URL, the unedited case's comparison too.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"),
+		chromedp.Navigate(base+"/#compare=public-s3-bucket&seed=3&trials=40")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := waitCompare(), cliCompare(append([]string{"public-s3-bucket"}, append(mitigations, "--seed", "3", "--trials", "40")...)...); got != want {
+		t.Errorf("#compare=public-s3-bucket differs from `scenario compare --json`")
+	}
+
+	// A problem in the YAML is marked on its line in the editor's gutter.
+	src := eval(`document.getElementById("yaml").value`)
+	at := strings.Index(src, "p99: 10s")
+	if at < 0 {
+		t.Fatalf("public-s3-bucket's YAML has no %q", "p99: 10s")
+	}
+	badLine := strings.Count(src[:at], "\n") + 1
+	if err := chromedp.Do(ctx, chromedp.SetValue(`#yaml`, strings.Replace(src, "p99: 10s", "p99: soon", 1)),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("yaml").dispatchEvent(new Event("input"))`),
+		chromedp.Click(`#run`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("issues").children.length > 0`,
+		chromedp.WithPollingTimeout(time.Minute))); err != nil {
+		t.Fatalf("a bad delay gave no problem: %v", err)
+	}
+	if issues := eval(`document.getElementById("issues").textContent`); !strings.Contains(issues, fmt.Sprintf("line %d:", badLine)) {
+		t.Errorf("the problem %q does not name line %d", issues, badLine)
+	}
+	if marked := eval(`[...document.querySelectorAll("#yaml-gutter .bad")].map(e => e.textContent).join(",")`); marked != fmt.Sprintf("\u25cf %d", badLine) {
+		t.Errorf("the gutter marks %q, want line %d alone", marked, badLine)
+	}
+	if lines, want := eval(`String(document.getElementById("yaml-gutter").textContent.split("\n").length)`), fmt.Sprint(strings.Count(src, "\n")+1); lines != want {
+		t.Errorf("the gutter numbers %s lines, the YAML has %s", lines, want)
+	}
+	shot("playground-problem")
+
 	// Every library scenario, driven by the URL, equals the CLI byte for byte.
 	names, err := scenarios.LibraryNames()
 	if err != nil {
@@ -284,7 +362,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 	const url = "/#scenario=public-s3-bucket&seed=1&trials=10000"
 	ctx, base := playgroundBrowser(b)
-	var browser, cliTime time.Duration
+	var browser, browserRun, cliTime, cli1Time time.Duration
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+url)); err != nil {
@@ -295,15 +373,38 @@ func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		browser += time.Since(start)
+		// The run alone, as the page timed it (no page load, no compile).
+		secs, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").dataset.seconds`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := time.ParseDuration(secs + "s")
+		if err != nil {
+			b.Fatalf("status seconds %q: %v", secs, err)
+		}
+		browserRun += d
 		start = time.Now()
 		if code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json"); code > 1 {
 			b.Fatal(errOut)
 		}
 		cliTime += time.Since(start)
+		// The CLI on one thread, as the browser's worker runs.
+		prev := goruntime.GOMAXPROCS(1)
+		start = time.Now()
+		code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json")
+		cli1Time += time.Since(start)
+		goruntime.GOMAXPROCS(prev)
+		if code > 1 {
+			b.Fatal(errOut)
+		}
 	}
-	b.ReportMetric(browser.Seconds()/float64(b.N), "browser-s/op")
-	b.ReportMetric(cliTime.Seconds()/float64(b.N), "cli-s/op")
+	n := float64(b.N)
+	b.ReportMetric(browser.Seconds()/n, "browser-s/op")
+	b.ReportMetric(browserRun.Seconds()/n, "browser-run-s/op")
+	b.ReportMetric(cliTime.Seconds()/n, "cli-s/op")
+	b.ReportMetric(cli1Time.Seconds()/n, "cli-1thread-s/op")
 	b.ReportMetric(browser.Seconds()/cliTime.Seconds(), "browser/cli")
+	b.ReportMetric(browser.Seconds()/cli1Time.Seconds(), "browser/cli-1thread")
 }
 
 // playground needs somewhere to put the site: --out or --serve.

@@ -19,6 +19,7 @@ import (
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/runner/realtime"
+	"github.com/iamprop/iamprop/runner/runmetrics"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -198,12 +199,18 @@ func runScenario(cmd *cobra.Command, arg string, f runFlags) error {
 	}
 	linger := f.metricsLinger
 	if f.metricsAddr != "" {
-		srv, err := runner.ServeMetrics(f.metricsAddr)
+		srv, err := runmetrics.Serve(f.metricsAddr)
 		if err != nil {
 			return invalidInput(err)
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "serving the run's metrics on http://%s/metrics\n", srv.Addr)
-		opts.Metrics = srv.Metrics
+		opts.Observer = runmetrics.Observer(srv.Metrics)
+		// The in-process nodes of --live register beside the runner's
+		// measurements, so one scrape gives both.
+		if b, ok := opts.RealTime.(realtime.Backends); ok {
+			b.Registerer = srv.Registerer()
+			opts.RealTime = b
+		}
 		defer func() {
 			// Prometheus scrapes periodically: keep the last trial's values
 			// up for a few scrapes before the process goes away (Ctrl-C

@@ -43,6 +43,9 @@ type Entry struct {
 	Description string `json:"description"`
 	Lesson      string `json:"lesson"`
 	YAML        string `json:"yaml"`
+	// Mitigations are the library's variants of this case, the scenarios
+	// named NAME-*: what `scenario compare NAME NAME-...` sets side by side.
+	Mitigations []string `json:"mitigations,omitempty"`
 }
 
 // Library lists the library's scenarios with their source, by name.
@@ -62,6 +65,13 @@ func Library() ([]Entry, error) {
 			return nil, err
 		}
 		out = append(out, Entry{Name: sc.Name, Title: sc.Title, Description: sc.Description, Lesson: sc.Lesson, YAML: string(src)})
+	}
+	for i := range out {
+		for _, n := range names {
+			if strings.HasPrefix(n, out[i].Name+"-") {
+				out[i].Mitigations = append(out[i].Mitigations, n)
+			}
+		}
 	}
 	return out, nil
 }
@@ -109,6 +119,65 @@ func Run(ctx context.Context, name, src string, seed uint64, trials int, progres
 		return Result{Issues: issues(err)}
 	}
 	return Result{JSON: js.String(), HTML: html.String(), Passed: run.Passed}
+}
+
+// Source is one scenario of a comparison: its library name and its YAML
+// (edited or not).
+type Source struct {
+	Name string `json:"name"`
+	YAML string `json:"yaml"`
+}
+
+// Compare runs each source with trials trials from seed (0: each
+// scenario's own) and sets their key figures side by side: JSON is byte
+// for byte what `scenario compare NAME... --seed S --trials N --json`
+// prints, HTML the page of its --html, Passed whether every run passed.
+// progress, when set, counts the trials of all the runs together. Issues
+// name the scenario they belong to.
+func Compare(ctx context.Context, srcs []Source, seed uint64, trials int, progress func(done, total int)) Result {
+	if trials < 1 {
+		return Result{Issues: []Issue{{Message: fmt.Sprintf("trials must be at least 1, got %d", trials)}}}
+	}
+	if len(srcs) < 2 {
+		return Result{Issues: []Issue{{Message: "a comparison needs at least two scenarios"}}}
+	}
+	runs := make([]*report.Run, 0, len(srcs))
+	total := trials * len(srcs)
+	for i, s := range srcs {
+		file := "scenarios/" + strings.TrimSuffix(s.Name, ".yaml") + ".yaml"
+		sc, err := scenarios.Parse(file, []byte(s.YAML))
+		if err == nil {
+			opts := runner.Options{Seed: seed, Trials: trials}
+			if progress != nil {
+				opts.Progress = func(done, _ int) { progress(i*trials+done, total) }
+			}
+			var run *report.Run
+			if run, err = runner.Run(ctx, sc, opts); err == nil {
+				runs = append(runs, run)
+				continue
+			}
+		}
+		is := issues(err)
+		if i > 0 {
+			// Only the first source is in the editor: a position in
+			// another file would point at the wrong text.
+			for j := range is {
+				is[j] = Issue{Message: s.Name + ": " + is[j].Message}
+			}
+		}
+		return Result{Issues: is}
+	}
+	c := report.Compare(trials, runs)
+	var js, html bytes.Buffer
+	if err := report.CompareJSON(&js, c); err != nil {
+		return Result{Issues: issues(err)}
+	}
+	report.CompareHTML(&html, c)
+	passed := true
+	for _, r := range runs {
+		passed = passed && r.Passed
+	}
+	return Result{JSON: js.String(), HTML: html.String(), Passed: passed}
 }
 
 // issues turns an error into positioned issues where it has positions.

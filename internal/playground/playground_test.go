@@ -129,3 +129,76 @@ func TestSetKnobsEditsInPlace(t *testing.T) {
 		})
 	}
 }
+
+// A case lists its library mitigations (NAME-*), and Compare of the case
+// and them is `scenario compare --json`'s document: report.Compare of the
+// same runs, each scenario with the same seed and trials.
+func TestCompareCaseWithMitigations(t *testing.T) {
+	lib, err := Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Entry{}
+	for _, e := range lib {
+		byName[e.Name] = e
+	}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"public-s3-bucket", []string{"public-s3-bucket-block-public-access", "public-s3-bucket-consistency-token",
+			"public-s3-bucket-policy-first", "public-s3-bucket-same-region"}},
+		{"revoke-race", nil},
+		{"public-s3-bucket-same-region", nil},
+	} {
+		if got := byName[tc.name].Mitigations; strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: mitigations %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	srcs := []Source{{Name: "public-s3-bucket", YAML: byName["public-s3-bucket"].YAML}}
+	var runs []*report.Run
+	for _, n := range append([]string{"public-s3-bucket"}, byName["public-s3-bucket"].Mitigations...) {
+		if n != "public-s3-bucket" {
+			srcs = append(srcs, Source{Name: n, YAML: byName[n].YAML})
+		}
+		sc, err := scenarios.LoadLibrary(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := runner.Run(context.Background(), sc, runner.Options{Seed: 5, Trials: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	var want bytes.Buffer
+	if err := report.CompareJSON(&want, report.Compare(4, runs)); err != nil {
+		t.Fatal(err)
+	}
+	var last [2]int
+	res := Compare(context.Background(), srcs, 5, 4, func(done, total int) { last = [2]int{done, total} })
+	if len(res.Issues) > 0 {
+		t.Fatalf("issues: %+v", res.Issues)
+	}
+	if res.JSON != want.String() {
+		t.Errorf("Compare JSON:\n%s\nwant:\n%s", res.JSON, want.String())
+	}
+	if !strings.Contains(res.HTML, "Exposure side by side") {
+		t.Error("Compare HTML lacks the side-by-side bars")
+	}
+	if last != [2]int{20, 20} {
+		t.Errorf("last progress %v, want [20 20] (all five runs' trials)", last)
+	}
+
+	// A broken mitigation is named in the issue; an unbroken case alone is
+	// not a comparison.
+	bad := append([]Source{}, srcs[:2]...)
+	bad[1].YAML = "name: x\n"
+	if res := Compare(context.Background(), bad, 5, 4, nil); len(res.Issues) == 0 || !strings.HasPrefix(res.Issues[0].Message, srcs[1].Name+": ") {
+		t.Errorf("broken mitigation: issues %+v, want one naming %s", res.Issues, srcs[1].Name)
+	}
+	if res := Compare(context.Background(), srcs[:1], 5, 4, nil); len(res.Issues) == 0 {
+		t.Error("a comparison of one scenario gave no issue")
+	}
+}

@@ -17,11 +17,11 @@ import (
 )
 
 // Live starts one trial's in-process cluster of real memberlist nodes on
-// loopback. A non-nil t.Registerer receives the nodes' metrics (the
+// loopback. A non-nil b.Registerer receives the nodes' metrics (the
 // runner's /metrics endpoint); they leave it when the cluster shuts down.
-func (Backends) Live(ctx context.Context, t runner.Trial) (runner.Driver, func(), error) {
+func (b Backends) Live(ctx context.Context, t runner.Trial) (runner.Driver, func(), error) {
 	c, err := live.StartCluster(ctx, t.Scenario.Regions, live.ClusterOptions{
-		Delay: t.Delay, Initial: t.Initial, Seed: t.Seed, Logger: zerolog.Nop(), Registerer: t.Registerer,
+		Delay: t.Delay, Initial: t.Initial, Seed: t.Seed, Logger: zerolog.Nop(), Registerer: b.Registerer,
 		Tune: gossipTune(t.Gossip),
 	})
 	if err != nil {

@@ -7,6 +7,8 @@
 package realtime
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/runner"
@@ -24,6 +26,10 @@ type Backends struct {
 	// model is not the scenario's (they report it in GET /v1/view); by
 	// default that is a *ModelMismatchError.
 	AcceptNodeModel bool
+	// Registerer, when set, receives the in-process (--live) nodes'
+	// metrics, beside the runner's own (runmetrics.Server.Registerer);
+	// they leave it when each trial's cluster shuts down.
+	Registerer prometheus.Registerer
 }
 
 var _ runner.RealTime = Backends{}

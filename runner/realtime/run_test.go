@@ -14,6 +14,7 @@ import (
 
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/runner/runmetrics"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
@@ -103,7 +104,7 @@ func TestLiveRunServesMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := runner.ServeMetrics("0")
+	srv, err := runmetrics.Serve("0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestLiveRunServesMetrics(t *testing.T) {
 	var run *report.Run
 	go func() {
 		var err error
-		run, err = runner.Run(context.Background(), sc, runner.Options{Trials: 1, Live: true, Metrics: srv.Metrics, RealTime: Backends{}})
+		run, err = runner.Run(context.Background(), sc, runner.Options{Trials: 1, Live: true, Observer: runmetrics.Observer(srv.Metrics), RealTime: Backends{Registerer: srv.Registerer()}})
 		done <- err
 	}()
 	// During the trial (however long the cluster takes to start on a

@@ -1,6 +1,7 @@
 // The playground page: the scenario list, the YAML editor and its knobs,
 // runs in the worker, the report, and links that carry the case in the URL
-// fragment (#scenario=NAME&seed=S&trials=N[&yaml=BASE64URL]).
+// fragment (#scenario=NAME&seed=S&trials=N[&yaml=BASE64URL]; #compare=NAME&...
+// compares the case with its mitigations instead of running it).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -62,8 +63,11 @@ async function init() {
   $('run').disabled = false;
   $('share').disabled = false;
   $('run').addEventListener('click', run);
+  $('compare').addEventListener('click', compare);
   $('share').addEventListener('click', share);
   $('yaml').addEventListener('input', debounce(readKnobs, 300));
+  $('yaml').addEventListener('input', gutter);
+  $('yaml').addEventListener('scroll', () => { $('yaml-gutter').scrollTop = $('yaml').scrollTop; });
   for (const id of ['median', 'p99', 'seed']) $(id).addEventListener('change', writeKnobs);
   window.addEventListener('hashchange', fromHash);
   if (!(await fromHash())) select(library[0].name);
@@ -86,8 +90,12 @@ async function select(name, yaml) {
     el('h3', {}, 'What happens'), el('p', {}, current.description),
     el('h3', {}, 'Lesson'), el('p', {}, current.lesson));
   $('yaml').value = yaml || current.yaml;
+  const mit = current.mitigations || [];
+  $('compare').hidden = mit.length === 0;
+  $('compare').disabled = running || mit.length === 0;
+  $('compare').title = mit.length ? 'Runs ' + current.name + ' (as edited) and ' + mit.join(', ') + ' with the same trials' : '';
   $('seed').value = '';
-  $('issues').textContent = '';
+  showIssues([]);
   await readKnobs();
   return true;
 }
@@ -114,10 +122,29 @@ async function writeKnobs() {
   const r = await ask({ type: 'setKnobs', yaml: $('yaml').value, knobs });
   if (r.error) { showIssues([{ line: 0, column: 0, message: r.error }]); return; }
   $('yaml').value = r.yaml;
-  $('issues').textContent = '';
+  showIssues([]);
+}
+
+// badLines are the YAML's lines with problems, marked in the gutter.
+let badLines = new Set();
+
+// gutter numbers the editor's lines and marks those with problems.
+function gutter() {
+  const g = $('yaml-gutter');
+  const n = $('yaml').value.split('\n').length;
+  g.textContent = '';
+  for (let i = 1; i <= n; i++) {
+    if (badLines.has(i)) g.append(el('span', { class: 'bad', title: 'problem on line ' + i }, '\u25CF ' + i));
+    else g.append(String(i));
+    if (i < n) g.append('\n');
+  }
+  g.scrollTop = $('yaml').scrollTop;
 }
 
 function showIssues(issues) {
+  badLines = new Set(issues.filter((is) => is.line).map((is) => is.line));
+  $('yaml').setAttribute('aria-invalid', issues.length ? 'true' : 'false');
+  gutter();
   const ul = $('issues');
   ul.textContent = '';
   for (const is of issues) {
@@ -144,34 +171,106 @@ function seedValue() {
   return /^\d+$/.test(s) ? s : '0';
 }
 
-async function run() {
-  if (running || !current) return;
+function trialsValue() {
+  return Math.max(1, parseInt($('trials').value, 10) || 1);
+}
+
+// job runs msg in the worker with the progress bar and the buttons locked;
+// it returns the result and the seconds taken, or null when the scenario
+// had problems (they are shown).
+async function job(msg, what) {
   running = true;
   $('run').disabled = true;
-  const trials = Math.max(1, parseInt($('trials').value, 10) || 1);
+  $('compare').disabled = true;
   const bar = $('progress');
-  bar.max = trials; bar.value = 0;
-  $('status').textContent = 'Running ' + trials + ' trial' + (trials === 1 ? '' : 's') + '…';
+  bar.max = msg.trials; bar.value = 0;
+  $('status').textContent = what + '…';
   $('report-json').textContent = '';
+  $('compare-json').textContent = '';
   const started = performance.now();
-  const res = await ask({ type: 'run', name: current.name, yaml: $('yaml').value, seed: seedValue(), trials },
-    (done, total) => { bar.max = total; bar.value = done; });
+  const res = await ask(msg, (done, total) => { bar.max = total; bar.value = done; });
   const secs = ((performance.now() - started) / 1000).toFixed(2);
   running = false;
   $('run').disabled = false;
+  $('compare').disabled = !(current.mitigations || []).length;
   if (res.issues) {
     showIssues(res.issues);
     $('status').textContent = 'The scenario has ' + res.issues.length + ' problem' + (res.issues.length === 1 ? '' : 's') + '.';
-    return;
+    return null;
   }
-  $('issues').textContent = '';
+  showIssues([]);
   bar.value = bar.max;
   $('report').srcdoc = res.html;
+  return { res, secs };
+}
+
+async function run() {
+  if (running || !current) return;
+  const trials = trialsValue();
+  const out = await job({ type: 'run', name: current.name, yaml: $('yaml').value, seed: seedValue(), trials },
+    'Running ' + trials + ' trial' + (trials === 1 ? '' : 's'));
+  if (!out) return;
+  const { res, secs } = out;
+  $('compare-summary').textContent = '';
   summarize(JSON.parse(res.json));
   $('status').textContent = 'Done in ' + secs + ' s: ' + (res.passed ? 'every expectation passed.' : 'an expectation failed.');
   $('status').dataset.seconds = secs;
   $('report-json').textContent = res.json; // last: tests wait for it
-  updateShareLink();
+  updateShareLink('run');
+}
+
+// compare runs the case (as edited) and each of its library mitigations
+// with the same seed and trials, and sets their key figures side by side.
+async function compare() {
+  if (running || !current || !(current.mitigations || []).length) return;
+  const trials = trialsValue();
+  const sources = [{ name: current.name, yaml: $('yaml').value }]
+    .concat(current.mitigations.map((n) => ({ name: n, yaml: library.find((s) => s.name === n).yaml })));
+  const out = await job({ type: 'compare', sources, seed: seedValue(), trials },
+    'Comparing ' + sources.length + ' scenarios, ' + trials + ' trial' + (trials === 1 ? '' : 's') + ' each');
+  if (!out) return;
+  const { res, secs } = out;
+  $('summary').textContent = '';
+  compareTable(JSON.parse(res.json));
+  $('status').textContent = 'Compared in ' + secs + ' s: ' + (res.passed ? 'every expectation passed.' : 'an expectation failed.');
+  $('status').dataset.seconds = secs;
+  $('compare-json').textContent = res.json; // last: tests wait for it
+  updateShareLink('compare');
+}
+
+// compareTable writes the comparison side by side: a column per scenario,
+// a row per probe and figure (the text alternative of the bars).
+function compareTable(c) {
+  const f = (v) => (v === undefined || v === null ? '-' : Number(v).toFixed(3));
+  const table = el('table', { id: 'compare-table' }, el('caption', {}, 'Side by side: ' + c.trials + ' trial(s) per scenario'));
+  table.append(el('tr', {}, el('th', { scope: 'col' }, 'probe'), el('th', { scope: 'col' }, 'figure'),
+    ...c.scenarios.map((s) => el('th', { scope: 'col' }, s.scenario))));
+  const probes = [];
+  for (const s of c.scenarios) for (const p of s.probes || []) if (!probes.includes(p.probe)) probes.push(p.probe);
+  const figures = [
+    ['exposure p50 (s)', (p) => f(p.exposure_seconds.p50)],
+    ['exposure p99 (s)', (p) => f(p.exposure_seconds.p99)],
+    ['exposure max (s)', (p) => f(p.exposure_seconds.max)],
+    ['stale allows / trial', (p) => p.stale_allows_per_trial.toFixed(1)],
+    ['denial p50 (s)', (p) => f(p.denial_seconds.p50)],
+    ['wait p50 (s)', (p) => (p.wait_seconds ? f(p.wait_seconds.p50) : '-')],
+  ];
+  for (const name of probes) {
+    figures.forEach(([label, get], i) => {
+      const cells = c.scenarios.map((s) => {
+        const p = (s.probes || []).find((q) => q.probe === name);
+        return el('td', {}, p ? get(p) : '');
+      });
+      const row = el('tr', {});
+      if (i === 0) row.append(el('th', { scope: 'rowgroup', rowspan: String(figures.length) }, name));
+      row.append(el('th', { scope: 'row' }, label), ...cells);
+      table.append(row);
+    });
+  }
+  table.append(el('tr', {}, el('th', { scope: 'row', colspan: '2' }, 'expectations'),
+    ...c.scenarios.map((s) => el('td', {}, s.passed ? 'passed' : 'FAILED'))));
+  $('compare-summary').textContent = '';
+  $('compare-summary').append(table);
 }
 
 // summarize writes the text alternative of the charts: one row per probe.
@@ -191,22 +290,27 @@ function summarize(r) {
   $('summary').append(table, ex);
 }
 
-function shareHash() {
+// shareHash is the link to the current case; kind 'compare' links to its
+// comparison with its mitigations.
+function shareHash(kind) {
   const p = new URLSearchParams();
-  p.set('scenario', current.name);
+  p.set(kind === 'compare' ? 'compare' : 'scenario', current.name);
   p.set('seed', seedValue());
-  p.set('trials', String(Math.max(1, parseInt($('trials').value, 10) || 1)));
+  p.set('trials', String(trialsValue()));
   if ($('yaml').value !== current.yaml) p.set('yaml', encodeText($('yaml').value));
   return '#' + p.toString();
 }
 
-function updateShareLink() {
-  $('share-link').href = shareHash();
+let lastKind = 'run';
+
+function updateShareLink(kind) {
+  if (kind) lastKind = kind;
+  $('share-link').href = shareHash(lastKind);
 }
 
 async function share() {
   updateShareLink();
-  const url = location.href.split('#')[0] + shareHash();
+  const url = location.href.split('#')[0] + shareHash(lastKind);
   try { await navigator.clipboard.writeText(url); $('status').textContent = 'Share link copied.'; } catch (e) {
     $('status').textContent = 'Share link: ' + url;
   }
@@ -215,13 +319,13 @@ async function share() {
 // fromHash runs the case the URL fragment names, if any.
 async function fromHash() {
   const p = new URLSearchParams(location.hash.slice(1));
-  const name = p.get('scenario');
+  const name = p.get('scenario') || p.get('compare');
   if (!name) return false;
   let yaml;
   try { yaml = p.get('yaml') ? decodeText(p.get('yaml')) : undefined; } catch (e) { yaml = undefined; }
   if (!(await select(name, yaml))) return false;
   if (p.get('seed') && p.get('seed') !== '0') $('seed').value = p.get('seed');
   if (p.get('trials')) $('trials').value = p.get('trials');
-  await run();
+  if (p.get('compare')) await compare(); else await run();
   return true;
 }

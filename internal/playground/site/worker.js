@@ -38,6 +38,11 @@ function handle(msg) {
         (done, total) => postMessage({ type: 'progress', id: msg.id, done, total }),
         (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) }));
       break;
+    case 'compare':
+      api.compare(JSON.stringify(msg.sources), String(msg.seed || 0), msg.trials,
+        (done, total) => postMessage({ type: 'progress', id: msg.id, done, total }),
+        (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) }));
+      break;
   }
 }
 

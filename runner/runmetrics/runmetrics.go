@@ -1,4 +1,8 @@
-package runner
+// Package runmetrics publishes a runner run's measurements as Prometheus
+// metrics and serves them on /metrics while the run goes on. It lives apart
+// from package runner so that the simulator path (and the WebAssembly
+// playground) links neither Prometheus nor net/http.
+package runmetrics
 
 import (
 	"context"
@@ -14,15 +18,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/iamprop/iamprop/metrics"
+	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
 )
 
-// MetricsServer serves a live or cluster run's own measurements (exposure
-// windows, stale decisions per probe) on /metrics while the run goes on, so
-// Prometheus scrapes them beside the region nodes'. It has its own registry,
-// never the global one.
-type MetricsServer struct {
-	// Metrics are the runner's metrics; pass them in Options.Metrics.
+// Server serves a run's own measurements (exposure windows, stale
+// decisions per probe) on /metrics while the run goes on, so Prometheus
+// scrapes them beside the region nodes'. It has its own registry, never the
+// global one.
+type Server struct {
+	// Metrics are the runner's metrics; pass Observer(Metrics) in
+	// runner.Options.Observer.
 	Metrics *metrics.Runner
 	// Addr is the address the server listens on, port resolved.
 	Addr string
@@ -31,12 +37,12 @@ type MetricsServer struct {
 	done chan error
 }
 
-// ServeMetrics listens on addr and serves /metrics from a new registry
+// Serve listens on addr and serves /metrics from a new registry
 // holding the runner's metrics and the Go and process collectors. An addr
 // without a host (":9464" or "9464") listens on loopback only: exposing the
 // runner beyond this machine is a choice made by naming an interface
 // ("0.0.0.0:9464").
-func ServeMetrics(addr string) (*MetricsServer, error) {
+func Serve(addr string) (*Server, error) {
 	addr, err := loopbackDefault(addr)
 	if err != nil {
 		return nil, err
@@ -58,7 +64,7 @@ func ServeMetrics(addr string) (*MetricsServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	s := &MetricsServer{
+	s := &Server{
 		Metrics: m, Addr: ln.Addr().String(), done: make(chan error, 1),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 	}
@@ -67,7 +73,7 @@ func ServeMetrics(addr string) (*MetricsServer, error) {
 }
 
 // Close stops the server, letting scrapes in flight finish until ctx ends.
-func (s *MetricsServer) Close(ctx context.Context) error {
+func (s *Server) Close(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
 	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
@@ -94,22 +100,22 @@ func loopbackDefault(addr string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// nodeRegisterer is where an in-process cluster registers its regions'
-// metrics: the runner's registry when it serves one (so one scrape gives
-// both), else none (each node keeps a private registry).
-func nodeRegisterer(m *metrics.Runner) prometheus.Registerer {
-	if m == nil {
-		return nil
-	}
-	return m.Registerer()
-}
+// Registerer is where an in-process cluster registers its regions'
+// metrics (realtime.Backends.Registerer), so one scrape gives the runner's
+// measurements and the nodes' both.
+func (s *Server) Registerer() prometheus.Registerer { return s.Metrics.Registerer() }
 
-// startRunMetrics creates every series of the run at zero, so a rate() over
-// the run sees the first increase and panels show zeros, not gaps.
-func startRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode Mode) {
-	if m == nil {
-		return
-	}
+// Observer returns the runner.Observer that records a run's measurements in
+// m.
+func Observer(m *metrics.Runner) runner.Observer { return observer{m} }
+
+// observer records a run in the runner's metrics.
+type observer struct{ m *metrics.Runner }
+
+// RunStarted creates every series of the run at zero, so a rate() over the
+// run sees the first increase and panels show zeros, not gaps.
+func (o observer) RunStarted(sc *scenarios.Scenario, mode runner.Mode) {
+	m := o.m
 	for i := range sc.Probes {
 		pr := &sc.Probes[i]
 		m.ExposureWindow.WithLabelValues(sc.Name, pr.Name, pr.Region)
@@ -123,37 +129,33 @@ func startRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode Mode) {
 	m.Passed.DeleteLabelValues(sc.Name, mode.String())
 }
 
-// observeTrial publishes one measured trial. The windows are exact (from the
-// nodes' commit and apply instants), so they are known once the trial has
-// converged, not while it runs: each trial's values appear when it ends.
-func observeTrial(m *metrics.Runner, sc *scenarios.Scenario, mode Mode, r *trialResult) {
-	if m == nil {
-		return
-	}
-	for i, pr := range r.probes {
+// TrialMeasured publishes one measured trial. The windows are exact (from
+// the nodes' commit and apply instants), so they are known once the trial
+// has converged, not while it runs: each trial's values appear when it
+// ends.
+func (o observer) TrialMeasured(sc *scenarios.Scenario, mode runner.Mode, s runner.TrialSample) {
+	m := o.m
+	for i := range s.Exposure {
 		if i >= len(sc.Probes) {
 			break
 		}
 		spec := &sc.Probes[i]
-		m.ExposureWindow.WithLabelValues(sc.Name, spec.Name, spec.Region).Observe(pr.exposure.Seconds())
-		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindExposure).Add(float64(pr.staleAllows))
-		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindDenial).Add(float64(pr.staleDenies))
-		m.ProbeRequests.WithLabelValues(sc.Name, spec.Name, spec.Region).Add(float64(pr.requests))
+		m.ExposureWindow.WithLabelValues(sc.Name, spec.Name, spec.Region).Observe(s.Exposure[i])
+		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindExposure).Add(s.StaleAllows[i])
+		m.StaleDecisions.WithLabelValues(sc.Name, spec.Name, spec.Region, metrics.KindDenial).Add(s.StaleDenies[i])
+		m.ProbeRequests.WithLabelValues(sc.Name, spec.Name, spec.Region).Add(s.Requests[i])
 	}
 	m.Trials.WithLabelValues(sc.Name, mode.String()).Inc()
-	if !r.converged {
+	if !s.Converged {
 		m.Converged.WithLabelValues(sc.Name, mode.String()).Set(0)
 	}
 }
 
-// finishRunMetrics records whether the run's expectations passed.
-func finishRunMetrics(m *metrics.Runner, sc *scenarios.Scenario, mode Mode, passed bool) {
-	if m == nil {
-		return
-	}
+// RunFinished records whether the run's expectations passed.
+func (o observer) RunFinished(sc *scenarios.Scenario, mode runner.Mode, passed bool) {
 	v := 0.0
 	if passed {
 		v = 1
 	}
-	m.Passed.WithLabelValues(sc.Name, mode.String()).Set(v)
+	o.m.Passed.WithLabelValues(sc.Name, mode.String()).Set(v)
 }

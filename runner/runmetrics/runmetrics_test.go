@@ -1,6 +1,7 @@
-package runner
+package runmetrics
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"reflect"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/report"
+	"github.com/iamprop/iamprop/runner"
+	"github.com/iamprop/iamprop/scenarios"
 )
 
 func TestMetricsAddrDefaultsToLoopback(t *testing.T) {
@@ -78,4 +81,52 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// A run with the observer publishes its measurements on the server's
+// /metrics: trials, passed, and the probe's exposure histogram and stale
+// allows equal the report's.
+func TestSimulatedRunIsServed(t *testing.T) {
+	sc, err := scenarios.LoadLibrary("public-s3-bucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Serve("0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	run, err := runner.Run(context.Background(), sc, runner.Options{Seed: 1, Trials: 3, Observer: Observer(srv.Metrics)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := scrape(t, srv.Addr)
+	passed := 0.0
+	if run.Passed {
+		passed = 1
+	}
+	var allows float64
+	for _, p := range run.Probes {
+		allows += float64(p.StaleAllows)
+	}
+	for _, c := range []struct {
+		name string
+		want float64
+	}{
+		{"iamprop_run_trials", 3},
+		{"iamprop_run_passed", passed},
+		{"iamprop_run_converged", 1},
+		{"iamprop_exposure_window_seconds/" + run.Probes[0].Name + "_count", 3},
+	} {
+		if got, ok := m[c.name]; !ok || got != c.want {
+			t.Errorf("%s = %v (present %v), want %v", c.name, got, ok, c.want)
+		}
+	}
+	var served float64
+	for _, p := range run.Probes {
+		served += m["iamprop_stale_decisions_total/exposure/"+p.Name]
+	}
+	if served != allows {
+		t.Errorf("served %v stale allows, the report counts %v", served, allows)
+	}
 }
