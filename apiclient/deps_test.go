@@ -22,16 +22,17 @@ func TestClientsDoNotLinkTheNode(t *testing.T) {
 			t.Skip("no go binary in GOROOT or PATH: cannot run `go list -deps`")
 		}
 	}
-	forbidden := []string{
+	node := []string{
 		"github.com/hashicorp/memberlist",
 		"github.com/iamprop/iamprop/live",
 		"github.com/iamprop/iamprop/api",
-		"github.com/iamprop/iamprop/store",
 	}
-	for _, pkg := range []string{
-		"github.com/iamprop/iamprop/wire",
-		"github.com/iamprop/iamprop/apiclient",
-		"github.com/iamprop/iamprop/chaos",
+	for pkg, forbidden := range map[string][]string{
+		"github.com/iamprop/iamprop/wire":      append(node, "github.com/iamprop/iamprop/store"),
+		"github.com/iamprop/iamprop/apiclient": append(node, "github.com/iamprop/iamprop/store"),
+		// The chaos harness reads stopped nodes' logs with the store's own
+		// reader (one definition of the format), but never links the node.
+		"github.com/iamprop/iamprop/chaos": node,
 	} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command(goBin, "list", "-deps", pkg).CombinedOutput()
