@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/iamprop/iamprop/apiclient"
+	"github.com/iamprop/iamprop/internal/yamlcheck"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/runner/realtime"
@@ -112,7 +113,7 @@ func closeNames(arg string, names []string) string {
 	base := strings.ToLower(strings.TrimSuffix(filepath.Base(arg), ".yaml"))
 	var close []string
 	for _, n := range names {
-		if editDistance(base, n) <= 3 || (len(base) >= 4 && strings.Contains(n, base)) {
+		if yamlcheck.EditDistance(base, n) <= 3 || (len(base) >= 4 && strings.Contains(n, base)) {
 			close = append(close, n)
 		}
 	}
@@ -125,30 +126,6 @@ func closeNames(arg string, names []string) string {
 		close = append(close[:5], "...")
 	}
 	return " (close library names: " + strings.Join(close, ", ") + ")"
-}
-
-// editDistance is the Levenshtein distance of two short strings.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func runScenario(cmd *cobra.Command, arg string, f runFlags) error {

@@ -47,7 +47,7 @@ func Suggest(got string, allowed []string) string {
 	}
 	best, bestD := "", 3
 	for _, a := range allowed {
-		if d := editDistance(strings.ToLower(got), strings.ToLower(a)); d < bestD {
+		if d := EditDistance(strings.ToLower(got), strings.ToLower(a)); d < bestD {
 			best, bestD = a, d
 		}
 	}
@@ -57,8 +57,9 @@ func Suggest(got string, allowed []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-// editDistance is the Levenshtein distance; long strings are "far".
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of two short strings, for "did
+// you mean" suggestions; strings over 64 bytes are "far" (99).
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
