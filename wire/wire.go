@@ -277,11 +277,17 @@ const (
 	maxFaultRegions = 1024
 )
 
+// Empty reports whether the spec sets no fault at all (the API refuses
+// to post one: DELETE /v1/faults clears them).
+func (s *FaultSpec) Empty() bool {
+	return len(s.Partition) == 0 && s.PartitionOneway == nil && len(s.Links) == 0
+}
+
 // Validate checks the spec: known shapes, regions named, no region in two
 // partition groups, latencies within a minute, loss within [0, 1]. A
 // client may call it before posting; the node calls it again.
 func (s *FaultSpec) Validate() error {
-	if len(s.Partition) == 0 && s.PartitionOneway == nil && len(s.Links) == 0 {
+	if s.Empty() {
 		return errors.New("faults: empty spec: set partition, partition_oneway or links (DELETE /v1/faults clears faults)")
 	}
 	seen := map[string]int{}

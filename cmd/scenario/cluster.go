@@ -171,7 +171,7 @@ func fetchStatus(ctx context.Context, c *apiclient.Client) nodeStatus {
 			ns.byState[m.State] = append(ns.byState[m.State], m.Region)
 		}
 	}
-	if fs, err := c.Faults(cctx); err == nil && (len(fs.Partition) > 0 || fs.PartitionOneway != nil || len(fs.Links) > 0) {
+	if fs, err := c.Faults(cctx); err == nil && !fs.Empty() {
 		ns.Faults = &fs
 	}
 	if err := c.Ready(cctx); err != nil {
@@ -949,7 +949,7 @@ regions, so the same one goes to every node; it is checked before anything is se
 					text := nf.Error
 					if nf.Faults != nil {
 						text = "none"
-						if len(nf.Faults.Partition) > 0 || nf.Faults.PartitionOneway != nil || len(nf.Faults.Links) > 0 {
+						if !nf.Faults.Empty() {
 							b, _ := json.Marshal(nf.Faults)
 							text = string(b)
 						}

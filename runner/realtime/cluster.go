@@ -188,7 +188,7 @@ func (e *external) SetFaults(ctx context.Context, rs runner.FaultSpec) error {
 	s := liveSpec(rs)
 	// The API refuses an empty spec (DELETE clears), and the end of the
 	// last fault is one: without this a cluster run never healed.
-	if len(s.Partition) == 0 && s.PartitionOneway == nil && len(s.Links) == 0 {
+	if s.Empty() {
 		return e.clearFaults(ctx)
 	}
 	var errs []error
