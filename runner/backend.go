@@ -16,6 +16,7 @@ import (
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // RealTime opens the clusters that real-time trials run on.
@@ -86,26 +87,9 @@ type Driver interface {
 }
 
 // FaultSpec is the network faults in force during a real-time trial, as
-// the scenario's faults set them; a Driver hands it to its transport
-// (live.FaultSpec has the same shape).
-type FaultSpec struct {
-	// Partition splits the listed regions into groups that cannot reach
-	// one another.
-	Partition [][]string
-	// PartitionOneway drops traffic from From to To only.
-	PartitionOneway *OneWay
-	// Links drop a fraction of packets on links; "*" matches every region.
-	Links []LinkSpec
-}
-
-// OneWay names a directed link.
-type OneWay struct{ From, To string }
-
-// LinkSpec loses packets on the directed links from From to To.
-type LinkSpec struct {
-	From, To string
-	Loss     float64
-}
+// the scenario's faults set them: the API's own document (package wire, the
+// standard library only), which a Driver hands to its transport as it is.
+type FaultSpec = wire.FaultSpec
 
 // errNoRealTime is a live or cluster run asked of a program that did not
 // link the real-time backends.

@@ -15,6 +15,7 @@ import (
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/scenarios"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // liveSettle bounds how long a live trial waits, after the scenario's
@@ -260,9 +261,9 @@ func liveFault(f *scenarios.Fault, spec *FaultSpec, c Driver, ctx context.Contex
 	case "partition":
 		return func() { spec.Partition = f.Groups }, func() { spec.Partition = nil }
 	case "partition_oneway":
-		return func() { spec.PartitionOneway = &OneWay{From: f.From, To: f.To} }, func() { spec.PartitionOneway = nil }
+		return func() { spec.PartitionOneway = &wire.OneWay{From: f.From, To: f.To} }, func() { spec.PartitionOneway = nil }
 	case "loss":
-		return func() { spec.Links = append(spec.Links, LinkSpec{From: "*", To: "*", Loss: f.Loss}) },
+		return func() { spec.Links = append(spec.Links, wire.LinkSpec{From: "*", To: "*", Loss: f.Loss}) },
 			func() { spec.Links = nil }
 	case "crash":
 		return func() { _ = c.Crash(ctx, f.Region) }, func() { _ = c.Restart(ctx, f.Region, f.LoseState) }

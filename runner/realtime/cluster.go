@@ -184,8 +184,7 @@ func (e *external) KnownApplied(ctx context.Context, id replication.MutationID) 
 	return st.Applied
 }
 
-func (e *external) SetFaults(ctx context.Context, rs runner.FaultSpec) error {
-	s := liveSpec(rs)
+func (e *external) SetFaults(ctx context.Context, s runner.FaultSpec) error {
 	// The API refuses an empty spec (DELETE clears), and the end of the
 	// last fault is one: without this a cluster run never healed.
 	if s.Empty() {

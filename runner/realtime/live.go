@@ -78,7 +78,7 @@ func (d inProcess) KnownApplied(_ context.Context, id replication.MutationID) ma
 }
 
 func (d inProcess) SetFaults(_ context.Context, s runner.FaultSpec) error {
-	return d.c.SetFaults(liveSpec(s))
+	return d.c.SetFaults(s)
 }
 func (d inProcess) Crash(_ context.Context, region string) error { return d.c.Crash(region) }
 func (d inProcess) Restart(ctx context.Context, region string, lose bool) error {

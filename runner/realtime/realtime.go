@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iamprop/iamprop/apiclient"
-	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/runner"
 )
 
@@ -44,16 +43,4 @@ func (b Backends) clientOptions() apiclient.Options {
 		co.Token = b.Token
 	}
 	return co
-}
-
-// liveSpec is the runner's fault spec on the live transport.
-func liveSpec(s runner.FaultSpec) live.FaultSpec {
-	out := live.FaultSpec{Partition: s.Partition}
-	if s.PartitionOneway != nil {
-		out.PartitionOneway = &live.OneWay{From: s.PartitionOneway.From, To: s.PartitionOneway.To}
-	}
-	for _, l := range s.Links {
-		out.Links = append(out.Links, live.LinkSpec{From: l.From, To: l.To, Loss: l.Loss})
-	}
-	return out
 }
