@@ -182,6 +182,23 @@ func TestPlaygroundInChromium(t *testing.T) {
 	if !strings.Contains(lesson, "Lesson") || !strings.Contains(lesson, "in force") {
 		t.Errorf("the description and lesson are not shown: %q", lesson)
 	}
+	// A knob edited while the worker still reads the knobs of the case
+	// just picked: the late read must not put the old value back.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		document.querySelector('#library button[data-name="public-s3-bucket"]').click();
+		const m = document.getElementById("median");
+		m.value = "2s";
+		m.dispatchEvent(new Event("change"));
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("yaml").value.includes("median: 2s,")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the delay knob edited during a pick did not edit the YAML: %v", err)
+	}
+	if m := eval(`document.getElementById("median").value`); m != "2s" {
+		t.Errorf("a late knob read overwrote the edited median: the knob shows %q, the YAML says 2s", m)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue(`#median`, "1s"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("median").dispatchEvent(new Event("change"))`),

@@ -100,9 +100,15 @@ async function select(name, yaml) {
   return true;
 }
 
+// knobsEdit counts knob reads and edits: an answer from the worker that an
+// edit or a newer read overtook is stale and must not overwrite what the
+// learner typed since (the worker answers in order, the page does not wait).
+let knobsEdit = 0;
+
 async function readKnobs() {
+  const edit = ++knobsEdit;
   const k = await ask({ type: 'knobs', yaml: $('yaml').value });
-  if (k.error) return;
+  if (edit !== knobsEdit || k.error) return;
   $('median').value = k.median || '';
   $('p99').value = k.p99 || '';
   $('median').disabled = !k.median;
@@ -119,7 +125,11 @@ async function readKnobs() {
 async function writeKnobs() {
   const steps = [...document.querySelectorAll('#steps input')].map((i) => ({ at: i.value.trim() }));
   const knobs = { median: $('median').value.trim(), p99: $('p99').value.trim(), steps };
-  const r = await ask({ type: 'setKnobs', yaml: $('yaml').value, knobs });
+  const edit = ++knobsEdit;
+  const sent = $('yaml').value;
+  const r = await ask({ type: 'setKnobs', yaml: sent, knobs });
+  // A newer edit carries every knob's value; typing or another case wins.
+  if (edit !== knobsEdit || $('yaml').value !== sent) return;
   if (r.error) { showIssues([{ line: 0, column: 0, message: r.error }]); return; }
   $('yaml').value = r.yaml;
   showIssues([]);
