@@ -80,12 +80,14 @@ type StepInfo struct {
 	Label  string  `json:"label,omitempty"`
 }
 
-// WorstTrial is the trial with the longest total exposure window, replayed
-// from its seed to record its timeline.
+// WorstTrial is the trial with the longest total exposure window (on a
+// tie, the longest total denial window, so a denial-only case has one
+// too), replayed from its seed to record its timeline.
 type WorstTrial struct {
 	Index           int       `json:"index"` // 0-based; trial i runs with seed Run.Seed + i
 	Seed            uint64    `json:"seed"`
 	ExposureSeconds float64   `json:"exposure_seconds"` // summed over the probes
+	DenialSeconds   float64   `json:"denial_seconds"`   // summed over the probes
 	Timeline        *Timeline `json:"timeline"`
 }
 

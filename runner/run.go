@@ -164,9 +164,10 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	run := agg.finish()
 	// The worst trial's story beside the first's: the simulator replays
 	// it from its seed (deterministic), recording its timeline this time.
-	if mode == ModeSim && agg.worstIndex != 0 && agg.worst > agg.firstExposure {
+	if mode == ModeSim && agg.worstIndex != 0 && agg.worst.above(agg.first) {
 		if w := runTrial(p, agg.worstIndex, agg.worstSeed, true); w.err == nil && w.timeline != nil {
-			run.Worst = &report.WorstTrial{Index: agg.worstIndex, Seed: agg.worstSeed, ExposureSeconds: round(agg.worst), Timeline: w.timeline}
+			run.Worst = &report.WorstTrial{Index: agg.worstIndex, Seed: agg.worstSeed,
+				ExposureSeconds: round(agg.worst.exposure), DenialSeconds: round(agg.worst.denial), Timeline: w.timeline}
 		}
 	}
 	run.ModelVisibility = modelCurves(run, sc, p)
@@ -299,20 +300,30 @@ type aggregate struct {
 	denialHist [][]float64
 	// against intent: region and truth, per probe with an intended access
 	regionIntent, truthIntent []Distribution
-	// worst is the trial with the longest total exposure so far, and its
-	// exposure; the first such trial on a tie, by trial index.
-	worst, firstExposure float64
-	worstIndex           int
-	worstSeed            uint64
-	lags                 []Distribution
-	convergedAt          []Distribution
-	probes               []report.Probe
-	confReads            []int
-	rejected             []string
-	reasons              map[string]int // missing pairs by reason, over unconverged trials
+	// worst is the trial with the longest total exposure so far, on a tie
+	// the longest total denial (a denial-only case has a worst trial too);
+	// the first such trial on a tie of both, by trial index.
+	worst, first windowTotals
+	worstIndex   int
+	worstSeed    uint64
+	lags         []Distribution
+	convergedAt  []Distribution
+	probes       []report.Probe
+	confReads    []int
+	rejected     []string
+	reasons      map[string]int // missing pairs by reason, over unconverged trials
 	// per step: complete_at, known_complete_at and their difference
 	completeAt, knownAt, knownAfter []Distribution
 	mutations                       []report.Mutation
+}
+
+// windowTotals are one trial's exposure and denial windows, summed over
+// its probes (seconds).
+type windowTotals struct{ exposure, denial float64 }
+
+// above orders trials by harm: exposure first, denial on a tie.
+func (w windowTotals) above(o windowTotals) bool {
+	return w.exposure > o.exposure || (w.exposure == o.exposure && w.denial > o.denial)
 }
 
 // maxHistogramSample caps the per-trial exposure values kept for the HTML
@@ -360,14 +371,15 @@ func (a *aggregate) add(r *trialResult) {
 		a.run.Converged = false
 		a.addUnconverged(r)
 	}
-	total := 0.0
+	var total windowTotals
 	for _, pr := range r.probes {
-		total += pr.exposure.Seconds()
+		total.exposure += pr.exposure.Seconds()
+		total.denial += pr.denial.Seconds()
 	}
 	if r.index == 0 {
-		a.firstExposure = total
+		a.first = total
 	}
-	if total > a.worst || (total == a.worst && r.index < a.worstIndex) {
+	if total.above(a.worst) || (total == a.worst && r.index < a.worstIndex) {
 		a.worst, a.worstIndex, a.worstSeed = total, r.index, r.seed
 	}
 	for i, pr := range r.probes {
