@@ -59,11 +59,13 @@ func HTML(w io.Writer, r *Run) error {
 	if len(r.Steps) > 0 || r.Propagation != "" || len(r.Sources) > 0 || len(r.Probes) > 0 {
 		p("<section id=\"setup\">\n<h2>The scenario</h2>\n")
 		if len(r.Steps) > 0 {
-			p("<h3>Steps</h3>\n<table class=\"steps\"><thead><tr><th class=\"n\">at</th><th>region</th><th>call</th><th>label</th></tr></thead><tbody>\n")
+			p("<h3>Steps</h3>\n")
+			cols := []col{{"at", "at", true}, {"region", "region", false}, {"call", "call", false}, {"label", "label", false}}
+			tableStart(p, "steps", cols)
 			for _, st := range r.Steps {
-				p("<tr><td class=\"n\">%s</td><td>%s</td><td><code>%s</code></td><td>%s</td></tr>\n", FormatSeconds(st.At), esc(st.Region), esc(st.Call), esc(st.Label))
+				tableRow(p, cols, FormatSeconds(st.At), esc(st.Region), "<code>"+esc(st.Call)+"</code>", esc(st.Label))
 			}
-			p("</tbody></table>\n")
+			tableEnd(p)
 		}
 		if len(r.Probes) > 0 {
 			p("<h3>Probes</h3>\n<ul class=\"probe-list\">\n")
@@ -90,17 +92,21 @@ func HTML(w io.Writer, r *Run) error {
 	p("<section id=\"summary\">\n<h2>Summary</h2>\n")
 	p("<p class=\"howto\">The <b>exposure window</b> is, per trial, the total time a region kept <em>allowing</em> a request the truth (a strongly consistent system) already <em>denied</em>; the <b>denial window</b> is the reverse (denied although already allowed). Statistics are over %s; stale allows and denies are the wrong answers probes were actually served.</p>\n",
 		esc(plural(r.Trials, "trial", "trials")))
-	p("<table class=\"probes\"><thead><tr><th>probe</th><th>region</th><th class=\"n\">exposure p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">requests%[1]s</th><th class=\"n\">stale allows%[1]s</th><th class=\"n\">stale denies%[1]s</th><th class=\"n\">denial p50</th><th class=\"n\">denial max</th></tr></thead><tbody>\n", perTrialHead(r.Trials))
+	perTrial := perTrialHead(r.Trials)
+	cols := []col{{"probe", "probe", false}, {"region", "region", false},
+		{"exposure p50", "exposure p50", true}, {"p90", "exposure p90", true}, {"p99", "exposure p99", true}, {"max", "exposure max", true}, {"mean", "exposure mean", true},
+		{"requests" + perTrial, "requests", true}, {"stale allows" + perTrial, "stale allows", true}, {"stale denies" + perTrial, "stale denies", true},
+		{"denial p50", "denial p50", true}, {"denial max", "denial max", true}}
+	tableStart(p, "probes", cols)
 	for _, pr := range r.Probes {
 		e, d := pr.ExposureSeconds, pr.DenialSeconds
-		p("<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
-			esc(pr.Name), esc(pr.Region), FormatSeconds(e.P50), FormatSeconds(e.P90), FormatSeconds(e.P99), FormatSeconds(e.Max), FormatSeconds(e.Mean),
-			cellPerTrial(pr.Requests, r.Trials), cellPerTrial(pr.StaleAllows, r.Trials), cellPerTrial(pr.StaleDenies, r.Trials), FormatSeconds(d.P50), FormatSeconds(d.Max))
+		tableRow(p, cols, esc(pr.Name), esc(pr.Region), FormatSeconds(e.P50), FormatSeconds(e.P90), FormatSeconds(e.P99), FormatSeconds(e.Max), FormatSeconds(e.Mean),
+			htmlPerTrial(pr.Requests, r.Trials), htmlPerTrial(pr.StaleAllows, r.Trials), htmlPerTrial(pr.StaleDenies, r.Trials), FormatSeconds(d.P50), FormatSeconds(d.Max))
 	}
 	if len(r.Probes) == 0 {
 		p("<tr><td colspan=\"12\">no probes</td></tr>\n")
 	}
-	p("</tbody></table>\n")
+	tableEnd(p)
 	for _, pr := range r.Probes {
 		if pr.Intended != "" && pr.RegionAgainstIntentSeconds != nil && pr.TruthAgainstIntentSeconds != nil {
 			p("<p class=\"note intent\">%s</p>\n", esc(intentLine(pr, FormatSeconds)+". Exposure counts only stale answers; these count every answer against the intended access, a bad policy the truth itself applied included."))
@@ -144,8 +150,8 @@ func HTML(w io.Writer, r *Run) error {
 	p("</section>\n")
 	if w := r.Worst; w != nil && w.Timeline != nil {
 		p("<section id=\"worst-section\">\n<h2>Timeline of the worst trial</h2>\n")
-		p("<p class=\"howto\">Trial %d of %d (seed %d, replay it with <code>--seed %d --trials 1</code>) had the longest exposure: %s summed over the probes. Read it like the first trial's.</p>\n",
-			w.Index+1, r.Trials, w.Seed, w.Seed, FormatSeconds(w.ExposureSeconds))
+		p("<p class=\"howto\">Trial %d of %d (seed %d, replay it with <code>--seed %d --trials 1</code>) %s. Read it like the first trial's.</p>\n",
+			w.Index+1, r.Trials, w.Seed, w.Seed, worstWhy(w))
 		p("<div class=\"chart-wrap\">%s</div>\n</section>\n", timelineSVGOf(r, w.Timeline, "timeline-worst", fmt.Sprintf("Timeline of the worst trial (seed %d): one lane per region", w.Seed)))
 	}
 
@@ -206,13 +212,14 @@ func HTML(w io.Writer, r *Run) error {
 		p("<div class=\"chart-wrap\">%s</div>\n", visibilitySVG(r.Visibility, r.ModelVisibility, regionNames(r)))
 	}
 	if len(r.Regions) > 0 {
-		p("<table class=\"regions\"><thead><tr><th>region</th><th class=\"n\">lag p50</th><th class=\"n\">lag p99</th><th class=\"n\">lag max</th><th class=\"n\">converged at p50</th><th class=\"n\">converged at max</th></tr></thead><tbody>\n")
+		cols := []col{{"region", "region", false}, {"lag p50", "lag p50", true}, {"lag p99", "lag p99", true}, {"lag max", "lag max", true},
+			{"converged at p50", "converged at p50", true}, {"converged at max", "converged at max", true}}
+		tableStart(p, "regions", cols)
 		for _, reg := range r.Regions {
-			p("<tr><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n", esc(reg.Region),
-				FormatSeconds(reg.LagSeconds.P50), FormatSeconds(reg.LagSeconds.P99), FormatSeconds(reg.LagSeconds.Max),
+			tableRow(p, cols, esc(reg.Region), FormatSeconds(reg.LagSeconds.P50), FormatSeconds(reg.LagSeconds.P99), FormatSeconds(reg.LagSeconds.Max),
 				FormatSeconds(reg.ConvergedAtSeconds.P50), FormatSeconds(reg.ConvergedAtSeconds.Max))
 		}
-		p("</tbody></table>\n")
+		tableEnd(p)
 	}
 	p("</section>\n</main>\n")
 	p("<footer>Generated by iamprop from scenario <code>%s</code>, %s, seed %s. The JSON report (<code>--json</code>) holds every number shown here.</footer>\n",
@@ -277,8 +284,9 @@ h3{font-size:16px;margin:18px 0 6px}
 .prose{white-space:pre-line}
 .howto{color:var(--muted);font-size:14px;max-width:900px}
 table{border-collapse:collapse;font-size:14px;margin:8px 0;width:100%}
-th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;white-space:nowrap}
-th{background:var(--card);font-weight:600}
+th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;white-space:nowrap}
+th{background:var(--card);font-weight:600;white-space:normal;vertical-align:bottom}
+.total{display:block;font-size:12px;color:var(--muted)}
 .n{text-align:right;font-variant-numeric:tabular-nums}
 .expectations{list-style:none;padding:0}
 .expectations li{margin:2px 0}
@@ -287,7 +295,8 @@ th{background:var(--card);font-weight:600}
 .expectations .fail .mark{color:var(--fail)}
 .detail{color:var(--muted)}
 .note{font-size:14px}
-td.why{white-space:normal}
+.sources li,.probe-list li,.model,.howto,.note{overflow-wrap:anywhere}
+table.unconverged td:last-child{white-space:normal}
 .chart-wrap{overflow-x:auto}
 svg.chart{width:100%;height:auto;display:block;font-size:11px;fill:var(--fg)}
 svg.chart text{fill:var(--fg)}
@@ -306,7 +315,15 @@ figcaption{font-size:13px;color:var(--muted)}
 .empty{color:var(--muted);font-style:italic}
 footer{color:var(--muted);font-size:12px;margin-top:32px;padding-bottom:24px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
-@media (max-width:760px){.story{grid-template-columns:1fr}}
+@media (max-width:760px){.story{grid-template-columns:1fr}
+header,main,footer{padding:0 12px}
+.grid{grid-template-columns:1fr}
+table.cards thead{display:none}
+table.cards,table.cards tbody,table.cards tr{display:block}
+table.cards tr{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:4px 8px}
+table.cards td{display:block;border:0;padding:2px 0;white-space:normal;text-align:right;overflow-wrap:anywhere}
+table.cards td::before{content:attr(data-label);float:left;margin-right:12px;color:var(--muted);text-align:left;white-space:nowrap}
+table.cards .total{display:inline;margin-left:4px}}
 `
 
 // pageJS only adds a time cursor to the timeline; every chart is complete
@@ -366,7 +383,10 @@ func htmlMutations(p func(string, ...any), ms []Mutation) {
 	}
 	p("<h3>When each change was in force everywhere, and when its origin could know</h3>\n")
 	p("<p class=\"howto\">A change is <b>complete</b> when the last live region applied it: from then on it is in force everywhere. Its origin can only <b>know</b> so once every region's ack covering it has reached it, which is when the origin's propagation status (<code>GET /v1/mutations/{id}</code>) says complete. Instants are seconds from the start of a trial; <b>known after</b> is the difference. An upload, a data-plane write, is complete and known when it is written in its bucket's region.</p>\n")
-	p("<table class=\"mutations\"><thead><tr><th>step</th><th>origin</th><th class=\"n\">complete p50</th><th class=\"n\">p99</th><th class=\"n\">known p50</th><th class=\"n\">p99</th><th class=\"n\">known after p50</th><th class=\"n\">p99</th><th class=\"n\">trials complete / known / committed</th></tr></thead><tbody>\n")
+	cols := []col{{"step", "step", false}, {"origin", "origin", false},
+		{"complete p50", "complete p50", true}, {"p99", "complete p99", true}, {"known p50", "known p50", true}, {"p99", "known p99", true},
+		{"known after p50", "known after p50", true}, {"p99", "known after p99", true}, {"trials complete / known / committed", "trials complete / known / committed", true}}
+	tableStart(p, "mutations", cols)
 	d := func(n int, s float64) string {
 		if n == 0 {
 			return "–"
@@ -375,12 +395,70 @@ func htmlMutations(p func(string, ...any), ms []Mutation) {
 	}
 	for _, m := range ms {
 		both := min(m.Complete, m.KnownComplete)
-		p("<tr><td>%d %s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d / %d / %d</td></tr>\n",
-			m.Step, esc(m.Call), esc(m.Origin),
+		tableRow(p, cols, fmt.Sprintf("%d %s", m.Step, esc(m.Call)), esc(m.Origin),
 			d(m.Complete, m.CompleteAtSeconds.P50), d(m.Complete, m.CompleteAtSeconds.P99),
 			d(m.KnownComplete, m.KnownCompleteAtSeconds.P50), d(m.KnownComplete, m.KnownCompleteAtSeconds.P99),
 			d(both, m.KnownAfterCompleteSeconds.P50), d(both, m.KnownAfterCompleteSeconds.P99),
-			m.Complete, m.KnownComplete, m.Committed)
+			fmt.Sprintf("%d / %d / %d", m.Complete, m.KnownComplete, m.Committed))
 	}
-	p("</tbody></table>\n")
+	tableEnd(p)
+}
+
+// col is one column of a data table: its heading (HTML), the plain label
+// its cells carry for the narrow layout, and whether it holds numbers.
+type col struct {
+	head, label string
+	num         bool
+}
+
+// tableStart opens a data table. Class cards lets the page's CSS turn each
+// row into a card of labelled values on a narrow page (a phone, or 200%
+// zoom), where a dozen columns cannot fit side by side.
+func tableStart(p func(string, ...any), class string, cols []col) {
+	p("<table class=\"%s cards\"><thead><tr>", class)
+	for _, c := range cols {
+		if c.num {
+			p("<th class=\"n\">%s</th>", c.head)
+		} else {
+			p("<th>%s</th>", c.head)
+		}
+	}
+	p("</tr></thead><tbody>\n")
+}
+
+// tableRow writes one row of cells, each already HTML.
+func tableRow(p func(string, ...any), cols []col, cells ...string) {
+	p("<tr>")
+	for i, cell := range cells {
+		class := ""
+		if cols[i].num {
+			class = " class=\"n\""
+		}
+		p("<td%s data-label=\"%s\">%s</td>", class, esc(cols[i].label), cell)
+	}
+	p("</tr>\n")
+}
+
+func tableEnd(p func(string, ...any)) { p("</tbody></table>\n") }
+
+// htmlPerTrial is cellPerTrial for the HTML table: the total goes on a
+// second, smaller line so count columns stay narrow.
+func htmlPerTrial(total, trials int) string {
+	if trials <= 1 {
+		return thousands(int64(total))
+	}
+	return formatCount(perTrial(total, trials)) + "<small class=\"total\">(" + thousands(int64(total)) + ")</small>"
+}
+
+// worstWhy says why the worst trial is the worst: the longest exposure, or,
+// when exposure ties (or there is none), the longest denial.
+func worstWhy(w *WorstTrial) string {
+	switch {
+	case w.ExposureSeconds == 0:
+		return "had the longest denial: " + FormatSeconds(w.DenialSeconds) + " summed over the probes"
+	case w.DenialSeconds == 0:
+		return "had the longest exposure: " + FormatSeconds(w.ExposureSeconds) + " summed over the probes"
+	default:
+		return "had the longest exposure, then the longest denial: " + FormatSeconds(w.ExposureSeconds) + " and " + FormatSeconds(w.DenialSeconds) + " summed over the probes"
+	}
 }

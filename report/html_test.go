@@ -62,6 +62,10 @@ func TestHTMLSelfContained(t *testing.T) {
 		{"worst trial", func(r *Run) {
 			r.Worst = &WorstTrial{Index: 6, Seed: 7, ExposureSeconds: 9.41, Timeline: r.Timeline}
 		}, []string{`id="timeline-worst"`, "Timeline of the worst trial", "Trial 7 of 20 (seed 7, replay it with <code>--seed 7 --trials 1</code>)", "9.4s summed over the probes"}},
+		// Without exposure the worst trial is the longest denial.
+		{"worst trial by denial", func(r *Run) {
+			r.Worst = &WorstTrial{Index: 6, Seed: 7, DenialSeconds: 7.2, Timeline: r.Timeline}
+		}, []string{`id="timeline-worst"`, "had the longest denial: 7.2s summed over the probes"}},
 		// A denial-only probe gets a denial chart, and no exposure bars.
 		{"denial only", func(r *Run) {
 			pr := &r.Probes[0]

@@ -91,6 +91,7 @@ const (
 	tlLabelRow = 15.0 // one row of commit labels above the lanes
 	tlAxisH    = 48.0
 	charW      = 6.2 // approximate width of one character at 11px, for label placement
+	lagCharW   = 6.0 // the same at 10px, generously: lag labels are digits
 )
 
 // timelineSVG draws the first trial: one lane per region with commits,
@@ -246,6 +247,11 @@ func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 		s.f(`<g class="lane" data-region="%s">`, esc(reg))
 		s.f(`<rect class="lane-swatch" x="0" y="%s" width="5" height="%s" fill="%s"/>`, c(y0), c(laneH[i]), regionColor(i))
 		s.f(`<text class="lane-label" x="12" y="%s">%s</text>`, c(mid+4), esc(reg))
+		// Lag labels sit above the lane's line (row 0) or below it (row 1),
+		// wherever no label is in the way; with both taken the apply's
+		// tooltip says it. Fault labels, stacked from the top, take row 0.
+		var taken [2][][2]float64
+		lagY := [2]float64{mid - 10, mid + 19}
 		k := 0 // faults drawn in this lane so far: their labels stack, not overlap
 		for _, b := range bands {
 			if b.region != "" && b.region != reg {
@@ -254,7 +260,12 @@ func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 			k++
 			s.f(`<rect class="fault" x="%s" y="%s" width="%s" height="%s" fill="url(#hatch)" opacity="0.8"><title>%s: %s from %s to %s</title></rect>`,
 				c(x(b.from)), c(y0+2), c(math.Max(x(b.to)-x(b.from), 1)), c(laneH[i]-4), esc(reg), esc(b.text), at(b.from), at(b.to))
-			s.f(`<text class="fault-label" x="%s" y="%s">%s</text>`, c(x(b.from)+3), c(y0+3+11*float64(k)), esc(b.text))
+			s.f(`<text class="fault-label" x="%s" y="%s">%s</text>`, c(x(b.from)+3), c(y0+2+12*float64(k)), esc(b.text))
+			span := [2]float64{x(b.from) + 3, x(b.from) + 3 + float64(len([]rune(b.text)))*lagCharW}
+			taken[0] = append(taken[0], span)
+			if k >= 3 {
+				taken[1] = append(taken[1], span)
+			}
 		}
 		for _, win := range tl.Windows {
 			if win.Region != reg {
@@ -294,7 +305,15 @@ func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 				s.f(`<circle class="apply" cx="%s" cy="%s" r="4.5" fill="#ffffff" stroke="%s" stroke-width="2"><title>%s: %s applies %s (lag %s)</title></circle>`,
 					c(px), c(mid), colApply, at(e.At), esc(reg), esc(e.Call), at(e.Lag))
 				if e.Lag > 0 {
-					s.f(`<text class="lag-label" x="%s" y="%s" text-anchor="middle">+%s</text>`, c(px), c(mid-10), esc(FormatSeconds(e.Lag)))
+					text := "+" + FormatSeconds(e.Lag)
+					span := [2]float64{px - float64(len(text))*lagCharW/2 - 3, px + float64(len(text))*lagCharW/2 + 3}
+					for row := range taken {
+						if !overlapsAny(span, taken[row]) {
+							taken[row] = append(taken[row], span)
+							s.f(`<text class="lag-label" x="%s" y="%s" text-anchor="middle">%s</text>`, c(px), c(lagY[row]), esc(text))
+							break
+						}
+					}
 				}
 			case "rejected":
 				s.f(`<path class="rejected" d="M%s %sl8 8m0-8l-8 8" stroke="%s" stroke-width="2"><title>%s: %s rejects %s: %s</title></path>`,
@@ -313,6 +332,16 @@ func timelineSVGOf(r *Run, tl *Timeline, id, title string) string {
 	s.f(`<text class="cursor-label" x="0" y="%s" visibility="hidden"></text>`, c(top-6))
 	s.f(`</svg>`)
 	return s.String()
+}
+
+// overlapsAny reports whether the interval span meets one of spans.
+func overlapsAny(span [2]float64, spans [][2]float64) bool {
+	for _, o := range spans {
+		if span[0] < o[1] && o[0] < span[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // probeTicks draws one probe's samples as ticks, one path per colour, so
@@ -510,7 +539,8 @@ func windowHistogramSVG(p Probe, kind windowKind, values []float64, st Stats, id
 		if tx+float64(len([]rune(text)))*charW > hW-hRight {
 			tx, anchor = x(q.v)-3, "end"
 		}
-		s.f(`<text x="%s" y="%s" text-anchor="%s">%s</text>`, c(tx), c(hTop+10+12*float64(i)), anchor, esc(text))
+		// 15 units apart: an 11px label's box is about 13 tall.
+		s.f(`<text x="%s" y="%s" text-anchor="%s">%s</text>`, c(tx), c(hTop+10+15*float64(i)), anchor, esc(text))
 	}
 	s.f(`</g></svg>`)
 	return s.String()

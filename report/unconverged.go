@@ -108,17 +108,18 @@ func htmlUnconverged(p func(string, ...any), u *Unconverged, trials int) {
 	if len(u.Examples) == 0 {
 		return
 	}
-	p("<table class=\"unconverged\"><thead><tr><th class=\"n\">trial</th><th>replay</th><th>region</th><th>lacked</th><th>call</th><th>reason</th><th>why</th></tr></thead><tbody>\n")
+	cols := []col{{"trial", "trial", true}, {"replay", "replay", false}, {"region", "region", false}, {"lacked", "lacked", false},
+		{"call", "call", false}, {"reason", "reason", false}, {"why", "why", false}}
+	tableStart(p, "unconverged", cols)
 	for _, ex := range u.Examples {
 		for _, m := range ex.Missing {
-			p("<tr><td class=\"n\">%d</td><td><code>--seed %d</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=\"why\">%s</td></tr>\n",
-				ex.Trial, ex.Seed, esc(m.Region), esc(m.what()), esc(m.Call), esc(reasonWords(m.Reason)), esc(m.Detail))
+			tableRow(p, cols, strconv.Itoa(ex.Trial), fmt.Sprintf("<code>--seed %d</code>", ex.Seed), esc(m.Region), esc(m.what()), esc(m.Call), esc(reasonWords(m.Reason)), esc(m.Detail))
 		}
 		if ex.MoreMissing > 0 {
-			p("<tr><td class=\"n\">%d</td><td colspan=\"6\">and %d more (region, mutation) pairs</td></tr>\n", ex.Trial, ex.MoreMissing)
+			p("<tr><td class=\"n\" data-label=\"trial\">%d</td><td colspan=\"6\">and %d more (region, mutation) pairs</td></tr>\n", ex.Trial, ex.MoreMissing)
 		}
 	}
-	p("</tbody></table>\n")
+	tableEnd(p)
 	if u.Trials > len(u.Examples) {
 		p("<p class=\"note\">The first %d of %d unconverged trials are listed.</p>\n", len(u.Examples), u.Trials)
 	}

@@ -49,7 +49,7 @@ func TestUnconvergedIsShown(t *testing.T) {
 		{"terminal-ascii", func(w io.Writer, r *Run) error { return Terminal(w, r, TerminalOptions{ASCII: true}) },
 			[]string{"Not converged in 2 of 20 trials", "seed 1: ap-southeast-2 lacks us-east-2/2"}},
 		{"json", JSON, []string{`"unconverged": {`, `"reason": "rumor_died_out"`, `"next_push_pull_seconds": 47.25`}},
-		{"html", HTML, []string{`id="unconverged"`, "<td>ap-southeast-2</td>", "rumor died out", "its rumor died out before reaching ap-southeast-2", "--seed 7"}},
+		{"html", HTML, []string{`id="unconverged"`, `<td data-label="region">ap-southeast-2</td>`, "rumor died out", "its rumor died out before reaching ap-southeast-2", "--seed 7"}},
 		{"narrate", Narrate, []string{"At the end ap-southeast-2 still lacked s3:PutObject (upload q3.pdf): its rumor died out before reaching ap-southeast-2",
 			"2 of 20 trials ended not converged"}},
 	}

@@ -68,7 +68,7 @@ func renderChaosHTML(w io.Writer, rep *chaos.Report) {
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>chaos: %d nodes, seed %d</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}h2{font-size:1.1em;margin-top:2em}
-svg text{font:11px system-ui,sans-serif}.legend span{display:inline-block;margin-right:1.5em}
+svg text{font:11px system-ui,sans-serif}svg{max-width:100%%;height:auto}.legend span{display:inline-block;margin-right:1.5em}
 .sw{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}</style></head><body>
 <h1>chaos: %d nodes · %s per schedule · seed %d · %d of %d schedules passed</h1>
 <p class="legend"><span><i class="sw" style="background:%s"></i>commit acknowledged (ok)</span><span><i class="sw" style="background:%s"></i>failed (fail)</span><span><i class="sw" style="background:%s"></i>outcome unknown (info)</span><span><i class="sw" style="background:%s;opacity:.35"></i>fault in force</span><span>dashed: heal · solid: every region holds the truth</span></p>

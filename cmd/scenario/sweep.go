@@ -283,7 +283,7 @@ func renderSweepHTML(w io.Writer, doc sweepJSON) {
 	esc := html.EscapeString
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sweep: %s over %s</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}svg text{font:11px system-ui,sans-serif}</style></head><body>
+<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}svg text{font:11px system-ui,sans-serif}svg{max-width:100%%;height:auto}</style></head><body>
 <h1>%s: exposure against %s</h1>
 <p>%d trials per value, seeds from %d. Solid: exposure p50; dashed: p99; hover a point for its figures.</p>
 `, esc(doc.Scenario), esc(doc.Parameter), esc(doc.Scenario), esc(doc.Parameter), doc.Trials, doc.Seed)
