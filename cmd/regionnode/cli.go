@@ -89,6 +89,7 @@ Examples:
   regionnode --region us-east-2 --gossip 127.0.0.1:7946 --http 127.0.0.1:8080 --data-dir data/us-east-2
   regionnode --region eu-west-1 --gossip 127.0.0.1:7947 --http 127.0.0.1:8081 --data-dir data/eu-west-1 --join 127.0.0.1:7946
   regionnode --region eu-west-1 --delay '2s,us-east-2>eu-west-1=6s' --gossip-preset local ...
+  regionnode --region eu-west-1 --delay 'lognormal(median 4s, p99 10s),revoke=exponential(mean 3s)' ...
   regionnode --region eu-west-1 --propagation scenarios/public-s3-bucket.yaml ...   # the scenario's own delay model
   regionnode --config /etc/iamprop/eu-west-1.yaml
 

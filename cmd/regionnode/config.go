@@ -120,7 +120,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&f.MaxConns, "max-connections", cfg.MaxConns, "cap on the API's open connections (0: no cap)")
 	fs.StringVar(&f.ClusterLabel, "cluster-label", cfg.ClusterLabel, "memberlist cluster label: gossip of other clusters is refused")
 	fs.StringVar(&f.Account, "account", cfg.Account, "account created in the initial state (the default account); identical on every node")
-	fs.StringVar(&f.Delay, "delay", "", `propagation delay: "2s", "1s..3s", plus per-link "origin>dest=DIST", comma-separated`)
+	fs.StringVar(&f.Delay, "delay", "", `propagation delay model: DIST, per-link "origin>dest=DIST" and "revoke=DIST", comma-separated; DIST is "2s", "1s..3s" or any scenario distribution as a call, e.g. "lognormal(median 4s, p99 10s)" (docs/api.md)`)
 	fs.StringVar(&f.Propagation, "propagation", "", "propagation delay model from a file: a scenario's propagation block, or a scenario file (every distribution a scenario takes)")
 	fs.StringVar(&f.Preset, "gossip-preset", cfg.Preset, "memberlist timing: local, lan or wan")
 	fs.DurationVar(&f.GossipInterval, "gossip-interval", 0, "override the preset's gossip interval")

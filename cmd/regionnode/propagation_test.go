@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -70,5 +71,50 @@ revoke: {dist: exponential, mean: 3s}
 				t.Errorf("model = %v, want %q", c.delay, tt.want)
 			}
 		})
+	}
+}
+
+// --delay takes every distribution a scenario's propagation block takes
+// (delay.ParseModel): each line here builds, from the flag, exactly the
+// model the block builds, so the runner finds the two equal.
+func TestDelayFlagMatchesPropagationBlock(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, flag, block string
+	}{
+		{"constant", "2s", "default: {dist: constant, value: 2s}"},
+		{"uniform", "1s..3s", "default: {dist: uniform, min: 1s, max: 3s}"},
+		{"normal", "normal(mean 4s, stddev 1s)", "default: {dist: normal, mean: 4s, stddev: 1s}"},
+		{"lognormal", "lognormal(median 4s, p99 10s)", "default: {dist: lognormal, median: 4s, p99: 10s}"},
+		{"minute-scale lognormal", "lognormal(median=4m30s, p99=10m)", "default: {dist: lognormal, median: 4m30s, p99: 10m}"},
+		{"exponential", "exponential(3s)", "default: {dist: exponential, mean: 3s}"},
+		{"pareto", "pareto(scale 1s, shape 2.5)", "default: {dist: pareto, scale: 1s, shape: 2.5}"},
+		{"empirical", "empirical(0s:0 2s:0.5 10s:1)", "default: {dist: empirical, points: [[0, 0], [2, 0.5], [10, 1]]}"},
+		{"links and revoke", "lognormal(median 4s, p99 10s),us-east-2>eu-west-1=pareto(scale 1s, shape 2.5),revoke=exponential(mean 3s)",
+			"default: {dist: lognormal, median: 4s, p99: 10s}\nlinks: [{from: us-east-2, to: eu-west-1, dist: pareto, scale: 1s, shape: 2.5}]\nrevoke: {dist: exponential, mean: 3s}"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, fmt.Sprintf("p%d.yaml", i))
+			if err := os.WriteFile(file, []byte(tt.block+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fromFlag, err := loadConfig([]string{"--region", "eu-west-1", "--delay", tt.flag}, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Fatalf("--delay %q: %v", tt.flag, err)
+			}
+			fromFile, err := loadConfig([]string{"--region", "eu-west-1", "--propagation", file}, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Fatalf("--propagation with %s: %v", tt.block, err)
+			}
+			if got, want := fromFlag.delay.String(), fromFile.delay.String(); got != want {
+				t.Errorf("--delay %q builds %s; the block builds %s", tt.flag, got, want)
+			}
+		})
+	}
+	// A refused --delay says what it takes.
+	_, err := loadConfig([]string{"--region", "eu-west-1", "--delay", "gamma(2s)"}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unknown distribution") || !strings.Contains(err.Error(), "lognormal") {
+		t.Errorf("--delay gamma(2s): err = %v, want one naming the distributions", err)
 	}
 }
