@@ -92,10 +92,13 @@ func HTML(w io.Writer, r *Run) error {
 	p("<section id=\"summary\">\n<h2>Summary</h2>\n")
 	p("<p class=\"howto\">The <b>exposure window</b> is, per trial, the total time a region kept <em>allowing</em> a request the truth (a strongly consistent system) already <em>denied</em>; the <b>denial window</b> is the reverse (denied although already allowed). Statistics are over %s; stale allows and denies are the wrong answers probes were actually served.</p>\n",
 		esc(plural(r.Trials, "trial", "trials")))
-	perTrial := perTrialHead(r.Trials)
+	perTrial, perTrialLabel := perTrialHead(r.Trials), ""
+	if r.Trials > 1 {
+		perTrialLabel = " per trial (total)"
+	}
 	cols := []col{{"probe", "probe", false}, {"region", "region", false},
 		{"exposure p50", "exposure p50", true}, {"p90", "exposure p90", true}, {"p99", "exposure p99", true}, {"max", "exposure max", true}, {"mean", "exposure mean", true},
-		{"requests" + perTrial, "requests", true}, {"stale allows" + perTrial, "stale allows", true}, {"stale denies" + perTrial, "stale denies", true},
+		{"requests" + perTrial, "requests" + perTrialLabel, true}, {"stale allows" + perTrial, "stale allows" + perTrialLabel, true}, {"stale denies" + perTrial, "stale denies" + perTrialLabel, true},
 		{"denial p50", "denial p50", true}, {"denial max", "denial max", true}}
 	tableStart(p, "probes", cols)
 	for _, pr := range r.Probes {
