@@ -269,8 +269,13 @@ func (b *Builder) Add(ev trail.Event) error {
 		it.flags |= fFailed
 		it.errCode = e.ErrorCode
 	} else {
+		var rp reqParams
+		switch e.Service() {
+		case "s3", "iam", "sts":
+			_ = json.Unmarshal(e.RequestParameters, &rp)
+		}
 		if e.Service() == "s3" {
-			it.bucket, it.bucketRegion, it.bucketRank = bucketOf(e)
+			it.bucket, it.bucketRegion, it.bucketRank = bucketOf(e, &rp)
 		}
 		call := callFor(e)
 		if call != "" {
@@ -281,7 +286,7 @@ func (b *Builder) Add(ev trail.Event) error {
 			}
 			it.change = raw
 		}
-		if r, ok := b.p.request(e, b.account); ok {
+		if r, ok := b.p.request(e, &rp, b.account); ok {
 			it.flags |= fRequest
 			it.principal, it.action, it.resource = r.Principal, r.Action, r.Resource
 			if e.Identity.Type == "IAMUser" {
@@ -300,14 +305,7 @@ func (b *Builder) Add(ev trail.Event) error {
 // 3; a data event's region ranks 2, since S3 serves and logs an object
 // request in the bucket's region; any other call's region ranks 1, since
 // a configuration call can be sent to another region's endpoint.
-func bucketOf(e *trail.Event) (bucket, region string, rank byte) {
-	var rp struct {
-		BucketName string `json:"bucketName"`
-		Config     *struct {
-			LocationConstraint string
-		} `json:"CreateBucketConfiguration"`
-	}
-	_ = json.Unmarshal(e.RequestParameters, &rp)
+func bucketOf(e *trail.Event, rp *reqParams) (bucket, region string, rank byte) {
 	if rp.BucketName == "" {
 		return "", "", 0
 	}
@@ -650,18 +648,44 @@ func (p *Plan) localPolicyARN(arn string) string {
 	return "arn:aws:iam::" + acct + ":policy/" + arn[i+1:]
 }
 
+// reqParams are the requestParameters a request and a bucket's region are
+// read from: decoded once per record (a field of another type is left
+// empty, as encoding/json skips it).
+type reqParams struct {
+	BucketName string `json:"bucketName"`
+	Key        string `json:"key"`
+	UserName   string `json:"userName"`
+	RoleName   string `json:"roleName"`
+	GroupName  string `json:"groupName"`
+	PolicyArn  string `json:"policyArn"`
+	RoleArn    string `json:"roleArn"`
+	Config     *struct {
+		LocationConstraint string
+	} `json:"CreateBucketConfiguration"`
+}
+
 // request turns a successful record into a decidable request, if it can.
-func (p *Plan) request(e *trail.Event, account string) (Request, bool) {
+func (p *Plan) request(e *trail.Event, rp *reqParams, account string) (Request, bool) {
 	principal := p.principal(e)
 	if principal == "" {
 		return Request{}, false
 	}
-	var rp map[string]json.RawMessage
-	_ = json.Unmarshal(e.RequestParameters, &rp)
 	str := func(k string) string {
-		var s string
-		_ = json.Unmarshal(rp[k], &s)
-		return s
+		switch k {
+		case "bucketName":
+			return rp.BucketName
+		case "key":
+			return rp.Key
+		case "userName":
+			return rp.UserName
+		case "roleName":
+			return rp.RoleName
+		case "groupName":
+			return rp.GroupName
+		case "policyArn":
+			return rp.PolicyArn
+		}
+		return rp.RoleArn
 	}
 	acct := firstNonEmpty(e.Recipient, account)
 	var resource string

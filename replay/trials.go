@@ -194,7 +194,9 @@ func (v *viewCache) decide(k int, last int32, inflight []int32) bool {
 				st.Apply(p.Changes[j].Call)
 			}
 		}
-		if len(v.states) >= 4096 {
+		// Windows of one change come together (they are ordered by
+		// start), and a decision once made is cached: a few views suffice.
+		if len(v.states) >= 256 {
 			clear(v.states)
 		}
 		v.states[string(v.key[:viewLen])] = st
