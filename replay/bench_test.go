@@ -24,7 +24,7 @@ func replayGenerated(tb testing.TB, n, changeEvery, trials int, dir string, memL
 	g := &trailgen.Reader{N: n, Users: 20, Keys: 100, ChangeEvery: changeEvery, Start: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
 	bl := replay.NewBuilder(nil, replay.BuilderOptions{TempDir: dir, MemLimit: memLimit})
 	defer bl.Close()
-	if err := trail.Decode("gen.json", g, bl.Add); err != nil {
+	if err := trail.DecodePipelined("gen.json", g, bl.Add); err != nil {
 		tb.Fatal(err)
 	}
 	p, err := bl.Plan()

@@ -118,7 +118,7 @@ func readTrail(args []string, snap *trail.Snapshot) (*replay.Plan, *replay.Build
 		if err != nil {
 			return fail(err)
 		}
-		err = trail.Decode(name, f, b.Add)
+		err = trail.DecodePipelined(name, f, b.Add)
 		f.Close()
 		if err != nil {
 			return fail(err)

@@ -147,7 +147,9 @@ func (s *Sorter) spill() error {
 		return fmt.Errorf("sorting the trail: %w", err)
 	}
 	s.runs = append(s.runs, name)
-	s.buf, s.bytes = s.buf[:0:0], 0
+	// nil, not buf[:0:0]: an empty slice of the old array would keep the
+	// array, and every payload it points to, alive.
+	s.buf, s.bytes = nil, 0
 	return nil
 }
 
