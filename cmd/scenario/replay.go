@@ -42,7 +42,9 @@ folders of them, and 'aws cloudtrail lookup-events' output), replays the IAM, S3
 Organizations changes they record in the simulator, and reports, for each change, which
 (principal, action, resource) it revoked or granted and for how long each other region could
 still decide the old way (p50/p99/max over trials), and the successful requests that the truth
-already denied: they may have been served by a stale view. See docs/replay.md.
+already denied: they may have been served by a stale view. Records are sorted in temporary
+files under $TMPDIR (removed at exit), so memory stays bounded however long the trail. See
+docs/replay.md.
 
 Exit status: 0 it ran, 2 invalid input (nothing runs).`,
 		Example: `  scenario replay trail/
