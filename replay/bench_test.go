@@ -19,9 +19,9 @@ import (
 // replay the truth, measure the windows, stream the suspects. It returns
 // the live heap (after a GC) once the suspects are streamed, with the
 // plan and analysis still reachable.
-func replayGenerated(tb testing.TB, n, changeEvery, trials int, dir string, memLimit int) (windows, suspects int, liveMB float64) {
+func replayGenerated(tb testing.TB, n, changeEvery, failEvery, trials int, dir string, memLimit int) (windows, suspects int, liveMB float64) {
 	tb.Helper()
-	g := &trailgen.Reader{N: n, Users: 20, Keys: 100, ChangeEvery: changeEvery, Start: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	g := &trailgen.Reader{N: n, Users: 20, Keys: 100, ChangeEvery: changeEvery, FailEvery: failEvery, Start: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
 	bl := replay.NewBuilder(nil, replay.BuilderOptions{TempDir: dir, MemLimit: memLimit})
 	defer bl.Close()
 	if err := trail.DecodePipelined("gen.json", g, bl.Add); err != nil {
@@ -51,6 +51,9 @@ func replayGenerated(tb testing.TB, n, changeEvery, trials int, dir string, memL
 	if _, err := a.EachSuspectResult(m, func(replay.SuspectResult) error { suspects++; return nil }); err != nil {
 		tb.Fatal(err)
 	}
+	if err := p.EachSkip(func(replay.Skip) error { return nil }); err != nil {
+		tb.Fatal(err)
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -68,7 +71,7 @@ func BenchmarkReplay(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 300_000, 1_000_000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for range b.N {
-				w, s, live := replayGenerated(b, n, 10_000, 200, b.TempDir(), 0)
+				w, s, live := replayGenerated(b, n, 10_000, 0, 200, b.TempDir(), 0)
 				var ru syscall.Rusage
 				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 				b.ReportMetric(live, "live-MB")

@@ -60,11 +60,16 @@ type Request struct {
 // triples; the requests themselves stay in the builder's sorted store and
 // are read again, in trail order, by EachRequest.
 type Plan struct {
-	Start      time.Time // eventTime of the first record; scenario time 0
-	End        time.Time // eventTime of the last record
-	Records    int
-	Changes    []Change
-	Skipped    []Skip
+	Start   time.Time // eventTime of the first record; scenario time 0
+	End     time.Time // eventTime of the last record
+	Records int
+	Changes []Change
+	// Failed counts the failed calls (records with an errorCode) and
+	// Unmapped lists the changes whose record could not be mapped: both
+	// are skipped, and EachSkip lists them in trail order (the failed
+	// calls read again from the sorted store, as they may be many).
+	Failed     int
+	Unmapped   []Skip
 	Unmodelled map[string]int // "ec2:RunInstances" -> records; never silently dropped
 	// Requests is the number of decidable requests (EachRequest reads them).
 	Requests int
@@ -358,7 +363,7 @@ func (b *Builder) Plan() (*Plan, error) {
 		}
 		switch {
 		case it.flags&fFailed != 0:
-			p.Skipped = append(p.Skipped, Skip{k.ID, it.name, "failed: " + it.errCode, t})
+			p.Failed++
 			return nil
 		case it.flags&fChange != 0:
 			var ev trail.Event
@@ -384,7 +389,7 @@ func (b *Builder) Plan() (*Plan, error) {
 		e := &changes[i]
 		c, err := p.mapChange(e, callFor(e))
 		if err != nil {
-			p.Skipped = append(p.Skipped, Skip{e.EventID, e.EventName, err.Error(), e.EventTime})
+			p.Unmapped = append(p.Unmapped, Skip{e.EventID, e.EventName, err.Error(), e.EventTime})
 		} else {
 			p.Changes = append(p.Changes, c)
 		}
@@ -412,12 +417,6 @@ func (b *Builder) Plan() (*Plan, error) {
 	for i, k := range p.triples {
 		p.tripleIndex[k] = i
 	}
-	sort.SliceStable(p.Skipped, func(i, j int) bool {
-		if !p.Skipped[i].Time.Equal(p.Skipped[j].Time) {
-			return p.Skipped[i].Time.Before(p.Skipped[j].Time)
-		}
-		return p.Skipped[i].EventID < p.Skipped[j].EventID
-	})
 	return p, nil
 }
 
@@ -430,16 +429,16 @@ func (p *Plan) resolve(principal, keyID string) string {
 	return principal
 }
 
-// EachRequest calls fn with every decidable request, in trail order, read
-// again from the builder's sorted records (so call it before
-// Builder.Close). An error from fn stops it and is returned.
-func (p *Plan) EachRequest(fn func(Request) error) error {
+// each reads the builder's sorted records again, in trail order, and
+// calls fn with those whose flags match want (so call it before
+// Builder.Close).
+func (p *Plan) each(want byte, fn func(k extsort.Key, it *item) error) error {
 	if p.source == nil {
 		return nil
 	}
 	b := &Builder{strs: map[string]string{}}
 	return p.source.Each(func(k extsort.Key, payload []byte) error {
-		if len(payload) == 0 || payload[0]&fRequest == 0 || payload[0]&fFailed != 0 {
+		if len(payload) == 0 || payload[0]&want == 0 {
 			return nil
 		}
 		it, err := b.decode(payload)
@@ -449,9 +448,50 @@ func (p *Plan) EachRequest(fn func(Request) error) error {
 		if len(b.strs) > 1<<16 {
 			b.strs = map[string]string{} // interning is for speed, not to hold the trail
 		}
+		return fn(k, &it)
+	})
+}
+
+// EachRequest calls fn with every decidable request, in trail order, read
+// again from the builder's sorted records (so call it before
+// Builder.Close). An error from fn stops it and is returned.
+func (p *Plan) EachRequest(fn func(Request) error) error {
+	return p.each(fRequest, func(k extsort.Key, it *item) error {
+		if it.flags&fFailed != 0 {
+			return nil
+		}
 		return fn(Request{EventID: k.ID, EventName: it.name, Time: time.Unix(0, k.T).UTC(), Region: it.region,
 			Principal: p.resolve(it.principal, it.keyID), Action: it.action, Resource: it.resource})
 	})
+}
+
+// Skips is the number of skipped records: failed calls and unmapped
+// changes.
+func (p *Plan) Skips() int { return p.Failed + len(p.Unmapped) }
+
+// EachSkip calls fn with every skipped record in trail order: the failed
+// calls, read again from the builder's sorted records (so call it before
+// Builder.Close), and the unmapped changes.
+func (p *Plan) EachSkip(fn func(Skip) error) error {
+	next := 0
+	err := p.each(fFailed, func(k extsort.Key, it *item) error {
+		t := time.Unix(0, k.T).UTC()
+		for ; next < len(p.Unmapped) && !after(p.Unmapped[next].Time, p.Unmapped[next].EventID, t, k.ID); next++ {
+			if err := fn(p.Unmapped[next]); err != nil {
+				return err
+			}
+		}
+		return fn(Skip{k.ID, it.name, "failed: " + it.errCode, t})
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range p.Unmapped[next:] {
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func firstNonEmpty(s ...string) string {

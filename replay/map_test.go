@@ -71,8 +71,10 @@ func TestMapChanges(t *testing.T) {
 			p := Map(tt.events, nil)
 			last := tt.events[len(tt.events)-1].EventID
 			if tt.skip != "" {
-				if len(p.Skipped) != 1 || p.Skipped[0].EventID != last || !strings.Contains(p.Skipped[0].Reason, tt.skip) {
-					t.Fatalf("skipped %+v, want %s skipped for %q", p.Skipped, last, tt.skip)
+				var skipped []Skip
+				_ = p.EachSkip(func(s Skip) error { skipped = append(skipped, s); return nil })
+				if len(skipped) != 1 || p.Skips() != 1 || skipped[0].EventID != last || !strings.Contains(skipped[0].Reason, tt.skip) {
+					t.Fatalf("skipped %+v, want %s skipped for %q", skipped, last, tt.skip)
 				}
 				for _, c := range p.Changes {
 					if c.EventID == last {
@@ -88,7 +90,7 @@ func TestMapChanges(t *testing.T) {
 				}
 			}
 			if got == nil {
-				t.Fatalf("no change for %s; skipped %+v", last, p.Skipped)
+				t.Fatalf("no change for %s; unmapped %+v", last, p.Unmapped)
 			}
 			if got.Call.Action != tt.call || got.Region != tt.region || string(got.Call.Args) != tt.args {
 				t.Errorf("got %s in %s with %s\nwant %s in %s with %s", got.Call.Action, got.Region, got.Call.Args, tt.call, tt.region, tt.args)

@@ -136,7 +136,7 @@ func TestReplayIncident(t *testing.T) {
 	}
 	meas := a.Measure(model, 200, 1)
 	r := a.Result(meas, 0, replay.DefaultPropagation)
-	if err := a.CollectSuspects(meas, r); err != nil {
+	if err := a.Collect(meas, r); err != nil {
 		t.Fatal(err)
 	}
 	// The read came 2 s after the deletion; the median delay is 4 s.
@@ -186,9 +186,10 @@ func TestBuilderOrderFree(t *testing.T) {
 			return nil
 		})
 		s = append(s, "|")
-		for _, k := range p.Skipped {
+		_ = p.EachSkip(func(k replay.Skip) error {
 			s = append(s, k.EventID)
-		}
+			return nil
+		})
 		return strings.Join(s, " ")
 	}
 	var want string

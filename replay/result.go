@@ -70,8 +70,9 @@ type SuspectResult struct {
 }
 
 // Result folds the measurement into the replay's result, without the
-// suspect requests (EachSuspect streams them; CollectSuspects adds them)
-// and so without DeniedFromStart, which the same pass counts.
+// skipped records and the suspect requests, which may be many
+// (Plan.EachSkip and EachSuspect stream them; Collect adds them), and so
+// without DeniedFromStart, which the suspects' pass counts.
 func (a *Analysis) Result(m *Measurement, duplicates int, propagation string) *Result {
 	p := a.Plan
 	r := &Result{Records: p.Records, Duplicates: duplicates, Unmodelled: p.Unmodelled, Unknown: a.Unknown,
@@ -82,9 +83,6 @@ func (a *Analysis) Result(m *Measurement, duplicates int, propagation string) *R
 	}
 	for _, c := range p.Changes {
 		r.Changes = append(r.Changes, ChangeResult{c.EventID, c.EventName, c.Call.Action, c.Region, c.Time, c.Revoke, c.Applied, c.Reason})
-	}
-	for _, s := range p.Skipped {
-		r.Skipped = append(r.Skipped, SkipResult{s.EventID, s.EventName, s.Reason})
 	}
 	for i, w := range a.Windows {
 		wr := WindowResult{EventID: w.ChangeEventID, Kind: w.Kind, Region: w.Region, Principal: w.Principal, Action: w.Action, Resource: w.Resource}
@@ -112,10 +110,17 @@ func (a *Analysis) EachSuspectResult(m *Measurement, fn func(SuspectResult) erro
 	return a.EachSuspect(func(s Suspect) error { return fn(m.SuspectResult(s)) })
 }
 
-// CollectSuspects adds every suspect, and DeniedFromStart, to r: for
-// tests and small trails; a large trail's output streams them instead
-// (WriteJSON).
-func (a *Analysis) CollectSuspects(m *Measurement, r *Result) error {
+// Collect adds every skipped record and suspect, and DeniedFromStart, to
+// r: for tests and small trails; a large trail's output streams them
+// instead (WriteJSON).
+func (a *Analysis) Collect(m *Measurement, r *Result) error {
+	err := a.Plan.EachSkip(func(s Skip) error {
+		r.Skipped = append(r.Skipped, SkipResult{s.EventID, s.EventName, s.Reason})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	n, err := a.EachSuspectResult(m, func(s SuspectResult) error {
 		r.Suspects = append(r.Suspects, s)
 		return nil
@@ -125,8 +130,9 @@ func (a *Analysis) CollectSuspects(m *Measurement, r *Result) error {
 }
 
 // WriteJSON writes r as `scenario replay --json` prints it, with the
-// suspects streamed from a (r.Suspects and r.DeniedFromStart are
-// ignored): the output of a trail of millions of requests is never held.
+// skipped records and the suspects streamed from a (r.Skipped,
+// r.Suspects and r.DeniedFromStart are ignored): the output of a trail of
+// millions of records is never held.
 func (r *Result) WriteJSON(w io.Writer, a *Analysis, m *Measurement) error {
 	bw := bufio.NewWriter(w)
 	field := func(name string, v any, last bool) error {
@@ -145,35 +151,51 @@ func (r *Result) WriteJSON(w io.Writer, a *Analysis, m *Measurement) error {
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"records", r.Records}, {"duplicates", r.Duplicates}, {"changes", r.Changes}, {"skipped", r.Skipped},
+	}{{"records", r.Records}, {"duplicates", r.Duplicates}, {"changes", r.Changes},
 		{"unmodelled", r.Unmodelled}, {"unknown_prior_state", r.Unknown}, {"windows", r.Windows},
 		{"trials", r.Trials}, {"propagation", r.Propagation}, {"regions", r.Regions}} {
 		if err := field(f.name, f.v, false); err != nil {
 			return err
 		}
 	}
-	bw.WriteString(`  "suspect_requests": [`)
-	n := 0
-	denied, err := a.EachSuspectResult(m, func(s SuspectResult) error {
-		raw, err := json.MarshalIndent(s, "    ", "  ")
-		if err != nil {
-			return err
-		}
+	// list streams one array: each(item) is called for every element.
+	list := func(name string, each func(func(any) error) error) error {
+		fmt.Fprintf(bw, "  %q: [", name)
+		n := 0
+		err := each(func(v any) error {
+			raw, err := json.MarshalIndent(v, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			bw.Write(raw)
+			n++
+			return nil
+		})
 		if n > 0 {
-			bw.WriteString(",")
+			bw.WriteString("\n  ")
 		}
-		bw.WriteString("\n    ")
-		bw.Write(raw)
-		n++
-		return nil
+		bw.WriteString("],\n")
+		return err
+	}
+	err := list("skipped", func(emit func(any) error) error {
+		return a.Plan.EachSkip(func(s Skip) error { return emit(SkipResult{s.EventID, s.EventName, s.Reason}) })
 	})
 	if err != nil {
 		return err
 	}
-	if n > 0 {
-		bw.WriteString("\n  ")
+	var denied int
+	err = list("suspect_requests", func(emit func(any) error) error {
+		var err error
+		denied, err = a.EachSuspectResult(m, func(s SuspectResult) error { return emit(s) })
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	bw.WriteString("],\n")
 	if err := field("denied_from_start", denied, true); err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func TestMeasureConstantDelay(t *testing.T) {
 			}
 			m := a.Measure(delay.NewModel(d), 20, 1)
 			r := a.Result(m, 0, "constant")
-			if err := a.CollectSuspects(m, r); err != nil {
+			if err := a.Collect(m, r); err != nil {
 				t.Fatal(err)
 			}
 			kinds := map[string]float64{}

@@ -264,12 +264,13 @@ func runReplay(cmd *cobra.Command, args []string, f replayFlags) error {
 	if f.json {
 		return res.WriteJSON(out, a, m)
 	}
-	return printReplay(out, res, func(fn func(replay.SuspectResult) error) (int, error) { return a.EachSuspectResult(m, fn) })
+	return printReplay(out, res, a.Plan.Skips(), a.Plan.EachSkip, func(fn func(replay.SuspectResult) error) (int, error) { return a.EachSuspectResult(m, fn) })
 }
 
 // printReplay writes the terminal summary; suspects streams the suspect
 // requests and returns how many requests were denied from the start.
-func printReplay(out io.Writer, r *replay.Result, suspects func(func(replay.SuspectResult) error) (int, error)) error {
+// skips records are skipped, and eachSkip streams them.
+func printReplay(out io.Writer, r *replay.Result, skips int, eachSkip func(func(replay.Skip) error) error, suspects func(func(replay.SuspectResult) error) (int, error)) error {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	applied := 0
@@ -279,7 +280,7 @@ func printReplay(out io.Writer, r *replay.Result, suspects func(func(replay.Susp
 		}
 	}
 	fmt.Fprintf(w, "trail: %d records (%d duplicates dropped), %d changes replayed (%d applied), %d skipped, %d unmodelled\n",
-		r.Records, r.Duplicates, len(r.Changes), applied, len(r.Skipped), countAll(r.Unmodelled))
+		r.Records, r.Duplicates, len(r.Changes), applied, skips, countAll(r.Unmodelled))
 	fmt.Fprintf(w, "model: %s, %d trials, regions %s\n", r.Propagation, r.Trials, strings.Join(r.Regions, ", "))
 	fmt.Fprintln(w, "\nchanges:")
 	for _, c := range r.Changes {
@@ -320,10 +321,13 @@ func printReplay(out io.Writer, r *replay.Result, suspects func(func(replay.Susp
 		fmt.Fprintln(w, "  none")
 	}
 	r.DeniedFromStart = denied
-	if len(r.Skipped) > 0 {
+	if skips > 0 {
 		fmt.Fprintln(w, "\nskipped:")
-		for _, s := range r.Skipped {
-			fmt.Fprintf(w, "  %s %s: %s\n", s.EventID, s.EventName, s.Reason)
+		if err := eachSkip(func(s replay.Skip) error {
+			_, err := fmt.Fprintf(w, "  %s %s: %s\n", s.EventID, s.EventName, s.Reason)
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 	if len(r.Unmodelled) > 0 {
