@@ -178,6 +178,11 @@ func TestDecodePipelined(t *testing.T) {
 		{"callback fails at once", many.String(), 0},
 		{"truncated", many.String()[:many.Len()/2], -1},
 		{"no eventID", `{"Records": [{"eventTime": "2026-12-01T09:00:00Z", "eventName": "X", "eventSource": "s", "awsRegion": "r"}]}`, -1},
+		{"wrong type after good records", many.String()[:many.Len()-2] + `,{"eventTime": "2026-12-01T09:00:00Z", "eventID": 7}]}`, -1},
+		{"record not an object", `{"Records": [3]}`, -1},
+		{"trailing data", many.String() + ` {}`, -1},
+		{"lookup-events", `{"Events": [{"CloudTrailEvent": "{\"eventTime\": \"2026-12-01T09:00:00Z\", \"eventID\": \"a\", \"eventName\": \"X\", \"eventSource\": \"s\", \"awsRegion\": \"r\"}"}, {"EventId": "b"}], "NextToken": "t"}`, -1},
+		{"not JSON", `hello`, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
