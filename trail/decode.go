@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -24,12 +23,6 @@ import (
 // records passed to fn before it may be discarded by the caller, so a
 // caller that must not half-run decodes every file before acting.
 func Decode(file string, r io.Reader, fn func(Event) error) error {
-	return decodeFile(file, r, func(dec *json.Decoder, lookup bool) error { return decodeList(file, dec, lookup, fn) })
-}
-
-// decodeFile reads a file's outer object and hands its Records or Events
-// list to list, positioned at the list's value.
-func decodeFile(file string, r io.Reader, list func(dec *json.Decoder, lookup bool) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var in io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -61,7 +54,7 @@ func decodeFile(file string, r io.Reader, list func(dec *json.Decoder, lookup bo
 				return fileErr(file, "holds both %q and %q; a file is a CloudTrail log file or lookup-events output, not both", found, key)
 			}
 			found = key
-			if err := list(dec, key == "Events"); err != nil {
+			if err := decodeList(file, dec, key == "Events", fn); err != nil {
 				return err
 			}
 		default:
@@ -87,8 +80,8 @@ func decodeFile(file string, r io.Reader, list func(dec *json.Decoder, lookup bo
 	return nil
 }
 
-// openList reads the '[' of a Records or Events list.
-func openList(file string, dec *json.Decoder, lookup bool) error {
+// decodeList decodes the records of a Records or Events list.
+func decodeList(file string, dec *json.Decoder, lookup bool, fn func(Event) error) error {
 	list := "Records"
 	if lookup {
 		list = "Events"
@@ -102,14 +95,6 @@ func openList(file string, dec *json.Decoder, lookup bool) error {
 			return fileErr(file, "%s: is null; expected a list of records", list)
 		}
 		return fileErr(file, "%s: expected a list of records, got %s", list, describe(tok))
-	}
-	return nil
-}
-
-// decodeList decodes the records of a Records or Events list.
-func decodeList(file string, dec *json.Decoder, lookup bool, fn func(Event) error) error {
-	if err := openList(file, dec, lookup); err != nil {
-		return err
 	}
 	for i := 0; dec.More(); i++ {
 		var ev Event
@@ -156,42 +141,6 @@ func decodeList(file string, dec *json.Decoder, lookup bool, fn func(Event) erro
 		return jsonErr(file, -1, dec, err)
 	}
 	return nil
-}
-
-// decodeRaw decodes record i of a list from its raw JSON, as decodeList
-// does from the stream.
-func decodeRaw(file string, i int, raw []byte, lookup bool) (Event, error) {
-	var ev Event
-	var e *Error
-	if lookup {
-		var le struct {
-			CloudTrailEvent *string `json:"CloudTrailEvent"`
-		}
-		if err := json.Unmarshal(raw, &le); err != nil {
-			if isTypeError(err) {
-				return Event{}, &Error{File: file, Record: i, Reason: unmarshalReason(err, "an object with CloudTrailEvent")}
-			}
-			return Event{}, &Error{File: file, Record: i, Reason: "invalid JSON: " + err.Error()}
-		}
-		if le.CloudTrailEvent == nil {
-			return Event{}, &Error{File: file, Record: i, Field: "CloudTrailEvent", Reason: "missing; lookup-events output holds each record as a JSON string there"}
-		}
-		var w wireRecord
-		err := json.Unmarshal([]byte(*le.CloudTrailEvent), &w)
-		ev, e = fromWire(&w, err)
-		if e != nil {
-			e.Field = "CloudTrailEvent" + strings.TrimSuffix("."+e.Field, ".")
-		}
-	} else {
-		var w wireRecord
-		ev, e = fromWire(&w, json.Unmarshal(raw, &w))
-	}
-	if e != nil {
-		e.File, e.Record = file, i
-		return Event{}, e
-	}
-	ev.File, ev.Index = file, i
-	return ev, nil
 }
 
 // DecodeRecord decodes one record (a JSON object in CloudTrail's record
@@ -374,120 +323,54 @@ func Less(a, b *Event) bool {
 	return a.EventID < b.EventID
 }
 
-// DecodePipelined is Decode spread over the cores: one goroutine finds
-// the records in the stream, GOMAXPROCS goroutines decode them in batches,
-// and fn runs on the caller's goroutine, in file order, while the next
-// batches are decoded. Records, errors and their order are Decode's (the
-// first problem in file order is returned, after the records before it);
-// an error from fn stops it.
+// DecodePipelined is Decode with the decoding on a goroutine of its own:
+// fn runs on the caller's goroutine while the next records are decoded,
+// so decoding and what fn does (classifying, sorting) use two cores.
+// Records reach fn in file order and an error is returned as Decode
+// returns it; an error from fn stops the decoding.
 func DecodePipelined(file string, r io.Reader, fn func(Event) error) error {
-	const size = 256
-	workers := max(1, runtime.GOMAXPROCS(0))
-	type batch struct {
-		first  int
-		lookup bool
-		raws   []json.RawMessage
-		evs    []Event
-		err    error
-		done   chan struct{}
-	}
-	jobs := make(chan *batch, 2*workers)
-	order := make(chan *batch, 4*workers)
+	const batch = 512
+	batches := make(chan []Event, 4)
 	stop := make(chan struct{})
 	errStopped := errors.New("stopped")
-	var scanErr error
+	var decErr error
 	go func() {
-		defer close(order)
-		defer close(jobs)
-		var cur *batch
-		// send hands the current batch to the workers and, in order, to
-		// the caller; a batch not handed to a worker is marked done so
-		// that the caller, draining, never waits for it.
-		send := func() bool {
-			if cur == nil {
-				return true
-			}
-			b := cur
-			cur = nil
-			select {
-			case order <- b:
-			case <-stop:
-				return false
+		defer close(batches)
+		buf := make([]Event, 0, batch)
+		decErr = Decode(file, r, func(e Event) error {
+			buf = append(buf, e)
+			if len(buf) < batch {
+				return nil
 			}
 			select {
-			case jobs <- b:
-				return true
+			case batches <- buf:
+				buf = make([]Event, 0, batch)
+				return nil
 			case <-stop:
-				b.err = errStopped
-				close(b.done)
-				return false
-			}
-		}
-		scanErr = decodeFile(file, r, func(dec *json.Decoder, lookup bool) error {
-			if err := openList(file, dec, lookup); err != nil {
-				return err
-			}
-			for i := 0; dec.More(); i++ {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					send()
-					return jsonErr(file, i, dec, err)
-				}
-				if cur == nil {
-					cur = &batch{first: i, lookup: lookup, raws: make([]json.RawMessage, 0, size), done: make(chan struct{})}
-				}
-				cur.raws = append(cur.raws, raw)
-				if len(cur.raws) == size && !send() {
-					return errStopped
-				}
-			}
-			if !send() {
 				return errStopped
 			}
-			if _, err := dec.Token(); err != nil {
-				return jsonErr(file, -1, dec, err)
-			}
-			return nil
 		})
-		send()
-	}()
-	for range workers {
-		go func() {
-			for b := range jobs {
-				b.evs = make([]Event, 0, len(b.raws))
-				for k, raw := range b.raws {
-					ev, err := decodeRaw(file, b.first+k, raw, b.lookup)
-					if err != nil {
-						b.err = err
-						break
-					}
-					b.evs = append(b.evs, ev)
-				}
-				b.raws = nil
-				close(b.done)
+		if len(buf) > 0 && !errors.Is(decErr, errStopped) {
+			select {
+			case batches <- buf:
+			case <-stop:
 			}
-		}()
-	}
-	var first error // the first error in file order: a record's, or fn's
-	for b := range order {
-		<-b.done
-		if first != nil {
-			continue // draining: the scanner may be blocked on a send
 		}
-		for _, ev := range b.evs {
-			if first = fn(ev); first != nil {
+	}()
+	var fnErr error
+	for b := range batches {
+		if fnErr != nil {
+			continue
+		}
+		for _, e := range b {
+			if fnErr = fn(e); fnErr != nil {
+				close(stop)
 				break
 			}
 		}
-		if first == nil && b.err != nil {
-			first = b.err
-		}
-		if first != nil {
-			close(stop)
-		}
 	}
-	if first != nil {
-		return first
+	if fnErr != nil {
+		return fnErr
 	}
-	return scanErr
+	return decErr
 }
