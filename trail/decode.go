@@ -2,6 +2,7 @@ package trail
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -221,7 +222,9 @@ func fromWire(wp *wireRecord, err error) (Event, *Error) {
 }
 
 func nonNull(r json.RawMessage) json.RawMessage {
-	if s := strings.TrimSpace(string(r)); s == "" || s == "null" {
+	// bytes, not a string: a conversion would copy every record's
+	// parameters once more.
+	if s := bytes.TrimSpace(r); len(s) == 0 || string(s) == "null" {
 		return nil
 	}
 	return r
