@@ -346,7 +346,6 @@ func (b *Builder) Plan() (*Plan, error) {
 	p.Account = b.account
 	var changes []trail.Event
 	raw := map[rawTriple]bool{}
-	var ids []string // of the changes, to tell a change's record from a request's
 	err := b.sorter.Each(func(k extsort.Key, payload []byte) error {
 		it, err := b.decode(payload)
 		if err != nil {
@@ -371,7 +370,6 @@ func (b *Builder) Plan() (*Plan, error) {
 				return err
 			}
 			changes = append(changes, ev)
-			ids = append(ids, k.ID)
 		}
 		if it.flags&fRequest != 0 {
 			p.Requests++
