@@ -52,6 +52,7 @@ type Window struct {
 	From, Until   time.Duration
 	probe         string
 	tuple, flip   int
+	allow         bool // the truth's decision during the window
 }
 
 // Suspect is a request that succeeded while the truth already denied it:
@@ -64,31 +65,42 @@ type Suspect struct {
 	Action        string
 	Resource      string
 	At            time.Duration
-	// window is the index in Windows of the change's window in Region
-	// (-1: the region committed the change, so applied it at once); since
+	// Window is the index in Windows of the change's window in Region
+	// (-1: the region committed the change, so applied it at once); Since
 	// is how long after the change the request came.
-	window int
-	since  time.Duration
-	tuple  int
-	flip   int
+	Window int
+	Since  time.Duration
 }
 
-// Analysis is an analyzed plan: the windows to measure, the suspect
-// requests, what the replay could not know, and the scenario that
-// measures them.
+// Analysis is an analyzed plan: the windows to measure, what the replay
+// could not know, and the scenario that measures them. Suspect requests
+// are not held: EachSuspect finds them as the requests stream by.
 type Analysis struct {
-	Plan     *Plan
-	Windows  []Window
-	Suspects []Suspect
+	Plan    *Plan
+	Windows []Window
 	// Unknown lists entities the trail uses whose state before the trail
 	// is unknown (no snapshot, or absent from it), with what refused them.
-	Unknown []string
-	// DeniedFromStart counts successful requests the replayed state denied
-	// before any change of the trail: a sign of state the replay lacks.
-	DeniedFromStart int
-	Regions         []string
-	Duration        time.Duration
-	YAML            []byte // the scenario, probes included
+	Unknown  []string
+	Regions  []string
+	Duration time.Duration
+	YAML     []byte // the scenario, probes included
+
+	initial  []bool   // each triple's decision before the trail
+	flips    [][]flip // each triple's decision changes, in trail order
+	windowOf map[windowKey]int
+	// before[j] is the truth just before change j; before[len(Changes)]
+	// the truth after the trail. Clones share structure, so they cost
+	// what the changes changed.
+	before []*controlplane.State
+	// touches[k] lists the changes whose scope names triple k's
+	// entities; global lists the changes that may affect any triple.
+	touches [][]int32
+	global  []int32
+}
+
+type windowKey struct {
+	tuple, flip int
+	region      string
 }
 
 // At is the scenario time of a trail instant.
@@ -108,21 +120,14 @@ type flip struct {
 
 // Analyze replays the plan's changes in trail order on initial (the state
 // before the trail, as the scenario's state builds it: see
-// runner.InitialState) to find every decision each change flipped and
-// every suspect request, and writes the scenario that measures them.
-// It marks each change Applied or not (with AWS's reason).
+// runner.InitialState) to find every decision of the trail's request
+// triples that each change flipped, and writes the scenario that measures
+// them. It marks each change Applied or not (with AWS's reason). Its cost
+// grows with changes and distinct triples, not with requests.
 func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error) {
 	a := &Analysis{Plan: p}
 	st := initial.Clone()
-	var tuples []tuple
-	index := map[tuple]int{}
-	for _, r := range p.Requests {
-		k := tuple{r.Principal, r.Action, r.Resource}
-		if _, ok := index[k]; !ok {
-			index[k] = len(tuples)
-			tuples = append(tuples, k)
-		}
-	}
+	tuples := p.triples
 	decide := func(k tuple) bool {
 		return st.Decide(controlplane.Probe{Principal: k.principal, Action: k.action, Resource: k.resource}).Effect == evaluator.Allow
 	}
@@ -130,9 +135,11 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 	for i, k := range tuples {
 		cur[i] = decide(k)
 	}
+	a.initial = append([]bool(nil), cur...)
 	flips := make([][]flip, len(tuples))
+	a.touches = make([][]int32, len(tuples))
 	// Only the tuples a change can affect are decided again after it: a
-	// trail of many changes and requests stays linear, not their product.
+	// trail of many changes and triples stays linear, not their product.
 	all := make([]int, len(tuples))
 	byEntity := map[string][]int{}
 	for k, tp := range tuples {
@@ -142,31 +149,10 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 		}
 	}
 	unknown := map[string]bool{}
-	ci, ri := 0, 0
-	for ci < len(p.Changes) || ri < len(p.Requests) {
-		// A request and a change of the same record: the request was
-		// authorized by the state before its own effect.
-		takeRequest := ri < len(p.Requests) && (ci == len(p.Changes) || !after(p.Requests[ri].Time, p.Requests[ri].EventID, p.Changes[ci].Time, p.Changes[ci].EventID))
-		if takeRequest {
-			r := p.Requests[ri]
-			ri++
-			k := index[tuple{r.Principal, r.Action, r.Resource}]
-			if cur[k] {
-				continue
-			}
-			fl := flips[k]
-			if len(fl) == 0 {
-				a.DeniedFromStart++
-				continue
-			}
-			last := fl[len(fl)-1]
-			a.Suspects = append(a.Suspects, Suspect{EventID: r.EventID, ChangeEventID: p.Changes[last.change].EventID,
-				Region: r.Region, Principal: r.Principal, Action: r.Action, Resource: r.Resource, At: p.at(r.Time),
-				since: p.at(r.Time) - last.at, tuple: k, flip: len(fl) - 1, window: -1})
-			continue
-		}
+	a.before = make([]*controlplane.State, 0, len(p.Changes)+1)
+	for ci := range p.Changes {
+		a.before = append(a.before, st.Clone())
 		c := &p.Changes[ci]
-		ci++
 		if err := st.Validate(c.Call); err != nil {
 			c.Reason = err.Error()
 			var ae *controlplane.APIError
@@ -180,17 +166,28 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 		affected := all
 		if scope := p.scopeOf(c.Call); scope != nil {
 			affected = affected[:0:0]
+			seen := map[int]bool{}
 			for _, e := range scope {
-				affected = append(affected, byEntity[e]...)
+				for _, k := range byEntity[e] {
+					if !seen[k] {
+						seen[k] = true
+						affected = append(affected, k)
+						a.touches[k] = append(a.touches[k], int32(ci))
+					}
+				}
 			}
+		} else {
+			a.global = append(a.global, int32(ci))
 		}
 		for _, k := range affected {
 			if d := decide(tuples[k]); d != cur[k] {
 				cur[k] = d
-				flips[k] = append(flips[k], flip{change: ci - 1, at: p.at(c.Time), allow: d})
+				flips[k] = append(flips[k], flip{change: ci, at: p.at(c.Time), allow: d})
 			}
 		}
 	}
+	a.before = append(a.before, st)
+	a.flips = flips
 	a.Regions, a.Duration = p.regions(), p.duration(o)
 	for k, fl := range flips {
 		for i, f := range fl {
@@ -211,24 +208,14 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 				}
 				a.Windows = append(a.Windows, Window{ChangeEventID: p.Changes[f.change].EventID, Kind: kind, Region: region,
 					Principal: tuples[k].principal, Action: tuples[k].action, Resource: tuples[k].resource, From: f.at, Until: until,
-					tuple: k, flip: i})
+					tuple: k, flip: i, allow: f.allow})
 			}
 		}
 	}
 	sort.SliceStable(a.Windows, func(i, j int) bool { return a.Windows[i].From < a.Windows[j].From })
-	type key struct {
-		tuple, flip int
-		region      string
-	}
-	windowOf := map[key]int{}
+	a.windowOf = map[windowKey]int{}
 	for i, w := range a.Windows {
-		windowOf[key{w.tuple, w.flip, w.Region}] = i
-	}
-	for i := range a.Suspects {
-		s := &a.Suspects[i]
-		if w, ok := windowOf[key{s.tuple, s.flip, s.Region}]; ok {
-			s.window = w
-		}
+		a.windowOf[windowKey{w.tuple, w.flip, w.Region}] = i
 	}
 	for u := range unknown {
 		a.Unknown = append(a.Unknown, u)
@@ -241,6 +228,49 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 	}
 	a.YAML = y
 	return a, nil
+}
+
+// EachSuspect reads the plan's requests again, in trail order, and calls
+// fn with each suspect: a successful request whose triple the truth
+// denied when it was made, after a change that flipped it (a request and
+// a change of the same record: the request was authorized by the state
+// before its own effect). It returns how many successful requests the
+// replayed state denied before any change flipped them (denied from the
+// start: state the replay lacks).
+func (a *Analysis) EachSuspect(fn func(Suspect) error) (deniedFromStart int, err error) {
+	p := a.Plan
+	err = p.EachRequest(func(r Request) error {
+		k, ok := p.tripleIndex[tuple{r.Principal, r.Action, r.Resource}]
+		if !ok {
+			return nil
+		}
+		fl := a.flips[k]
+		// The last flip whose change comes before the request.
+		n := sort.Search(len(fl), func(i int) bool {
+			c := &p.Changes[fl[i].change]
+			return !after(r.Time, r.EventID, c.Time, c.EventID)
+		})
+		allowed := a.initial[k]
+		if n > 0 {
+			allowed = fl[n-1].allow
+		}
+		if allowed {
+			return nil
+		}
+		if n == 0 {
+			deniedFromStart++
+			return nil
+		}
+		last := fl[n-1]
+		at := p.at(r.Time)
+		s := Suspect{EventID: r.EventID, ChangeEventID: p.Changes[last.change].EventID, Region: r.Region, Principal: r.Principal,
+			Action: r.Action, Resource: r.Resource, At: at, Since: at - last.at, Window: -1}
+		if w, ok := a.windowOf[windowKey{k, n - 1, r.Region}]; ok {
+			s.Window = w
+		}
+		return fn(s)
+	})
+	return deniedFromStart, err
 }
 
 // entities are the users, roles, keys and buckets a request depends on
@@ -310,8 +340,8 @@ func (p *Plan) regions() []string {
 	for _, c := range p.Changes {
 		set[c.Region] = true
 	}
-	for _, r := range p.Requests {
-		set[r.Region] = true
+	for r := range p.reqRegions {
+		set[r] = true
 	}
 	for _, r := range p.Buckets {
 		set[r] = true

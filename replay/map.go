@@ -1,14 +1,17 @@
 package replay
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"hash/fnv"
+	"math"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/internal/extsort"
 	"github.com/iamprop/iamprop/trail"
 )
 
@@ -52,22 +55,37 @@ type Request struct {
 	Resource  string // an ARN
 }
 
-// Plan is a classified trail: what Map found, before Analyze.
+// Plan is a classified trail: what Map found, before Analyze. It holds
+// the changes whole (they are few), counts, and the distinct request
+// triples; the requests themselves stay in the builder's sorted store and
+// are read again, in trail order, by EachRequest.
 type Plan struct {
-	Start      time.Time // eventTime of the first record; scenario time 0
-	End        time.Time // eventTime of the last record
-	Records    int
-	Changes    []Change
-	Skipped    []Skip
+	Start   time.Time // eventTime of the first record; scenario time 0
+	End     time.Time // eventTime of the last record
+	Records int
+	Changes []Change
+	// Failed counts the failed calls (records with an errorCode) and
+	// Unmapped lists the changes whose record could not be mapped: both
+	// are skipped, and EachSkip lists them in trail order (the failed
+	// calls read again from the sorted store, as they may be many).
+	Failed     int
+	Unmapped   []Skip
 	Unmodelled map[string]int // "ec2:RunInstances" -> records; never silently dropped
-	Requests   []Request
-	Buckets    map[string]string // bucket -> home region, from the trail
-	Snapshot   *trail.Snapshot   // nil without --snapshot
-	Account    string            // the default account
-	created    map[string]bool   // buckets created in the trail
-	keys       map[string]bool   // access keys created in the trail
-	keyOwner   map[string]string // access key -> user, for keys created in the trail
-	orgNames   map[string]string // organization ids (p-..., ou-..., r-...) -> iamprop references
+	// Requests is the number of decidable requests (EachRequest reads them).
+	Requests int
+	Buckets  map[string]string // bucket -> home region, from the trail
+	Snapshot *trail.Snapshot   // nil without --snapshot
+	Account  string            // the default account
+	created  map[string]bool   // buckets created in the trail
+	// bucketSource ranks how Buckets learned a region (bucketOf).
+	bucketSource map[string]int
+	keys         map[string]bool   // access keys created in the trail
+	keyOwner     map[string]string // access key -> user, for keys created in the trail
+	orgNames     map[string]string // organization ids (p-..., ou-..., r-...) -> iamprop references
+	reqRegions   map[string]bool   // regions that served requests
+	source       *extsort.Sorter   // the sorted records, for EachRequest
+	triples      []tuple           // distinct request triples, principals resolved
+	tripleIndex  map[tuple]int
 }
 
 // s3Calls maps S3 eventNames (as CloudTrail writes them) to calls.
@@ -83,6 +101,9 @@ var s3Calls = map[string]string{
 	"PutAccountPublicAccessBlock":    "s3control:PutPublicAccessBlock",
 	"DeleteAccountPublicAccessBlock": "s3control:DeletePublicAccessBlock",
 }
+
+// bucketConfigCalls are the calls that configure a bucket's access.
+var bucketConfigCalls = map[string]bool{"s3:PutBucketPolicy": true, "s3:DeleteBucketPolicy": true, "s3:PutPublicAccessBlock": true, "s3:DeletePublicAccessBlock": true}
 
 // modelled is the set of catalog calls, and their argument names.
 var modelled = func() map[string]map[string]bool {
@@ -117,48 +138,64 @@ func callFor(e *trail.Event) string {
 
 // Map classifies merged trail records (in trail order). snap may be nil.
 // A record that cannot be mapped (a modelled call whose parameters lack a
-// required argument) is skipped with the reason, never dropped.
+// required argument) is skipped with the reason, never dropped. It holds
+// the records in memory: for whole trails, stream them into a Builder.
 func Map(events []trail.Event, snap *trail.Snapshot) *Plan {
-	b := NewBuilder(snap)
+	b := NewBuilder(snap, BuilderOptions{MemLimit: math.MaxInt})
 	for _, e := range events {
 		_ = b.Add(e)
 	}
-	return b.Plan()
+	p, _ := b.Plan() // in memory: nothing to fail
+	return p
 }
 
-// Builder classifies records as they are decoded, in any order, holding
-// only what the replay needs: state changes whole (they are few), each
-// request as a few interned strings, counts for the rest. It drops records
-// whose eventID it has seen (by a 64-bit hash of the id). Plan orders what
-// it kept by eventTime, ties by eventID.
+// BuilderOptions bound a Builder's memory.
+type BuilderOptions struct {
+	// TempDir is where sorted runs are written when the records outgrow
+	// MemLimit; "" is the system's temporary directory.
+	TempDir string
+	// MemLimit is how many bytes of classified records are held before a
+	// sorted run is written to disk (extsort.DefaultLimit when 0).
+	MemLimit int
+}
+
+// Builder classifies records as they are decoded, in any order and from
+// any number of files. Each record is reduced at once to what the replay
+// needs (a change whole; a request as its triple; a failed call as its
+// error; the rest as a name to count) and handed to an external sort by
+// (eventTime, eventID), so memory stays bounded by BuilderOptions.MemLimit
+// however long the trail. Plan reads the sorted records once; the
+// requests are read again by Plan.EachRequest. Records with the eventID
+// and eventTime of one already added are redeliveries and are dropped.
 type Builder struct {
 	p       *Plan
-	changes []trail.Event
-	reqs    []pending
-	seen    map[uint64]struct{}
-	dups    int
+	sorter  *extsort.Sorter
+	scratch []byte
+	account string
 	strs    map[string]string
 }
 
-// pending is a request whose principal is resolved once every record is
-// in (a key created anywhere in the trail is followed by its id).
-type pending struct {
-	Request
-	keyID string
-}
-
 // NewBuilder starts a plan; snap (the state before the trail) may be nil.
-func NewBuilder(snap *trail.Snapshot) *Builder {
-	p := &Plan{Unmodelled: map[string]int{}, Buckets: map[string]string{}, Snapshot: snap,
-		created: map[string]bool{}, keys: map[string]bool{}, keyOwner: map[string]string{}, orgNames: map[string]string{"root": "root"}}
+// Close removes what it wrote to disk.
+func NewBuilder(snap *trail.Snapshot, o BuilderOptions) *Builder {
+	p := &Plan{Unmodelled: map[string]int{}, Buckets: map[string]string{}, Snapshot: snap, bucketSource: map[string]int{},
+		created: map[string]bool{}, keys: map[string]bool{}, keyOwner: map[string]string{}, orgNames: map[string]string{"root": "root"},
+		reqRegions: map[string]bool{}}
+	b := &Builder{p: p, sorter: extsort.New(o.TempDir, o.MemLimit), strs: map[string]string{}}
 	if snap != nil {
-		p.Account = snap.Account()
+		b.account = snap.Account()
 	}
-	return &Builder{p: p, seen: map[uint64]struct{}{}, strs: map[string]string{}}
+	p.source = b.sorter
+	return b
 }
 
-// Duplicates is the number of records dropped for an eventID seen before.
-func (b *Builder) Duplicates() int { return b.dups }
+// Close removes the builder's sorted runs; the plan's EachRequest no
+// longer works after it.
+func (b *Builder) Close() error { return b.sorter.Close() }
+
+// Duplicates is the number of records dropped as redeliveries; known once
+// Plan has run.
+func (b *Builder) Duplicates() int { return b.sorter.Duplicates() }
 
 func (b *Builder) intern(s string) string {
 	if v, ok := b.strs[s]; ok {
@@ -168,112 +205,291 @@ func (b *Builder) intern(s string) string {
 	return s
 }
 
-// Add classifies one record; its signature fits trail.Decode's callback.
-func (b *Builder) Add(ev trail.Event) error {
-	h := fnv.New64a()
-	h.Write([]byte(ev.EventID))
-	if _, dup := b.seen[h.Sum64()]; dup {
-		b.dups++
-		return nil
-	}
-	b.seen[h.Sum64()] = struct{}{}
-	p, e := b.p, &ev
-	p.Records++
-	if p.Start.IsZero() || e.EventTime.Before(p.Start) {
-		p.Start = e.EventTime
-	}
-	if e.EventTime.After(p.End) {
-		p.End = e.EventTime
-	}
-	if p.Account == "" {
-		p.Account = firstNonEmpty(e.Recipient, e.Identity.AccountID)
-	}
-	if !e.Failed() && e.Service() == "s3" {
-		p.noteBucket(e)
-	}
-	call := callFor(e)
-	if e.Failed() {
-		p.Skipped = append(p.Skipped, Skip{e.EventID, b.intern(e.EventName), "failed: " + b.intern(e.ErrorCode), e.EventTime})
-		return nil
-	}
-	if call != "" {
-		b.changes = append(b.changes, ev)
-	}
-	if r, ok := p.request(e); ok {
-		r.EventName, r.Region, r.Principal, r.Action, r.Resource = b.intern(r.EventName), b.intern(r.Region), b.intern(r.Principal), b.intern(r.Action), b.intern(r.Resource)
-		keyID := ""
-		if e.Identity.Type == "IAMUser" {
-			keyID = b.intern(e.Identity.AccessKeyID)
-		}
-		b.reqs = append(b.reqs, pending{r, keyID})
-	} else if call == "" {
-		p.Unmodelled[e.Service()+":"+e.EventName]++
-	}
-	return nil
+// item flags.
+const (
+	fFailed = 1 << iota
+	fChange
+	fRequest
+	fUnmodelled
+)
+
+// item is a record reduced to what the replay uses, as the sort stores it.
+type item struct {
+	flags                              byte
+	name, service, region, account     string
+	errCode                            string
+	bucket, bucketRegion               string // bucketRegion: where the record places the bucket
+	bucketRank                         byte   // see Plan.bucketSource
+	principal, action, resource, keyID string
+	change                             []byte // the whole record (JSON) of a change
 }
 
-// noteBucket learns a bucket's region: CreateBucket's location, else the
-// region of the bucket's events.
-func (p *Plan) noteBucket(e *trail.Event) {
-	var rp struct {
-		BucketName string `json:"bucketName"`
-		Config     *struct {
-			LocationConstraint string
-		} `json:"CreateBucketConfiguration"`
+func (it *item) encode(buf []byte) []byte {
+	buf = append(buf, it.flags, it.bucketRank)
+	for _, s := range []string{it.name, it.service, it.region, it.account, it.errCode, it.bucket, it.bucketRegion, it.principal, it.action, it.resource, it.keyID} {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
 	}
-	_ = json.Unmarshal(e.RequestParameters, &rp)
+	buf = binary.AppendUvarint(buf, uint64(len(it.change)))
+	return append(buf, it.change...)
+}
+
+var errItem = errors.New("a sorted trail record is corrupt")
+
+func (b *Builder) decode(buf []byte) (item, error) {
+	var it item
+	if len(buf) < 2 {
+		return it, errItem
+	}
+	it.flags, it.bucketRank, buf = buf[0], buf[1], buf[2:]
+	next := func() ([]byte, error) {
+		n, k := binary.Uvarint(buf)
+		if k <= 0 || uint64(len(buf)-k) < n {
+			return nil, errItem
+		}
+		v := buf[k : k+int(n)]
+		buf = buf[k+int(n):]
+		return v, nil
+	}
+	for _, dst := range []*string{&it.name, &it.service, &it.region, &it.account, &it.errCode, &it.bucket, &it.bucketRegion, &it.principal, &it.action, &it.resource, &it.keyID} {
+		v, err := next()
+		if err != nil {
+			return it, err
+		}
+		*dst = b.intern(string(v))
+	}
+	v, err := next()
+	it.change = v
+	return it, err
+}
+
+// Add classifies one record; its signature fits trail.Decode's callback.
+func (b *Builder) Add(ev trail.Event) error {
+	e := &ev
+	if b.account == "" {
+		b.account = firstNonEmpty(e.Recipient, e.Identity.AccountID)
+	}
+	it := item{name: e.EventName, service: e.Service(), region: e.AWSRegion, account: firstNonEmpty(e.Recipient, e.Identity.AccountID)}
+	if e.Failed() {
+		it.flags |= fFailed
+		it.errCode = e.ErrorCode
+	} else {
+		var rp reqParams
+		switch e.Service() {
+		case "s3", "iam", "sts":
+			_ = json.Unmarshal(e.RequestParameters, &rp)
+		}
+		if e.Service() == "s3" {
+			it.bucket, it.bucketRegion, it.bucketRank = bucketOf(e, &rp)
+		}
+		call := callFor(e)
+		if call != "" {
+			it.flags |= fChange
+			raw, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			it.change = raw
+		}
+		if r, ok := b.p.request(e, &rp, b.account); ok {
+			it.flags |= fRequest
+			it.principal, it.action, it.resource = r.Principal, r.Action, r.Resource
+			if e.Identity.Type == "IAMUser" {
+				it.keyID = e.Identity.AccessKeyID
+			}
+		} else if call == "" {
+			it.flags |= fUnmodelled
+		}
+	}
+	b.scratch = it.encode(b.scratch[:0])
+	return b.sorter.Add(extsort.Key{T: e.EventTime.UnixNano(), ID: e.EventID}, b.scratch)
+}
+
+// bucketOf is the bucket a successful S3 record names and where it places
+// the bucket: CreateBucket's location (none: us-east-1, as S3 does) ranks
+// 3; a data event's region ranks 2, since S3 serves and logs an object
+// request in the bucket's region; any other call's region ranks 1, since
+// a configuration call can be sent to another region's endpoint.
+func bucketOf(e *trail.Event, rp *reqParams) (bucket, region string, rank byte) {
 	if rp.BucketName == "" {
-		return
+		return "", "", 0
 	}
-	if e.EventName == "CreateBucket" {
-		region := GlobalRegion // no LocationConstraint: us-east-1, as S3 does
+	switch {
+	case e.EventName == "CreateBucket":
+		region = GlobalRegion
 		if rp.Config != nil && rp.Config.LocationConstraint != "" {
 			region = rp.Config.LocationConstraint
 		}
-		p.Buckets[rp.BucketName] = region
-		return
+		return rp.BucketName, region, 3
+	case e.EventCategory == "Data" || strings.HasSuffix(e.EventName, "Object") || strings.HasSuffix(e.EventName, "Objects"):
+		return rp.BucketName, e.AWSRegion, 2
 	}
-	if _, ok := p.Buckets[rp.BucketName]; !ok {
-		p.Buckets[rp.BucketName] = e.AWSRegion
+	return rp.BucketName, e.AWSRegion, 1
+}
+
+// noteBucket learns a bucket's region from the best-ranked record, the
+// earliest among equals.
+func (p *Plan) noteBucket(bucket, region string, rank int) {
+	if rank > p.bucketSource[bucket] {
+		p.Buckets[bucket], p.bucketSource[bucket] = region, rank
 	}
 }
 
-// Plan maps the changes in trail order and resolves the requests.
-func (b *Builder) Plan() *Plan {
+// rawTriple is a request's triple before keys are resolved.
+type rawTriple struct{ principal, keyID, action, resource string }
+
+// Plan reads the sorted records once, maps the changes in trail order and
+// collects the distinct request triples. The requests themselves are not
+// kept: EachRequest reads them again.
+func (b *Builder) Plan() (*Plan, error) {
 	p := b.p
-	sort.Slice(b.changes, func(i, j int) bool { return trail.Less(&b.changes[i], &b.changes[j]) })
-	for i := range b.changes {
-		e := &b.changes[i]
+	p.Account = b.account
+	var changes []trail.Event
+	raw := map[rawTriple]bool{}
+	err := b.sorter.Each(func(k extsort.Key, payload []byte) error {
+		it, err := b.decode(payload)
+		if err != nil {
+			return err
+		}
+		t := time.Unix(0, k.T).UTC()
+		if p.Records == 0 {
+			p.Start = t
+		}
+		p.End = t
+		p.Records++
+		if it.bucket != "" {
+			p.noteBucket(it.bucket, it.bucketRegion, int(it.bucketRank))
+		}
+		switch {
+		case it.flags&fFailed != 0:
+			p.Failed++
+			return nil
+		case it.flags&fChange != 0:
+			var ev trail.Event
+			if err := json.Unmarshal(it.change, &ev); err != nil {
+				return err
+			}
+			changes = append(changes, ev)
+		}
+		if it.flags&fRequest != 0 {
+			p.Requests++
+			p.reqRegions[it.region] = true
+			raw[rawTriple{it.principal, it.keyID, it.action, it.resource}] = true
+		} else if it.flags&fUnmodelled != 0 {
+			p.Unmodelled[it.service+":"+it.name]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range changes {
+		e := &changes[i]
 		c, err := p.mapChange(e, callFor(e))
 		if err != nil {
-			p.Skipped = append(p.Skipped, Skip{e.EventID, e.EventName, err.Error(), e.EventTime})
+			p.Unmapped = append(p.Unmapped, Skip{e.EventID, e.EventName, err.Error(), e.EventTime})
 		} else {
 			p.Changes = append(p.Changes, c)
 		}
 	}
-	b.changes = nil
-	sort.Slice(b.reqs, func(i, j int) bool {
-		a, c := &b.reqs[i], &b.reqs[j]
-		if !a.Time.Equal(c.Time) {
-			return a.Time.Before(c.Time)
+	p.tripleIndex = map[tuple]int{}
+	for r := range raw {
+		k := tuple{p.resolve(r.principal, r.keyID), r.action, r.resource}
+		if _, ok := p.tripleIndex[k]; !ok {
+			p.tripleIndex[k] = 0
+			p.triples = append(p.triples, k)
 		}
-		return a.EventID < c.EventID
-	})
-	p.Requests = make([]Request, 0, len(b.reqs))
-	for _, r := range b.reqs {
-		if r.keyID != "" && p.keys[r.keyID] {
-			r.Principal = "key:" + r.keyID
-		}
-		p.Requests = append(p.Requests, r.Request)
 	}
-	b.reqs = nil
-	sort.SliceStable(p.Skipped, func(i, j int) bool {
-		if !p.Skipped[i].Time.Equal(p.Skipped[j].Time) {
-			return p.Skipped[i].Time.Before(p.Skipped[j].Time)
+	// Triples in a fixed order, so that windows are listed the same way
+	// every run.
+	sort.Slice(p.triples, func(i, j int) bool {
+		a, c := p.triples[i], p.triples[j]
+		if a.principal != c.principal {
+			return a.principal < c.principal
 		}
-		return p.Skipped[i].EventID < p.Skipped[j].EventID
+		if a.action != c.action {
+			return a.action < c.action
+		}
+		return a.resource < c.resource
 	})
-	return p
+	for i, k := range p.triples {
+		p.tripleIndex[k] = i
+	}
+	return p, nil
+}
+
+// resolve follows a key created in the trail by its id, so that deleting
+// the key revokes the requests signed with it.
+func (p *Plan) resolve(principal, keyID string) string {
+	if keyID != "" && p.keys[keyID] {
+		return "key:" + keyID
+	}
+	return principal
+}
+
+// each reads the builder's sorted records again, in trail order, and
+// calls fn with those whose flags match want (so call it before
+// Builder.Close).
+func (p *Plan) each(want byte, fn func(k extsort.Key, it *item) error) error {
+	if p.source == nil {
+		return nil
+	}
+	b := &Builder{strs: map[string]string{}}
+	return p.source.Each(func(k extsort.Key, payload []byte) error {
+		if len(payload) == 0 || payload[0]&want == 0 {
+			return nil
+		}
+		it, err := b.decode(payload)
+		if err != nil {
+			return err
+		}
+		if len(b.strs) > 1<<16 {
+			b.strs = map[string]string{} // interning is for speed, not to hold the trail
+		}
+		return fn(k, &it)
+	})
+}
+
+// EachRequest calls fn with every decidable request, in trail order, read
+// again from the builder's sorted records (so call it before
+// Builder.Close). An error from fn stops it and is returned.
+func (p *Plan) EachRequest(fn func(Request) error) error {
+	return p.each(fRequest, func(k extsort.Key, it *item) error {
+		if it.flags&fFailed != 0 {
+			return nil
+		}
+		return fn(Request{EventID: k.ID, EventName: it.name, Time: time.Unix(0, k.T).UTC(), Region: it.region,
+			Principal: p.resolve(it.principal, it.keyID), Action: it.action, Resource: it.resource})
+	})
+}
+
+// Skips is the number of skipped records: failed calls and unmapped
+// changes.
+func (p *Plan) Skips() int { return p.Failed + len(p.Unmapped) }
+
+// EachSkip calls fn with every skipped record in trail order: the failed
+// calls, read again from the builder's sorted records (so call it before
+// Builder.Close), and the unmapped changes.
+func (p *Plan) EachSkip(fn func(Skip) error) error {
+	next := 0
+	err := p.each(fFailed, func(k extsort.Key, it *item) error {
+		t := time.Unix(0, k.T).UTC()
+		for ; next < len(p.Unmapped) && !after(p.Unmapped[next].Time, p.Unmapped[next].EventID, t, k.ID); next++ {
+			if err := fn(p.Unmapped[next]); err != nil {
+				return err
+			}
+		}
+		return fn(Skip{k.ID, it.name, "failed: " + it.errCode, t})
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range p.Unmapped[next:] {
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func firstNonEmpty(s ...string) string {
@@ -343,7 +559,12 @@ func (p *Plan) mapChange(e *trail.Event, call string) (Change, error) {
 	case "s3":
 		bucket := str("bucketName")
 		args["bucket"] = bucket
-		if r, ok := p.Buckets[bucket]; ok {
+		// A bucket's configuration is committed where the call was
+		// served (its record's awsRegion): normally the bucket's region,
+		// but a call sent to another region's endpoint is committed away
+		// from where it is enforced, which lint reports. Object writes
+		// and deletions belong to the bucket's region.
+		if r, ok := p.Buckets[bucket]; ok && !bucketConfigCalls[call] {
 			region = r
 		}
 	}
@@ -465,20 +686,46 @@ func (p *Plan) localPolicyARN(arn string) string {
 	return "arn:aws:iam::" + acct + ":policy/" + arn[i+1:]
 }
 
+// reqParams are the requestParameters a request and a bucket's region are
+// read from: decoded once per record (a field of another type is left
+// empty, as encoding/json skips it).
+type reqParams struct {
+	BucketName string `json:"bucketName"`
+	Key        string `json:"key"`
+	UserName   string `json:"userName"`
+	RoleName   string `json:"roleName"`
+	GroupName  string `json:"groupName"`
+	PolicyArn  string `json:"policyArn"`
+	RoleArn    string `json:"roleArn"`
+	Config     *struct {
+		LocationConstraint string
+	} `json:"CreateBucketConfiguration"`
+}
+
 // request turns a successful record into a decidable request, if it can.
-func (p *Plan) request(e *trail.Event) (Request, bool) {
+func (p *Plan) request(e *trail.Event, rp *reqParams, account string) (Request, bool) {
 	principal := p.principal(e)
 	if principal == "" {
 		return Request{}, false
 	}
-	var rp map[string]json.RawMessage
-	_ = json.Unmarshal(e.RequestParameters, &rp)
 	str := func(k string) string {
-		var s string
-		_ = json.Unmarshal(rp[k], &s)
-		return s
+		switch k {
+		case "bucketName":
+			return rp.BucketName
+		case "key":
+			return rp.Key
+		case "userName":
+			return rp.UserName
+		case "roleName":
+			return rp.RoleName
+		case "groupName":
+			return rp.GroupName
+		case "policyArn":
+			return rp.PolicyArn
+		}
+		return rp.RoleArn
 	}
-	acct := firstNonEmpty(e.Recipient, p.Account)
+	acct := firstNonEmpty(e.Recipient, account)
 	var resource string
 	switch e.Service() {
 	case "s3":

@@ -40,8 +40,12 @@ func TestMapChanges(t *testing.T) {
 			call: "s3:CreateBucket", region: "ap-southeast-2", args: `{"bucket":"docs","location_constraint":"ap-southeast-2"}`},
 		{name: "bucket created without a location is in us-east-1", events: []trail.Event{ev("1", "s3.amazonaws.com", "CreateBucket", "us-east-1", `{"bucketName": "docs"}`, "")},
 			call: "s3:CreateBucket", region: "us-east-1", args: `{"bucket":"docs","location_constraint":"us-east-1"}`},
-		{name: "bucket policy committed in the bucket's region", events: []trail.Event{bucket, ev("2", "s3.amazonaws.com", "PutBucketPolicy", "us-east-2", `{"bucketName": "docs", "bucketPolicy": {"Version": "2012-10-17"}, "policy": ""}`, "")},
+		{name: "bucket policy committed in the bucket's region", events: []trail.Event{bucket, ev("2", "s3.amazonaws.com", "PutBucketPolicy", "ap-southeast-2", `{"bucketName": "docs", "bucketPolicy": {"Version": "2012-10-17"}, "policy": ""}`, "")},
 			call: "s3:PutBucketPolicy", region: "ap-southeast-2", args: `{"bucket":"docs","policy":{"Version":"2012-10-17"}}`},
+		{name: "bucket policy sent to another region's endpoint is committed there", events: []trail.Event{bucket, ev("2", "s3.amazonaws.com", "PutBucketPolicy", "us-east-2", `{"bucketName": "docs", "bucketPolicy": {"Version": "2012-10-17"}, "policy": ""}`, "")},
+			call: "s3:PutBucketPolicy", region: "us-east-2", args: `{"bucket":"docs","policy":{"Version":"2012-10-17"}}`},
+		{name: "object writes belong to the bucket's region", events: []trail.Event{bucket, ev("2", "s3.amazonaws.com", "PutObject", "us-east-2", `{"bucketName": "docs", "key": "a"}`, "")},
+			call: "s3:PutObject", region: "ap-southeast-2", args: `{"bucket":"docs","key":"a"}`},
 		{name: "bucket public access block", events: []trail.Event{ev("1", "s3.amazonaws.com", "PutBucketPublicAccessBlock", "eu-west-1", `{"bucketName": "docs", "PublicAccessBlockConfiguration": {"xmlns": "x", "BlockPublicAcls": true, "RestrictPublicBuckets": false}}`, "")},
 			call: "s3:PutPublicAccessBlock", region: "eu-west-1", args: `{"block_public_acls":true,"bucket":"docs","restrict_public_buckets":false}`},
 		{name: "account public access block", events: []trail.Event{ev("1", "s3.amazonaws.com", "PutAccountPublicAccessBlock", "eu-west-1", `{"PublicAccessBlockConfiguration": {"BlockPublicPolicy": true}}`, "")},
@@ -67,8 +71,10 @@ func TestMapChanges(t *testing.T) {
 			p := Map(tt.events, nil)
 			last := tt.events[len(tt.events)-1].EventID
 			if tt.skip != "" {
-				if len(p.Skipped) != 1 || p.Skipped[0].EventID != last || !strings.Contains(p.Skipped[0].Reason, tt.skip) {
-					t.Fatalf("skipped %+v, want %s skipped for %q", p.Skipped, last, tt.skip)
+				var skipped []Skip
+				_ = p.EachSkip(func(s Skip) error { skipped = append(skipped, s); return nil })
+				if len(skipped) != 1 || p.Skips() != 1 || skipped[0].EventID != last || !strings.Contains(skipped[0].Reason, tt.skip) {
+					t.Fatalf("skipped %+v, want %s skipped for %q", skipped, last, tt.skip)
 				}
 				for _, c := range p.Changes {
 					if c.EventID == last {
@@ -84,7 +90,7 @@ func TestMapChanges(t *testing.T) {
 				}
 			}
 			if got == nil {
-				t.Fatalf("no change for %s; skipped %+v", last, p.Skipped)
+				t.Fatalf("no change for %s; unmapped %+v", last, p.Unmapped)
 			}
 			if got.Call.Action != tt.call || got.Region != tt.region || string(got.Call.Args) != tt.args {
 				t.Errorf("got %s in %s with %s\nwant %s in %s with %s", got.Call.Action, got.Region, got.Call.Args, tt.call, tt.region, tt.args)
@@ -113,11 +119,15 @@ func TestMapUnmodelledAndRequests(t *testing.T) {
 		{Principal: "anonymous", Action: "s3:GetObject", Resource: "arn:aws:s3:::docs/a.pdf", Region: "eu-west-1"},
 		{Principal: "arn:aws:iam::111122223333:user/admin", Action: "sts:AssumeRole", Resource: "arn:aws:iam::111122223333:role/ops", Region: "eu-west-1"},
 	}
-	if len(p.Requests) != len(want) {
-		t.Fatalf("requests %+v", p.Requests)
+	var got []Request
+	if err := p.EachRequest(func(r Request) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || p.Requests != len(want) {
+		t.Fatalf("requests %+v (%d counted)", got, p.Requests)
 	}
 	for i, w := range want {
-		g := p.Requests[i]
+		g := got[i]
 		if g.Principal != w.Principal || g.Action != w.Action || g.Resource != w.Resource || g.Region != w.Region {
 			t.Errorf("request %d: got %+v, want %+v", i, g, w)
 		}

@@ -68,7 +68,7 @@ func TestReplayWithoutSnapshot(t *testing.T) {
 		t.Errorf("windows by change: %v", kinds)
 	}
 	// Without a snapshot the admin that made the calls is unknown.
-	if a.DeniedFromStart == 0 {
+	if n, err := a.EachSuspect(func(replay.Suspect) error { return nil }); err != nil || n == 0 {
 		t.Error("requests of an unknown caller should count as denied from the start")
 	}
 	if _, err := scenarios.Parse("replay.yaml", a.YAML); err != nil {
@@ -118,8 +118,8 @@ func TestReplayIncident(t *testing.T) {
 		t.Fatalf("windows %+v, want one exposure in eu-west-1 from %s", a.Windows, deletion)
 	}
 	// The read before the change and the denied read are not suspect.
-	if len(a.Suspects) != 1 || a.Suspects[0].EventID != after || a.Suspects[0].ChangeEventID != deletion {
-		t.Fatalf("suspects %+v, want %s after %s", a.Suspects, after, deletion)
+	if sus := suspects(t, a); len(sus) != 1 || sus[0].EventID != after || sus[0].ChangeEventID != deletion {
+		t.Fatalf("suspects %+v, want %s after %s", sus, after, deletion)
 	}
 	for _, c := range p.Changes {
 		if !c.Applied {
@@ -130,13 +130,15 @@ func TestReplayIncident(t *testing.T) {
 	if err != nil {
 		t.Fatalf("emitted scenario: %v\n%s", err, a.YAML)
 	}
-	var exposure, denial [][]float64
-	if _, err := runner.Run(t.Context(), sc, runner.Options{Trials: 50, Workers: 1, OnTrial: func(s runner.TrialSample) {
-		exposure, denial = append(exposure, s.Exposure), append(denial, s.Denial)
-	}}); err != nil {
+	model, err := runner.DelayModel(sc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := a.Result(exposure, denial, 0, replay.DefaultPropagation)
+	meas := a.Measure(model, 200, 1)
+	r := a.Result(meas, 0, replay.DefaultPropagation)
+	if err := a.Collect(meas, r); err != nil {
+		t.Fatal(err)
+	}
 	// The read came 2 s after the deletion; the median delay is 4 s.
 	if p := r.Suspects[0].Probability; p < 0.5 || p > 1 {
 		t.Errorf("probability %v, want most trials stale 2 s after a change with a 4 s median delay", p)
@@ -144,6 +146,29 @@ func TestReplayIncident(t *testing.T) {
 	if w := r.Windows[0].Exposure; w == nil || w.P50 <= 0 || w.P99 < w.P50 || w.Max < w.P99 {
 		t.Errorf("window stats %+v", w)
 	}
+	// The simulator, running the emitted scenario, measures the same
+	// window: the replay's trials draw the same delays without the
+	// network, so the two distributions agree within sampling error.
+	var sim []float64
+	if _, err := runner.Run(t.Context(), sc, runner.Options{Trials: 400, OnTrial: func(s runner.TrialSample) {
+		sim = append(sim, s.Exposure[0])
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	meas = a.Measure(model, 400, 1)
+	if d := runner.KSDistance(sim, meas.Seconds(0)); d > 0.12 {
+		t.Errorf("replay and simulator windows differ: KS distance %.3f over 400 trials (median %.2fs vs %.2fs)", d, runner.Median(meas.Seconds(0)), runner.Median(sim))
+	}
+}
+
+// suspects collects an analysis' suspect requests.
+func suspects(t *testing.T, a *replay.Analysis) []replay.Suspect {
+	t.Helper()
+	var out []replay.Suspect
+	if _, err := a.EachSuspect(func(s replay.Suspect) error { out = append(out, s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestBuilderOrderFree: records streamed in any file order, duplicates
@@ -156,18 +181,21 @@ func TestBuilderOrderFree(t *testing.T) {
 			s = append(s, c.EventID)
 		}
 		s = append(s, "|")
-		for _, r := range p.Requests {
+		_ = p.EachRequest(func(r replay.Request) error {
 			s = append(s, r.EventID+"="+r.Principal)
-		}
+			return nil
+		})
 		s = append(s, "|")
-		for _, k := range p.Skipped {
+		_ = p.EachSkip(func(k replay.Skip) error {
 			s = append(s, k.EventID)
-		}
+			return nil
+		})
 		return strings.Join(s, " ")
 	}
 	var want string
 	for n, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 2, 0}} {
-		b := replay.NewBuilder(nil)
+		b := replay.NewBuilder(nil, replay.BuilderOptions{TempDir: t.TempDir(), MemLimit: 2000 * (n + 1)})
+		defer b.Close()
 		var m trail.Merger
 		for _, i := range order {
 			data, err := os.ReadFile(filepath.Join("..", "trail", "testdata", files[i]))
@@ -181,7 +209,11 @@ func TestBuilderOrderFree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := ids(b.Plan())
+		p, err := b.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ids(p)
 		if n == 0 {
 			want = ids(replay.Map(m.Events(), nil))
 		}
@@ -228,8 +260,8 @@ func TestReplayDeletedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Suspects) != 1 || a.Suspects[0].EventID != "e07" || a.Suspects[0].ChangeEventID != "e06" || a.Suspects[0].Principal != "key:AKIAALICE1" {
-		t.Errorf("suspects %+v, want e07 after e06 signed by key:AKIAALICE1", a.Suspects)
+	if sus := suspects(t, a); len(sus) != 1 || sus[0].EventID != "e07" || sus[0].ChangeEventID != "e06" || sus[0].Principal != "key:AKIAALICE1" {
+		t.Errorf("suspects %+v, want e07 after e06 signed by key:AKIAALICE1", sus)
 	}
 	var revoked []string
 	for _, w := range a.Windows {

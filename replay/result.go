@@ -1,6 +1,12 @@
 package replay
 
-import "time"
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
 
 // Result is a replay's outcome, in the shape of `scenario replay --json`.
 type Result struct {
@@ -63,15 +69,14 @@ type SuspectResult struct {
 	Probability   float64 `json:"probability"`
 }
 
-// Result folds per-trial measurements into the replay's result. exposure
-// and denial hold, per trial, each probe's window in seconds, in
-// ProbeNames order (runner.TrialSample's Exposure and Denial). A suspect's
-// probability is the share of trials whose window in its region was still
-// open when it came; 0 in the region that committed the change.
-func (a *Analysis) Result(exposure, denial [][]float64, duplicates int, propagation string) *Result {
+// Result folds the measurement into the replay's result, without the
+// skipped records and the suspect requests, which may be many
+// (Plan.EachSkip and EachSuspect stream them; Collect adds them), and so
+// without DeniedFromStart, which the suspects' pass counts.
+func (a *Analysis) Result(m *Measurement, duplicates int, propagation string) *Result {
 	p := a.Plan
 	r := &Result{Records: p.Records, Duplicates: duplicates, Unmodelled: p.Unmodelled, Unknown: a.Unknown,
-		DeniedFromStart: a.DeniedFromStart, Trials: len(exposure), Propagation: propagation, Regions: a.Regions,
+		Trials: m.Trials, Propagation: propagation, Regions: a.Regions,
 		Changes: []ChangeResult{}, Skipped: []SkipResult{}, Windows: []WindowResult{}, Suspects: []SuspectResult{}}
 	if r.Unknown == nil {
 		r.Unknown = []string{}
@@ -79,48 +84,121 @@ func (a *Analysis) Result(exposure, denial [][]float64, duplicates int, propagat
 	for _, c := range p.Changes {
 		r.Changes = append(r.Changes, ChangeResult{c.EventID, c.EventName, c.Call.Action, c.Region, c.Time, c.Revoke, c.Applied, c.Reason})
 	}
-	for _, s := range p.Skipped {
-		r.Skipped = append(r.Skipped, SkipResult{s.EventID, s.EventName, s.Reason})
-	}
-	column := func(m [][]float64, i int) []float64 {
-		var out []float64
-		for _, trial := range m {
-			if i < len(trial) {
-				out = append(out, trial[i])
-			}
-		}
-		return out
-	}
 	for i, w := range a.Windows {
 		wr := WindowResult{EventID: w.ChangeEventID, Kind: w.Kind, Region: w.Region, Principal: w.Principal, Action: w.Action, Resource: w.Resource}
+		s := statsOf(m.Seconds(i))
 		if w.Kind == "exposure" {
-			s := statsOf(column(exposure, i))
 			wr.Exposure = &s
 		} else {
-			s := statsOf(column(denial, i))
 			wr.Denial = &s
 		}
 		r.Windows = append(r.Windows, wr)
 	}
-	for _, s := range a.Suspects {
-		// The request was stale when its region still allowed it that long
-		// after the change: the window's exposure in that trial outlasted it
-		// (the window opens at the change; its region allowed until it
-		// applied the change).
-		prob := 0.0
-		if s.window >= 0 {
-			v := column(exposure, s.window)
-			n := 0
-			for _, x := range v {
-				if x > s.since.Seconds() {
-					n++
-				}
-			}
-			if len(v) > 0 {
-				prob = round3(float64(n) / float64(len(v)))
-			}
-		}
-		r.Suspects = append(r.Suspects, SuspectResult{s.EventID, s.ChangeEventID, s.Region, s.Principal, s.Action, s.Resource, prob})
-	}
 	return r
+}
+
+// SuspectResult is s with its probability: the share of trials in which
+// its region still decided the old way when the request came (0 in the
+// region that committed the change, which applied it at once).
+func (m *Measurement) SuspectResult(s Suspect) SuspectResult {
+	return SuspectResult{s.EventID, s.ChangeEventID, s.Region, s.Principal, s.Action, s.Resource, m.Probability(s.Window, s.At)}
+}
+
+// EachSuspectResult streams the suspects with their probabilities (see
+// EachSuspect), and returns the count of requests denied from the start.
+func (a *Analysis) EachSuspectResult(m *Measurement, fn func(SuspectResult) error) (int, error) {
+	return a.EachSuspect(func(s Suspect) error { return fn(m.SuspectResult(s)) })
+}
+
+// Collect adds every skipped record and suspect, and DeniedFromStart, to
+// r: for tests and small trails; a large trail's output streams them
+// instead (WriteJSON).
+func (a *Analysis) Collect(m *Measurement, r *Result) error {
+	err := a.Plan.EachSkip(func(s Skip) error {
+		r.Skipped = append(r.Skipped, SkipResult{s.EventID, s.EventName, s.Reason})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n, err := a.EachSuspectResult(m, func(s SuspectResult) error {
+		r.Suspects = append(r.Suspects, s)
+		return nil
+	})
+	r.DeniedFromStart = n
+	return err
+}
+
+// WriteJSON writes r as `scenario replay --json` prints it, with the
+// skipped records and the suspects streamed from a (r.Skipped,
+// r.Suspects and r.DeniedFromStart are ignored): the output of a trail of
+// millions of records is never held.
+func (r *Result) WriteJSON(w io.Writer, a *Analysis, m *Measurement) error {
+	bw := bufio.NewWriter(w)
+	field := func(name string, v any, last bool) error {
+		raw, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "  %q: %s", name, raw)
+		if !last {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+		return nil
+	}
+	bw.WriteString("{\n")
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"records", r.Records}, {"duplicates", r.Duplicates}, {"changes", r.Changes},
+		{"unmodelled", r.Unmodelled}, {"unknown_prior_state", r.Unknown}, {"windows", r.Windows},
+		{"trials", r.Trials}, {"propagation", r.Propagation}, {"regions", r.Regions}} {
+		if err := field(f.name, f.v, false); err != nil {
+			return err
+		}
+	}
+	// list streams one array: each(item) is called for every element.
+	list := func(name string, each func(func(any) error) error) error {
+		fmt.Fprintf(bw, "  %q: [", name)
+		n := 0
+		err := each(func(v any) error {
+			raw, err := json.MarshalIndent(v, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			bw.Write(raw)
+			n++
+			return nil
+		})
+		if n > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteString("],\n")
+		return err
+	}
+	err := list("skipped", func(emit func(any) error) error {
+		return a.Plan.EachSkip(func(s Skip) error { return emit(SkipResult{s.EventID, s.EventName, s.Reason}) })
+	})
+	if err != nil {
+		return err
+	}
+	var denied int
+	err = list("suspect_requests", func(emit func(any) error) error {
+		var err error
+		denied, err = a.EachSuspectResult(m, func(s SuspectResult) error { return emit(s) })
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := field("denied_from_start", denied, true); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }

@@ -2,6 +2,7 @@ package trail
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -221,7 +222,9 @@ func fromWire(wp *wireRecord, err error) (Event, *Error) {
 }
 
 func nonNull(r json.RawMessage) json.RawMessage {
-	if s := strings.TrimSpace(string(r)); s == "" || s == "null" {
+	// bytes, not a string: a conversion would copy every record's
+	// parameters once more.
+	if s := bytes.TrimSpace(r); len(s) == 0 || string(s) == "null" {
 		return nil
 	}
 	return r
@@ -321,4 +324,56 @@ func Less(a, b *Event) bool {
 		return a.EventTime.Before(b.EventTime)
 	}
 	return a.EventID < b.EventID
+}
+
+// DecodePipelined is Decode with the decoding on a goroutine of its own:
+// fn runs on the caller's goroutine while the next records are decoded,
+// so decoding and what fn does (classifying, sorting) use two cores.
+// Records reach fn in file order and an error is returned as Decode
+// returns it; an error from fn stops the decoding.
+func DecodePipelined(file string, r io.Reader, fn func(Event) error) error {
+	const batch = 512
+	batches := make(chan []Event, 4)
+	stop := make(chan struct{})
+	errStopped := errors.New("stopped")
+	var decErr error
+	go func() {
+		defer close(batches)
+		buf := make([]Event, 0, batch)
+		decErr = Decode(file, r, func(e Event) error {
+			buf = append(buf, e)
+			if len(buf) < batch {
+				return nil
+			}
+			select {
+			case batches <- buf:
+				buf = make([]Event, 0, batch)
+				return nil
+			case <-stop:
+				return errStopped
+			}
+		})
+		if len(buf) > 0 && !errors.Is(decErr, errStopped) {
+			select {
+			case batches <- buf:
+			case <-stop:
+			}
+		}
+	}()
+	var fnErr error
+	for b := range batches {
+		if fnErr != nil {
+			continue
+		}
+		for _, e := range b {
+			if fnErr = fn(e); fnErr != nil {
+				close(stop)
+				break
+			}
+		}
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	return decErr
 }

@@ -3,6 +3,8 @@ package trail
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -150,5 +152,59 @@ func TestDecodeCallbackErrorStops(t *testing.T) {
 	err = Decode(iamFile, bytes.NewReader(data), func(Event) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("err %v after %d records, want stop after 1", err, n)
+	}
+}
+
+// TestDecodePipelined: the pipelined decoder delivers what Decode
+// delivers, in the same order, returns the same errors, and stops when
+// the callback fails, also past a batch boundary.
+func TestDecodePipelined(t *testing.T) {
+	var many strings.Builder
+	many.WriteString(`{"Records": [`)
+	for i := range 2000 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		fmt.Fprintf(&many, `{"eventTime": "2026-12-01T09:00:00Z", "eventID": "e%04d", "eventName": "X", "eventSource": "s", "awsRegion": "r"}`, i)
+	}
+	many.WriteString(`]}`)
+	stop := errors.New("stop")
+	tests := []struct {
+		name, input string
+		failAt      int // the callback fails at this record; -1 never
+	}{
+		{"many records", many.String(), -1},
+		{"callback fails past a batch", many.String(), 1500},
+		{"callback fails at once", many.String(), 0},
+		{"truncated", many.String()[:many.Len()/2], -1},
+		{"no eventID", `{"Records": [{"eventTime": "2026-12-01T09:00:00Z", "eventName": "X", "eventSource": "s", "awsRegion": "r"}]}`, -1},
+		{"wrong type after good records", many.String()[:many.Len()-2] + `,{"eventTime": "2026-12-01T09:00:00Z", "eventID": 7}]}`, -1},
+		{"record not an object", `{"Records": [3]}`, -1},
+		{"trailing data", many.String() + ` {}`, -1},
+		{"lookup-events", `{"Events": [{"CloudTrailEvent": "{\"eventTime\": \"2026-12-01T09:00:00Z\", \"eventID\": \"a\", \"eventName\": \"X\", \"eventSource\": \"s\", \"awsRegion\": \"r\"}"}, {"EventId": "b"}], "NextToken": "t"}`, -1},
+		{"not JSON", `hello`, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			collect := func(decode func(string, io.Reader, func(Event) error) error) ([]string, error) {
+				var ids []string
+				err := decode("in.json", strings.NewReader(tt.input), func(e Event) error {
+					if len(ids) == tt.failAt {
+						return stop
+					}
+					ids = append(ids, e.EventID)
+					return nil
+				})
+				return ids, err
+			}
+			want, wantErr := collect(Decode)
+			got, err := collect(DecodePipelined)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) || strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("pipelined: %d records, error %v; Decode: %d records, error %v", len(got), err, len(want), wantErr)
+			}
+			if tt.failAt >= 0 && !errors.Is(err, stop) {
+				t.Errorf("error %v, want the callback's", err)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package trail
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -30,6 +31,12 @@ func FuzzDecode(f *testing.F) {
 			if !errors.As(err, &te) || te.File != "fuzz.json" {
 				t.Fatalf("error %v (%T) does not name the file", err, err)
 			}
+		}
+		// The pipelined decoder delivers as many records and the same error.
+		m := 0
+		perr := DecodePipelined("fuzz.json", bytes.NewReader(data), func(Event) error { m++; return nil })
+		if m != n || fmt.Sprint(perr) != fmt.Sprint(err) {
+			t.Fatalf("pipelined: %d records, %v; Decode: %d records, %v", m, perr, n, err)
 		}
 	})
 }

@@ -8,8 +8,13 @@ import (
 )
 
 func TestLintExitCodes(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("name: bad\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	slow := filepath.Join(dir, "slow.yaml")
+	if err := os.WriteFile(slow, []byte("propagation:\n  default: {dist: lognormal, median: 20s, p99: 45s}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -23,6 +28,12 @@ func TestLintExitCodes(t *testing.T) {
 		{"bad scenario", []string{"lint", bad}, 2, nil, []string{"bad.yaml"}},
 		{"bad trail", []string{"lint", "../../trail/testdata/bad/no-event-time.json"}, 2, nil, []string{"record 1: eventTime: missing"}},
 		{"snapshot without trail", []string{"lint", "--snapshot", snapshotFile, "public-s3-bucket"}, 2, nil, []string{"--snapshot"}},
+		// A bucket policy sent to us-east-1's endpoint for a bucket whose
+		// data events place it in eu-west-1.
+		{"trail: committed away from the bucket", []string{"lint", wrongRegionDir}, 1, []string{"event 00000000-0000-4000-8000-000000000202: committed-away-from-enforcement", "committed in us-east-1 but enforced in eu-west-1", "(window ~10s)"}, nil},
+		{"trail: --propagation sets the windows", []string{"lint", "--propagation", slow, wrongRegionDir}, 1, []string{"committed-away-from-enforcement", "(window ~45s)"}, nil},
+		{"scenario: --propagation replaces its own", []string{"lint", "--propagation", slow, "public-s3-bucket"}, 1, []string{"committed-away-from-enforcement", "(window ~45s)"}, nil},
+		{"bad propagation", []string{"lint", "--propagation", bad, "public-s3-bucket"}, 2, nil, []string{"bad.yaml"}},
 		{"trail", []string{"lint", "--snapshot", snapshotFile, incidentDir}, 1, []string{"event 00000000-0000-4000-8000-000000000102: revocation-relied-on-at-once", "fix: do not treat event 00000000-0000-4000-8000-000000000102 as done"}, nil},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/replay"
 	"github.com/iamprop/iamprop/report"
 	"github.com/iamprop/iamprop/runner"
@@ -41,7 +42,9 @@ folders of them, and 'aws cloudtrail lookup-events' output), replays the IAM, S3
 Organizations changes they record in the simulator, and reports, for each change, which
 (principal, action, resource) it revoked or granted and for how long each other region could
 still decide the old way (p50/p99/max over trials), and the successful requests that the truth
-already denied: they may have been served by a stale view. See docs/replay.md.
+already denied: they may have been served by a stale view. Records are sorted in temporary
+files under $TMPDIR (removed at exit), so memory stays bounded however long the trail. See
+docs/replay.md.
 
 Exit status: 0 it ran, 2 invalid input (nothing runs).`,
 		Example: `  scenario replay trail/
@@ -98,31 +101,39 @@ func trailFiles(args []string) ([]string, error) {
 }
 
 // readTrail streams every file's records into a replay plan: each record
-// is classified as it is decoded, so the trail is never held whole. Every
-// file is decoded before anything runs, so a bad file means nothing
-// half-runs.
-func readTrail(args []string, snap *trail.Snapshot) (*replay.Plan, int, error) {
+// is reduced and sorted as it is decoded (on disk beyond a memory bound),
+// so the trail is never held whole. Every file is decoded before anything
+// runs, so a bad file means nothing half-runs. Close the returned builder
+// once the plan's requests have been read.
+func readTrail(args []string, snap *trail.Snapshot) (*replay.Plan, *replay.Builder, error) {
 	files, err := trailFiles(args)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	b := replay.NewBuilder(snap)
+	b := replay.NewBuilder(snap, replay.BuilderOptions{})
+	fail := func(err error) (*replay.Plan, *replay.Builder, error) {
+		b.Close()
+		return nil, nil, err
+	}
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, 0, err
+			return fail(err)
 		}
-		err = trail.Decode(name, f, b.Add)
+		err = trail.DecodePipelined(name, f, b.Add)
 		f.Close()
 		if err != nil {
-			return nil, 0, err
+			return fail(err)
 		}
 	}
-	p := b.Plan()
-	if p.Records == 0 {
-		return nil, 0, errors.New("the trail holds no records")
+	p, err := b.Plan()
+	if err != nil {
+		return fail(err)
 	}
-	return p, b.Duplicates(), nil
+	if p.Records == 0 {
+		return fail(errors.New("the trail holds no records"))
+	}
+	return p, b, nil
 }
 
 func readSnapshot(path string) (*trail.Snapshot, error) {
@@ -163,32 +174,48 @@ func readPropagation(path string) (string, []string, error) {
 	return string(block), doc.Sources, nil
 }
 
+// preparedReplay is an analyzed trail: close it once its output is written.
+type preparedReplay struct {
+	a     *replay.Analysis
+	b     *replay.Builder
+	o     replay.Options
+	model *delay.Model
+}
+
 // prepareReplay reads and analyzes the inputs: every error is invalid input.
-func prepareReplay(args []string, snapshotPath, propagationPath, name string) (*replay.Analysis, int, replay.Options, error) {
-	var o replay.Options
+func prepareReplay(args []string, snapshotPath, propagationPath, name string) (*preparedReplay, error) {
 	snap, err := readSnapshot(snapshotPath)
 	if err != nil {
-		return nil, 0, o, err
-	}
-	p, dups, err := readTrail(args, snap)
-	if err != nil {
-		return nil, 0, o, err
+		return nil, err
 	}
 	prop, sources, err := readPropagation(propagationPath)
 	if err != nil {
-		return nil, 0, o, err
+		return nil, err
 	}
-	o = replay.Options{Name: name, Propagation: prop, Sources: sources}
-	base, err := scenarios.Parse(name+".yaml", p.BaseScenario(o))
+	p, b, err := readTrail(args, snap)
 	if err != nil {
-		return nil, 0, o, fmt.Errorf("the replay's scenario is invalid: %w", err)
+		return nil, err
+	}
+	r := &preparedReplay{b: b, o: replay.Options{Name: name, Propagation: prop, Sources: sources}}
+	fail := func(err error) (*preparedReplay, error) {
+		b.Close()
+		return nil, err
+	}
+	base, err := scenarios.Parse(name+".yaml", p.BaseScenario(r.o))
+	if err != nil {
+		return fail(fmt.Errorf("the replay's scenario is invalid: %w", err))
+	}
+	if r.model, err = runner.DelayModel(base); err != nil {
+		return fail(err)
 	}
 	initial, err := runner.InitialState(base)
 	if err != nil {
-		return nil, 0, o, fmt.Errorf("the snapshot's state: %w", err)
+		return fail(fmt.Errorf("the snapshot's state: %w", err))
 	}
-	a, err := p.Analyze(initial, o)
-	return a, dups, o, err
+	if r.a, err = p.Analyze(initial, r.o); err != nil {
+		return fail(err)
+	}
+	return r, nil
 }
 
 func runReplay(cmd *cobra.Command, args []string, f replayFlags) error {
@@ -199,27 +226,30 @@ func runReplay(cmd *cobra.Command, args []string, f replayFlags) error {
 	if f.emit != "" {
 		name = strings.TrimSuffix(filepath.Base(f.emit), ".yaml")
 	}
-	a, dups, o, err := prepareReplay(args, f.snapshot, f.propagation, name)
+	r, err := prepareReplay(args, f.snapshot, f.propagation, name)
 	if err != nil {
 		return invalidInput(err)
 	}
+	defer r.b.Close()
+	a := r.a
 	sc, err := scenarios.Parse(name+".yaml", a.YAML)
 	if err != nil {
 		return invalidInput(fmt.Errorf("the replay's scenario is invalid: %w", err))
 	}
-	var exposure, denial [][]float64
-	run, err := runner.Run(cmd.Context(), sc, runner.Options{Seed: f.seed, Trials: f.trials, OnTrial: func(s runner.TrialSample) {
-		exposure = append(exposure, s.Exposure)
-		denial = append(denial, s.Denial)
-	}})
-	if err != nil {
-		return invalidInput(err)
+	var run *report.Run
+	if f.html != "" {
+		// The run report's timeline is the simulator's: only --html pays
+		// for simulating the gossip.
+		if run, err = runner.Run(cmd.Context(), sc, runner.Options{Seed: f.seed, Trials: f.trials}); err != nil {
+			return invalidInput(err)
+		}
 	}
-	prop := o.Propagation
+	m := a.Measure(r.model, f.trials, f.seed)
+	prop := r.o.Propagation
 	if prop == "" {
 		prop = replay.DefaultPropagation
 	}
-	res := a.Result(exposure, denial, dups, strings.TrimSpace(prop))
+	res := a.Result(m, r.b.Duplicates(), strings.TrimSpace(prop))
 	if f.emit != "" {
 		if err := os.WriteFile(f.emit, a.YAML, 0o644); err != nil {
 			return err
@@ -232,16 +262,17 @@ func runReplay(cmd *cobra.Command, args []string, f replayFlags) error {
 	}
 	out := cmd.OutOrStdout()
 	if f.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return res.WriteJSON(out, a, m)
 	}
-	printReplay(out, res)
-	return nil
+	return printReplay(out, res, a.Plan.Skips(), a.Plan.EachSkip, func(fn func(replay.SuspectResult) error) (int, error) { return a.EachSuspectResult(m, fn) })
 }
 
-// printReplay writes the terminal summary.
-func printReplay(w io.Writer, r *replay.Result) {
+// printReplay writes the terminal summary; suspects streams the suspect
+// requests and returns how many requests were denied from the start.
+// skips records are skipped, and eachSkip streams them.
+func printReplay(out io.Writer, r *replay.Result, skips int, eachSkip func(func(replay.Skip) error) error, suspects func(func(replay.SuspectResult) error) (int, error)) error {
+	w := bufio.NewWriter(out)
+	defer w.Flush()
 	applied := 0
 	for _, c := range r.Changes {
 		if c.Applied {
@@ -249,7 +280,7 @@ func printReplay(w io.Writer, r *replay.Result) {
 		}
 	}
 	fmt.Fprintf(w, "trail: %d records (%d duplicates dropped), %d changes replayed (%d applied), %d skipped, %d unmodelled\n",
-		r.Records, r.Duplicates, len(r.Changes), applied, len(r.Skipped), countAll(r.Unmodelled))
+		r.Records, r.Duplicates, len(r.Changes), applied, skips, countAll(r.Unmodelled))
 	fmt.Fprintf(w, "model: %s, %d trials, regions %s\n", r.Propagation, r.Trials, strings.Join(r.Regions, ", "))
 	fmt.Fprintln(w, "\nchanges:")
 	for _, c := range r.Changes {
@@ -277,16 +308,26 @@ func printReplay(w io.Writer, r *replay.Result) {
 			report.FormatSeconds(s.P50), report.FormatSeconds(s.P99), report.FormatSeconds(s.Max))
 	}
 	fmt.Fprintln(w, "\nsuspect requests (succeeded after a change that denies them):")
-	if len(r.Suspects) == 0 {
+	n := 0
+	denied, err := suspects(func(s replay.SuspectResult) error {
+		n++
+		_, err := fmt.Fprintf(w, "  %s in %s: %s %s %s, after %s; P(served by a stale view) = %.2f\n", s.EventID, s.Region, s.Principal, s.Action, s.Resource, s.ChangeEventID, s.Probability)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
 		fmt.Fprintln(w, "  none")
 	}
-	for _, s := range r.Suspects {
-		fmt.Fprintf(w, "  %s in %s: %s %s %s, after %s; P(served by a stale view) = %.2f\n", s.EventID, s.Region, s.Principal, s.Action, s.Resource, s.ChangeEventID, s.Probability)
-	}
-	if len(r.Skipped) > 0 {
+	r.DeniedFromStart = denied
+	if skips > 0 {
 		fmt.Fprintln(w, "\nskipped:")
-		for _, s := range r.Skipped {
-			fmt.Fprintf(w, "  %s %s: %s\n", s.EventID, s.EventName, s.Reason)
+		if err := eachSkip(func(s replay.Skip) error {
+			_, err := fmt.Fprintf(w, "  %s %s: %s\n", s.EventID, s.EventName, s.Reason)
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 	if len(r.Unmodelled) > 0 {
@@ -309,6 +350,7 @@ func printReplay(w io.Writer, r *replay.Result) {
 	if r.DeniedFromStart > 0 {
 		fmt.Fprintf(w, "\n%d successful requests were denied by the replayed state from the start: the state before the trail is incomplete\n", r.DeniedFromStart)
 	}
+	return w.Flush()
 }
 
 func countAll(m map[string]int) int {

@@ -14,6 +14,8 @@ const (
 	incidentDir  = "../../replay/testdata/incident"
 	snapshotFile = "../../trail/testdata/snapshot/authorization-details.json"
 	trailDir     = "../../trail/testdata/trail"
+	// wrongRegionDir: a bucket policy sent to another region's endpoint.
+	wrongRegionDir = "../../replay/testdata/wrong-region"
 )
 
 func TestReplayCommand(t *testing.T) {

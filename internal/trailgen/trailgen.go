@@ -14,9 +14,11 @@ import (
 // then every ChangeEvery-th record puts or deletes (alternately, per user)
 // an inline policy that allows s3:GetObject, and every other record is a
 // successful GetObject by one of the users on one of Keys objects of a
-// bucket in eu-west-1.
+// bucket in eu-west-1, except that every FailEvery-th of them (none when
+// 0) failed with AccessDenied.
 type Reader struct {
 	N, Users, Keys, ChangeEvery int
+	FailEvery                   int
 	Start                       time.Time
 	i                           int
 	buf                         []byte
@@ -49,8 +51,12 @@ func (g *Reader) record(i int) {
 	default:
 		u := i % g.Users
 		name := fmt.Sprintf("u%d", u)
-		g.buf = fmt.Appendf(g.buf, `{"eventVersion":"1.11","userIdentity":%s,"eventTime":%q,"eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.9","userAgent":"[aws-cli/2.22.0]","requestParameters":{"bucketName":"example-reports","Host":"example-reports.s3.eu-west-1.amazonaws.com","key":"k%d"},"responseElements":null,"additionalEventData":{"SignatureVersion":"SigV4","bytesTransferredIn":0,"bytesTransferredOut":28441},"requestID":"r%d","eventID":%q,"readOnly":true,"resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::example-reports/k%d"}],"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"111122223333","eventCategory":"Data"}`,
-			fmt.Sprintf(identity, u+1, name, u+1, name), at, i%g.Keys, i, id, i%g.Keys)
+		failed := ""
+		if g.FailEvery > 0 && i%g.FailEvery == 0 {
+			failed = `"errorCode":"AccessDenied","errorMessage":"Access Denied",`
+		}
+		g.buf = fmt.Appendf(g.buf, `{"eventVersion":"1.11","userIdentity":%s,"eventTime":%q,"eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1",%s"sourceIPAddress":"198.51.100.9","userAgent":"[aws-cli/2.22.0]","requestParameters":{"bucketName":"example-reports","Host":"example-reports.s3.eu-west-1.amazonaws.com","key":"k%d"},"responseElements":null,"additionalEventData":{"SignatureVersion":"SigV4","bytesTransferredIn":0,"bytesTransferredOut":28441},"requestID":"r%d","eventID":%q,"readOnly":true,"resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::example-reports/k%d"}],"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"111122223333","eventCategory":"Data"}`,
+			fmt.Sprintf(identity, u+1, name, u+1, name), at, failed, i%g.Keys, i, id, i%g.Keys)
 	}
 }
 
