@@ -506,7 +506,7 @@ func (n *Node) check(m *Message) error {
 			return fmt.Errorf("%w: %s: timestamp %s is %v ahead of this region's clock", ErrMalformed, mu.ID, mu.TS.Time().Format(time.RFC3339Nano), time.Duration(mu.TS.Wall-n.now))
 		}
 		if e == nil {
-			if err := mu.validateArgs(); err != nil {
+			if err := n.validArgs(mu); err != nil {
 				return err
 			}
 		}
@@ -514,6 +514,15 @@ func (n *Node) check(m *Message) error {
 		n.same = append(n.same, false)
 	}
 	return nil
+}
+
+// validArgs checks a new mutation's arguments are JSON, once per
+// simulation when nodes share a FoldCache (FoldCache.validArgs).
+func (n *Node) validArgs(mu *Mutation) error {
+	if c := n.cfg.FoldCache; c != nil {
+		return c.validArgs(mu)
+	}
+	return mu.validateArgs()
 }
 
 // lookup finds the entry of id, caching the last origin looked up (gossip
