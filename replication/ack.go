@@ -10,16 +10,21 @@ import (
 
 // Acks: what each region has applied, disseminated as a message kind of
 // its own. A region acks its applied version vector on its next gossip
-// round after it changes, to the round's peers, for as many rounds as a
-// rumor is retransmitted; a region that learns a newer ack of another
-// region relays it the same way (memberlist's gossip is not transitive, as
-// for rumors). A newer ack of one region (At, by that region's clock)
-// supersedes an older one, like memberlist's NamedBroadcast. From them a
-// node knows, for every peer, what it has applied and when it learned so
-// (PeerApplied, AppliedAt), and whether a peer applied a mutation it lacks,
-// which makes its own view known stale from that instant (StaleSince). It
-// used to live in the live driver alone (a version-vector side channel
-// through the memberlist delegate), so the simulator did not model it.
+// round after it changes: to the round's peers, for as many rounds as a
+// rumor is retransmitted, and straight to the origin of every stream the
+// change advanced, so an origin learns within a round of each region's
+// apply that its mutation is there (known_complete_at). Acks are not
+// relayed: a region sends only its own, so their traffic grows linearly in
+// regions (every region relaying every other region's ack for a retransmit
+// limit's worth of rounds made it grow with the square, 280-fold from 3 to
+// 35 regions). A region learns the acks of the regions that did not send
+// it theirs at push/pull, where every ack held is exchanged whole. A newer
+// ack of one region (At, by that region's clock) supersedes an older one,
+// like memberlist's NamedBroadcast. From them a node knows, for the peers
+// it heard from, what they applied and when it learned so (PeerApplied,
+// AppliedAt), and whether a peer applied a mutation it lacks, which makes
+// its own view known stale from that instant (StaleSince). An ack is only
+// ever a region's own report, so nothing is known applied that was not.
 
 // Ack is one region's report of what it has applied: its applied version
 // vector as of At, by that region's clock.
@@ -45,23 +50,22 @@ type peerAck struct {
 	at      int64         // the newest ack's At, by the peer's clock
 	learned int64         // when it arrived here
 	vector  VersionVector // read-only: shared with the message it came in
-	size    int           // ackSize of the newest ack: its vector never changes
 	marks   map[string][]ackMark
-	sends   int // relays left
 }
 
 // ackState is the node's acks (Config.Acks).
 type ackState struct {
-	peers      map[string]*peerAck
-	names      []string   // keys of peers, sorted: deterministic relays
-	sorted     []*peerAck // peers[names[i]] for each i: relays without map lookups
-	epoch      uint64     // bumped whenever something is applied
-	sent       uint64     // epoch of the last own ack
-	own        Ack
-	ownSize    int // ackSize(&own)
-	ownSends   int
-	scratch    []Ack
-	relayCount int // peers with sends left
+	peers    map[string]*peerAck
+	names    []string // keys of peers, sorted: deterministic push/pull
+	epoch    uint64   // bumped whenever something is applied
+	sent     uint64   // epoch of the last own ack
+	own      Ack
+	ownSize  int // ackSize(&own)
+	ownSends int
+	// owed lists the origins (members other than this region) of the
+	// streams the own ack advanced, sorted: they get it straight on the
+	// ack's first round unless that round's peers include them.
+	owed []string
 	// Memory kept by Reset (emptied): peer records and mark slices of
 	// the previous run, handed out again before anything is allocated.
 	freePeers []*peerAck
@@ -74,7 +78,7 @@ type ackState struct {
 func (a *ackState) emptied() *ackState {
 	e := a // in place: the state itself is memory too
 	*e = ackState{
-		peers: a.peers, names: zeroed(a.names), sorted: zeroed(a.sorted), scratch: zeroed(a.scratch),
+		peers: a.peers, names: zeroed(a.names), owed: zeroed(a.owed),
 		freePeers: a.freePeers, freeMarks: a.freeMarks,
 	}
 	for _, p := range e.peers {
@@ -113,8 +117,8 @@ func (a *ackState) marksFor() []ackMark {
 }
 
 // prepareAcks runs at the start of a gossip round: it makes the node's own
-// ack when its applied vector changed, and reports whether there are acks
-// to send.
+// ack when its applied vector changed, with the origins it is owed to, and
+// reports whether there are acks to send.
 func (n *Node) prepareAcks() bool {
 	if n.ack == nil || n.numPeers() == 0 {
 		return false
@@ -123,12 +127,27 @@ func (n *Node) prepareAcks() bool {
 	if a.epoch != a.sent {
 		a.sent = a.epoch
 		if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+			prev := a.own.Vector // read-only: messages may still hold it
+			a.owed = a.owed[:0]
+			for stream, seq := range v {
+				if seq <= prev[stream] {
+					continue
+				}
+				origin, _, err := ParseStream(stream)
+				if err != nil || origin == n.region || slices.Contains(a.owed, origin) {
+					continue
+				}
+				if _, member := slices.BinarySearch(n.peers, origin); member {
+					a.owed = append(a.owed, origin)
+				}
+			}
+			slices.Sort(a.owed) // map order: sorted, so runs are reproducible
 			a.own = Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v}
 			a.ownSize = ackSize(&a.own)
 			a.ownSends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
 		}
 	}
-	return a.ownSends > 0 || a.relayCount > 0
+	return a.ownSends > 0 || len(a.owed) > 0
 }
 
 // acking reports whether acks wait to be sent, so the deadline keeps the
@@ -138,54 +157,53 @@ func (n *Node) acking() bool {
 	if a == nil {
 		return false
 	}
-	return a.epoch != a.sent || a.ownSends > 0 || a.relayCount > 0
+	return a.epoch != a.sent || a.ownSends > 0 || len(a.owed) > 0
 }
 
-// sendAcks sends to peer one KindAck message with the acks that fit a
-// packet, the node's own first, never the peer's own back; it reports
-// whether it sent one.
+// sendAcks sends to peer the node's own ack while it has sends left (one
+// KindAck message); it reports whether it sent one. A peer it is owed to
+// is served by it.
 func (n *Node) sendAcks(peer member) bool {
 	a := n.ack
-	m := Message{Kind: KindAck, From: n.region}
-	size := m.Size()
-	limit := n.cfg.PacketBytes - packetReserve
-	list := a.scratch[:0]
-	if a.ownSends > 0 {
-		if s := a.ownSize; size+s <= limit {
-			list = append(list, a.own)
-			size += s
-			a.ownSends--
-		}
-	}
-	for i := 0; i < len(a.names) && a.relayCount > 0; i++ {
-		p := a.sorted[i]
-		if p.sends <= 0 || a.names[i] == peer.name {
-			continue
-		}
-		s := p.size
-		if size+s > limit {
-			continue
-		}
-		list = append(list, Ack{Region: a.names[i], At: time.Unix(0, p.at).UTC(), Vector: p.vector})
-		size += s
-		if p.sends--; p.sends == 0 {
-			a.relayCount--
-		}
-	}
-	if len(list) == 0 {
-		a.scratch = list
+	if a.ownSends <= 0 {
 		return false
 	}
-	a.scratch = list[:0]
-	// The message outlives the scratch: copy into a slice of its own.
-	if pool := n.rumors.pool; pool != nil {
-		m.Acks = pool.getAcks(len(list))
-		copy(m.Acks, list)
-	} else {
-		m.Acks = slices.Clone(list)
+	a.ownSends--
+	if i, ok := slices.BinarySearch(a.owed, peer.name); ok {
+		a.owed = slices.Delete(a.owed, i, i+1)
 	}
-	n.sendSized(peer, m, size)
+	n.sendOwnAck(peer)
 	return true
+}
+
+// sendOwedAcks sends the own ack straight to every origin it is still owed
+// to after a round (those the round's peers did not include).
+func (n *Node) sendOwedAcks() {
+	a := n.ack
+	if a == nil {
+		return
+	}
+	for _, origin := range a.owed {
+		n.sendOwnAck(member{name: origin})
+	}
+	a.owed = a.owed[:0]
+}
+
+// sendOwnAck sends the own ack to one region.
+func (n *Node) sendOwnAck(to member) {
+	a := n.ack
+	m := Message{Kind: KindAck, From: n.region}
+	size := m.Size() + a.ownSize
+	if size > n.cfg.PacketBytes-packetReserve {
+		return // too many origins for a packet: push/pull exchanges it
+	}
+	if pool := n.rumors.pool; pool != nil {
+		m.Acks = pool.getAcks(1)
+		m.Acks[0] = a.own
+	} else {
+		m.Acks = []Ack{a.own}
+	}
+	n.sendSized(to, m, size)
 }
 
 // sendAllAcks sends to a peer that opened or answered anti-entropy every
@@ -258,9 +276,8 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.peers[ack.Region] = p
 			j, _ := slices.BinarySearch(a.names, ack.Region)
 			a.names = slices.Insert(a.names, j, ack.Region)
-			a.sorted = slices.Insert(a.sorted, j, p)
 		}
-		p.at, p.learned, p.vector, p.size = at, n.now, ack.Vector, ackSize(ack)
+		p.at, p.learned, p.vector = at, n.now, ack.Vector
 		for origin, seq := range ack.Vector {
 			ms, ok := p.marks[origin]
 			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
@@ -273,12 +290,6 @@ func (n *Node) takeAcks(acks []Ack) {
 				ms = append(ms[:0], ms[len(ms)/2:]...)
 			}
 			p.marks[origin] = append(ms, ackMark{seq: seq, learned: n.now})
-		}
-		if n.numPeers() > 0 {
-			if p.sends == 0 {
-				a.relayCount++
-			}
-			p.sends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
 		}
 	}
 }

@@ -50,6 +50,7 @@ type Ready struct {
 type Stats struct {
 	Sent, Received         [MessageKindCount]uint64 // messages, by kind (Received counts rejected ones too)
 	MutationsSent          uint64                   // mutations carried by sent messages
+	AcksSent               uint64                   // acks carried by sent KindAck messages (ack.go)
 	BytesSent              uint64                   // encoded size of sent messages (Message.Size)
 	MutationsReceived      uint64                   // mutations carried by accepted messages, duplicates included
 	Duplicates             uint64                   // received mutations already known
