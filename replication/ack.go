@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,15 +51,27 @@ type peerAck struct {
 	at      int64         // the newest ack's At, by the peer's clock
 	learned int64         // when it arrived here
 	vector  VersionVector // read-only: shared with the message it came in
-	marks   map[string][]ackMark
+	marks   []originMarks // sorted by origin: no map to hash, iterate or clear
+}
+
+// originMarks are a peer's marks of one origin stream.
+type originMarks struct {
+	origin string
+	ms     []ackMark
+}
+
+// find returns the index of origin's marks in p.marks, or where they go.
+func (p *peerAck) find(origin string) (int, bool) {
+	return slices.BinarySearchFunc(p.marks, origin, func(o originMarks, s string) int { return strings.Compare(o.origin, s) })
 }
 
 // ackState is the node's acks (Config.Acks).
 type ackState struct {
 	peers    map[string]*peerAck
-	names    []string // keys of peers, sorted: deterministic push/pull
-	epoch    uint64   // bumped whenever something is applied
-	sent     uint64   // epoch of the last own ack
+	names    []string   // keys of peers, sorted: deterministic push/pull
+	recs     []*peerAck // peers[names[i]] for each i: iterated without the map
+	epoch    uint64     // bumped whenever something is applied
+	sent     uint64     // epoch of the last own ack
 	own      Ack
 	ownSize  int // ackSize(&own)
 	ownSends int
@@ -73,23 +86,23 @@ type ackState struct {
 }
 
 // emptied empties a in place, keeping its memory, for a reset node: every
-// peer record (its marks map cleared) and mark slice goes to the free
-// lists, so a simulator's next trial allocates none of them again.
+// peer record (its marks emptied) and mark slice goes to the free lists,
+// so a simulator's next trial allocates none of them again.
 func (a *ackState) emptied() *ackState {
+	freePeers, freeMarks := a.freePeers, a.freeMarks
+	for _, p := range a.recs {
+		for _, om := range p.marks {
+			freeMarks = append(freeMarks, om.ms[:0])
+		}
+		*p = peerAck{marks: zeroed(p.marks)}
+		freePeers = append(freePeers, p)
+	}
+	clear(a.peers)
 	e := a // in place: the state itself is memory too
 	*e = ackState{
-		peers: a.peers, names: zeroed(a.names), owed: zeroed(a.owed),
-		freePeers: a.freePeers, freeMarks: a.freeMarks,
+		peers: a.peers, names: zeroed(a.names), recs: zeroed(a.recs), owed: zeroed(a.owed),
+		freePeers: freePeers, freeMarks: freeMarks,
 	}
-	for _, p := range e.peers {
-		for _, ms := range p.marks {
-			e.freeMarks = append(e.freeMarks, ms[:0])
-		}
-		clear(p.marks)
-		*p = peerAck{marks: p.marks}
-		e.freePeers = append(e.freePeers, p)
-	}
-	clear(e.peers)
 	return e
 }
 
@@ -101,7 +114,7 @@ func (a *ackState) newPeer() *peerAck {
 		a.freePeers = a.freePeers[:k-1]
 		return p
 	}
-	return &peerAck{marks: map[string][]ackMark{}}
+	return &peerAck{}
 }
 
 // marksFor returns an empty mark slice for a new origin of a peer, a
@@ -276,20 +289,23 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.peers[ack.Region] = p
 			j, _ := slices.BinarySearch(a.names, ack.Region)
 			a.names = slices.Insert(a.names, j, ack.Region)
+			a.recs = slices.Insert(a.recs, j, p)
 		}
 		p.at, p.learned, p.vector = at, n.now, ack.Vector
 		for origin, seq := range ack.Vector {
-			ms, ok := p.marks[origin]
-			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
+			i, ok := p.find(origin)
+			if !ok {
+				p.marks = slices.Insert(p.marks, i, originMarks{origin: origin, ms: append(a.marksFor(), ackMark{seq: seq, learned: n.now})})
 				continue
 			}
-			if !ok {
-				ms = a.marksFor()
+			ms := p.marks[i].ms
+			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
+				continue
 			}
 			if len(ms) >= maxAckMarks {
 				ms = append(ms[:0], ms[len(ms)/2:]...)
 			}
-			p.marks[origin] = append(ms, ackMark{seq: seq, learned: n.now})
+			p.marks[i].ms = append(ms, ackMark{seq: seq, learned: n.now})
 		}
 	}
 }
@@ -302,10 +318,11 @@ func (n *Node) ackedStaleSince() (int64, bool) {
 	if n.ack == nil {
 		return 0, false
 	}
-	for _, p := range n.ack.peers {
-		for origin, ms := range p.marks {
+	for _, p := range n.ack.recs {
+		for _, om := range p.marks {
+			ms := om.ms
 			var have uint64
-			if o := n.origins[origin]; o != nil {
+			if o := n.origins[om.origin]; o != nil {
 				have = o.applied
 			}
 			i, _ := slices.BinarySearchFunc(ms, have+1, func(m ackMark, seq uint64) int { return cmpU64(m.seq, seq) })
@@ -370,7 +387,11 @@ func (n *Node) AppliedAt(region string, id MutationID) (time.Time, bool) {
 	if p == nil {
 		return time.Time{}, false
 	}
-	ms := p.marks[id.Stream()]
+	j, ok := p.find(id.Stream())
+	if !ok {
+		return time.Time{}, false
+	}
+	ms := p.marks[j].ms
 	i, _ := slices.BinarySearchFunc(ms, id.Seq, func(m ackMark, seq uint64) int { return cmpU64(m.seq, seq) })
 	if i == len(ms) {
 		return time.Time{}, false
