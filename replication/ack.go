@@ -75,6 +75,7 @@ type ackState struct {
 	own      Ack
 	ownSize  int // ackSize(&own)
 	ownSends int
+	ownEpoch uint64 // epoch own.Vector was made at
 	// owed lists the origins (members other than this region) of the
 	// streams the own ack advanced, sorted: they get it straight on the
 	// ack's first round unless that round's peers include them.
@@ -156,6 +157,7 @@ func (n *Node) prepareAcks() bool {
 			}
 			slices.Sort(a.owed) // map order: sorted, so runs are reproducible
 			a.own = Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v}
+			a.ownEpoch = a.epoch
 			a.ownSize = ackSize(&a.own)
 			a.ownSends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
 		}
@@ -229,12 +231,21 @@ func (n *Node) sendAllAcks(to string) {
 		return
 	}
 	var all []Ack
-	if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+	if pool := n.rumors.pool; pool != nil {
+		all = pool.getAcks(1 + len(a.names))[:0] // one message mostly: the pool takes it back
+	}
+	// The own ack's vector when nothing was applied since it was made (a
+	// vector is read-only once built, so messages may share it).
+	v := a.own.Vector
+	if v == nil || a.ownEpoch != a.epoch {
+		v = n.Vector()
+	}
+	if len(v) > 0 && len(v) <= MaxVectorEntries {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
-	for _, name := range a.names {
+	for i, name := range a.names {
 		if name != to {
-			p := a.peers[name]
+			p := a.recs[i]
 			all = append(all, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})
 		}
 	}

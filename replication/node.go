@@ -426,7 +426,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
-		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector(), n.recvSums())
+		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.sharedRecvVector(), n.recvSums())
 		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 	case KindPushPullResponse:
