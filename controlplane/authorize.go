@@ -71,13 +71,41 @@ func (s *State) Decide(p Probe) evaluator.Decision {
 	return d
 }
 
+// PreparedProbe is a probe whose request context is built once (Prepare),
+// for deciding it against many views: the context depends on the probe
+// alone, and building it was a fifth of a simulated trial's allocations.
+// It is read-only, so trials running in parallel may share one.
+type PreparedProbe struct {
+	probe Probe
+	ctx   *evaluator.Context
+	err   error // the context is invalid: every view denies
+}
+
+// Prepare builds p's request context once.
+func Prepare(p Probe) *PreparedProbe {
+	ctx, err := evaluator.NewContext(p.Context)
+	return &PreparedProbe{probe: p, ctx: ctx, err: err}
+}
+
+// DecidePrepared is Decide for a prepared probe: the same decision.
+func (s *State) DecidePrepared(p *PreparedProbe) evaluator.Decision {
+	d, _ := s.authorizeIn(&p.probe, p.ctx, p.err, false)
+	return d
+}
+
 func (s *State) authorize(p Probe, why bool) (evaluator.Decision, Resolution) {
+	ctx, err := evaluator.NewContext(p.Context)
+	return s.authorizeIn(&p, ctx, err, why)
+}
+
+// authorizeIn is authorize with p's context already built (ctx, or the
+// error building it).
+func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why bool) (evaluator.Decision, Resolution) {
 	var res Resolution
 	res.Request.Action = p.Action
 	res.Request.Resource = p.Resource
-	ctx, err := evaluator.NewContext(p.Context)
-	if err != nil {
-		res.Reason = "the request context is invalid: " + err.Error()
+	if ctxErr != nil {
+		res.Reason = "the request context is invalid: " + ctxErr.Error()
 		return evaluator.Decision{Effect: evaluator.ImplicitDeny}, res
 	}
 	res.Request.Context = ctx
@@ -398,7 +426,7 @@ func (s *State) resolveRole(key, session string, why bool) *resolved {
 
 // resolveResource fills the resource policy and Block Public Access of in
 // and returns the resource's account ("" = unknown: the principal's).
-func (s *State) resolveResource(p Probe, in *evaluator.Input, why bool) (string, string) {
+func (s *State) resolveResource(p *Probe, in *evaluator.Input, why bool) (string, string) {
 	if rest, ok := strings.CutPrefix(p.Resource, "arn:aws:s3:::"); ok {
 		name, _, _ := strings.Cut(rest, "/")
 		b, ok := s.buckets.get(name)

@@ -5,21 +5,27 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Acks: what each region has applied, disseminated as a message kind of
 // its own. A region acks its applied version vector on its next gossip
-// round after it changes, to the round's peers, for as many rounds as a
-// rumor is retransmitted; a region that learns a newer ack of another
-// region relays it the same way (memberlist's gossip is not transitive, as
-// for rumors). A newer ack of one region (At, by that region's clock)
-// supersedes an older one, like memberlist's NamedBroadcast. From them a
-// node knows, for every peer, what it has applied and when it learned so
-// (PeerApplied, AppliedAt), and whether a peer applied a mutation it lacks,
-// which makes its own view known stale from that instant (StaleSince). It
-// used to live in the live driver alone (a version-vector side channel
-// through the memberlist delegate), so the simulator did not model it.
+// round after it changes: to the round's peers, for as many rounds as a
+// rumor is retransmitted, and straight to the origin of every stream the
+// change advanced, so an origin learns within a round of each region's
+// apply that its mutation is there (known_complete_at). Acks are not
+// relayed: a region sends only its own, so their traffic grows linearly in
+// regions (every region relaying every other region's ack for a retransmit
+// limit's worth of rounds made it grow with the square, 280-fold from 3 to
+// 35 regions). A region learns the acks of the regions that did not send
+// it theirs at push/pull, where every ack held is exchanged whole. A newer
+// ack of one region (At, by that region's clock) supersedes an older one,
+// like memberlist's NamedBroadcast. From them a node knows, for the peers
+// it heard from, what they applied and when it learned so (PeerApplied,
+// AppliedAt), and whether a peer applied a mutation it lacks, which makes
+// its own view known stale from that instant (StaleSince). An ack is only
+// ever a region's own report, so nothing is known applied that was not.
 
 // Ack is one region's report of what it has applied: its applied version
 // vector as of At, by that region's clock.
@@ -45,23 +51,35 @@ type peerAck struct {
 	at      int64         // the newest ack's At, by the peer's clock
 	learned int64         // when it arrived here
 	vector  VersionVector // read-only: shared with the message it came in
-	size    int           // ackSize of the newest ack: its vector never changes
-	marks   map[string][]ackMark
-	sends   int // relays left
+	marks   []originMarks // sorted by origin: no map to hash, iterate or clear
+}
+
+// originMarks are a peer's marks of one origin stream.
+type originMarks struct {
+	origin string
+	ms     []ackMark
+}
+
+// find returns the index of origin's marks in p.marks, or where they go.
+func (p *peerAck) find(origin string) (int, bool) {
+	return slices.BinarySearchFunc(p.marks, origin, func(o originMarks, s string) int { return strings.Compare(o.origin, s) })
 }
 
 // ackState is the node's acks (Config.Acks).
 type ackState struct {
-	peers      map[string]*peerAck
-	names      []string   // keys of peers, sorted: deterministic relays
-	sorted     []*peerAck // peers[names[i]] for each i: relays without map lookups
-	epoch      uint64     // bumped whenever something is applied
-	sent       uint64     // epoch of the last own ack
-	own        Ack
-	ownSize    int // ackSize(&own)
-	ownSends   int
-	scratch    []Ack
-	relayCount int // peers with sends left
+	peers    map[string]*peerAck
+	names    []string   // keys of peers, sorted: deterministic push/pull
+	recs     []*peerAck // peers[names[i]] for each i: iterated without the map
+	epoch    uint64     // bumped whenever something is applied
+	sent     uint64     // epoch of the last own ack
+	own      Ack
+	ownSize  int // ackSize(&own)
+	ownSends int
+	ownEpoch uint64 // epoch own.Vector was made at
+	// owed lists the origins (members other than this region) of the
+	// streams the own ack advanced, sorted: they get it straight on the
+	// ack's first round unless that round's peers include them.
+	owed []string
 	// Memory kept by Reset (emptied): peer records and mark slices of
 	// the previous run, handed out again before anything is allocated.
 	freePeers []*peerAck
@@ -69,23 +87,23 @@ type ackState struct {
 }
 
 // emptied empties a in place, keeping its memory, for a reset node: every
-// peer record (its marks map cleared) and mark slice goes to the free
-// lists, so a simulator's next trial allocates none of them again.
+// peer record (its marks emptied) and mark slice goes to the free lists,
+// so a simulator's next trial allocates none of them again.
 func (a *ackState) emptied() *ackState {
+	freePeers, freeMarks := a.freePeers, a.freeMarks
+	for _, p := range a.recs {
+		for _, om := range p.marks {
+			freeMarks = append(freeMarks, om.ms[:0])
+		}
+		*p = peerAck{marks: zeroed(p.marks)}
+		freePeers = append(freePeers, p)
+	}
+	clear(a.peers)
 	e := a // in place: the state itself is memory too
 	*e = ackState{
-		peers: a.peers, names: zeroed(a.names), sorted: zeroed(a.sorted), scratch: zeroed(a.scratch),
-		freePeers: a.freePeers, freeMarks: a.freeMarks,
+		peers: a.peers, names: zeroed(a.names), recs: zeroed(a.recs), owed: zeroed(a.owed),
+		freePeers: freePeers, freeMarks: freeMarks,
 	}
-	for _, p := range e.peers {
-		for _, ms := range p.marks {
-			e.freeMarks = append(e.freeMarks, ms[:0])
-		}
-		clear(p.marks)
-		*p = peerAck{marks: p.marks}
-		e.freePeers = append(e.freePeers, p)
-	}
-	clear(e.peers)
 	return e
 }
 
@@ -97,7 +115,7 @@ func (a *ackState) newPeer() *peerAck {
 		a.freePeers = a.freePeers[:k-1]
 		return p
 	}
-	return &peerAck{marks: map[string][]ackMark{}}
+	return &peerAck{}
 }
 
 // marksFor returns an empty mark slice for a new origin of a peer, a
@@ -113,8 +131,8 @@ func (a *ackState) marksFor() []ackMark {
 }
 
 // prepareAcks runs at the start of a gossip round: it makes the node's own
-// ack when its applied vector changed, and reports whether there are acks
-// to send.
+// ack when its applied vector changed, with the origins it is owed to, and
+// reports whether there are acks to send.
 func (n *Node) prepareAcks() bool {
 	if n.ack == nil || n.numPeers() == 0 {
 		return false
@@ -123,12 +141,28 @@ func (n *Node) prepareAcks() bool {
 	if a.epoch != a.sent {
 		a.sent = a.epoch
 		if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+			prev := a.own.Vector // read-only: messages may still hold it
+			a.owed = a.owed[:0]
+			for stream, seq := range v {
+				if seq <= prev[stream] {
+					continue
+				}
+				origin, _, err := ParseStream(stream)
+				if err != nil || origin == n.region || slices.Contains(a.owed, origin) {
+					continue
+				}
+				if _, member := slices.BinarySearch(n.peers, origin); member {
+					a.owed = append(a.owed, origin)
+				}
+			}
+			slices.Sort(a.owed) // map order: sorted, so runs are reproducible
 			a.own = Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v}
+			a.ownEpoch = a.epoch
 			a.ownSize = ackSize(&a.own)
 			a.ownSends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
 		}
 	}
-	return a.ownSends > 0 || a.relayCount > 0
+	return a.ownSends > 0 || len(a.owed) > 0
 }
 
 // acking reports whether acks wait to be sent, so the deadline keeps the
@@ -138,54 +172,53 @@ func (n *Node) acking() bool {
 	if a == nil {
 		return false
 	}
-	return a.epoch != a.sent || a.ownSends > 0 || a.relayCount > 0
+	return a.epoch != a.sent || a.ownSends > 0 || len(a.owed) > 0
 }
 
-// sendAcks sends to peer one KindAck message with the acks that fit a
-// packet, the node's own first, never the peer's own back; it reports
-// whether it sent one.
+// sendAcks sends to peer the node's own ack while it has sends left (one
+// KindAck message); it reports whether it sent one. A peer it is owed to
+// is served by it.
 func (n *Node) sendAcks(peer member) bool {
 	a := n.ack
-	m := Message{Kind: KindAck, From: n.region}
-	size := m.Size()
-	limit := n.cfg.PacketBytes - packetReserve
-	list := a.scratch[:0]
-	if a.ownSends > 0 {
-		if s := a.ownSize; size+s <= limit {
-			list = append(list, a.own)
-			size += s
-			a.ownSends--
-		}
-	}
-	for i := 0; i < len(a.names) && a.relayCount > 0; i++ {
-		p := a.sorted[i]
-		if p.sends <= 0 || a.names[i] == peer.name {
-			continue
-		}
-		s := p.size
-		if size+s > limit {
-			continue
-		}
-		list = append(list, Ack{Region: a.names[i], At: time.Unix(0, p.at).UTC(), Vector: p.vector})
-		size += s
-		if p.sends--; p.sends == 0 {
-			a.relayCount--
-		}
-	}
-	if len(list) == 0 {
-		a.scratch = list
+	if a.ownSends <= 0 {
 		return false
 	}
-	a.scratch = list[:0]
-	// The message outlives the scratch: copy into a slice of its own.
-	if pool := n.rumors.pool; pool != nil {
-		m.Acks = pool.getAcks(len(list))
-		copy(m.Acks, list)
-	} else {
-		m.Acks = slices.Clone(list)
+	a.ownSends--
+	if i, ok := slices.BinarySearch(a.owed, peer.name); ok {
+		a.owed = slices.Delete(a.owed, i, i+1)
 	}
-	n.sendSized(peer, m, size)
+	n.sendOwnAck(peer)
 	return true
+}
+
+// sendOwedAcks sends the own ack straight to every origin it is still owed
+// to after a round (those the round's peers did not include).
+func (n *Node) sendOwedAcks() {
+	a := n.ack
+	if a == nil {
+		return
+	}
+	for _, origin := range a.owed {
+		n.sendOwnAck(member{name: origin})
+	}
+	a.owed = a.owed[:0]
+}
+
+// sendOwnAck sends the own ack to one region.
+func (n *Node) sendOwnAck(to member) {
+	a := n.ack
+	m := Message{Kind: KindAck, From: n.region}
+	size := m.Size() + a.ownSize
+	if size > n.cfg.PacketBytes-packetReserve {
+		return // too many origins for a packet: push/pull exchanges it
+	}
+	if pool := n.rumors.pool; pool != nil {
+		m.Acks = pool.getAcks(1)
+		m.Acks[0] = a.own
+	} else {
+		m.Acks = []Ack{a.own}
+	}
+	n.sendSized(to, m, size)
 }
 
 // sendAllAcks sends to a peer that opened or answered anti-entropy every
@@ -198,12 +231,21 @@ func (n *Node) sendAllAcks(to string) {
 		return
 	}
 	var all []Ack
-	if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+	if pool := n.rumors.pool; pool != nil {
+		all = pool.getAcks(1 + len(a.names))[:0] // one message mostly: the pool takes it back
+	}
+	// The own ack's vector when nothing was applied since it was made (a
+	// vector is read-only once built, so messages may share it).
+	v := a.own.Vector
+	if v == nil || a.ownEpoch != a.epoch {
+		v = n.Vector()
+	}
+	if len(v) > 0 && len(v) <= MaxVectorEntries {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
-	for _, name := range a.names {
+	for i, name := range a.names {
 		if name != to {
-			p := a.peers[name]
+			p := a.recs[i]
 			all = append(all, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})
 		}
 	}
@@ -258,27 +300,23 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.peers[ack.Region] = p
 			j, _ := slices.BinarySearch(a.names, ack.Region)
 			a.names = slices.Insert(a.names, j, ack.Region)
-			a.sorted = slices.Insert(a.sorted, j, p)
+			a.recs = slices.Insert(a.recs, j, p)
 		}
-		p.at, p.learned, p.vector, p.size = at, n.now, ack.Vector, ackSize(ack)
+		p.at, p.learned, p.vector = at, n.now, ack.Vector
 		for origin, seq := range ack.Vector {
-			ms, ok := p.marks[origin]
-			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
+			i, ok := p.find(origin)
+			if !ok {
+				p.marks = slices.Insert(p.marks, i, originMarks{origin: origin, ms: append(a.marksFor(), ackMark{seq: seq, learned: n.now})})
 				continue
 			}
-			if !ok {
-				ms = a.marksFor()
+			ms := p.marks[i].ms
+			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {
+				continue
 			}
 			if len(ms) >= maxAckMarks {
 				ms = append(ms[:0], ms[len(ms)/2:]...)
 			}
-			p.marks[origin] = append(ms, ackMark{seq: seq, learned: n.now})
-		}
-		if n.numPeers() > 0 {
-			if p.sends == 0 {
-				a.relayCount++
-			}
-			p.sends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
+			p.marks[i].ms = append(ms, ackMark{seq: seq, learned: n.now})
 		}
 	}
 }
@@ -291,10 +329,11 @@ func (n *Node) ackedStaleSince() (int64, bool) {
 	if n.ack == nil {
 		return 0, false
 	}
-	for _, p := range n.ack.peers {
-		for origin, ms := range p.marks {
+	for _, p := range n.ack.recs {
+		for _, om := range p.marks {
+			ms := om.ms
 			var have uint64
-			if o := n.origins[origin]; o != nil {
+			if o := n.origins[om.origin]; o != nil {
 				have = o.applied
 			}
 			i, _ := slices.BinarySearchFunc(ms, have+1, func(m ackMark, seq uint64) int { return cmpU64(m.seq, seq) })
@@ -359,7 +398,11 @@ func (n *Node) AppliedAt(region string, id MutationID) (time.Time, bool) {
 	if p == nil {
 		return time.Time{}, false
 	}
-	ms := p.marks[id.Stream()]
+	j, ok := p.find(id.Stream())
+	if !ok {
+		return time.Time{}, false
+	}
+	ms := p.marks[j].ms
 	i, _ := slices.BinarySearchFunc(ms, id.Seq, func(m ackMark, seq uint64) int { return cmpU64(m.seq, seq) })
 	if i == len(ms) {
 		return time.Time{}, false

@@ -15,6 +15,7 @@ type ackNet struct {
 	order []string
 	now   time.Duration
 	drop  func(from, to string, k MessageKind) bool
+	seen  func(m Message) // when set, every delivered message
 }
 
 func newAckNet(t *testing.T, delay DelayModel, acks bool) *ackNet {
@@ -54,6 +55,9 @@ func (an *ackNet) runTo(t *testing.T, d time.Duration) {
 			msg, err := DecodeMessage(e.Msg.Encode())
 			if err != nil {
 				t.Fatalf("%s -> %s %s: %v", f, e.To, e.Msg.Kind, err)
+			}
+			if an.seen != nil {
+				an.seen(msg)
 			}
 			if err := an.nodes[e.To].Step(at(an.now), msg); err != nil {
 				t.Fatalf("%s rejected %s from %s: %v", e.To, msg.Kind, f, err)
@@ -124,7 +128,8 @@ func TestAcksTellWhatPeersApplied(t *testing.T) {
 }
 
 // TestAcksMakeLagKnown: eu-west-1 receives neither the mutation nor
-// anything from us-east-2; only ap-southeast-2's relays of acks reach it.
+// anything from us-east-2; only ap-southeast-2's own acks reach it (acks
+// are not relayed, so us-east-2's stays unknown to it).
 // From the first ack saying a peer applied what it lacks, its view is
 // known stale, and max_lag reads are refused once that is older than
 // max_lag. Without acks it never knows.
@@ -160,8 +165,11 @@ func TestAcksMakeLagKnown(t *testing.T) {
 		if rel(since) < time.Second || rel(since) > 3*time.Second {
 			t.Errorf("StaleSince = %v, want between the commit (1s) and a few rounds after ap-southeast-2 applied (2s)", rel(since))
 		}
-		if _, _, ok := eu.PeerApplied("us-east-2"); !ok {
-			t.Error("us-east-2's ack was not relayed to eu-west-1")
+		if v, _, ok := eu.PeerApplied("ap-southeast-2"); !ok || v["us-east-2"] != 1 {
+			t.Errorf("eu-west-1: PeerApplied(ap-southeast-2) = %v, %v; want its ack of the mutation", v, ok)
+		}
+		if _, _, ok := eu.PeerApplied("us-east-2"); ok {
+			t.Error("us-east-2's ack reached eu-west-1: relayed, or through the filter")
 		}
 		lag := at(4 * time.Second).Sub(since)
 		if ok, err := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag, MaxLag: lag}); !ok {
@@ -275,5 +283,57 @@ func TestHeldAckVectorsSkipTheScan(t *testing.T) {
 				t.Fatalf("Step: %v, want ErrMalformed", err)
 			}
 		})
+	}
+}
+
+// TestAcksReachOriginsWithoutRelays: in a cluster larger than the fanout,
+// where a region's own acks reach only a few random peers, the origin of a
+// mutation still learns within two rounds of every region's apply that it
+// applied it (each region acks straight to the origins of what it
+// applied), and every ack message carries its sender's own ack alone: no
+// region relays another's, so ack traffic grows linearly in regions.
+func TestAcksReachOriginsWithoutRelays(t *testing.T) {
+	regions := []string{"af-south-1", "ap-east-1", "ap-south-1", "ap-southeast-2", "ca-central-1", "eu-central-1",
+		"eu-north-1", "eu-west-1", "me-south-1", "sa-east-1", "us-east-2", "us-west-2"}
+	for _, fanout := range []int{1, 3} {
+		an := &ackNet{nodes: map[string]*Node{}, order: regions}
+		for i, r := range regions {
+			n := NewNode(Config{Region: r, Delay: &linkDelay{def: time.Second}, Initial: initialState(t), Start: epoch, Acks: true,
+				Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: fanout, RetransmitMult: 2},
+				Rand:   rand.New(rand.NewPCG(3, uint64(i)))})
+			n.SetPeers(regions)
+			an.nodes[r] = n
+		}
+		acks := 0
+		an.drop = func(from, to string, k MessageKind) bool { return false }
+		an.seen = func(m Message) {
+			for _, a := range m.Acks {
+				acks++
+				if a.Region != m.From {
+					t.Errorf("fanout %d: %s relayed the ack of %s", fanout, m.From, a.Region)
+				}
+			}
+		}
+		an.runTo(t, time.Second-time.Millisecond)
+		mu, err := an.nodes["us-east-2"].Propose(at(time.Second), call("iam:CreateGroup", `{"group_name":"g"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		an.runTo(t, 10*time.Second)
+		if acks == 0 {
+			t.Fatalf("fanout %d: no ack was sent", fanout)
+		}
+		origin := an.nodes["us-east-2"]
+		for _, r := range regions {
+			applied, ok := an.nodes[r].AppliedAt(r, mu.ID)
+			if !ok {
+				t.Fatalf("fanout %d: %s never applied the mutation", fanout, r)
+			}
+			known, ok := origin.AppliedAt(r, mu.ID)
+			if !ok || known.Before(applied) || known.Sub(applied) > 400*time.Millisecond {
+				t.Errorf("fanout %d: us-east-2 knows %s applied at %v (%v), applied at %v: want within two rounds after",
+					fanout, r, known.Sub(epoch), ok, applied.Sub(epoch))
+			}
+		}
 	}
 }

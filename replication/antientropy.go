@@ -18,7 +18,7 @@ const GapAction = "iamprop:LostMutation"
 func (n *Node) pushPull() {
 	if ps := n.randomPeers(1); len(ps) > 0 {
 		to := n.member(ps[0])
-		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector(), Sums: n.recvSums()}
+		m := Message{Kind: KindPushPullRequest, From: n.region, Vector: n.sharedRecvVector(), Sums: n.recvSums()}
 		n.sendSized(to, m, m.Size())
 	}
 }
@@ -27,7 +27,7 @@ func (n *Node) pushPull() {
 // schedule: what memberlist does on join, and what a driver does after a
 // restart or a healed partition to catch up at once.
 func (n *Node) PushPull(peer string) {
-	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.recvVector(), Sums: n.recvSums()})
+	n.send(peer, Message{Kind: KindPushPullRequest, From: n.region, Vector: n.sharedRecvVector(), Sums: n.recvSums()})
 }
 
 // sendMissing sends `to` every known mutation its vector does not cover,

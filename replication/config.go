@@ -160,10 +160,12 @@ type Config struct {
 	// on, so the simulator and the live cluster repair alike.
 	PullOnSight bool
 	// Acks makes the node disseminate what it has applied (its applied
-	// version vector, in KindAck messages on its gossip rounds) and relay
-	// the peers' acks it learns, so it knows what every peer has applied
-	// and since when (PeerApplied, AppliedAt) and counts a mutation a peer
-	// applied and it lacks in its lag (StaleSince). Each node then holds a
+	// version vector, in KindAck messages on its gossip rounds, and
+	// straight to the origins of what it applied; never relayed), so it
+	// knows what the peers that acked to it have applied and since when
+	// (PeerApplied, AppliedAt; an origin hears from every region that
+	// applied its mutations) and counts a mutation a peer applied and it
+	// lacks in its lag (StaleSince). Each node then holds a
 	// vector per peer, so a simulator of thousands of regions leaves it
 	// off; the live driver and the scenario runner's max_lag trials turn
 	// it on.

@@ -90,3 +90,38 @@ func TestFoldCacheNodesAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldCacheValidatesArgsOnce: nodes sharing a cache scan a shared
+// mutation's arguments as JSON once between them (the simulator hands one
+// Args buffer to every region), while arguments that are not JSON are
+// refused by every node, each time: only a valid scan is remembered.
+func TestFoldCacheValidatesArgsOnce(t *testing.T) {
+	good := commitAt(t, "us-east-2", 1, time.Second, "a")
+	bad := commitAt(t, "us-east-2", 2, time.Second, "b")
+	bad.Call.Args = []byte(`{"group_name":`)
+	for _, tc := range []struct {
+		name      string
+		m         Mutation
+		nodes     int
+		wantErr   bool
+		wantScans uint64
+	}{
+		{"valid, three nodes", good, 3, false, 1},
+		{"not JSON, three nodes", bad, 3, true, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := NewFoldCache(0)
+			for k := range tc.nodes {
+				n := NewNode(Config{Region: "eu-west-1", Initial: initialState(t), Start: epoch, FoldCache: cache,
+					Rand: rand.New(rand.NewPCG(1, uint64(k)))})
+				err := n.Step(at(2*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{tc.m}})
+				if (err != nil) != tc.wantErr {
+					t.Fatalf("node %d: Step = %v, want an error: %v", k, err, tc.wantErr)
+				}
+			}
+			if got := cache.Stats().ArgsScans; got != tc.wantScans {
+				t.Errorf("%d JSON scans of the arguments, want %d", got, tc.wantScans)
+			}
+		})
+	}
+}

@@ -109,6 +109,8 @@ func (n *Node) gossipRound() {
 	if n.rumors.len() == 0 && n.streams.len() == 0 && !acking {
 		return
 	}
+	// Origins owed an ack the round's peers did not include get it after.
+	defer n.sendOwedAcks()
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
 		peer := n.member(peer)
 		sent := false
@@ -172,6 +174,7 @@ func (n *Node) send(to string, m Message) { n.sendSized(member{name: to}, m, m.S
 func (n *Node) sendSized(to member, m Message, size int) {
 	n.stats.Sent[m.Kind]++
 	n.stats.MutationsSent += uint64(len(m.Mutations))
+	n.stats.AcksSent += uint64(len(m.Acks))
 	n.stats.BytesSent += uint64(size)
 	n.ready.Messages = append(n.ready.Messages, Envelope{To: to.name, Member: to.pos1, Msg: m})
 }

@@ -50,6 +50,7 @@ type Ready struct {
 type Stats struct {
 	Sent, Received         [MessageKindCount]uint64 // messages, by kind (Received counts rejected ones too)
 	MutationsSent          uint64                   // mutations carried by sent messages
+	AcksSent               uint64                   // acks carried by sent KindAck messages (ack.go)
 	BytesSent              uint64                   // encoded size of sent messages (Message.Size)
 	MutationsReceived      uint64                   // mutations carried by accepted messages, duplicates included
 	Duplicates             uint64                   // received mutations already known
@@ -425,7 +426,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
-		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.recvVector(), n.recvSums())
+		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.sharedRecvVector(), n.recvSums())
 		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 	case KindPushPullResponse:
@@ -506,7 +507,7 @@ func (n *Node) check(m *Message) error {
 			return fmt.Errorf("%w: %s: timestamp %s is %v ahead of this region's clock", ErrMalformed, mu.ID, mu.TS.Time().Format(time.RFC3339Nano), time.Duration(mu.TS.Wall-n.now))
 		}
 		if e == nil {
-			if err := mu.validateArgs(); err != nil {
+			if err := n.validArgs(mu); err != nil {
 				return err
 			}
 		}
@@ -514,6 +515,15 @@ func (n *Node) check(m *Message) error {
 		n.same = append(n.same, false)
 	}
 	return nil
+}
+
+// validArgs checks a new mutation's arguments are JSON, once per
+// simulation when nodes share a FoldCache (FoldCache.validArgs).
+func (n *Node) validArgs(mu *Mutation) error {
+	if c := n.cfg.FoldCache; c != nil {
+		return c.validArgs(mu)
+	}
+	return mu.validateArgs()
 }
 
 // lookup finds the entry of id, caching the last origin looked up (gossip

@@ -86,8 +86,14 @@ func toDecision(e evaluator.Effect) decision {
 // decisions are step functions of virtual time, so the stale intervals are
 // exact, and the served samples are counted analytically per interval.
 type probeTrack struct {
-	spec          *scenarios.Probe
-	request       controlplane.Probe
+	spec    *scenarios.Probe
+	request *controlplane.PreparedProbe
+	// decidedIn and decided: the last view decided and its decision.
+	// Views never change once handed out (the simulator's are frozen, a
+	// replay's rebuilt on every apply), and a region that applied what the
+	// truth did holds the truth's very view, so one decision serves both.
+	decidedIn     *controlplane.State
+	decided       decision
 	region        int
 	regionDec     decision
 	truthDec      decision
@@ -224,7 +230,7 @@ func newTrial(p *plan, v views, res *trialResult, keepTimeline, recordTruth bool
 	}
 	for i := range sc.Probes {
 		spec := &sc.Probes[i]
-		pt := &probeTrack{spec: spec, request: p.probeRequests[i], region: t.regionIx[spec.Region]}
+		pt := &probeTrack{spec: spec, request: p.probePrepared[i], region: t.regionIx[spec.Region]}
 		pt.bucket, pt.key = splitS3(spec.Resource)
 		pt.regionDec = t.decide(pt, v.View(spec.Region))
 		pt.truthDec = t.decide(pt, v.Truth())
@@ -320,7 +326,10 @@ func (t *trial) decide(pt *probeTrack, view *controlplane.State) decision {
 	if view == nil {
 		return decDown
 	}
-	return toDecision(view.Decide(pt.request).Effect)
+	if view != pt.decidedIn {
+		pt.decidedIn, pt.decided = view, toDecision(view.DecidePrepared(pt.request).Effect)
+	}
+	return pt.decided
 }
 
 func (t *trial) objectExists(pt *probeTrack, view *controlplane.State) bool {

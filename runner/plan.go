@@ -28,6 +28,9 @@ type plan struct {
 	// (scenarios.Scenario.StepRegion).
 	stepRegion    []string
 	probeRequests []controlplane.Probe
+	// probePrepared are probeRequests with their contexts built once
+	// (controlplane.Prepare), shared read-only by every trial.
+	probePrepared []*controlplane.PreparedProbe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
 	// maxLag: a probe reads with max_lag consistency, so simulated trials
 	// follow the regions' StaleSince (sim.Sim.OnStale, simulator.go).
@@ -137,6 +140,7 @@ func newPlan(sc *scenarios.Scenario) (*plan, error) {
 			req.Endpoint = ep
 		}
 		p.probeRequests = append(p.probeRequests, req)
+		p.probePrepared = append(p.probePrepared, controlplane.Prepare(req))
 	}
 	return p, nil
 }
