@@ -110,3 +110,93 @@ func TestCommitsLostWithTheOriginsDiskAreReported(t *testing.T) {
 		})
 	}
 }
+
+// TestLossWaitsForAntiEntropy: A's fourth commit reached C only before A
+// lost its disk, and C is cut off while A restarts (A's membership is A
+// and B). While C is still a member of B's membership, B must wait for its
+// answer before it reports A's old epoch, so it never reports 4 lost; with
+// C gone from B's membership too, B reports 4 and 5 lost, and 4 stops
+// being lost once C is back. In the end every region holds 4 and reports
+// 5 lost.
+func TestLossWaitsForAntiEntropy(t *testing.T) {
+	const a, b, c = "us-east-2", "eu-west-1", "ap-southeast-2"
+	regions := []string{a, b, c}
+	for _, tc := range []struct {
+		name    string
+		cMember bool     // C stays in B's membership while cut off
+		lostAtB []uint64 // what B reports lost of 1..5 while C is cut off
+	}{
+		{name: "C a silent member", cMember: true, lostAtB: nil},
+		{name: "C gone", lostAtB: []uint64{4, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 2, RetransmitMult: 4, PushPullInterval: time.Second}
+			h := newHarness(t, regions, &linkDelay{}, g, 5)
+			h.quiet = true
+			h.collectAll()
+			var ms []Mutation
+			commit := func(user string) {
+				t.Helper()
+				m, err := h.nodes[a].Propose(h.now, call("iam:CreateUser", `{"user_name":"`+user+`"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ms = append(ms, m)
+				h.collect(a)
+			}
+			isolate := func(r string, on bool) {
+				for _, o := range regions {
+					if o != r {
+						h.cut[[2]string{r, o}], h.cut[[2]string{o, r}] = on, on
+					}
+				}
+			}
+			lostAt := func(r string) []uint64 {
+				var got []uint64
+				for _, m := range ms[:5] {
+					if h.nodes[r].IsLost(m.ID) {
+						got = append(got, m.ID.Seq)
+					}
+				}
+				return got
+			}
+			for i := 1; i <= 3; i++ {
+				commit(fmt.Sprintf("u%d", i))
+			}
+			h.run(h.now.Add(5 * time.Second))
+			isolate(a, true)
+			isolate(c, true)
+			commit("u4")
+			if err := h.step(c, Message{Kind: KindGossip, From: a, Mutations: ms[3:4]}); err != nil {
+				t.Fatal(err)
+			}
+			h.collect(c)
+			commit("u5")
+			h.down[a] = true
+			h.outbox = nil
+			isolate(a, false)
+			isolate(c, true)
+			if !tc.cMember {
+				h.nodes[b].SetPeers([]string{a, b})
+			}
+			h.restart(a, true)
+			h.nodes[a].SetPeers([]string{a, b})
+			h.run(h.now.Add(5 * time.Second))
+			commit("after-wipe")
+			h.run(h.now.Add(10 * time.Second))
+			if got := lostAt(b); !slices.Equal(got, tc.lostAtB) {
+				t.Errorf("while C is cut off, B reports %v of %s lost, want %v (%+v)", got, a, tc.lostAtB, h.nodes[b].Lost())
+			}
+			isolate(c, false)
+			for _, r := range regions {
+				h.nodes[r].SetPeers(regions)
+			}
+			h.run(h.now.Add(10 * time.Second))
+			for _, r := range regions {
+				if got := lostAt(r); !slices.Equal(got, []uint64{5}) || !h.nodes[r].Has(ms[3].ID) {
+					t.Errorf("after C came back, %s reports %v lost (want [5]) and holds %s: %v", r, got, ms[3].ID, h.nodes[r].Has(ms[3].ID))
+				}
+			}
+		})
+	}
+}
