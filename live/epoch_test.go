@@ -123,3 +123,81 @@ func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
 		t.Errorf("first commit after the wipe is %s, want the first of a new epoch (the old one was %s)", m.ID, old.ID)
 	}
 }
+
+// TestCommitLostWithItsOriginsDiskIsReported: us-east-2 commits 3
+// mutations everyone applies, then 2 more while cut off, and loses its
+// disk before anyone held them. Once it is back in a new epoch, every
+// region answers GET /v1/mutations/{id} for those 2 with status "lost" (not
+// pending for ever, not 404), lists the closed epoch in /v1/view, and
+// still answers "complete" for the 3 everyone holds.
+func TestCommitLostWithItsOriginsDiskIsReported(t *testing.T) {
+	const a, b, c3 = "us-east-2", "eu-west-1", "ap-southeast-2"
+	c := startCluster(t, []string{a, b, c3}, ClusterOptions{DataDir: t.TempDir()})
+	var kept, lost []replication.Mutation
+	for _, u := range []string{"u1", "u2", "u3"} {
+		m, err := c.Commit(a, createUser(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, m)
+		within(t, 10*time.Second, "applied everywhere", func(ctx context.Context) error { return c.WaitApplied(ctx, m.ID) })
+	}
+	cut := FaultSpec{Partition: [][]string{{a}, {b, c3}}}
+	if err := c.SetFaults(cut); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"u4", "u5"} {
+		m, err := c.Commit(a, createUser(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost = append(lost, m)
+	}
+	if err := c.Crash(a); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Node(a).Config()
+	cfg.ExpectPeers = true
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetFaults(FaultSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(time.Second) })
+	within(t, 30*time.Second, "the wiped region commits in its new epoch", func(ctx context.Context) error {
+		return poll(ctx, func() bool {
+			_, err = n.Commit(createUser("after-wipe"))
+			return err == nil
+		})
+	})
+	nodes := map[string]*Node{a: n, b: c.Node(b), c3: c.Node(c3)}
+	for r, nd := range nodes {
+		within(t, 30*time.Second, r+" reports the lost commits", func(ctx context.Context) error {
+			return poll(ctx, func() bool {
+				for _, m := range lost {
+					st, err := nd.Status(m.ID)
+					if err != nil || !st.Lost || st.Status != "lost" || len(st.Pending) > 0 {
+						return false
+					}
+				}
+				return true
+			})
+		})
+		for _, m := range kept {
+			if st, err := nd.Status(m.ID); err != nil || st.Lost || st.Status != "complete" {
+				t.Errorf("%s: %s: status %+v, %v; want complete", r, m.ID, st, err)
+			}
+		}
+		v := nd.View()
+		if len(v.Lost) != 1 || v.Lost[0].Stream != kept[0].ID.Stream() || v.Lost[0].HeldThrough != 3 || v.Lost[0].LostAfter != 3 {
+			t.Errorf("%s: /v1/view lost %+v, want %s held through 3, lost after 3", r, v.Lost, kept[0].ID.Stream())
+		}
+	}
+}
