@@ -11,6 +11,7 @@ import (
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/store"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // logsOf is what every region's log holds after a correct run: every
@@ -110,8 +111,12 @@ func TestCheckDivergence(t *testing.T) {
 		}, []string{"lost", "lost", "unreported"}},
 		{"a lost commit a node reports", func(e env) {
 			e.res.Lost = append(e.res.Lost, Finding{Kind: "lost", Region: "eu-west-1", ID: "us-east-2/9"})
-			e.finals[0].Lost = 1
+			e.finals[0].LostEpochs = []wire.LostInfo{{Origin: "us-east-2", Stream: "us-east-2", HeldThrough: 8, ClaimedThrough: 8, LostAfter: 8}}
 		}, []string{"lost"}},
+		{"a lost counter alone does not name the id", func(e env) {
+			e.res.Lost = append(e.res.Lost, Finding{Kind: "lost", Region: "eu-west-1", ID: "us-east-2/9"})
+			e.finals[0].Lost = 1
+		}, []string{"lost", "unreported"}},
 	}
 	for ti, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -95,6 +95,11 @@ type Report struct {
 	Unreported     int              `json:"unreported"`
 	StaleReads     int              `json:"stale_reads"`
 	Reads          int              `json:"reads_checked"`
+	// ReportedLost and LossConsequences count Result's lists of the same
+	// names: commits lost with their origin's disk that the nodes report,
+	// and what followed from them; neither fails a schedule.
+	ReportedLost     int `json:"reported_lost"`
+	LossConsequences int `json:"loss_consequences"`
 	Divergence     bool             `json:"divergence"`
 	BoundSeconds   float64          `json:"converge_bound_seconds"`
 	Converge       Quantiles        `json:"converge_seconds"`
@@ -193,6 +198,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Unreported += len(r.Unreported)
 		rep.StaleReads += len(r.StaleReads)
 		rep.Reads += r.Reads
+		rep.ReportedLost += len(r.ReportedLost)
+		rep.LossConsequences += len(r.LossConsequences)
 		if sr.ConvergeSeconds >= 0 {
 			conv = append(conv, sr.ConvergeSeconds)
 		}
@@ -1014,6 +1021,7 @@ func (s *scheduleRun) views(ctx context.Context) ([]Final, bool) {
 			finals[i] = Final{Region: nd.region, Vector: replication.VersionVector{}}
 			if v, err := nd.client.View(rctx); err == nil {
 				finals[i].Digest, finals[i].Vector = v.Digest, v.Vector
+				finals[i].LostEpochs, finals[i].Epoch = v.Lost, v.Epoch
 			}
 		}()
 	}

@@ -908,6 +908,7 @@ func (n *Node) View() ViewInfo {
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
 	st := n.rn.Stats()
 	v.Conflicts = st.Conflicts
+	v.Epoch = replication.StreamName(n.cfg.Region, n.rn.Epoch())
 	v.Lost = []wire.LostInfo{}
 	for _, l := range n.rn.Lost() {
 		v.Lost = append(v.Lost, lostInfo(l))

@@ -368,13 +368,23 @@ func (n *Node) Lost() []LostStream {
 
 // IsLost reports whether id names a commit this region reports lost with
 // its origin's disk: it holds a GapAction filler under it (antientropy.go
-// fillGaps), or id's origin epoch is closed and settled here and this
-// region does not hold id.
+// fillGaps); or id's origin epoch is closed and settled here and this
+// region does not hold id; or id is this region's own, of another epoch
+// than its current one, and it does not hold it, recovery over. The last
+// covers an epoch no region holds anything of (its origin lost its disk
+// before any commit of it spread): only the origin knows it is not
+// current, and after recovery it holds whatever its peers held of it.
 func (n *Node) IsLost(id MutationID) bool {
 	e := n.peek(id)
 	if e != nil {
 		return e.m.Call.Action == GapAction
 	}
+	if id.Seq == 0 {
+		return false
+	}
+	if id.Origin == n.region && id.Epoch != n.cfg.Epoch && !n.recovering && n.started {
+		return true
+	}
 	cs := n.loss.closed[id.Stream()]
-	return id.Seq != 0 && cs != nil && cs.detected != 0
+	return cs != nil && cs.detected != 0
 }

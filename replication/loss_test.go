@@ -200,3 +200,46 @@ func TestLossWaitsForAntiEntropy(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnEpochNobodyHeldIsLost: A commits twice and loses its disk before
+// anything spread; no region holds anything of that epoch, so only A can
+// say it is over. Recovered in a new epoch, A reports both ids (and any
+// other of that epoch) lost; B, which never heard of the epoch, does not
+// guess.
+func TestOwnEpochNobodyHeldIsLost(t *testing.T) {
+	const a, b = "us-east-2", "eu-west-1"
+	g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 1, RetransmitMult: 4, PushPullInterval: time.Second}
+	h := newHarness(t, []string{a, b}, &linkDelay{}, g, 3)
+	h.quiet = true
+	h.collectAll()
+	var ms []Mutation
+	for i := 1; i <= 2; i++ {
+		m, err := h.nodes[a].Propose(h.now, call("iam:CreateUser", fmt.Sprintf(`{"user_name":"u%d"}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	h.collect(a)
+	h.outbox = nil
+	h.restart(a, true)
+	if h.nodes[a].IsLost(ms[0].ID) {
+		t.Errorf("%s reports %s lost while it recovers", a, ms[0].ID)
+	}
+	h.run(at(10 * time.Second))
+	for _, tc := range []struct {
+		region string
+		id     MutationID
+		want   bool
+	}{
+		{a, ms[0].ID, true},
+		{a, ms[1].ID, true},
+		{a, MutationID{Origin: a, Seq: 3}, true},
+		{a, MutationID{Origin: a, Epoch: h.nodes[a].Epoch(), Seq: 1}, false}, // its current epoch: next commit
+		{b, ms[0].ID, false},
+	} {
+		if got := h.nodes[tc.region].IsLost(tc.id); got != tc.want {
+			t.Errorf("%s: IsLost(%s) = %v, want %v", tc.region, tc.id, got, tc.want)
+		}
+	}
+}

@@ -120,6 +120,11 @@ type ViewInfo struct {
 	// are found).
 	Lost          []LostInfo `json:"lost"`
 	LostMutations uint64     `json:"lost_mutations"`
+	// Epoch is this region's current origin epoch, as version vectors key
+	// it ("us-east-2@5f0c3a9e41b2d817"). Its ids of any other epoch that it
+	// does not hold are lost: an earlier epoch's commits no region had
+	// when it recovered (GET /v1/mutations/{id} on this region says so).
+	Epoch string `json:"epoch"`
 }
 
 // LostInfo is one closed origin epoch as /v1/view reports it. The ids in
