@@ -626,7 +626,9 @@ func (n *Node) flush() error {
 	for i := range rd.Lost {
 		n.reportLost(&rd.Lost[i])
 	}
-	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 {
+	// A settled epoch of this region's own may have got gap fillers: they
+	// change no view, but move the vector.
+	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || len(rd.Lost) > 0 {
 		n.digest = hex.EncodeToString(digestOf(n.rn))
 		n.vector = n.rn.Vector()
 		close(n.appliedCh)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
 )
 
 // Loss: the commits an origin acknowledged and lost with its disk before
@@ -288,8 +290,59 @@ func (n *Node) settle() {
 		cs.detected = n.now
 		cs.heard = nil
 		n.loss.open--
+		if cs.origin == n.region {
+			n.fillOwnGaps(name)
+		}
 		n.ready.Lost = append(n.ready.Lost, n.lostStream(name, cs))
 	}
+}
+
+// maxFill bounds the fillers one settled stream gets: a gap wider than
+// that comes from a forged sequence number, not from lost commits.
+const maxFill = 1 << 20
+
+// fillOwnGaps commits, once one of this region's own closed epochs
+// settled, a GapAction filler for every id of it below the highest one
+// held that no region returned, as recovery from a lost log does
+// (antientropy.go fillGaps): only the origin can sign a filler, and
+// without one every version vector stops below the gap for good. A
+// region that kept its log but not every record of it (--recover)
+// recovers in a new epoch without a lost-state recovery, so it fills here.
+func (n *Node) fillOwnGaps(name string) {
+	o := n.origins[name]
+	if o == nil || o.max-o.recv > maxFill {
+		return
+	}
+	origin, epoch, err := ParseStream(name)
+	if err != nil {
+		return
+	}
+	var fill []*entry
+	for s := o.recv + 1; s < o.max; s++ {
+		if o.seqs.get(s) != nil {
+			continue
+		}
+		m := Mutation{ID: MutationID{Origin: origin, Epoch: epoch, Seq: s}, TS: n.clock.now(n.now),
+			Call: controlplane.Call{Action: GapAction, Region: n.region}}
+		n.sign(&m)
+		e := n.arena.new(m)
+		n.remember(e)
+		n.ready.Persist = append(n.ready.Persist, e.m)
+		n.enqueue(e)
+		fill = append(fill, e)
+	}
+	if len(fill) == 0 {
+		return
+	}
+	n.fold.apply(fill)
+	for _, e := range fill {
+		e.at = n.now
+		n.logOf(e.m.ID).advance()
+	}
+	if n.ack != nil {
+		n.ack.epoch++ // the applied vector moved: ack it
+	}
+	n.stats.Lost += uint64(len(fill))
 }
 
 // askClosing runs on every gossip round: it closes what checkClosures
