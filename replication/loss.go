@@ -98,6 +98,12 @@ type lossState struct {
 	names  []string // keys of closed, sorted: deterministic iteration
 	open   int      // closed streams not settled yet
 	dirty  bool     // a stream appeared that may close another: check
+	// answered holds the peers whose push/pull answer arrived since the
+	// node started, until every current peer (one at least) is in it:
+	// then heardAll is set for good, and the node may say its own ids of
+	// other epochs that it does not hold are lost.
+	answered map[string]bool
+	heardAll bool
 }
 
 // closedStream is one stream known closed.
@@ -251,6 +257,13 @@ func (n *Node) closeStream(origin string, epoch uint64, name string) {
 
 // heardFrom records a push/pull answer for the streams closing.
 func (n *Node) heardFrom(from string, v VersionVector) {
+	if !n.loss.heardAll {
+		if n.loss.answered == nil {
+			n.loss.answered = map[string]bool{}
+		}
+		n.loss.answered[from] = true
+		n.checkHeardAll()
+	}
 	if n.loss.open == 0 {
 		return
 	}
@@ -262,10 +275,26 @@ func (n *Node) heardFrom(from string, v VersionVector) {
 	n.settle()
 }
 
+// checkHeardAll sets heardAll once every current peer, one at least, has
+// answered a push/pull since the node started.
+func (n *Node) checkHeardAll() {
+	if n.loss.heardAll || n.numPeers() == 0 {
+		return
+	}
+	for i, p := range n.peers {
+		if i != n.self && !n.loss.answered[p] {
+			return
+		}
+	}
+	n.loss.heardAll = true
+	n.loss.answered = nil
+}
+
 // settle reports the closing streams every current peer has answered for,
-// once this region holds all their answers covered.
+// once this region holds all their answers covered. With no peer there is
+// nobody to ask yet: a membership not listed yet is not a cluster of one.
 func (n *Node) settle() {
-	if n.loss.open == 0 {
+	if n.loss.open == 0 || n.numPeers() == 0 {
 		return
 	}
 	for _, name := range n.loss.names {
@@ -349,6 +378,7 @@ func (n *Node) fillOwnGaps(name string) {
 // finds and asks up to Fanout peers that have not answered for a closing
 // stream for a push/pull.
 func (n *Node) askClosing() {
+	n.checkHeardAll() // the membership may have shrunk to those that answered
 	n.checkClosures()
 	if n.loss.open == 0 {
 		return
@@ -423,10 +453,11 @@ func (n *Node) Lost() []LostStream {
 // its origin's disk: it holds a GapAction filler under it (antientropy.go
 // fillGaps); or id's origin epoch is closed and settled here and this
 // region does not hold id; or id is this region's own, of another epoch
-// than its current one, and it does not hold it, recovery over. The last
-// covers an epoch no region holds anything of (its origin lost its disk
-// before any commit of it spread): only the origin knows it is not
-// current, and after recovery it holds whatever its peers held of it.
+// than its current one, and it does not hold it, once every peer answered
+// a push/pull since the region started. The last covers an epoch no
+// region holds anything of (its origin lost its disk before any commit of
+// it spread): only the origin knows it is not current, and once its peers
+// answered it holds whatever they held of it.
 func (n *Node) IsLost(id MutationID) bool {
 	e := n.peek(id)
 	if e != nil {
@@ -435,7 +466,7 @@ func (n *Node) IsLost(id MutationID) bool {
 	if id.Seq == 0 {
 		return false
 	}
-	if id.Origin == n.region && id.Epoch != n.cfg.Epoch && !n.recovering && n.started {
+	if id.Origin == n.region && id.Epoch != n.cfg.Epoch && !n.recovering && n.loss.heardAll {
 		return true
 	}
 	cs := n.loss.closed[id.Stream()]

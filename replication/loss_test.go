@@ -284,3 +284,71 @@ func TestRecoveredOriginFillsItsClosedEpochsGaps(t *testing.T) {
 		}
 	}
 }
+
+// TestNoLossReportedBeforeHearingAPeer: a region whose membership is still
+// empty (memberlist has not listed anyone yet, but a message arrived) must
+// not settle a closed epoch with nobody asked; nor may a region report its
+// own ids of another epoch lost before every peer answered it once.
+func TestNoLossReportedBeforeHearingAPeer(t *testing.T) {
+	const a, b = "us-east-2", "eu-west-1"
+	g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 1, RetransmitMult: 4, PushPullInterval: time.Second}
+	h := newHarness(t, []string{a, b}, &linkDelay{}, g, 17)
+	h.quiet = true
+	h.collectAll()
+	var old []Mutation
+	for i := 1; i <= 3; i++ {
+		m, err := h.nodes[a].Propose(h.now, call("iam:CreateUser", fmt.Sprintf(`{"user_name":"u%d"}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, m)
+	}
+	h.collect(a)
+	h.run(at(5 * time.Second))
+	// A restarts fresh in a new epoch without waiting for peers (a seed
+	// without --join), alone in its membership.
+	h.restart(a, false)
+	cfg := h.cfgs[a]
+	cfg.Epoch, cfg.Start = 0xabc, h.now
+	h.cfgs[a] = cfg
+	h.nodes[a] = NewNode(cfg)
+	h.nodes[a].SetPeers([]string{a})
+	h.durable[a] = nil
+	h.collect(a)
+	m, err := h.nodes[a].Propose(h.now, call("iam:CreateUser", `{"user_name":"new"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.collect(a)
+	h.nodes[b].SetPeers([]string{b})
+	if err := h.step(b, Message{Kind: KindGossip, From: a, Mutations: []Mutation{m}}); err != nil {
+		t.Fatal(err)
+	}
+	h.collect(b)
+	for i := 1; i <= 30; i++ { // a driver may tick a node without peers
+		for _, r := range []string{a, b} {
+			h.nodes[r].Tick(h.now.Add(time.Duration(i) * 100 * time.Millisecond))
+			h.collect(r)
+		}
+	}
+	h.outbox = nil
+	if l := h.nodes[b].Lost(); len(l) > 0 {
+		t.Errorf("%s settled %+v with no peer to ask", b, l)
+	}
+	if h.nodes[a].IsLost(old[0].ID) {
+		t.Errorf("%s reports its own %s lost before hearing any peer", a, old[0].ID)
+	}
+	for _, r := range []string{a, b} {
+		h.nodes[r].SetPeers([]string{a, b})
+		h.collect(r)
+	}
+	h.run(h.now.Add(10 * time.Second))
+	for _, r := range []string{a, b} {
+		if l := h.nodes[r].Lost(); len(l) != 1 || l[0].HeldThrough != 3 || l[0].Known() != 0 {
+			t.Errorf("%s reports %+v, want %s's first epoch closed, held through 3, nothing known lost", r, l, a)
+		}
+		if h.nodes[r].IsLost(old[2].ID) || !h.nodes[r].IsLost(MutationID{Origin: a, Seq: 4}) {
+			t.Errorf("%s: IsLost(%s) %v, IsLost(%s/4) %v; want false, true", r, old[2].ID, h.nodes[r].IsLost(old[2].ID), a, h.nodes[r].IsLost(MutationID{Origin: a, Seq: 4}))
+		}
+	}
+}
