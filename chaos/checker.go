@@ -271,9 +271,12 @@ func Check(h History, finals []Final) (Result, error) {
 	}
 
 	// Lost: an acknowledged id beyond a region's applied prefix; the
-	// price of a lost disk, not a finding, when no region holds it and the
-	// nodes report it lost themselves. The truth leaves such a commit out:
-	// nothing can bring it to any view.
+	// price of a lost disk, not a finding, when the nodes report it lost
+	// themselves (no region holds it, or its origin filled it with a
+	// no-op, which vectors count: what a node reports lost is not in any
+	// view once the cluster agrees, else the views differ from the truth
+	// and say so). The truth leaves such a commit out: nothing can bring
+	// it to any view.
 	slices.SortFunc(acked, compareTruth)
 	lostOp := map[int]bool{}
 	kept := acked[:0:0]
@@ -285,13 +288,11 @@ func Check(h History, finals []Final) (Result, error) {
 			}
 		}
 		id := fmt.Sprintf("%s/%d", m.origin, m.seq)
-		if len(missing) > 0 && len(missing) == len(finals) {
-			if by := reportersOf(finals, m.origin, m.seq); len(by) > 0 {
-				lostOp[m.op] = true
-				res.ReportedLost = append(res.ReportedLost, Finding{Kind: "reported-lost", ID: id,
-					Detail: fmt.Sprintf("acknowledged %s, held by no region: lost with its origin's disk, and reported lost by %s", m.call.Action, strings.Join(by, ", "))})
-				continue
-			}
+		if by := reportersOf(finals, m.origin, m.seq); len(by) > 0 {
+			lostOp[m.op] = true
+			res.ReportedLost = append(res.ReportedLost, Finding{Kind: "reported-lost", ID: id,
+				Detail: fmt.Sprintf("acknowledged %s, lost with its origin's disk (held by no region, or only as its origin's no-op filler), and reported lost by %s", m.call.Action, strings.Join(by, ", "))})
+			continue
 		}
 		kept = append(kept, m)
 		for _, r := range missing {

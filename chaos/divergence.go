@@ -56,9 +56,19 @@ func CheckDivergence(h History, finals []Final, logs map[string][]replication.Mu
 		byID[id] = append(hs, holder{key: key, where: []string{where}})
 	}
 	exact := func(a, b string) bool { return a == b }
+	// The no-op filler an origin commits under an id it lost (GapAction)
+	// is the loss's report, not a second mutation, when the nodes report
+	// that id lost (Check's ReportedLost).
+	reported := map[string]bool{}
+	for _, f := range res.ReportedLost {
+		reported[f.ID] = true
+	}
 	for _, region := range slices.Sorted(maps.Keys(logs)) {
 		for i := range logs[region] {
 			m := &logs[region][i]
+			if m.Call.Action == replication.GapAction && reported[m.ID.String()] {
+				continue
+			}
 			add(m.ID.String(), contentKey(m), region, exact)
 		}
 	}

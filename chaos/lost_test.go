@@ -35,6 +35,7 @@ func TestCheckReportedLoss(t *testing.T) {
 		// else its LostInfo (Missing and LostAfter filled in by the test
 		// from held).
 		report     func(held uint64) *wire.LostInfo
+		filled     bool     // the origin filled the lost ids: every vector covers them
 		wantKinds  []string // findings, sorted
 		wantLost   int      // ReportedLost
 		wantConseq []string // LossConsequences' kinds
@@ -55,6 +56,17 @@ func TestCheckReportedLoss(t *testing.T) {
 			report: func(held uint64) *wire.LostInfo {
 				return &wire.LostInfo{Origin: origin, Stream: origin, HeldThrough: held, ClaimedThrough: held + 1,
 					Missing: [][2]uint64{{held + 1, held + 1}}, KnownLost: 1, LostAfter: held + 1}
+			},
+			wantLost: 1,
+		},
+		{
+			name:   "a lost id its origin filled with a no-op",
+			extra:  []Op{{Call: "iam:CreateUser", With: with("filled")}, {Call: "iam:CreateUser", With: with("kept")}},
+			lost:   []bool{true, false},
+			filled: true,
+			report: func(held uint64) *wire.LostInfo {
+				return &wire.LostInfo{Origin: origin, Stream: origin, HeldThrough: held, ClaimedThrough: held,
+					Missing: [][2]uint64{{held - 1, held - 1}}, KnownLost: 1, LostAfter: held}
 			},
 			wantLost: 1,
 		},
@@ -129,7 +141,8 @@ func TestCheckReportedLoss(t *testing.T) {
 					op.ID, op.HLC = fmt.Sprintf("%s/%d", origin, seq), fmt.Sprintf("%d.0", wall)
 					if tt.lost[i] {
 						lostIDs = append(lostIDs, op.ID)
-					} else {
+					}
+					if !tt.lost[i] || tt.filled {
 						held = seq
 					}
 				}
