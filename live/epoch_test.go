@@ -11,6 +11,7 @@ import (
 
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/store"
 )
 
 // TestWipedSeedWithoutJoinNeverReusesAnID: the first region of a cluster
@@ -187,7 +188,9 @@ func TestCommitLostWithItsOriginsDiskIsReported(t *testing.T) {
 						return false
 					}
 				}
-				return true
+				// The origin knows its own old ids lost once every peer
+				// answered it, and lists the epoch once it settled.
+				return len(nd.View().Lost) > 0
 			})
 		})
 		for _, m := range kept {
@@ -198,6 +201,69 @@ func TestCommitLostWithItsOriginsDiskIsReported(t *testing.T) {
 		v := nd.View()
 		if len(v.Lost) != 1 || v.Lost[0].Stream != kept[0].ID.Stream() || v.Lost[0].HeldThrough != 3 || v.Lost[0].LostAfter != 3 {
 			t.Errorf("%s: /v1/view lost %+v, want %s held through 3, lost after 3", r, v.Lost, kept[0].ID.Stream())
+		}
+	}
+}
+
+// TestGapFillersMoveTheViewsVector: us-east-2's log lost its fourth record
+// (as a --recover set it aside) and nobody else had it; it restarts in a
+// new epoch with the rest. Once its old epoch settles it fills 4 with a
+// no-op: the other regions' /v1/view vectors must then reach 5, though a
+// filler is never an applied mutation (the vector used to be refreshed
+// only on applies, and stayed at 3 for good).
+func TestGapFillersMoveTheViewsVector(t *testing.T) {
+	const a, b, c3 = "us-east-2", "eu-west-1", "ap-southeast-2"
+	c := startCluster(t, []string{a, b, c3}, ClusterOptions{DataDir: t.TempDir()})
+	var ms []replication.Mutation
+	commit := func(u string) {
+		t.Helper()
+		m, err := c.Commit(a, createUser(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		commit(u)
+		within(t, 10*time.Second, "applied everywhere", func(ctx context.Context) error { return c.WaitApplied(ctx, ms[len(ms)-1].ID) })
+	}
+	if err := c.SetFaults(FaultSpec{Partition: [][]string{{a}, {b, c3}}}); err != nil {
+		t.Fatal(err)
+	}
+	commit("u4")
+	commit("u5")
+	if err := c.Crash(a); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Node(a).Config()
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	l, _, _, err := store.Open(cfg.DataDir, store.Options{NoSync: true}) // a new log: a new epoch
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append([]replication.Mutation{ms[0], ms[1], ms[2], ms[4]}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if err := c.SetFaults(FaultSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(time.Second) })
+	stream := ms[0].ID.Stream()
+	for _, nd := range []*Node{c.Node(b), c.Node(c3)} {
+		within(t, 30*time.Second, nd.Region()+"'s view reaches 5 past the filled gap", func(ctx context.Context) error {
+			return poll(ctx, func() bool { return nd.View().Vector[stream] == 5 })
+		})
+		if st, err := nd.Status(ms[3].ID); err != nil || !st.Lost {
+			t.Errorf("%s: status of %s %+v, %v; want lost", nd.Region(), ms[3].ID, st, err)
 		}
 	}
 }

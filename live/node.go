@@ -172,6 +172,7 @@ type Node struct {
 	rn        *replication.Node
 	digest    string
 	vector    replication.VersionVector // applied, this region
+	folded    int                       // rn.NumApplied() when vector was taken
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
@@ -626,11 +627,12 @@ func (n *Node) flush() error {
 	for i := range rd.Lost {
 		n.reportLost(&rd.Lost[i])
 	}
-	// A settled epoch of this region's own may have got gap fillers: they
-	// change no view, but move the vector.
-	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || len(rd.Lost) > 0 {
+	// A gap filler (its own, or received) is never reported applied: it
+	// changes no view, but it moves the vector past the lost id.
+	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || n.rn.NumApplied() != n.folded {
 		n.digest = hex.EncodeToString(digestOf(n.rn))
 		n.vector = n.rn.Vector()
+		n.folded = n.rn.NumApplied()
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
