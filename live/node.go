@@ -962,8 +962,12 @@ var ErrUnknownMutation = errors.New("live: unknown mutation")
 func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
 	in, committedAt, known := n.statusInputs(id, time.Now())
 	n.mu.RLock()
-	lost := n.rn.IsLost(id)
+	lost, over := n.rn.IsLost(id), n.rn.EpochOver(id)
 	n.mu.RUnlock()
+	if !known && !lost && over {
+		return MutationStatus{}, fmt.Errorf("%w: %s; %s is in epoch %s now and no region holds this id: if it was acknowledged, it was lost with %s's disk",
+			ErrUnknownMutation, id, n.cfg.Region, replication.StreamName(n.cfg.Region, n.rn.Epoch()), n.cfg.Region)
+	}
 	if !known && !lost {
 		return MutationStatus{}, fmt.Errorf("%w: %s", ErrUnknownMutation, id)
 	}

@@ -451,24 +451,29 @@ func (n *Node) Lost() []LostStream {
 
 // IsLost reports whether id names a commit this region reports lost with
 // its origin's disk: it holds a GapAction filler under it (antientropy.go
-// fillGaps); or id's origin epoch is closed and settled here and this
-// region does not hold id; or id is this region's own, of another epoch
-// than its current one, and it does not hold it, once every peer answered
-// a push/pull since the region started. The last covers an epoch no
-// region holds anything of (its origin lost its disk before any commit of
-// it spread): only the origin knows it is not current, and once its peers
-// answered it holds whatever they held of it.
+// fillGaps), or id's origin epoch is closed and settled here and this
+// region does not hold id.
 func (n *Node) IsLost(id MutationID) bool {
 	e := n.peek(id)
 	if e != nil {
 		return e.m.Call.Action == GapAction
 	}
-	if id.Seq == 0 {
+	cs := n.loss.closed[id.Stream()]
+	return id.Seq != 0 && cs != nil && cs.detected != 0
+}
+
+// EpochOver reports whether id is this region's own, of another epoch than
+// its current one, and not held here, once every peer answered a push/pull
+// since the region started: if the region ever acknowledged it, it was
+// lost with its disk. It covers an epoch no region holds anything of (the
+// region lost its disk before any commit of it spread), which only the
+// origin knows is over; unlike IsLost it cannot tell such an id from one
+// never issued, so a driver answers "unknown, and lost if it was ever
+// acknowledged".
+func (n *Node) EpochOver(id MutationID) bool {
+	if id.Seq == 0 || id.Origin != n.region || id.Epoch == n.cfg.Epoch || n.recovering || !n.loss.heardAll {
 		return false
 	}
-	if id.Origin == n.region && id.Epoch != n.cfg.Epoch && !n.recovering && n.loss.heardAll {
-		return true
-	}
-	cs := n.loss.closed[id.Stream()]
-	return cs != nil && cs.detected != 0
+	e := n.peek(id)
+	return e == nil || e.m.Call.Action == GapAction
 }

@@ -203,9 +203,10 @@ func TestLossWaitsForAntiEntropy(t *testing.T) {
 
 // TestOwnEpochNobodyHeldIsLost: A commits twice and loses its disk before
 // anything spread; no region holds anything of that epoch, so only A can
-// say it is over. Recovered in a new epoch, A reports both ids (and any
-// other of that epoch) lost; B, which never heard of the epoch, does not
-// guess.
+// say it is over. Recovered in a new epoch, A says both ids (and any other
+// of that epoch) are of an epoch that is over (EpochOver); nobody can tell
+// them from ids never issued, so IsLost stays false; B, which never heard
+// of the epoch, does not guess.
 func TestOwnEpochNobodyHeldIsLost(t *testing.T) {
 	const a, b = "us-east-2", "eu-west-1"
 	g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 1, RetransmitMult: 4, PushPullInterval: time.Second}
@@ -223,8 +224,8 @@ func TestOwnEpochNobodyHeldIsLost(t *testing.T) {
 	h.collect(a)
 	h.outbox = nil
 	h.restart(a, true)
-	if h.nodes[a].IsLost(ms[0].ID) {
-		t.Errorf("%s reports %s lost while it recovers", a, ms[0].ID)
+	if h.nodes[a].EpochOver(ms[0].ID) {
+		t.Errorf("%s reports %s's epoch over while it recovers", a, ms[0].ID)
 	}
 	h.run(at(10 * time.Second))
 	for _, tc := range []struct {
@@ -238,8 +239,11 @@ func TestOwnEpochNobodyHeldIsLost(t *testing.T) {
 		{a, MutationID{Origin: a, Epoch: h.nodes[a].Epoch(), Seq: 1}, false}, // its current epoch: next commit
 		{b, ms[0].ID, false},
 	} {
-		if got := h.nodes[tc.region].IsLost(tc.id); got != tc.want {
-			t.Errorf("%s: IsLost(%s) = %v, want %v", tc.region, tc.id, got, tc.want)
+		if got := h.nodes[tc.region].EpochOver(tc.id); got != tc.want {
+			t.Errorf("%s: EpochOver(%s) = %v, want %v", tc.region, tc.id, got, tc.want)
+		}
+		if h.nodes[tc.region].IsLost(tc.id) {
+			t.Errorf("%s: IsLost(%s), want false: nothing tells it from an id never issued", tc.region, tc.id)
 		}
 	}
 }
@@ -335,8 +339,8 @@ func TestNoLossReportedBeforeHearingAPeer(t *testing.T) {
 	if l := h.nodes[b].Lost(); len(l) > 0 {
 		t.Errorf("%s settled %+v with no peer to ask", b, l)
 	}
-	if h.nodes[a].IsLost(old[0].ID) {
-		t.Errorf("%s reports its own %s lost before hearing any peer", a, old[0].ID)
+	if h.nodes[a].EpochOver(old[0].ID) {
+		t.Errorf("%s says its own %s's epoch is over before hearing any peer", a, old[0].ID)
 	}
 	for _, r := range []string{a, b} {
 		h.nodes[r].SetPeers([]string{a, b})

@@ -121,9 +121,10 @@ type ViewInfo struct {
 	Lost          []LostInfo `json:"lost"`
 	LostMutations uint64     `json:"lost_mutations"`
 	// Epoch is this region's current origin epoch, as version vectors key
-	// it ("us-east-2@5f0c3a9e41b2d817"). Its ids of any other epoch that it
-	// does not hold are lost: an earlier epoch's commits no region had
-	// when it recovered (GET /v1/mutations/{id} on this region says so).
+	// it ("us-east-2@5f0c3a9e41b2d817"). Its ids of any other epoch that no
+	// region holds were lost with its disk, if it ever acknowledged them
+	// (GET /v1/mutations/{id} on this region answers 404 saying so: an
+	// epoch nobody held anything of cannot be told from one never used).
 	Epoch string `json:"epoch"`
 }
 
