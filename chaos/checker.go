@@ -84,6 +84,16 @@ type Result struct {
 	StaleReads []Finding `json:"stale_reads,omitempty"`
 	// Reads counts the consistency reads judged (answered ones).
 	Reads int `json:"reads,omitempty"`
+	// ReportedLost: acknowledged mutations no region holds, whose ids the
+	// nodes themselves report lost with their origin's disk (Final's
+	// LostEpochs): the documented price of acknowledging a commit once
+	// its origin's disk holds it, not a finding.
+	ReportedLost []Finding `json:"reported_lost,omitempty"`
+	// LossConsequences: what follows from a reported loss, not findings
+	// either: a deleted item back because its delete was lost
+	// ("resurrected"), a valid call refused because the user it names was
+	// created by a lost commit ("forgotten").
+	LossConsequences []Finding `json:"loss_consequences,omitempty"`
 }
 
 // OK reports whether the schedule passed every check.
@@ -129,6 +139,13 @@ type truthMut struct {
 	origin string // the stream: origin and epoch (MutationID.Stream)
 	seq    uint64
 	call   controlplane.Call
+	op     int // index in History.Ops; -1 for unknown-outcome candidates
+}
+
+// deleted is an item an acknowledged op removed.
+type deleted struct {
+	Item
+	op int // index in History.Ops
 }
 
 // Check judges one schedule: h is what the clients saw, finals what every
@@ -150,7 +167,8 @@ func Check(h History, finals []Final) (Result, error) {
 	ackedSeqs := map[string]map[uint64]bool{}
 	unknown := map[string][]truthMut{}
 	lastTS := map[string]replication.Timestamp{} // per worker: its last acknowledged commit
-	var deletes []Item
+	var deletes []deleted
+	var refused []int // ops refused with an AWS error: forgotten, unless a reported loss explains them
 	for i := range h.Ops {
 		op := &h.Ops[i]
 		call := controlplane.Call{Action: op.Call, Region: op.Region, Args: op.With}
@@ -179,22 +197,23 @@ func Check(h History, finals []Final) (Result, error) {
 				res.IDReuse = append(res.IDReuse, Finding{Kind: "id-reuse", Region: op.Region, ID: op.ID, Detail: "two commits were acknowledged with this id (a sequence number was reused): one of them cannot be in every view"})
 			}
 			ackedSeqs[stream][id.Seq] = true
-			acked = append(acked, truthMut{ts: ts, origin: stream, seq: id.Seq, call: call})
+			acked = append(acked, truthMut{ts: ts, origin: stream, seq: id.Seq, call: call, op: i})
 			lastTS[op.Worker] = ts
-			deletes = append(deletes, op.Deletes...)
+			for _, it := range op.Deletes {
+				deletes = append(deletes, deleted{it, i})
+			}
 		case Failed:
 			res.Failed++
 			res.countFailure(op.Code)
 			if !refusedBeforeProposal(op.Code) {
-				res.Forgotten = append(res.Forgotten, Finding{Kind: "forgotten", Region: op.Region,
-					Detail: fmt.Sprintf("%s by %s refused with %s, though valid against what that origin had acknowledged", op.Call, op.Worker, cmp.Or(op.Code, "no code"))})
+				refused = append(refused, i)
 			}
 		case Unknown:
 			res.Unknown++
 			res.countFailure(op.Code)
 			ts := lastTS[op.Worker]
 			ts.Logical++ // just after the worker's previous commit
-			unknown[op.Region] = append(unknown[op.Region], truthMut{ts: ts, origin: op.Region, seq: math.MaxUint64, call: call})
+			unknown[op.Region] = append(unknown[op.Region], truthMut{ts: ts, origin: op.Region, seq: math.MaxUint64, call: call, op: -1})
 		default:
 			return res, fmt.Errorf("chaos: op %d: outcome %q: want ok, fail or info", i, op.Outcome)
 		}
@@ -251,15 +270,46 @@ func Check(h History, finals []Final) (Result, error) {
 		}
 	}
 
-	// Lost: an acknowledged id beyond a region's applied prefix.
+	// Lost: an acknowledged id beyond a region's applied prefix; the
+	// price of a lost disk, not a finding, when the nodes report it lost
+	// themselves (no region holds it, or its origin filled it with a
+	// no-op, which vectors count: what a node reports lost is not in any
+	// view once the cluster agrees, else the views differ from the truth
+	// and say so). The truth leaves such a commit out: nothing can bring
+	// it to any view.
 	slices.SortFunc(acked, compareTruth)
+	lostOp := map[int]bool{}
+	kept := acked[:0:0]
 	for _, m := range acked {
+		var missing []string
 		for _, f := range finals {
 			if f.Vector[m.origin] < m.seq {
-				res.Lost = append(res.Lost, Finding{Kind: "lost", Region: f.Region, ID: fmt.Sprintf("%s/%d", m.origin, m.seq),
-					Detail: fmt.Sprintf("acknowledged %s not applied (the region's vector has %s at %d)", m.call.Action, m.origin, f.Vector[m.origin])})
+				missing = append(missing, f.Region)
 			}
 		}
+		id := fmt.Sprintf("%s/%d", m.origin, m.seq)
+		if by := reportersOf(finals, m.origin, m.seq); len(by) > 0 {
+			lostOp[m.op] = true
+			res.ReportedLost = append(res.ReportedLost, Finding{Kind: "reported-lost", ID: id,
+				Detail: fmt.Sprintf("acknowledged %s, lost with its origin's disk (held by no region, or only as its origin's no-op filler), and reported lost by %s", m.call.Action, strings.Join(by, ", "))})
+			continue
+		}
+		kept = append(kept, m)
+		for _, r := range missing {
+			res.Lost = append(res.Lost, Finding{Kind: "lost", Region: r, ID: id,
+				Detail: fmt.Sprintf("acknowledged %s not applied (the region's vector has %s at %d)", m.call.Action, m.origin, finalOf(finals, r).Vector[m.origin])})
+		}
+	}
+	acked = kept
+	for _, i := range refused {
+		op := &h.Ops[i]
+		if j := lostPrerequisite(h.Ops, i, lostOp); j >= 0 {
+			res.LossConsequences = append(res.LossConsequences, Finding{Kind: "forgotten", Region: op.Region, ID: h.Ops[j].ID,
+				Detail: fmt.Sprintf("%s by %s refused with %s: it depends on %s %s, reported lost", op.Call, op.Worker, cmp.Or(op.Code, "no code"), h.Ops[j].Call, h.Ops[j].ID)})
+			continue
+		}
+		res.Forgotten = append(res.Forgotten, Finding{Kind: "forgotten", Region: op.Region,
+			Detail: fmt.Sprintf("%s by %s refused with %s, though valid against what that origin had acknowledged", op.Call, op.Worker, cmp.Or(op.Code, "no code"))})
 	}
 
 	// The truth: try the ways of choosing which unknown commits happened
@@ -300,9 +350,13 @@ func Check(h History, finals []Final) (Result, error) {
 
 	// Resurrection: a deleted item the truth does not hold (nothing
 	// re-created it) must be absent from every view.
-	for _, it := range deletes {
+	// A deleted item back because its delete was lost is a consequence
+	// of the reported loss, listed apart.
+	for _, del := range deletes {
+		it := del.Item
+		lostDelete := lostOp[del.op]
 		d, rs := truth.Authorize(controlplane.Probe{Principal: it.Principal, Action: it.Action, Resource: it.Resource})
-		if it.present(rs.Authenticated, d.Effect == evaluator.Allow) {
+		if !lostDelete && it.present(rs.Authenticated, d.Effect == evaluator.Allow) {
 			continue
 		}
 		for _, f := range finals {
@@ -311,13 +365,84 @@ func Check(h History, finals []Final) (Result, error) {
 				continue
 			}
 			res.DeletesChecked++
-			if p {
+			switch {
+			case p && lostDelete:
+				res.LossConsequences = append(res.LossConsequences, Finding{Kind: "resurrected", Region: f.Region, ID: it.Key(),
+					Detail: fmt.Sprintf("deleted %s %s is back: its delete %s was reported lost", it.Kind, it.Name, h.Ops[del.op].ID)})
+			case p:
 				res.Resurrected = append(res.Resurrected, Finding{Kind: "resurrected", Region: f.Region, ID: it.Key(),
 					Detail: fmt.Sprintf("deleted %s %s is back (probe %s %s %s)", it.Kind, it.Name, it.Principal, it.Action, it.Resource)})
 			}
 		}
 	}
 	return res, nil
+}
+
+// reportersOf lists the regions that report the id stream/seq lost: in a
+// missing range of its closed epoch, or after the last id known of it; or,
+// at its origin, in an epoch other than the current one that the origin
+// does not hold.
+func reportersOf(finals []Final, stream string, seq uint64) []string {
+	var by []string
+	origin, _, _ := replication.ParseStream(stream)
+	for _, f := range finals {
+		if f.Region == origin && f.Epoch != "" && f.Epoch != stream && f.Vector[stream] < seq {
+			by = append(by, f.Region)
+			continue
+		}
+		for _, l := range f.LostEpochs {
+			if l.Stream != stream {
+				continue
+			}
+			covered := seq > l.LostAfter
+			for _, r := range l.Missing {
+				covered = covered || (seq >= r[0] && seq <= r[1])
+			}
+			if covered {
+				by = append(by, f.Region)
+				break
+			}
+		}
+	}
+	return by
+}
+
+// lostPrerequisite returns the index of an acknowledged op of the same
+// worker on the user op i names (the workload's calls each name one user),
+// reported lost, or -1: the create of that user, or the change op i
+// undoes (a policy put, a key created).
+func lostPrerequisite(ops []Op, i int, lostOp map[int]bool) int {
+	user := userOf(ops[i].With)
+	if user == "" {
+		return -1
+	}
+	for j := i - 1; j >= 0; j-- {
+		if lostOp[j] && ops[j].Worker == ops[i].Worker && userOf(ops[j].With) == user {
+			return j
+		}
+	}
+	return -1
+}
+
+// userOf is the user_name argument of a call, "" if none.
+func userOf(with json.RawMessage) string {
+	var a struct {
+		User string `json:"user_name"`
+	}
+	if json.Unmarshal(with, &a) != nil {
+		return ""
+	}
+	return a.User
+}
+
+// finalOf is the final of region r.
+func finalOf(finals []Final, r string) Final {
+	for _, f := range finals {
+		if f.Region == r {
+			return f
+		}
+	}
+	return Final{}
 }
 
 func (r *Result) countFailure(code string) {

@@ -11,6 +11,7 @@ import (
 	"github.com/iamprop/iamprop/controlplane"
 	"github.com/iamprop/iamprop/replication"
 	"github.com/iamprop/iamprop/store"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // logsOf is what every region's log holds after a correct run: every
@@ -105,13 +106,41 @@ func TestCheckDivergence(t *testing.T) {
 		{"divergent views nobody reports", func(e env) {
 			e.res.Divergent = append(e.res.Divergent, Finding{Kind: "divergent", Region: "eu-west-1"})
 		}, []string{"divergent", "unreported"}},
+		{"a reported-lost id its origin filled with a no-op", func(e env) {
+			i := lastAcked(*e.h, "us-east-2")
+			id, _ := replication.ParseMutationID(e.h.Ops[i].ID)
+			e.res.ReportedLost = append(e.res.ReportedLost, Finding{Kind: "reported-lost", ID: id.String()})
+			for _, r := range regions {
+				l := e.logs[r]
+				for j := range l {
+					if l[j].ID == id {
+						l[j].Call = controlplane.Call{Action: replication.GapAction, Region: "us-east-2"}
+						l[j].TS.Wall += 999
+					}
+				}
+			}
+		}, nil},
+		{"a filler for an id nobody reports lost", func(e env) {
+			i := lastAcked(*e.h, "us-east-2")
+			id, _ := replication.ParseMutationID(e.h.Ops[i].ID)
+			l := e.logs["eu-west-1"]
+			for j := range l {
+				if l[j].ID == id {
+					l[j].Call = controlplane.Call{Action: replication.GapAction, Region: "us-east-2"}
+				}
+			}
+		}, []string{"id-reuse", "unreported"}},
 		{"a lost commit nobody reports", func(e env) {
 			e.res.Lost = append(e.res.Lost, Finding{Kind: "lost", Region: "eu-west-1", ID: "us-east-2/9"}, Finding{Kind: "lost", Region: "ap-southeast-2", ID: "us-east-2/9"})
 		}, []string{"lost", "lost", "unreported"}},
 		{"a lost commit a node reports", func(e env) {
 			e.res.Lost = append(e.res.Lost, Finding{Kind: "lost", Region: "eu-west-1", ID: "us-east-2/9"})
-			e.finals[0].Lost = 1
+			e.finals[0].LostEpochs = []wire.LostInfo{{Origin: "us-east-2", Stream: "us-east-2", HeldThrough: 8, ClaimedThrough: 8, LostAfter: 8}}
 		}, []string{"lost"}},
+		{"a lost counter alone does not name the id", func(e env) {
+			e.res.Lost = append(e.res.Lost, Finding{Kind: "lost", Region: "eu-west-1", ID: "us-east-2/9"})
+			e.finals[0].Lost = 1
+		}, []string{"lost", "unreported"}},
 	}
 	for ti, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/replication"
+	"github.com/iamprop/iamprop/wire"
 )
 
 // Outcome is what the client learned from one commit request.
@@ -122,6 +123,14 @@ type Final struct {
 	Ready     bool    `json:"ready"`
 	Conflicts float64 `json:"conflicts_reported"`
 	Lost      float64 `json:"lost_reported"`
+	// LostEpochs is the node's own report of commits lost with their
+	// origin's disk (GET /v1/view's lost): Check does not count an
+	// acknowledged mutation no region holds as a finding when a node
+	// reports its id lost.
+	LostEpochs []wire.LostInfo `json:"lost_epochs,omitempty"`
+	// Epoch is the node's current origin epoch (GET /v1/view's epoch): it
+	// reports its own ids of other epochs that it does not hold lost.
+	Epoch string `json:"epoch,omitempty"`
 }
 
 // Event is one line of a schedule's recorded operation history, in the

@@ -74,33 +74,38 @@ type ScheduleReport struct {
 
 // Report is the outcome of a run: what docs/validation.md quotes.
 type Report struct {
-	Nodes          int              `json:"nodes"`
-	Duration       string           `json:"duration"`
-	Seed           uint64           `json:"seed"`
-	SchedulesRun   int              `json:"schedules_run"`
-	SchedulesOK    int              `json:"schedules_passed"`
-	Faults         map[string]int   `json:"faults"`
-	Acked          int              `json:"mutations_acknowledged"`
-	FailedCommits  int              `json:"commits_failed"`
-	UnknownCommits int              `json:"commits_unknown"`
-	UnknownApplied int              `json:"commits_unknown_committed"`
-	FailedBy       map[string]int   `json:"commits_failed_by"`
-	Lost           int              `json:"lost"`
-	Forgotten      int              `json:"forgotten"`
-	Unacknowledged int              `json:"unacknowledged_applied"`
-	Divergent      int              `json:"divergent_views"`
-	Resurrected    int              `json:"resurrected"`
-	DeletesChecked int              `json:"deletes_checked"`
-	IDReuse        int              `json:"id_reuse"`
-	Unreported     int              `json:"unreported"`
-	StaleReads     int              `json:"stale_reads"`
-	Reads          int              `json:"reads_checked"`
-	Divergence     bool             `json:"divergence"`
-	BoundSeconds   float64          `json:"converge_bound_seconds"`
-	Converge       Quantiles        `json:"converge_seconds"`
-	FailingSeeds   []uint64         `json:"failing_seeds"`
-	Schedules      []ScheduleReport `json:"schedules"`
-	WallSeconds    float64          `json:"wall_seconds"`
+	Nodes          int            `json:"nodes"`
+	Duration       string         `json:"duration"`
+	Seed           uint64         `json:"seed"`
+	SchedulesRun   int            `json:"schedules_run"`
+	SchedulesOK    int            `json:"schedules_passed"`
+	Faults         map[string]int `json:"faults"`
+	Acked          int            `json:"mutations_acknowledged"`
+	FailedCommits  int            `json:"commits_failed"`
+	UnknownCommits int            `json:"commits_unknown"`
+	UnknownApplied int            `json:"commits_unknown_committed"`
+	FailedBy       map[string]int `json:"commits_failed_by"`
+	Lost           int            `json:"lost"`
+	Forgotten      int            `json:"forgotten"`
+	Unacknowledged int            `json:"unacknowledged_applied"`
+	Divergent      int            `json:"divergent_views"`
+	Resurrected    int            `json:"resurrected"`
+	DeletesChecked int            `json:"deletes_checked"`
+	IDReuse        int            `json:"id_reuse"`
+	Unreported     int            `json:"unreported"`
+	StaleReads     int            `json:"stale_reads"`
+	Reads          int            `json:"reads_checked"`
+	// ReportedLost and LossConsequences count Result's lists of the same
+	// names: commits lost with their origin's disk that the nodes report,
+	// and what followed from them; neither fails a schedule.
+	ReportedLost     int              `json:"reported_lost"`
+	LossConsequences int              `json:"loss_consequences"`
+	Divergence       bool             `json:"divergence"`
+	BoundSeconds     float64          `json:"converge_bound_seconds"`
+	Converge         Quantiles        `json:"converge_seconds"`
+	FailingSeeds     []uint64         `json:"failing_seeds"`
+	Schedules        []ScheduleReport `json:"schedules"`
+	WallSeconds      float64          `json:"wall_seconds"`
 }
 
 // Quantiles of the time to converge after the heal.
@@ -193,6 +198,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Unreported += len(r.Unreported)
 		rep.StaleReads += len(r.StaleReads)
 		rep.Reads += r.Reads
+		rep.ReportedLost += len(r.ReportedLost)
+		rep.LossConsequences += len(r.LossConsequences)
 		if sr.ConvergeSeconds >= 0 {
 			conv = append(conv, sr.ConvergeSeconds)
 		}
@@ -1014,6 +1021,7 @@ func (s *scheduleRun) views(ctx context.Context) ([]Final, bool) {
 			finals[i] = Final{Region: nd.region, Vector: replication.VersionVector{}}
 			if v, err := nd.client.View(rctx); err == nil {
 				finals[i].Digest, finals[i].Vector = v.Digest, v.Vector
+				finals[i].LostEpochs, finals[i].Epoch = v.Lost, v.Epoch
 			}
 		}()
 	}

@@ -172,6 +172,7 @@ type Node struct {
 	rn        *replication.Node
 	digest    string
 	vector    replication.VersionVector // applied, this region
+	folded    int                       // rn.NumApplied() when vector was taken
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
@@ -505,7 +506,8 @@ func (n *Node) countStep(before, after replication.Stats) {
 	n.m.GossipDuplicates.Add(float64(after.Duplicates - before.Duplicates))
 	n.m.GossipConflicts.Add(float64(after.Conflicts - before.Conflicts))
 	if lost := after.Lost - before.Lost; lost > 0 {
-		n.m.MutationsLost.Add(float64(lost))
+		// Counted in iamprop_mutations_lost_total when the old epoch
+		// settles (flush), with the rest of what it lost.
 		n.log.Error().Uint64("lost", lost).Msg("own commits of an earlier epoch that no peer held are lost with this region's disk; their ids are filled with no-ops")
 	}
 	for _, c := range []struct {
@@ -622,9 +624,15 @@ func (n *Node) flush() error {
 		n.commits[r.ID] = r.TS.Wall
 		n.log.Warn().Str("id", r.ID.String()).Str("call", r.Call.Action).Msg("conflict: two different mutations under one id; this one is kept everywhere (see /v1/view)")
 	}
-	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 {
+	for i := range rd.Lost {
+		n.reportLost(&rd.Lost[i])
+	}
+	// A gap filler (its own, or received) is never reported applied: it
+	// changes no view, but it moves the vector past the lost id.
+	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || n.rn.NumApplied() != n.folded {
 		n.digest = hex.EncodeToString(digestOf(n.rn))
 		n.vector = n.rn.Vector()
+		n.folded = n.rn.NumApplied()
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
@@ -903,7 +911,13 @@ func (n *Node) View() ViewInfo {
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
 	st := n.rn.Stats()
-	v.Conflicts, v.Lost = st.Conflicts, st.Lost
+	v.Conflicts = st.Conflicts
+	v.Epoch = replication.StreamName(n.cfg.Region, n.rn.Epoch())
+	v.Lost = []wire.LostInfo{}
+	for _, l := range n.rn.Lost() {
+		v.Lost = append(v.Lost, lostInfo(l))
+		v.LostMutations += l.Known()
+	}
 	for _, c := range n.rn.Conflicts() {
 		v.RecentConflicts = append(v.RecentConflicts, ConflictInfo{ID: c.ID.String(),
 			Kept: fmt.Sprintf("%016x", c.Kept), Dropped: fmt.Sprintf("%016x", c.Dropped), At: c.At, From: c.From})
@@ -947,15 +961,22 @@ var ErrUnknownMutation = errors.New("live: unknown mutation")
 // (RemoveMember).
 func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
 	in, committedAt, known := n.statusInputs(id, time.Now())
-	if !known {
+	n.mu.RLock()
+	lost, over := n.rn.IsLost(id), n.rn.EpochOver(id)
+	n.mu.RUnlock()
+	if !known && !lost && over {
+		return MutationStatus{}, fmt.Errorf("%w: %s; %s is in epoch %s now and no region holds this id: if it was acknowledged, it was lost with %s's disk",
+			ErrUnknownMutation, id, n.cfg.Region, replication.StreamName(n.cfg.Region, n.rn.Epoch()), n.cfg.Region)
+	}
+	if !known && !lost {
 		return MutationStatus{}, fmt.Errorf("%w: %s", ErrUnknownMutation, id)
 	}
+	if lost {
+		return n.lostStatus(id, in, committedAt), nil
+	}
 	ps := propagation.Compute(in)
-	n.mu.RLock()
-	lost := n.rn.IsLost(id)
-	n.mu.RUnlock()
 	st := MutationStatus{
-		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete, Lost: lost,
+		ID: id.String(), CommittedAt: committedAt, Complete: ps.Complete, Status: wire.StatusPending,
 		Applied: map[string]time.Time{}, Pending: []string{}, Unknown: ps.Names(propagation.Unknown),
 		Regions: make(map[string]RegionStatus, len(ps.Regions)), SilenceBoundSeconds: in.SilenceBound.Seconds(),
 	}
@@ -972,7 +993,65 @@ func (n *Node) Status(id replication.MutationID) (MutationStatus, error) {
 		}
 		st.Regions[r.Region] = rs
 	}
+	if st.Complete {
+		st.Status = wire.StatusComplete
+	}
 	return st, nil
+}
+
+// lostStatus is Status for an id this region reports lost: every region
+// "lost", nothing pending, and what is known of the closed epoch.
+func (n *Node) lostStatus(id replication.MutationID, in propagation.Input, committedAt *time.Time) MutationStatus {
+	st := MutationStatus{
+		ID: id.String(), CommittedAt: committedAt, Status: wire.StatusLost, Lost: true,
+		Applied: map[string]time.Time{}, Pending: []string{}, Unknown: []string{},
+		Regions: make(map[string]RegionStatus, len(in.Regions)), SilenceBoundSeconds: in.SilenceBound.Seconds(),
+	}
+	n.mu.RLock()
+	for _, l := range n.rn.Lost() {
+		if l.Covers(id) {
+			info := lostInfo(l)
+			st.LostEpoch = &info
+		}
+	}
+	n.mu.RUnlock()
+	reason := fmt.Sprintf("%s started a new epoch after losing its disk, and no region %s heard from holds this commit", id.Origin, n.cfg.Region)
+	for _, r := range in.Regions {
+		st.Regions[r.Name] = RegionStatus{Status: wire.StatusLost, Reason: reason}
+	}
+	return st
+}
+
+// lostInfo is a closed origin epoch as /v1/view shows it.
+func lostInfo(l replication.LostStream) wire.LostInfo {
+	info := wire.LostInfo{
+		Origin: l.Origin, Stream: l.Stream(), HeldThrough: l.HeldThrough, ClaimedThrough: l.ClaimedThrough,
+		Missing: [][2]uint64{}, KnownLost: l.Known(), LostAfter: max(l.HeldThrough, l.ClaimedThrough), DetectedAt: l.DetectedAt,
+	}
+	if l.Epoch != 0 {
+		info.Epoch = fmt.Sprintf("%016x", l.Epoch)
+	}
+	for _, r := range l.Missing {
+		info.Missing = append(info.Missing, [2]uint64{r.From, r.To})
+	}
+	return info
+}
+
+// reportLost counts and logs, once, an origin epoch found closed: at error
+// level when commits of it are known lost, at warning level when only the
+// commits after the last one held may be (if the origin made any).
+func (n *Node) reportLost(l *replication.LostStream) {
+	known := l.Known()
+	n.m.MutationsLost.Add(float64(known))
+	ev := n.log.Warn()
+	msg := "origin epoch closed: its origin lost its disk and started a new epoch; commits after the last one any region holds, if it made any, are lost"
+	if known > 0 {
+		ev = n.log.Error()
+		msg = "commits lost with their origin's disk: no region this one heard from holds them (GET /v1/view lists them)"
+	}
+	ev.Str("origin", l.Origin).Str("stream", l.Stream()).Uint64("held_through", l.HeldThrough).
+		Uint64("claimed_through", l.ClaimedThrough).Uint64("known_lost", known).
+		Uint64("lost_after", max(l.HeldThrough, l.ClaimedThrough)).Msg(msg)
 }
 
 // MemberInfo is wire.MemberInfo, one cluster member as this region sees

@@ -272,7 +272,7 @@ func (n *Node) WaitStatus(ctx context.Context, id replication.MutationID, wait t
 		ch := n.appliedCh
 		n.mu.RUnlock()
 		st, err := n.Status(id)
-		if (err == nil && st.Complete) || wait <= 0 {
+		if (err == nil && (st.Complete || st.Lost)) || wait <= 0 {
 			return st, err
 		}
 		select {

@@ -86,9 +86,9 @@ type Region struct {
 	// id, met in a received message or found by anti-entropy's content
 	// digests (replication.Stats.Conflicts).
 	GossipConflicts prometheus.Counter
-	// MutationsLost counts this region's own commits of an earlier epoch
-	// (or a lost log) that no peer held when it recovered: lost with its
-	// disk, their ids filled with no-ops (replication.Stats.Lost).
+	// MutationsLost counts the commits this region reports lost with
+	// their origin's disk, when their closed origin epoch settles here
+	// (replication.Ready.Lost, LostStream.Known).
 	MutationsLost prometheus.Counter
 	// GossipDuplicates counts received mutations this region already had:
 	// gossip's normal redundancy, and replays of old messages (harmless:
@@ -181,7 +181,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 		GossipConflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_conflicts_total",
 			Help: "Conflicts: two different mutations under one id, received or found by anti-entropy's content digests."}),
 		MutationsLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "mutations_lost_total",
-			Help: "This region's own commits of an earlier epoch that no peer held when it recovered from a lost log: lost with its disk."}),
+			Help: "Commits this region reports lost with their origin's disk: ids of a closed origin epoch that no region it heard from holds."}),
 		GossipDuplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_duplicate_mutations_total",
 			Help: "Received mutations this region already had (gossip redundancy, replayed messages); the view is unchanged by them."}),
 		ClusterMembers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "cluster_members",

@@ -44,6 +44,10 @@ type Ready struct {
 	// Replaced lists mutations whose content changed by a conflict's
 	// resolution (conflict.go): the view changed without a new apply.
 	Replaced []Mutation
+	// Lost lists the origin epochs this region found closed with commits
+	// lost (loss.go), once each, when they settled: the driver logs and
+	// counts them.
+	Lost []LostStream
 }
 
 // Stats are the node's counters since it was created, for metrics.
@@ -154,6 +158,7 @@ type Node struct {
 	pos        pullOnSight // repair.go
 	ack        *ackState   // ack.go; nil unless Config.Acks, so huge simulations pay nothing
 	conflicts  []Conflict  // the latest conflicts met (conflict.go)
+	loss       lossState   // closed origin epochs and their lost commits (loss.go)
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -417,6 +422,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
 	conflict := n.receive(m.Mutations, m.From)
 	n.known = n.known[:0] // stale pointers to the node's own entries: nothing to release
+	n.noteClaims(&m)
 	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
 		n.pullIfBehind(m.From, m.Vector)
 	}
@@ -433,6 +439,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 		n.sendMissing(m.From, m.Vector, KindRepair, nil, nil)
 		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
+		n.heardFrom(m.From, m.Vector)
 		if n.recovering {
 			// The responder sends everything it had that we lacked, our
 			// own earlier commits included, in this message and the repair
@@ -570,6 +577,7 @@ func (n *Node) remember(e *entry) {
 		} else {
 			o = &originLog{}
 		}
+		n.noteNewStream(e.m.ID) // before it is listed: another epoch of its origin?
 		n.origins[name] = o
 		i, _ := slices.BinarySearch(n.names, name)
 		n.names = slices.Insert(n.names, i, name)
@@ -715,6 +723,7 @@ func (n *Node) advance(now int64) {
 		if n.recovering {
 			n.askUnanswered()
 		}
+		n.askClosing()
 		mark := len(n.ready.Messages)
 		n.gossipRound()
 		n.advertise(mark)
@@ -745,7 +754,7 @@ func (n *Node) deadline() time.Time {
 		d = n.pending.top().at
 	}
 	if n.numPeers() > 0 {
-		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() || n.acking() {
+		if n.rumors.len() > 0 || n.streams.len() > 0 || n.recovering || n.advertising() || n.acking() || n.closing() {
 			d = min(d, gridNext(n.nextGossip, int64(n.cfg.Gossip.Interval), n.now-1))
 		}
 		if pp := n.cfg.Gossip.PushPullInterval; pp > 0 {

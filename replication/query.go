@@ -2,13 +2,6 @@ package replication
 
 import "time"
 
-// IsLost reports whether id names a commit lost with its origin's disk:
-// the region holds a GapAction filler under it (antientropy.go fillGaps).
-func (n *Node) IsLost(id MutationID) bool {
-	e := n.peek(id)
-	return e != nil && e.m.Call.Action == GapAction
-}
-
 // Knows reports whether the region holds m itself (same ID, same content),
 // applied or still waiting for its apply instant: what a simulator asks to
 // tell a mutation that can still spread from one lost with a region's

@@ -204,6 +204,9 @@ func explainMissing(t *trial, s *sim.Sim, end time.Duration) []report.MissingMut
 			m.Detail = fmt.Sprintf("a network partition cut %s off from every region that held it when the run ended at %s", x.Region, sec(end))
 		case sim.Lost:
 			m.Detail = "lost for good: its origin lost its state before any other region held it"
+			if x.Reported {
+				m.Detail += "; " + x.Region + " reports it lost itself, as a live node would"
+			}
 		case sim.Conflict:
 			m.Detail = x.Region + " holds another mutation under this ID (a sequence number reused after its origin lost its state)"
 		}

@@ -97,6 +97,21 @@ func TestLostCommits(t *testing.T) {
 			if !s.SurvivorsConverged() {
 				t.Errorf("after a new commit, SurvivorsConverged() = false")
 			}
+			// Every region reports the lost commit itself, once the origin
+			// is seen in its new epoch.
+			reported := 0
+			for _, x := range s.Missing() {
+				if x.Reason != Lost {
+					t.Errorf("%s lacks %s: %s, want lost", x.Region, x.Mutation.ID, x.Reason)
+				} else if !x.Reported {
+					t.Errorf("%s lacks the lost %s and does not report it lost", x.Region, x.Mutation.ID)
+				} else {
+					reported++
+				}
+			}
+			if want := 3 * len(c.wantLost); reported != want {
+				t.Errorf("%d regions report a lost commit, want %d", reported, want)
+			}
 			if got, want := s.Truth().Counts().Users, 3; got != want {
 				t.Errorf("the truth holds %d users, want %d (alice, bob, carol)", got, want)
 			}

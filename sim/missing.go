@@ -69,6 +69,10 @@ type Missing struct {
 	// NextPushPull is the region's next scheduled push/pull, -1 when it
 	// has none (push/pull off, or no peers).
 	NextPushPull time.Duration
+	// Reported, for Lost, says the region itself reports the id lost
+	// (replication.Node.IsLost: its origin epoch closed and settled there),
+	// as a live node answers GET /v1/mutations/{id} with status "lost".
+	Reported bool
 }
 
 // Missing lists, per live region in configuration order and then in commit
@@ -116,7 +120,7 @@ func (s *Sim) Missing() []Missing {
 			case !knows && (pending || r.node.Has(m.ID)):
 				x.Reason = Conflict
 			case lost[key]:
-				x.Reason = Lost
+				x.Reason, x.Reported = Lost, r.node.IsLost(m.ID)
 			case inFlight[int32(ri)][key]:
 				x.Reason = InFlight
 			case s.cutOff(r.name, m):

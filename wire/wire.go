@@ -112,9 +112,40 @@ type ViewInfo struct {
 	// latest. Any makes /readyz answer "degraded".
 	Conflicts       uint64         `json:"conflicts"`
 	RecentConflicts []ConflictInfo `json:"recent_conflicts,omitempty"`
-	// Lost counts own commits of earlier epochs that no peer held when
-	// this region recovered from a lost log (iamprop_mutations_lost_total).
-	Lost uint64 `json:"lost"`
+	// Lost lists the origin epochs this region found closed (their origin
+	// lost its disk and started a new epoch) once anti-entropy had asked
+	// every reachable peer for them: the commits of such an epoch this
+	// region does not hold are lost, and reported here. LostMutations sums
+	// their KnownLost (iamprop_mutations_lost_total counts them as they
+	// are found).
+	Lost          []LostInfo `json:"lost"`
+	LostMutations uint64     `json:"lost_mutations"`
+	// Epoch is this region's current origin epoch, as version vectors key
+	// it ("us-east-2@5f0c3a9e41b2d817"). Its ids of any other epoch that no
+	// region holds were lost with its disk, if it ever acknowledged them
+	// (GET /v1/mutations/{id} on this region answers 404 saying so: an
+	// epoch nobody held anything of cannot be told from one never used).
+	Epoch string `json:"epoch"`
+}
+
+// LostInfo is one closed origin epoch as /v1/view reports it. The ids in
+// Missing are known lost; so is every id after LostAfter, if the origin
+// committed any (nobody can know how many).
+type LostInfo struct {
+	Origin string `json:"origin"`
+	Epoch  string `json:"epoch"`  // 16 hex digits, as in ids; "" for epoch 0
+	Stream string `json:"stream"` // the version vectors' key: origin, or origin@epoch
+	// HeldThrough is the highest sequence number this region holds of
+	// the epoch; ClaimedThrough the highest any region was seen to hold.
+	HeldThrough    uint64 `json:"held_through"`
+	ClaimedThrough uint64 `json:"claimed_through"`
+	// Missing lists inclusive [from, to] ranges of sequence numbers up
+	// to ClaimedThrough that no region this one heard from holds.
+	Missing   [][2]uint64 `json:"missing"`
+	KnownLost uint64      `json:"known_lost"`
+	LostAfter uint64      `json:"lost_after"`
+	// DetectedAt is when this region settled the epoch as closed.
+	DetectedAt time.Time `json:"detected_at"`
 }
 
 // ConflictInfo is one conflict as /v1/view shows it: the id, the content
@@ -154,6 +185,10 @@ const (
 	StatusApplied = "applied"
 	StatusPending = "pending"
 	StatusUnknown = "unknown"
+	// StatusLost: the commit was lost with its origin's disk (MutationStatus.Lost).
+	StatusLost = "lost"
+	// StatusComplete: every region has applied it (MutationStatus.Status).
+	StatusComplete = "complete"
 )
 
 // MutationStatus answers "has my change propagated everywhere yet?".
@@ -161,18 +196,24 @@ const (
 type MutationStatus struct {
 	ID          string     `json:"id"`
 	CommittedAt *time.Time `json:"committed_at,omitempty"`
+	// Status is "complete", "pending" (some region has not applied it
+	// yet) or "lost".
+	Status string `json:"status"`
 	// Complete is true only when every region of the cluster has applied
 	// the mutation.
 	Complete bool `json:"complete"`
-	// Lost says the commit under this id was lost with its origin's disk
-	// (no region held it when the origin recovered, in a new epoch): what
-	// regions "applied" is the no-op filler that took its id.
-	Lost bool `json:"lost,omitempty"`
+	// Lost says this region reports the commit under this id lost with its
+	// origin's disk: the origin started a new epoch and no region this one
+	// heard from holds it (at most a no-op filler under its id). Every
+	// region's status is then "lost", and Pending is empty: nothing will
+	// bring it. LostEpoch says which epoch and what is known of it.
+	Lost      bool      `json:"lost,omitempty"`
+	LostEpoch *LostInfo `json:"lost_epoch,omitempty"`
 	// Applied maps each region known to have applied it to when.
 	Applied map[string]time.Time `json:"applied"`
 	// Pending lists every region not known to have applied it: those
 	// waiting for it and those whose status is unknown. It is empty exactly
-	// when Complete is true.
+	// when Complete or Lost is true.
 	Pending []string `json:"pending"`
 	// Unknown lists the regions whose status cannot be known now (down,
 	// suspect, or silent past the bound); they are in Pending too.
@@ -186,8 +227,9 @@ type MutationStatus struct {
 
 // RegionStatus is one region's part in a MutationStatus.
 type RegionStatus struct {
-	// Status is "applied", "pending" (in touch, not applied yet) or
-	// "unknown" (not known to have applied it, and down, suspect or silent).
+	// Status is "applied", "pending" (in touch, not applied yet),
+	// "unknown" (not known to have applied it, and down, suspect or
+	// silent) or "lost" (the commit is lost: MutationStatus.Lost).
 	Status string `json:"status"`
 	// AppliedAt is when it applied the mutation, when known.
 	AppliedAt *time.Time `json:"applied_at,omitempty"`
