@@ -203,7 +203,7 @@ type commitLoad struct {
 
 // startCommits starts commitWorkers goroutines, each alternately
 // attaching and detaching the churn policy of its own churn user
-// (setupCalls creates them), so every commit changes the view and none is
+// (authworld.Calls creates them), so every commit changes the view and none is
 // refused for a conflict with another worker.
 func startCommits(ctx context.Context, o options, measureFrom time.Time) *commitLoad {
 	cl := &commitLoad{recs: make([]*recorder, commitWorkers)}

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/iamprop/iamprop/internal/authworld"
 )
 
 func main() {
@@ -95,7 +97,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if o.Duration <= 0 || o.Warmup < 0 || o.Rate < 0 || o.CommitRate < 0 {
 		return fmt.Errorf("%w: --duration must be positive, --warmup, --rate and --commit-rate not negative", errUsage)
 	}
-	o.Body = defaultBody()
+	o.Body = authworld.Body()
 	if body != "" {
 		if !json.Valid([]byte(body)) {
 			return fmt.Errorf("%w: --body is not valid JSON", errUsage)
