@@ -85,7 +85,14 @@ func (c *conn) do(req []byte) (int, []byte, error) {
 	return code, body, nil
 }
 
+// requestTimeout bounds one round trip, so a server that stops answering
+// fails the request instead of hanging the generator.
+const requestTimeout = 30 * time.Second
+
 func (c *conn) roundTrip(req []byte) (code int, body []byte, closeAfter bool, err error) {
+	if err = c.c.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
+		return 0, nil, false, err
+	}
 	if _, err = c.c.Write(req); err != nil {
 		return 0, nil, false, err
 	}

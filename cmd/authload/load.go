@@ -36,6 +36,11 @@ type options struct {
 	// (0: none), alternately attaching and detaching a policy of
 	// throw-away users, so the view changes under the reads.
 	CommitRate float64
+	// CommitConns is the number of connections committing in parallel: a
+	// commit waits for the node's fsync, and commits in flight together
+	// share one (group commit), so one connection alone would cap the
+	// rate at 1/fsync.
+	CommitConns int
 	// Account is the account of the setup and of the commits.
 	Account string
 	// PID, when set, is the server's process: its CPU time over the
@@ -43,9 +48,9 @@ type options struct {
 	PID int
 }
 
-// commitWorkers commit in parallel: a commit waits for the node's fsync,
-// so one connection alone would cap the commit rate at 1/fsync.
-const commitWorkers = 8
+// maxCommitConns bounds --commit-conns: the setup creates one churn user
+// per connection.
+const maxCommitConns = 256
 
 // run drives the node for Warmup+Duration and reports the measured span.
 func run(ctx context.Context, o options) (Summary, error) {
@@ -201,15 +206,16 @@ type commitLoad struct {
 	recs []*recorder
 }
 
-// startCommits starts commitWorkers goroutines, each alternately
+// startCommits starts CommitConns goroutines, each alternately
 // attaching and detaching the churn policy of its own churn user
 // (authworld.Calls creates them), so every commit changes the view and none is
 // refused for a conflict with another worker.
 func startCommits(ctx context.Context, o options, measureFrom time.Time) *commitLoad {
-	cl := &commitLoad{recs: make([]*recorder, commitWorkers)}
-	interval := time.Duration(float64(commitWorkers) / o.CommitRate * float64(time.Second))
+	workers := o.CommitConns
+	cl := &commitLoad{recs: make([]*recorder, workers)}
+	interval := time.Duration(float64(workers) / o.CommitRate * float64(time.Second))
 	start := time.Now()
-	for w := range commitWorkers {
+	for w := range workers {
 		cl.recs[w] = newRecorder()
 		cl.wg.Add(1)
 		go func(w int) {
@@ -217,7 +223,7 @@ func startCommits(ctx context.Context, o options, measureFrom time.Time) *commit
 			rec := cl.recs[w]
 			c := &conn{addr: o.Addr}
 			defer c.close()
-			due := start.Add(interval * time.Duration(w) / commitWorkers)
+			due := start.Add(interval * time.Duration(w) / time.Duration(workers))
 			for k := 0; ctx.Err() == nil; k++ {
 				if d := time.Until(due); d > 0 {
 					select {

@@ -66,6 +66,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured span")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "load before the measured span, not counted")
 	fs.Float64Var(&o.CommitRate, "commit-rate", 0, "mutations per `second` committed at the same node during the run (0: none)")
+	fs.IntVar(&o.CommitConns, "commit-conns", 8, "connections committing in parallel (commits in flight together share an fsync)")
 	fs.StringVar(&o.Account, "account", defaultAccount, "account of the setup and of the committed mutations")
 	fs.StringVar(&body, "body", "", "authorize request `JSON` (default: the realistic request of the setup)")
 	fs.StringVar(&o.Expect, "expect", "Allow", "decision every 200 answer must carry; others count as unexpected (\"\": no check)")
@@ -97,6 +98,9 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if o.Duration <= 0 || o.Warmup < 0 || o.Rate < 0 || o.CommitRate < 0 {
 		return fmt.Errorf("%w: --duration must be positive, --warmup, --rate and --commit-rate not negative", errUsage)
 	}
+	if o.CommitConns < 1 || o.CommitConns > maxCommitConns {
+		return fmt.Errorf("%w: --commit-conns %d: want 1 to %d", errUsage, o.CommitConns, maxCommitConns)
+	}
 	o.Body = authworld.Body()
 	if body != "" {
 		if !json.Valid([]byte(body)) {
@@ -105,7 +109,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 		o.Body = []byte(body)
 	}
 	if doSetup {
-		if err := setup(o.Addr, o.Token, o.Account); err != nil {
+		if err := setup(o.Addr, o.Token, o.Account, o.CommitConns); err != nil {
 			return err
 		}
 	}

@@ -85,7 +85,7 @@ func TestAgainstRegionNode(t *testing.T) {
 		args  []string
 		check func(t *testing.T, s Summary)
 	}{
-		{"closed loop with commits", []string{"--conns", "4", "--warmup", "100ms", "--duration", "400ms", "--commit-rate", "50", "--pid", fmt.Sprint(pid)},
+		{"closed loop with commits", []string{"--conns", "4", "--warmup", "100ms", "--duration", "400ms", "--commit-rate", "50", "--commit-conns", "3", "--pid", fmt.Sprint(pid)},
 			func(t *testing.T, s Summary) {
 				if s.Commits == nil || s.Commits.Committed == 0 || s.Commits.Failed != 0 {
 					t.Errorf("commits: %+v", s.Commits)
@@ -136,6 +136,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--duration", "0s"}, true, "--duration"},
 		{[]string{"--body", "{"}, true, "--body"},
 		{[]string{"extra"}, true, "unexpected argument"},
+		{[]string{"--commit-conns", "0"}, true, "--commit-conns"},
 		{[]string{"--addr", fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t)), "--setup=false", "--duration", "100ms"}, false, "connect"},
 	}
 	for _, tt := range tests {

@@ -22,9 +22,9 @@ func alreadyDone(code string) bool {
 }
 
 // setup commits authworld.Calls at the node.
-func setup(addr, token, acct string) error {
+func setup(addr, token, acct string, churnUsers int) error {
 	cl := &http.Client{Timeout: 30 * time.Second}
-	for _, body := range authworld.Calls(acct, commitWorkers) {
+	for _, body := range authworld.Calls(acct, churnUsers) {
 		var code int
 		var out []byte
 		// A node that was just started may still be catching up (503):

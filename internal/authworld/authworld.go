@@ -11,8 +11,11 @@ import "fmt"
 // her; a context with a source IP that a condition checks. Every layer of
 // the evaluation takes part in the decision (Allow).
 const (
-	Bucket   = "load-data"
-	Account  = "111122223333"
+	// Bucket is the bucket of the request, with the bucket policy.
+	Bucket = "load-data"
+	// Account is the default account of the world (authload --account).
+	Account = "111122223333"
+	// Resource is the object the request reads.
 	Resource = "arn:aws:s3:::" + Bucket + "/reports/q3.pdf"
 )
 
