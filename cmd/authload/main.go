@@ -66,7 +66,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured span")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "load before the measured span, not counted")
 	fs.Float64Var(&o.CommitRate, "commit-rate", 0, "mutations per `second` committed at the same node during the run (0: none)")
-	fs.IntVar(&o.CommitConns, "commit-conns", 8, "connections committing in parallel (commits in flight together share an fsync)")
+	fs.IntVar(&o.CommitConns, "commit-conns", 32, "connections committing in parallel (commits in flight together share an fsync)")
 	fs.StringVar(&o.Account, "account", defaultAccount, "account of the setup and of the committed mutations")
 	fs.StringVar(&body, "body", "", "authorize request `JSON` (default: the realistic request of the setup)")
 	fs.StringVar(&o.Expect, "expect", "Allow", "decision every 200 answer must carry; others count as unexpected (\"\": no check)")
