@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -136,10 +137,11 @@ var (
 type server struct {
 	cfg Config
 	// authorizeH is POST /v1/authorize behind its token check, and
-	// authorizeOK its request counter for status 200: the hot path skips
-	// the mux's second match and the counter's label lookup.
+	// authorizeOK its request counter for status 200, looked up at the
+	// first such answer: the hot path skips the mux's second match and the
+	// counter's label lookup.
 	authorizeH  http.HandlerFunc
-	authorizeOK prometheus.Counter
+	authorizeOK atomic.Pointer[prometheus.Counter]
 	// hashes[r] holds the SHA-256 of role r's token; set[r] whether it is
 	// configured.
 	hashes [3][32]byte
@@ -161,9 +163,6 @@ func Handler(cfg Config) http.Handler {
 	s.mux.HandleFunc("POST /v1/mutations", s.auth(roleWrite, s.commit))
 	s.mux.HandleFunc("GET /v1/mutations/{id...}", s.auth(roleRead, s.status))
 	s.authorizeH = s.auth(roleRead, s.authorize)
-	if cfg.Metrics != nil {
-		s.authorizeOK = cfg.Metrics.HTTPRequests.WithLabelValues(authorizePattern, "200")
-	}
 	s.mux.HandleFunc(authorizePattern, s.authorizeH)
 	s.mux.HandleFunc("GET /v1/view", s.auth(roleRead, s.view))
 	s.mux.HandleFunc("GET /v1/cluster", s.auth(roleRead, s.cluster))
@@ -208,11 +207,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The route the mux would pick: it has no wildcard, so the
 		// handler needs nothing the mux would set on r.
 		s.authorizeH(rw, r)
-		if rw.code == http.StatusOK && s.authorizeOK != nil {
-			s.authorizeOK.Inc()
-		} else if m := s.cfg.Metrics; m != nil {
-			m.HTTPRequests.WithLabelValues(authorizePattern, strconv.Itoa(rw.code)).Inc()
-		}
+		s.countAuthorize(rw.code)
 		s.cfg.Logger.Debug().Str("method", r.Method).Str("route", authorizePattern).Int("status", rw.code).Msg("http request")
 		return
 	}
@@ -238,6 +233,25 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.HTTPRequests.WithLabelValues(pattern, strconv.Itoa(rw.code)).Inc()
 	}
 	s.cfg.Logger.Debug().Str("method", r.Method).Str("route", pattern).Int("status", rw.code).Msg("http request")
+}
+
+// countAuthorize counts one answer of POST /v1/authorize.
+func (s *server) countAuthorize(code int) {
+	m := s.cfg.Metrics
+	if m == nil {
+		return
+	}
+	if code != http.StatusOK {
+		m.HTTPRequests.WithLabelValues(authorizePattern, strconv.Itoa(code)).Inc()
+		return
+	}
+	if c := s.authorizeOK.Load(); c != nil {
+		(*c).Inc()
+		return
+	}
+	c := m.HTTPRequests.WithLabelValues(authorizePattern, "200")
+	s.authorizeOK.Store(&c)
+	c.Inc()
 }
 
 type statusWriter struct {

@@ -333,3 +333,33 @@ func TestNoTokenConfiguredAllowsWrites(t *testing.T) {
 		t.Errorf("commit without a configured token: %d", code)
 	}
 }
+
+// TestAuthorizeCountedByRoute: the authorize hot path, which skips the
+// mux, counts its answers under the route pattern and status code as every
+// other route does (the first 200 included, the counter being looked up
+// then), and routes other methods on the same path through the mux.
+func TestAuthorizeCountedByRoute(t *testing.T) {
+	_, srv, reg := newServer(t, "")
+	body := `{"principal":"anonymous","action":"s3:GetObject","resource":"arn:aws:s3:::b/k"}`
+	for range 3 {
+		if code, _ := do(t, srv, "POST", "/v1/authorize", body, nil); code != 200 {
+			t.Fatalf("authorize: %d", code)
+		}
+	}
+	if code, _ := do(t, srv, "POST", "/v1/authorize", `{"principal":"anonymous"}`, nil); code != 400 {
+		t.Fatalf("authorize without action: %d", code)
+	}
+	if code, _ := do(t, srv, "GET", "/v1/authorize", "", nil); code != 405 {
+		t.Fatalf("GET /v1/authorize: %d, want 405 from the mux", code)
+	}
+	want := `
+# HELP iamprop_http_requests_total HTTP API requests by route and status code.
+# TYPE iamprop_http_requests_total counter
+iamprop_http_requests_total{code="200",region="eu-west-1",route="POST /v1/authorize"} 3
+iamprop_http_requests_total{code="400",region="eu-west-1",route="POST /v1/authorize"} 1
+iamprop_http_requests_total{code="405",region="eu-west-1",route="unmatched"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "iamprop_http_requests_total"); err != nil {
+		t.Error(err)
+	}
+}
