@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/internal/authworld"
 	"github.com/iamprop/iamprop/live"
 )
 
@@ -86,4 +89,60 @@ func BenchmarkAuthorizeHTTP(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// benchWriter is a ResponseWriter reused across requests, so the
+// handler benchmark counts the handler's allocations only.
+type benchWriter struct {
+	h    http.Header
+	code int
+	body bytes.Buffer
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+func (w *benchWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+
+// BenchmarkAuthorizeHandler is the server's side of POST /v1/authorize
+// without the network: the API handler of a real region node, the
+// realistic request of cmd/authload (a user with groups, managed and
+// inline policies, a boundary and a bucket policy; internal/authworld),
+// one request after another on one goroutine. Its CPU profile is the
+// authorize path's; allocs/op is what each request costs the collector.
+//
+//	go test -run '^$' -bench AuthorizeHandler -benchmem ./api/
+func BenchmarkAuthorizeHandler(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	n, err := live.Start(context.Background(), live.Config{Region: "eu-west-1", Preset: live.PresetLocal, Registerer: reg, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Shutdown(time.Second)
+	h := Handler(Config{Backend: n, Gatherer: reg, Metrics: n.Metrics()})
+	for _, c := range authworld.Calls(authworld.Account, 2) {
+		w := &benchWriter{h: http.Header{}}
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/v1/mutations", strings.NewReader(c)))
+		if w.code != 200 {
+			b.Fatalf("%s: %d %s", c, w.code, w.body.String())
+		}
+	}
+	body := authworld.Body()
+	rd := bytes.NewReader(body)
+	req := httptest.NewRequest("POST", "/v1/authorize", rd)
+	w := &benchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(body)
+		req.Body = io.NopCloser(rd)
+		clear(w.h)
+		w.body.Reset()
+		w.code = 0
+		h.ServeHTTP(w, req)
+		if w.code != 200 {
+			b.Fatalf("%d %s", w.code, w.body.String())
+		}
+	}
+	if !bytes.Contains(w.body.Bytes(), []byte(`"decision":"Allow"`)) {
+		b.Fatalf("want Allow: %s", w.body.String())
+	}
 }

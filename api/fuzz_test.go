@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,4 +59,81 @@ func FuzzRequestDecoding(f *testing.F) {
 			t.Fatalf("%s %q: server error %d: %s", path, body, rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// FuzzAuthorizeFastPath: whatever the hand-written parser of the
+// authorize request accepts, encoding/json (decode, with its unknown-field
+// and trailing-data checks) accepts too and decodes to the same request;
+// what it leaves to decode changes nothing but the speed.
+func FuzzAuthorizeFastPath(f *testing.F) {
+	for _, seed := range fastPathCases {
+		f.Add([]byte(seed.body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast AuthorizeRequest
+		if !parseAuthorize(body, &fast) {
+			return
+		}
+		var slow AuthorizeRequest
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/v1/authorize", bytes.NewReader(body))
+		if !decode(rec, req, &slow) {
+			t.Fatalf("%q: the fast path accepted what decode refuses: %s", body, rec.Body.String())
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast path %#v, decode %#v", body, fast, slow)
+		}
+	})
+}
+
+// fastPathCases are authorize bodies, and whether the fast path takes
+// them (the others fall back to encoding/json).
+var fastPathCases = []struct {
+	body string
+	fast bool
+}{
+	{`{"principal":"anonymous","action":"s3:GetObject","resource":"arn:aws:s3:::b/k"}`, true},
+	{` { "principal" : "user:alice" , "action":"s3:GetObject", "resource":"arn:aws:s3:::b/k",
+	   "context": {"aws:SourceIp":"203.0.113.5","aws:SecureTransport":true,"n":-1.5e3,"l":["a",2,false],"e":[]} } `, true},
+	{`{"context":{}}`, true},
+	{`{}`, true},
+	{`{"principal":"a","principal":"b"}`, false},                // duplicate: encoding/json keeps the last
+	{`{"Principal":"a"}`, false},                                // encoding/json matches keys case-insensitively
+	{`{"principal":"caf\u00e9"}`, false},                        // escapes
+	{"{\"principal\":\"café\"}", false},                         // non-ASCII
+	{`{"principal":null}`, false},                               // null leaves the field empty
+	{`{"principal":"a","consistency":{"mode":"local"}}`, false}, // consistency
+	{`{"context":{"k":{"nested":1}}}`, false},                   // refused by contextValue, through decode
+	{`{"context":{"k":1e999}}`, false},                          // out of range
+	{`{"context":{"k":01}}`, false},                             // not a JSON number
+	{`{"context":{"a":1,"a":2}}`, false},                        // duplicate context key
+	{`{"principal":"a"} {}`, false},                             // trailing data
+	{`{"principal":"a",}`, false},                               // trailing comma
+	{`{"principal":"a"`, false},                                 // truncated
+	{`{"unknown":1}`, false},                                    // unknown field
+	{`[]`, false},
+}
+
+// TestAuthorizeFastPath: each case takes the path it should, and the
+// request decoded either way is the same (FuzzAuthorizeFastPath explores
+// beyond these).
+func TestAuthorizeFastPath(t *testing.T) {
+	for _, tc := range fastPathCases {
+		var fast AuthorizeRequest
+		got := parseAuthorize([]byte(tc.body), &fast)
+		if got != tc.fast {
+			t.Errorf("%s: fast path %v, want %v", tc.body, got, tc.fast)
+			continue
+		}
+		if !got {
+			continue
+		}
+		var slow AuthorizeRequest
+		rec := httptest.NewRecorder()
+		if !decode(rec, httptest.NewRequest(http.MethodPost, "/v1/authorize", strings.NewReader(tc.body)), &slow) {
+			t.Errorf("%s: decode refuses it: %s", tc.body, rec.Body.String())
+		} else if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%s: fast %#v, decode %#v", tc.body, fast, slow)
+		}
+	}
 }

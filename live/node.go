@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/evaluator"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/propagation"
 	"github.com/iamprop/iamprop/replication"
@@ -191,6 +192,9 @@ type Node struct {
 	// an operator, persisted in RegionsFile. Lock order: regMu, then peersMu.
 	regMu sync.Mutex
 	known map[string]struct{}
+
+	// decisions caches decisionCounter's counters, by effect and staleness.
+	decisions [6]atomic.Pointer[prometheus.Counter]
 
 	flushMu  sync.Mutex
 	failed   atomic.Pointer[error]
@@ -797,9 +801,11 @@ type Decision struct {
 	// seen created yet).
 	Authenticated bool
 	Digest        string
-	Vector        replication.VersionVector // the view's version: per origin, how many mutations are applied
-	Lag           time.Duration
-	Stale         bool // the view was known to lack a committed mutation
+	// Vector is the view's version: per origin, how many mutations are
+	// applied. It is shared by every decision of the same view: read only.
+	Vector replication.VersionVector
+	Lag    time.Duration
+	Stale  bool // the view was known to lack a committed mutation
 }
 
 // Authorize decides p against this region's view under the consistency
@@ -835,14 +841,35 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	n.mu.RLock()
 	dec, res := n.rn.View().Authorize(p)
 	digest := n.digest
-	vector := n.vector.Clone()
+	// n.vector is replaced, never changed, when the view changes: the
+	// decision can hold it without a copy.
+	vector := n.vector
 	_, stale := n.rn.StaleSince()
 	lag := n.rn.Lag(time.Now())
 	n.mu.RUnlock()
 	d := Decision{Effect: dec.Effect.String(), Explanation: dec.Explain(), Reason: res.Reason, Authenticated: res.Authenticated,
 		Digest: digest, Vector: vector, Lag: lag, Stale: stale}
-	n.m.AuthorizeDecisions.WithLabelValues(d.Effect, strconv.FormatBool(d.Stale)).Inc()
+	n.decisionCounter(dec.Effect, stale).Inc()
 	return d, nil
+}
+
+// decisionCounter is iamprop_authorize_decisions_total{decision, stale},
+// looked up once per pair: the label lookup hashes both values, a cost on
+// every request of the hot path otherwise.
+func (n *Node) decisionCounter(e evaluator.Effect, stale bool) prometheus.Counter {
+	if e > evaluator.Allow { // not an effect the evaluator returns
+		return n.m.AuthorizeDecisions.WithLabelValues(e.String(), strconv.FormatBool(stale))
+	}
+	i := 2 * int(e)
+	if stale {
+		i++
+	}
+	if c := n.decisions[i].Load(); c != nil {
+		return *c
+	}
+	c := n.m.AuthorizeDecisions.WithLabelValues(e.String(), strconv.FormatBool(stale))
+	n.decisions[i].Store(&c)
+	return c
 }
 
 // waitFor blocks until id is applied here, the timeout passes or ctx ends.

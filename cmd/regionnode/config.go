@@ -62,6 +62,7 @@ type config struct {
 	Recover        bool          `yaml:"recover"`
 	ExpectPeers    bool          `yaml:"expect_peers"`
 	Seed           uint64        `yaml:"seed"`
+	PProf          string        `yaml:"pprof"`
 
 	// Secrets, read from the files above or from IAMPROP_GOSSIP_KEY
 	// (base64), IAMPROP_API_TOKEN, IAMPROP_READ_TOKEN and
@@ -136,6 +137,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
 	fs.BoolVar(&f.ExpectPeers, "expect-peers", false, "this region is one of several: started without its log's content (new or wiped), refuse writes until it heard from its peers, even without --join")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
+	fs.StringVar(&f.PProf, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback host:port, for profiling under load (off by default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, &infoRequest{text: usageText(fs)}
@@ -284,6 +286,8 @@ func (c *config) set(name, v string) error {
 		c.ExpectPeers, err = strconv.ParseBool(v)
 	case "seed":
 		c.Seed, err = strconv.ParseUint(v, 10, 64)
+	case "pprof":
+		c.PProf = v
 	default:
 		return fmt.Errorf("unknown setting")
 	}
@@ -297,6 +301,11 @@ func (c *config) finish(getenv func(string) string) error {
 	}
 	if _, _, err := net.SplitHostPort(c.Gossip); err != nil {
 		return fmt.Errorf("--gossip %q: want host:port: %v", c.Gossip, err)
+	}
+	// The profiler reveals memory contents and costs CPU on demand: never
+	// beyond loopback, whatever --insecure says.
+	if c.PProf != "" && !isLoopback(c.PProf) {
+		return fmt.Errorf("--pprof %q: want a loopback host:port, e.g. 127.0.0.1:6060", c.PProf)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		return fmt.Errorf("--http %q: want host:port: %v", c.HTTP, err)

@@ -44,6 +44,12 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "region required", args: nil, err: "--region is required"},
+		{name: "pprof on loopback", args: []string{"--region", "a", "--pprof", "127.0.0.1:6060"}, check: func(t *testing.T, c config) {
+			if c.PProf != "127.0.0.1:6060" {
+				t.Errorf("--pprof not set: %+v", c)
+			}
+		}},
+		{name: "pprof never beyond loopback", args: []string{"--region", "a", "--pprof", "0.0.0.0:6060", "--insecure"}, err: "--pprof"},
 		{name: "recover by flag", args: []string{"--region", "a", "--recover"}, check: func(t *testing.T, c config) {
 			if !c.Recover {
 				t.Errorf("--recover not set: %+v", c)

@@ -23,6 +23,7 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -173,6 +174,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// net/http's own complaints (bad requests, aborted handshakes) join the
 	// structured log instead of going to stderr as plain text.
 	srv.ErrorLog = stdlog.New(log.With().Str("component", "http").Logger(), "", 0)
+	if cfg.PProf != "" {
+		stopProf, err := servePProf(cfg.PProf)
+		if err != nil {
+			return fmt.Errorf("--pprof %s: %w", cfg.PProf, err)
+		}
+		defer stopProf()
+		log.Warn().Str("pprof", cfg.PProf).Msg("serving Go's profiler on loopback (--pprof)")
+	}
 	serveErr := make(chan error, 1)
 	go func() {
 		if tlsCfg != nil {
@@ -204,6 +213,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	return nil
+}
+
+// servePProf serves net/http/pprof on its own loopback listener and mux
+// (never the API's, never http.DefaultServeMux), for profiling a node under
+// load; the returned func closes it.
+func servePProf(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }
 
 // bridgeMemberlistMetrics sends memberlist's own metrics (probe and gossip

@@ -46,7 +46,7 @@ var (
 	buildErr  error
 )
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "regionnode-test")
@@ -72,14 +72,19 @@ func buildBinary(t *testing.T) string {
 }
 
 type proc struct {
-	t       *testing.T
-	region  string
-	gossip  string
-	http    string
-	dir     string
-	key     string
-	join    []string
-	extra   []string
+	t      testing.TB
+	region string
+	gossip string
+	http   string
+	dir    string
+	key    string
+	join   []string
+	extra  []string
+	// timing replaces fastFlags when set.
+	timing []string
+	// quiet: the log level is above info, so the clean shutdown is not
+	// logged and only the exit status tells.
+	quiet   bool
 	cmd     *exec.Cmd
 	out     *syncBuffer
 	waitErr chan error
@@ -105,7 +110,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newProc(t *testing.T, region string, join []string, extra ...string) *proc {
+func newProc(t testing.TB, region string, join []string, extra ...string) *proc {
 	return &proc{
 		t: t, region: region, key: testKey, join: join, extra: extra,
 		gossip: fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t)),
@@ -123,7 +128,11 @@ func (p *proc) args() []string {
 	if len(p.join) > 0 {
 		args = append(args, "--join", strings.Join(p.join, ","))
 	}
-	args = append(args, fastFlags...)
+	if p.timing != nil {
+		args = append(args, p.timing...)
+	} else {
+		args = append(args, fastFlags...)
+	}
 	return append(args, p.extra...)
 }
 
@@ -160,7 +169,7 @@ func (p *proc) stop() {
 		if err != nil {
 			p.t.Errorf("%s: exit after SIGTERM: %v", p.region, err)
 		}
-		if !strings.Contains(p.out.String(), "region node stopped") {
+		if !p.quiet && !strings.Contains(p.out.String(), "region node stopped") {
 			p.t.Errorf("%s: no clean shutdown in its log", p.region)
 		}
 	case <-time.After(10 * time.Second):
@@ -267,7 +276,7 @@ func (p *proc) members() map[string]string {
 }
 
 // eventually polls cond every 20ms, failing the test after d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
