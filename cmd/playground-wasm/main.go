@@ -80,6 +80,44 @@ func main() {
 			}()
 			return nil
 		}),
+		// runShard(name, yaml, seed, trials, from, to, onProgress(done, total), onDone(issuesJSON, bytes)):
+		// trials [from, to) of that run for fold, on a goroutine like run;
+		// onDone gets null and a Uint8Array, or the issues and null.
+		"runShard": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			name, src := args[0].String(), args[1].String()
+			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
+			trials, from, to := args[3].Int(), args[4].Int(), args[5].Int()
+			onProgress, onDone := args[6], args[7]
+			go func() {
+				b, is := playground.RunShard(context.Background(), name, src, seed, trials, from, to, throttle(onProgress))
+				if is != nil {
+					onDone.Invoke(toJS(is), js.Null())
+					return
+				}
+				u8 := js.Global().Get("Uint8Array").New(len(b))
+				js.CopyBytesToJS(u8, b)
+				onDone.Invoke(js.Null(), u8)
+			}()
+			return nil
+		}),
+		// fold(name, yaml, seed, trials, shards (an array of runShard's
+		// Uint8Arrays), onDone(resultJSON)): the result run gives.
+		"fold": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			name, src := args[0].String(), args[1].String()
+			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
+			trials := args[3].Int()
+			shards := make([][]byte, args[4].Length())
+			for i := range shards {
+				u8 := args[4].Index(i)
+				shards[i] = make([]byte, u8.Length())
+				js.CopyBytesToGo(shards[i], u8)
+			}
+			onDone := args[5]
+			go func() {
+				onDone.Invoke(toJS(playground.FoldShards(context.Background(), name, src, seed, trials, shards)))
+			}()
+			return nil
+		}),
 		// compare(sourcesJSON, seed, trials, onProgress(done, total), onDone(resultJSON)):
 		// sourcesJSON is [{name, yaml}], the case first, then its mitigations.
 		"compare": js.FuncOf(func(_ js.Value, args []js.Value) any {

@@ -40,8 +40,9 @@ func chromiumPath(t testing.TB) string {
 }
 
 // playgroundBrowser builds the site, serves it on loopback and opens a
-// headless Chromium tab; it returns the tab and the site's URL.
-func playgroundBrowser(tb testing.TB) (context.Context, string) {
+// headless Chromium tab; it returns the tab, the site's URL and its
+// directory.
+func playgroundBrowser(tb testing.TB) (context.Context, string, string) {
 	tb.Helper()
 	chromium := chromiumPath(tb)
 	dir := tb.TempDir()
@@ -62,7 +63,7 @@ func playgroundBrowser(tb testing.TB) (context.Context, string) {
 	tb.Cleanup(cancelAlloc)
 	ctx, cancelTab := chromedp.NewContext(alloc)
 	tb.Cleanup(cancelTab)
-	return ctx, srv.URL
+	return ctx, srv.URL, dir
 }
 
 // TestPlaygroundInChromium builds the site, serves it on loopback and
@@ -77,7 +78,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the WebAssembly module and drives Chromium; skipped with -short")
 	}
-	ctx, base := playgroundBrowser(t)
+	ctx, base, dir := playgroundBrowser(t)
+	disk := "file://" + filepath.ToSlash(dir) + "/"
 	shots := os.Getenv("PLAYGROUND_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -85,11 +87,15 @@ func TestPlaygroundInChromium(t *testing.T) {
 
 	var mu sync.Mutex
 	var problems, foreign []string
+	ended := make(chan struct{}) // closed when the console's last message is in
 	if err := chromedp.Listen(ctx, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeInfo && len(e.Args) == 1 && string(e.Args[0].Value) == `"playground-test-end"` {
+				close(ended)
+			}
 			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning || e.Type == runtime.ConsoleAPICalledTypeAssert {
 				var args []string
 				for _, a := range e.Args {
@@ -110,7 +116,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 			}
 		case *network.EventRequestWillBeSent:
 			u := e.Request.URL
-			if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
+			if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, disk) && !strings.HasPrefix(u, "blob:") &&
+				!strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
 				foreign = append(foreign, u)
 			}
 		}
@@ -147,7 +154,6 @@ func TestPlaygroundInChromium(t *testing.T) {
 			// A poll begun while the navigation replaces the document loses
 			// its context: poll again in the new one.
 			if try < 3 && strings.Contains(err.Error(), "Cannot find context") {
-				time.Sleep(100 * time.Millisecond)
 				continue
 			}
 			t.Fatalf("waiting for the run: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
@@ -357,9 +363,45 @@ func TestPlaygroundInChromium(t *testing.T) {
 		if want := cli(name, "--seed", seed, "--trials", fmt.Sprint(trials)); got != want {
 			t.Errorf("%s (seed %s, %d trials): report-json differs from `scenario run --json`", name, seed, trials)
 		}
+		if i == 0 {
+			// The run was split over every worker, one per core.
+			if w, cores := eval(`String(document.getElementById("status").dataset.workers)`), eval(`String(Math.min(8, navigator.hardwareConcurrency))`); w != cores {
+				t.Errorf("the run used %s workers, want %s (one per core)", w, cores)
+			}
+		}
 	}
 
-	time.Sleep(300 * time.Millisecond) // late console messages
+	// Opened from disk, as a teacher might: no server, the workers from
+	// blobs and the module from playground-disk.js; the same reports.
+	for _, tc := range []struct {
+		name   string
+		seed   string
+		trials int
+	}{
+		{"public-s3-bucket", "11", 1000},
+		{"revoke-race", "0", 40},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"),
+			chromedp.Navigate(fmt.Sprintf("%sindex.html#scenario=%s&seed=%s&trials=%d", disk, tc.name, tc.seed, tc.trials))); err != nil {
+			t.Fatal(err)
+		}
+		got := waitReport(5 * time.Minute)
+		if want := cli(tc.name, "--seed", tc.seed, "--trials", fmt.Sprint(tc.trials)); got != want {
+			t.Errorf("from disk, %s (seed %s, %d trials): report-json differs from `scenario run --json`", tc.name, tc.seed, tc.trials)
+		}
+	}
+	shot("playground-from-disk")
+
+	// The console's messages arrive in order: once a last one of ours is
+	// in, every earlier one is.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`console.info("playground-test-end")`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Error("the console's last message never arrived")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {
@@ -378,7 +420,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 //	go test ./cmd/scenario -run '^$' -bench PlaygroundPublicBucket10k -benchtime 1x
 func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 	const url = "/#scenario=public-s3-bucket&seed=1&trials=10000"
-	ctx, base := playgroundBrowser(b)
+	ctx, base, _ := playgroundBrowser(b)
 	var browser, browserRun, cliTime, cli1Time time.Duration
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
