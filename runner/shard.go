@@ -25,18 +25,43 @@ const shardFormat = 1
 
 // RunShard runs trials [from, to) of the run opts describes (opts.Trials
 // in all, in the simulator) and returns their measurements for
-// FoldShards. Trial 0 is left out: FoldShards runs it itself, since it
-// carries the run's timeline. A trial that fails ends the shard; its error
-// is in the encoding, and FoldShards returns it when it reaches that
-// trial, as Run would. opts.Progress, when set, is called after each trial
-// with the shard's count and size. Workers, Live, Cluster, Observer and
-// OnTrial are ignored.
+// FoldShards: NewSharder(sc, opts) and its Run.
 func RunShard(ctx context.Context, sc *scenarios.Scenario, opts Options, from, to int) ([]byte, error) {
+	s, err := NewSharder(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(ctx, from, to, opts.Progress)
+}
+
+// Sharder runs shards of one run. It builds the scenario's plan once for
+// all the shards it runs, and keeps its simulations between them: a worker
+// that takes several shards of a run does not pay for that again.
+type Sharder struct {
+	sc     *scenarios.Scenario
+	p      *plan
+	seed   uint64
+	trials int
+}
+
+// NewSharder prepares shards of the run opts describes (opts.Trials in
+// all, in the simulator). Only Seed and Trials are read.
+func NewSharder(sc *scenarios.Scenario, opts Options) (*Sharder, error) {
 	p, seed, err := prepare(sc, &opts)
 	if err != nil {
 		return nil, err
 	}
-	from, to = max(from, 1), min(to, opts.Trials)
+	return &Sharder{sc: sc, p: p, seed: seed, trials: opts.Trials}, nil
+}
+
+// Run runs trials [from, to) and returns their measurements for
+// FoldShards. Trial 0 is left out: FoldShards runs it itself, since it
+// carries the run's timeline. A trial that fails ends the shard; its error
+// is in the encoding, and FoldShards returns it when it reaches that
+// trial, as Run would. progress, when set, is called after each trial
+// with the shard's count and size.
+func (s *Sharder) Run(ctx context.Context, from, to int, progress func(done, total int)) ([]byte, error) {
+	from, to = max(from, 1), min(to, s.trials)
 	buf := []byte{shardFormat}
 	buf = binary.AppendUvarint(buf, uint64(from))
 	buf = binary.AppendUvarint(buf, uint64(max(to-from, 0)))
@@ -44,13 +69,13 @@ func RunShard(ctx context.Context, sc *scenarios.Scenario, opts Options, from, t
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r := runTrial(p, i, seed+uint64(i), false)
+		r := runTrial(s.p, i, s.seed+uint64(i), false)
 		buf = appendTrial(buf, r)
 		if r.err != nil {
 			break
 		}
-		if opts.Progress != nil {
-			opts.Progress(i-from+1, to-from)
+		if progress != nil {
+			progress(i-from+1, to-from)
 		}
 	}
 	return buf, nil

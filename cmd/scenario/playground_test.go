@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -374,6 +375,29 @@ func TestPlaygroundInChromium(t *testing.T) {
 			if w, cores := eval(`String(document.getElementById("status").dataset.workers)`), eval(`String(Math.min(8, navigator.hardwareConcurrency))`); w != cores {
 				t.Errorf("the run used %s workers, want %s (one per core)", w, cores)
 			}
+		}
+	}
+
+	// A machine with one core runs in one worker; one with three splits
+	// 301 trials unevenly: the same report either way.
+	for _, cores := range []int{1, 3} {
+		script, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: fmt.Sprintf(`Object.defineProperty(navigator, "hardwareConcurrency", {get: () => %d})`, cores)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/#scenario=revoke-race&seed=4&trials=301")); err != nil {
+			t.Fatal(err)
+		}
+		got := waitReport(5 * time.Minute)
+		if want := cli("revoke-race", "--seed", "4", "--trials", "301"); got != want {
+			t.Errorf("%d core(s): report-json differs from `scenario run --json`", cores)
+		}
+		if w := eval(`String(document.getElementById("status").dataset.workers)`); w != fmt.Sprint(cores) {
+			t.Errorf("%d core(s): the run used %s workers", cores, w)
+		}
+		if _, err := chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: script.Identifier}); err != nil {
+			t.Fatal(err)
 		}
 	}
 

@@ -110,16 +110,32 @@ func Run(ctx context.Context, name, src string, seed uint64, trials int, progres
 	return render(run)
 }
 
-// RunShard runs trials [from, to) of the run Run(name, src, seed, trials)
-// would make, for FoldShards: the page splits a long run over several Web
-// Workers (WebAssembly has one thread each). progress, when set, is called
-// after each trial with the shard's count and size.
-func RunShard(ctx context.Context, name, src string, seed uint64, trials, from, to int, progress func(done, total int)) ([]byte, []Issue) {
+// Sharder runs shards of the run Run(name, src, seed, trials) would
+// make, for FoldShards: the page splits a long run over several Web
+// Workers (WebAssembly has one thread each). A worker keeps its Sharder
+// for the next shard of the same run, so the YAML is read and the plan
+// built once per worker.
+type Sharder struct {
+	s *runner.Sharder
+}
+
+// NewSharder reads src as Run does; the issues are Run's.
+func NewSharder(name, src string, seed uint64, trials int) (*Sharder, []Issue) {
 	sc, is := parse(name, src, trials)
 	if is != nil {
 		return nil, is
 	}
-	b, err := runner.RunShard(ctx, sc, runner.Options{Seed: seed, Trials: trials, Progress: progress}, from, to)
+	s, err := runner.NewSharder(sc, runner.Options{Seed: seed, Trials: trials})
+	if err != nil {
+		return nil, issues(err)
+	}
+	return &Sharder{s: s}, nil
+}
+
+// Run runs trials [from, to). progress, when set, is called after each
+// trial with the shard's count and size.
+func (s *Sharder) Run(ctx context.Context, from, to int, progress func(done, total int)) ([]byte, []Issue) {
+	b, err := s.s.Run(ctx, from, to, progress)
 	if err != nil {
 		return nil, issues(err)
 	}

@@ -203,7 +203,7 @@ func TestCompareCaseWithMitigations(t *testing.T) {
 	}
 }
 
-// A run split over workers (RunShard per worker, then FoldShards) is the
+// A run split over workers (a Sharder's shards, then FoldShards) is the
 // page's one-worker Run: the same JSON and HTML, the same verdict; and a
 // problem in the YAML stops a shard with the same issues Run gives.
 func TestShardedRunIsRun(t *testing.T) {
@@ -229,10 +229,14 @@ func TestShardedRunIsRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			want := Run(ctx, tc.name, src[tc.name], tc.seed, tc.trials, nil)
 			var shards [][]byte
+			sh, is := NewSharder(tc.name, src[tc.name], tc.seed, tc.trials)
+			if is != nil {
+				t.Fatal(is)
+			}
 			for w := 0; w < tc.workers; w++ {
 				from, to := tc.trials*w/tc.workers, tc.trials*(w+1)/tc.workers
 				calls := 0
-				b, is := RunShard(ctx, tc.name, src[tc.name], tc.seed, tc.trials, from, to, func(done, total int) { calls++ })
+				b, is := sh.Run(ctx, from, to, func(done, total int) { calls++ })
 				if is != nil {
 					t.Fatal(is)
 				}
@@ -252,7 +256,7 @@ func TestShardedRunIsRun(t *testing.T) {
 	}
 	bad := strings.Replace(src["public-s3-bucket"], "p99: 10s", "p99: soon", 1)
 	want := Run(ctx, "public-s3-bucket", bad, 1, 10, nil)
-	if _, is := RunShard(ctx, "public-s3-bucket", bad, 1, 10, 0, 5, nil); len(is) == 0 || len(want.Issues) == 0 || is[0] != want.Issues[0] {
+	if _, is := NewSharder("public-s3-bucket", bad, 1, 10); len(is) == 0 || len(want.Issues) == 0 || is[0] != want.Issues[0] {
 		t.Errorf("a bad delay: shard issues %v, Run's %v", is, want.Issues)
 	}
 }
