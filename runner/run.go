@@ -99,16 +99,9 @@ func (r *trialResult) sample() TrialSample {
 // means the scenario could not run at all (for example an initial state AWS
 // would reject); failed expectations are reported in Run.Passed instead.
 func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run, error) {
-	p, err := newPlan(sc)
+	p, seed, err := prepare(sc, &opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sc.Name, err)
-	}
-	if opts.Trials < 1 {
-		opts.Trials = 1
-	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = sc.Seed
+		return nil, err
 	}
 	if len(opts.Cluster) > 0 {
 		// The regionnode API takes no endpoint policy: refuse rather than
@@ -123,7 +116,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	if err != nil {
 		return nil, err
 	}
-	mode := b.mode()
 	workers := 1
 	if b.parallel() {
 		workers = opts.Workers
@@ -133,48 +125,87 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 		workers = min(workers, opts.Trials)
 	}
 	one := func(i int) *trialResult { return b.trial(ctx, p, i, seed+uint64(i), i == 0) }
+	f := newFolder(sc, p, seed, b.mode(), opts)
+	if err := runTrials(ctx, one, opts.Trials, workers, f.fold); err != nil {
+		return nil, err
+	}
+	return f.finish(), nil
+}
 
+// prepare builds the scenario's plan and settles opts.Trials (at least 1)
+// and the seed of trial 0.
+func prepare(sc *scenarios.Scenario, opts *Options) (*plan, uint64, error) {
+	p, err := newPlan(sc)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", sc.Name, err)
+	}
+	if opts.Trials < 1 {
+		opts.Trials = 1
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = sc.Seed
+	}
+	return p, seed, nil
+}
+
+// folder folds a run's trial results, in trial order, into its report.
+type folder struct {
+	sc   *scenarios.Scenario
+	p    *plan
+	mode Mode
+	opts Options
+	agg  *aggregate
+}
+
+func newFolder(sc *scenarios.Scenario, p *plan, seed uint64, mode Mode, opts Options) *folder {
 	agg := newAggregate(sc, seed, opts.Trials)
 	agg.run.Mode = mode.String()
 	describeScenario(agg.run, sc, p)
 	if opts.Observer != nil {
 		opts.Observer.RunStarted(sc, mode)
 	}
-	if err := runTrials(ctx, one, opts.Trials, workers, func(r *trialResult) error {
-		if r.err != nil {
-			return fmt.Errorf("%s: trial %d (seed %d): %w", sc.Name, r.index, r.seed, r.err)
-		}
-		agg.add(r)
-		if opts.Observer != nil || opts.OnTrial != nil {
-			s := r.sample()
-			if opts.Observer != nil {
-				opts.Observer.TrialMeasured(sc, mode, s)
-			}
-			if opts.OnTrial != nil {
-				opts.OnTrial(s)
-			}
-		}
-		if opts.Progress != nil {
-			opts.Progress(r.index+1, opts.Trials)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
+	return &folder{sc: sc, p: p, mode: mode, opts: opts, agg: agg}
+}
+
+// fold adds the next trial's result (its error stops the run).
+func (f *folder) fold(r *trialResult) error {
+	if r.err != nil {
+		return fmt.Errorf("%s: trial %d (seed %d): %w", f.sc.Name, r.index, r.seed, r.err)
 	}
+	f.agg.add(r)
+	if f.opts.Observer != nil || f.opts.OnTrial != nil {
+		s := r.sample()
+		if f.opts.Observer != nil {
+			f.opts.Observer.TrialMeasured(f.sc, f.mode, s)
+		}
+		if f.opts.OnTrial != nil {
+			f.opts.OnTrial(s)
+		}
+	}
+	if f.opts.Progress != nil {
+		f.opts.Progress(r.index+1, f.opts.Trials)
+	}
+	return nil
+}
+
+// finish completes the report once every trial is folded.
+func (f *folder) finish() *report.Run {
+	agg := f.agg
 	run := agg.finish()
 	// The worst trial's story beside the first's: the simulator replays
 	// it from its seed (deterministic), recording its timeline this time.
-	if mode == ModeSim && agg.worstIndex != 0 && agg.worst.above(agg.first) {
-		if w := runTrial(p, agg.worstIndex, agg.worstSeed, true); w.err == nil && w.timeline != nil {
+	if f.mode == ModeSim && agg.worstIndex != 0 && agg.worst.above(agg.first) {
+		if w := runTrial(f.p, agg.worstIndex, agg.worstSeed, true); w.err == nil && w.timeline != nil {
 			run.Worst = &report.WorstTrial{Index: agg.worstIndex, Seed: agg.worstSeed,
 				ExposureSeconds: round(agg.worst.exposure), DenialSeconds: round(agg.worst.denial), Timeline: w.timeline}
 		}
 	}
-	run.ModelVisibility = modelCurves(run, sc, p)
-	if opts.Observer != nil {
-		opts.Observer.RunFinished(sc, mode, run.Passed)
+	run.ModelVisibility = modelCurves(run, f.sc, f.p)
+	if f.opts.Observer != nil {
+		f.opts.Observer.RunFinished(f.sc, f.mode, run.Passed)
 	}
-	return run, nil
+	return run
 }
 
 // backend runs the trials of one mode: the simulator (simBackend), an

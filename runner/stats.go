@@ -4,13 +4,11 @@ import (
 	"math"
 	"slices"
 
-	"github.com/DataDog/sketches-go/ddsketch"
-
 	"github.com/iamprop/iamprop/report"
 )
 
 // exactLimit is how many values a Distribution keeps exactly. Beyond it the
-// values move into a DDSketch, so memory stays flat however many trials run
+// values move into a DDSketch (sketch.go), so memory stays flat however many trials run
 // (quantiles then carry sketchAccuracy relative error; min, max and mean stay exact).
 const (
 	exactLimit     = 20000
@@ -22,7 +20,7 @@ const (
 // mean to be byte-identical across runs; the runner folds trials in order.
 type Distribution struct {
 	exact    []float64
-	sketch   *ddsketch.DDSketch
+	sketch   *sketch
 	count    int
 	sum      float64
 	min, max float64
@@ -43,14 +41,13 @@ func (d *Distribution) Add(v float64) {
 		return
 	}
 	if d.sketch == nil {
-		// The error is impossible for a constant, valid accuracy.
-		d.sketch, _ = ddsketch.LogCollapsingLowestDenseDDSketch(sketchAccuracy, 4096)
+		d.sketch = newSketch(sketchAccuracy, 4096)
 		for _, x := range d.exact {
-			_ = d.sketch.Add(x)
+			d.sketch.add(x)
 		}
 		d.exact = nil
 	}
-	_ = d.sketch.Add(v)
+	d.sketch.add(v)
 }
 
 // Count is the number of values added.
@@ -63,10 +60,7 @@ func (d *Distribution) Quantile(q float64) float64 {
 		return 0
 	}
 	if d.sketch != nil {
-		v, err := d.sketch.GetValueAtQuantile(q)
-		if err != nil {
-			return 0
-		}
+		v := d.sketch.quantile(q)
 		return math.Min(math.Max(v, d.min), d.max)
 	}
 	if !slices.IsSorted(d.exact) {
@@ -99,13 +93,12 @@ func (d *Distribution) CDF(x float64) float64 {
 	}
 	if d.sketch != nil {
 		var below float64
-		d.sketch.ForEach(func(v, c float64) bool {
+		d.sketch.forEach(func(v, c float64) {
 			if v <= x {
 				below += c
 			}
-			return false
 		})
-		return below / d.sketch.GetCount()
+		return below / d.sketch.count()
 	}
 	if !slices.IsSorted(d.exact) {
 		slices.Sort(d.exact)

@@ -37,6 +37,28 @@ func throttle(onProgress js.Value) func(done, total int) {
 	}
 }
 
+// lastSharder keeps the Sharder of the run this worker last took a shard
+// of: its next shard reuses the parsed scenario and the plan.
+type lastSharder struct {
+	key string
+	sh  *playground.Sharder
+}
+
+func (l *lastSharder) get(name, src string, seed uint64, trials int) (*playground.Sharder, []playground.Issue) {
+	key := strconv.Quote(name) + " " + strconv.FormatUint(seed, 10) + " " + strconv.Itoa(trials) + " " + src
+	if l.sh != nil && l.key == key {
+		return l.sh, nil
+	}
+	sh, is := playground.NewSharder(name, src, seed, trials)
+	if is != nil {
+		return nil, is
+	}
+	l.key, l.sh = key, sh
+	return sh, nil
+}
+
+var sharders lastSharder
+
 func main() {
 	api := map[string]any{
 		// library() -> JSON [{name, title, description, lesson, yaml}]
@@ -77,6 +99,49 @@ func main() {
 			go func() {
 				res := playground.Run(context.Background(), name, src, seed, trials, throttle(onProgress))
 				onDone.Invoke(toJS(res))
+			}()
+			return nil
+		}),
+		// runShard(name, yaml, seed, trials, from, to, onProgress(done, total), onDone(issuesJSON, bytes)):
+		// trials [from, to) of that run for fold, on a goroutine like run;
+		// onDone gets null and a Uint8Array, or the issues and null. The
+		// page sends a worker one shard at a time.
+		"runShard": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			name, src := args[0].String(), args[1].String()
+			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
+			trials, from, to := args[3].Int(), args[4].Int(), args[5].Int()
+			onProgress, onDone := args[6], args[7]
+			go func() {
+				sh, is := sharders.get(name, src, seed, trials)
+				var b []byte
+				if is == nil {
+					b, is = sh.Run(context.Background(), from, to, throttle(onProgress))
+				}
+				if is != nil {
+					onDone.Invoke(toJS(is), js.Null())
+					return
+				}
+				u8 := js.Global().Get("Uint8Array").New(len(b))
+				js.CopyBytesToJS(u8, b)
+				onDone.Invoke(js.Null(), u8)
+			}()
+			return nil
+		}),
+		// fold(name, yaml, seed, trials, shards (an array of runShard's
+		// Uint8Arrays), onDone(resultJSON)): the result run gives.
+		"fold": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			name, src := args[0].String(), args[1].String()
+			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
+			trials := args[3].Int()
+			shards := make([][]byte, args[4].Length())
+			for i := range shards {
+				u8 := args[4].Index(i)
+				shards[i] = make([]byte, u8.Length())
+				js.CopyBytesToGo(shards[i], u8)
+			}
+			onDone := args[5]
+			go func() {
+				onDone.Invoke(toJS(playground.FoldShards(context.Background(), name, src, seed, trials, shards)))
 			}()
 			return nil
 		}),

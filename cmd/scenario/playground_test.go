@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -9,13 +10,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -40,8 +44,9 @@ func chromiumPath(t testing.TB) string {
 }
 
 // playgroundBrowser builds the site, serves it on loopback and opens a
-// headless Chromium tab; it returns the tab and the site's URL.
-func playgroundBrowser(tb testing.TB) (context.Context, string) {
+// headless Chromium tab; it returns the tab, the site's URL and its
+// directory.
+func playgroundBrowser(tb testing.TB) (context.Context, string, string) {
 	tb.Helper()
 	chromium := chromiumPath(tb)
 	dir := tb.TempDir()
@@ -62,7 +67,7 @@ func playgroundBrowser(tb testing.TB) (context.Context, string) {
 	tb.Cleanup(cancelAlloc)
 	ctx, cancelTab := chromedp.NewContext(alloc)
 	tb.Cleanup(cancelTab)
-	return ctx, srv.URL
+	return ctx, srv.URL, dir
 }
 
 // TestPlaygroundInChromium builds the site, serves it on loopback and
@@ -77,7 +82,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the WebAssembly module and drives Chromium; skipped with -short")
 	}
-	ctx, base := playgroundBrowser(t)
+	ctx, base, dir := playgroundBrowser(t)
+	disk := "file://" + filepath.ToSlash(dir) + "/"
 	shots := os.Getenv("PLAYGROUND_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -85,11 +91,15 @@ func TestPlaygroundInChromium(t *testing.T) {
 
 	var mu sync.Mutex
 	var problems, foreign []string
+	ended := make(chan struct{}) // closed when the console's last message is in
 	if err := chromedp.Listen(ctx, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeInfo && len(e.Args) == 1 && string(e.Args[0].Value) == `"playground-test-end"` {
+				close(ended)
+			}
 			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning || e.Type == runtime.ConsoleAPICalledTypeAssert {
 				var args []string
 				for _, a := range e.Args {
@@ -110,7 +120,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 			}
 		case *network.EventRequestWillBeSent:
 			u := e.Request.URL
-			if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
+			if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, disk) && !strings.HasPrefix(u, "blob:") &&
+				!strings.HasPrefix(u, "data:") && u != "about:srcdoc" {
 				foreign = append(foreign, u)
 			}
 		}
@@ -145,9 +156,11 @@ func TestPlaygroundInChromium(t *testing.T) {
 				break
 			}
 			// A poll begun while the navigation replaces the document loses
-			// its context: poll again in the new one.
+			// its context: poll again once the new one has the element.
 			if try < 3 && strings.Contains(err.Error(), "Cannot find context") {
-				time.Sleep(100 * time.Millisecond)
+				if err := chromedp.Do(ctx, chromedp.WaitReady(`#report-json`)); err != nil {
+					t.Fatalf("waiting for the page after a navigation: %v", err)
+				}
 				continue
 			}
 			t.Fatalf("waiting for the run: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
@@ -357,9 +370,68 @@ func TestPlaygroundInChromium(t *testing.T) {
 		if want := cli(name, "--seed", seed, "--trials", fmt.Sprint(trials)); got != want {
 			t.Errorf("%s (seed %s, %d trials): report-json differs from `scenario run --json`", name, seed, trials)
 		}
+		if i == 0 {
+			// The run was split over every worker, one per core.
+			if w, cores := eval(`String(document.getElementById("status").dataset.workers)`), eval(`String(Math.min(8, navigator.hardwareConcurrency))`); w != cores {
+				t.Errorf("the run used %s workers, want %s (one per core)", w, cores)
+			}
+		}
 	}
 
-	time.Sleep(300 * time.Millisecond) // late console messages
+	// A machine with one core runs in one worker; one with three splits
+	// 301 trials unevenly: the same report either way.
+	for _, cores := range []int{1, 3} {
+		script, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: fmt.Sprintf(`Object.defineProperty(navigator, "hardwareConcurrency", {get: () => %d})`, cores)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/#scenario=revoke-race&seed=4&trials=301")); err != nil {
+			t.Fatal(err)
+		}
+		got := waitReport(5 * time.Minute)
+		if want := cli("revoke-race", "--seed", "4", "--trials", "301"); got != want {
+			t.Errorf("%d core(s): report-json differs from `scenario run --json`", cores)
+		}
+		if w := eval(`String(document.getElementById("status").dataset.workers)`); w != fmt.Sprint(cores) {
+			t.Errorf("%d core(s): the run used %s workers", cores, w)
+		}
+		if _, err := chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: script.Identifier}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Opened from disk, as a teacher might: no server, the workers from
+	// blobs and the module from playground-disk.js; the same reports.
+	for _, tc := range []struct {
+		name   string
+		seed   string
+		trials int
+	}{
+		{"public-s3-bucket", "11", 1000},
+		{"revoke-race", "0", 40},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"),
+			chromedp.Navigate(fmt.Sprintf("%sindex.html#scenario=%s&seed=%s&trials=%d", disk, tc.name, tc.seed, tc.trials))); err != nil {
+			t.Fatal(err)
+		}
+		got := waitReport(5 * time.Minute)
+		if want := cli(tc.name, "--seed", tc.seed, "--trials", fmt.Sprint(tc.trials)); got != want {
+			t.Errorf("from disk, %s (seed %s, %d trials): report-json differs from `scenario run --json`", tc.name, tc.seed, tc.trials)
+		}
+	}
+	shot("playground-from-disk")
+
+	// The console's messages arrive in order: once a last one of ours is
+	// in, every earlier one is.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`console.info("playground-test-end")`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Error("the console's last message never arrived")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {
@@ -371,18 +443,36 @@ func TestPlaygroundInChromium(t *testing.T) {
 }
 
 // BenchmarkPlaygroundPublicBucket10k times 10,000 trials of the public
-// bucket case in the browser (one Web Worker, one thread), from the URL to
-// report-json, against the same run of the CLI (all cores). The figures are
-// in docs/benchmarks.md:
+// bucket case in the browser (one Web Worker per core), from the URL to
+// report-json, against the same run of the CLI (all cores, then one). On a
+// shared machine wall clocks follow the other work, so it also reports CPU
+// seconds: Chromium's processes' (Linux /proc, page load and module compile
+// included) and the CLI's (getrusage). The figures are in
+// docs/benchmarks.md:
 //
 //	go test ./cmd/scenario -run '^$' -bench PlaygroundPublicBucket10k -benchtime 1x
 func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 	const url = "/#scenario=public-s3-bucket&seed=1&trials=10000"
-	ctx, base := playgroundBrowser(b)
-	var browser, browserRun, cliTime, cli1Time time.Duration
+	ctx, base, _ := playgroundBrowser(b)
+	var browser, browserRun, cliTime, cli1Time, browserCPU, cliCPU, cli1CPU time.Duration
+	workers := 0
+	cli := func(wall, cpu *time.Duration) {
+		b.Helper()
+		start, c0 := time.Now(), selfCPU(b)
+		code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json")
+		*wall += time.Since(start)
+		*cpu += selfCPU(b) - c0
+		if code > 1 {
+			b.Fatal(errOut)
+		}
+	}
 	for i := 0; i < b.N; i++ {
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+			b.Fatal(err)
+		}
+		c0 := chromiumCPU()
 		start := time.Now()
-		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+url)); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+url)); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("report-json").textContent.length > 0`,
@@ -390,38 +480,97 @@ func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		browser += time.Since(start)
+		browserCPU += cpuSince(c0, chromiumCPU())
 		// The run alone, as the page timed it (no page load, no compile).
-		secs, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").dataset.seconds`))
+		secs, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").dataset.seconds + "s," + (document.getElementById("status").dataset.workers || "1")`))
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := time.ParseDuration(secs + "s")
+		var w int
+		if _, err := fmt.Sscanf(secs[strings.Index(secs, ",")+1:], "%d", &w); err != nil {
+			b.Fatalf("status %q: %v", secs, err)
+		}
+		workers = w
+		d, err := time.ParseDuration(secs[:strings.Index(secs, ",")])
 		if err != nil {
 			b.Fatalf("status seconds %q: %v", secs, err)
 		}
 		browserRun += d
-		start = time.Now()
-		if code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json"); code > 1 {
-			b.Fatal(errOut)
-		}
-		cliTime += time.Since(start)
-		// The CLI on one thread, as the browser's worker runs.
+		cli(&cliTime, &cliCPU)
+		// The CLI on one thread.
 		prev := goruntime.GOMAXPROCS(1)
-		start = time.Now()
-		code, _, errOut := runCLI("run", "public-s3-bucket", "--seed", "1", "--trials", "10000", "--json")
-		cli1Time += time.Since(start)
+		cli(&cli1Time, &cli1CPU)
 		goruntime.GOMAXPROCS(prev)
-		if code > 1 {
-			b.Fatal(errOut)
-		}
 	}
 	n := float64(b.N)
+	b.ReportMetric(float64(workers), "workers")
 	b.ReportMetric(browser.Seconds()/n, "browser-s/op")
 	b.ReportMetric(browserRun.Seconds()/n, "browser-run-s/op")
 	b.ReportMetric(cliTime.Seconds()/n, "cli-s/op")
 	b.ReportMetric(cli1Time.Seconds()/n, "cli-1thread-s/op")
 	b.ReportMetric(browser.Seconds()/cliTime.Seconds(), "browser/cli")
 	b.ReportMetric(browser.Seconds()/cli1Time.Seconds(), "browser/cli-1thread")
+	if browserCPU > 0 {
+		b.ReportMetric(browserCPU.Seconds()/n, "browser-cpu-s/op")
+		b.ReportMetric(cliCPU.Seconds()/n, "cli-cpu-s/op")
+		b.ReportMetric(browserCPU.Seconds()/cliCPU.Seconds(), "browser/cli-cpu")
+	}
+}
+
+// selfCPU is this process's user and system CPU time.
+func selfCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// chromiumCPU is the CPU time of each process descending from this one
+// (Chromium's), by pid, from Linux's /proc; empty elsewhere.
+func chromiumCPU() map[int]time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	parent, cpu := map[int]int{}, map[int]time.Duration{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command's closing parenthesis: state, ppid, ... utime
+		// and stime are the 12th and 13th fields, in clock ticks (100 a second).
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		parent[pid], cpu[pid] = ppid, time.Duration(ut+st)*10*time.Millisecond
+	}
+	out := map[int]time.Duration{}
+	for pid, c := range cpu {
+		for p := parent[pid]; p > 1; p = parent[p] {
+			if p == os.Getpid() {
+				out[pid] = c
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cpuSince is the CPU the processes of after spent since before: the
+// whole of those started since, none of those that ended.
+func cpuSince(before, after map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, c := range after {
+		d += c - before[pid]
+	}
+	return d
 }
 
 // playground needs somewhere to put the site: --out or --serve.

@@ -99,18 +99,78 @@ type Result struct {
 // scenario's) in the simulator and renders the reports. progress, when
 // set, is called after each trial.
 func Run(ctx context.Context, name, src string, seed uint64, trials int, progress func(done, total int)) Result {
-	file := "scenarios/" + strings.TrimSuffix(name, ".yaml") + ".yaml"
-	sc, err := scenarios.Parse(file, []byte(src))
-	if err != nil {
-		return Result{Issues: issues(err)}
-	}
-	if trials < 1 {
-		return Result{Issues: []Issue{{Message: fmt.Sprintf("trials must be at least 1, got %d", trials)}}}
+	sc, is := parse(name, src, trials)
+	if is != nil {
+		return Result{Issues: is}
 	}
 	run, err := runner.Run(ctx, sc, runner.Options{Seed: seed, Trials: trials, Progress: progress})
 	if err != nil {
 		return Result{Issues: issues(err)}
 	}
+	return render(run)
+}
+
+// Sharder runs shards of the run Run(name, src, seed, trials) would
+// make, for FoldShards: the page splits a long run over several Web
+// Workers (WebAssembly has one thread each). A worker keeps its Sharder
+// for the next shard of the same run, so the YAML is read and the plan
+// built once per worker.
+type Sharder struct {
+	s *runner.Sharder
+}
+
+// NewSharder reads src as Run does; the issues are Run's.
+func NewSharder(name, src string, seed uint64, trials int) (*Sharder, []Issue) {
+	sc, is := parse(name, src, trials)
+	if is != nil {
+		return nil, is
+	}
+	s, err := runner.NewSharder(sc, runner.Options{Seed: seed, Trials: trials})
+	if err != nil {
+		return nil, issues(err)
+	}
+	return &Sharder{s: s}, nil
+}
+
+// Run runs trials [from, to). progress, when set, is called after each
+// trial with the shard's count and size.
+func (s *Sharder) Run(ctx context.Context, from, to int, progress func(done, total int)) ([]byte, []Issue) {
+	b, err := s.s.Run(ctx, from, to, progress)
+	if err != nil {
+		return nil, issues(err)
+	}
+	return b, nil
+}
+
+// FoldShards folds the shards of a run (RunShard's, covering every trial)
+// into the Result Run gives for the same arguments, byte for byte.
+func FoldShards(ctx context.Context, name, src string, seed uint64, trials int, shards [][]byte) Result {
+	sc, is := parse(name, src, trials)
+	if is != nil {
+		return Result{Issues: is}
+	}
+	run, err := runner.FoldShards(ctx, sc, runner.Options{Seed: seed, Trials: trials}, shards)
+	if err != nil {
+		return Result{Issues: issues(err)}
+	}
+	return render(run)
+}
+
+// parse reads src as the library scenario name and checks trials.
+func parse(name, src string, trials int) (*scenarios.Scenario, []Issue) {
+	file := "scenarios/" + strings.TrimSuffix(name, ".yaml") + ".yaml"
+	sc, err := scenarios.Parse(file, []byte(src))
+	if err != nil {
+		return nil, issues(err)
+	}
+	if trials < 1 {
+		return nil, []Issue{{Message: fmt.Sprintf("trials must be at least 1, got %d", trials)}}
+	}
+	return sc, nil
+}
+
+// render writes a run's report JSON and HTML.
+func render(run *report.Run) Result {
 	var js, html bytes.Buffer
 	if err := report.JSON(&js, run); err != nil {
 		return Result{Issues: issues(err)}

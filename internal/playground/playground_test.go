@@ -202,3 +202,61 @@ func TestCompareCaseWithMitigations(t *testing.T) {
 		t.Error("a comparison of one scenario gave no issue")
 	}
 }
+
+// A run split over workers (a Sharder's shards, then FoldShards) is the
+// page's one-worker Run: the same JSON and HTML, the same verdict; and a
+// problem in the YAML stops a shard with the same issues Run gives.
+func TestShardedRunIsRun(t *testing.T) {
+	lib, err := Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := map[string]string{}
+	for _, e := range lib {
+		src[e.Name] = e.YAML
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		seed    uint64
+		trials  int
+		workers int
+	}{
+		{"public-s3-bucket", 1, 50, 2},
+		{"revoke-race", 0, 31, 3},
+		{"scp-deny", 9, 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := Run(ctx, tc.name, src[tc.name], tc.seed, tc.trials, nil)
+			var shards [][]byte
+			sh, is := NewSharder(tc.name, src[tc.name], tc.seed, tc.trials)
+			if is != nil {
+				t.Fatal(is)
+			}
+			for w := 0; w < tc.workers; w++ {
+				from, to := tc.trials*w/tc.workers, tc.trials*(w+1)/tc.workers
+				calls := 0
+				b, is := sh.Run(ctx, from, to, func(done, total int) { calls++ })
+				if is != nil {
+					t.Fatal(is)
+				}
+				if n := to - max(from, 1); n > 0 && calls != n {
+					t.Errorf("shard [%d, %d): %d progress calls, want %d", from, to, calls, n)
+				}
+				shards = append(shards, b)
+			}
+			got := FoldShards(ctx, tc.name, src[tc.name], tc.seed, tc.trials, shards)
+			if len(got.Issues) > 0 {
+				t.Fatal(got.Issues)
+			}
+			if got.JSON != want.JSON || got.HTML != want.HTML || got.Passed != want.Passed {
+				t.Errorf("the sharded run differs from Run (JSON equal: %v, HTML equal: %v)", got.JSON == want.JSON, got.HTML == want.HTML)
+			}
+		})
+	}
+	bad := strings.Replace(src["public-s3-bucket"], "p99: 10s", "p99: soon", 1)
+	want := Run(ctx, "public-s3-bucket", bad, 1, 10, nil)
+	if _, is := NewSharder("public-s3-bucket", bad, 1, 10); len(is) == 0 || len(want.Issues) == 0 || is[0] != want.Issues[0] {
+		t.Errorf("a bad delay: shard issues %v, Run's %v", is, want.Issues)
+	}
+}

@@ -5,31 +5,99 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const worker = new Worker('worker.js');
+// The simulator's Web Workers: one per core (at most 8), since WebAssembly
+// runs one thread per worker; a run's trials are split over them. The
+// first also answers the library, knob and comparison calls.
+const poolSize = Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
+// Opened from disk (file://), the browser refuses to fetch the module or
+// start a worker from a file: playground-disk.js carries both instead.
+const fromDisk = location.protocol === 'file:';
+const workers = [];
 let nextID = 1;
 const pending = new Map();
 let library = [];
 let current = null; // the selected library entry
 let running = false;
 
-function ask(msg, onProgress) {
+// askOn sends msg to worker k and resolves with its answer; transfer lists
+// buffers handed over rather than copied.
+function askOn(k, msg, onProgress, transfer) {
   const id = nextID++;
   return new Promise((resolve) => {
     pending.set(id, { resolve, onProgress });
-    worker.postMessage({ ...msg, id });
+    workers[k].postMessage({ ...msg, id }, transfer || []);
   });
 }
 
-worker.onmessage = (e) => {
+function ask(msg, onProgress) {
+  return askOn(0, msg, onProgress);
+}
+
+function onWorkerMessage(e) {
   const m = e.data;
-  if (m.type === 'ready') { init(); return; }
   if (m.type === 'fatal') { $('status').textContent = 'The simulator did not load: ' + m.error; return; }
   const p = pending.get(m.id);
   if (!p) return;
   if (m.type === 'progress') { p.onProgress && p.onProgress(m.done, m.total); return; }
   pending.delete(m.id);
   p.resolve(m.data);
-};
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error('cannot load ' + src));
+    document.head.append(s);
+  });
+}
+
+// loadModule compiles playground.wasm once for every worker: streamed as it
+// downloads over HTTP; from disk, from the base64 copy in playground-disk.js.
+async function loadModule() {
+  if (fromDisk) {
+    await loadScript('playground-disk.js');
+    const bin = atob(self.iampropDisk.wasm);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return WebAssembly.compile(bytes);
+  }
+  try {
+    return await WebAssembly.compileStreaming(fetch('playground.wasm'));
+  } catch (e) {
+    // A server that does not say application/wasm: read the bytes instead.
+    return WebAssembly.compile(await (await fetch('playground.wasm')).arrayBuffer());
+  }
+}
+
+function newWorker() {
+  if (!fromDisk) return new Worker('worker.js');
+  const src = new Blob([self.iampropDisk.worker], { type: 'text/javascript' });
+  return new Worker(URL.createObjectURL(src));
+}
+
+async function boot() {
+  let module;
+  try { module = await loadModule(); } catch (e) {
+    $('status').textContent = 'The simulator did not load: ' + e;
+    return;
+  }
+  let first;
+  const firstReady = new Promise((resolve) => { first = resolve; });
+  for (let k = 0; k < poolSize; k++) {
+    const w = newWorker();
+    // Calls sent before a worker is ready wait in its queue; only the
+    // first worker's readiness gates the page.
+    w.onmessage = (e) => (e.data.type === 'ready' ? k === 0 && first() : onWorkerMessage(e));
+    w.postMessage({ type: 'init', module });
+    workers.push(w);
+  }
+  await firstReady;
+  init();
+}
+
+boot();
 
 function el(tag, attrs, ...kids) {
   const n = document.createElement(tag);
@@ -185,9 +253,37 @@ function trialsValue() {
   return Math.max(1, parseInt($('trials').value, 10) || 1);
 }
 
-// job runs msg in the worker with the progress bar and the buttons locked;
-// it returns the result and the seconds taken, or null when the scenario
-// had problems (they are shown).
+// runSharded runs a 'run' message's trials in chunks on every worker (a
+// worker takes the next chunk when it ends one, so a worker on a busy core
+// holds back no more than a chunk), then the first worker folds the
+// chunks in trial order into the report one worker's run gives.
+async function runSharded(msg, onProgress) {
+  const size = Math.max(1, Math.ceil(msg.trials / (4 * workers.length)));
+  const chunks = [];
+  for (let from = 0; from < msg.trials; from += size) chunks.push({ from, to: Math.min(msg.trials, from + size), done: 0 });
+  const shards = [];
+  let next = 0;
+  let issues = null;
+  const progress = () => onProgress(chunks.reduce((n, c) => n + c.done, 0), msg.trials);
+  async function take(k) {
+    while (next < chunks.length && !issues) {
+      const i = next++;
+      const c = chunks[i];
+      const r = await askOn(k, { ...msg, type: 'runShard', from: c.from, to: c.to }, (done) => { c.done = done; progress(); });
+      if (r.issues) { issues = issues || r.issues; return; }
+      shards[i] = r.shard;
+      c.done = c.to - c.from;
+      progress();
+    }
+  }
+  await Promise.all(workers.map((_, k) => take(k)));
+  if (issues) return { issues };
+  return askOn(0, { ...msg, type: 'fold', shards }, null, shards.map((s) => s.buffer));
+}
+
+// job runs msg in the workers with the progress bar and the buttons
+// locked; it returns the result and the seconds taken, or null when the
+// scenario had problems (they are shown).
 async function job(msg, what) {
   running = true;
   $('run').disabled = true;
@@ -198,7 +294,10 @@ async function job(msg, what) {
   $('report-json').textContent = '';
   $('compare-json').textContent = '';
   const started = performance.now();
-  const res = await ask(msg, (done, total) => { bar.max = total; bar.value = done; });
+  const onProgress = (done, total) => { bar.max = total; bar.value = done; };
+  const sharded = msg.type === 'run' && workers.length > 1 && msg.trials > 1;
+  const res = sharded ? await runSharded(msg, onProgress) : await ask(msg, onProgress);
+  $('status').dataset.workers = String(sharded ? workers.length : 1);
   const secs = ((performance.now() - started) / 1000).toFixed(2);
   running = false;
   $('run').disabled = false;

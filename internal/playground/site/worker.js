@@ -1,21 +1,18 @@
-// The Web Worker: it loads the Go simulator (playground.wasm) and runs it
-// here, off the page's thread, so a long run never freezes the page.
-importScripts('wasm_exec.js');
+// A Web Worker: it runs the Go simulator (the playground.wasm module the
+// page compiled and sent in an 'init' message) off the page's thread, so a
+// long run never freezes the page. The page starts several and splits a
+// run's trials over them (runShard), then one folds the shards (fold).
+// Opened from disk, the page starts this from a Blob whose source begins
+// with wasm_exec.js; over HTTP it imports it.
+if (typeof Go === 'undefined') importScripts('wasm_exec.js');
 
-const go = new Go();
 let queue = [];
 let ready = false;
 
-async function start() {
-  let inst;
-  try {
-    inst = await WebAssembly.instantiateStreaming(fetch('playground.wasm'), go.importObject);
-  } catch (e) {
-    // A server that does not say application/wasm: read the bytes instead.
-    const bytes = await (await fetch('playground.wasm')).arrayBuffer();
-    inst = await WebAssembly.instantiate(bytes, go.importObject);
-  }
-  go.run(inst.instance); // main sets self.iamprop and posts {type: 'ready'}
+async function start(module) {
+  const go = new Go();
+  const inst = await WebAssembly.instantiate(module, go.importObject);
+  go.run(inst); // main sets self.iamprop and posts {type: 'ready'}
   ready = true;
   queue.forEach(handle);
   queue = [];
@@ -23,6 +20,8 @@ async function start() {
 
 function handle(msg) {
   const api = self.iamprop;
+  const progress = (done, total) => postMessage({ type: 'progress', id: msg.id, done, total });
+  const result = (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) });
   switch (msg.type) {
     case 'library':
       postMessage({ type: 'library', id: msg.id, data: JSON.parse(api.library()) });
@@ -34,17 +33,27 @@ function handle(msg) {
       postMessage({ type: 'setKnobs', id: msg.id, data: JSON.parse(api.setKnobs(msg.yaml, JSON.stringify(msg.knobs))) });
       break;
     case 'run':
-      api.run(msg.name, msg.yaml, String(msg.seed || 0), msg.trials,
-        (done, total) => postMessage({ type: 'progress', id: msg.id, done, total }),
-        (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) }));
+      api.run(msg.name, msg.yaml, String(msg.seed || 0), msg.trials, progress, result);
+      break;
+    case 'runShard':
+      api.runShard(msg.name, msg.yaml, String(msg.seed || 0), msg.trials, msg.from, msg.to, progress, (issues, shard) => {
+        if (shard) postMessage({ type: 'result', id: msg.id, data: { shard } }, [shard.buffer]);
+        else postMessage({ type: 'result', id: msg.id, data: { issues: JSON.parse(issues) } });
+      });
+      break;
+    case 'fold':
+      api.fold(msg.name, msg.yaml, String(msg.seed || 0), msg.trials, msg.shards, result);
       break;
     case 'compare':
-      api.compare(JSON.stringify(msg.sources), String(msg.seed || 0), msg.trials,
-        (done, total) => postMessage({ type: 'progress', id: msg.id, done, total }),
-        (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) }));
+      api.compare(JSON.stringify(msg.sources), String(msg.seed || 0), msg.trials, progress, result);
       break;
   }
 }
 
-onmessage = (e) => (ready ? handle(e.data) : queue.push(e.data));
-start().catch((e) => postMessage({ type: 'fatal', error: String(e) }));
+onmessage = (e) => {
+  if (e.data.type === 'init') {
+    start(e.data.module).catch((err) => postMessage({ type: 'fatal', error: String(err) }));
+    return;
+  }
+  if (ready) handle(e.data); else queue.push(e.data);
+};

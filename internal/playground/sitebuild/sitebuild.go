@@ -1,7 +1,9 @@
 // Package sitebuild writes the browser playground as a self-contained
 // static site: the page (package playground's Site), the WebAssembly module
-// built from cmd/playground-wasm with the go tool, and the go tool's own
-// wasm_exec.js, which must match the compiler that built the module.
+// built from cmd/playground-wasm with the go tool, the go tool's own
+// wasm_exec.js, which must match the compiler that built the module, and
+// playground-disk.js, both again for a page opened from disk (file://),
+// where the browser fetches no module and starts no worker from a file.
 //
 // The module is built when the site is written rather than embedded in the
 // scenario binary: a committed .wasm would be a large generated file that
@@ -12,6 +14,8 @@ package sitebuild
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,7 +60,8 @@ func Write(ctx context.Context, dir, goTool string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	build := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", filepath.Join(dir, "playground.wasm"), wasmPackage)
+	// -s -w: no symbol table or DWARF, which no browser reads (0.2 MB).
+	build := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "playground.wasm"), wasmPackage)
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the playground's WebAssembly module (GOOS=js GOARCH=wasm %s build %s; run it in a checkout of iamprop): %v\n%s", goTool, wasmPackage, err, out)
@@ -69,7 +74,48 @@ func Write(ctx context.Context, dir, goTool string) ([]string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "wasm_exec.js"), js, 0o644); err != nil {
 		return nil, err
 	}
-	return append(wrote, "wasm_exec.js"), nil
+	wrote = append(wrote, "wasm_exec.js")
+	disk, err := diskScript(dir, js)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, DiskScript), disk, 0o644); err != nil {
+		return nil, err
+	}
+	return append(wrote, DiskScript), nil
+}
+
+// DiskScript is the file the page loads with a script tag when it is
+// opened from disk: it sets self.iampropDisk to the worker's source
+// (wasm_exec.js, then worker.js) and the module in base64. A browser loads
+// a script from a file:// page, but refuses its fetch of the module and a
+// worker started from a file; the page starts the worker from a Blob of
+// that source and compiles the module from the decoded bytes instead.
+const DiskScript = "playground-disk.js"
+
+func diskScript(dir string, wasmExec []byte) ([]byte, error) {
+	module, err := os.ReadFile(filepath.Join(dir, "playground.wasm"))
+	if err != nil {
+		return nil, err
+	}
+	worker, err := fs.ReadFile(playground.Site(), "worker.js")
+	if err != nil {
+		return nil, err
+	}
+	src, err := json.Marshal(string(wasmExec) + "\n" + string(worker))
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString("// Written by `scenario playground` for a page opened from disk (file://):\n")
+	b.WriteString("// the worker's source and playground.wasm in base64. Over HTTP the page\n")
+	b.WriteString("// does not load it.\n")
+	b.WriteString("self.iampropDisk = {\nworker: ")
+	b.Write(src)
+	b.WriteString(",\nwasm: \"")
+	b.WriteString(base64.StdEncoding.EncodeToString(module))
+	b.WriteString("\"\n};\n")
+	return []byte(b.String()), nil
 }
 
 // wasmExec reads the go tool's wasm_exec.js: lib/wasm since Go 1.24,
