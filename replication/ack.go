@@ -120,9 +120,11 @@ func (n *Node) prepareAcks() bool {
 		return false
 	}
 	a := n.ack
-	if a.epoch != a.sent {
+	if a.epoch != a.sent || n.heartbeatDue() {
 		a.sent = a.epoch
-		if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+		// A heartbeat re-stamps an unchanged vector, an empty one too: it
+		// tells the peers that nothing was committed since (lagbound.go).
+		if v := n.Vector(); (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries {
 			a.own = Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v}
 			a.ownSize = ackSize(&a.own)
 			a.ownSends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
@@ -138,7 +140,14 @@ func (n *Node) acking() bool {
 	if a == nil {
 		return false
 	}
-	return a.epoch != a.sent || a.ownSends > 0 || a.relayCount > 0
+	return a.epoch != a.sent || a.ownSends > 0 || a.relayCount > 0 || n.cfg.AckHeartbeat > 0
+}
+
+// heartbeatDue reports whether the own ack is due again although nothing
+// was applied since the last one (Config.AckHeartbeat).
+func (n *Node) heartbeatDue() bool {
+	hb := n.cfg.AckHeartbeat
+	return hb > 0 && (n.ack.ownSize == 0 || n.now-n.ack.own.At.UnixNano() >= int64(hb))
 }
 
 // sendAcks sends to peer one KindAck message with the acks that fit a
@@ -198,7 +207,7 @@ func (n *Node) sendAllAcks(to string) {
 		return
 	}
 	var all []Ack
-	if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+	if v := n.Vector(); (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
 	for _, name := range a.names {
@@ -261,6 +270,7 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.sorted = slices.Insert(a.sorted, j, p)
 		}
 		p.at, p.learned, p.vector, p.size = at, n.now, ack.Vector, ackSize(ack)
+		n.noteClaim(ack.Region, at, ack.Vector) // lagbound.go
 		for origin, seq := range ack.Vector {
 			ms, ok := p.marks[origin]
 			if len(ms) > 0 && ms[len(ms)-1].seq >= seq {

@@ -126,8 +126,8 @@ func TestAcksTellWhatPeersApplied(t *testing.T) {
 // TestAcksMakeLagKnown: eu-west-1 receives neither the mutation nor
 // anything from us-east-2; only ap-southeast-2's relays of acks reach it.
 // From the first ack saying a peer applied what it lacks, its view is
-// known stale, and max_lag reads are refused once that is older than
-// max_lag. Without acks it never knows.
+// known stale; max_lag reads are refused once the view's age may exceed
+// max_lag. Without acks it never knows it lags, so max_lag fails closed.
 func TestAcksMakeLagKnown(t *testing.T) {
 	for _, acks := range []bool{true, false} {
 		an := newAckNet(t, &linkDelay{def: time.Second}, acks)
@@ -149,8 +149,9 @@ func TestAcksMakeLagKnown(t *testing.T) {
 			t.Fatalf("acks %v: eu-west-1 stale = %v", acks, stale)
 		}
 		if !acks {
-			if ok, _ := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag}); !ok {
-				t.Error("without acks a region cannot know it lags")
+			// Nothing vouches for the peers: max_lag fails closed.
+			if ok, _ := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag, MaxLag: time.Hour}); ok {
+				t.Error("without acks a region admitted max_lag: it cannot know how old its view is")
 			}
 			if _, _, ok := eu.PeerApplied("us-east-2"); ok {
 				t.Error("without acks PeerApplied knows something")
@@ -163,7 +164,12 @@ func TestAcksMakeLagKnown(t *testing.T) {
 		if _, _, ok := eu.PeerApplied("us-east-2"); !ok {
 			t.Error("us-east-2's ack was not relayed to eu-west-1")
 		}
-		lag := at(4 * time.Second).Sub(since)
+		// Admission counts the upper bound (lagbound.go), never less than
+		// the lag known from the acks.
+		lag := eu.LagBound(at(4 * time.Second))
+		if known := at(4 * time.Second).Sub(since); lag < known {
+			t.Errorf("LagBound %v is below the known lag %v", lag, known)
+		}
 		if ok, err := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag, MaxLag: lag}); !ok {
 			t.Errorf("max_lag %v at lag %v refused: %v", lag, lag, err)
 		}

@@ -168,6 +168,15 @@ type Config struct {
 	// off; the live driver and the scenario runner's max_lag trials turn
 	// it on.
 	Acks bool
+	// AckHeartbeat, with Acks, re-sends the node's own ack at least this
+	// often (at its next gossip round) even when nothing was applied
+	// since the last one, so its peers keep knowing how fresh their views
+	// of its commits are: max_lag admission (Node.BoundSince) counts a
+	// view's age from the last word of every region, and without
+	// heartbeats a quiet region looks as silent as a cut-off one. Zero:
+	// acks only when the applied vector changed (max_lag reads then fail
+	// closed once a region was quiet for longer than their bound).
+	AckHeartbeat time.Duration
 	// FoldCache, when set, shares fold steps with the other nodes given
 	// the same cache (a simulator's regions), so a step many regions take
 	// is computed once; views are then frozen and shared, never modified
