@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,6 +373,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// (max_lag) come from the Node's acks, gossiped as replication
 		// messages, so the simulator models them as well.
 		Acks: true,
+		// A heartbeat ack every gossip round, so the peers' max_lag bound
+		// (replication.Node.BoundSince) keeps hearing from a quiet region.
+		AckHeartbeat: gossip.Interval,
 		// A region's own commits are numbered in its log's epoch, so a
 		// wiped disk never reissues an id.
 		Epoch: epoch,
@@ -411,6 +415,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			}
 		}
 		n.known = known
+		// A region that is down now still counts in the max_lag bound.
+		regions := make([]string, 0, len(known))
+		for r := range known {
+			regions = append(regions, r)
+		}
+		n.rn.KnowRegions(regions)
 	}
 	n.digest = hex.EncodeToString(digestOf(n.rn))
 	n.vector = n.rn.Vector()
@@ -814,12 +824,14 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	case ModeMaxLag:
 		now := time.Now()
 		n.mu.RLock()
-		ok, _ := n.rn.Admit(now, c)
-		lag := n.rn.Lag(now)
+		ok, err := n.rn.Admit(now, c)
+		lag := n.rn.LagBound(now)
 		n.mu.RUnlock()
 		if !ok {
 			n.m.AuthorizeRefused.WithLabelValues(ModeMaxLag).Inc()
-			return Decision{Lag: lag, Stale: true}, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+			// The node's reason names the region it has not heard from.
+			why := strings.TrimPrefix(err.Error(), replication.ErrTooStale.Error()+": ")
+			return Decision{Lag: lag, Stale: true}, fmt.Errorf("%w: %s", ErrTooStale, why)
 		}
 	default:
 		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)
