@@ -111,7 +111,8 @@ func (n *Node) covers(c *boundClaim) bool {
 // partial is what an uncovered claim still vouches for: the view holds
 // every commit of the region made before the first one of each stream it
 // lacks, when it holds that one (received, waiting to apply) and so knows
-// its timestamp; false when it lacks one it has not received.
+// its timestamp, the instant it lacks a commit since (as StaleSince
+// counts it); false when it lacks one it has not received.
 func (n *Node) partial(c *boundClaim) (int64, bool) {
 	t := c.at
 	for _, p := range c.own {
@@ -127,7 +128,7 @@ func (n *Node) partial(c *boundClaim) (int64, bool) {
 		if e == nil {
 			return 0, false
 		}
-		t = min(t, e.m.TS.Wall-1)
+		t = min(t, e.m.TS.Wall)
 	}
 	return t, true
 }

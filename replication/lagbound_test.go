@@ -199,7 +199,7 @@ func TestBoundSinceRules(t *testing.T) {
 			step(t, n, 3*time.Second, Message{Kind: KindGossip, From: us, Mutations: []Mutation{mu}})
 			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
 			step(t, n, 4*time.Second, ack(us, 4*time.Second, VersionVector{us: 1}))
-		}, 5 * time.Second, 2*time.Second - 1, true},
+		}, 5 * time.Second, 2 * time.Second, true},
 		{"covered once applied", nil, false, false, func(t *testing.T, n *Node) {
 			step(t, n, 4*time.Second, ack(us, 4*time.Second, VersionVector{us: 1, ap: 9}))
 			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
