@@ -69,8 +69,12 @@ type Config struct {
 	NoSync bool
 	// Recover accepts a durable log damaged before its end: every intact
 	// record is kept and the damaged bytes are set aside next to it
-	// (store.Options.Recover). Without it such a log stops Start with a
-	// *store.CorruptError.
+	// (store.Options.Recover), and the region starts a new epoch and
+	// recovers as from a lost log (replication.Config.LostState): it
+	// commits only once every reachable peer answered, then closes its
+	// earlier epochs, filling the sequence numbers nobody returned (a
+	// damaged own commit no peer held is lost, and counted). Without it
+	// such a log stops Start with a *store.CorruptError.
 	Recover bool
 	// ExpectPeers says this region is one of several even when it is not
 	// told whom to join (the first region, that the others join). Started
@@ -173,6 +177,7 @@ type Node struct {
 	rn        *replication.Node
 	digest    string
 	vector    replication.VersionVector // applied, this region
+	folded    int                       // rn.NumApplied when vector was taken
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
@@ -323,6 +328,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		l     *store.Log
 		muts  []replication.Mutation
 		epoch uint64
+		// damaged: Recover set records aside (and the log is in a new
+		// epoch): they may have been own commits that no peer holds.
+		damaged bool
 	)
 	if cfg.DataDir != "" {
 		var rec store.Recovery
@@ -343,6 +351,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 					Str("saved_as", d.SavedAs).Msg(msg)
 			}
 			m.StoreRecovered.Add(float64(rec.Kept))
+			damaged = rec.Rewritten
 			if rec.Rewritten {
 				log.Warn().Int("kept", rec.Kept).Str("dir", cfg.DataDir).Msg("mutation log rewritten without its damaged records")
 			}
@@ -351,12 +360,17 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	} else if epoch, err = randomEpoch(); err != nil {
 		return nil, err
 	}
-	// No log content (a new, emptied or absent log): the region may have
-	// lost its state.
+	// No log content (a new, emptied or absent log), or a log whose damaged
+	// records were set aside: the region may have lost commits of its own
+	// that only its peers hold, or nobody. It recovers as from a lost log:
+	// from every reachable peer, then it closes its earlier epochs, filling
+	// what nobody returned (replication.Config.LostState), so no version
+	// vector stops below a gap forever.
 	fresh := len(muts) == 0
+	lost := fresh || damaged
 	// The first region has no one to catch up with, unless it expects peers
 	// and may have lost its state.
-	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && fresh)
+	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && lost)
 
 	n.rn = replication.NewNode(replication.Config{
 		Region:      cfg.Region,
@@ -381,10 +395,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Epoch: epoch,
 		// A region that starts without a log's content catches up with
 		// every reachable peer before it commits (replication.Config).
-		LostState: fresh && waitPeers,
+		LostState: lost && waitPeers,
 		// A region restarted with its log and told to join catches up
 		// with one peer before it commits (replication.Config).
-		CatchUp: waitPeers && !fresh,
+		CatchUp: waitPeers && !lost,
 		// Every mutation carries its origin's signature; peers' are
 		// verified before they are taken in (nil: neither).
 		Signer:   signer,
@@ -424,6 +438,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.digest = hex.EncodeToString(digestOf(n.rn))
 	n.vector = n.rn.Vector()
+	n.folded = n.rn.NumApplied()
 
 	inner, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs:    []string{cfg.BindAddr},
@@ -632,9 +647,12 @@ func (n *Node) flush() error {
 		n.commits[r.ID] = r.TS.Wall
 		n.log.Warn().Str("id", r.ID.String()).Str("call", r.Call.Action).Msg("conflict: two different mutations under one id; this one is kept everywhere (see /v1/view)")
 	}
-	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 {
+	// A gap filler (a lost commit's place) is folded without an Applied
+	// report, yet moves the vector: NumApplied tells.
+	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || n.rn.NumApplied() != n.folded {
 		n.digest = hex.EncodeToString(digestOf(n.rn))
 		n.vector = n.rn.Vector()
+		n.folded = n.rn.NumApplied()
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
