@@ -120,7 +120,11 @@ func (n *Node) prepareAcks() bool {
 		return false
 	}
 	a := n.ack
-	if a.epoch != a.sent || n.heartbeatDue() {
+	// While recovering, the node's applied prefix of its own earlier
+	// epochs may stop below a gap it has not closed yet, so its ack would
+	// vouch for fewer commits than it made: peers would take a view that
+	// lacks some for fresh (lagbound.go). It acks once recovered.
+	if (a.epoch != a.sent || n.heartbeatDue()) && !n.recovering {
 		a.sent = a.epoch
 		// A heartbeat re-stamps an unchanged vector, an empty one too: it
 		// tells the peers that nothing was committed since (lagbound.go).
@@ -207,7 +211,7 @@ func (n *Node) sendAllAcks(to string) {
 		return
 	}
 	var all []Ack
-	if v := n.Vector(); (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries {
+	if v := n.Vector(); (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries && !n.recovering {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
 	for _, name := range a.names {
