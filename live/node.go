@@ -76,6 +76,14 @@ type Config struct {
 	// damaged own commit no peer held is lost, and counted). Without it
 	// such a log stops Start with a *store.CorruptError.
 	Recover bool
+	// AckHeartbeat is how often, at least, the region re-sends its ack
+	// when nothing changed (replication.Config.AckHeartbeat), so its
+	// peers' max_lag bound keeps hearing from it. Zero: every gossip
+	// round. Negative: never; max_lag reads at the peers then fail closed
+	// whenever this region was quiet for longer than their bound. The
+	// traffic grows with the square of the regions (each relays the
+	// others' heartbeats once).
+	AckHeartbeat time.Duration
 	// ExpectPeers says this region is one of several even when it is not
 	// told whom to join (the first region, that the others join). Started
 	// without its log's content (a new, emptied or wiped log), it then
@@ -389,7 +397,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Acks: true,
 		// A heartbeat ack every gossip round, so the peers' max_lag bound
 		// (replication.Node.BoundSince) keeps hearing from a quiet region.
-		AckHeartbeat: gossip.Interval,
+		AckHeartbeat: ackHeartbeat(cfg.AckHeartbeat, gossip.Interval),
 		// A region's own commits are numbered in its log's epoch, so a
 		// wiped disk never reissues an id.
 		Epoch: epoch,
@@ -585,6 +593,7 @@ func (n *Node) run() {
 				}
 			}
 			n.countStep(st, n.rn.Stats())
+			n.refreshView(false)
 			n.mu.Unlock()
 			clear(batch)
 			_ = n.flush()
@@ -593,6 +602,7 @@ func (n *Node) run() {
 			st := n.rn.Stats()
 			n.rn.Tick(time.Now())
 			n.countStep(st, n.rn.Stats())
+			n.refreshView(false)
 			n.mu.Unlock()
 			_ = n.flush()
 		case <-n.peersCh:
@@ -622,6 +632,33 @@ func (n *Node) run() {
 	}
 }
 
+// ackHeartbeat is Config.AckHeartbeat as replication.Config takes it.
+func ackHeartbeat(hb, round time.Duration) time.Duration {
+	switch {
+	case hb == 0:
+		return round
+	case hb < 0:
+		return 0
+	}
+	return hb
+}
+
+// refreshView updates the cached digest and vector (caller holds mu) when
+// the view changed: something was folded (NumApplied tells, gap fillers
+// included, which no Applied reports) or, with replaced, a conflict
+// changed a mutation's content. Called right after the input, under the
+// same lock, so an authorize answer never reports an older vector than
+// the view it was decided on. It reports whether it refreshed.
+func (n *Node) refreshView(replaced bool) bool {
+	if !replaced && n.rn.NumApplied() == n.folded {
+		return false
+	}
+	n.digest = hex.EncodeToString(digestOf(n.rn))
+	n.vector = n.rn.Vector()
+	n.folded = n.rn.NumApplied()
+	return true
+}
+
 // flush carries out the Node's Ready: bookkeeping, then the durable log
 // (one fsync for the whole batch), then the sends. Sends come after the
 // fsync so a mutation is never gossiped before it is durable here. flushMu
@@ -647,12 +684,7 @@ func (n *Node) flush() error {
 		n.commits[r.ID] = r.TS.Wall
 		n.log.Warn().Str("id", r.ID.String()).Str("call", r.Call.Action).Msg("conflict: two different mutations under one id; this one is kept everywhere (see /v1/view)")
 	}
-	// A gap filler (a lost commit's place) is folded without an Applied
-	// report, yet moves the vector: NumApplied tells.
-	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || n.rn.NumApplied() != n.folded {
-		n.digest = hex.EncodeToString(digestOf(n.rn))
-		n.vector = n.rn.Vector()
-		n.folded = n.rn.NumApplied()
+	if n.refreshView(len(rd.Replaced) > 0) || len(rd.Applied) > 0 {
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}

@@ -3,6 +3,7 @@ package replication
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -260,6 +261,7 @@ func (n *Node) takeAcks(acks []Ack) {
 		if p != nil && p.at >= at {
 			continue // not newer
 		}
+		known := p != nil
 		if p == nil {
 			if len(a.peers) >= MaxVectorEntries {
 				continue // bounded: a forger cannot make it grow without limit
@@ -273,6 +275,11 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.names = slices.Insert(a.names, j, ack.Region)
 			a.sorted = slices.Insert(a.sorted, j, p)
 		}
+		// With heartbeats on (Config.AckHeartbeat: the cluster's regions
+		// share it), an unchanged vector newly stamped is relayed once,
+		// not RetransmitMult times: its news is only the instant, and
+		// every region sends one every round (lagbound.go).
+		heartbeat := n.cfg.AckHeartbeat > 0 && known && maps.Equal(p.vector, ack.Vector)
 		p.at, p.learned, p.vector, p.size = at, n.now, ack.Vector, ackSize(ack)
 		n.noteClaim(ack.Region, at, ack.Vector) // lagbound.go
 		for origin, seq := range ack.Vector {
@@ -292,7 +299,11 @@ func (n *Node) takeAcks(acks []Ack) {
 			if p.sends == 0 {
 				a.relayCount++
 			}
-			p.sends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
+			if heartbeat {
+				p.sends = max(p.sends, 1)
+			} else {
+				p.sends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
+			}
 		}
 	}
 }
