@@ -177,6 +177,14 @@ type Config struct {
 	// acks only when the applied vector changed (max_lag reads then fail
 	// closed once a region was quiet for longer than their bound).
 	AckHeartbeat time.Duration
+	// Genesis says the node starts together with every other region, from
+	// the state they all start with (Initial): a simulator's first start
+	// at t=0. A region it has not heard from yet then counts, for max_lag
+	// (Node.BoundSince), as fresh from the node's start; otherwise as
+	// never heard from (a node cannot tell a new cluster from one it
+	// rejoins with an emptied log). Ignored after Restore, with LostState
+	// or CatchUp.
+	Genesis bool
 	// FoldCache, when set, shares fold steps with the other nodes given
 	// the same cache (a simulator's regions), so a step many regions take
 	// is computed once; views are then frozen and shared, never modified

@@ -49,8 +49,7 @@ type boundState struct {
 	// heard holds, per region whose acks arrived, what they vouch for.
 	heard map[string]*heardFrom
 	// restored: the node replayed a log (Restore), so its view may be
-	// arbitrarily old; a counted region not heard from since counts as
-	// never heard from, not as of the node's start.
+	// arbitrarily old, Config.Genesis or not.
 	restored bool
 }
 
@@ -211,9 +210,9 @@ func (n *Node) freshOf(region string) (int64, bool) {
 			}
 		}
 	}
-	if !ok && n.started && !n.bound.restored && !n.cfg.LostState && !n.cfg.CatchUp {
-		// Not heard from since this node started with the initial state
-		// every region starts with: fresh as of that start.
+	if !ok && n.started && n.cfg.Genesis && !n.bound.restored && !n.cfg.LostState && !n.cfg.CatchUp {
+		// Not heard from since this node started, with every other
+		// region, from the state they all start with: fresh as of then.
 		return n.startAt, true
 	}
 	return f, ok
@@ -299,9 +298,8 @@ func (n *Node) firstPeer() string {
 // BoundSince returns the instant from which a max_lag read counts the
 // view's age: the earlier of StaleSince and, over every counted region,
 // the newest instant as of which the view is known to hold all of that
-// region's commits (from its acks; a region not heard from since the node
-// started counts from the start, or, after a restart from a log or while
-// recovering, from never). False when nothing can be missing: no counted
+// region's commits (from its acks; a region not heard from yet counts from
+// never, or from the node's start with Config.Genesis). False when nothing can be missing: no counted
 // region and nothing known stale. See the file comment for the clock
 // assumption. It changes nothing.
 func (n *Node) BoundSince() (time.Time, bool) {

@@ -179,8 +179,9 @@ func TestBoundSinceRules(t *testing.T) {
 		wantOK  bool
 	}{
 		{"alone: nothing can be missing", nil, true, false, nil, 5 * time.Second, 0, false},
-		{"peers never heard from count from the start", nil, false, false, nil, 5 * time.Second, 0, true},
-		{"after a restore, never heard from is never", nil, false, true, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
+		{"peers never heard from count from never", nil, false, false, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
+		{"at genesis, peers never heard from count from the start", func(c *Config) { c.Genesis = true }, false, false, nil, 5 * time.Second, 0, true},
+		{"after a restore, never heard from is never", func(c *Config) { c.Genesis = true }, false, true, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
 		{"without acks nothing vouches for a peer", func(c *Config) { c.Acks = false }, false, false, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
 		{"the oldest word counts", nil, false, false, func(t *testing.T, n *Node) {
 			step(t, n, 3*time.Second, ack(us, 3*time.Second, nil))

@@ -449,8 +449,11 @@ func (s *Sim) startNode(i int, lostState bool) {
 		CatchUp: r.gen > 1 && !lostState,
 		Epoch:   r.epoch,
 
-		PullOnSight:  s.cfg.PullOnSight,
-		Acks:         s.cfg.Acks,
+		PullOnSight: s.cfg.PullOnSight,
+		Acks:        s.cfg.Acks,
+		// Every region starts at t=0 from Initial: one not heard from
+		// yet is fresh from then on (max_lag), until a restart.
+		Genesis:      r.gen == 1,
 		AckHeartbeat: s.cfg.AckHeartbeat,
 		FoldCache:    s.folds,
 	}
