@@ -148,11 +148,23 @@ func (n *Node) acking() bool {
 	return a.epoch != a.sent || a.ownSends > 0 || a.relayCount > 0 || n.cfg.AckHeartbeat > 0
 }
 
+// heartbeatRegions is the cluster size up to which heartbeats come every
+// Config.AckHeartbeat; beyond it the interval grows with the size.
+const heartbeatRegions = 16
+
 // heartbeatDue reports whether the own ack is due again although nothing
-// was applied since the last one (Config.AckHeartbeat).
+// was applied since the last one (Config.AckHeartbeat, times
+// ceil(size/16) beyond 16 regions: every region relays every other's
+// heartbeats, so each one's work per interval grows with the cluster).
 func (n *Node) heartbeatDue() bool {
-	hb := n.cfg.AckHeartbeat
-	return hb > 0 && (n.ack.ownSize == 0 || n.now-n.ack.own.At.UnixNano() >= int64(hb))
+	hb := int64(n.cfg.AckHeartbeat)
+	if hb <= 0 {
+		return false
+	}
+	if size := n.numPeers() + 1; size > heartbeatRegions {
+		hb *= int64((size + heartbeatRegions - 1) / heartbeatRegions)
+	}
+	return n.ack.ownSize == 0 || n.now-n.ack.own.At.UnixNano() >= hb
 }
 
 // sendAcks sends to peer one KindAck message with the acks that fit a
@@ -206,6 +218,7 @@ func (n *Node) sendAcks(peer member) bool {
 // ack this node holds (its own and its peers'), in as many packets as they
 // need: a region that joins, restarts or comes back from a partition
 // learns what everybody applied without waiting for their next change.
+// With heartbeats (Config.AckHeartbeat) it sends its own only.
 func (n *Node) sendAllAcks(to string) {
 	a := n.ack
 	if a == nil {
@@ -216,6 +229,13 @@ func (n *Node) sendAllAcks(to string) {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
 	for _, name := range a.names {
+		if n.cfg.AckHeartbeat > 0 {
+			// With heartbeats every region's ack reaches the peer within
+			// a round or two anyway; sending all of them on every
+			// push/pull made a 50-region cluster's joins (a push/pull
+			// with each member) a storm of ack packets.
+			break
+		}
 		if name != to {
 			p := a.peers[name]
 			all = append(all, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})

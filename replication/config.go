@@ -169,8 +169,9 @@ type Config struct {
 	// it on.
 	Acks bool
 	// AckHeartbeat, with Acks, re-sends the node's own ack at least this
-	// often (at its next gossip round) even when nothing was applied
-	// since the last one, so its peers keep knowing how fresh their views
+	// often (at its next gossip round; times ceil(size/16) in a cluster of
+	// more than 16 regions) even when nothing was applied since the last
+	// one, so its peers keep knowing how fresh their views
 	// of its commits are: max_lag admission (Node.BoundSince) counts a
 	// view's age from the last word of every region, and without
 	// heartbeats a quiet region looks as silent as a cut-off one. Zero:
