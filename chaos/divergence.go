@@ -142,14 +142,17 @@ func CheckDivergence(h History, finals []Final, logs map[string][]replication.Mu
 // older than it promises. An at_least answer's view must include its
 // token and everything its origin committed before it (the answer's
 // version vector, the applied prefix per origin, reaches the token's
-// sequence number): a token stands for its origin's history up to it. A max_lag answer's view must include every mutation acknowledged
-// more than max_lag before the read began (the acknowledgement's arrival
-// is after the commit, so this never blames a correct node), except those
-// res already counts as lost: a lost commit is reported once, as lost.
+// sequence number): a token stands for its origin's history up to it. A
+// max_lag answer's view must include every acknowledged mutation committed
+// more than max_lag before the read began: its real age, from the commit's
+// timestamp (Op.HLC, placed by History.T0; the acknowledgement's arrival
+// when either is missing, which is later, so this never blames a correct
+// node), except those res already counts as lost: a lost commit is
+// reported once, as lost.
 func CheckReads(h History, res *Result) {
 	type ack struct {
-		end    time.Duration
-		stream string // origin epoch: what views' vectors are keyed by
+		end    time.Duration // the commit instant, or the acknowledgement's when unknown
+		stream string        // origin epoch: what views' vectors are keyed by
 		seq    uint64
 		id     string
 	}
@@ -172,7 +175,7 @@ func CheckReads(h History, res *Result) {
 		if err != nil {
 			continue
 		}
-		acks = append(acks, ack{op.End, id.Stream(), id.Seq, op.ID})
+		acks = append(acks, ack{commitInstant(h.T0, op), id.Stream(), id.Seq, op.ID})
 	}
 	slices.SortFunc(acks, func(a, b ack) int { return cmp.Compare(a.end, b.end) })
 	for _, rd := range h.Reads {
@@ -197,12 +200,27 @@ func CheckReads(h History, res *Result) {
 				}
 				if rd.Vector[a.stream] < a.seq {
 					res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-max-lag", Region: rd.Region, ID: a.id,
-						Detail: fmt.Sprintf("max_lag %v answered at %v from a view without %s, acknowledged %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), a.id, (rd.Start - a.end).Round(time.Millisecond))})
+						Detail: fmt.Sprintf("max_lag %v answered at %v from a view without %s, committed %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), a.id, (rd.Start - a.end).Round(time.Millisecond))})
 					break // the oldest missing one says it
 				}
 			}
 		}
 	}
+}
+
+// commitInstant places an acknowledged op's commit on the history's
+// clock: its timestamp's wall time from t0, within [Start, End] (a
+// timestamp the hybrid clock pushed ahead cannot place it after its own
+// acknowledgement); End when t0 or the timestamp is missing.
+func commitInstant(t0 time.Time, op Op) time.Duration {
+	if t0.IsZero() || op.HLC == "" {
+		return op.End
+	}
+	ts, err := replication.ParseTimestamp(op.HLC)
+	if err != nil {
+		return op.End
+	}
+	return min(max(time.Unix(0, ts.Wall).Sub(t0), op.Start), op.End)
 }
 
 // nodeReports sums, from a node's GET /metrics text, its conflict

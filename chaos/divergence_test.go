@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -167,11 +168,15 @@ func TestCheckDivergence(t *testing.T) {
 func TestCheckReads(t *testing.T) {
 	ms := time.Millisecond
 	// Two acknowledgements at us-east-2: seq 1 at 100ms, seq 2 at 900ms;
-	// one at eu-west-1 at 300ms.
-	h := History{Ops: []Op{
+	// two at eu-west-1: seq 1 at 300ms, seq 2 at 900ms, though committed
+	// (its HLC) at 200ms: a slow answer.
+	t0 := time.Unix(1000, 0)
+	h := History{T0: t0, Ops: []Op{
 		{Worker: "us-east-2/w0", Region: "us-east-2", Outcome: Acked, ID: "us-east-2/1", End: 100 * ms},
 		{Worker: "eu-west-1/w0", Region: "eu-west-1", Outcome: Acked, ID: "eu-west-1/1", End: 300 * ms},
 		{Worker: "us-east-2/w0", Region: "us-east-2", Outcome: Acked, ID: "us-east-2/2", End: 900 * ms},
+		{Worker: "eu-west-1/w1", Region: "eu-west-1", Outcome: Acked, ID: "eu-west-1/2", Start: 150 * ms, End: 900 * ms,
+			HLC: fmt.Sprintf("%d.0", t0.Add(200*ms).UnixNano())},
 		{Worker: "us-east-2/w0", Region: "us-east-2", Outcome: Unknown, End: 950 * ms},
 	}}
 	vec := func(kv ...any) replication.VersionVector {
@@ -197,10 +202,13 @@ func TestCheckReads(t *testing.T) {
 		{"at_least from a view older than its token", atLeast("us-east-2/2", vec("us-east-2", 1)), nil, "stale-at-least"},
 		{"a refused at_least is not judged", Read{Mode: "at_least", Token: "us-east-2/2", Code: "NotFresh"}, nil, ""},
 		{"at_least on a lost token is the lost finding's", atLeast("us-east-2/2", vec()), []string{"us-east-2/2"}, ""},
-		{"max_lag missing only what is younger than the bound", maxLag(time.Second, vec("us-east-2", 1, "eu-west-1", 1)), nil, ""},
+		{"max_lag missing only what is younger than the bound", maxLag(time.Second, vec("us-east-2", 1, "eu-west-1", 2)), nil, ""},
 		{"max_lag missing what is older than the bound", maxLag(time.Second, vec("us-east-2", 1)), nil, "stale-max-lag"},
+		// The view's real age counts from the commit, not from its late
+		// acknowledgement: eu-west-1/2 is 800ms old at 1s.
+		{"max_lag missing a commit older than the bound, acknowledged late", maxLag(time.Second, vec("us-east-2", 2, "eu-west-1", 1)), nil, "stale-max-lag"},
 		{"max_lag missing everything, before anything was old", maxLag(550*ms, vec()), nil, ""},
-		{"max_lag missing an old but lost commit", maxLag(time.Second, vec("us-east-2", 1)), []string{"eu-west-1/1"}, ""},
+		{"max_lag missing old but lost commits", maxLag(time.Second, vec("us-east-2", 1)), []string{"eu-west-1/1", "eu-west-1/2"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -88,6 +88,11 @@ type History struct {
 	Ops     []Op     `json:"ops"`
 	// Reads are the consistency reads (Options.Divergence only).
 	Reads []Read `json:"reads,omitempty"`
+	// T0 is the wall-clock instant every Start and End counts from: with
+	// it, CheckReads places a commit at its timestamp (Op.HLC, the
+	// origin's clock; the nodes share the machine's), not at its
+	// acknowledgement, to tell a max_lag answer's real age.
+	T0 time.Time `json:"t0,omitzero"`
 }
 
 // Read is one POST /v1/authorize with a consistency mode, as the reader

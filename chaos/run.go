@@ -409,6 +409,7 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	// Workers and the two fault lanes run together; the workers stop once
 	// both lanes are done and the duration has passed.
 	s.t0 = time.Now()
+	h.T0 = s.t0
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	var wg sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,4 +116,58 @@ func benchConverge50(b *testing.B, signing bool) {
 	slices.Sort(conv)
 	b.ReportMetric(float64(conv[len(conv)-1].Milliseconds()), "all-applied-max-ms")
 	b.ReportMetric(joined.Seconds(), "join-s")
+}
+
+// BenchmarkIdle50 starts 50 regions in one process on loopback (Local
+// preset), lets them settle, and measures the process's CPU time (user +
+// system, getrusage) and the gossip bytes sent over a quiet second, with
+// heartbeat acks every gossip round (what max_lag admission needs) and
+// without them: their cost in a cluster where nothing happens.
+//
+//	go test -run '^$' -bench Idle50 -benchtime 3x -timeout 10m ./live/
+func BenchmarkIdle50(b *testing.B) {
+	for _, hb := range []time.Duration{-1, 0} {
+		name := map[bool]string{true: "heartbeat=off", false: "heartbeat=round"}[hb < 0]
+		b.Run(name, func(b *testing.B) { benchIdle50(b, hb) })
+	}
+}
+
+func benchIdle50(b *testing.B, hb time.Duration) {
+	var regions []string
+	for i := range 50 {
+		regions = append(regions, fmt.Sprintf("region-%02d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := StartCluster(ctx, regions, ClusterOptions{Preset: PresetLocal, Initial: initial(b), Seed: 1, AckHeartbeat: hb})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Shutdown()
+	time.Sleep(2 * time.Second)
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	sent := func() (bytes uint64) {
+		for _, n := range c.Nodes() {
+			n.mu.RLock()
+			bytes += n.rn.Stats().BytesSent
+			n.mu.RUnlock()
+		}
+		return bytes
+	}
+	var cpuTotal time.Duration
+	var bytesTotal uint64
+	for b.Loop() {
+		c0, s0 := cpu(), sent()
+		time.Sleep(time.Second)
+		cpuTotal += cpu() - c0
+		bytesTotal += sent() - s0
+	}
+	b.ReportMetric(float64(cpuTotal.Milliseconds())/float64(b.N), "cpu-ms/s")
+	b.ReportMetric(float64(bytesTotal)/float64(b.N)/1e3, "kB-sent/s")
 }

@@ -45,6 +45,8 @@ type ClusterOptions struct {
 	// Signing gives every region a fresh signing key and all of them one
 	// trust set holding every region's public key (as a trust file would).
 	Signing bool
+	// AckHeartbeat is every region's Config.AckHeartbeat.
+	AckHeartbeat time.Duration
 }
 
 // Cluster is an in-process cluster of live region nodes on loopback, each
@@ -90,7 +92,7 @@ func StartCluster(ctx context.Context, regions []string, opts ClusterOptions) (*
 		cfg := Config{
 			Region: r, BindAddr: "127.0.0.1", Preset: opts.Preset, Tune: opts.Tune, Delay: opts.Delay,
 			Initial: opts.Initial, GossipKey: opts.GossipKey, NoSync: opts.NoSync,
-			Logger: opts.Logger, Registerer: opts.Registerer,
+			Logger: opts.Logger, Registerer: opts.Registerer, AckHeartbeat: opts.AckHeartbeat,
 		}
 		if opts.Signing {
 			cfg.SigningKey, cfg.Trust = keys[r], trust

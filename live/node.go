@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,9 +70,21 @@ type Config struct {
 	NoSync bool
 	// Recover accepts a durable log damaged before its end: every intact
 	// record is kept and the damaged bytes are set aside next to it
-	// (store.Options.Recover). Without it such a log stops Start with a
-	// *store.CorruptError.
+	// (store.Options.Recover), and the region starts a new epoch and
+	// recovers as from a lost log (replication.Config.LostState): it
+	// commits only once every reachable peer answered, then closes its
+	// earlier epochs, filling the sequence numbers nobody returned (a
+	// damaged own commit no peer held is lost, and counted). Without it
+	// such a log stops Start with a *store.CorruptError.
 	Recover bool
+	// AckHeartbeat is how often, at least, the region re-sends its ack
+	// when nothing changed (replication.Config.AckHeartbeat), so its
+	// peers' max_lag bound keeps hearing from it. Zero: every gossip
+	// round. Negative: never; max_lag reads at the peers then fail closed
+	// whenever this region was quiet for longer than their bound. The
+	// traffic grows with the square of the regions (each relays the
+	// others' heartbeats once).
+	AckHeartbeat time.Duration
 	// ExpectPeers says this region is one of several even when it is not
 	// told whom to join (the first region, that the others join). Started
 	// without its log's content (a new, emptied or wiped log), it then
@@ -327,6 +340,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		l     *store.Log
 		muts  []replication.Mutation
 		epoch uint64
+		// damaged: Recover set records aside (and the log is in a new
+		// epoch): they may have been own commits that no peer holds.
+		damaged bool
 	)
 	if cfg.DataDir != "" {
 		var rec store.Recovery
@@ -347,6 +363,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 					Str("saved_as", d.SavedAs).Msg(msg)
 			}
 			m.StoreRecovered.Add(float64(rec.Kept))
+			damaged = rec.Rewritten
 			if rec.Rewritten {
 				log.Warn().Int("kept", rec.Kept).Str("dir", cfg.DataDir).Msg("mutation log rewritten without its damaged records")
 			}
@@ -355,12 +372,17 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	} else if epoch, err = randomEpoch(); err != nil {
 		return nil, err
 	}
-	// No log content (a new, emptied or absent log): the region may have
-	// lost its state.
+	// No log content (a new, emptied or absent log), or a log whose damaged
+	// records were set aside: the region may have lost commits of its own
+	// that only its peers hold, or nobody. It recovers as from a lost log:
+	// from every reachable peer, then it closes its earlier epochs, filling
+	// what nobody returned (replication.Config.LostState), so no version
+	// vector stops below a gap forever.
 	fresh := len(muts) == 0
+	lost := fresh || damaged
 	// The first region has no one to catch up with, unless it expects peers
 	// and may have lost its state.
-	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && fresh)
+	waitPeers := len(cfg.Join) > 0 || (cfg.ExpectPeers && lost)
 
 	n.rn = replication.NewNode(replication.Config{
 		Region:      cfg.Region,
@@ -377,15 +399,18 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// (max_lag) come from the Node's acks, gossiped as replication
 		// messages, so the simulator models them as well.
 		Acks: true,
+		// A heartbeat ack every gossip round, so the peers' max_lag bound
+		// (replication.Node.BoundSince) keeps hearing from a quiet region.
+		AckHeartbeat: ackHeartbeat(cfg.AckHeartbeat, gossip.Interval),
 		// A region's own commits are numbered in its log's epoch, so a
 		// wiped disk never reissues an id.
 		Epoch: epoch,
 		// A region that starts without a log's content catches up with
 		// every reachable peer before it commits (replication.Config).
-		LostState: fresh && waitPeers,
+		LostState: lost && waitPeers,
 		// A region restarted with its log and told to join catches up
 		// with one peer before it commits (replication.Config).
-		CatchUp: waitPeers && !fresh,
+		CatchUp: waitPeers && !lost,
 		// Every mutation carries its origin's signature; peers' are
 		// verified before they are taken in (nil: neither).
 		Signer:   signer,
@@ -416,9 +441,16 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			}
 		}
 		n.known = known
+		// A region that is down now still counts in the max_lag bound.
+		regions := make([]string, 0, len(known))
+		for r := range known {
+			regions = append(regions, r)
+		}
+		n.rn.KnowRegions(regions)
 	}
 	n.digest = hex.EncodeToString(digestOf(n.rn))
 	n.vector = n.rn.Vector()
+	n.folded = n.rn.NumApplied()
 
 	inner, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs:    []string{cfg.BindAddr},
@@ -566,6 +598,7 @@ func (n *Node) run() {
 				}
 			}
 			n.countStep(st, n.rn.Stats())
+			n.refreshView(false)
 			n.mu.Unlock()
 			clear(batch)
 			_ = n.flush()
@@ -574,6 +607,7 @@ func (n *Node) run() {
 			st := n.rn.Stats()
 			n.rn.Tick(time.Now())
 			n.countStep(st, n.rn.Stats())
+			n.refreshView(false)
 			n.mu.Unlock()
 			_ = n.flush()
 		case <-n.peersCh:
@@ -601,6 +635,33 @@ func (n *Node) run() {
 		}
 		timer.Reset(wait)
 	}
+}
+
+// ackHeartbeat is Config.AckHeartbeat as replication.Config takes it.
+func ackHeartbeat(hb, round time.Duration) time.Duration {
+	switch {
+	case hb == 0:
+		return round
+	case hb < 0:
+		return 0
+	}
+	return hb
+}
+
+// refreshView updates the cached digest and vector (caller holds mu) when
+// the view changed: something was folded (NumApplied tells, gap fillers
+// included, which no Applied reports) or, with replaced, a conflict
+// changed a mutation's content. Called right after the input, under the
+// same lock, so an authorize answer never reports an older vector than
+// the view it was decided on. It reports whether it refreshed.
+func (n *Node) refreshView(replaced bool) bool {
+	if !replaced && n.rn.NumApplied() == n.folded {
+		return false
+	}
+	n.digest = hex.EncodeToString(digestOf(n.rn))
+	n.vector = n.rn.Vector()
+	n.folded = n.rn.NumApplied()
+	return true
 }
 
 // flush carries out the Node's Ready: bookkeeping, then the durable log
@@ -633,10 +694,7 @@ func (n *Node) flush() error {
 	}
 	// A gap filler (its own, or received) is never reported applied: it
 	// changes no view, but it moves the vector past the lost id.
-	if len(rd.Applied) > 0 || len(rd.Replaced) > 0 || n.rn.NumApplied() != n.folded {
-		n.digest = hex.EncodeToString(digestOf(n.rn))
-		n.vector = n.rn.Vector()
-		n.folded = n.rn.NumApplied()
+	if n.refreshView(len(rd.Replaced) > 0) || len(rd.Applied) > 0 {
 		close(n.appliedCh)
 		n.appliedCh = make(chan struct{})
 	}
@@ -828,12 +886,14 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	case ModeMaxLag:
 		now := time.Now()
 		n.mu.RLock()
-		ok, _ := n.rn.Admit(now, c)
-		lag := n.rn.Lag(now)
+		ok, err := n.rn.Admit(now, c)
+		lag := n.rn.LagBound(now)
 		n.mu.RUnlock()
 		if !ok {
 			n.m.AuthorizeRefused.WithLabelValues(ModeMaxLag).Inc()
-			return Decision{Lag: lag, Stale: true}, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+			// The node's reason names the region it has not heard from.
+			why := strings.TrimPrefix(err.Error(), replication.ErrTooStale.Error()+": ")
+			return Decision{Lag: lag, Stale: true}, fmt.Errorf("%w: %s", ErrTooStale, why)
 		}
 	default:
 		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)

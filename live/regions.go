@@ -156,8 +156,21 @@ func (n *Node) mlListed() map[string]bool {
 // sees it: it no longer counts in "every region" of a mutation's status,
 // is no longer listed, and is no longer redialled. It is an operator's
 // decision (the region is gone for good), never inferred from a failure or
-// a graceful leave. A region that comes back alive is a member again.
+// a graceful leave. A region that comes back alive is a member again. It
+// no longer counts in the max_lag bound either
+// (replication.Node.ForgetRegion).
 func (n *Node) RemoveMember(region string) error {
+	if err := n.removeMember(region); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.rn.ForgetRegion(region)
+	n.mu.Unlock()
+	return nil
+}
+
+// removeMember is RemoveMember's membership part.
+func (n *Node) removeMember(region string) error {
 	if region == n.cfg.Region {
 		return fmt.Errorf("%w: %s is this node", ErrMemberAlive, region)
 	}

@@ -138,9 +138,15 @@ func (n *Node) prepareAcks() bool {
 		return false
 	}
 	a := n.ack
-	if a.epoch != a.sent {
+	// While recovering, the node's applied prefix of its own earlier
+	// epochs may stop below a gap it has not closed yet, so its ack would
+	// vouch for fewer commits than it made: peers would take a view that
+	// lacks some for fresh (lagbound.go). It acks once recovered.
+	if (a.epoch != a.sent || n.heartbeatDue()) && !n.recovering {
 		a.sent = a.epoch
-		if v := n.Vector(); len(v) > 0 && len(v) <= MaxVectorEntries {
+		// A heartbeat re-stamps an unchanged vector, an empty one too: it
+		// tells the peers that nothing was committed since (lagbound.go).
+		if v := n.Vector(); (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries {
 			prev := a.own.Vector // read-only: messages may still hold it
 			a.owed = a.owed[:0]
 			for stream, seq := range v {
@@ -172,7 +178,26 @@ func (n *Node) acking() bool {
 	if a == nil {
 		return false
 	}
-	return a.epoch != a.sent || a.ownSends > 0 || len(a.owed) > 0
+	return a.epoch != a.sent || a.ownSends > 0 || len(a.owed) > 0 || n.cfg.AckHeartbeat > 0
+}
+
+// heartbeatRegions is the cluster size up to which heartbeats come every
+// Config.AckHeartbeat; beyond it the interval grows with the size.
+const heartbeatRegions = 16
+
+// heartbeatDue reports whether the own ack is due again although nothing
+// was applied since the last one (Config.AckHeartbeat, times
+// ceil(size/16) beyond 16 regions: every region receives every other's
+// heartbeats, so each one's work per interval grows with the cluster).
+func (n *Node) heartbeatDue() bool {
+	hb := int64(n.cfg.AckHeartbeat)
+	if hb <= 0 {
+		return false
+	}
+	if size := n.numPeers() + 1; size > heartbeatRegions {
+		hb *= int64((size + heartbeatRegions - 1) / heartbeatRegions)
+	}
+	return n.ack.ownSize == 0 || n.now-n.ack.own.At.UnixNano() >= hb
 }
 
 // sendAcks sends to peer the node's own ack while it has sends left (one
@@ -225,6 +250,7 @@ func (n *Node) sendOwnAck(to member) {
 // ack this node holds (its own and its peers'), in as many packets as they
 // need: a region that joins, restarts or comes back from a partition
 // learns what everybody applied without waiting for their next change.
+// With heartbeats (Config.AckHeartbeat) it sends its own only.
 func (n *Node) sendAllAcks(to string) {
 	a := n.ack
 	if a == nil {
@@ -240,10 +266,17 @@ func (n *Node) sendAllAcks(to string) {
 	if v == nil || a.ownEpoch != a.epoch {
 		v = n.Vector()
 	}
-	if len(v) > 0 && len(v) <= MaxVectorEntries {
+	if (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries && !n.recovering {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
 	for i, name := range a.names {
+		if n.cfg.AckHeartbeat > 0 {
+			// With heartbeats every region's own ack reaches each peer
+			// directly within a few rounds anyway; sending all of them on
+			// every push/pull made a 50-region cluster's joins (a
+			// push/pull with each member) a storm of ack packets.
+			break
+		}
 		if name != to {
 			p := a.recs[i]
 			all = append(all, Ack{Region: name, At: time.Unix(0, p.at).UTC(), Vector: p.vector})
@@ -289,6 +322,7 @@ func (n *Node) takeAcks(acks []Ack) {
 		if p != nil && p.at >= at {
 			continue // not newer
 		}
+
 		if p == nil {
 			if len(a.peers) >= MaxVectorEntries {
 				continue // bounded: a forger cannot make it grow without limit
@@ -303,6 +337,7 @@ func (n *Node) takeAcks(acks []Ack) {
 			a.recs = slices.Insert(a.recs, j, p)
 		}
 		p.at, p.learned, p.vector = at, n.now, ack.Vector
+		n.noteClaim(ack.Region, at, ack.Vector) // lagbound.go
 		for origin, seq := range ack.Vector {
 			i, ok := p.find(origin)
 			if !ok {

@@ -131,8 +131,8 @@ func TestAcksTellWhatPeersApplied(t *testing.T) {
 // anything from us-east-2; only ap-southeast-2's own acks reach it (acks
 // are not relayed, so us-east-2's stays unknown to it).
 // From the first ack saying a peer applied what it lacks, its view is
-// known stale, and max_lag reads are refused once that is older than
-// max_lag. Without acks it never knows.
+// known stale; max_lag reads are refused once the view's age may exceed
+// max_lag. Without acks it never knows it lags, so max_lag fails closed.
 func TestAcksMakeLagKnown(t *testing.T) {
 	for _, acks := range []bool{true, false} {
 		an := newAckNet(t, &linkDelay{def: time.Second}, acks)
@@ -154,8 +154,9 @@ func TestAcksMakeLagKnown(t *testing.T) {
 			t.Fatalf("acks %v: eu-west-1 stale = %v", acks, stale)
 		}
 		if !acks {
-			if ok, _ := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag}); !ok {
-				t.Error("without acks a region cannot know it lags")
+			// Nothing vouches for the peers: max_lag fails closed.
+			if ok, _ := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag, MaxLag: time.Hour}); ok {
+				t.Error("without acks a region admitted max_lag: it cannot know how old its view is")
 			}
 			if _, _, ok := eu.PeerApplied("us-east-2"); ok {
 				t.Error("without acks PeerApplied knows something")
@@ -171,7 +172,12 @@ func TestAcksMakeLagKnown(t *testing.T) {
 		if _, _, ok := eu.PeerApplied("us-east-2"); ok {
 			t.Error("us-east-2's ack reached eu-west-1: relayed, or through the filter")
 		}
-		lag := at(4 * time.Second).Sub(since)
+		// Admission counts the upper bound (lagbound.go), never less than
+		// the lag known from the acks.
+		lag := eu.LagBound(at(4 * time.Second))
+		if known := at(4 * time.Second).Sub(since); lag < known {
+			t.Errorf("LagBound %v is below the known lag %v", lag, known)
+		}
 		if ok, err := eu.Admit(at(4*time.Second), Consistency{Mode: ModeMaxLag, MaxLag: lag}); !ok {
 			t.Errorf("max_lag %v at lag %v refused: %v", lag, lag, err)
 		}

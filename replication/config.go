@@ -170,6 +170,24 @@ type Config struct {
 	// off; the live driver and the scenario runner's max_lag trials turn
 	// it on.
 	Acks bool
+	// AckHeartbeat, with Acks, re-sends the node's own ack at least this
+	// often (at its next gossip round; times ceil(size/16) in a cluster of
+	// more than 16 regions) even when nothing was applied since the last
+	// one, so its peers keep knowing how fresh their views
+	// of its commits are: max_lag admission (Node.BoundSince) counts a
+	// view's age from the last word of every region, and without
+	// heartbeats a quiet region looks as silent as a cut-off one. Zero:
+	// acks only when the applied vector changed (max_lag reads then fail
+	// closed once a region was quiet for longer than their bound).
+	AckHeartbeat time.Duration
+	// Genesis says the node starts together with every other region, from
+	// the state they all start with (Initial): a simulator's first start
+	// at t=0. A region it has not heard from yet then counts, for max_lag
+	// (Node.BoundSince), as fresh from the node's start; otherwise as
+	// never heard from (a node cannot tell a new cluster from one it
+	// rejoins with an emptied log). Ignored after Restore, with LostState
+	// or CatchUp.
+	Genesis bool
 	// FoldCache, when set, shares fold steps with the other nodes given
 	// the same cache (a simulator's regions), so a step many regions take
 	// is computed once; views are then frozen and shared, never modified

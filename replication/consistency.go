@@ -19,7 +19,8 @@ type Consistency struct {
 	// Timeout is how long an at_least read may wait for its token; the
 	// waiting is the driver's (Admit answers for one instant).
 	Timeout time.Duration
-	// MaxLag is the largest lag a max_lag read accepts.
+	// MaxLag is the largest age of the view a max_lag read accepts
+	// (Node.LagBound).
 	MaxLag time.Duration
 }
 
@@ -27,14 +28,14 @@ type Consistency struct {
 const (
 	ModeLocal   = "local"    // answer from the view as it is
 	ModeAtLeast = "at_least" // answer once the view includes Token
-	ModeMaxLag  = "max_lag"  // answer only while the view lags by at most MaxLag
+	ModeMaxLag  = "max_lag"  // answer only while the view's age is within MaxLag
 )
 
 // Reasons Admit refuses a read; each wraps in the error it returns.
 var (
 	// ErrNotFresh: the view does not include the at_least token (yet).
 	ErrNotFresh = errors.New("replication: view does not include the token yet")
-	// ErrTooStale: the view is known to lag by more than max_lag.
+	// ErrTooStale: the view may lag by more than max_lag (Node.LagBound).
 	ErrTooStale = errors.New("replication: view lags more than max_lag")
 	// ErrBadConsistency: an unknown mode, or a token that is not a mutation id.
 	ErrBadConsistency = errors.New("replication: bad consistency option")
@@ -82,8 +83,10 @@ func (n *Node) Lag(now time.Time) time.Duration {
 
 // Admit decides whether the view may answer a read with consistency c at
 // now: local always; at_least once the token's mutation is applied here;
-// max_lag while the lag (now - StaleSince) is at most MaxLag, so the first
-// refused instant is exactly StaleSince + MaxLag + 1ns. A refusal returns
+// max_lag while the view's age may be at most MaxLag (LagBound: now -
+// BoundSince, an upper bound, so a region cut off from a peer fails closed
+// rather than answer from a view missing what that peer committed), so the
+// first refused instant is exactly BoundSince + MaxLag + 1ns. A refusal returns
 // false and an error wrapping ErrNotFresh, ErrTooStale or
 // ErrBadConsistency. Admit changes nothing.
 func (n *Node) Admit(now time.Time, c Consistency) (bool, error) {
@@ -100,8 +103,18 @@ func (n *Node) Admit(now time.Time, c Consistency) (bool, error) {
 		}
 		return true, nil
 	case ModeMaxLag:
-		if lag := n.Lag(now); lag > c.MaxLag {
-			return false, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+		since, limit, found := n.boundSince()
+		if !found {
+			return true, nil
+		}
+		if lag := max(0, now.Sub(time.Unix(0, since))); lag > c.MaxLag {
+			if limit == "" {
+				return false, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
+			}
+			if since == never {
+				return false, fmt.Errorf("%w: nothing heard from %s yet: its commits may be missing", ErrTooStale, limit)
+			}
+			return false, fmt.Errorf("%w: view may lag %v > %v: nothing newer heard from %s", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag, limit)
 		}
 		return true, nil
 	}

@@ -159,6 +159,7 @@ type Node struct {
 	ack        *ackState   // ack.go; nil unless Config.Acks, so huge simulations pay nothing
 	conflicts  []Conflict  // the latest conflicts met (conflict.go)
 	loss       lossState   // closed origin epochs and their lost commits (loss.go)
+	bound      boundState  // the max_lag bound (lagbound.go)
 }
 
 // NewNode returns a node with the view cfg.Initial and no peers. It panics
@@ -312,6 +313,9 @@ func (n *Node) SetMembership(m *Membership) {
 		n.self = i
 	}
 	n.pick = n.pick[:0]
+	if n.ack != nil {
+		n.countRegions(m.regions) // lagbound.go: only acks can vouch for them
+	}
 	if n.started && n.cfg.Gossip.PushPullInterval > 0 && n.now < n.ppStaggerEnd {
 		// Still in the first stagger: the first interval is scaled for
 		// the membership known when the stagger ends (memberlist's
@@ -826,6 +830,9 @@ func (n *Node) Stats() Stats {
 // forgery taken in before the bounds existed) or conflict with an earlier
 // entry are skipped and counted as rejected.
 func (n *Node) Restore(log []Mutation) {
+	if len(log) > 0 {
+		n.bound.restored = true // lagbound.go
+	}
 	var batch []*entry
 	for i := range log {
 		mu := &log[i]

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,46 @@ func TestMaxLagCrossingIsExact(t *testing.T) {
 			}
 			if p.StaleDenies != 0 {
 				t.Errorf("stale denies = %d: a refusal while the truth denies is no denial", p.StaleDenies)
+			}
+		})
+	}
+}
+
+// TestMaxLagFailsClosedInAPartition: eu-west-1 is cut off from 500 ms to
+// 10.5 s, so the privacy write committed at 1 s reaches it only after the
+// heal. It never hears of that write, so nothing it knows says its view
+// lacks one: a local read serves stale allows for the whole partition. A
+// max_lag 1s read must count the view's age from the last word it had of
+// the others (just before 500 ms) and be refused from about 1.5 s on, in
+// the simulator as in the node.
+func TestMaxLagFailsClosedInAPartition(t *testing.T) {
+	src := strings.NewReplacer("NAME", "maxlag-partition", "DELAY", "200ms").Replace(bucketCase) +
+		"faults:\n  - {at: 500ms, partition: [[eu-west-1], [us-east-2, ap-southeast-2]], for: 10s}\n"
+	for _, tc := range []struct {
+		mode string
+		ok   func(staleAllows int) bool
+		want string
+	}{
+		{"local", func(n int) bool { return n > 80 }, "more than 80 (the partition's 9.5 s of reads)"},
+		{"max_lag", func(n int) bool { return n <= 6 }, "at most 6 (reads from 1 s until the last word is 1 s old)"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			sc, err := scenarios.Parse("maxlag-partition.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Expect = nil
+			sc.Probes[0].Consistency = tc.mode
+			if tc.mode == "max_lag" {
+				sc.Probes[0].MaxLag = time.Second
+			}
+			run, err := Run(context.Background(), sc, Options{Trials: 3, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := run.Probes[0]
+			if n := p.StaleAllows / 3; !tc.ok(n) {
+				t.Errorf("%s read in the cut-off region: %d stale allows a trial, want %s", tc.mode, n, tc.want)
 			}
 		})
 	}

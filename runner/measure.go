@@ -1,7 +1,7 @@
 package runner
 
 // Measurement, the same for every backend: a trial follows the commit and
-// apply instants a backend reports (onCommit, onApply, onStale, crashed,
+// apply instants a backend reports (onCommit, onApply, onBound, crashed,
 // restarted) and accounts every probe's exposure and denial windows
 // exactly, its served requests analytically, and each step's completion.
 // Nothing here drives a cluster: the simulator (simulator.go) calls it as
@@ -104,11 +104,12 @@ type probeTrack struct {
 	token       *replication.MutationID
 	waitingFrom time.Duration // start of the current wait, when waiting
 	waiting     bool
-	// max_lag consistency: the region's view is known to lack a committed
-	// mutation since staleSince (replication.Node.StaleSince), so reads
-	// are refused (fail closed) from staleSince + MaxLag + 1ns on, the
-	// first instant the lag exceeds MaxLag; crossing numbers the scheduled
-	// check of that instant, so a superseded one does nothing.
+	// max_lag consistency: the region's view may lack commits made since
+	// staleSince (replication.Node.BoundSince: the oldest last word of a
+	// region, or a known missing commit), so reads are refused (fail
+	// closed) from staleSince + MaxLag + 1ns on, the first instant the
+	// view's age may exceed MaxLag; crossing numbers the scheduled check
+	// of that instant, so a superseded one does nothing.
 	stale      bool
 	staleSince time.Duration
 	refused    bool
@@ -539,8 +540,8 @@ func (t *trial) onApply(at time.Duration, region string, m replication.Mutation)
 	}
 }
 
-// onStale follows a region's StaleSince for its max_lag probes.
-func (t *trial) onStale(at time.Duration, region string, since time.Duration, stale bool) {
+// onBound follows a region's BoundSince for its max_lag probes.
+func (t *trial) onBound(at time.Duration, region string, since time.Duration, stale bool) {
 	ri, ok := t.regionIx[region]
 	if !ok {
 		return
@@ -554,7 +555,7 @@ func (t *trial) onStale(at time.Duration, region string, since time.Duration, st
 }
 
 // admitMaxLag decides a max_lag probe's admission at now, as
-// replication.Node.Admit does (refused once now - staleSince > MaxLag),
+// replication.Node.Admit does (refused once now - BoundSince > MaxLag),
 // and schedules the exact crossing instant while it is still admitted.
 func (t *trial) admitMaxLag(pt *probeTrack, now time.Duration) {
 	limit := pt.spec.MaxLag

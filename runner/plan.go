@@ -33,7 +33,8 @@ type plan struct {
 	probePrepared []*controlplane.PreparedProbe
 	faultLatency  map[*scenarios.Fault]delay.Distribution
 	// maxLag: a probe reads with max_lag consistency, so simulated trials
-	// follow the regions' StaleSince (sim.Sim.OnStale, simulator.go).
+	// follow the regions' BoundSince (sim.Sim.OnBound, simulator.go) and
+	// the regions send heartbeat acks.
 	maxLag bool
 	// sims holds simulations between trials: a trial resets one
 	// (sim.Sim.Reset, the same as a new one) instead of building it, so

@@ -49,7 +49,7 @@ func runTrial(p *plan, index int, seed uint64, keepTimeline bool) *trialResult {
 	s.OnCommit(t.onCommit)
 	s.OnApply(t.onApply)
 	if p.maxLag {
-		s.OnStale(t.onStale)
+		s.OnBound(t.onBound)
 	}
 	for i := range sc.Steps {
 		i := i
@@ -97,7 +97,22 @@ func simConfig(p *plan, seed uint64) sim.Config {
 		// and tell an origin when its mutations are complete
 		// (known_complete_at), as live.
 		Acks: true,
+		// max_lag admission counts the view's age from every region's
+		// last ack, so quiet regions keep acking, as live nodes do. Only
+		// then: heartbeats are messages, and every message draws from the
+		// simulated network's random source.
+		AckHeartbeat: ackHeartbeat(p),
 	}
+}
+
+// ackHeartbeat is the simulated regions' Config.AckHeartbeat: a gossip
+// round, as the live driver's, when a probe reads with max_lag; none
+// otherwise.
+func ackHeartbeat(p *plan) time.Duration {
+	if !p.maxLag {
+		return 0
+	}
+	return p.gossip.Interval
 }
 
 // commitStep commits step i at its origin in the simulator.

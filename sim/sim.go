@@ -80,6 +80,10 @@ type Config struct {
 	// StaleSince counts what they applied and it lacks), at the cost of a
 	// vector per peer in every region, so large clusters leave it off.
 	Acks bool
+	// AckHeartbeat is replication.Config.AckHeartbeat in every region
+	// (with Acks): what max_lag admission needs to hear from quiet
+	// regions (OnBound). Zero: acks only when something was applied.
+	AckHeartbeat time.Duration
 
 	// noFoldCache folds every region's view privately, in place (tests
 	// compare it with the shared replication.FoldCache the simulator uses).
@@ -211,6 +215,10 @@ type region struct {
 	// OnStale callbacks (kept only while one is registered).
 	stale      bool
 	staleSince time.Duration
+	// bounded and boundSince are the node's BoundSince as last reported
+	// to OnBound callbacks (kept only while one is registered).
+	bounded    bool
+	boundSince time.Duration
 }
 
 // Sim is one deterministic simulation.
@@ -233,6 +241,7 @@ type Sim struct {
 	onCommit []func(time.Duration, string, replication.Mutation)
 	onApply  []func(time.Duration, string, replication.Mutation)
 	onStale  []func(at time.Duration, region string, since time.Duration, stale bool)
+	onBound  []func(at time.Duration, region string, since time.Duration, bounded bool)
 	members  *replication.Membership // live regions; nil = rebuild
 	// memberRegion maps a position in members to the region's index, so a
 	// message addressed by position (Envelope.Member) needs no name lookup.
@@ -340,6 +349,7 @@ func (s *Sim) init(cfg Config) {
 		onCommit:     zeroed(old.onCommit),
 		onApply:      zeroed(old.onApply),
 		onStale:      zeroed(old.onStale),
+		onBound:      zeroed(old.onBound),
 	}
 	clear(s.index)
 	clear(s.faults)
@@ -441,7 +451,11 @@ func (s *Sim) startNode(i int, lostState bool) {
 
 		PullOnSight: s.cfg.PullOnSight,
 		Acks:        s.cfg.Acks,
-		FoldCache:   s.folds,
+		// Every region starts at t=0 from Initial: one not heard from
+		// yet is fresh from then on (max_lag), until a restart.
+		Genesis:      r.gen == 1,
+		AckHeartbeat: s.cfg.AckHeartbeat,
+		FoldCache:    s.folds,
 	}
 	if r.node != nil {
 		r.node.Reset(cfg)
@@ -620,6 +634,45 @@ func (s *Sim) StaleSince(name string) (time.Duration, bool) {
 	return virtual(t), true
 }
 
+// OnBound registers a callback for every change of a region's
+// replication.Node.BoundSince (the instant max_lag admission counts the
+// view's age from, and whether there is one), right after the input that
+// changed it: what the runner's max_lag probes follow. A crashed region
+// reports none (it serves nothing). Without a callback the simulator does
+// not track it.
+func (s *Sim) OnBound(fn func(at time.Duration, region string, since time.Duration, bounded bool)) {
+	s.onBound = append(s.onBound, fn)
+}
+
+// BoundSince is a region's replication.Node.BoundSince in virtual time;
+// false when the region is down or nothing can be missing from its view.
+// A region that has never heard from a peer it counts answers an instant
+// long before the simulation began (never).
+func (s *Sim) BoundSince(name string) (time.Duration, bool) {
+	i, ok := s.index[name]
+	if !ok || s.regions[i].down {
+		return 0, false
+	}
+	t, bounded := s.regions[i].node.BoundSince()
+	if !bounded {
+		return 0, false
+	}
+	return virtual(t), true
+}
+
+// checkBound reports a change of region i's BoundSince to the callbacks.
+func (s *Sim) checkBound(i int) {
+	r := s.regions[i]
+	since, bounded := s.BoundSince(r.name)
+	if bounded == r.bounded && since == r.boundSince {
+		return
+	}
+	r.bounded, r.boundSince = bounded, since
+	for _, fn := range s.onBound {
+		fn(s.now, r.name, since, bounded)
+	}
+}
+
 // checkStale reports a change of region i's StaleSince to the callbacks.
 func (s *Sim) checkStale(i int) {
 	r := s.regions[i]
@@ -692,6 +745,9 @@ func (s *Sim) drain(i int) {
 	}
 	if len(s.onStale) > 0 {
 		s.checkStale(i)
+	}
+	if len(s.onBound) > 0 {
+		s.checkBound(i)
 	}
 	if !rd.Deadline.IsZero() {
 		d := max(virtual(rd.Deadline), s.now)
@@ -924,6 +980,9 @@ func (s *Sim) Crash(name string, loseState bool) {
 	}
 	if len(s.onStale) > 0 {
 		s.checkStale(i)
+	}
+	if len(s.onBound) > 0 {
+		s.checkBound(i)
 	}
 	s.refreshPeers()
 }

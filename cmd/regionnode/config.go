@@ -134,7 +134,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&f.LogFormat, "log-format", cfg.LogFormat, "json or console")
 	fs.BoolVar(&f.Insecure, "insecure", false, "allow binding a non-loopback address without a gossip key, an API token or TLS (not for production)")
 	fs.BoolVar(&f.NoSync, "no-sync", false, "skip fsync of the mutation log (benchmarks only: a crash may lose acknowledged mutations)")
-	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET) and rewrite it")
+	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET), rewrite it in a new epoch, and recover from every reachable peer before committing")
 	fs.BoolVar(&f.ExpectPeers, "expect-peers", false, "this region is one of several: started without its log's content (new or wiped), refuse writes until it heard from its peers, even without --join")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
 	fs.StringVar(&f.PProf, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback host:port, for profiling under load (off by default)")

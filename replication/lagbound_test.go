@@ -1,0 +1,297 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// newAckHarness is newHarness with acks on (Config.Acks) in every node.
+func newAckHarness(t *testing.T, regions []string, g GossipConfig, edit func(*Config)) *harness {
+	h := newHarness(t, regions, &linkDelay{}, g, 7)
+	for _, r := range regions {
+		cfg := h.cfgs[r]
+		cfg.Acks = true
+		if edit != nil {
+			edit(&cfg)
+		}
+		h.cfgs[r] = cfg
+		h.nodes[r] = NewNode(cfg)
+		h.nodes[r].SetPeers(regions)
+	}
+	h.latency = 10 * time.Millisecond
+	h.quiet = true
+	h.collectAll()
+	return h
+}
+
+// cutOff partitions region r from every other region, both ways.
+func (h *harness) cutOff(r string) {
+	for _, o := range h.regions {
+		if o != r {
+			h.cut[[2]string{r, o}], h.cut[[2]string{o, r}] = true, true
+		}
+	}
+}
+
+// TestMaxLagFailsClosedWhenCutOff: eu-west-1 is cut off at 1 s; us-east-2
+// commits at 2 s. eu-west-1 never hears of that commit, so nothing it
+// knows says its view lacks one; at 5 s its view is 3 s older than the
+// truth, and a max_lag 1s read must be refused, not answered.
+func TestMaxLagFailsClosedWhenCutOff(t *testing.T) {
+	const us, eu, ap = "us-east-2", "eu-west-1", "ap-southeast-2"
+	h := newAckHarness(t, []string{us, eu, ap}, GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4, PushPullInterval: time.Hour}, nil)
+	h.run(at(500 * time.Millisecond))
+	a, err := h.nodes[us].Propose(h.now, call("iam:CreateGroup", `{"group_name":"a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.collect(us)
+	h.run(at(time.Second))
+	if !h.nodes[eu].Has(a.ID) {
+		t.Fatalf("setup: %s lacks %s before the cut", eu, a.ID)
+	}
+	h.cutOff(eu)
+	h.run(at(2 * time.Second))
+	b, err := h.nodes[us].Propose(h.now, call("iam:CreateGroup", `{"group_name":"b"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.collect(us)
+	h.run(at(5 * time.Second))
+	if h.nodes[eu].Has(b.ID) {
+		t.Fatalf("setup: %s got %s through the cut", eu, b.ID)
+	}
+	c := Consistency{Mode: ModeMaxLag, MaxLag: time.Second}
+	if ok, err := h.nodes[eu].Admit(h.now, c); ok || !errors.Is(err, ErrTooStale) {
+		t.Errorf("%s, cut off since 1s, admitted max_lag 1s at 5s (%v, %v): its view lacks %s, committed 3s earlier", eu, ok, err, b.ID)
+	}
+}
+
+// TestMaxLagBoundStory follows the bound through a partition and its heal,
+// with heartbeats (Config.AckHeartbeat) and without them.
+func TestMaxLagBoundStory(t *testing.T) {
+	const us, eu, ap = "us-east-2", "eu-west-1", "ap-southeast-2"
+	g := GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4, PushPullInterval: time.Hour}
+	oneSec := Consistency{Mode: ModeMaxLag, MaxLag: time.Second}
+	admits := func(h *harness, r string) bool {
+		ok, _ := h.nodes[r].Admit(h.now, oneSec)
+		return ok
+	}
+	t.Run("quiet cluster", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			hb   time.Duration
+			want bool // max_lag 1s admitted at 5s, nothing committed
+		}{
+			{"heartbeats", 200 * time.Millisecond, true},
+			{"no heartbeats: silence is not freshness", 0, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				h := newAckHarness(t, []string{us, eu, ap}, g, func(c *Config) { c.AckHeartbeat = tc.hb })
+				h.run(at(5 * time.Second))
+				for _, r := range h.regions {
+					if got := admits(h, r); got != tc.want {
+						t.Errorf("%s admitted = %v, want %v (LagBound %v)", r, got, tc.want, h.nodes[r].LagBound(h.now))
+					}
+				}
+			})
+		}
+	})
+	t.Run("partition, removal, heal", func(t *testing.T) {
+		// Push/pull every second: what eu-west-1 missed reaches it after the heal.
+		pp := g
+		pp.PushPullInterval = time.Second
+		h := newAckHarness(t, []string{us, eu, ap}, pp, func(c *Config) { c.AckHeartbeat = 200 * time.Millisecond })
+		h.run(at(time.Second))
+		for _, r := range h.regions {
+			if lb := h.nodes[r].LagBound(h.now); lb > 500*time.Millisecond {
+				t.Errorf("%s before the cut: LagBound %v, want within two rounds and a half", r, lb)
+			}
+		}
+		h.cutOff(eu)
+		h.run(at(2 * time.Second))
+		b, err := h.nodes[us].Propose(h.now, call("iam:CreateGroup", `{"group_name":"b"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.collect(us)
+		h.run(at(4 * time.Second))
+		// Every side fails closed: eu-west-1 cannot know what us-east-2
+		// committed, nor the others what eu-west-1 did.
+		for _, r := range h.regions {
+			if admits(h, r) {
+				t.Errorf("%s admitted max_lag 1s 3s into the partition", r)
+			}
+		}
+		if lb := h.nodes[eu].LagBound(h.now); lb < 3*time.Second {
+			t.Errorf("%s LagBound %v, want at least the 3s since the cut", eu, lb)
+		}
+		// The operator removes eu-west-1: the others answer again.
+		for _, r := range []string{us, ap} {
+			h.nodes[r].ForgetRegion(eu)
+			if !admits(h, r) {
+				t.Errorf("%s refused max_lag 1s after eu-west-1 was removed (LagBound %v)", r, h.nodes[r].LagBound(h.now))
+			}
+		}
+		if !h.nodes[ap].Has(b.ID) {
+			t.Errorf("%s admitted without %s", ap, b.ID)
+		}
+		// Heal, and the membership lists eu-west-1 again: it counts again.
+		clear(h.cut)
+		for _, r := range h.regions {
+			h.nodes[r].SetPeers(h.regions)
+			h.collect(r)
+		}
+		if slices.Index(h.nodes[us].CountedRegions(), eu) < 0 {
+			t.Errorf("%s does not count eu-west-1 once it is a member again: %v", us, h.nodes[us].CountedRegions())
+		}
+		h.run(at(8 * time.Second))
+		for _, r := range h.regions {
+			if !admits(h, r) {
+				t.Errorf("%s refused max_lag 1s 4s after the heal (LagBound %v)", r, h.nodes[r].LagBound(h.now))
+			}
+		}
+		if !h.nodes[eu].Has(b.ID) {
+			t.Errorf("%s lacks %s after the heal", eu, b.ID)
+		}
+	})
+}
+
+// TestBoundSinceRules: the rules of BoundSince one at a time, on one node
+// fed acks by hand.
+func TestBoundSinceRules(t *testing.T) {
+	const me, us, ap = "eu-west-1", "us-east-2", "ap-southeast-2"
+	mu := commitAt(t, us, 1, 2*time.Second, "a")
+	ack := func(region string, d time.Duration, v VersionVector) Message {
+		return Message{Kind: KindAck, From: region, Acks: []Ack{{Region: region, At: at(d), Vector: v}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     func(*Config)
+		alone   bool // never given peers
+		restore bool
+		steps   func(t *testing.T, n *Node)
+		now     time.Duration
+		want    time.Duration // BoundSince, relative to epoch
+		wantOK  bool
+	}{
+		{"alone: nothing can be missing", nil, true, false, nil, 5 * time.Second, 0, false},
+		{"peers never heard from count from never", nil, false, false, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
+		{"at genesis, peers never heard from count from the start", func(c *Config) { c.Genesis = true }, false, false, nil, 5 * time.Second, 0, true},
+		{"after a restore, never heard from is never", func(c *Config) { c.Genesis = true }, false, true, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
+		{"without acks nothing vouches for a peer", func(c *Config) { c.Acks = false }, false, false, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
+		{"the oldest word counts", nil, false, false, func(t *testing.T, n *Node) {
+			step(t, n, 3*time.Second, ack(us, 3*time.Second, nil))
+			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
+		}, 5 * time.Second, 3 * time.Second, true},
+		{"an ack from the future counts as of its arrival", nil, false, false, func(t *testing.T, n *Node) {
+			step(t, n, 3*time.Second, ack(us, 30*time.Second, nil))
+			step(t, n, 3*time.Second, ack(ap, 30*time.Second, nil))
+		}, 5 * time.Second, 3 * time.Second, true},
+		{"an ack the view does not cover vouches for nothing new", nil, false, false, func(t *testing.T, n *Node) {
+			step(t, n, time.Second, ack(us, time.Second, nil))
+			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
+			step(t, n, 4*time.Second, ack(us, 4*time.Second, VersionVector{us: 1}))
+		}, 5 * time.Second, time.Second, true},
+		{"held but pending: fresh up to that commit", func(c *Config) { c.Delay = &linkDelay{def: time.Hour} }, false, false, func(t *testing.T, n *Node) {
+			step(t, n, time.Second, ack(us, time.Second, nil))
+			step(t, n, 3*time.Second, Message{Kind: KindGossip, From: us, Mutations: []Mutation{mu}})
+			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
+			step(t, n, 4*time.Second, ack(us, 4*time.Second, VersionVector{us: 1}))
+		}, 5 * time.Second, 2 * time.Second, true},
+		{"covered once applied", nil, false, false, func(t *testing.T, n *Node) {
+			step(t, n, 4*time.Second, ack(us, 4*time.Second, VersionVector{us: 1, ap: 9}))
+			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
+			step(t, n, 4500*time.Millisecond, Message{Kind: KindGossip, From: us, Mutations: []Mutation{mu}})
+		}, 5 * time.Second, 4 * time.Second, true},
+		{"a removed region no longer counts", nil, false, false, func(t *testing.T, n *Node) {
+			step(t, n, 4*time.Second, ack(us, 4*time.Second, nil))
+			n.ForgetRegion(ap)
+		}, 5 * time.Second, 4 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Region: me, Initial: initialState(t), Start: epoch, Acks: true}
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			n := NewNode(cfg)
+			if tc.restore {
+				n.Restore([]Mutation{commitAt(t, me, 1, 0, "mine")})
+			}
+			if !tc.alone {
+				n.SetPeers([]string{me, us, ap})
+			}
+			if tc.steps != nil {
+				tc.steps(t, n)
+			}
+			n.Tick(at(tc.now))
+			got, ok := n.BoundSince()
+			if ok != tc.wantOK || ok && rel(got) != tc.want {
+				t.Errorf("BoundSince = %v, %v; want %v, %v", rel(got), ok, tc.want, tc.wantOK)
+			}
+			if ok {
+				if lb := n.LagBound(at(tc.now)); lb != at(tc.now).Sub(got) {
+					t.Errorf("LagBound = %v, want now - BoundSince = %v", lb, at(tc.now).Sub(got))
+				}
+			}
+		})
+	}
+}
+
+func step(t *testing.T, n *Node, d time.Duration, m Message) {
+	t.Helper()
+	if err := n.Step(at(d), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoOwnAckWhileRecovering: a region restarted from a log whose own
+// record 2 was set aside holds its commits 1 and 3. Until recovery closes
+// the gap, its applied vector of that epoch stops at 1 although it
+// committed 3 before: an ack of it would vouch for less than the region
+// committed, and a peer holding 1 would count itself fresh without 3. So
+// it acks (heartbeats included) only once recovery is over, and then its
+// vector covers 3.
+func TestNoOwnAckWhileRecovering(t *testing.T) {
+	const me, peer = "us-west-2", "eu-west-1"
+	old := func(seq uint64) Mutation {
+		m := commitAt(t, me, seq, time.Duration(seq)*time.Second, fmt.Sprintf("g%d", seq))
+		m.ID.Epoch = 7
+		return m
+	}
+	n := NewNode(Config{Region: me, Initial: initialState(t), Start: at(10 * time.Second), Acks: true, AckHeartbeat: 200 * time.Millisecond,
+		LostState: true, Epoch: 8, Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}})
+	n.Restore([]Mutation{old(1), old(3)})
+	n.SetPeers([]string{me, peer})
+	ownAcks := func(until time.Duration) []Ack {
+		var out []Ack
+		for d := 10 * time.Second; d <= until; d += 100 * time.Millisecond {
+			n.Tick(at(d))
+			for _, e := range n.Ready().Messages {
+				for _, a := range e.Msg.Acks {
+					if a.Region == me {
+						out = append(out, a)
+					}
+				}
+			}
+		}
+		return out
+	}
+	if acks := ownAcks(12 * time.Second); len(acks) > 0 {
+		t.Fatalf("acked %v while recovering, with its own epoch's prefix below a gap", acks[0].Vector)
+	}
+	step(t, n, 12*time.Second, Message{Kind: KindPushPullResponse, From: peer, Vector: VersionVector{StreamName(me, 7): 1}})
+	if n.Recovering() {
+		t.Fatal("still recovering after the only peer answered")
+	}
+	acks := ownAcks(13 * time.Second)
+	if len(acks) == 0 {
+		t.Fatal("no ack after recovery")
+	}
+	if got := acks[0].Vector[StreamName(me, 7)]; got != 3 {
+		t.Errorf("first ack after recovery: epoch 7 at %d, want 3 (the gap filled)", got)
+	}
+}
