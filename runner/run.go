@@ -110,15 +110,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	if seed == 0 {
 		seed = sc.Seed
 	}
-	if len(opts.Cluster) > 0 {
-		// The regionnode API takes no endpoint policy: refuse rather than
-		// answer as if the request went straight to S3.
-		for _, pr := range sc.Probes {
-			if pr.Endpoint != "" {
-				return nil, fmt.Errorf("%s: probe %s goes through a VPC endpoint, which region nodes cannot be asked about (POST /v1/authorize has no endpoint policy); run it in the simulator or with --live", sc.Name, pr.Name)
-			}
-		}
-	}
 	b, err := backendFor(opts)
 	if err != nil {
 		return nil, err
