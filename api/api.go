@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/evaluator"
 	"github.com/iamprop/iamprop/live"
 	"github.com/iamprop/iamprop/metrics"
 	"github.com/iamprop/iamprop/replication"
@@ -74,6 +75,8 @@ type (
 	AuthorizeRequest = wire.AuthorizeRequest
 	// ConsistencyReq is the consistency option of an authorize request.
 	ConsistencyReq = wire.ConsistencyReq
+	// Endpoint is the VPC endpoint an authorize request goes through.
+	Endpoint = wire.Endpoint
 	// AuthorizeResponse answers an authorize request.
 	AuthorizeResponse = wire.AuthorizeResponse
 	// RemoveMemberResponse answers DELETE /v1/cluster/members/{region}.
@@ -507,7 +510,16 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	d, err := s.cfg.Backend.Authorize(r.Context(), controlplane.Probe{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context}, cons)
+	probe := controlplane.Probe{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context}
+	if req.Endpoint != nil {
+		ep, code, err := endpointPolicy(req.Endpoint)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, code, err.Error())
+			return
+		}
+		probe.Endpoint = ep
+	}
+	d, err := s.cfg.Backend.Authorize(r.Context(), probe, cons)
 	region := s.cfg.Backend.Region()
 	if err != nil {
 		switch {
@@ -529,6 +541,37 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		Decision: d.Effect, Explanation: d.Explanation, Reason: d.Reason, Authenticated: d.Authenticated,
 		View: viewRef{Region: region, Digest: d.Digest, Vector: d.Vector, LagSeconds: d.Lag.Seconds(), Stale: d.Stale},
 	})
+}
+
+// endpointPolicy compiles the policy of the VPC endpoint a request goes
+// through, or says why not with the error code to answer: InvalidRequest
+// for a request without one, MalformedPolicyDocument for a document AWS
+// would refuse as an endpoint policy.
+func endpointPolicy(e *Endpoint) (*evaluator.Policy, string, error) {
+	name := e.Name
+	if name == "" {
+		name = "endpoint"
+	}
+	if len(name) > maxFieldLen {
+		return nil, "InvalidRequest", fmt.Errorf("\"endpoint.name\" is longer than %d bytes", maxFieldLen)
+	}
+	doc := bytes.TrimSpace(e.Policy)
+	if len(doc) == 0 || string(doc) == "null" {
+		return nil, "InvalidRequest", errors.New("\"endpoint.policy\" is required: the endpoint policy document, a JSON object")
+	}
+	if doc[0] == '"' {
+		// AWS's APIs take policy documents as strings; accept one here too.
+		var str string
+		if err := json.Unmarshal(doc, &str); err != nil {
+			return nil, "InvalidRequest", fmt.Errorf("endpoint.policy: %v", err)
+		}
+		doc = []byte(str)
+	}
+	p, err := evaluator.Parse(name, evaluator.KindEndpoint, doc)
+	if err != nil {
+		return nil, controlplane.ErrMalformedPolicyDocument, fmt.Errorf("endpoint.policy: %w", err)
+	}
+	return p, "", nil
 }
 
 // contextValue accepts what IAM condition keys hold: a string, number,

@@ -463,20 +463,50 @@ func isAction(action, svc, lname string) bool {
 
 // isAWSManaged reports whether the request changes something AWS owns,
 // which no policy can allow: an AWS managed policy
-// (arn:aws:iam::aws:policy/...) or a KMS alias under alias/aws/.
+// (arn:aws:iam::aws:policy/...), a role IAM Identity Center keeps under
+// the aws-reserved/ path (AWSReservedSSO_*: "this role is only modifiable
+// by AWS", except by Identity Center's own service-linked role), or a KMS
+// alias under alias/aws/.
 func isAWSManaged(rc *reqCtx) bool {
 	if !rc.arnOK {
 		return false
 	}
 	switch {
 	case strings.EqualFold(rc.svc, "iam") && rc.arn[2] == "iam" && rc.arn[4] == "aws" && strings.HasPrefix(rc.arn[5], "policy/"):
-		for _, verb := range [...]string{"create", "delete", "set", "tag", "untag", "update", "put"} {
-			if len(rc.name) > len(verb) && strings.EqualFold(rc.name[:len(verb)], verb) {
-				return true
-			}
-		}
+		return isIAMWrite(rc.name, false)
+	case strings.EqualFold(rc.svc, "iam") && rc.arn[2] == "iam" && strings.HasPrefix(rc.arn[5], "role/aws-reserved/"):
+		return isIAMWrite(rc.name, true) && !isIdentityCenter(&rc.req.Principal)
 	case strings.EqualFold(rc.svc, "kms") && rc.arn[2] == "kms" && strings.HasPrefix(rc.arn[5], "alias/aws/"):
 		return strings.EqualFold(rc.name, "createalias") || strings.EqualFold(rc.name, "updatealias") || strings.EqualFold(rc.name, "deletealias")
+	}
+	return false
+}
+
+// isIAMWrite reports whether the IAM action name changes its resource;
+// withAttach counts attaching and detaching policies (a change of a role,
+// not of the policy attached).
+func isIAMWrite(name string, withAttach bool) bool {
+	for _, verb := range [...]string{"create", "delete", "set", "tag", "untag", "update", "put", "attach", "detach"} {
+		if !withAttach && (verb == "attach" || verb == "detach") {
+			continue
+		}
+		if len(name) > len(verb) && strings.EqualFold(name[:len(verb)], verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdentityCenter reports whether p is IAM Identity Center acting on its
+// own roles: its service principal, or its service-linked role
+// AWSServiceRoleForSSO (path /aws-service-role/sso.amazonaws.com/ when
+// known).
+func isIdentityCenter(p *Principal) bool {
+	switch p.Type {
+	case PrincipalService:
+		return p.Name == "sso.amazonaws.com"
+	case PrincipalRole, PrincipalAssumedRole:
+		return strings.EqualFold(p.Name, "AWSServiceRoleForSSO") && (p.Path == "" || p.Path == "/aws-service-role/sso.amazonaws.com/")
 	}
 	return false
 }

@@ -110,7 +110,7 @@ func (d Decision) summary() string {
 	case blockEndpoint:
 		b.WriteString(" The request goes through a VPC endpoint whose policy does not allow it; an endpoint policy grants nothing by itself, but it must allow every request through the endpoint.")
 	case blockAWSManaged:
-		b.WriteString(" It would change something AWS owns (an AWS managed policy, or a KMS alias under alias/aws/), which no policy can allow.")
+		b.WriteString(" It would change something AWS owns (an AWS managed policy, a role IAM Identity Center keeps under aws-reserved/, or a KMS alias under alias/aws/), which no policy can allow.")
 	case blockBPA:
 		b.WriteString(" The bucket policy is public and would allow it, but S3 Block Public Access (RestrictPublicBuckets) limits a public policy to principals of the bucket owner's account and AWS services.")
 	case blockResource:

@@ -61,6 +61,13 @@ type Use struct {
 	Resource    string
 	From, Until time.Duration // active interval; a trail request has From == Until
 	WaitsFor    int           // 1-based step an at_least probe waits for; 0 none
+	// Context holds the request's condition keys; may be nil.
+	Context map[string]any
+	// Endpoint is the policy of the VPC endpoint the request goes
+	// through, nil when it goes straight to the service. A step that
+	// removes access the endpoint never lets through revokes nothing from
+	// this use; one that removes access it lets through does.
+	Endpoint *evaluator.Policy
 }
 
 // Input is what Check reads.
@@ -125,7 +132,12 @@ func Check(in Input) []Finding {
 	}
 	uses := append([]Use(nil), in.Uses...)
 	for _, p := range sc.Probes {
-		u := Use{Ref: "probe " + p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource, From: p.From, Until: p.Until}
+		u := Use{Ref: "probe " + p.Name, Region: p.Region, Principal: p.Principal, Action: p.Action, Resource: p.Resource, From: p.From, Until: p.Until, Context: p.Context}
+		if p.Endpoint != "" {
+			// The loader has checked it as an endpoint policy; a
+			// document that still fails leaves the use without one.
+			u.Endpoint, _ = evaluator.Parse(p.Endpoint, evaluator.KindEndpoint, sc.Policies[p.Endpoint])
+		}
 		if p.Consistency == "at_least" {
 			u.WaitsFor = p.AtLeastStep
 		}
@@ -351,7 +363,9 @@ func (l *linter) reliedOnAtOnce() {
 	}
 	st := l.in.Initial.Clone()
 	decide := func(u Use) bool {
-		return st.Decide(controlplane.Probe{Principal: u.Principal, Action: u.Action, Resource: u.Resource}).Effect == evaluator.Allow
+		// Decided as the runner decides the probe: with its context and
+		// through its endpoint.
+		return st.Decide(controlplane.Probe{Principal: u.Principal, Action: u.Action, Resource: u.Resource, Context: u.Context, Endpoint: u.Endpoint}).Effect == evaluator.Allow
 	}
 	for i, c := range l.steps {
 		var active []Use

@@ -86,6 +86,9 @@ propagation: {default: {dist: constant, value: 5s}}
 policies:
   private: {Version: "2012-10-17", Statement: [{Effect: Deny, Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::bkt/*"}]}
   read: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
+  read-from-office: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*", Condition: {IpAddress: {"aws:SourceIp": "10.0.0.0/8"}}}]}
+  vpce-reads: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "s3:GetObject", Resource: "*"}]}
+  vpce-writes-only: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "s3:PutObject", Resource: "*"}]}
 state:
   accounts: ["111122223333"]
   buckets: [{name: bkt, region: eu-west-1}]
@@ -140,6 +143,35 @@ steps:
   - {at: 1s, region: us-east-1, call: iam:DeleteUserPolicy, with: {user_name: u, policy_name: read}}
 probes:
   - {name: use, region: eu-west-1, principal: "user:u", action: s3:GetObject, resource: "arn:aws:s3:::bkt/k", from: 2s, until: 3s}
+`, "1:revocation-relied-on-at-once", 5},
+		// A use is decided as the runner decides it: through its VPC
+		// endpoint and with its context.
+		{"revocation relied on through an endpoint that lets the read through", `state:
+  accounts: ["111122223333"]
+  buckets: [{name: bkt, region: eu-west-1}]
+  users: [{name: u, inline: [read]}]
+steps:
+  - {at: 1s, region: us-east-1, call: iam:DeleteUserPolicy, with: {user_name: u, policy_name: read}}
+probes:
+  - {name: use, region: eu-west-1, principal: "user:u", action: s3:GetObject, resource: "arn:aws:s3:::bkt/k", endpoint: vpce-reads, from: 2s, until: 3s}
+`, "1:revocation-relied-on-at-once", 5},
+		{"an endpoint that never lets the read through: nothing is revoked from it", `state:
+  accounts: ["111122223333"]
+  buckets: [{name: bkt, region: eu-west-1}]
+  users: [{name: u, inline: [read]}]
+steps:
+  - {at: 1s, region: us-east-1, call: iam:DeleteUserPolicy, with: {user_name: u, policy_name: read}}
+probes:
+  - {name: use, region: eu-west-1, principal: "user:u", action: s3:GetObject, resource: "arn:aws:s3:::bkt/k", endpoint: vpce-writes-only, from: 2s, until: 3s}
+`, "", 0},
+		{"revocation of a grant the use meets only with its context", `state:
+  accounts: ["111122223333"]
+  buckets: [{name: bkt, region: eu-west-1}]
+  users: [{name: u, inline: [read-from-office]}]
+steps:
+  - {at: 1s, region: us-east-1, call: iam:DeleteUserPolicy, with: {user_name: u, policy_name: read-from-office}}
+probes:
+  - {name: use, region: eu-west-1, principal: "user:u", action: s3:GetObject, resource: "arn:aws:s3:::bkt/k", context: {"aws:SourceIp": "10.1.2.3"}, from: 2s, until: 3s}
 `, "1:revocation-relied-on-at-once", 5},
 		{"use after the window is fine", `state:
   accounts: ["111122223333"]

@@ -93,6 +93,12 @@ type Comparison struct {
 	Scenario              string
 	LiveTrials, SimTrials int
 	Rows                  []ComparisonRow
+	// Commits holds, per step, the instants (seconds) its origin
+	// committed it (Metric MetricCommit, Name "step N"), unrounded: the
+	// simulator commits at the step's `at`, the live driver as close to it
+	// as it manages. Not a validation row: it shows where live windows
+	// that are set by the spacing of steps come from.
+	Commits []ComparisonRow
 }
 
 // ComparisonRow compares one distribution: Sim and Live hold one value per
@@ -111,6 +117,10 @@ type ComparisonRow struct {
 // MetricStaleAllows is the comparison metric of a max_lag probe: the
 // stale allows served per trial (a count, not seconds).
 const MetricStaleAllows = "stale allows"
+
+// MetricCommit is the metric of Comparison.Commits: a step's commit
+// instant, seconds from the start of the trial.
+const MetricCommit = "commit"
 
 // Compare runs sc in the simulator and on a live in-process cluster and
 // compares, per probe and region, the distributions of exposure and denial
@@ -178,6 +188,22 @@ func Compare(ctx context.Context, sc *scenarios.Scenario, o CompareOptions) (*Co
 	}
 	for i, r := range sc.Regions {
 		add("lag", r, r, func(s TrialSample) []float64 { return s.Lags[i] })
+	}
+	for i, st := range sc.Steps {
+		row := ComparisonRow{Metric: MetricCommit, Name: fmt.Sprintf("step %d", i+1), Region: st.Region}
+		pick := func(from []TrialSample) []float64 {
+			var out []float64
+			for _, s := range from {
+				if i < len(s.CommitAt) && s.CommitAt[i] >= 0 {
+					out = append(out, s.CommitAt[i])
+				}
+			}
+			return out
+		}
+		row.Sim, row.Live = pick(sim), pick(live)
+		row.MedianSim, row.MedianLive = Median(row.Sim), Median(row.Live)
+		row.MedianRelErr, row.KS = MedianRelativeError(row.Sim, row.Live), KSDistance(row.Sim, row.Live)
+		c.Commits = append(c.Commits, row)
 	}
 	return c, nil
 }

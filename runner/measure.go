@@ -50,7 +50,9 @@ type trialResult struct {
 // could first know every region had (known).
 type completion struct {
 	committed, complete, known bool
-	completeAt, knownAt        time.Duration
+	// committedAt is the commit instant at the step's origin: the step's
+	// `at` in the simulator, the node's own commit timestamp live.
+	committedAt, completeAt, knownAt time.Duration
 }
 
 // probeResult is one probe's measurement in one trial.
@@ -271,6 +273,7 @@ func (t *trial) complete(end time.Duration, known func(origin, region string, id
 		id := *idp
 		c := &t.res.completions[i]
 		c.committed, c.complete, c.known = true, true, true
+		c.committedAt = t.committedAt[id]
 		if controlplane.IsDataPlane(t.sc.Steps[i].Call) {
 			// A write is complete, and its region knows it, when it is made.
 			at := t.committedAt[id]

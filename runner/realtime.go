@@ -8,6 +8,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -44,14 +45,8 @@ func runDriven(ctx context.Context, p *plan, c Driver, index int, seed uint64, k
 
 	t0 := time.Now()
 	since := func() time.Duration { return time.Since(t0) }
-	sleepUntil := func(at time.Duration) bool {
-		select {
-		case <-time.After(time.Until(t0.Add(at))):
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	clock := wallClock{since: since, sleep: sleepCtx}
+	sleepUntil := func(at time.Duration) bool { return clock.until(ctx, at) }
 
 	var mu sync.Mutex
 	var commits []liveCommit
@@ -133,7 +128,7 @@ func runDriven(ctx context.Context, p *plan, c Driver, index int, seed uint64, k
 	}
 	slices.SortStableFunc(actions, func(a, b action) int { return int(a.at - b.at) })
 	for _, a := range actions {
-		if !sleepUntil(a.at) {
+		if !clock.untilExactly(ctx, a.at) {
 			break
 		}
 		a.do()
@@ -241,6 +236,67 @@ func runDriven(ctx context.Context, p *plan, c Driver, index int, seed uint64, k
 	res.rejected = rejected
 	res.timeline = t.tl
 	return res
+}
+
+// wallClock is how a real-time trial waits for its instants: since reads
+// the time from the trial's start; sleep waits about d on a timer (which
+// may wake late) and is false if ctx ends first. Tests replace both.
+type wallClock struct {
+	since func() time.Duration
+	sleep func(ctx context.Context, d time.Duration) bool
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// until waits on a timer until the trial's instant at: late by the
+// timer's and the scheduler's delay, which a probe's sample tolerates
+// (it records the instant it was issued).
+func (w wallClock) until(ctx context.Context, at time.Duration) bool {
+	return w.sleep(ctx, at-w.since())
+}
+
+// stepLead is how long before a step's instant the driver's timer is set
+// to wake it; the rest it waits on the clock. Timers on this 2-core
+// machine woke steps 0.1 to 15 ms late (median 1 ms), and later at 100 ms
+// than at 140 ms (the probes wake at the same instants), which made
+// revoke-race's live exposure (the spacing of its two steps) miss its 40
+// ms in a quarter of the trials: docs/validation.md.
+const stepLead = 10 * time.Millisecond
+
+// spinYield: while more than this remains, the wait on the clock yields
+// the processor to the cluster's goroutines between readings.
+const spinYield = time.Millisecond
+
+// untilExactly waits until the trial's instant at, for steps and faults:
+// the simulator commits a step at its `at` exactly, and the spacing of two
+// steps is a window that live trials must reproduce. It wakes stepLead
+// early on a timer and then reads the clock until the instant, so a
+// timer that wakes late by less than stepLead costs nothing.
+func (w wallClock) untilExactly(ctx context.Context, at time.Duration) bool {
+	if d := at - stepLead - w.since(); d > 0 && !w.sleep(ctx, d) {
+		return false
+	}
+	for {
+		left := at - w.since()
+		if left <= 0 {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if left > spinYield {
+			runtime.Gosched()
+		}
+	}
 }
 
 func truthAt(steps []truthStep, at time.Duration) truthStep {

@@ -69,6 +69,10 @@ type TrialSample struct {
 	// within the run.
 	CompleteAt      []float64
 	KnownCompleteAt []float64
+	// CommitAt is, per step (scenario order), the second at which its
+	// origin committed it, or -1: live, how far the driver's commits are
+	// from the steps' `at`.
+	CommitAt []float64
 }
 
 func (r *trialResult) sample() TrialSample {
@@ -81,7 +85,10 @@ func (r *trialResult) sample() TrialSample {
 		s.Requests = append(s.Requests, float64(p.requests))
 	}
 	for _, c := range r.completions {
-		complete, known := -1.0, -1.0
+		complete, known, commit := -1.0, -1.0, -1.0
+		if c.committed {
+			commit = c.committedAt.Seconds()
+		}
 		if c.complete {
 			complete = c.completeAt.Seconds()
 		}
@@ -90,6 +97,7 @@ func (r *trialResult) sample() TrialSample {
 		}
 		s.CompleteAt = append(s.CompleteAt, complete)
 		s.KnownCompleteAt = append(s.KnownCompleteAt, known)
+		s.CommitAt = append(s.CommitAt, commit)
 	}
 	return s
 }
@@ -102,15 +110,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*report.Run
 	p, seed, err := prepare(sc, &opts)
 	if err != nil {
 		return nil, err
-	}
-	if len(opts.Cluster) > 0 {
-		// The regionnode API takes no endpoint policy: refuse rather than
-		// answer as if the request went straight to S3.
-		for _, pr := range sc.Probes {
-			if pr.Endpoint != "" {
-				return nil, fmt.Errorf("%s: probe %s goes through a VPC endpoint, which region nodes cannot be asked about (POST /v1/authorize has no endpoint policy); run it in the simulator or with --live", sc.Name, pr.Name)
-			}
-		}
 	}
 	b, err := backendFor(opts)
 	if err != nil {

@@ -160,6 +160,7 @@ func appendTrial(b []byte, r *trialResult) []byte {
 		b = appendBool(b, c.committed)
 		b = appendBool(b, c.complete)
 		b = appendBool(b, c.known)
+		b = binary.AppendVarint(b, int64(c.committedAt))
 		b = binary.AppendVarint(b, int64(c.completeAt))
 		b = binary.AppendVarint(b, int64(c.knownAt))
 	}
@@ -337,6 +338,7 @@ func (r *shardReader) trial(index int, seed uint64) (*trialResult, error) {
 		for i := range res.completions {
 			c := &res.completions[i]
 			c.committed, c.complete, c.known = r.byte() == 1, r.byte() == 1, r.byte() == 1
+			c.committedAt = time.Duration(r.varint())
 			c.completeAt, c.knownAt = time.Duration(r.varint()), time.Duration(r.varint())
 		}
 	}

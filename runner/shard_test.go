@@ -139,7 +139,7 @@ func TestShardEncodingCoversTrialFields(t *testing.T) {
 	}{
 		{trialResult{}, []string{"index", "seed", "probes", "lags", "converged", "convergedAt", "rejected", "timeline", "err", "missing", "completions"}},
 		{probeResult{}, []string{"exposure", "denial", "regionAgainstIntent", "truthAgainstIntent", "requests", "staleAllows", "staleDenies", "confidentialReads", "waits"}},
-		{completion{}, []string{"committed", "complete", "known", "completeAt", "knownAt"}},
+		{completion{}, []string{"committed", "complete", "known", "committedAt", "completeAt", "knownAt"}},
 		{report.MissingMutation{}, []string{"Region", "Mutation", "Call", "Label", "Reason", "ApplyAtSeconds", "NextPushPullSeconds", "Detail"}},
 	} {
 		typ := reflect.TypeOf(tc.v)

@@ -62,6 +62,21 @@ type AuthorizeRequest struct {
 	Resource    string          `json:"resource"`
 	Context     map[string]any  `json:"context,omitempty"`
 	Consistency *ConsistencyReq `json:"consistency,omitempty"`
+	// Endpoint, when set, is the VPC endpoint the request goes through:
+	// its policy must allow the request too. It is the request's network
+	// path, not control-plane state, so every region decides with the
+	// same one.
+	Endpoint *Endpoint `json:"endpoint,omitempty"`
+}
+
+// Endpoint is the VPC endpoint an authorize request goes through.
+type Endpoint struct {
+	// Name names the endpoint's policy in explanations (a vpce id, or a
+	// scenario's policy name); "endpoint" when empty.
+	Name string `json:"name,omitempty"`
+	// Policy is the endpoint policy document: a JSON object, or a JSON
+	// string holding one (the way AWS's APIs take policy documents).
+	Policy json.RawMessage `json:"policy"`
 }
 
 // ConsistencyReq is the consistency option of an authorize request.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -467,7 +468,7 @@ func newClusterAuthorizeCmd(f *clusterFlags) *cobra.Command {
 		req                 wire.AuthorizeRequest
 		ctxJSON, at         string
 		mode, token, maxLag string
-		timeout             string
+		timeout, endpoint   string
 	)
 	cmd := &cobra.Command{
 		Use:   "authorize --principal P --action A --resource R",
@@ -477,7 +478,8 @@ against its own view (POST /v1/authorize): during propagation the regions may
 disagree, which is the exposure window this project measures. --token T waits, at
 each region, until the mutation T is applied there before deciding (at_least);
 --max-lag fails closed when the region's view lags more than that. Exit status 1
-when a node does not answer or fails closed.`,
+when a node does not answer or fails closed. --endpoint FILE sends the request
+through a VPC endpoint with that policy (named after the file).`,
 		Example: `  scenario cluster authorize --principal anonymous --action s3:GetObject --resource arn:aws:s3:::b/k
   scenario cluster authorize --principal anonymous --action s3:GetObject --resource arn:aws:s3:::b/k --token us-east-2/4
   scenario cluster authorize --at eu-west-1 --max-lag 1s --principal ... --action ... --resource ...`,
@@ -496,6 +498,17 @@ when a node does not answer or fails closed.`,
 				if err := json.Unmarshal([]byte(ctxJSON), &req.Context); err != nil {
 					return invalidInput(fmt.Errorf("--context: want a JSON object of condition keys, e.g. '{\"aws:SourceIp\":\"10.0.0.1\"}': %v", err))
 				}
+			}
+			if endpoint != "" {
+				doc, err := os.ReadFile(endpoint)
+				if err != nil {
+					return invalidInput(fmt.Errorf("--endpoint: %w", err))
+				}
+				// The node validates the policy; only JSON travels.
+				if !json.Valid(doc) {
+					return invalidInput(fmt.Errorf("--endpoint %s: not a JSON policy document", endpoint))
+				}
+				req.Endpoint = &wire.Endpoint{Name: strings.TrimSuffix(filepath.Base(endpoint), filepath.Ext(endpoint)), Policy: doc}
 			}
 			switch {
 			case mode != "":
@@ -561,6 +574,7 @@ when a node does not answer or fails closed.`,
 	fl.StringVar(&timeout, "timeout", "", "with --token: how long a region may wait for it (default 1s, at most 30s)")
 	fl.StringVar(&maxLag, "max-lag", "", "fail closed when the region's view lags more than this, e.g. 1s")
 	fl.StringVar(&mode, "consistency", "", "the consistency mode, when not implied by --token or --max-lag: local, at_least or max_lag")
+	fl.StringVar(&endpoint, "endpoint", "", "the VPC endpoint policy file (AWS JSON) the request goes through; it must allow the request too")
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/iamprop/iamprop/apiclient"
 	"github.com/iamprop/iamprop/internal/loopback"
+	"github.com/iamprop/iamprop/wire"
 )
 
 const (
@@ -316,4 +317,40 @@ func TestClusterOverTLSWithCAFile(t *testing.T) {
 	expectRun(t, []string{"cluster", "status", "--ca-file", ca}, 0, []string{"eu-west-1", "1 alive"}, nil)
 	t.Setenv(envCAFile, ca)
 	expectRun(t, []string{"cluster", "view"}, 0, []string{"eu-west-1", "abc"}, nil)
+}
+
+// `cluster authorize --endpoint FILE` sends the request through a VPC
+// endpoint: the file's policy goes to each node, named after the file; a
+// file that is not JSON is refused before any node is called.
+func TestClusterAuthorizeThroughEndpoint(t *testing.T) {
+	var got []wire.AuthorizeRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req wire.AuthorizeRequest
+		if r.URL.Path == "/v1/authorize" && json.NewDecoder(r.Body).Decode(&req) == nil {
+			got = append(got, req)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"decision":"ImplicitDeny","view":{"region":"eu-west-1"}}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}`
+	good, bad := filepath.Join(dir, "vpce-0a1b.json"), filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(good, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("Version: 2012-10-17"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envNodes, srv.URL)
+	args := []string{"cluster", "authorize", "--principal", "anonymous", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k"}
+	expectRun(t, append(args, "--endpoint", bad), 2, nil, []string{"--endpoint", "not a JSON policy document"})
+	expectRun(t, append(args, "--endpoint", filepath.Join(dir, "none.json")), 2, nil, []string{"no such file"})
+	if len(got) != 0 {
+		t.Fatalf("a refused command called the node: %+v", got)
+	}
+	expectRun(t, append(args, "--endpoint", good), 0, []string{"ImplicitDeny"}, nil)
+	if len(got) != 1 || got[0].Endpoint == nil || got[0].Endpoint.Name != "vpce-0a1b" || !strings.Contains(string(got[0].Endpoint.Policy), `"Principal":"*"`) {
+		t.Fatalf("the node got %+v, want the endpoint policy named vpce-0a1b", got)
+	}
 }

@@ -143,6 +143,11 @@ func (e *external) Authorize(ctx context.Context, region string, p controlplane.
 		return false, err
 	}
 	req := wire.AuthorizeRequest{Principal: p.Principal, Action: p.Action, Resource: p.Resource, Context: p.Context}
+	if p.Endpoint != nil {
+		// The node compiles it again: it is the probe's network path,
+		// not state the node holds.
+		req.Endpoint = &wire.Endpoint{Name: p.Endpoint.Name(), Policy: p.Endpoint.Document()}
+	}
 	if c.Mode != "" && c.Mode != "local" {
 		req.Consistency = &wire.ConsistencyReq{Mode: c.Mode, Token: c.Token}
 		if c.Timeout > 0 {

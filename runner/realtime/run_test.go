@@ -205,4 +205,25 @@ func TestCompareSmoke(t *testing.T) {
 	if lags == 0 {
 		t.Errorf("no lag row: the live trials applied nothing")
 	}
+	// Every step's commit instants, one per trial: exactly its `at` in
+	// the simulator, never before it live.
+	if len(c.Commits) != len(sc.Steps) {
+		t.Fatalf("%d commit rows, want one per step (%d)", len(c.Commits), len(sc.Steps))
+	}
+	for i, r := range c.Commits {
+		at := runner.Scale(sc, 0.05).Steps[i].At.Seconds()
+		if r.Metric != runner.MetricCommit || len(r.Sim) != 20 || len(r.Live) != 3 {
+			t.Errorf("%s: %s with %d sim and %d live instants, want commit, 20 and 3", r.Name, r.Metric, len(r.Sim), len(r.Live))
+		}
+		for _, v := range r.Sim {
+			if v != at {
+				t.Errorf("%s: simulated commit at %vs, want its at %vs", r.Name, v, at)
+			}
+		}
+		for _, v := range r.Live {
+			if v < at {
+				t.Errorf("%s: live commit at %vs, before its at %vs", r.Name, v, at)
+			}
+		}
+	}
 }

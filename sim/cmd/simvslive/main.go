@@ -162,7 +162,7 @@ func samples(all []*runner.Comparison) []sampleRow {
 	}
 	var out []sampleRow
 	for _, c := range all {
-		for _, r := range c.Rows {
+		for _, r := range append(slices.Clone(c.Rows), c.Commits...) {
 			out = append(out, sampleRow{c.Scenario, r.Metric, r.Name, r.Region, r.Sim, r.Live, finite(r.MedianRelErr), finite(r.KS)})
 		}
 	}
