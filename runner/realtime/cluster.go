@@ -55,8 +55,10 @@ func (e *ModelMismatchError) Error() string {
 			lines = append(lines, r+": "+strings.Join(diff, ", "))
 		}
 	}
-	return fmt.Sprintf("--cluster: the nodes' propagation delay model is not the scenario's (%s); start the nodes with --propagation SCENARIO-FILE, or accept the nodes' model (--accept-node-model), whose windows then measure their delays, not the scenario's",
-		strings.Join(lines, "; "))
+	// The model's description is also a --delay value (delay.ParseModel
+	// reads it back), so the hint can be pasted as it is.
+	return fmt.Sprintf("--cluster: the nodes' propagation delay model is not the scenario's (%s); start the nodes with --propagation SCENARIO-FILE or --delay %s, or accept the nodes' model (--accept-node-model), whose windows then measure their delays, not the scenario's",
+		strings.Join(lines, "; "), shellQuote(e.Scenario))
 }
 
 // nodeModel is a node's model as it reports it; a node without one
@@ -293,4 +295,10 @@ func (b Backends) Cluster(ctx context.Context, p runner.Trial, urls []string) (r
 		return nil, err
 	}
 	return e, nil
+}
+
+// shellQuote quotes s for a POSIX shell: a model's description has spaces,
+// parentheses and semicolons.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

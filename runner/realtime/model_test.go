@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/iamprop/iamprop/apiclient"
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/wire"
 )
 
@@ -68,5 +69,27 @@ func TestClusterModelCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The refusal's --delay hint, pasted into a shell, gives the node exactly
+// the scenario's model.
+func TestModelMismatchSuggestsTheScenariosDelay(t *testing.T) {
+	want := "default lognormal(median 4s, p99 10s); link us-east-2>eu-west-1 constant(6s); revoke constant(1s)"
+	msg := (&ModelMismatchError{Scenario: want, Nodes: map[string]string{"eu-west-1": "default constant(2s)"}}).Error()
+	_, after, ok := strings.Cut(msg, "--delay '")
+	if !ok {
+		t.Fatalf("no --delay hint in %q", msg)
+	}
+	hint, _, ok := strings.Cut(after, "'")
+	if !ok {
+		t.Fatalf("unterminated --delay hint in %q", msg)
+	}
+	m, err := delay.ParseModel(hint, nil)
+	if err != nil {
+		t.Fatalf("the hint %q does not parse as --delay: %v", hint, err)
+	}
+	if got := m.String(); got != want {
+		t.Errorf("the hint gives the model %q, want the scenario's %q", got, want)
 	}
 }
