@@ -48,16 +48,21 @@ func ParseDistribution(s string) (Distribution, error) {
 	return Uniform(a, b)
 }
 
-// callParams are each distribution's parameters, in positional order: the
-// field names of a scenario's propagation block.
-var callParams = map[string][]string{
+// Params are each distribution's parameters, in positional order: the
+// field names of a scenario's propagation block (docs/scenario-format.md)
+// and of a --delay call's arguments. The one list both syntaxes read.
+var Params = map[string][]string{
 	"constant":    {"value"},
 	"uniform":     {"min", "max"},
 	"normal":      {"mean", "stddev"},
 	"lognormal":   {"median", "p99"},
 	"exponential": {"mean"},
 	"pareto":      {"scale", "shape"},
+	"empirical":   {"points"},
 }
+
+// Names are the distributions' names, in the order the docs list them.
+var Names = []string{"constant", "uniform", "normal", "lognormal", "exponential", "pareto", "empirical"}
 
 // parseCall parses the arguments of NAME(ARGS), args being what follows
 // the parenthesis.
@@ -69,9 +74,9 @@ func parseCall(s, name, args string) (Distribution, error) {
 	if name == "empirical" {
 		return parseEmpirical(s, body)
 	}
-	params, known := callParams[name]
+	params, known := Params[name]
 	if !known {
-		return nil, fmt.Errorf("delay %q: unknown distribution %q; expected one of: constant, uniform, normal, lognormal, exponential, pareto, empirical", s, name)
+		return nil, fmt.Errorf("delay %q: unknown distribution %q; expected one of: %s", s, name, strings.Join(Names, ", "))
 	}
 	values := map[string]string{}
 	parts := strings.Split(body, ",")

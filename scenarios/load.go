@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/iamprop/iamprop/delay"
 )
 
 // readFunc reads a file named relative to the scenario (a policy's
@@ -324,19 +326,6 @@ func (l *loader) instant(n *yaml.Node, field string) (time.Duration, bool) {
 
 var distKeys = []string{"dist", "value", "min", "max", "mean", "stddev", "median", "p99", "scale", "shape", "points"}
 
-// distParams lists the parameters each distribution takes (docs/scenario-format.md).
-var distParams = map[string][]string{
-	"constant":    {"value"},
-	"uniform":     {"min", "max"},
-	"normal":      {"mean", "stddev"},
-	"lognormal":   {"median", "p99"},
-	"exponential": {"mean"},
-	"pareto":      {"scale", "shape"},
-	"empirical":   {"points"},
-}
-
-var distNames = []string{"constant", "uniform", "normal", "lognormal", "exponential", "pareto", "empirical"}
-
 // distribution decodes a delay distribution; extra are further keys the
 // same mapping may hold (a link's from and to), returned in the object.
 func (l *loader) distribution(n *yaml.Node, path string, extra ...string) (Distribution, *object, bool) {
@@ -345,7 +334,7 @@ func (l *loader) distribution(n *yaml.Node, path string, extra ...string) (Distr
 	if o.n == nil || o.n.Kind != yaml.MappingNode {
 		return dist, o, false
 	}
-	dn := l.require(o, "dist", "one of "+strings.Join(distNames, ", "))
+	dn := l.require(o, "dist", "one of "+strings.Join(delay.Names, ", "))
 	if dn == nil {
 		return dist, o, false
 	}
@@ -353,9 +342,9 @@ func (l *loader) distribution(n *yaml.Node, path string, extra ...string) (Distr
 	if !ok {
 		return dist, o, false
 	}
-	params, known := distParams[name]
+	params, known := delay.Params[name]
 	if !known {
-		l.errorf(dn, join(path, "dist"), "unknown distribution %q; expected one of: %s%s", name, strings.Join(distNames, ", "), suggest(name, distNames))
+		l.errorf(dn, join(path, "dist"), "unknown distribution %q; expected one of: %s%s", name, strings.Join(delay.Names, ", "), suggest(name, delay.Names))
 		return dist, o, false
 	}
 	dist.Dist = name

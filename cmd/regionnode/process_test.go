@@ -138,18 +138,7 @@ func (p *proc) args() []string {
 
 func (p *proc) start() {
 	p.t.Helper()
-	p.cmd = exec.Command(buildBinary(p.t), p.args()...)
-	p.cmd.Env = append(os.Environ(), "IAMPROP_GOSSIP_KEY="+p.key, "IAMPROP_API_TOKEN="+testToken,
-		"IAMPROP_ADMIN_TOKEN="+testAdminToken, "IAMPROP_ENABLE_FAULT_API=true")
-	p.out = &syncBuffer{}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.waitErr = make(chan error, 1)
-	p.exited = false
-	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(p.cmd, p.waitErr)
-	p.t.Cleanup(p.stop)
+	p.launch(buildBinary(p.t), "IAMPROP_ENABLE_FAULT_API=true")
 	eventually(p.t, 10*time.Second, p.region+" serving", func() bool {
 		code, _ := p.call("GET", "/healthz", "", false)
 		return code == 200
