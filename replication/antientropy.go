@@ -182,13 +182,7 @@ func (n *Node) fillGaps() {
 		if n.lookup(id) != nil {
 			return
 		}
-		m := Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}}
-		n.sign(&m)
-		e := n.arena.new(m)
-		n.remember(e)
-		n.ready.Persist = append(n.ready.Persist, e.m)
-		n.enqueue(e)
-		fill = append(fill, e)
+		fill = append(fill, n.newFiller(id))
 	}
 	for s := uint64(1); s < n.nextSeq; s++ {
 		gap(MutationID{Origin: n.region, Epoch: n.cfg.Epoch, Seq: s})
@@ -210,4 +204,17 @@ func (n *Node) fillGaps() {
 		}
 		n.stats.Lost += uint64(len(fill))
 	}
+}
+
+// newFiller makes, persists and queues this region's GapAction filler for
+// id, signed as the region's own (only a stream's origin, or a region
+// recovering it, fills): the caller applies the batch.
+func (n *Node) newFiller(id MutationID) *entry {
+	m := Mutation{ID: id, TS: n.clock.now(n.now), Call: controlplane.Call{Action: GapAction, Region: n.region}}
+	n.sign(&m)
+	e := n.arena.new(m)
+	n.remember(e)
+	n.ready.Persist = append(n.ready.Persist, e.m)
+	n.enqueue(e)
+	return e
 }

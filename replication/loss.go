@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/iamprop/iamprop/controlplane"
 )
 
 // Loss: the commits an origin acknowledged and lost with its disk before
@@ -351,14 +349,7 @@ func (n *Node) fillOwnGaps(name string) {
 		if o.seqs.get(s) != nil {
 			continue
 		}
-		m := Mutation{ID: MutationID{Origin: origin, Epoch: epoch, Seq: s}, TS: n.clock.now(n.now),
-			Call: controlplane.Call{Action: GapAction, Region: n.region}}
-		n.sign(&m)
-		e := n.arena.new(m)
-		n.remember(e)
-		n.ready.Persist = append(n.ready.Persist, e.m)
-		n.enqueue(e)
-		fill = append(fill, e)
+		fill = append(fill, n.newFiller(MutationID{Origin: origin, Epoch: epoch, Seq: s}))
 	}
 	if len(fill) == 0 {
 		return
