@@ -108,6 +108,9 @@ func (n *Node) Admit(now time.Time, c Consistency) (bool, error) {
 			return true, nil
 		}
 		if lag := max(0, now.Sub(time.Unix(0, since))); lag > c.MaxLag {
+			if since == never && limit == "" {
+				return false, fmt.Errorf("%w: %s is recovering its state from its peers: commits of any age may be missing", ErrTooStale, n.region)
+			}
 			if limit == "" {
 				return false, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
 			}

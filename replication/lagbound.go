@@ -262,6 +262,14 @@ const never int64 = 0
 // boundSince is BoundSince in unix nanoseconds, with the region that sets
 // it ("" when StaleSince does, or none).
 func (n *Node) boundSince() (since int64, limit string, found bool) {
+	if n.recovering {
+		// A region restarted without its log's content (or catching up on
+		// what it missed while down) may lack commits of any age until
+		// its peers answered: StaleSince's start is only a lower bound.
+		// A wiped seed may not even know its peers yet, so no counted
+		// region would hold the bound back.
+		return never, "", true
+	}
 	if s, ok := n.StaleSince(); ok {
 		since, found = s.UnixNano(), true
 	}

@@ -207,6 +207,13 @@ func TestBoundSinceRules(t *testing.T) {
 			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
 			step(t, n, 4500*time.Millisecond, Message{Kind: KindGossip, From: us, Mutations: []Mutation{mu}})
 		}, 5 * time.Second, 4 * time.Second, true},
+		// A wiped seed restarted without --join knows no peer yet: its
+		// start is no bound, its view may lack commits of any age.
+		{"a region recovering lost state, knowing no peer, counts from never", func(c *Config) { c.LostState = true }, true, false, nil, 5 * time.Second, rel(time.Unix(0, 0)), true},
+		{"a region catching up counts from never whatever it heard", func(c *Config) { c.CatchUp = true }, false, false, func(t *testing.T, n *Node) {
+			step(t, n, 4*time.Second, ack(us, 4*time.Second, nil))
+			step(t, n, 4*time.Second, ack(ap, 4*time.Second, nil))
+		}, 5 * time.Second, rel(time.Unix(0, 0)), true},
 		{"a removed region no longer counts", nil, false, false, func(t *testing.T, n *Node) {
 			step(t, n, 4*time.Second, ack(us, 4*time.Second, nil))
 			n.ForgetRegion(ap)
