@@ -64,7 +64,7 @@ func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 
 // TestWipedSeedExpectingPeersWaitsForThem: the same seed started with
 // ExpectPeers (--expect-peers) refuses writes, saying why, while it has
-// heard from no peer; once the partition heals and the others' state is
+// heard from no peer (it says so); once the partition heals and the others' state is
 // in, it commits, in a new epoch, against a view that holds their
 // mutations.
 func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
@@ -105,8 +105,8 @@ func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
 	t.Cleanup(func() { n.Shutdown(time.Second) })
 	n.SetFaults(cut)
 	join := controlplane.Call{Action: "iam:AddUserToGroup", Account: acct, Args: json.RawMessage(`{"group_name":"ops","user_name":"u1"}`)}
-	if _, err := n.Commit(join); !errors.Is(err, ErrCatchingUp) || !strings.Contains(err.Error(), "heard from no peer") {
-		t.Fatalf("the wiped seed, cut off: commit error %v, want ErrCatchingUp saying it heard from no peer", err)
+	if _, err := n.Commit(join); !errors.Is(err, ErrCatchingUp) || !strings.Contains(err.Error(), "not yet heard from its peers") {
+		t.Fatalf("the wiped seed, cut off: commit error %v, want ErrCatchingUp saying it has not yet heard from its peers", err)
 	}
 	// Heal: the others reconnect to it (memberlist rejoins them).
 	n.SetFaults(FaultSpec{})
