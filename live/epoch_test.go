@@ -16,9 +16,10 @@ import (
 
 // TestWipedSeedWithoutJoinNeverReusesAnID: the first region of a cluster
 // runs without --join (as the quick start does). Cut off and restarted
-// with its disk wiped, by the same command, it may refuse writes until it
-// heard from its peers, but a commit it accepts must never carry an id it
-// issued before the wipe.
+// with its disk wiped, it refuses writes until it heard from its peers
+// (TestWipedSeedExpectingPeersWaitsForThem); told it is alone
+// (--expect-peers=false), it accepts them, but a commit it accepts must
+// never carry an id it issued before the wipe.
 func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 	const a = "us-east-2"
 	c := startCluster(t, []string{a, "eu-west-1", "ap-southeast-2"}, ClusterOptions{DataDir: t.TempDir()})
@@ -42,6 +43,10 @@ func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.Node(a).Config()
+	if !cfg.ExpectPeers {
+		t.Error("the first region of a three-region cluster does not expect peers")
+	}
+	cfg.ExpectPeers = false
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +60,7 @@ func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 	n.SetFaults(cut)
 	m, err := n.Commit(createUser("after-wipe"))
 	if err != nil {
-		t.Fatalf("without --expect-peers a lone seed accepts writes: %v", err)
+		t.Fatalf("with --expect-peers=false a lone seed accepts writes: %v", err)
 	}
 	if before[m.ID] {
 		t.Errorf("the wiped seed reused id %s", m.ID)
@@ -92,7 +97,6 @@ func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.Node(a).Config()
-	cfg.ExpectPeers = true
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +162,6 @@ func TestCommitLostWithItsOriginsDiskIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.Node(a).Config()
-	cfg.ExpectPeers = true
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}

@@ -52,21 +52,13 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 		url := "http://" + httpAddr
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			resp, err := http.Get(url + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not ready at %s", region, url)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// Serving first: the first region is not ready (it refuses writes
+		// with its empty log) until the second has joined it.
+		waitStatus(t, region, url+"/healthz")
 		urls = append(urls, url)
+	}
+	for i, url := range urls {
+		waitStatus(t, []string{"us-east-2", "eu-west-1"}[i], url+"/readyz")
 	}
 
 	src := strings.NewReplacer("NAME", "cluster", "DELAY", "1500ms", "duration: 30s", "duration: 4s",
@@ -116,5 +108,24 @@ func TestClusterRunAgainstRegionNodeProcesses(t *testing.T) {
 	// The nodes now hold state: a second run is refused with a clear reason.
 	if _, err := runner.Run(ctx, sc, runner.Options{Trials: 1, Cluster: urls, RealTime: Backends{Token: token, AcceptNodeModel: true}}); err == nil || !strings.Contains(err.Error(), "fresh nodes") {
 		t.Errorf("second run on a used cluster: err = %v, want a 'fresh nodes' error", err)
+	}
+}
+
+// waitStatus polls url until it answers 200, failing the test after 20 s.
+func waitStatus(t *testing.T, region, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not 200 within 20s", region, url)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
