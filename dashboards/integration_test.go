@@ -233,7 +233,7 @@ func TestIntegration(t *testing.T) {
 
 	// Three region nodes; the privacy write reaches eu-west-1 after 3 s.
 	regions := []string{"us-east-2", "eu-west-1", "ap-southeast-2"}
-	var gossips, apis []string
+	var gossips, apis, logs []string
 	var nodes []*exec.Cmd
 	for i, r := range regions {
 		g := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))
@@ -247,8 +247,16 @@ func TestIntegration(t *testing.T) {
 		node, logPath := startProcess(t, ctx, dir, r, env, bins["regionnode"], args...)
 		nodes = append(nodes, node)
 		gossips, apis = append(gossips, g), append(apis, h)
+		logs = append(logs, logPath)
+		// Serving first: the first region is not ready (it refuses writes
+		// with its empty log) until another has joined it.
+		if !eventuallyTrue(20*time.Second, func() bool { return get("http://"+h+"/healthz") == 200 }) {
+			t.Fatalf("%s not serving:\n%s", r, tail(logPath))
+		}
+	}
+	for i, h := range apis {
 		if !eventuallyTrue(20*time.Second, func() bool { return get("http://"+h+"/readyz") == 200 }) {
-			t.Fatalf("%s not ready:\n%s", r, tail(logPath))
+			t.Fatalf("%s not ready:\n%s", regions[i], tail(logs[i]))
 		}
 	}
 	runnerAddr := fmt.Sprintf("127.0.0.1:%d", loopback.FreePort(t))

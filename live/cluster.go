@@ -60,6 +60,8 @@ type Cluster struct {
 
 // StartCluster starts one node per region on free loopback ports, joins
 // them and waits until every node sees every other alive (or ctx ends).
+// The first region joins no one and, with more than one region, expects
+// peers (Config.ExpectPeers), as regionnode's default does.
 func StartCluster(ctx context.Context, regions []string, opts ClusterOptions) (*Cluster, error) {
 	if len(regions) == 0 {
 		return nil, errors.New("live: a cluster needs at least one region")
@@ -103,6 +105,11 @@ func StartCluster(ctx context.Context, regions []string, opts ClusterOptions) (*
 		if opts.DataDir != "" {
 			cfg.DataDir = filepath.Join(opts.DataDir, r)
 		}
+		// The first region joins no one but is one of several, as
+		// regionnode's default has it: started again without its state, it
+		// waits for the others rather than accept writes against an empty
+		// view.
+		cfg.ExpectPeers = len(regions) > 1
 		// Join every region started so far: each learns of the newcomer in
 		// a direct push/pull, rather than from gossip whose retransmit limit
 		// leaves stragglers to the next push/pull (30s for 50 regions).

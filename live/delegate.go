@@ -75,7 +75,8 @@ func (d *delegate) NotifyMsg(b []byte) {
 		select {
 		case n.inbox <- msg:
 		default:
-			n.log.Warn().Str("from", msg.From).Msg("inbox full: dropped a replication message (anti-entropy repairs it)")
+			n.m.GossipDropped.WithLabelValues(metrics.DroppedInboxFull).Inc()
+			n.peerLog.Warn().Str("from", msg.From).Msg("inbox full: dropped a replication message (anti-entropy repairs it)")
 		}
 	default:
 		n.m.GossipRejected.Inc()
@@ -129,6 +130,8 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	select {
 	case n.inbox <- msg:
 	default:
+		n.m.GossipDropped.WithLabelValues(metrics.DroppedInboxFull).Inc()
+		n.peerLog.Warn().Str("from", msg.From).Msg("inbox full: dropped a push/pull state (the next exchange repeats it)")
 	}
 }
 

@@ -16,9 +16,10 @@ import (
 
 // TestWipedSeedWithoutJoinNeverReusesAnID: the first region of a cluster
 // runs without --join (as the quick start does). Cut off and restarted
-// with its disk wiped, by the same command, it may refuse writes until it
-// heard from its peers, but a commit it accepts must never carry an id it
-// issued before the wipe.
+// with its disk wiped, it refuses writes until it heard from its peers
+// (TestWipedSeedExpectingPeersWaitsForThem); told it is alone
+// (--expect-peers=false), it accepts them, but a commit it accepts must
+// never carry an id it issued before the wipe.
 func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 	const a = "us-east-2"
 	c := startCluster(t, []string{a, "eu-west-1", "ap-southeast-2"}, ClusterOptions{DataDir: t.TempDir()})
@@ -42,6 +43,10 @@ func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.Node(a).Config()
+	if !cfg.ExpectPeers {
+		t.Error("the first region of a three-region cluster does not expect peers")
+	}
+	cfg.ExpectPeers = false
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +60,7 @@ func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 	n.SetFaults(cut)
 	m, err := n.Commit(createUser("after-wipe"))
 	if err != nil {
-		t.Fatalf("without --expect-peers a lone seed accepts writes: %v", err)
+		t.Fatalf("with --expect-peers=false a lone seed accepts writes: %v", err)
 	}
 	if before[m.ID] {
 		t.Errorf("the wiped seed reused id %s", m.ID)
@@ -64,7 +69,7 @@ func TestWipedSeedWithoutJoinNeverReusesAnID(t *testing.T) {
 
 // TestWipedSeedExpectingPeersWaitsForThem: the same seed started with
 // ExpectPeers (--expect-peers) refuses writes, saying why, while it has
-// heard from no peer; once the partition heals and the others' state is
+// heard from no peer (it says so); once the partition heals and the others' state is
 // in, it commits, in a new epoch, against a view that holds their
 // mutations.
 func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
@@ -92,7 +97,6 @@ func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.Node(a).Config()
-	cfg.ExpectPeers = true
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +109,8 @@ func TestWipedSeedExpectingPeersWaitsForThem(t *testing.T) {
 	t.Cleanup(func() { n.Shutdown(time.Second) })
 	n.SetFaults(cut)
 	join := controlplane.Call{Action: "iam:AddUserToGroup", Account: acct, Args: json.RawMessage(`{"group_name":"ops","user_name":"u1"}`)}
-	if _, err := n.Commit(join); !errors.Is(err, ErrCatchingUp) || !strings.Contains(err.Error(), "heard from no peer") {
-		t.Fatalf("the wiped seed, cut off: commit error %v, want ErrCatchingUp saying it heard from no peer", err)
+	if _, err := n.Commit(join); !errors.Is(err, ErrCatchingUp) || !strings.Contains(err.Error(), "not yet heard from its peers") {
+		t.Fatalf("the wiped seed, cut off: commit error %v, want ErrCatchingUp saying it has not yet heard from its peers", err)
 	}
 	// Heal: the others reconnect to it (memberlist rejoins them).
 	n.SetFaults(FaultSpec{})
@@ -158,7 +162,6 @@ func TestCommitLostWithItsOriginsDiskIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.Node(a).Config()
-	cfg.ExpectPeers = true
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ type Config struct {
 	// ExpectPeers says this region is one of several even when it is not
 	// told whom to join (the first region, that the others join). Started
 	// without its log's content (a new, emptied or wiped log), it then
-	// refuses commits (ErrCatchingUp, saying it has heard from no peer)
+	// refuses commits (ErrCatchingUp, saying it has an empty log and has not yet heard from its peers)
 	// until peers joined it and it received the whole answer of each, as a
 	// region started with Join does: a wiped seed must not accept writes
 	// validated against an empty view while cut off from the others.
@@ -195,6 +195,9 @@ type Node struct {
 	// catchingUp is true until the replication node first stops
 	// recovering (logged once).
 	catchingUp bool
+	// fresh: the node started without its log's content (new, emptied,
+	// wiped or no log at all), which its refusals say.
+	fresh bool
 
 	// peersMu guards the membership. What the other regions applied is
 	// the replication node's (its acks), under mu.
@@ -417,6 +420,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Verifier: verifier,
 	})
 	n.catchingUp = waitPeers
+	n.fresh = fresh
 
 	if l != nil {
 		n.store = l
@@ -761,7 +765,18 @@ func (n *Node) send(env replication.Envelope) {
 	}
 	n.peersMu.RUnlock()
 	if !ok {
-		return // the peer left; anti-entropy covers it when it comes back
+		// The peer left, or (push/pull off) never learnt of by this
+		// region although it knows this one: a region waiting for this
+		// answer repairs the membership itself (reconnect), but the drop
+		// is never silent.
+		state := "unknown"
+		if mb != nil {
+			state = mb.state
+		}
+		n.m.GossipDropped.WithLabelValues(metrics.DroppedUnknownPeer).Inc()
+		n.peerLog.Warn().Str("to", env.To).Str("member_state", state).Str("kind", env.Msg.Kind.String()).
+			Msg("dropped a replication message to a region not known alive here (iamprop_gossip_dropped_total)")
+		return
 	}
 	body := env.Msg.Encode()
 	buf := make([]byte, 0, len(body)+1)
@@ -771,7 +786,8 @@ func (n *Node) send(env replication.Envelope) {
 	small := env.Msg.Kind == replication.KindPushPullRequest && len(buf) <= 1024
 	if !env.Msg.Kind.Reliable() || small {
 		if err := n.ml.SendBestEffort(&to, buf); err != nil {
-			n.log.Debug().Err(err).Str("to", env.To).Msg("gossip send failed")
+			n.m.GossipDropped.WithLabelValues(metrics.DroppedSendFailed).Inc()
+			n.peerLog.Warn().Err(err).Str("to", env.To).Str("kind", kind).Msg("gossip send failed")
 			return
 		}
 		n.m.GossipMessages.WithLabelValues(metrics.DirectionOut, kind).Inc()
@@ -781,7 +797,8 @@ func (n *Node) send(env replication.Envelope) {
 	select {
 	case n.sendSem <- struct{}{}:
 	default:
-		n.log.Warn().Str("to", env.To).Str("kind", kind).Msg("too many reliable sends in flight; dropped one (anti-entropy repairs it)")
+		n.m.GossipDropped.WithLabelValues(metrics.DroppedSendsBusy).Inc()
+		n.peerLog.Warn().Str("to", env.To).Str("kind", kind).Msg("too many reliable sends in flight; dropped one (anti-entropy repairs it)")
 		return
 	}
 	n.wg.Add(1)
@@ -789,7 +806,8 @@ func (n *Node) send(env replication.Envelope) {
 		defer n.wg.Done()
 		defer func() { <-n.sendSem }()
 		if err := n.ml.SendReliable(&to, buf); err != nil {
-			n.log.Debug().Err(err).Str("to", env.To).Str("kind", kind).Msg("reliable send failed")
+			n.m.GossipDropped.WithLabelValues(metrics.DroppedSendFailed).Inc()
+			n.peerLog.Warn().Err(err).Str("to", env.To).Str("kind", kind).Msg("reliable send failed")
 			return
 		}
 		n.m.GossipMessages.WithLabelValues(metrics.DirectionOut, kind).Inc()
@@ -809,7 +827,10 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 	}
 	if !n.Synced() {
 		if n.numAlive() < 2 {
-			return replication.Mutation{}, fmt.Errorf("%w: %s is catching up with its peers (it restarted without its log's content, or was told to join them) and has heard from no peer yet; it refuses writes until a peer joins it or it reaches one", ErrCatchingUp, n.cfg.Region)
+			if n.fresh {
+				return replication.Mutation{}, fmt.Errorf("%w: %s has an empty log (new, or wiped with its disk) and has not yet heard from its peers; it refuses writes, which it would validate against an empty view, until a peer reaches it or it reaches one (a region that is a whole cluster by itself runs with --expect-peers=false)", ErrCatchingUp, n.cfg.Region)
+			}
+			return replication.Mutation{}, fmt.Errorf("%w: %s restarted with its log and was told to join its peers; it has not yet heard from any of them and refuses writes until it reaches one", ErrCatchingUp, n.cfg.Region)
 		}
 		return replication.Mutation{}, ErrCatchingUp
 	}
@@ -1315,8 +1336,23 @@ func (n *Node) aliveRegions() []string {
 	return out
 }
 
+// alivePeerAddrs returns the gossip addresses of the other members known
+// alive (or suspect).
+func (n *Node) alivePeerAddrs() []string {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	var out []string
+	for region, mb := range n.members {
+		if region != n.cfg.Region && (mb.state == "alive" || mb.state == "suspect") {
+			out = append(out, mb.node.Address())
+		}
+	}
+	return out
+}
+
 // reconnect retries joining: the configured seeds while no peer is known,
-// and lost members for an hour. memberlist stops gossiping to a dead node
+// lost members for an hour, and, while catching up, every member known
+// alive. memberlist stops gossiping to a dead node
 // after GossipToTheDeadTime, so without this a healed partition would stay
 // split forever (Serf does the same).
 func (n *Node) reconnect() {
@@ -1339,6 +1375,12 @@ func (n *Node) reconnect() {
 		n.peersMu.RUnlock()
 		if n.numAlive() < 2 {
 			addrs = append(addrs, n.cfg.Join...)
+		} else if !n.Synced() {
+			// Catching up: a peer may not know this region (memberlist's
+			// periodic push/pull, which repairs that, can be off), so its
+			// answers would be dropped for ever. A join is a push/pull: the
+			// peer learns this region and both exchange state.
+			addrs = append(addrs, n.alivePeerAddrs()...)
 		}
 		if len(addrs) == 0 {
 			continue

@@ -19,6 +19,14 @@ const (
 	DirectionOut = "out"
 )
 
+// Label values of Region.GossipDropped.
+const (
+	DroppedUnknownPeer = "unknown_peer"
+	DroppedSendFailed  = "send_failed"
+	DroppedSendsBusy   = "sends_busy"
+	DroppedInboxFull   = "inbox_full"
+)
+
 // Label values of Region.GossipRefused.
 const (
 	RefusedOwnOrigin       = "own_origin"
@@ -115,6 +123,14 @@ type Region struct {
 	// TransportDropped counts packets and streams the fault transport
 	// dropped, by reason ("partition", "loss").
 	TransportDropped *prometheus.CounterVec
+	// GossipDropped counts replication messages this region could not
+	// send or take in, by reason: "unknown_peer" (the addressee is not a
+	// member it knows alive), "send_failed" (memberlist's send failed),
+	// "sends_busy" (too many reliable sends in flight) and "inbox_full"
+	// (received, but the node's inbox was full). Anti-entropy repairs
+	// each, but a steady count means a region waits on answers it never
+	// gets.
+	GossipDropped *prometheus.CounterVec
 	// HTTPRequests counts API requests by route pattern and status code.
 	HTTPRequests *prometheus.CounterVec
 
@@ -201,6 +217,8 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 			Help: "Fault rules (latency, loss, partition) the transport applies now."}),
 		TransportDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "transport_dropped_total",
 			Help: "Packets and streams dropped by injected faults, by reason."}, []string{"reason"}),
+		GossipDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "gossip_dropped_total",
+			Help: "Replication messages not sent or not taken in, by reason (unknown_peer, send_failed, sends_busy, inbox_full)."}, []string{"reason"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
 			Help: "HTTP API requests by route and status code."}, []string{"route", "code"}),
 	}
@@ -208,7 +226,7 @@ func New(reg prometheus.Registerer, region string) (*Region, error) {
 		m.MutationsCommitted, m.MutationsRejected, m.MutationsApplied, m.ReplicationLag, m.ViewPending,
 		m.AuthorizeDecisions, m.AuthorizeRefused, m.AuthorizeDuration, m.GossipMessages, m.GossipBytes,
 		m.GossipRejected, m.GossipRefused, m.SigningKeysRefused, m.GossipConflicts, m.MutationsLost, m.GossipDuplicates, m.ClusterMembers, m.HealthScore, m.StoreFsync, m.StoreRecords, m.StoreDamaged, m.StoreRecovered, m.FaultsActive,
-		m.TransportDropped, m.HTTPRequests,
+		m.TransportDropped, m.GossipDropped, m.HTTPRequests,
 	}
 	for i, c := range cs {
 		if err := r.Register(c); err != nil {

@@ -26,6 +26,7 @@ func TestRegistryLintsClean(t *testing.T) {
 		m.GossipBytes.WithLabelValues(DirectionIn).Add(10)
 		m.ClusterMembers.WithLabelValues("alive").Set(3)
 		m.TransportDropped.WithLabelValues("loss").Inc()
+		m.GossipDropped.WithLabelValues(DroppedUnknownPeer).Inc()
 		m.HTTPRequests.WithLabelValues("POST /v1/authorize", "200").Inc()
 	}
 	problems, err := testutil.GatherAndLint(reg)

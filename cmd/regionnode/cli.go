@@ -80,6 +80,11 @@ Every flag can also be set as IAMPROP_<FLAG> (e.g. IAMPROP_DATA_DIR) or in
 Secrets come only from files or the environment: IAMPROP_GOSSIP_KEY (base64),
 IAMPROP_API_TOKEN.
 
+A region with an empty log (new, or its disk wiped) refuses writes until it
+has heard from its peers, even without --join (--expect-peers, on by
+default); a region that is a whole cluster by itself needs
+--expect-peers=false.
+
 Exit status: 0 stopped cleanly, 1 failed while running, 2 invalid flags or
 configuration.
 
@@ -88,6 +93,7 @@ Examples:
   export IAMPROP_GOSSIP_KEY=$(head -c 32 /dev/urandom | base64)
   regionnode --region us-east-2 --gossip 127.0.0.1:7946 --http 127.0.0.1:8080 --data-dir data/us-east-2
   regionnode --region eu-west-1 --gossip 127.0.0.1:7947 --http 127.0.0.1:8081 --data-dir data/eu-west-1 --join 127.0.0.1:7946
+  regionnode --region us-west-1 --expect-peers=false ...   # a one-region cluster: accepts writes with an empty log
   regionnode --region eu-west-1 --delay '2s,us-east-2>eu-west-1=6s' --gossip-preset local ...
   regionnode --region eu-west-1 --delay 'lognormal(median 4s, p99 10s),revoke=exponential(mean 3s)' ...
   regionnode --region eu-west-1 --propagation scenarios/public-s3-bucket.yaml ...   # the scenario's own delay model

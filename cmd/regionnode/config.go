@@ -60,7 +60,7 @@ type config struct {
 	Insecure       bool          `yaml:"insecure"`
 	NoSync         bool          `yaml:"no-sync"`
 	Recover        bool          `yaml:"recover"`
-	ExpectPeers    bool          `yaml:"expect_peers"`
+	ExpectPeers    bool          `yaml:"expect-peers"`
 	Seed           uint64        `yaml:"seed"`
 	PProf          string        `yaml:"pprof"`
 
@@ -79,6 +79,10 @@ func defaults() config {
 		Gossip: "127.0.0.1:7946", HTTP: "127.0.0.1:8080", ClusterLabel: "iamprop",
 		Account: "111122223333", Preset: live.PresetLAN, LogLevel: "info", LogFormat: "json",
 		MaxConns: 1024,
+		// A region is one of several unless told otherwise: a seed whose
+		// disk was wiped must not validate writes against an empty view,
+		// and nothing on its (empty) disk can tell it apart from a new one.
+		ExpectPeers: true,
 	}
 }
 
@@ -135,7 +139,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&f.Insecure, "insecure", false, "allow binding a non-loopback address without a gossip key, an API token or TLS (not for production)")
 	fs.BoolVar(&f.NoSync, "no-sync", false, "skip fsync of the mutation log (benchmarks only: a crash may lose acknowledged mutations)")
 	fs.BoolVar(&f.Recover, "recover", false, "start on a mutation log damaged before its end: keep every intact record, set the damaged bytes aside next to it (mutations.log.corrupt-OFFSET), rewrite it in a new epoch, and recover from every reachable peer before committing")
-	fs.BoolVar(&f.ExpectPeers, "expect-peers", false, "this region is one of several: started without its log's content (new or wiped), refuse writes until it heard from its peers, even without --join")
+	fs.BoolVar(&f.ExpectPeers, "expect-peers", cfg.ExpectPeers, "this region is one of several: started without its log's content (new or wiped), refuse writes until it heard from its peers, even without --join; --expect-peers=false for a region that is a whole cluster by itself")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of the node's randomness (0: random)")
 	fs.StringVar(&f.PProf, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback host:port, for profiling under load (off by default)")
 	if err := fs.Parse(args); err != nil {

@@ -24,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgFile := filepath.Join(dir, "node.yaml")
-	if err := os.WriteFile(cfgFile, []byte("region: from-file\nhttp: 127.0.0.1:9000\ngossip-interval: 50ms\njoin: [127.0.0.1:1, 127.0.0.1:2]\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("region: from-file\nhttp: 127.0.0.1:9000\ngossip-interval: 50ms\njoin: [127.0.0.1:1, 127.0.0.1:2]\nexpect-peers: false\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	badFile := filepath.Join(dir, "bad.yaml")
@@ -61,14 +61,19 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "recover not a bool", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_RECOVER": "maybe"}, err: "recover"},
-		{name: "expect peers by flag", args: []string{"--region", "a", "--expect-peers"}, check: func(t *testing.T, c config) {
+		{name: "expect peers by default", args: []string{"--region", "a"}, check: func(t *testing.T, c config) {
 			if !c.ExpectPeers {
-				t.Errorf("--expect-peers not set: %+v", c)
+				t.Errorf("a region does not expect peers by default: %+v", c)
 			}
 		}},
-		{name: "expect peers from env", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_EXPECT_PEERS": "true"}, check: func(t *testing.T, c config) {
-			if !c.ExpectPeers {
-				t.Errorf("IAMPROP_EXPECT_PEERS=true not applied: %+v", c)
+		{name: "a one-region cluster by flag", args: []string{"--region", "a", "--expect-peers=false"}, check: func(t *testing.T, c config) {
+			if c.ExpectPeers {
+				t.Errorf("--expect-peers=false not applied: %+v", c)
+			}
+		}},
+		{name: "a one-region cluster from env", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_EXPECT_PEERS": "false"}, check: func(t *testing.T, c config) {
+			if c.ExpectPeers {
+				t.Errorf("IAMPROP_EXPECT_PEERS=false not applied: %+v", c)
 			}
 		}},
 		{name: "env sets what flags do not", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_HTTP": "127.0.0.1:9999", "IAMPROP_JOIN": "127.0.0.1:1,127.0.0.1:2", "IAMPROP_GOSSIP_INTERVAL": "30ms"},
@@ -85,7 +90,7 @@ func TestLoadConfig(t *testing.T) {
 			}},
 		{name: "config file, env over file", args: []string{"--config", cfgFile}, env: map[string]string{"IAMPROP_HTTP": "127.0.0.1:9999"},
 			check: func(t *testing.T, c config) {
-				if c.Region != "from-file" || c.HTTP != "127.0.0.1:9999" || c.GossipInterval != 50*time.Millisecond || len(c.Join) != 2 {
+				if c.Region != "from-file" || c.HTTP != "127.0.0.1:9999" || c.GossipInterval != 50*time.Millisecond || len(c.Join) != 2 || c.ExpectPeers {
 					t.Errorf("file: %+v", c)
 				}
 			}},

@@ -546,7 +546,7 @@ func TestProcessRefusesCorruptLog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	p := newProc(t, region1, nil)
+	p := newProc(t, region1, nil, "--expect-peers=false") // a one-region cluster
 	p.start()
 	var ids []string
 	for i := 1; i <= 6; i++ {
@@ -657,7 +657,7 @@ func TestProcessServesHTTPS(t *testing.T) {
 	// The server certificate doubles as the client's: the test CA signs
 	// it, which is all --client-ca checks besides the usage.
 	clientCert, clientKey := writeClientCert(t, dir, caFile)
-	p := newProc(t, region1, nil, "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile)
+	p := newProc(t, region1, nil, "--expect-peers=false", "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile)
 	pool := x509.NewCertPool()
 	b, _ := os.ReadFile(caFile)
 	pool.AppendCertsFromPEM(b)
@@ -689,5 +689,84 @@ func TestProcessServesHTTPS(t *testing.T) {
 	}
 	if !strings.Contains(p.out.String(), `"tls":true`) || !strings.Contains(p.out.String(), `"mtls":true`) {
 		t.Errorf("the serving log line does not say TLS and mTLS are on:\n%s", tail(p.out.String(), 2000))
+	}
+}
+
+// TestProcessWipedSeedRefusesWritesUntilItHeardFromPeers: the first region
+// runs without --join, as the quick start does; eu-west-1 and
+// ap-southeast-2 join it. Killed with -9, its data dir deleted and started
+// again by the same command while the others cannot reach it, it must not
+// validate writes against its empty view (an AddUserToGroup for a user and
+// group it created before would be refused NoSuchEntity): it answers 503
+// CatchingUp, saying it has an empty log and has not heard from its peers,
+// and commits the call once they reached it.
+func TestProcessWipedSeedRefusesWritesUntilItHeardFromPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	// The seed's signing key lives outside its data dir (docs/deploy.md),
+	// so the wipe keeps its identity and peers keep trusting it.
+	key := filepath.Join(t.TempDir(), "us-east-2.signing.key")
+	if err := os.WriteFile(key, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newProc(t, region1, nil, "--signing-key", key)
+	a.start()
+	b := newProc(t, region2, []string{a.gossip})
+	c := newProc(t, region3, []string{a.gossip, b.gossip})
+	b.start()
+	c.start()
+	for _, p := range []*proc{a, b, c} {
+		eventually(t, 10*time.Second, p.region+" ready", func() bool {
+			code, _ := p.call("GET", "/readyz", "", false)
+			return code == 200
+		})
+	}
+	a.commit("iam:CreateUser", `{"user_name":"ann"}`)
+	grp := a.commit("iam:CreateGroup", `{"group_name":"ops"}`)
+	for _, p := range []*proc{b, c} {
+		eventually(t, 10*time.Second, p.region+" applies "+grp, func() bool { return p.has(grp) })
+	}
+	// The others drop everything to and from us-east-2, so the restarted
+	// seed hears from nobody until the partition heals.
+	spec := fmt.Sprintf(`{"partition":[[%q],[%q,%q]]}`, region1, region2, region3)
+	for _, p := range []*proc{b, c} {
+		if code, out := p.call("POST", "/v1/faults", spec, true); code != 200 {
+			t.Fatalf("%s: POST /v1/faults: %d %v", p.region, code, out)
+		}
+	}
+	a.kill9()
+	if err := os.RemoveAll(a.dir); err != nil {
+		t.Fatal(err)
+	}
+	a.start() // the same command: no --join
+	join := `{"group_name":"ops","user_name":"ann"}`
+	body := fmt.Sprintf(`{"call":%q,"with":%s}`, "iam:AddUserToGroup", join)
+	for range 3 {
+		code, out := a.call("POST", "/v1/mutations", body, false)
+		e, _ := out["error"].(map[string]any)
+		msg := fmt.Sprint(e["message"])
+		if code != 503 || e["code"] != "CatchingUp" || !strings.Contains(msg, "empty log") || !strings.Contains(msg, "not yet heard from its peers") {
+			t.Fatalf("the wiped seed, cut off, answered %d %v; want 503 CatchingUp saying it has an empty log and has not yet heard from its peers", code, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if code, _ := a.call("GET", "/readyz", "", false); code == 200 {
+		t.Error("/readyz 200 on a wiped seed that heard from no peer")
+	}
+	for _, p := range []*proc{b, c} {
+		if code, _ := p.call("DELETE", "/v1/faults", "", true); code != 200 {
+			t.Fatalf("%s: DELETE /v1/faults: %d", p.region, code)
+		}
+	}
+	var code int
+	var out map[string]any
+	eventually(t, 30*time.Second, "the seed commits once the others reached it", func() bool {
+		code, out = a.call("POST", "/v1/mutations", body, false)
+		return code != 503
+	})
+
+	if code != 200 {
+		t.Fatalf("AddUserToGroup at the seed after it heard from its peers: %d %v", code, out)
 	}
 }

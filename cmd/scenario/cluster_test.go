@@ -71,7 +71,8 @@ type testNode struct {
 func (n *testNode) url() string { return "http://" + n.http }
 
 // startCluster starts one regionnode process per region on loopback, joined
-// into one cluster, and waits until every node sees every other alive.
+// into one cluster, and waits until every node sees every other alive and
+// is ready.
 func startCluster(t *testing.T, regions ...string) []*testNode {
 	t.Helper()
 	bin := regionnodeBinary(t)
@@ -121,6 +122,9 @@ func startCluster(t *testing.T, regions ...string) []*testNode {
 			}
 			return alive == len(regions)
 		})
+		// The first region, which joins no one, refuses writes with its
+		// empty log until it holds every peer's state: ready says so.
+		until(t, 15*time.Second, n.region+" ready", func() bool { return c.Ready(context.Background()) == nil })
 	}
 	return nodes
 }

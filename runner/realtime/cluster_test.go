@@ -164,21 +164,32 @@ func startRegionNodes(t *testing.T, token, delay string, regions ...string) []st
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 		url := "http://" + httpAddr
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			resp, err := http.Get(url + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not ready at %s", region, url)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// Serving first: the first region is not ready (it refuses writes
+		// with its empty log) until another has joined it.
+		waitStatus(t, region, url+"/healthz")
 		urls = append(urls, url)
 	}
+	for i, url := range urls {
+		waitStatus(t, regions[i], url+"/readyz")
+	}
 	return urls
+}
+
+// waitStatus polls url until it answers 200, failing the test after 20 s.
+func waitStatus(t *testing.T, region, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not 200 within 20s", region, url)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
