@@ -50,9 +50,13 @@ type Window struct {
 	Action        string
 	Resource      string
 	From, Until   time.Duration
-	probe         string
-	tuple, flip   int
-	allow         bool // the truth's decision during the window
+	// HomeRegionUnknown marks a window of an S3 resource whose bucket's
+	// home region the trail does not give: it is kept in every region
+	// but the committing one, as for a global resource.
+	HomeRegionUnknown bool
+	probe             string
+	tuple, flip       int
+	allow             bool // the truth's decision during the window
 }
 
 // Suspect is a request that succeeded while the truth already denied it:
@@ -190,6 +194,19 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 	a.flips = flips
 	a.Regions, a.Duration = p.regions(), p.duration(o)
 	for k, fl := range flips {
+		if len(fl) == 0 {
+			continue
+		}
+		// Only the region that decides the triple's requests can hold a
+		// window for it: a regional resource's home, else every region.
+		where := a.Regions
+		deciding, homeUnknown := p.DecidingRegion(tuples[k].resource)
+		if deciding != "" {
+			where = []string{deciding}
+		}
+		if homeUnknown {
+			unknown[fmt.Sprintf("bucket %s: its home region is not in the trail (no CreateBucket, no record served there); its windows are kept in every region", bucketName(tuples[k].resource))] = true
+		}
 		for i, f := range fl {
 			until := a.Duration
 			if i+1 < len(fl) {
@@ -202,13 +219,13 @@ func (p *Plan) Analyze(initial *controlplane.State, o Options) (*Analysis, error
 			if f.allow {
 				kind = "denial"
 			}
-			for _, region := range a.Regions {
+			for _, region := range where {
 				if region == p.Changes[f.change].Region {
 					continue // the committing region applies at commit
 				}
 				a.Windows = append(a.Windows, Window{ChangeEventID: p.Changes[f.change].EventID, Kind: kind, Region: region,
 					Principal: tuples[k].principal, Action: tuples[k].action, Resource: tuples[k].resource, From: f.at, Until: until,
-					tuple: k, flip: i, allow: f.allow})
+					HomeRegionUnknown: homeUnknown, tuple: k, flip: i, allow: f.allow})
 			}
 		}
 	}
@@ -273,6 +290,30 @@ func (a *Analysis) EachSuspect(fn func(Suspect) error) (deniedFromStart int, err
 	return deniedFromStart, err
 }
 
+// DecidingRegion is the region whose view AWS decides a request for
+// resource in, wherever the caller is: an S3 bucket's or object's in the
+// bucket's home region, another regional ARN's in the region it names,
+// and "" for a global resource (IAM, STS, "*"), which any region decides.
+// homeUnknown reports an S3 resource whose bucket's region the trail does
+// not give ("" too: the replay then treats it as global).
+func (p *Plan) DecidingRegion(resource string) (region string, homeUnknown bool) {
+	if strings.HasPrefix(resource, "arn:aws:s3:::") {
+		r := p.Buckets[bucketName(resource)]
+		return r, r == ""
+	}
+	// arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE
+	if parts := strings.SplitN(resource, ":", 6); len(parts) == 6 && parts[0] == "arn" {
+		return parts[3], false
+	}
+	return "", false
+}
+
+// bucketName is the bucket of an S3 ARN.
+func bucketName(resource string) string {
+	b, _, _ := strings.Cut(strings.TrimPrefix(resource, "arn:aws:s3:::"), "/")
+	return b
+}
+
 // entities are the users, roles, keys and buckets a request depends on
 // directly: its principal's, and its resource's.
 func (p *Plan) entities(t tuple) []string {
@@ -297,8 +338,7 @@ func (p *Plan) entities(t tuple) []string {
 	res := t.resource
 	switch {
 	case strings.HasPrefix(res, "arn:aws:s3:::"):
-		b, _, _ := strings.Cut(strings.TrimPrefix(res, "arn:aws:s3:::"), "/")
-		out = append(out, "bucket:"+b)
+		out = append(out, "bucket:"+bucketName(res))
 	case strings.Contains(res, ":user/"):
 		out = append(out, "user:"+res[strings.LastIndex(res, "/")+1:])
 	case strings.Contains(res, ":role/"):
@@ -348,7 +388,9 @@ func (p *Plan) regions() []string {
 	}
 	var out []string
 	for r := range set {
-		out = append(out, r)
+		if r != "" {
+			out = append(out, r)
+		}
 	}
 	sort.Strings(out)
 	return out

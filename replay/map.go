@@ -49,7 +49,10 @@ type Request struct {
 	EventID   string
 	EventName string
 	Time      time.Time
-	Region    string // the region that served it
+	// Region is the region whose view decided it: a bucket's home region
+	// for an S3 request (whichever endpoint logged it), else the region
+	// that served it (Plan.DecidingRegion).
+	Region    string
 	Principal string // a probe principal: an ARN, key:AKID or anonymous
 	Action    string // "s3:GetObject"
 	Resource  string // an ARN
@@ -330,7 +333,7 @@ func bucketOf(e *trail.Event, rp *reqParams) (bucket, region string, rank byte) 
 // noteBucket learns a bucket's region from the best-ranked record, the
 // earliest among equals.
 func (p *Plan) noteBucket(bucket, region string, rank int) {
-	if rank > p.bucketSource[bucket] {
+	if region != "" && rank > p.bucketSource[bucket] {
 		p.Buckets[bucket], p.bucketSource[bucket] = region, rank
 	}
 }
@@ -458,7 +461,11 @@ func (p *Plan) EachRequest(fn func(Request) error) error {
 		if it.flags&fFailed != 0 {
 			return nil
 		}
-		return fn(Request{EventID: k.ID, EventName: it.name, Time: time.Unix(0, k.T).UTC(), Region: it.region,
+		region := it.region
+		if r, _ := p.DecidingRegion(it.resource); r != "" {
+			region = r
+		}
+		return fn(Request{EventID: k.ID, EventName: it.name, Time: time.Unix(0, k.T).UTC(), Region: region,
 			Principal: p.resolve(it.principal, it.keyID), Action: it.action, Resource: it.resource})
 	})
 }

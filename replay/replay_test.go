@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iamprop/iamprop/delay"
 	"github.com/iamprop/iamprop/replay"
 	"github.com/iamprop/iamprop/runner"
 	"github.com/iamprop/iamprop/scenarios"
@@ -272,4 +274,168 @@ func TestReplayDeletedKey(t *testing.T) {
 	if strings.Join(revoked, ",") != "e06" {
 		t.Errorf("exposure windows from %v, want e06", revoked)
 	}
+}
+
+// TestReplayWindowsWhereDecided: AWS decides a bucket's requests only in
+// the bucket's home region, so an IAM change committed in us-east-1 opens
+// windows for a bucket in eu-west-1 there alone, and a suspect request
+// for it is placed there, whatever endpoint logged it; a global
+// resource's windows stay in every region but the committing one.
+func TestReplayWindowsWhereDecided(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	admin := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/admin", AccountID: "111122223333", UserName: "admin"}
+	alice := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/alice", AccountID: "111122223333", UserName: "alice"}
+	ev := func(id string, sec int, src, name, region string, who trail.Identity, params string) trail.Event {
+		return trail.Event{EventID: id, EventTime: t0.Add(time.Duration(sec) * time.Second), EventSource: src, EventName: name, AWSRegion: region,
+			Recipient: "111122223333", Identity: who, RequestParameters: json.RawMessage(params)}
+	}
+	get := `{"bucketName": "example-reports", "key": "a.csv"}`
+	getUser := `{"userName": "alice"}`
+	events := []trail.Event{
+		ev("e01", 0, "s3.amazonaws.com", "CreateBucket", "eu-west-1", admin, `{"bucketName": "example-reports", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}`),
+		ev("e02", 0, "s3.amazonaws.com", "CreateBucket", "ap-southeast-2", admin, `{"bucketName": "example-archive", "CreateBucketConfiguration": {"LocationConstraint": "ap-southeast-2"}}`),
+		ev("e03", 1, "iam.amazonaws.com", "CreateUser", "us-east-1", admin, `{"userName": "alice"}`),
+		ev("e04", 2, "iam.amazonaws.com", "PutUserPolicy", "us-east-1", admin, `{"userName": "alice", "policyName": "r", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"iam:GetUser\"],\"Resource\":\"*\"}]}"}`),
+		ev("e05", 30, "s3.amazonaws.com", "GetObject", "eu-west-1", alice, get),
+		ev("e06", 31, "iam.amazonaws.com", "GetUser", "us-east-1", alice, getUser),
+		ev("e07", 40, "iam.amazonaws.com", "DeleteUserPolicy", "us-east-1", admin, `{"userName": "alice", "policyName": "r"}`),
+		ev("e08", 41, "s3.amazonaws.com", "GetObject", "eu-west-1", alice, get),
+		// Logged by the us-east-1 endpoint, yet decided by eu-west-1's view.
+		ev("e09", 42, "s3.amazonaws.com", "GetObject", "us-east-1", alice, get),
+	}
+	p := replay.Map(events, nil)
+	base, err := scenarios.Parse("replay.yaml", p.BaseScenario(replay.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.Regions, ","); got != "ap-southeast-2,eu-west-1,us-east-1" {
+		t.Fatalf("regions %s", got)
+	}
+	regions := map[string][]string{}
+	for _, w := range a.Windows {
+		k := w.ChangeEventID + " " + w.Kind + " " + w.Action
+		regions[k] = append(regions[k], w.Region)
+		if w.HomeRegionUnknown {
+			t.Errorf("window %+v: home region marked unknown", w)
+		}
+	}
+	for _, tc := range []struct{ window, regions string }{
+		{"e04 denial s3:GetObject", "eu-west-1"},
+		{"e04 denial iam:GetUser", "ap-southeast-2,eu-west-1"},
+		{"e07 exposure s3:GetObject", "eu-west-1"},
+		{"e07 exposure iam:GetUser", "ap-southeast-2,eu-west-1"},
+	} {
+		got := append([]string(nil), regions[tc.window]...)
+		sort.Strings(got)
+		if strings.Join(got, ",") != tc.regions {
+			t.Errorf("%s: windows in %v, want %s", tc.window, got, tc.regions)
+		}
+		delete(regions, tc.window)
+	}
+	if len(regions) != 0 {
+		t.Errorf("unexpected windows %v", regions)
+	}
+	for _, w := range []string{"e08", "e09"} {
+		var found bool
+		for _, s := range suspects(t, a) {
+			if s.EventID != w {
+				continue
+			}
+			found = true
+			if s.Region != "eu-west-1" || s.ChangeEventID != "e07" || s.Window < 0 || a.Windows[s.Window].Region != "eu-west-1" {
+				t.Errorf("suspect %+v, want it in eu-west-1 (the bucket's home) after e07, in its window", s)
+			}
+		}
+		if !found {
+			t.Errorf("%s is not suspect", w)
+		}
+	}
+	// The emitted scenario asks each bucket probe of the bucket's region.
+	sc, err := scenarios.Parse("replay.yaml", a.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := scenarios.Warnings(sc); len(ws) != 0 {
+		t.Errorf("emitted scenario warns: %v", ws)
+	}
+}
+
+// TestReplayWindowsHomeUnknown: a bucket whose home region no record
+// gives keeps its windows in every region but the committing one, each
+// marked, and the report says why.
+func TestReplayWindowsHomeUnknown(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	admin := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/admin", AccountID: "111122223333", UserName: "admin"}
+	alice := trail.Identity{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/alice", AccountID: "111122223333", UserName: "alice"}
+	ev := func(id string, sec int, src, name, region string, who trail.Identity, params string) trail.Event {
+		return trail.Event{EventID: id, EventTime: t0.Add(time.Duration(sec) * time.Second), EventSource: src, EventName: name, AWSRegion: region,
+			Recipient: "111122223333", Identity: who, RequestParameters: json.RawMessage(params)}
+	}
+	get := `{"bucketName": "example-lost", "key": "a.csv"}`
+	events := []trail.Event{
+		ev("e01", 0, "s3.amazonaws.com", "CreateBucket", "eu-west-1", admin, `{"bucketName": "example-reports", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}`),
+		ev("e02", 1, "iam.amazonaws.com", "CreateUser", "us-east-1", admin, `{"userName": "alice"}`),
+		ev("e03", 2, "iam.amazonaws.com", "PutUserPolicy", "us-east-1", admin, `{"userName": "alice", "policyName": "r", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}`),
+		// A record without its region (built by a program, not by AWS).
+		ev("e04", 30, "s3.amazonaws.com", "GetObject", "", alice, get),
+		ev("e05", 40, "iam.amazonaws.com", "DeleteUserPolicy", "us-east-1", admin, `{"userName": "alice", "policyName": "r"}`),
+	}
+	p := replay.Map(events, nil)
+	base, err := scenarios.Parse("replay.yaml", p.BaseScenario(replay.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := runner.InitialState(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Analyze(initial, replay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range a.Windows {
+		if w.ChangeEventID == "e05" {
+			got = append(got, w.Region)
+		}
+		if !w.HomeRegionUnknown {
+			t.Errorf("window %+v: home region not marked unknown", w)
+		}
+	}
+	if strings.Join(got, ",") != "eu-west-1" {
+		t.Errorf("e05 windows in %v, want every region but us-east-1", got)
+	}
+	if !strings.Contains(strings.Join(a.Unknown, "\n"), "bucket example-lost: its home region is not in the trail") {
+		t.Errorf("unknown prior state %q does not name the bucket", a.Unknown)
+	}
+	r := a.Result(a.Measure(mustModel(t, a), 10, 1), 0, replay.DefaultPropagation)
+	raw, err := json.Marshal(r.Windows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"home_region_unknown":true`) {
+		t.Errorf("windows JSON %s lacks home_region_unknown", raw)
+	}
+}
+
+// mustModel is the delay model of an analysis' emitted scenario.
+func mustModel(t *testing.T, a *replay.Analysis) *delay.Model {
+	t.Helper()
+	sc, err := scenarios.Parse("replay.yaml", a.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := runner.DelayModel(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

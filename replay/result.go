@@ -55,6 +55,10 @@ type WindowResult struct {
 	Resource  string `json:"resource"`
 	Exposure  *Stats `json:"exposure_seconds,omitempty"`
 	Denial    *Stats `json:"denial_seconds,omitempty"`
+	// HomeRegionUnknown: an S3 resource whose bucket's home region the
+	// trail does not give, so its windows are in every region but the
+	// committing one.
+	HomeRegionUnknown bool `json:"home_region_unknown,omitempty"`
 }
 
 // SuspectResult is one suspect request with the probability, over trials,
@@ -85,7 +89,8 @@ func (a *Analysis) Result(m *Measurement, duplicates int, propagation string) *R
 		r.Changes = append(r.Changes, ChangeResult{c.EventID, c.EventName, c.Call.Action, c.Region, c.Time, c.Revoke, c.Applied, c.Reason})
 	}
 	for i, w := range a.Windows {
-		wr := WindowResult{EventID: w.ChangeEventID, Kind: w.Kind, Region: w.Region, Principal: w.Principal, Action: w.Action, Resource: w.Resource}
+		wr := WindowResult{EventID: w.ChangeEventID, Kind: w.Kind, Region: w.Region, Principal: w.Principal, Action: w.Action, Resource: w.Resource,
+			HomeRegionUnknown: w.HomeRegionUnknown}
 		s := statsOf(m.Seconds(i))
 		if w.Kind == "exposure" {
 			wr.Exposure = &s

@@ -59,3 +59,33 @@ func TestLintJSON(t *testing.T) {
 		t.Errorf("no findings must print an empty list: %s", out)
 	}
 }
+
+// TestLintTrailDecidingRegion: a read of an eu-west-1 bucket that the
+// us-east-1 endpoint logged is still decided in eu-west-1, so relying on
+// a us-east-1 revocation for it at once is a hazard there.
+func TestLintTrailDecidingRegion(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"111122223333_CloudTrail_us-east-1_20261201T1000Z_iam.json", "111122223333_CloudTrail_eu-west-1_20261201T1000Z_s3.json"} {
+		data, err := os.ReadFile(filepath.Join(incidentDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trail struct{ Records []map[string]any }
+		if err := json.Unmarshal(data, &trail); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range trail.Records {
+			if r["eventID"] == "00000000-0000-4000-8000-000000000104" {
+				r["awsRegion"] = "us-east-1"
+			}
+		}
+		if data, err = json.Marshal(trail); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectRun(t, []string{"lint", "--snapshot", snapshotFile, dir}, 1,
+		[]string{"event 00000000-0000-4000-8000-000000000102: revocation-relied-on-at-once", "event 00000000-0000-4000-8000-000000000104 (s3:GetObject) in eu-west-1 relies on it"}, nil)
+}

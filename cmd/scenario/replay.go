@@ -304,8 +304,12 @@ func printReplay(out io.Writer, r *replay.Result, skips int, eachSkip func(func(
 		if s == nil {
 			s, what = x.Denial, "still denied"
 		}
-		fmt.Fprintf(w, "  %s in %s: %s %s %s on %s for %s / %s / %s\n", x.EventID, x.Region, what, x.Principal, x.Action, x.Resource,
-			report.FormatSeconds(s.P50), report.FormatSeconds(s.P99), report.FormatSeconds(s.Max))
+		note := ""
+		if x.HomeRegionUnknown {
+			note = " (bucket's home region unknown: kept in every region)"
+		}
+		fmt.Fprintf(w, "  %s in %s: %s %s %s on %s for %s / %s / %s%s\n", x.EventID, x.Region, what, x.Principal, x.Action, x.Resource,
+			report.FormatSeconds(s.P50), report.FormatSeconds(s.P99), report.FormatSeconds(s.Max), note)
 	}
 	fmt.Fprintln(w, "\nsuspect requests (succeeded after a change that denies them):")
 	n := 0

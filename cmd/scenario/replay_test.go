@@ -16,6 +16,9 @@ const (
 	trailDir     = "../../trail/testdata/trail"
 	// wrongRegionDir: a bucket policy sent to another region's endpoint.
 	wrongRegionDir = "../../replay/testdata/wrong-region"
+	// homeRegionDir: the incident in a trail that also spans
+	// ap-southeast-2, where the revoked bucket is not hosted.
+	homeRegionDir = "../../replay/testdata/home-region"
 )
 
 func TestReplayCommand(t *testing.T) {
@@ -57,6 +60,37 @@ func TestReplayCommand(t *testing.T) {
 	}
 	// The emitted file is an ordinary scenario: run takes it.
 	expectRun(t, []string{"run", emit}, 0, nil, nil)
+}
+
+// TestReplayHomeRegion: an IAM revocation committed in us-east-1 of
+// reads of a bucket in eu-west-1 opens its window in eu-west-1 alone,
+// though the trail also spans ap-southeast-2: no other region decides the
+// bucket's requests.
+func TestReplayHomeRegion(t *testing.T) {
+	out, _ := expectRun(t, []string{"replay", "--snapshot", snapshotFile, "--trials", "20", "--json", homeRegionDir}, 0, nil, nil)
+	var res struct {
+		Regions []string `json:"regions"`
+		Windows []struct {
+			EventID string `json:"event_id"`
+			Region  string `json:"region"`
+		} `json:"windows"`
+		Suspects []struct {
+			EventID string `json:"event_id"`
+			Region  string `json:"region"`
+		} `json:"suspect_requests"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	if strings.Join(res.Regions, ",") != "ap-southeast-2,eu-west-1,us-east-1" {
+		t.Fatalf("regions %v", res.Regions)
+	}
+	if len(res.Windows) != 1 || res.Windows[0].Region != "eu-west-1" || res.Windows[0].EventID != "00000000-0000-4000-8000-000000000102" {
+		t.Errorf("windows %+v, want one, in eu-west-1, from the deletion", res.Windows)
+	}
+	if len(res.Suspects) != 1 || res.Suspects[0].Region != "eu-west-1" {
+		t.Errorf("suspects %+v, want one in eu-west-1", res.Suspects)
+	}
 }
 
 func TestReplaySummary(t *testing.T) {
