@@ -597,7 +597,7 @@ func TestProcessRefusesCorruptLog(t *testing.T) {
 		t.Errorf("the refused start changed the log")
 	}
 
-	p.extra = []string{"--recover"}
+	p.extra = append(p.extra, "--recover")
 	p.start()
 	for i, id := range ids {
 		code, _ := p.call("GET", "/v1/mutations/"+id, "", false)
