@@ -7,7 +7,7 @@
 // at a fixed rate, optionally while committing mutations at the same node,
 // and reports requests/s and latency quantiles (DDSketch, 0.5%).
 //
-//	regionnode --region eu-west-1 --http 127.0.0.1:8080 --data-dir /tmp/n1 &
+//	regionnode --region eu-west-1 --http 127.0.0.1:8080 --data-dir /tmp/n1 --expect-peers=false &
 //	authload --addr 127.0.0.1:8080 --conns 32 --duration 10s --commit-rate 1000 --pid $!
 //
 // docs/benchmarks.md records its figures.
