@@ -156,6 +156,7 @@ func (n *Node) checkRecovered() {
 			if n.holds(p) {
 				n.recovering = false
 				n.answered = nil
+				n.countOrigins()
 				return
 			}
 		}
@@ -168,6 +169,7 @@ func (n *Node) checkRecovered() {
 	}
 	n.recovering = false
 	n.answered = nil
+	n.countOrigins()
 	n.fillGaps()
 }
 

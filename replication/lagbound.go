@@ -48,6 +48,9 @@ type boundState struct {
 	counted map[string]bool
 	// heard holds, per region whose acks arrived, what they vouch for.
 	heard map[string]*heardFrom
+	// removed holds the regions ForgetRegion removed: their old commits
+	// do not make them count again (countOrigins), the membership does.
+	removed map[string]bool
 	// restored: the node replayed a log (Restore), so its view may be
 	// arbitrarily old, Config.Genesis or not.
 	restored bool
@@ -218,9 +221,11 @@ func (n *Node) freshOf(region string) (int64, bool) {
 	return f, ok
 }
 
-// countRegions adds regions (but this one) to the counted ones.
+// countRegions adds regions (but this one) to the counted ones; a removed
+// region named again (by the membership) counts again.
 func (n *Node) countRegions(regions []string) {
 	for _, r := range regions {
+		delete(n.bound.removed, r)
 		if r == n.region || n.bound.counted[r] {
 			continue
 		}
@@ -228,6 +233,21 @@ func (n *Node) countRegions(regions []string) {
 			n.bound.counted = map[string]bool{}
 		}
 		n.bound.counted[r] = true
+	}
+}
+
+// countOrigins counts, once a recovery ends, every region whose commits
+// the view now holds: a region that lost its disk lost its list of the
+// cluster's regions too, and a region cut off or down at that moment is in
+// no membership it can see, yet its earlier commits, which the peers
+// returned, name it. Regions an operator removed stay removed.
+func (n *Node) countOrigins() {
+	for stream := range n.Vector() {
+		origin, _, err := ParseStream(stream)
+		if err != nil || n.bound.removed[origin] || len(n.bound.counted) >= MaxVectorEntries {
+			continue
+		}
+		n.countRegions([]string{origin})
 	}
 }
 
@@ -243,6 +263,10 @@ func (n *Node) KnowRegions(regions []string) { n.countRegions(regions) }
 // shows up in the membership again, it counts again.
 func (n *Node) ForgetRegion(region string) {
 	delete(n.bound.counted, region)
+	if n.bound.removed == nil {
+		n.bound.removed = map[string]bool{}
+	}
+	n.bound.removed[region] = true
 }
 
 // CountedRegions returns the regions the max_lag bound counts, sorted.

@@ -302,3 +302,50 @@ func TestNoOwnAckWhileRecovering(t *testing.T) {
 		t.Errorf("first ack after recovery: epoch 7 at %d, want 3 (the gap filled)", got)
 	}
 }
+
+// TestRecoveredRegionCountsTheOriginsItHolds: a region restarted without
+// its disk forgot which regions the cluster has. Its peers return commits
+// of a region it cannot see (cut off, or down): once recovered, that region
+// counts in the bound from never, so max_lag fails closed instead of
+// calling a view fresh that lacks its newest commits. A removed region's
+// old commits do not make it count again.
+func TestRecoveredRegionCountsTheOriginsItHolds(t *testing.T) {
+	const me, peer, away, gone = "eu-west-1", "us-west-2", "us-east-2", "sa-east-1"
+	for _, tc := range []struct {
+		name   string
+		forget bool
+		want   string // the region holding the bound back ("" : the peer's ack)
+	}{
+		{"a region seen only through its commits counts", false, away},
+		{"a removed region stays removed", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := NewNode(Config{Region: me, Initial: initialState(t), Start: at(10 * time.Second), Acks: true, LostState: true, Epoch: 8,
+				Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}})
+			n.SetPeers([]string{me, peer})
+			if tc.forget {
+				n.ForgetRegion(away)
+			}
+			n.ForgetRegion(gone)
+			mAway, mGone := commitAt(t, away, 1, time.Second, "a"), commitAt(t, gone, 1, time.Second, "b")
+			step(t, n, 11*time.Second, Message{Kind: KindPushPullResponse, From: peer, Mutations: []Mutation{mAway, mGone},
+				Vector: VersionVector{away: 1, gone: 1}})
+			step(t, n, 11*time.Second, Message{Kind: KindAck, From: peer, Acks: []Ack{{Region: peer, At: at(11 * time.Second), Vector: VersionVector{away: 1, gone: 1}}}})
+			n.Tick(at(12 * time.Second))
+			if n.Recovering() {
+				t.Fatal("still recovering after the only peer answered")
+			}
+			if slices.Contains(n.CountedRegions(), gone) {
+				t.Errorf("the removed region %s counts again: %v", gone, n.CountedRegions())
+			}
+			_, limit, _ := n.boundSince()
+			if limit != tc.want && !(tc.want == "" && limit == peer) {
+				t.Errorf("bound held back by %q (counted %v), want %q", limit, n.CountedRegions(), tc.want)
+			}
+			ok, err := n.Admit(at(12*time.Second), Consistency{Mode: ModeMaxLag, MaxLag: 5 * time.Second})
+			if want := tc.want == ""; ok != want {
+				t.Errorf("max_lag 5s admitted %v (%v), want %v", ok, err, want)
+			}
+		})
+	}
+}
