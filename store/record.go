@@ -67,8 +67,8 @@ type scanned struct {
 // where an intact record starts (a length in range whose CRC-32C matches a
 // payload that decodes to one mutation: a chance of about 2^-32 per offset
 // for damaged bytes to pass), so one flipped byte costs one record, not
-// every record after it. Damage that no intact record follows is a torn
-// tail.
+// every record after it. Damage that no intact record follows and that
+// ends the file inside a record is a torn tail.
 func scan(data []byte) scanned {
 	var sc scanned
 	hl, epoch, ok := parseHeader(data)
@@ -93,7 +93,7 @@ func scan(data []byte) scanned {
 		sc.damage = append(sc.damage, Damage{Record: 1, Offset: 0, Length: off, Reason: "bad file header"})
 	}
 	for off < int64(len(data)) {
-		m, size, bad, _ := decodeRecord(data[off:])
+		m, size, bad, short := decodeRecord(data[off:])
 		if bad == "" {
 			sc.muts = append(sc.muts, m)
 			sc.intact = append(sc.intact, [2]int64{off, off + int64(size)})
@@ -106,7 +106,11 @@ func scan(data []byte) scanned {
 		next := resync(data, off+1)
 		d := Damage{Record: len(sc.muts) + len(sc.damage) + 1, Offset: off, Reason: bad}
 		if next < 0 {
-			d.Length, d.Torn = int64(len(data))-off, true
+			// Torn only if the file ends inside the record, as an
+			// interrupted append leaves it. A last record complete by its
+			// length but damaged may have been acknowledged (it was
+			// fsynced whole): trimming it would let its id be issued again.
+			d.Length, d.Torn = int64(len(data))-off, short
 			sc.damage = append(sc.damage, d)
 			break
 		}
