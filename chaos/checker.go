@@ -55,6 +55,10 @@ type Result struct {
 	// UnknownCommitted: unknown-outcome commits the cluster did commit
 	// (inferred from the version vectors and the digest).
 	UnknownCommitted int `json:"unknown_committed"`
+	// UnknownLost: unknown-outcome commits the cluster committed and then
+	// lost with their origin's disk (slots the nodes report lost that no
+	// acknowledgement names).
+	UnknownLost int `json:"unknown_lost,omitempty"`
 	// DeletesChecked counts (deleted item, region) pairs probed.
 	DeletesChecked int    `json:"deletes_checked"`
 	TruthDigest    string `json:"truth_digest"`
@@ -255,6 +259,15 @@ func Check(h History, finals []Final) (Result, error) {
 			}
 		}
 		extra := int(ref[o]) - covered
+		// A slot the nodes report lost holds its origin's no-op filler (or
+		// nothing): whichever unknown-outcome request was committed there
+		// was lost with the disk, and is in no view, nor in the truth.
+		for s := uint64(1); s <= ref[o] && extra > 0; s++ {
+			if !ackedSeqs[o][s] && len(reportersOf(finals, o, s)) > 0 {
+				extra--
+				res.UnknownLost++
+			}
+		}
 		// A request with an unknown outcome commits in whatever epoch its
 		// region was in then.
 		region, _, _ := replication.ParseStream(o)

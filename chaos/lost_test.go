@@ -34,11 +34,14 @@ func TestCheckReportedLoss(t *testing.T) {
 		// report is what every node says of origin's epoch: nil nothing,
 		// else its LostInfo (Missing and LostAfter filled in by the test
 		// from held).
-		report     func(held uint64) *wire.LostInfo
-		filled     bool     // the origin filled the lost ids: every vector covers them
-		wantKinds  []string // findings, sorted
-		wantLost   int      // ReportedLost
-		wantConseq []string // LossConsequences' kinds
+		report func(held uint64) *wire.LostInfo
+		filled bool // the origin filled the lost ids: every vector covers them
+		// unknownFilled: each unknown-outcome op took a sequence number,
+		// which its origin filled (it was committed, then lost)
+		unknownFilled bool
+		wantKinds     []string // findings, sorted
+		wantLost      int      // ReportedLost
+		wantConseq    []string // LossConsequences' kinds
 	}{
 		{
 			name:  "a lost tail reported by lost_after",
@@ -69,6 +72,18 @@ func TestCheckReportedLoss(t *testing.T) {
 					Missing: [][2]uint64{{held - 1, held - 1}}, KnownLost: 1, LostAfter: held}
 			},
 			wantLost: 1,
+		},
+		{
+			// The request's answer never came (unknown outcome); it was
+			// committed, and lost with the disk: its slot is a filler.
+			name:          "an unknown-outcome commit lost and filled",
+			extra:         []Op{{Call: "iam:CreateUser", With: with("maybe"), Outcome: Unknown}, {Call: "iam:CreateUser", With: with("kept")}},
+			lost:          []bool{false, false},
+			unknownFilled: true,
+			report: func(held uint64) *wire.LostInfo {
+				return &wire.LostInfo{Origin: origin, Stream: origin, HeldThrough: held, ClaimedThrough: held,
+					Missing: [][2]uint64{{held - 1, held - 1}}, KnownLost: 1, LostAfter: held}
+			},
 		},
 		{
 			name:      "the same loss, unreported",
@@ -134,6 +149,10 @@ func TestCheckReportedLoss(t *testing.T) {
 			var lostIDs []string
 			for i, op := range tt.extra {
 				op.Worker, op.Region = origin+"/x", origin
+				if op.Outcome == Unknown && tt.unknownFilled {
+					seq++
+					held = seq
+				}
 				if op.Outcome == "" {
 					op.Outcome = Acked
 					seq++
