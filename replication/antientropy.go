@@ -109,6 +109,10 @@ func (n *Node) recvVector() VersionVector {
 // have not answered yet (once per gossip interval while recovering).
 func (n *Node) askUnanswered() {
 	n.checkRecovered()
+	n.tryFill()
+	if !n.recovering && !n.fillWait {
+		return
+	}
 	var todo []string
 	for i, p := range n.peers {
 		if i != n.self && !n.holds(p) {
@@ -168,8 +172,30 @@ func (n *Node) checkRecovered() {
 		}
 	}
 	n.recovering = false
-	n.answered = nil
 	n.countOrigins()
+	n.fillWait = true
+	n.tryFill()
+}
+
+// tryFill fills the gaps of a recovery from lost state once every region
+// known to exist (the max_lag bound's counted regions: the membership,
+// the regions whose commits the node holds, minus those removed) has
+// answered and its whole answer arrived. A region cut off or down while
+// the node recovered may hold the commits the reachable ones lacked:
+// filling them earlier would put a no-op under an id that names a real
+// commit elsewhere. Until then the node commits in its new epoch; only
+// its old epoch's vector waits below the gap.
+func (n *Node) tryFill() {
+	if !n.fillWait {
+		return
+	}
+	for r := range n.bound.counted {
+		if r != n.region && !n.holds(r) {
+			return
+		}
+	}
+	n.fillWait = false
+	n.answered = nil
 	n.fillGaps()
 }
 

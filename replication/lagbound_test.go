@@ -349,3 +349,44 @@ func TestRecoveredRegionCountsTheOriginsItHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveryFillsOnlyOnceEveryKnownRegionAnswered: a region restarted
+// without its disk recovers from the peers it can reach, but one it cannot
+// reach (cut off) may hold the commits they lack: it does not fill those
+// ids with no-ops (declaring them lost) until that region has answered
+// too, and then finds them held, nothing lost. Commits resume as soon as
+// the reachable peers answered, in the new epoch.
+func TestRecoveryFillsOnlyOnceEveryKnownRegionAnswered(t *testing.T) {
+	const me, near, far = "us-east-2", "us-west-2", "eu-west-1"
+	old := func(seq uint64) Mutation {
+		m := commitAt(t, me, seq, time.Duration(seq)*time.Second, fmt.Sprintf("g%d", seq))
+		m.ID.Epoch = 7
+		return m
+	}
+	n := NewNode(Config{Region: me, Initial: initialState(t), Start: at(10 * time.Second), Acks: true,
+		LostState: true, Epoch: 8, Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}})
+	n.KnowRegions([]string{far}) // a region of the cluster, cut off now
+	n.SetPeers([]string{me, near})
+	stream := StreamName(me, 7)
+	// near holds 1 and 3 of the old epoch, not 2 (far has it).
+	step(t, n, 11*time.Second, Message{Kind: KindPushPullResponse, From: near, Mutations: []Mutation{old(1), old(3)},
+		Vector: VersionVector{stream: 1}})
+	n.Tick(at(11200 * time.Millisecond))
+	if n.Recovering() {
+		t.Fatal("still recovering after every reachable peer answered")
+	}
+	if n.stats.Lost != 0 {
+		t.Fatalf("filled %d ids as lost while %s, which may hold them, had not answered", n.stats.Lost, far)
+	}
+	// The partition heals: far answers with the commit near lacked.
+	n.SetPeers([]string{me, near, far})
+	step(t, n, 12*time.Second, Message{Kind: KindPushPullResponse, From: far, Mutations: []Mutation{old(1), old(2), old(3)},
+		Vector: VersionVector{stream: 3}})
+	n.Tick(at(12200 * time.Millisecond))
+	if n.stats.Lost != 0 {
+		t.Errorf("filled %d ids although every one is held", n.stats.Lost)
+	}
+	if got := n.Vector()[stream]; got != 3 {
+		t.Errorf("old epoch's vector at %d, want 3", got)
+	}
+}

@@ -132,6 +132,10 @@ type Node struct {
 	ppEvery                  int64 // push/pull interval scaled for it (pushPullScale)
 	recovering               bool  // LostState or CatchUp: no commits until peers answered a push/pull
 	lostState                bool  // recovering needs every peer's answer, then fills gaps
+	// fillWait: recovered from lost state, the node waits to fill (declare
+	// lost) its own earlier commits until every region known to exist has
+	// answered: a region cut off while it recovered may hold them.
+	fillWait bool
 	// answered holds, while recovering, the peers whose push/pull response
 	// arrived and the vector it carried.
 	answered map[string]VersionVector
@@ -444,7 +448,7 @@ func (n *Node) Step(now time.Time, m Message) error {
 		n.compareSums(m.From, m.Vector, m.Sums)
 		n.sendAllAcks(m.From)
 		n.heardFrom(m.From, m.Vector)
-		if n.recovering {
+		if n.recovering || n.fillWait {
 			// The responder sends everything it had that we lacked, our
 			// own earlier commits included, in this message and the repair
 			// messages after it: recovery waits until we hold all of it.
@@ -453,6 +457,8 @@ func (n *Node) Step(now time.Time, m Message) error {
 	}
 	if n.recovering && (len(m.Mutations) > 0 || m.Kind == KindPushPullResponse) {
 		n.checkRecovered()
+	} else if n.fillWait && (len(m.Mutations) > 0 || m.Kind == KindPushPullResponse) {
+		n.tryFill()
 	}
 	return conflict
 }
@@ -724,7 +730,7 @@ func (n *Node) advance(now int64) {
 		n.scratchDue = due[:0]
 	}
 	if n.nextGossip <= now {
-		if n.recovering {
+		if n.recovering || n.fillWait {
 			n.askUnanswered()
 		}
 		n.askClosing()
