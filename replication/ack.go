@@ -141,8 +141,9 @@ func (n *Node) prepareAcks() bool {
 	// While recovering, the node's applied prefix of its own earlier
 	// epochs may stop below a gap it has not closed yet, so its ack would
 	// vouch for fewer commits than it made: peers would take a view that
-	// lacks some for fresh (lagbound.go). It acks once recovered.
-	if (a.epoch != a.sent || n.heartbeatDue()) && !n.recovering {
+	// lacks some for fresh (lagbound.go). It acks once recovered and its
+	// old epochs' gaps are filled (fillWait).
+	if (a.epoch != a.sent || n.heartbeatDue()) && !n.recovering && !n.fillWait {
 		a.sent = a.epoch
 		// A heartbeat re-stamps an unchanged vector, an empty one too: it
 		// tells the peers that nothing was committed since (lagbound.go).
@@ -266,7 +267,7 @@ func (n *Node) sendAllAcks(to string) {
 	if v == nil || a.ownEpoch != a.epoch {
 		v = n.Vector()
 	}
-	if (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries && !n.recovering {
+	if (len(v) > 0 || n.cfg.AckHeartbeat > 0) && len(v) <= MaxVectorEntries && !n.recovering && !n.fillWait {
 		all = append(all, Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v})
 	}
 	for i, name := range a.names {
