@@ -114,6 +114,9 @@ func (n *Node) Admit(now time.Time, c Consistency) (bool, error) {
 			if limit == "" {
 				return false, fmt.Errorf("%w: lag %v > %v", ErrTooStale, lag.Round(time.Millisecond), c.MaxLag)
 			}
+			if limit == n.region {
+				return false, fmt.Errorf("%w: %s lost its state and waits for every region to answer before it fills its earlier epoch's gaps: its own earlier commits may be missing", ErrTooStale, n.region)
+			}
 			if since == never {
 				return false, fmt.Errorf("%w: nothing heard from %s yet: its commits may be missing", ErrTooStale, limit)
 			}

@@ -300,6 +300,9 @@ func (n *Node) boundSince() (since int64, limit string, found bool) {
 	if n.ack == nil {
 		// Without acks nothing vouches for any peer: only a node alone
 		// knows its view is complete.
+		if n.fillWait {
+			return never, n.region, true
+		}
 		if n.numPeers() > 0 {
 			return never, n.firstPeer(), true
 		}
@@ -313,6 +316,14 @@ func (n *Node) boundSince() (since int64, limit string, found bool) {
 		if !found || f < since || f == since && limit != "" && r < limit {
 			since, limit, found = f, r, true
 		}
+	}
+	if n.fillWait && (!found || since != never) {
+		// Recovered from lost state, it waits to fill its old epoch's
+		// gaps: commits of that epoch above a gap (or held only by a
+		// region that has not answered) are missing from the view, and
+		// no other region's ack vouches for them (an ack covers only its
+		// own region's commits), so nothing bounds their age.
+		return never, n.region, true
 	}
 	return since, limit, found
 }
@@ -331,7 +342,9 @@ func (n *Node) firstPeer() string {
 // view's age: the earlier of StaleSince and, over every counted region,
 // the newest instant as of which the view is known to hold all of that
 // region's commits (from its acks; a region not heard from yet counts from
-// never, or from the node's start with Config.Genesis). False when nothing can be missing: no counted
+// never, or from the node's start with Config.Genesis); never while the
+// node recovers, or, recovered from lost state, waits to fill its earlier
+// epoch's gaps (nobody vouches for its own earlier commits). False when nothing can be missing: no counted
 // region and nothing known stale. See the file comment for the clock
 // assumption. It changes nothing.
 func (n *Node) BoundSince() (time.Time, bool) {

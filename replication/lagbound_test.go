@@ -387,6 +387,19 @@ func TestRecoveryFillsOnlyOnceEveryKnownRegionAnswered(t *testing.T) {
 			}
 		}
 	}
+	// Both other regions vouch that the view holds all their own commits,
+	// yet it lacks its own old epoch's 3 (held, above the gap): no region
+	// vouches for another's commits, so only the fill can, and until then
+	// a max_lag read fails closed.
+	for _, r := range []string{near, far} {
+		step(t, n, 11300*time.Millisecond, Message{Kind: KindAck, From: r, Acks: []Ack{{Region: r,
+			At: at(11300 * time.Millisecond), Vector: VersionVector{stream: 3}}}})
+	}
+	if ok, err := n.Admit(at(11400*time.Millisecond), Consistency{Mode: ModeMaxLag, MaxLag: 500 * time.Millisecond}); ok {
+		t.Fatalf("max_lag 500ms admitted (bound %v) while its old epoch's 3 waits below a gap", n.LagBound(at(11400*time.Millisecond)))
+	} else if !errors.Is(err, ErrTooStale) {
+		t.Fatalf("max_lag refused with %v, want ErrTooStale", err)
+	}
 	// The partition heals: far answers with the commit near lacked.
 	n.SetPeers([]string{me, near, far})
 	step(t, n, 12*time.Second, Message{Kind: KindPushPullResponse, From: far, Mutations: []Mutation{old(1), old(2), old(3)},
