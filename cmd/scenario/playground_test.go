@@ -447,8 +447,11 @@ func TestPlaygroundInChromium(t *testing.T) {
 // report-json, against the same run of the CLI (all cores, then one). On a
 // shared machine wall clocks follow the other work, so it also reports CPU
 // seconds: Chromium's processes' (Linux /proc, page load and module compile
-// included) and the CLI's (getrusage). The figures are in
-// docs/benchmarks.md:
+// included) and the CLI's (getrusage). Each round opens the page twice
+// in the same browser: "browser" is the first visit (the first of a fresh
+// profile with -benchtime 1x), "again" the second, which Chromium may
+// serve the module's compiled code from its cache for. The figures are
+// in docs/benchmarks.md:
 //
 //	go test ./cmd/scenario -run '^$' -bench PlaygroundPublicBucket10k -benchtime 1x
 func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
