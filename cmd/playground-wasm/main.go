@@ -59,6 +59,10 @@ func (l *lastSharder) get(name, src string, seed uint64, trials int) (*playgroun
 
 var sharders lastSharder
 
+// folding is the fold foldStart began in this worker (one at a time: the
+// page runs one run at a time).
+var folding *playground.Folder
+
 func main() {
 	api := map[string]any{
 		// library() -> JSON [{name, title, description, lesson, yaml}]
@@ -142,6 +146,45 @@ func main() {
 			onDone := args[5]
 			go func() {
 				onDone.Invoke(toJS(playground.FoldShards(context.Background(), name, src, seed, trials, shards)))
+			}()
+			return nil
+		}),
+		// foldStart(name, yaml, seed, trials) -> issues JSON or null: starts
+		// this worker's fold of that run (runs its trial 0), as fold does
+		// but a shard at a time, so that the first worker folds shards
+		// between its own rather than all of them at the end.
+		"foldStart": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
+			f, is := playground.NewFolder(args[0].String(), args[1].String(), seed, args[3].Int())
+			folding = f
+			if is != nil {
+				return toJS(is)
+			}
+			return js.Null()
+		}),
+		// foldAdd(shard, a runShard Uint8Array) -> issues JSON or null.
+		"foldAdd": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			if folding == nil {
+				return toJS([]playground.Issue{{Message: "foldAdd before foldStart"}})
+			}
+			b := make([]byte, args[0].Length())
+			js.CopyBytesToGo(b, args[0])
+			if is := folding.Add(context.Background(), b); is != nil {
+				return toJS(is)
+			}
+			return js.Null()
+		}),
+		// foldEnd(onDone(resultJSON)): the result run gives, once every
+		// shard is in.
+		"foldEnd": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			f, onDone := folding, args[0]
+			folding = nil
+			go func() {
+				if f == nil {
+					onDone.Invoke(toJS(playground.Result{Issues: []playground.Issue{{Message: "foldEnd before foldStart"}}}))
+					return
+				}
+				onDone.Invoke(toJS(f.Finish()))
 			}()
 			return nil
 		}),
