@@ -107,7 +107,7 @@ func main() {
 			return nil
 		}),
 		// runShard(name, yaml, seed, trials, from, to, onProgress(done, total), onDone(issuesJSON, bytes)):
-		// trials [from, to) of that run for fold, on a goroutine like run;
+		// trials [from, to) of that run for foldAdd, on a goroutine like run;
 		// onDone gets null and a Uint8Array, or the issues and null. The
 		// page sends a worker one shard at a time.
 		"runShard": js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -131,28 +131,10 @@ func main() {
 			}()
 			return nil
 		}),
-		// fold(name, yaml, seed, trials, shards (an array of runShard's
-		// Uint8Arrays), onDone(resultJSON)): the result run gives.
-		"fold": js.FuncOf(func(_ js.Value, args []js.Value) any {
-			name, src := args[0].String(), args[1].String()
-			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
-			trials := args[3].Int()
-			shards := make([][]byte, args[4].Length())
-			for i := range shards {
-				u8 := args[4].Index(i)
-				shards[i] = make([]byte, u8.Length())
-				js.CopyBytesToGo(shards[i], u8)
-			}
-			onDone := args[5]
-			go func() {
-				onDone.Invoke(toJS(playground.FoldShards(context.Background(), name, src, seed, trials, shards)))
-			}()
-			return nil
-		}),
 		// foldStart(name, yaml, seed, trials) -> issues JSON or null: starts
-		// this worker's fold of that run (runs its trial 0), as fold does
-		// but a shard at a time, so that the first worker folds shards
-		// between its own rather than all of them at the end.
+		// this worker's fold of that run's shards (runs its trial 0); it
+		// takes them a shard at a time, so that the first worker folds
+		// shards between its own rather than all of them at the end.
 		"foldStart": js.FuncOf(func(_ js.Value, args []js.Value) any {
 			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
 			f, is := playground.NewFolder(args[0].String(), args[1].String(), seed, args[3].Int())

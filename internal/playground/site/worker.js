@@ -42,9 +42,6 @@ function handle(msg) {
         else postMessage({ type: 'result', id: msg.id, data: { issues: JSON.parse(issues) } });
       });
       break;
-    case 'fold':
-      api.fold(msg.name, msg.yaml, String(msg.seed || 0), msg.trials, msg.shards, result);
-      break;
     case 'foldStart': {
       const issues = api.foldStart(msg.name, msg.yaml, String(msg.seed || 0), msg.trials);
       postMessage({ type: 'result', id: msg.id, data: { issues: issues && JSON.parse(issues) } });
