@@ -77,9 +77,26 @@ function newWorker() {
   return new Worker(URL.createObjectURL(src));
 }
 
+// loadLibrary reads the library's list from the site (library.json; from
+// disk, playground-disk.js), which the module would otherwise build by
+// parsing every scenario before the page could start a run.
+async function loadLibrary() {
+  if (fromDisk) return self.iampropDisk.library;
+  const r = await fetch('library.json');
+  if (!r.ok) throw new Error('library.json: ' + r.status);
+  return r.json();
+}
+
 async function boot() {
   let module;
-  try { module = await loadModule(); } catch (e) {
+  try {
+    // Over HTTP the list downloads while the module compiles; from disk it
+    // is in playground-disk.js, which loadModule loads.
+    const lib = fromDisk ? null : loadLibrary();
+    if (lib) lib.catch(() => {}); // reported below, once awaited
+    module = await loadModule();
+    library = await (lib || loadLibrary());
+  } catch (e) {
     $('status').textContent = 'The simulator did not load: ' + e;
     return;
   }
@@ -121,7 +138,6 @@ function decodeText(s) {
 }
 
 async function init() {
-  library = await ask({ type: 'library' });
   const ul = $('library');
   ul.textContent = '';
   for (const s of library) {

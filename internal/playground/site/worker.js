@@ -24,9 +24,6 @@ function handle(msg) {
   const progress = (done, total) => postMessage({ type: 'progress', id: msg.id, done, total });
   const result = (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) });
   switch (msg.type) {
-    case 'library':
-      postMessage({ type: 'library', id: msg.id, data: JSON.parse(api.library()) });
-      break;
     case 'knobs':
       postMessage({ type: 'knobs', id: msg.id, data: JSON.parse(api.knobs(msg.yaml)) });
       break;
