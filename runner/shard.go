@@ -86,49 +86,106 @@ func (s *Sharder) Run(ctx context.Context, from, to int, progress func(done, tot
 // the simulator. opts.Progress, when set, is called after each trial is
 // folded.
 func FoldShards(ctx context.Context, sc *scenarios.Scenario, opts Options, shards [][]byte) (*report.Run, error) {
-	p, seed, err := prepare(sc, &opts)
+	f, err := NewFolder(sc, opts)
 	if err != nil {
 		return nil, err
 	}
-	// Each shard decodes into its range; the ranges must tile [1, Trials).
-	byStart := map[int]*shardReader{}
 	for _, b := range shards {
-		r, err := newShardReader(b)
-		if err != nil {
+		if err := f.Add(ctx, b); err != nil {
 			return nil, err
 		}
-		if r.count == 0 {
-			continue
-		}
-		if _, dup := byStart[r.from]; dup {
-			return nil, fmt.Errorf("two shards start at trial %d", r.from)
-		}
-		byStart[r.from] = r
+	}
+	return f.Finish()
+}
+
+// Folder folds the shards of one run as they come, in any order: each
+// trial is folded as soon as every trial before it is in. The page's
+// first worker folds the shards between its own rather than all at the
+// end, when the other workers would wait for it. The report is
+// FoldShards's.
+type Folder struct {
+	f      *folder
+	seed   uint64
+	trials int
+	// next is the first trial not folded yet; waiting holds the shards
+	// that start after it, by their first trial.
+	next    int
+	waiting map[int]*shardReader
+	starts  map[int]bool // every shard's first trial, to name a duplicate
+	err     error
+}
+
+// NewFolder prepares the fold of the run opts describes (opts.Trials in
+// all, in the simulator) and folds its trial 0, which it runs itself
+// with its timeline (RunShard leaves it out).
+func NewFolder(sc *scenarios.Scenario, opts Options) (*Folder, error) {
+	p, seed, err := prepare(sc, &opts)
+	if err != nil {
+		return nil, err
 	}
 	f := newFolder(sc, p, seed, ModeSim, opts)
 	if err := f.fold(runTrial(p, 0, seed, true)); err != nil {
 		return nil, err
 	}
-	for i := 1; i < opts.Trials; {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		sr, ok := byStart[i]
+	return &Folder{f: f, seed: seed, trials: opts.Trials, next: 1, waiting: map[int]*shardReader{}, starts: map[int]bool{}}, nil
+}
+
+// Add takes one shard from RunShard and folds every trial it makes
+// foldable. After an error the Folder keeps it and refuses the rest.
+func (fo *Folder) Add(ctx context.Context, shard []byte) error {
+	if fo.err == nil {
+		fo.err = fo.add(ctx, shard)
+	}
+	return fo.err
+}
+
+func (fo *Folder) add(ctx context.Context, shard []byte) error {
+	r, err := newShardReader(shard)
+	if err != nil {
+		return err
+	}
+	if r.count == 0 {
+		return nil
+	}
+	if fo.starts[r.from] {
+		return fmt.Errorf("two shards start at trial %d", r.from)
+	}
+	if r.from < fo.next {
+		return fmt.Errorf("two shards hold trial %d", r.from)
+	}
+	fo.starts[r.from] = true
+	fo.waiting[r.from] = r
+	for {
+		sr, ok := fo.waiting[fo.next]
 		if !ok {
-			return nil, fmt.Errorf("no shard holds trial %d of %d", i, opts.Trials)
+			return nil
 		}
+		delete(fo.waiting, fo.next)
 		for k := 0; k < sr.count; k++ {
-			r, err := sr.trial(i, seed+uint64(i))
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r, err := sr.trial(fo.next, fo.seed+uint64(fo.next))
 			if err != nil {
-				return nil, fmt.Errorf("shard from trial %d: %w", sr.from, err)
+				return fmt.Errorf("shard from trial %d: %w", sr.from, err)
 			}
-			if err := f.fold(r); err != nil {
-				return nil, err
+			if err := fo.f.fold(r); err != nil {
+				return err
 			}
-			i++
+			fo.next++
 		}
 	}
-	return f.finish(), nil
+}
+
+// Finish completes the report once shards covering every trial are in.
+func (fo *Folder) Finish() (*report.Run, error) {
+	if fo.err != nil {
+		return nil, fo.err
+	}
+	if fo.next < fo.trials {
+		return nil, fmt.Errorf("no shard holds trial %d of %d", fo.next, fo.trials)
+	}
+	return fo.f.finish(), nil
 }
 
 // appendTrial encodes what aggregate.add reads of a trial (a trial run

@@ -110,6 +110,10 @@ func TestFoldShardsRefusesGapsAndDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c, err := RunShard(ctx, sc, opts, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		shards  [][]byte
@@ -117,6 +121,7 @@ func TestFoldShardsRefusesGapsAndDamage(t *testing.T) {
 	}{
 		{"a gap", [][]byte{a}, "no shard holds trial 5 of 10"},
 		{"twice the same", [][]byte{a, a, b}, "two shards start at trial 1"},
+		{"overlapping", [][]byte{a, c, b}, "two shards hold trial 3"},
 		{"cut short", [][]byte{a, b[:len(b)-3]}, "cut short"},
 		{"not a shard", [][]byte{a, []byte("{}")}, "not a shard"},
 	} {
@@ -124,6 +129,68 @@ func TestFoldShardsRefusesGapsAndDamage(t *testing.T) {
 			_, err := FoldShards(ctx, sc, opts, tc.shards)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A Folder folds each trial as soon as every trial before it is in, so
+// the page's first worker folds shards while the others still run theirs;
+// its report is FoldShards's, and Run's, whatever order the shards came in.
+func TestFolderFoldsShardsAsTheyCome(t *testing.T) {
+	sc := names0(t)
+	opts := Options{Seed: 3, Trials: 40}
+	ctx := context.Background()
+	run, err := Run(ctx, sc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := report.JSON(&want, run); err != nil {
+		t.Fatal(err)
+	}
+	// Shards [0,10) [10,20) [20,30) [30,40); trial 0 is the Folder's own.
+	var shards [][]byte
+	for from := 0; from < opts.Trials; from += 10 {
+		b, err := RunShard(ctx, sc, opts, from, from+10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, b)
+	}
+	for _, tc := range []struct {
+		name  string
+		order []int
+		// folded is the next trial to fold after each Add.
+		folded []int
+	}{
+		{"in order", []int{0, 1, 2, 3}, []int{10, 20, 30, 40}},
+		{"the last first", []int{3, 0, 1, 2}, []int{1, 10, 20, 40}},
+		{"two waiting", []int{0, 2, 3, 1}, []int{10, 10, 10, 40}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := NewFolder(sc, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, i := range tc.order {
+				if err := f.Add(ctx, shards[i]); err != nil {
+					t.Fatal(err)
+				}
+				if f.next != tc.folded[k] {
+					t.Errorf("after shard %d: trials folded up to %d, want %d", i, f.next, tc.folded[k])
+				}
+			}
+			got, err := f.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := report.JSON(&buf, got); err != nil {
+				t.Fatal(err)
+			}
+			if buf.String() != want.String() {
+				t.Errorf("the Folder's report differs from Run's:\n%s\nwant:\n%s", buf.String(), want.String())
 			}
 		})
 	}

@@ -59,6 +59,10 @@ func (l *lastSharder) get(name, src string, seed uint64, trials int) (*playgroun
 
 var sharders lastSharder
 
+// folding is the fold foldStart began in this worker (one at a time: the
+// page runs one run at a time).
+var folding *playground.Folder
+
 func main() {
 	api := map[string]any{
 		// library() -> JSON [{name, title, description, lesson, yaml}]
@@ -103,7 +107,7 @@ func main() {
 			return nil
 		}),
 		// runShard(name, yaml, seed, trials, from, to, onProgress(done, total), onDone(issuesJSON, bytes)):
-		// trials [from, to) of that run for fold, on a goroutine like run;
+		// trials [from, to) of that run for foldAdd, on a goroutine like run;
 		// onDone gets null and a Uint8Array, or the issues and null. The
 		// page sends a worker one shard at a time.
 		"runShard": js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -127,21 +131,42 @@ func main() {
 			}()
 			return nil
 		}),
-		// fold(name, yaml, seed, trials, shards (an array of runShard's
-		// Uint8Arrays), onDone(resultJSON)): the result run gives.
-		"fold": js.FuncOf(func(_ js.Value, args []js.Value) any {
-			name, src := args[0].String(), args[1].String()
+		// foldStart(name, yaml, seed, trials) -> issues JSON or null: starts
+		// this worker's fold of that run's shards (runs its trial 0); it
+		// takes them a shard at a time, so that the first worker folds
+		// shards between its own rather than all of them at the end.
+		"foldStart": js.FuncOf(func(_ js.Value, args []js.Value) any {
 			seed, _ := strconv.ParseUint(args[2].String(), 10, 64)
-			trials := args[3].Int()
-			shards := make([][]byte, args[4].Length())
-			for i := range shards {
-				u8 := args[4].Index(i)
-				shards[i] = make([]byte, u8.Length())
-				js.CopyBytesToGo(shards[i], u8)
+			f, is := playground.NewFolder(args[0].String(), args[1].String(), seed, args[3].Int())
+			folding = f
+			if is != nil {
+				return toJS(is)
 			}
-			onDone := args[5]
+			return js.Null()
+		}),
+		// foldAdd(shard, a runShard Uint8Array) -> issues JSON or null.
+		"foldAdd": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			if folding == nil {
+				return toJS([]playground.Issue{{Message: "foldAdd before foldStart"}})
+			}
+			b := make([]byte, args[0].Length())
+			js.CopyBytesToGo(b, args[0])
+			if is := folding.Add(context.Background(), b); is != nil {
+				return toJS(is)
+			}
+			return js.Null()
+		}),
+		// foldEnd(onDone(resultJSON)): the result run gives, once every
+		// shard is in.
+		"foldEnd": js.FuncOf(func(_ js.Value, args []js.Value) any {
+			f, onDone := folding, args[0]
+			folding = nil
 			go func() {
-				onDone.Invoke(toJS(playground.FoldShards(context.Background(), name, src, seed, trials, shards)))
+				if f == nil {
+					onDone.Invoke(toJS(playground.Result{Issues: []playground.Issue{{Message: "foldEnd before foldStart"}}}))
+					return
+				}
+				onDone.Invoke(toJS(f.Finish()))
 			}()
 			return nil
 		}),

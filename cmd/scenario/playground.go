@@ -20,9 +20,10 @@ func newPlaygroundCmd() *cobra.Command {
 		Use:   "playground",
 		Short: "Write (or serve) the browser playground: the simulator as a static web page",
 		Long: `playground writes a self-contained static site: index.html, the simulator built
-as WebAssembly (playground.wasm), the go tool's wasm_exec.js and the page's
-JavaScript (and playground-disk.js, the same module and worker for a page
-opened from disk). Everything runs in the browser, one Web Worker per core;
+as WebAssembly (playground.wasm), the go tool's wasm_exec.js, the page's
+JavaScript and the library's scenarios (library.json; and
+playground-disk.js, the same module, worker and library for a page opened
+from disk). Everything runs in the browser, one Web Worker per core;
 the page requests nothing from any other host, so any static file host (or
 --serve) can publish it, or a learner can open DIR/index.html from disk.
 

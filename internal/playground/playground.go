@@ -145,11 +145,50 @@ func (s *Sharder) Run(ctx context.Context, from, to int, progress func(done, tot
 // FoldShards folds the shards of a run (RunShard's, covering every trial)
 // into the Result Run gives for the same arguments, byte for byte.
 func FoldShards(ctx context.Context, name, src string, seed uint64, trials int, shards [][]byte) Result {
-	sc, is := parse(name, src, trials)
+	f, is := NewFolder(name, src, seed, trials)
 	if is != nil {
 		return Result{Issues: is}
 	}
-	run, err := runner.FoldShards(ctx, sc, runner.Options{Seed: seed, Trials: trials}, shards)
+	for _, b := range shards {
+		if is := f.Add(ctx, b); is != nil {
+			return Result{Issues: is}
+		}
+	}
+	return f.Finish()
+}
+
+// Folder folds the shards of a run as they come (FoldShards one shard at
+// a time): the page's first worker folds each shard between its own, so
+// that little is left to fold when the last shard ends.
+type Folder struct {
+	f *runner.Folder
+}
+
+// NewFolder reads src as Run does and runs the run's trial 0; the issues
+// are Run's.
+func NewFolder(name, src string, seed uint64, trials int) (*Folder, []Issue) {
+	sc, is := parse(name, src, trials)
+	if is != nil {
+		return nil, is
+	}
+	f, err := runner.NewFolder(sc, runner.Options{Seed: seed, Trials: trials})
+	if err != nil {
+		return nil, issues(err)
+	}
+	return &Folder{f: f}, nil
+}
+
+// Add folds one shard (a Sharder's), as far as the shards before it are in.
+func (f *Folder) Add(ctx context.Context, shard []byte) []Issue {
+	if err := f.f.Add(ctx, shard); err != nil {
+		return issues(err)
+	}
+	return nil
+}
+
+// Finish renders the reports once every shard is in: Run's Result.
+func (f *Folder) Finish() Result {
+	run, err := f.f.Finish()
 	if err != nil {
 		return Result{Issues: issues(err)}
 	}

@@ -77,9 +77,26 @@ function newWorker() {
   return new Worker(URL.createObjectURL(src));
 }
 
+// loadLibrary reads the library's list from the site (library.json; from
+// disk, playground-disk.js), which the module would otherwise build by
+// parsing every scenario before the page could start a run.
+async function loadLibrary() {
+  if (fromDisk) return self.iampropDisk.library;
+  const r = await fetch('library.json');
+  if (!r.ok) throw new Error('library.json: ' + r.status);
+  return r.json();
+}
+
 async function boot() {
   let module;
-  try { module = await loadModule(); } catch (e) {
+  try {
+    // Over HTTP the list downloads while the module compiles; from disk it
+    // is in playground-disk.js, which loadModule loads.
+    const lib = fromDisk ? null : loadLibrary();
+    if (lib) lib.catch(() => {}); // reported below, once awaited
+    module = await loadModule();
+    library = await (lib || loadLibrary());
+  } catch (e) {
     $('status').textContent = 'The simulator did not load: ' + e;
     return;
   }
@@ -121,7 +138,6 @@ function decodeText(s) {
 }
 
 async function init() {
-  library = await ask({ type: 'library' });
   const ul = $('library');
   ul.textContent = '';
   for (const s of library) {
@@ -255,8 +271,10 @@ function trialsValue() {
 
 // runSharded runs a 'run' message's trials in chunks on every worker (a
 // worker takes the next chunk when it ends one, so a worker on a busy core
-// holds back no more than a chunk), then the first worker folds the
-// chunks in trial order into the report one worker's run gives.
+// holds back no more than a chunk). The first worker folds the chunks in
+// trial order into the report one worker's run gives, each as soon as the
+// chunks before it are in, between chunks of its own: when the last chunk
+// ends, little is left to fold.
 async function runSharded(msg, onProgress) {
   const size = Math.max(1, Math.ceil(msg.trials / (4 * workers.length)));
   const chunks = [];
@@ -265,6 +283,16 @@ async function runSharded(msg, onProgress) {
   let next = 0;
   let issues = null;
   const progress = () => onProgress(chunks.reduce((n, c) => n + c.done, 0), msg.trials);
+  // Sent before the first worker's first chunk: its fold starts first.
+  const folds = [askOn(0, { ...msg, type: 'foldStart' })];
+  let fed = 0; // chunks handed to the fold, in order
+  const feed = () => {
+    for (; fed < chunks.length && shards[fed]; fed++) {
+      const shard = shards[fed];
+      shards[fed] = null;
+      folds.push(askOn(0, { type: 'foldAdd', shard }, null, [shard.buffer]));
+    }
+  };
   async function take(k) {
     while (next < chunks.length && !issues) {
       const i = next++;
@@ -274,11 +302,13 @@ async function runSharded(msg, onProgress) {
       shards[i] = r.shard;
       c.done = c.to - c.from;
       progress();
+      feed();
     }
   }
   await Promise.all(workers.map((_, k) => take(k)));
+  for (const r of await Promise.all(folds)) issues = issues || r.issues;
   if (issues) return { issues };
-  return askOn(0, { ...msg, type: 'fold', shards }, null, shards.map((s) => s.buffer));
+  return askOn(0, { type: 'foldEnd' });
 }
 
 // job runs msg in the workers with the progress bar and the buttons

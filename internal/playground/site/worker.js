@@ -1,7 +1,8 @@
 // A Web Worker: it runs the Go simulator (the playground.wasm module the
 // page compiled and sent in an 'init' message) off the page's thread, so a
 // long run never freezes the page. The page starts several and splits a
-// run's trials over them (runShard), then one folds the shards (fold).
+// run's trials over them (runShard); the first also folds the shards as
+// they come in (foldStart, foldAdd, foldEnd).
 // Opened from disk, the page starts this from a Blob whose source begins
 // with wasm_exec.js; over HTTP it imports it.
 if (typeof Go === 'undefined') importScripts('wasm_exec.js');
@@ -23,9 +24,6 @@ function handle(msg) {
   const progress = (done, total) => postMessage({ type: 'progress', id: msg.id, done, total });
   const result = (res) => postMessage({ type: 'result', id: msg.id, data: JSON.parse(res) });
   switch (msg.type) {
-    case 'library':
-      postMessage({ type: 'library', id: msg.id, data: JSON.parse(api.library()) });
-      break;
     case 'knobs':
       postMessage({ type: 'knobs', id: msg.id, data: JSON.parse(api.knobs(msg.yaml)) });
       break;
@@ -41,8 +39,18 @@ function handle(msg) {
         else postMessage({ type: 'result', id: msg.id, data: { issues: JSON.parse(issues) } });
       });
       break;
-    case 'fold':
-      api.fold(msg.name, msg.yaml, String(msg.seed || 0), msg.trials, msg.shards, result);
+    case 'foldStart': {
+      const issues = api.foldStart(msg.name, msg.yaml, String(msg.seed || 0), msg.trials);
+      postMessage({ type: 'result', id: msg.id, data: { issues: issues && JSON.parse(issues) } });
+      break;
+    }
+    case 'foldAdd': {
+      const issues = api.foldAdd(msg.shard);
+      postMessage({ type: 'result', id: msg.id, data: { issues: issues && JSON.parse(issues) } });
+      break;
+    }
+    case 'foldEnd':
+      api.foldEnd(result);
       break;
     case 'compare':
       api.compare(JSON.stringify(msg.sources), String(msg.seed || 0), msg.trials, progress, result);

@@ -75,7 +75,15 @@ func Write(ctx context.Context, dir, goTool string) ([]string, error) {
 		return nil, err
 	}
 	wrote = append(wrote, "wasm_exec.js")
-	disk, err := diskScript(dir, js)
+	lib, err := libraryJSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, LibraryFile), lib, 0o644); err != nil {
+		return nil, err
+	}
+	wrote = append(wrote, LibraryFile)
+	disk, err := diskScript(dir, js, lib)
 	if err != nil {
 		return nil, err
 	}
@@ -85,15 +93,30 @@ func Write(ctx context.Context, dir, goTool string) ([]string, error) {
 	return append(wrote, DiskScript), nil
 }
 
+// LibraryFile is the library's list as the module's library() gives it
+// (playground.Library, in JSON): the page reads it while the module
+// compiles rather than wait for the module to parse every scenario, on
+// the way to a run the URL asks for.
+const LibraryFile = "library.json"
+
+func libraryJSON() ([]byte, error) {
+	lib, err := playground.Library()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(lib)
+}
+
 // DiskScript is the file the page loads with a script tag when it is
 // opened from disk: it sets self.iampropDisk to the worker's source
-// (wasm_exec.js, then worker.js) and the module in base64. A browser loads
+// (wasm_exec.js, then worker.js), the module in base64 and the library
+// (LibraryFile's content). A browser loads
 // a script from a file:// page, but refuses its fetch of the module and a
 // worker started from a file; the page starts the worker from a Blob of
 // that source and compiles the module from the decoded bytes instead.
 const DiskScript = "playground-disk.js"
 
-func diskScript(dir string, wasmExec []byte) ([]byte, error) {
+func diskScript(dir string, wasmExec, library []byte) ([]byte, error) {
 	module, err := os.ReadFile(filepath.Join(dir, "playground.wasm"))
 	if err != nil {
 		return nil, err
@@ -108,10 +131,12 @@ func diskScript(dir string, wasmExec []byte) ([]byte, error) {
 	}
 	var b strings.Builder
 	b.WriteString("// Written by `scenario playground` for a page opened from disk (file://):\n")
-	b.WriteString("// the worker's source and playground.wasm in base64. Over HTTP the page\n")
+	b.WriteString("// the worker's source, playground.wasm in base64 and the library. Over HTTP the page\n")
 	b.WriteString("// does not load it.\n")
 	b.WriteString("self.iampropDisk = {\nworker: ")
 	b.Write(src)
+	b.WriteString(",\nlibrary: ")
+	b.Write(library)
 	b.WriteString(",\nwasm: \"")
 	b.WriteString(base64.StdEncoding.EncodeToString(module))
 	b.WriteString("\"\n};\n")
