@@ -200,7 +200,7 @@ func CheckReads(h History, res *Result) {
 				}
 				if rd.Vector[a.stream] < a.seq {
 					res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-max-lag", Region: rd.Region, ID: a.id,
-						Detail: fmt.Sprintf("max_lag %v answered at %v from a view without %s, committed %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), a.id, (rd.Start - a.end).Round(time.Millisecond))})
+						Detail: fmt.Sprintf("max_lag %v answered at %v (by %v) from a view without %s (its prefix of that epoch ends at %d), committed %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), rd.End.Round(time.Millisecond), a.id, rd.Vector[a.stream], (rd.Start - a.end).Round(time.Millisecond))})
 					break // the oldest missing one says it
 				}
 			}

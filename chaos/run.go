@@ -3,6 +3,7 @@ package chaos
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -273,7 +275,7 @@ func printSchedule(w io.Writer, total int, sr *ScheduleReport) {
 	}
 	fmt.Fprintf(w, "  failing seed %d; replay: %s\n", sr.Seed, sr.Replay)
 	if sr.Dir != "" {
-		fmt.Fprintf(w, "  data and node logs kept in %s\n", sr.Dir)
+		fmt.Fprintf(w, "  data, node logs and the history (history.json) kept in %s\n", sr.Dir)
 	}
 }
 
@@ -503,6 +505,13 @@ func runSchedule(ctx context.Context, bin string, o Options, index int, seed uin
 	sr.History = buildHistory(h.Ops, s.nemesis)
 	s.mu.Unlock()
 	sr.Passed = len(sr.Errors) == 0 && res.OK() && sr.ConvergeSeconds >= 0 && ctx.Err() == nil
+	if !sr.Passed || keep {
+		// The recorded operations and reads, beside the nodes' logs: a
+		// timing-dependent failure may not come back on replay.
+		if b, err := json.Marshal(h); err == nil {
+			_ = os.WriteFile(filepath.Join(root, "history.json"), b, 0o600)
+		}
+	}
 	return sr, nil
 }
 

@@ -119,7 +119,7 @@ land it finds today's known defects. See docs/chaos.md.`,
 	f.UintSliceVar(&replay, "replay", nil, "run only these schedule seeds (printed by a failing run)")
 	f.IntVar(&o.Workers, "workers", 2, "concurrent committing clients per region")
 	f.StringVar(&o.Binary, "regionnode", "", "a prebuilt regionnode binary (default: go build ./cmd/regionnode into a temp dir)")
-	f.BoolVar(&o.KeepDirs, "keep", false, "keep every schedule's data directories and node logs (failing ones are always kept)")
+	f.BoolVar(&o.KeepDirs, "keep", false, "keep every schedule's data directories, node logs and history.json (failing ones are always kept)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (progress goes to stderr)")
 	f.BoolVar(&o.Divergence, "divergence", false, "also wipe regions at any time, wipe the seed node, flip bytes in logs, read with at_least and max_lag, and check ids, node reports and reads (docs/chaos.md)")
 	f.BoolVar(&showAll, "json-all", false, "with --json: include passing schedules' details, not only failing ones")
