@@ -110,7 +110,19 @@ func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why 
 	}
 	res.Request.Context = ctx
 
-	who, whyNot := s.resolvePrincipal(p.Principal, why)
+	// Authorize (why) resolves from the view's cache; Decide is the
+	// simulator's, whose views change between most of its calls.
+	var c *authCache
+	if why {
+		c = s.authCache()
+	}
+	var who *resolved
+	var whyNot string
+	if c != nil {
+		who, whyNot = s.principalCached(c, p.Principal)
+	} else {
+		who, whyNot = s.resolvePrincipal(p.Principal, why)
+	}
 	if who == nil {
 		res.Reason = whyNot
 		return evaluator.Decision{Effect: evaluator.ImplicitDeny}, res
@@ -121,7 +133,12 @@ func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why 
 	res.Input.Boundary = who.boundary
 	res.Input.Endpoint = p.Endpoint
 
-	resourceAccount, resWhat := s.resolveResource(p, &res.Input, why)
+	var resourceAccount, resWhat string
+	if c != nil {
+		resourceAccount, resWhat = s.resourceCached(c, p, &res.Input)
+	} else {
+		resourceAccount, resWhat = s.resolveResource(p, &res.Input, why)
+	}
 	if resourceAccount == "" {
 		resourceAccount = who.account
 	}
@@ -129,10 +146,10 @@ func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why 
 
 	mgmt := s.first
 	if res.Authenticated && who.inView && who.account != mgmt {
-		res.Input.SCPs = s.orgLevels(who.account, TypeSCP)
+		res.Input.SCPs = s.orgLevelsCached(c, who.account, TypeSCP)
 	}
 	if _, ok := s.accounts.get(resourceAccount); ok && resourceAccount != mgmt {
-		res.Input.RCPs = s.orgLevels(resourceAccount, TypeRCP)
+		res.Input.RCPs = s.orgLevelsCached(c, resourceAccount, TypeRCP)
 	}
 	if why {
 		parts := []string{who.what, resWhat}
