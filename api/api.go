@@ -537,10 +537,10 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, AuthorizeResponse{
+	writeAuthorize(w, &AuthorizeResponse{
 		Decision: d.Effect, Explanation: d.Explanation, Reason: d.Reason, Authenticated: d.Authenticated,
 		View: viewRef{Region: region, Digest: d.Digest, Vector: d.Vector, LagSeconds: d.Lag.Seconds(), Stale: d.Stale},
-	})
+	}, d.ExplanationJSON)
 }
 
 // endpointPolicy compiles the policy of the VPC endpoint a request goes

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -18,8 +19,10 @@ import (
 // change. Entries are immutable once stored; readers share them.
 type authCache struct {
 	principals sync.Map // principal string -> *principalEntry
-	resources  sync.Map // resourceKey -> *resourceEntry
+	buckets    sync.Map // bucket name -> *resourceEntry
+	roles      sync.Map // role ARN (of sts:AssumeRole) -> *resourceEntry
 	orgs       sync.Map // type + "\x00" + account -> [][]*evaluator.Policy
+	explained  sync.Map // evaluator.Decision -> *explained
 	n          atomic.Int32
 }
 
@@ -85,36 +88,36 @@ func (s *State) principalCached(c *authCache, p string) (*resolved, string) {
 	return who, whyNot
 }
 
-// resourceKey names what resolveResource looks up for p, and whether the
-// lookup is worth caching: a bucket (its policy, Block Public Access and
-// owner) or a role's trust policy. Other resources resolve from the ARN's
-// text alone.
-func resourceKey(p *Probe) (string, bool) {
+// resourceKey names what resolveResource looks up for p, in which map of
+// c, and whether the lookup is worth caching: a bucket (its policy, Block
+// Public Access and owner) or a role's trust policy. Other resources
+// resolve from the ARN's text alone.
+func (c *authCache) resourceKey(p *Probe) (*sync.Map, string, bool) {
 	if rest, ok := strings.CutPrefix(p.Resource, "arn:aws:s3:::"); ok {
 		name, _, _ := strings.Cut(rest, "/")
-		return "s3\x00" + name, true
+		return &c.buckets, name, true
 	}
 	if strings.HasPrefix(p.Resource, "arn:aws:iam::") && strings.EqualFold(p.Action, "sts:AssumeRole") {
-		return "role\x00" + p.Resource, true
+		return &c.roles, p.Resource, true
 	}
-	return "", false
+	return nil, "", false
 }
 
 // resourceCached is resolveResource with the Reason text, from the view's
 // cache.
 func (s *State) resourceCached(c *authCache, p *Probe, in *evaluator.Input) (string, string) {
-	key, ok := resourceKey(p)
+	m, key, ok := c.resourceKey(p)
 	if !ok {
 		return s.resolveResource(p, in, true)
 	}
-	if e, ok := c.resources.Load(key); ok {
+	if e, ok := m.Load(key); ok {
 		re := e.(*resourceEntry)
 		in.ResourcePolicy, in.BlockPublicAccess = re.policy, re.bpa
 		return re.account, re.what
 	}
 	var got evaluator.Input
 	acct, what := s.resolveResource(p, &got, true)
-	c.store(&c.resources, key, &resourceEntry{account: acct, what: what, policy: got.ResourcePolicy, bpa: got.BlockPublicAccess})
+	c.store(m, key, &resourceEntry{account: acct, what: what, policy: got.ResourcePolicy, bpa: got.BlockPublicAccess})
 	in.ResourcePolicy, in.BlockPublicAccess = got.ResourcePolicy, got.BlockPublicAccess
 	return acct, what
 }
@@ -131,4 +134,38 @@ func (s *State) orgLevelsCached(c *authCache, acct, typ string) [][]*evaluator.P
 	levels := slices.Clip(s.orgLevels(acct, typ))
 	c.store(&c.orgs, key, levels)
 	return levels
+}
+
+// explained is an explanation and its JSON text.
+type explained struct {
+	exp  evaluator.Explanation
+	json []byte
+}
+
+// ExplainJSON returns d.Explain() and its encoding/json text (HTML
+// escaped, no newline), from this view's cache: an explanation is a pure
+// function of the decision (its policies are immutable), and writing its
+// summary and encoding it by reflection were a fifth of an answer's
+// allocations on a region node that answers the same request many times
+// between two changes of its view. Both results are shared between
+// callers: read only.
+func (s *State) ExplainJSON(d evaluator.Decision) (evaluator.Explanation, []byte) {
+	c := s.authCache()
+	if c != nil {
+		if e, ok := c.explained.Load(d); ok {
+			x := e.(*explained)
+			return x.exp, x.json
+		}
+	}
+	x := &explained{exp: d.Explain()}
+	var err error
+	if x.json, err = json.Marshal(x.exp); err != nil {
+		x.json = nil // not expected: the caller encodes exp itself
+	}
+	if c != nil && c.n.Load() < maxAuthCache {
+		if _, loaded := c.explained.LoadOrStore(d, x); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return x.exp, x.json
 }
