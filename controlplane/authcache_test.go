@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -83,6 +84,11 @@ func TestAuthorizeCacheFollowsTheView(t *testing.T) {
 			gd, gr := s.Authorize(p)
 			wd, wr := cold(s, p)
 			sameAnswer(t, st.name+": "+p.Principal+" "+p.Action, gd, gr, wd, wr)
+			exp, text := s.ExplainJSON(gd)
+			want, _ := json.Marshal(wd.Explain())
+			if !reflect.DeepEqual(exp, wd.Explain()) || string(text) != string(want) {
+				t.Errorf("%s: %s: cached explanation %s, want %s", st.name, p.Principal, text, want)
+			}
 		}
 	}
 }
