@@ -19,6 +19,10 @@ type Probe struct {
 	Action    string         // "s3:GetObject"
 	Resource  string         // "arn:aws:s3:::bucket/key"
 	Context   map[string]any // request context keys (aws:SourceIp, ...); may be nil
+	// Prepared, when set, is evaluator.NewContext(Context), built by a
+	// caller that answers the same context many times: Authorize uses it
+	// instead of building it again. It is read only.
+	Prepared *evaluator.Context
 	// Endpoint, when set, is the policy of the VPC endpoint the request
 	// goes through (evaluator.KindEndpoint): it must allow the request too.
 	// It is the probe's network path, not control-plane state, so every
@@ -94,6 +98,9 @@ func (s *State) DecidePrepared(p *PreparedProbe) evaluator.Decision {
 }
 
 func (s *State) authorize(p Probe, why bool) (evaluator.Decision, Resolution) {
+	if p.Prepared != nil {
+		return s.authorizeIn(&p, p.Prepared, nil, why)
+	}
 	ctx, err := evaluator.NewContext(p.Context)
 	return s.authorizeIn(&p, ctx, err, why)
 }
