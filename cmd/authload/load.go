@@ -89,21 +89,21 @@ func run(ctx context.Context, o options) (Summary, error) {
 		commits = startCommits(ctx, o, measureFrom)
 	}
 
-	var cpuFrom float64
-	var cpuErr error
+	var cpuFrom, selfFrom float64
+	var cpuErr, selfErr error
 	cpuTaken := make(chan struct{})
-	if o.PID > 0 {
-		go func() {
-			defer close(cpuTaken)
-			select {
-			case <-time.After(time.Until(measureFrom)):
+	go func() {
+		defer close(cpuTaken)
+		select {
+		case <-time.After(time.Until(measureFrom)):
+			if o.PID > 0 {
 				cpuFrom, cpuErr = processCPU(o.PID)
-			case <-ctx.Done():
 			}
-		}()
-	} else {
-		close(cpuTaken)
-	}
+			selfFrom, selfErr = processCPU(os.Getpid())
+		case <-ctx.Done():
+			selfErr = ctx.Err()
+		}
+	}()
 
 	recs := make([]*recorder, o.Conns)
 	var wg sync.WaitGroup
@@ -158,6 +158,7 @@ func run(ctx context.Context, o options) (Summary, error) {
 	if o.PID > 0 {
 		cpuTo, cpuErr2 = processCPU(o.PID)
 	}
+	selfTo, selfErr2 := processCPU(os.Getpid())
 	all := newRecorder()
 	for _, r := range recs {
 		all.merge(r)
@@ -171,6 +172,14 @@ func run(ctx context.Context, o options) (Summary, error) {
 		cpu := cpuTo - cpuFrom
 		us := cpu / float64(s.Answered) * 1e6
 		s.Server = &ServerCPU{CPUSeconds: cpu, MicrosPerReq: us, CoresBusy: cpu / elapsed.Seconds(), IdleEstimate2: 2e6 / us}
+	}
+	if selfErr == nil && selfErr2 == nil && s.Answered > 0 {
+		cpu := selfTo - selfFrom
+		g := &GeneratorCPU{CPUSeconds: cpu, MicrosPerReq: cpu / float64(s.Answered) * 1e6}
+		if s.Server != nil {
+			g.IdleEstimate2Both = 2e6 / (s.Server.MicrosPerReq + g.MicrosPerReq)
+		}
+		s.Generator = g
 	}
 	return s, nil
 }
