@@ -18,17 +18,22 @@ import (
 // drops it (viewCache.auth), so an answer after a change reflects the
 // change. Entries are immutable once stored; readers share them.
 type authCache struct {
-	principals sync.Map // principal string -> *principalEntry
-	buckets    sync.Map // bucket name -> *resourceEntry
-	roles      sync.Map // role ARN (of sts:AssumeRole) -> *resourceEntry
-	orgs       sync.Map // type + "\x00" + account -> [][]*evaluator.Policy
-	explained  sync.Map // evaluator.Decision -> *explained
-	n          atomic.Int32
+	principals sync.Map     // principal string -> *principalEntry
+	buckets    sync.Map     // bucket name -> *resourceEntry
+	roles      sync.Map     // role ARN (of sts:AssumeRole) -> *resourceEntry
+	orgs       sync.Map     // type + "\x00" + account -> [][]*evaluator.Policy
+	explained  sync.Map     // evaluator.Decision -> *explained
+	n          atomic.Int32 // entries of the resolution maps
+	// nExplained counts explained's entries apart: requests for ever new
+	// objects each add an explanation (the decision names the resource),
+	// and they must not crowd out the few principals and buckets.
+	nExplained atomic.Int32
 }
 
-// maxAuthCache bounds the entries of one view's cache: requests naming
-// ever new principals (or buckets) must not grow memory without bound;
-// past the bound they are resolved without caching, as before.
+// maxAuthCache bounds the entries of one view's cache, resolutions and
+// explanations each: requests naming ever new principals, buckets or
+// objects must not grow memory without bound; past the bound they are
+// resolved without caching, as before.
 const maxAuthCache = 4096
 
 type principalEntry struct {
@@ -162,9 +167,9 @@ func (s *State) ExplainJSON(d evaluator.Decision) (evaluator.Explanation, []byte
 	if x.json, err = json.Marshal(x.exp); err != nil {
 		x.json = nil // not expected: the caller encodes exp itself
 	}
-	if c != nil && c.n.Load() < maxAuthCache {
+	if c != nil && c.nExplained.Load() < maxAuthCache {
 		if _, loaded := c.explained.LoadOrStore(d, x); !loaded {
-			c.n.Add(1)
+			c.nExplained.Add(1)
 		}
 	}
 	return x.exp, x.json

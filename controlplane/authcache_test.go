@@ -138,18 +138,31 @@ func TestAuthorizeCacheConcurrentReaders(t *testing.T) {
 	}
 }
 
-// TestAuthorizeCacheIsBounded: past maxAuthCache principals the cache
-// stops growing and the answers stay right.
+// TestAuthorizeCacheIsBounded: past maxAuthCache principals, or objects
+// (an explanation each), the cache stops growing and the answers stay
+// right; explanations do not crowd out the principals.
 func TestAuthorizeCacheIsBounded(t *testing.T) {
 	s := authWorld(t)
+	for i := range maxAuthCache + 100 { // explanations: one per object
+		p := Probe{Principal: "user:alice", Action: "s3:GetObject", Resource: fmt.Sprintf("arn:aws:s3:::docs/o%d", i)}
+		d, _ := s.Authorize(p)
+		if exp, _ := s.ExplainJSON(d); exp.Decision != "Allow" {
+			t.Fatalf("object %d: %+v", i, exp)
+		}
+	}
+	s.Authorize(Probe{Principal: "key:AKIAALICE1", Action: "s3:GetObject", Resource: getQ3})
+	c := s.authCache()
+	if _, ok := c.principals.Load("key:AKIAALICE1"); !ok {
+		t.Errorf("a new principal was not cached: the explanations crowded it out")
+	}
 	for i := range maxAuthCache + 100 {
 		p := Probe{Principal: fmt.Sprintf("user:u%d", i), Action: "s3:GetObject", Resource: getQ3}
 		if d, r := s.Authorize(p); d.Effect != evaluator.ImplicitDeny || r.Authenticated {
 			t.Fatalf("unknown user %d: %v, authenticated %v", i, d.Effect, r.Authenticated)
 		}
 	}
-	if n := s.authCache().n.Load(); n > maxAuthCache {
-		t.Errorf("%d entries, bound %d", n, maxAuthCache)
+	if n, e := c.n.Load(), c.nExplained.Load(); n > maxAuthCache || e > maxAuthCache {
+		t.Errorf("%d resolutions and %d explanations, bound %d each", n, e, maxAuthCache)
 	}
 	d, _ := s.Authorize(Probe{Principal: "user:alice", Action: "s3:GetObject", Resource: getQ3})
 	if d.Effect != evaluator.Allow {
