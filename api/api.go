@@ -150,6 +150,8 @@ type server struct {
 	hashes [3][32]byte
 	set    [3]bool
 	mux    *http.ServeMux
+	// recent holds the recent authorize requests' contexts and fields.
+	recent reqCache
 }
 
 // authorizePattern is the route of the hot path.
@@ -486,7 +488,8 @@ const maxFieldLen = 2048
 
 func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 	var req AuthorizeRequest
-	if !decodeAuthorize(w, r, &req) {
+	ce, ok := decodeAuthorize(w, r, &req, &s.recent)
+	if !ok {
 		return
 	}
 	for _, f := range []struct{ name, v string }{{"principal", req.Principal}, {"action", req.Action}, {"resource", req.Resource}} {
@@ -511,6 +514,9 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	probe := controlplane.Probe{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context}
+	if ce != nil {
+		probe.Prepared = ce.prepared()
+	}
 	if req.Endpoint != nil {
 		ep, code, err := endpointPolicy(req.Endpoint)
 		if err != nil {
@@ -537,10 +543,10 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, AuthorizeResponse{
+	writeAuthorize(w, &AuthorizeResponse{
 		Decision: d.Effect, Explanation: d.Explanation, Reason: d.Reason, Authenticated: d.Authenticated,
 		View: viewRef{Region: region, Digest: d.Digest, Vector: d.Vector, LagSeconds: d.Lag.Seconds(), Stale: d.Stale},
-	})
+	}, d.ExplanationJSON)
 }
 
 // endpointPolicy compiles the policy of the VPC endpoint a request goes

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/iamprop/iamprop/evaluator"
 )
 
 // The authorize request is the API's hot path (docs/benchmarks.md,
@@ -22,8 +24,10 @@ import (
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // decodeAuthorize reads the body of POST /v1/authorize into dst, writing
-// the error response itself as decode does.
-func decodeAuthorize(w http.ResponseWriter, r *http.Request, dst *AuthorizeRequest) bool {
+// the error response itself as decode does. With rc, the context and the
+// fields come from its recent ones when their bytes are the same, and ce
+// is the context's entry there (nil otherwise).
+func decodeAuthorize(w http.ResponseWriter, r *http.Request, dst *AuthorizeRequest, rc *reqCache) (ce *ctxEntry, ok bool) {
 	bp := bodyPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 64<<10 {
@@ -33,8 +37,10 @@ func decodeAuthorize(w http.ResponseWriter, r *http.Request, dst *AuthorizeReque
 	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	buf, err := readAll(body, (*bp)[:0])
 	*bp = buf
-	if err == nil && parseAuthorize(buf, dst) {
-		return true
+	if err == nil {
+		if ce, ok := parseAuthorizeWith(buf, dst, rc); ok {
+			return ce, true
+		}
 	}
 	*dst = AuthorizeRequest{}
 	var rest io.Reader = bytes.NewReader(buf)
@@ -43,7 +49,7 @@ func decodeAuthorize(w http.ResponseWriter, r *http.Request, dst *AuthorizeReque
 		// have reading the body itself.
 		rest = io.MultiReader(rest, errReader{err})
 	}
-	return decodeFrom(w, rest, dst)
+	return nil, decodeFrom(w, rest, dst)
 }
 
 // readAll appends r's content to buf until EOF or an error.
@@ -71,7 +77,20 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // means "not this shape", never "invalid": the caller then decodes the
 // same bytes with encoding/json, which accepts or refuses them.
 func parseAuthorize(b []byte, dst *AuthorizeRequest) bool {
-	p := parser{b: b}
+	_, ok := parseAuthorizeWith(b, dst, nil)
+	return ok
+}
+
+// parseAuthorizeWith is parseAuthorize taking the context and the field
+// strings from rc (may be nil) when their bytes were seen recently; ce is
+// the context's entry in rc.
+func parseAuthorizeWith(b []byte, dst *AuthorizeRequest, rc *reqCache) (ce *ctxEntry, ok bool) {
+	p := parser{b: b, rc: rc}
+	ok = p.request(dst)
+	return p.ce, ok
+}
+
+func (p *parser) request(dst *AuthorizeRequest) bool {
 	p.ws()
 	if !p.eat('{') {
 		return false
@@ -110,7 +129,7 @@ func parseAuthorize(b []byte, dst *AuthorizeRequest) bool {
 		}
 		seen[field] = true
 		if field == 3 {
-			ctx, ok := p.context()
+			ctx, ok := p.cachedContext()
 			if !ok {
 				return false
 			}
@@ -122,11 +141,11 @@ func parseAuthorize(b []byte, dst *AuthorizeRequest) bool {
 			}
 			switch field {
 			case 0:
-				dst.Principal = string(v)
+				dst.Principal = p.rc.str(v)
 			case 1:
-				dst.Action = string(v)
+				dst.Action = p.rc.str(v)
 			case 2:
-				dst.Resource = string(v)
+				dst.Resource = p.rc.str(v)
 			}
 		}
 		p.ws()
@@ -141,8 +160,138 @@ func parseAuthorize(b []byte, dst *AuthorizeRequest) bool {
 }
 
 type parser struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	rc *reqCache // nil: no cache
+	ce *ctxEntry // the context's entry in rc
+}
+
+// cachedContext is context, from rc when the object's bytes were seen
+// recently. The cache is keyed by the object's exact text, and only
+// objects this parser read completely are stored, so a hit decodes to
+// what parsing the same bytes gives.
+func (p *parser) cachedContext() (map[string]any, bool) {
+	if p.rc == nil {
+		return p.context()
+	}
+	if end := objectEnd(p.b[p.i:]); end > 0 {
+		if e := p.rc.context(p.b[p.i : p.i+end]); e != nil {
+			p.i += end
+			p.ce = e
+			return e.m, true
+		}
+	}
+	start := p.i
+	m, ok := p.context()
+	if !ok {
+		return nil, false
+	}
+	p.ce = p.rc.addContext(p.b[start:p.i], m)
+	return m, true
+}
+
+// objectEnd is the length of b up to its first '}' outside a string
+// (strings without escapes, as the fast path reads them), or 0: a
+// candidate for a cache lookup, not a parse.
+func objectEnd(b []byte) int {
+	in := false
+	for i, c := range b {
+		switch {
+		case c == '"':
+			in = !in
+		case c == '}' && !in:
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// reqCache holds the recent authorize requests' contexts (their decoded
+// values and, built once, their evaluator context) and field strings, by
+// their exact bytes: clients repeat them, and decoding a context and
+// building its evaluator form were a third of an answer's allocations.
+// Two generations bound it: when the current one is full it becomes the
+// old one, and what is found in the old one moves back to the current.
+type reqCache struct {
+	mu            sync.Mutex
+	ctxs, oldCtxs map[string]*ctxEntry
+	strs, oldStrs map[string]string
+}
+
+// reqCacheGen is the entries of one generation of each map; longer
+// strings and contexts are not cached.
+const (
+	reqCacheGen    = 1024
+	reqCacheMaxLen = 1024
+)
+
+// ctxEntry is a request context: the values as decoded (shared by the
+// requests that sent the same bytes: read only) and their evaluator form.
+type ctxEntry struct {
+	m    map[string]any
+	once sync.Once
+	ctx  *evaluator.Context // nil: NewContext refused the values
+}
+
+// prepared is the evaluator context of the entry's values, built once;
+// nil when they are not a valid context (the caller then lets Authorize
+// build it and report why).
+func (e *ctxEntry) prepared() *evaluator.Context {
+	e.once.Do(func() { e.ctx, _ = evaluator.NewContext(e.m) })
+	return e.ctx
+}
+
+func (c *reqCache) context(raw []byte) *ctxEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.ctxs[string(raw)]; ok {
+		return e
+	}
+	if e, ok := c.oldCtxs[string(raw)]; ok {
+		c.putContext(string(raw), e)
+		return e
+	}
+	return nil
+}
+
+func (c *reqCache) addContext(raw []byte, m map[string]any) *ctxEntry {
+	if len(raw) > reqCacheMaxLen {
+		return nil
+	}
+	e := &ctxEntry{m: m}
+	c.mu.Lock()
+	c.putContext(string(raw), e)
+	c.mu.Unlock()
+	return e
+}
+
+func (c *reqCache) putContext(k string, e *ctxEntry) {
+	if c.ctxs == nil || len(c.ctxs) >= reqCacheGen {
+		c.oldCtxs, c.ctxs = c.ctxs, make(map[string]*ctxEntry, 64)
+	}
+	c.ctxs[k] = e
+}
+
+// str returns b as a string, the same one as recent requests' when their
+// bytes were the same. A nil cache allocates a new one.
+func (c *reqCache) str(b []byte) string {
+	if c == nil || len(b) > reqCacheMaxLen {
+		return string(b)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.strs[string(b)]; ok {
+		return s
+	}
+	s, ok := c.oldStrs[string(b)]
+	if !ok {
+		s = string(b)
+	}
+	if c.strs == nil || len(c.strs) >= reqCacheGen {
+		c.oldStrs, c.strs = c.strs, make(map[string]string, 64)
+	}
+	c.strs[s] = s
+	return s
 }
 
 func (p *parser) ws() {

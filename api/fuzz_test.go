@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iamprop/iamprop/evaluator"
 	"github.com/iamprop/iamprop/metrics"
 )
 
@@ -83,7 +84,40 @@ func FuzzAuthorizeFastPath(f *testing.F) {
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%q: fast path %#v, decode %#v", body, fast, slow)
 		}
+		checkCachedParse(t, body, slow)
 	})
+}
+
+// checkCachedParse: parsing body with a request cache, the first time (a
+// miss) and the next (hits, also after other requests' contexts), gives
+// want, and the cached evaluator context is the one NewContext builds.
+func checkCachedParse(t *testing.T, body []byte, want AuthorizeRequest) {
+	t.Helper()
+	var rc reqCache
+	others := [][]byte{
+		[]byte(`{"principal":"x","context":{"a":"}"}}`),
+		[]byte(`{"context":{"aws:SourceIp":"10.0.0.1"}}`),
+	}
+	for round := range 3 {
+		var got AuthorizeRequest
+		ce, ok := parseAuthorizeWith(body, &got, &rc)
+		if !ok {
+			t.Fatalf("%q, round %d: refused with a cache", body, round)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q, round %d: cached %#v, decode %#v", body, round, got, want)
+		}
+		if ce != nil {
+			wantCtx, err := evaluator.NewContext(want.Context)
+			if gotCtx := ce.prepared(); (err == nil) != (gotCtx != nil) || (err == nil && !reflect.DeepEqual(gotCtx, wantCtx)) {
+				t.Fatalf("%q: prepared context %#v, NewContext %#v (%v)", body, gotCtx, wantCtx, err)
+			}
+		}
+		for _, o := range others {
+			var x AuthorizeRequest
+			parseAuthorizeWith(o, &x, &rc)
+		}
+	}
 }
 
 // fastPathCases are authorize bodies, and whether the fast path takes
@@ -134,6 +168,8 @@ func TestAuthorizeFastPath(t *testing.T) {
 			t.Errorf("%s: decode refuses it: %s", tc.body, rec.Body.String())
 		} else if !reflect.DeepEqual(fast, slow) {
 			t.Errorf("%s: fast %#v, decode %#v", tc.body, fast, slow)
+		} else {
+			checkCachedParse(t, []byte(tc.body), slow)
 		}
 	}
 }

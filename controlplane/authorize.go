@@ -19,6 +19,10 @@ type Probe struct {
 	Action    string         // "s3:GetObject"
 	Resource  string         // "arn:aws:s3:::bucket/key"
 	Context   map[string]any // request context keys (aws:SourceIp, ...); may be nil
+	// Prepared, when set, is evaluator.NewContext(Context), built by a
+	// caller that answers the same context many times: Authorize uses it
+	// instead of building it again. It is read only.
+	Prepared *evaluator.Context
 	// Endpoint, when set, is the policy of the VPC endpoint the request
 	// goes through (evaluator.KindEndpoint): it must allow the request too.
 	// It is the probe's network path, not control-plane state, so every
@@ -94,6 +98,9 @@ func (s *State) DecidePrepared(p *PreparedProbe) evaluator.Decision {
 }
 
 func (s *State) authorize(p Probe, why bool) (evaluator.Decision, Resolution) {
+	if p.Prepared != nil {
+		return s.authorizeIn(&p, p.Prepared, nil, why)
+	}
 	ctx, err := evaluator.NewContext(p.Context)
 	return s.authorizeIn(&p, ctx, err, why)
 }
@@ -110,7 +117,19 @@ func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why 
 	}
 	res.Request.Context = ctx
 
-	who, whyNot := s.resolvePrincipal(p.Principal, why)
+	// Authorize (why) resolves from the view's cache; Decide is the
+	// simulator's, whose views change between most of its calls.
+	var c *authCache
+	if why {
+		c = s.authCache()
+	}
+	var who *resolved
+	var whyNot string
+	if c != nil {
+		who, whyNot = s.principalCached(c, p.Principal)
+	} else {
+		who, whyNot = s.resolvePrincipal(p.Principal, why)
+	}
 	if who == nil {
 		res.Reason = whyNot
 		return evaluator.Decision{Effect: evaluator.ImplicitDeny}, res
@@ -121,7 +140,12 @@ func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why 
 	res.Input.Boundary = who.boundary
 	res.Input.Endpoint = p.Endpoint
 
-	resourceAccount, resWhat := s.resolveResource(p, &res.Input, why)
+	var resourceAccount, resWhat string
+	if c != nil {
+		resourceAccount, resWhat = s.resourceCached(c, p, &res.Input)
+	} else {
+		resourceAccount, resWhat = s.resolveResource(p, &res.Input, why)
+	}
 	if resourceAccount == "" {
 		resourceAccount = who.account
 	}
@@ -129,10 +153,10 @@ func (s *State) authorizeIn(p *Probe, ctx *evaluator.Context, ctxErr error, why 
 
 	mgmt := s.first
 	if res.Authenticated && who.inView && who.account != mgmt {
-		res.Input.SCPs = s.orgLevels(who.account, TypeSCP)
+		res.Input.SCPs = s.orgLevelsCached(c, who.account, TypeSCP)
 	}
 	if _, ok := s.accounts.get(resourceAccount); ok && resourceAccount != mgmt {
-		res.Input.RCPs = s.orgLevels(resourceAccount, TypeRCP)
+		res.Input.RCPs = s.orgLevelsCached(c, resourceAccount, TypeRCP)
 	}
 	if why {
 		parts := []string{who.what, resWhat}

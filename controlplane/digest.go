@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
+	"io"
 	"strconv"
 
 	"github.com/iamprop/iamprop/evaluator"
@@ -12,15 +13,37 @@ import (
 // digester writes a canonical, unambiguous encoding: every string is
 // length-prefixed, every table is written in sorted key order and each
 // section is tagged, so two different states can never encode alike.
+//
+// Writes gather in buf and reach the hash in large blocks: one hash write
+// per length prefix and per string cost more than the hashing itself (and
+// the string's conversion allocated), and a region node digests its view
+// at every change. The bytes hashed are the same.
 type digester struct {
 	h   hash.Hash
-	buf [8]byte
+	buf []byte
 }
 
+// digestBuf is the size of the digester's write buffer.
+const digestBuf = 8 << 10
+
 func (d *digester) str(s string) {
-	binary.BigEndian.PutUint64(d.buf[:], uint64(len(s)))
-	d.h.Write(d.buf[:])
-	d.h.Write([]byte(s))
+	if len(d.buf)+8+len(s) > cap(d.buf) {
+		d.flush()
+		if 8+len(s) > cap(d.buf) {
+			d.buf = binary.BigEndian.AppendUint64(d.buf, uint64(len(s)))
+			d.flush()
+			_, _ = io.WriteString(d.h, s)
+			return
+		}
+	}
+	d.buf = binary.BigEndian.AppendUint64(d.buf, uint64(len(s)))
+	d.buf = append(d.buf, s...)
+}
+
+// flush hashes what buf holds.
+func (d *digester) flush() {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
 }
 
 func (d *digester) num(n int) { d.str(strconv.Itoa(n)) }
@@ -92,7 +115,7 @@ func (s *State) Digest() [32]byte {
 }
 
 func (s *State) computeDigest() [32]byte {
-	d := &digester{h: sha256.New()}
+	d := &digester{h: sha256.New(), buf: make([]byte, 0, digestBuf)}
 	d.str("iamprop-state-v1")
 	d.str("accounts")
 	d.num(s.nextAccount)
@@ -188,6 +211,7 @@ func (s *State) computeDigest() [32]byte {
 		d.str(k)
 		d.num(s.tombstones.at(k))
 	}
+	d.flush()
 	var out [32]byte
 	d.h.Sum(out[:0])
 	return out

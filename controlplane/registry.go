@@ -178,6 +178,7 @@ func (s *State) TryApply(c Call) error {
 		s.digest = &digestCache{}
 	} else {
 		s.digest.v.Store(nil)
+		s.digest.auth.Store(nil)
 	}
 	return nil
 }

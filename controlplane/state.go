@@ -276,9 +276,13 @@ type State struct {
 }
 
 // digestCache is shared by nobody: each state gets its own on Clone and
-// resets it on every change, so an atomic pointer suffices for concurrent
-// readers.
-type digestCache struct{ v atomic.Pointer[[32]byte] }
+// resets it on every change, so atomic pointers suffice for concurrent
+// readers. Besides the digest it holds Authorize's resolutions (auth),
+// reset alike.
+type digestCache struct {
+	v    atomic.Pointer[[32]byte]
+	auth atomic.Pointer[authCache]
+}
 
 // NewState returns the empty control plane: no accounts, no organization
 // policies. The first account created becomes the default account and the

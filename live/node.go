@@ -874,7 +874,11 @@ const (
 type Decision struct {
 	Effect      string
 	Explanation any
-	Reason      string
+	// ExplanationJSON is Explanation as encoding/json writes it (nil when
+	// it could not be encoded), shared by every decision of the same view
+	// and answer: read only.
+	ExplanationJSON []byte
+	Reason          string
 	// Authenticated is false for anonymous requests and for credentials
 	// this view does not accept (a deleted key or user, or one it has not
 	// seen created yet).
@@ -920,7 +924,9 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)
 	}
 	n.mu.RLock()
-	dec, res := n.rn.View().Authorize(p)
+	view := n.rn.View()
+	dec, res := view.Authorize(p)
+	exp, expJSON := view.ExplainJSON(dec)
 	digest := n.digest
 	// n.vector is replaced, never changed, when the view changes: the
 	// decision can hold it without a copy.
@@ -928,7 +934,7 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	_, stale := n.rn.StaleSince()
 	lag := n.rn.Lag(time.Now())
 	n.mu.RUnlock()
-	d := Decision{Effect: dec.Effect.String(), Explanation: dec.Explain(), Reason: res.Reason, Authenticated: res.Authenticated,
+	d := Decision{Effect: dec.Effect.String(), Explanation: exp, ExplanationJSON: expJSON, Reason: res.Reason, Authenticated: res.Authenticated,
 		Digest: digest, Vector: vector, Lag: lag, Stale: stale}
 	n.decisionCounter(dec.Effect, stale).Inc()
 	return d, nil

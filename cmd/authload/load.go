@@ -89,21 +89,21 @@ func run(ctx context.Context, o options) (Summary, error) {
 		commits = startCommits(ctx, o, measureFrom)
 	}
 
-	var cpuFrom float64
-	var cpuErr error
+	var cpuFrom, selfFrom float64
+	var cpuErr, selfErr error
 	cpuTaken := make(chan struct{})
-	if o.PID > 0 {
-		go func() {
-			defer close(cpuTaken)
-			select {
-			case <-time.After(time.Until(measureFrom)):
+	go func() {
+		defer close(cpuTaken)
+		select {
+		case <-time.After(time.Until(measureFrom)):
+			if o.PID > 0 {
 				cpuFrom, cpuErr = processCPU(o.PID)
-			case <-ctx.Done():
 			}
-		}()
-	} else {
-		close(cpuTaken)
-	}
+			selfFrom, selfErr = processCPU(os.Getpid())
+		case <-ctx.Done():
+			selfErr = ctx.Err()
+		}
+	}()
 
 	recs := make([]*recorder, o.Conns)
 	var wg sync.WaitGroup
@@ -158,6 +158,7 @@ func run(ctx context.Context, o options) (Summary, error) {
 	if o.PID > 0 {
 		cpuTo, cpuErr2 = processCPU(o.PID)
 	}
+	selfTo, selfErr2 := processCPU(os.Getpid())
 	all := newRecorder()
 	for _, r := range recs {
 		all.merge(r)
@@ -171,6 +172,14 @@ func run(ctx context.Context, o options) (Summary, error) {
 		cpu := cpuTo - cpuFrom
 		us := cpu / float64(s.Answered) * 1e6
 		s.Server = &ServerCPU{CPUSeconds: cpu, MicrosPerReq: us, CoresBusy: cpu / elapsed.Seconds(), IdleEstimate2: 2e6 / us}
+	}
+	if selfErr == nil && selfErr2 == nil && s.Answered > 0 {
+		cpu := selfTo - selfFrom
+		g := &GeneratorCPU{CPUSeconds: cpu, MicrosPerReq: cpu / float64(s.Answered) * 1e6}
+		if s.Server != nil {
+			g.IdleEstimate2Both = 2e6 / (s.Server.MicrosPerReq + g.MicrosPerReq)
+		}
+		s.Generator = g
 	}
 	return s, nil
 }
@@ -224,23 +233,29 @@ func startCommits(ctx context.Context, o options, measureFrom time.Time) *commit
 			c := &conn{addr: o.Addr}
 			defer c.close()
 			due := start.Add(interval * time.Duration(w) / time.Duration(workers))
+			// The worker's two requests, built once: the generator's CPU
+			// is the server's cores' too.
+			var reqs [2][]byte
+			for i, call := range [2]string{"iam:AttachUserPolicy", "iam:DetachUserPolicy"} {
+				body := fmt.Sprintf(`{"account":%q,"call":%q,"with":{"user_name":"churn-%d","policy_arn":"arn:aws:iam::%s:policy/churn"}}`,
+					o.Account, call, w, o.Account)
+				reqs[i] = buildRequest(o.Addr, "/v1/mutations", o.Token, []byte(body))
+			}
+			timer := time.NewTimer(0)
+			defer timer.Stop()
+			<-timer.C
 			for k := 0; ctx.Err() == nil; k++ {
 				if d := time.Until(due); d > 0 {
+					timer.Reset(d)
 					select {
-					case <-time.After(d):
+					case <-timer.C:
 					case <-ctx.Done():
 						return
 					}
 				}
 				sent := due
 				due = due.Add(interval)
-				call := "iam:AttachUserPolicy"
-				if k%2 == 1 {
-					call = "iam:DetachUserPolicy"
-				}
-				body := fmt.Sprintf(`{"account":%q,"call":%q,"with":{"user_name":"churn-%d","policy_arn":"arn:aws:iam::%s:policy/churn"}}`,
-					o.Account, call, w, o.Account)
-				code, _, err := c.do(buildRequest(o.Addr, "/v1/mutations", o.Token, []byte(body)))
+				code, _, err := c.do(reqs[k%2])
 				if sent.Before(measureFrom) {
 					continue
 				}

@@ -93,6 +93,11 @@ func TestAgainstRegionNode(t *testing.T) {
 				if s.Server == nil || s.Server.MicrosPerReq <= 0 {
 					t.Errorf("server CPU: %+v", s.Server)
 				}
+				// Both share the cores: their estimate is at most the
+				// server's alone.
+				if g := s.Generator; g == nil || g.CPUSeconds < 0 || g.IdleEstimate2Both <= 0 || (s.Server != nil && g.IdleEstimate2Both > s.Server.IdleEstimate2) {
+					t.Errorf("generator CPU: %+v (server %+v)", s.Generator, s.Server)
+				}
 			}},
 		{"fixed rate", []string{"--conns", "2", "--rate", "200", "--warmup", "0s", "--duration", "500ms", "--setup=false"},
 			func(t *testing.T, s Summary) {

@@ -110,6 +110,11 @@ type Summary struct {
 	// (/proc/PID/stat): CPU per request is what the figure would be on an
 	// idle machine, where the client does not compete for the cores.
 	Server *ServerCPU `json:"server,omitempty"`
+	// Generator is this process's own CPU time over the span (Linux
+	// /proc/self/stat): on one machine the generator and the server share
+	// the cores, so the estimate for both is 2 cores / (server + generator
+	// CPU per request).
+	Generator *GeneratorCPU `json:"generator,omitempty"`
 	// Conns and TargetRPS echo the load's shape (0 = closed loop).
 	Conns     int     `json:"connections"`
 	TargetRPS float64 `json:"target_rps"`
@@ -130,6 +135,15 @@ type ServerCPU struct {
 	MicrosPerReq  float64 `json:"cpu_us_per_request"`
 	CoresBusy     float64 `json:"cores_busy"`
 	IdleEstimate2 float64 `json:"estimated_rps_on_2_idle_cores"`
+}
+
+// GeneratorCPU is the load generator's CPU use over the measured span;
+// IdleEstimate2Both, with --pid, is 2 cores / (server + generator CPU per
+// request): the rate both could sustain on an idle 2-core machine.
+type GeneratorCPU struct {
+	CPUSeconds        float64 `json:"cpu_seconds"`
+	MicrosPerReq      float64 `json:"cpu_us_per_request"`
+	IdleEstimate2Both float64 `json:"estimated_rps_on_2_idle_cores_with_server,omitempty"`
 }
 
 func (r *recorder) summary(elapsed time.Duration) Summary {
@@ -167,6 +181,13 @@ func (s Summary) String() string {
 	if sv := s.Server; sv != nil {
 		out += fmt.Sprintf("server    %.2f CPU s, %.1f µs CPU per request, %.2f cores busy; estimate on 2 idle cores: %.0f req/s\n",
 			sv.CPUSeconds, sv.MicrosPerReq, sv.CoresBusy, sv.IdleEstimate2)
+	}
+	if g := s.Generator; g != nil {
+		out += fmt.Sprintf("generator %.2f CPU s, %.1f µs CPU per request", g.CPUSeconds, g.MicrosPerReq)
+		if g.IdleEstimate2Both > 0 {
+			out += fmt.Sprintf("; estimate for both on 2 idle cores: %.0f req/s", g.IdleEstimate2Both)
+		}
+		out += "\n"
 	}
 	return out
 }
