@@ -153,8 +153,9 @@ type Config struct {
 	// and nothing is filled. LostState implies it.
 	CatchUp bool
 	// PullOnSight makes the node advertise its received vector to a
-	// rumor's retransmit limit of random peers after it grows, and ask a peer whose advertised vector
-	// shows a mutation this region lacks for it at once (repair.go). Off,
+	// rumor's retransmit limit of random peers after it grows, and ask a
+	// peer whose advertised vector shows a mutation this region lacks for
+	// it at once (repair.go). Off,
 	// the node is pure rumor mongering plus scheduled push/pull, as the
 	// published gossip models describe. Both drivers of a scenario turn it
 	// on, so the simulator and the live cluster repair alike.
