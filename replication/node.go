@@ -214,6 +214,7 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 		}
 	}
 	n.pos.peers = b.sights
+	n.bound = b.bound
 	if cfg.Acks {
 		n.ack = b.ack
 		if n.ack == nil {

@@ -43,6 +43,7 @@ type nodeBuffers struct {
 	answered map[string]VersionVector
 	sights   map[string]peerSight
 	ack      *ackState // emptied; nil if the node had no acks
+	bound    boundState
 }
 
 func (n *Node) buffers() nodeBuffers {
@@ -63,6 +64,7 @@ func (n *Node) buffers() nodeBuffers {
 	if n.ack != nil {
 		b.ack = n.ack.emptied()
 	}
+	b.bound = n.bound.emptied()
 	clear(b.origins)
 	clear(b.answered)
 	clear(b.sights)
