@@ -435,9 +435,8 @@ func (n *Node) Step(now time.Time, m Message) error {
 	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
 		n.pullIfBehind(m.From, m.Vector)
 	}
+	n.takeAcks(m.Acks) // KindAck, or riding on KindGossip
 	switch m.Kind {
-	case KindAck:
-		n.takeAcks(m.Acks)
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
