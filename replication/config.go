@@ -155,10 +155,11 @@ type Config struct {
 	// PullOnSight makes the node advertise its received vector to a
 	// rumor's retransmit limit of random peers after it grows, and ask a
 	// peer whose advertised vector shows a mutation this region lacks for
-	// it at once (repair.go). Off,
-	// the node is pure rumor mongering plus scheduled push/pull, as the
-	// published gossip models describe. Both drivers of a scenario turn it
-	// on, so the simulator and the live cluster repair alike.
+	// it a gossip round later if no rumor brought it meanwhile
+	// (repair.go). Off, the node is pure rumor mongering plus scheduled
+	// push/pull, as the published gossip models describe. Both drivers of
+	// a scenario turn it on, so the simulator and the live cluster repair
+	// alike.
 	PullOnSight bool
 	// Acks makes the node disseminate what it has applied (its applied
 	// version vector, in KindAck messages on its gossip rounds, and

@@ -213,7 +213,7 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 			n.answered = map[string]VersionVector{}
 		}
 	}
-	n.pos.peers = b.sights
+	n.pos.peers, n.pos.waits = b.sights, b.waits
 	n.bound = b.bound
 	if cfg.Acks {
 		n.ack = b.ack
@@ -734,6 +734,7 @@ func (n *Node) advance(now int64) {
 			n.askUnanswered()
 		}
 		n.askClosing()
+		n.pullWaiting()
 		mark := len(n.ready.Messages)
 		n.gossipRound()
 		n.advertise(mark)
