@@ -179,17 +179,32 @@ func (n *Node) pullIfBehind(from string, theirs VersionVector) {
 	if !n.cfg.PullOnSight || len(theirs) == 0 || n.recovering {
 		return
 	}
-	behind := n.lacksSome(theirs)
+	// One pass: behind, or else how many of our received prefixes theirs
+	// equals (it covers ours when that is all of them).
+	behind, equal := false, 0
+	for o, s := range theirs {
+		var have uint64
+		if ol := n.origins[o]; ol != nil {
+			have = ol.recv
+		}
+		if s > have {
+			behind = true
+			break
+		}
+		if s == have && s > 0 {
+			equal++
+		}
+	}
 	if n.pos.peers == nil {
 		n.pos.peers = map[string]peerSight{}
 	}
-	ps := n.pos.peers[from]
 	if !behind {
-		for _, o := range n.names {
-			if n.origins[o].recv > theirs[o] {
-				return
-			}
+		// The shared vector holds our nonzero prefixes (built once per
+		// epoch, for our own adverts too): no scan of every origin.
+		if equal != len(n.sharedRecvVector()) {
+			return
 		}
+		ps := n.pos.peers[from]
 		if ps.covered != n.pos.epoch+1 {
 			ps.covered = n.pos.epoch + 1
 			n.pos.peers[from] = ps
