@@ -62,7 +62,7 @@ func TestAckTrafficLinearInRegions(t *testing.T) {
 	}
 }
 
-// Messages per region per trial at 35 regions stay at most 64 (rumors, a
+// Messages per region per trial at 35 regions stay at most 60 (rumors, a
 // retransmit limit of lone adverts per received epoch, acks to one
 // round's peers or riding on a rumor, pull on sight), and at most 5 times
 // the 3-region figure. Before lone adverts were capped at a retransmit
@@ -78,12 +78,13 @@ func TestMessagesPerRegion35Regions(t *testing.T) {
 		if m3 == 0 {
 			t.Fatalf("seed %d: no messages at %d regions: the case proves nothing", seed, small)
 		}
-		if per35 > 64 {
-			t.Errorf("seed %d: %.1f messages per region at %d regions, more than 64", seed, per35, large)
+		if per35 > 60 {
+			t.Errorf("seed %d: %.1f messages per region at %d regions, more than 60", seed, per35, large)
 		}
 		if r := per35 / per3; r > 5 {
 			t.Errorf("seed %d: %.1f messages per region at %d regions, %.1f at %d: %.1f-fold, more than 5", seed, per35, large, per3, small, r)
 		}
+		t.Logf("seed %d: %d messages at %d regions (%.1f per region), %d at %d (%.1f per region)", seed, m35, large, per35, m3, small, per3)
 	}
 }
 
