@@ -431,11 +431,8 @@ func (n *Node) Step(now time.Time, m Message) error {
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
 	conflict := n.receive(m.Mutations, m.From)
 	n.known = n.known[:0] // stale pointers to the node's own entries: nothing to release
-	n.noteClaims(&m)
-	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
-		n.pullIfBehind(m.From, m.Vector)
-	}
-	n.takeAcks(m.Acks) // KindAck, or riding on KindGossip
+	n.noteClaims(&m)      // and pull on sight's look at an advert: one scan of it
+	n.takeAcks(m.Acks)    // KindAck, or riding on KindGossip
 	switch m.Kind {
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers

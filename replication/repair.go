@@ -175,25 +175,13 @@ func (n *Node) advertising() bool {
 // mutation that arrived by rumor a few milliseconds later, each one
 // exchanging every ack held. A region the rumor really missed gets it one
 // round later than it did.
-func (n *Node) pullIfBehind(from string, theirs VersionVector) {
-	if !n.cfg.PullOnSight || len(theirs) == 0 || n.recovering {
+//
+// behind and equal come from claimAndCompare's scan of theirs: whether it
+// counts a mutation we have not received, and how many of our received
+// prefixes it equals (it covers ours when that is all of them).
+func (n *Node) pullIfBehind(from string, theirs VersionVector, behind bool, equal int) {
+	if len(theirs) == 0 {
 		return
-	}
-	// One pass: behind, or else how many of our received prefixes theirs
-	// equals (it covers ours when that is all of them).
-	behind, equal := false, 0
-	for o, s := range theirs {
-		var have uint64
-		if ol := n.origins[o]; ol != nil {
-			have = ol.recv
-		}
-		if s > have {
-			behind = true
-			break
-		}
-		if s == have && s > 0 {
-			equal++
-		}
 	}
 	if n.pos.peers == nil {
 		n.pos.peers = map[string]peerSight{}
@@ -224,6 +212,9 @@ func (n *Node) pullIfBehind(from string, theirs VersionVector) {
 		n.pos.waits = append(n.pos.waits, sighting{from: from, vec: theirs, at: n.now})
 	}
 }
+
+// sighting reports whether pull on sight looks at received adverts.
+func (n *Node) sighting() bool { return n.cfg.PullOnSight && !n.recovering }
 
 // lacksSome reports whether theirs counts a mutation this region has not
 // received.
