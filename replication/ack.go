@@ -11,10 +11,11 @@ import (
 
 // Acks: what each region has applied, disseminated as a message kind of
 // its own. A region acks its applied version vector on its next gossip
-// round after it changes: to the round's peers, for as many rounds as a
-// rumor is retransmitted, and straight to the origin of every stream the
-// change advanced, so an origin learns within a round of each region's
-// apply that its mutation is there (known_complete_at). Acks are not
+// round after it changes: to that round's peers (with heartbeats to a
+// retransmit limit of peers, as a rumor: ackSends), and straight to the
+// origin of every stream the change advanced, so an origin learns within
+// a round of each region's apply that its mutation is there
+// (known_complete_at). Acks are not
 // relayed: a region sends only its own, so their traffic grows linearly in
 // regions (every region relaying every other region's ack for a retransmit
 // limit's worth of rounds made it grow with the square, 280-fold from 3 to
@@ -166,10 +167,26 @@ func (n *Node) prepareAcks() bool {
 			a.own = Ack{Region: n.region, At: time.Unix(0, n.now).UTC(), Vector: v}
 			a.ownEpoch = a.epoch
 			a.ownSize = ackSize(&a.own)
-			a.ownSends = retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
+			a.ownSends = n.ackSends()
 		}
 	}
 	return a.ownSends > 0 || len(a.owed) > 0
+}
+
+// ackSends is how many random peers get each own ack. With heartbeats
+// (Config.AckHeartbeat), a retransmit limit, as a rumor: max_lag
+// admission (lagbound.go) at every peer counts from the last ack it heard
+// of each region, so each must hear every region often. Without, one
+// round's peers (Fanout): the ack reaches the origins it is owed to
+// straight anyway, and another region gains from it only an earlier
+// StaleSince or AppliedAt (it learns every ack it holds no newer of at
+// push/pull). A retransmit limit of them was two thirds of a 35-region
+// trial's ack messages.
+func (n *Node) ackSends() int {
+	if n.cfg.AckHeartbeat > 0 {
+		return retransmitLimit(n.cfg.Gossip.RetransmitMult, n.numPeers()+1)
+	}
+	return min(n.cfg.Gossip.Fanout, n.numPeers())
 }
 
 // acking reports whether acks wait to be sent, so the deadline keeps the
@@ -201,10 +218,11 @@ func (n *Node) heartbeatDue() bool {
 	return n.ack.ownSize == 0 || n.now-n.ack.own.At.UnixNano() >= hb
 }
 
-// sendAcks sends to peer the node's own ack while it has sends left (one
-// KindAck message); it reports whether it sent one. A peer it is owed to
-// is served by it.
-func (n *Node) sendAcks(peer member) bool {
+// sendAcks sends to peer the node's own ack while it has sends left: on
+// the round's rumor message to peer, n.ready.Messages[rumor], where it
+// fits (rumor >= 0), else in a KindAck message of its own; it reports
+// whether it sent it. A peer it is owed to is served by it.
+func (n *Node) sendAcks(peer member, rumor int) bool {
 	a := n.ack
 	if a.ownSends <= 0 {
 		return false
@@ -213,7 +231,36 @@ func (n *Node) sendAcks(peer member) bool {
 	if i, ok := slices.BinarySearch(a.owed, peer.name); ok {
 		a.owed = slices.Delete(a.owed, i, i+1)
 	}
+	if rumor >= 0 && n.rideOwnAck(&n.ready.Messages[rumor].Msg) {
+		return true
+	}
 	n.sendOwnAck(peer)
+	return true
+}
+
+// rideOwnAck puts the own ack on m, a gossip message of this round, if
+// the packet has room for it, and reports whether it did. An ack is made
+// in the first round after an apply, and an S3 data-plane write, or a
+// mutation whose delay ran out before it arrived, applies on receipt: its
+// rumor goes out in that same round, to the same peers, so a separate ack
+// packet to each of them was a second message where one does.
+func (n *Node) rideOwnAck(m *Message) bool {
+	if m.Kind != KindGossip || len(m.Acks) > 0 {
+		return false
+	}
+	a := n.ack
+	extra := uvarintLen(1) + a.ownSize
+	if m.Size()+extra > n.cfg.PacketBytes-packetReserve {
+		return false
+	}
+	if pool := n.rumors.pool; pool != nil {
+		m.Acks = pool.getAcks(1)
+		m.Acks[0] = a.own
+	} else {
+		m.Acks = []Ack{a.own}
+	}
+	n.stats.AcksSent++
+	n.stats.BytesSent += uint64(extra)
 	return true
 }
 
@@ -446,8 +493,9 @@ func (n *Node) AppliedAt(region string, id MutationID) (time.Time, bool) {
 	return time.Unix(0, ms[i].learned).UTC(), true
 }
 
-// validAcks checks a message's acks: only KindAck carries them, and each
-// names a valid region with a bounded vector of valid origins.
+// validAcks checks a message's acks: only KindAck and KindGossip carry
+// them, and each names a valid region with a bounded vector of valid
+// origins.
 func validAcks(m *Message) error { return checkAcks(m, nil) }
 
 // checkAcks is validAcks for a node holding held (nil: none): an ack
@@ -457,14 +505,18 @@ func validAcks(m *Message) error { return checkAcks(m, nil) }
 // reach a region many times over; scanning each vector every time was a
 // fifth of a 35-region simulation's CPU.
 func checkAcks(m *Message, held *ackState) error {
-	if m.Kind != KindAck {
-		if len(m.Acks) > 0 {
-			return fmt.Errorf("%w: %s carries acks", ErrMalformed, m.Kind)
+	switch {
+	case m.Kind == KindAck:
+		if len(m.Mutations) > 0 || m.Vector != nil {
+			return fmt.Errorf("%w: %s carries mutations or a vector", ErrMalformed, m.Kind)
 		}
+	case len(m.Acks) == 0:
 		return nil
-	}
-	if len(m.Mutations) > 0 || m.Vector != nil {
-		return fmt.Errorf("%w: %s carries mutations or a vector", ErrMalformed, m.Kind)
+	case m.Kind != KindGossip:
+		return fmt.Errorf("%w: %s carries acks", ErrMalformed, m.Kind)
+	case len(m.Acks) > 1 || m.Acks[0].Region != m.From:
+		// Only the sender's own ack rides on gossip: acks are never relayed.
+		return fmt.Errorf("%w: %s carries acks other than its sender's own", ErrMalformed, m.Kind)
 	}
 	if len(m.Acks) > MaxVectorEntries {
 		return fmt.Errorf("%w: %d acks exceed %d", ErrMalformed, len(m.Acks), MaxVectorEntries)
@@ -507,7 +559,7 @@ func sameVector(a, b VersionVector) bool {
 	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
-// ackSize is an ack's encoded size in a KindAck message.
+// ackSize is an ack's encoded size in a message.
 func ackSize(a *Ack) int {
 	n := stringLen(a.Region) + uvarintLen(uint64(a.At.UnixNano())) + uvarintLen(uint64(len(a.Vector))+1)
 	for o, s := range a.Vector {
@@ -516,7 +568,7 @@ func ackSize(a *Ack) int {
 	return n
 }
 
-// appendAcks encodes a KindAck message's acks: count (region at vector)*.
+// appendAcks encodes a message's acks: count (region at vector)*.
 func appendAcks(b []byte, acks []Ack) []byte {
 	b = binary.AppendUvarint(b, uint64(len(acks)))
 	for i := range acks {

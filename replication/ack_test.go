@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -203,11 +204,23 @@ func TestAckCodec(t *testing.T) {
 	if good.Kind.Reliable() {
 		t.Error("acks are packets, like gossip")
 	}
+	// The sender's own ack riding on a rumor's gossip message.
+	riding := Message{Kind: KindGossip, From: "eu-west-1", Mutations: []Mutation{commitAt(t, "us-east-2", 1, 0, "g")}, Acks: good.Acks[:1]}
+	b = riding.Encode()
+	if len(b) != riding.Size() {
+		t.Errorf("riding: Size = %d, encoded %d bytes", riding.Size(), len(b))
+	}
+	if got, err := DecodeMessage(b); err != nil || !reflect.DeepEqual(got, riding) {
+		t.Fatalf("riding: round trip = %+v, %v; want %+v", got, err, riding)
+	}
 	for _, tc := range []struct {
 		name string
 		m    Message
 	}{
-		{"acks on gossip", Message{Kind: KindGossip, From: "eu-west-1", Acks: good.Acks}},
+		{"acks on a stream", Message{Kind: KindStream, From: "eu-west-1", Acks: good.Acks[:1]}},
+		{"acks on a push/pull request", Message{Kind: KindPushPullRequest, From: "eu-west-1", Vector: VersionVector{}, Acks: good.Acks[:1]}},
+		{"another region's ack on gossip", Message{Kind: KindGossip, From: "eu-west-1", Acks: good.Acks[1:]}},
+		{"two acks on gossip", Message{Kind: KindGossip, From: "eu-west-1", Acks: good.Acks}},
 		{"ack without instant", Message{Kind: KindAck, From: "eu-west-1", Acks: []Ack{{Region: "us-east-2", Vector: VersionVector{"a": 1}}}}},
 		{"ack of a bad region", Message{Kind: KindAck, From: "eu-west-1", Acks: []Ack{{Region: "", At: at(0)}}}},
 		{"ack with mutations", Message{Kind: KindAck, From: "eu-west-1", Mutations: []Mutation{commitAt(t, "us-east-2", 1, 0, "g")}}},
@@ -341,5 +354,85 @@ func TestAcksReachOriginsWithoutRelays(t *testing.T) {
 					fanout, r, known.Sub(epoch), ok, applied.Sub(epoch))
 			}
 		}
+	}
+}
+
+// TestOwnAckRidesOnTheRumor: a mutation that applies on receipt (no
+// delay) makes the receiver's ack due in the very round that gossips the
+// mutation on, to the same peers: the ack rides on each peer's rumor
+// packet, so that round sends one message per peer, not two; a packet
+// with no room left sends the ack alone. Either way every peer gets the
+// ack, and the receiver takes it in.
+func TestOwnAckRidesOnTheRumor(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		argsBytes  int // the rumor's argument size: large leaves no room for the ack
+		wantRiding bool
+	}{
+		{"room in the packet: one message per peer", 0, true},
+		{"packet full: the ack goes alone", 1250, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			regions := []string{"ap-south-1", "eu-west-1", "us-east-1"}
+			n := NewNode(Config{
+				Region: "eu-west-1", Initial: initialState(t), Start: at(0), Acks: true,
+				Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4},
+				Rand:   rand.New(rand.NewPCG(1, 2)),
+			})
+			n.SetPeers(regions)
+			mu := commitAt(t, "us-east-1", 1, 0, "g")
+			if tc.argsBytes > 0 {
+				mu.Call = call("iam:CreateGroup", `{"group_name":"g","pad":"`+strings.Repeat("x", tc.argsBytes)+`"}`)
+			}
+			if err := n.Step(at(time.Millisecond), Message{Kind: KindGossip, From: "us-east-1", Mutations: []Mutation{mu}}); err != nil {
+				t.Fatal(err)
+			}
+			n.Ready()
+			n.Tick(at(time.Second)) // past the first gossip round
+			perPeer := map[string]int{}
+			acked := map[string]bool{}
+			rumors := map[string]int{}
+			for _, env := range n.Ready().Messages {
+				perPeer[env.To]++
+				if env.Msg.Kind == KindGossip && len(env.Msg.Mutations) == 1 {
+					rumors[env.To]++
+				}
+				if len(env.Msg.Acks) == 1 && env.Msg.Acks[0].Region == "eu-west-1" {
+					acked[env.To] = true
+					if riding := env.Msg.Kind == KindGossip && len(env.Msg.Mutations) > 0; riding != tc.wantRiding {
+						t.Errorf("ack to %s in a %s message with %d mutations, want riding: %v", env.To, env.Msg.Kind, len(env.Msg.Mutations), tc.wantRiding)
+					}
+					if err := env.Msg.Validate(); err != nil {
+						t.Errorf("ack to %s: %v", env.To, err)
+					}
+					if env.Msg.Size() > DefaultPacketBytes-packetReserve {
+						t.Errorf("ack to %s: %d bytes, more than a packet", env.To, env.Msg.Size())
+					}
+					peer := newTestNode(t, env.To, nil)
+					peer.cfg.Acks, peer.ack = true, &ackState{}
+					if err := peer.Step(at(time.Second), env.Msg); err != nil {
+						t.Fatalf("%s: %v", env.To, err)
+					}
+					if at, ok := peer.AppliedAt("eu-west-1", mu.ID); !ok || at.IsZero() {
+						t.Errorf("%s does not know eu-west-1 applied %s", env.To, mu.ID)
+					}
+				}
+			}
+			for _, p := range []string{"ap-south-1", "us-east-1"} {
+				if !acked[p] {
+					t.Errorf("no ack to %s", p)
+				}
+				if rumors[p] != 1 {
+					t.Errorf("%d gossip packets with the rumor to %s, want 1", rumors[p], p)
+				}
+				want := 1
+				if !tc.wantRiding {
+					want = 2
+				}
+				if perPeer[p] != want {
+					t.Errorf("%d messages to %s in the round, want %d", perPeer[p], p, want)
+				}
+			}
+		})
 	}
 }

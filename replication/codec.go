@@ -12,7 +12,7 @@ import (
 //
 //	message  = version kind string(from) vector count mutation* [acks] [sums]
 //	vector   = 0 (absent) | n+1 (origin seq)*n
-//	acks     = count (string(region) at vector)*   (KindAck only; at in unix ns)
+//	acks     = count (string(region) at vector)*   (KindAck; KindGossip when it carries any; at in unix ns)
 //	sums     = vector                              (push/pull only, when present: per origin epoch a digest)
 //	mutation = length body        (length lets gossip budget bytes per rumor)
 //	body     = string(stream) seq wall logical flags string(action)
@@ -90,7 +90,7 @@ func (m Message) Encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(body)))
 		b = append(b, body...)
 	}
-	if m.Kind == KindAck {
+	if hasAcks(&m) {
 		b = appendAcks(b, m.Acks)
 	}
 	if m.Sums != nil && isPushPull(m.Kind) {
@@ -161,7 +161,7 @@ func (m Message) Size() int {
 			n += stringLen(o) + uvarintLen(s)
 		}
 	}
-	if m.Kind == KindAck {
+	if hasAcks(&m) {
 		n += uvarintLen(uint64(len(m.Acks)))
 		for i := range m.Acks {
 			n += ackSize(&m.Acks[i])
@@ -258,8 +258,11 @@ func DecodeMessage(b []byte) (Message, error) {
 			}
 		}
 	}
-	if m.Kind == KindAck && d.err == nil {
+	if (m.Kind == KindAck || m.Kind == KindGossip && len(d.b) > 0) && d.err == nil {
 		m.Acks = d.acks()
+		if m.Kind == KindGossip && len(m.Acks) == 0 && d.err == nil {
+			d.fail("trailing bytes: an empty acks section") // not what Encode writes
+		}
 	}
 	if isPushPull(m.Kind) && d.err == nil && len(d.b) > 0 {
 		m.Sums = d.vector()
@@ -342,4 +345,11 @@ func (d *decoder) vector() VersionVector {
 		}
 	}
 	return v
+}
+
+// hasAcks reports whether m's encoding has an acks section: always for
+// KindAck; for KindGossip only when an own ack rides on it, so that a
+// gossip message without one encodes byte for byte as before acks rode.
+func hasAcks(m *Message) bool {
+	return m.Kind == KindAck || m.Kind == KindGossip && len(m.Acks) > 0
 }

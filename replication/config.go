@@ -152,12 +152,14 @@ type Config struct {
 	// LostState, one answer is enough (the node lost nothing of its own)
 	// and nothing is filled. LostState implies it.
 	CatchUp bool
-	// PullOnSight makes the node advertise its received vector for a few
-	// gossip rounds after it grows, and ask a peer whose advertised vector
-	// shows a mutation this region lacks for it at once (repair.go). Off,
-	// the node is pure rumor mongering plus scheduled push/pull, as the
-	// published gossip models describe. Both drivers of a scenario turn it
-	// on, so the simulator and the live cluster repair alike.
+	// PullOnSight makes the node advertise its received vector to a
+	// rumor's retransmit limit of random peers after it grows, and ask a
+	// peer whose advertised vector shows a mutation this region lacks for
+	// it a gossip round later if no rumor brought it meanwhile
+	// (repair.go). Off, the node is pure rumor mongering plus scheduled
+	// push/pull, as the published gossip models describe. Both drivers of
+	// a scenario turn it on, so the simulator and the live cluster repair
+	// alike.
 	PullOnSight bool
 	// Acks makes the node disseminate what it has applied (its applied
 	// version vector, in KindAck messages on its gossip rounds, and

@@ -114,9 +114,11 @@ func (n *Node) gossipRound() {
 	for _, peer := range n.randomPeers(n.cfg.Gossip.Fanout) {
 		peer := n.member(peer)
 		sent := false
+		rumor := -1 // the rumor's message to peer in n.ready.Messages, if any
 		if n.rumors.len() > 0 {
 			if ms, wire := n.rumors.take(mutationOverhead, n.packetLimit); len(ms) > 0 {
 				n.sendChunks(peer, KindGossip, ms, wire)
+				rumor = len(n.ready.Messages) - 1
 				sent = true
 			}
 		}
@@ -126,9 +128,10 @@ func (n *Node) gossipRound() {
 				sent = true
 			}
 		}
-		// Acks after the rumors: a receiver learns of a mutation before
-		// it learns that the sender applied it.
-		if acking && n.sendAcks(peer) {
+		// Acks after the rumors (riding on the rumor's packet where it
+		// fits): a receiver learns of a mutation before it learns that the
+		// sender applied it.
+		if acking && n.sendAcks(peer, rumor) {
 			sent = true
 		}
 		if !sent {

@@ -143,9 +143,18 @@ func (n *Node) noteNewStream(id MutationID) {
 }
 
 // noteClaims remembers what a message's vectors say its sender (or, for
-// acks, the regions they name) holds beyond what this region holds.
+// acks, the regions they name) holds beyond what this region holds, and
+// hands a gossip message's advertised vector to pull on sight
+// (pullIfBehind), from the same scan: adverts are most of a large
+// cluster's messages, and scanning each twice was 3% of a 35-region
+// trial's CPU.
 func (n *Node) noteClaims(m *Message) {
-	n.claim(m.Vector)
+	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) && n.sighting() {
+		behind, equal := n.claimAndCompare(m.Vector)
+		n.pullIfBehind(m.From, m.Vector, behind, equal)
+	} else {
+		n.claim(m.Vector)
+	}
 	for i := range m.Acks {
 		n.claim(m.Acks[i].Vector)
 	}
@@ -157,16 +166,42 @@ func (n *Node) claim(v VersionVector) {
 		if o := n.origins[stream]; o != nil {
 			held = o.max
 		}
-		if s <= held || s-held > n.cfg.MaxSeqAhead {
-			continue // nothing new, or implausible (bounds.go)
+		n.claimStream(stream, s, held)
+	}
+}
+
+// claimStream is claim for one entry of a vector, held being what this
+// region holds of the stream (originLog.max).
+func (n *Node) claimStream(stream string, s, held uint64) {
+	if s <= held || s-held > n.cfg.MaxSeqAhead {
+		return // nothing new, or implausible (bounds.go)
+	}
+	if n.loss.claims == nil {
+		n.loss.claims = map[string]uint64{}
+	}
+	if c, ok := n.loss.claims[stream]; ok || len(n.loss.claims) < maxClaims {
+		n.loss.claims[stream] = max(c, s)
+	}
+}
+
+// claimAndCompare is claim(theirs) that also reports whether theirs
+// counts a mutation this region has not received (behind) and, if not,
+// how many of this region's received prefixes it equals (pullIfBehind).
+func (n *Node) claimAndCompare(theirs VersionVector) (behind bool, equal int) {
+	for stream, s := range theirs {
+		var held, have uint64
+		if o := n.origins[stream]; o != nil {
+			held, have = o.max, o.recv
 		}
-		if n.loss.claims == nil {
-			n.loss.claims = map[string]uint64{}
-		}
-		if c, ok := n.loss.claims[stream]; ok || len(n.loss.claims) < maxClaims {
-			n.loss.claims[stream] = max(c, s)
+		n.claimStream(stream, s, held)
+		switch {
+		case s > have:
+			behind = true
+		case s == have && s > 0:
+			equal++
 		}
 	}
+	return behind, equal
 }
 
 // checkClosures closes the streams whose origin moved on to another

@@ -29,7 +29,9 @@ const (
 	// KindAck carries regions' applied version vectors (Message.Acks): what
 	// each region is known to have applied, and since when. Like a
 	// rumor it fits a packet; a region sends only its own ack, except at
-	// push/pull, where it sends every ack it holds (Config.Acks).
+	// push/pull, where it sends every ack it holds (Config.Acks). An own
+	// ack due in a round that sends a peer rumors rides on their
+	// KindGossip message instead, where the packet has room.
 	KindAck
 
 	// MessageKindCount bounds the kinds, for arrays indexed by kind.
@@ -59,7 +61,7 @@ type Message struct {
 	Mutations []Mutation    // rumors or repairs, in no particular order
 	Vector    VersionVector // push/pull: the sender's received-mutation summary
 	Sums      VersionVector // push/pull, optional: per origin epoch, the digest of the prefix Vector counts (conflict.go)
-	Acks      []Ack         // KindAck only: applied vectors, the sender's own (and at push/pull every one it holds)
+	Acks      []Ack         // KindAck: applied vectors, the sender's own (and at push/pull every one it holds); KindGossip: at most the sender's own
 }
 
 // Envelope is a Message addressed to one region.

@@ -213,7 +213,8 @@ func (n *Node) init(cfg Config, b *nodeBuffers) {
 			n.answered = map[string]VersionVector{}
 		}
 	}
-	n.pos.peers = b.sights
+	n.pos.peers, n.pos.waits = b.sights, b.waits
+	n.bound = b.bound
 	if cfg.Acks {
 		n.ack = b.ack
 		if n.ack == nil {
@@ -430,13 +431,9 @@ func (n *Node) Step(now time.Time, m Message) error {
 	n.stats.MutationsReceived += uint64(len(m.Mutations))
 	conflict := n.receive(m.Mutations, m.From)
 	n.known = n.known[:0] // stale pointers to the node's own entries: nothing to release
-	n.noteClaims(&m)
-	if m.Vector != nil && (m.Kind == KindGossip || m.Kind == KindStream) {
-		n.pullIfBehind(m.From, m.Vector)
-	}
+	n.noteClaims(&m)      // and pull on sight's look at an advert: one scan of it
+	n.takeAcks(m.Acks)    // KindAck, or riding on KindGossip
 	switch m.Kind {
-	case KindAck:
-		n.takeAcks(m.Acks)
 	case KindPushPullRequest:
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
@@ -734,6 +731,7 @@ func (n *Node) advance(now int64) {
 			n.askUnanswered()
 		}
 		n.askClosing()
+		n.pullWaiting()
 		mark := len(n.ready.Messages)
 		n.gossipRound()
 		n.advertise(mark)

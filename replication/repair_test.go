@@ -286,3 +286,56 @@ func TestNoLoneAdvertsToPeersCaughtUp(t *testing.T) {
 		})
 	}
 }
+
+// TestPullOnSightWaitsForTheRumor: an advert that overtakes the rumor it
+// advertises (a region advertises in the round it gossips) makes no pull
+// when the rumor arrives before the next gossip round a gossip interval
+// later; when no rumor comes, the region asks the advertiser within two
+// gossip intervals of the sighting.
+func TestPullOnSightWaitsForTheRumor(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		rumorAt   time.Duration // 0: never
+		wantPulls uint64
+	}{
+		{"rumor 5 ms behind the advert: no pull", 6 * time.Millisecond, 0},
+		{"rumor 150 ms behind the advert: no pull", 151 * time.Millisecond, 0},
+		{"no rumor: pull", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			regions := []string{"ap-south-1", "eu-west-1", "us-east-1"}
+			n := NewNode(Config{
+				Region: "eu-west-1", Initial: initialState(t), Start: at(0), PullOnSight: true,
+				Gossip: GossipConfig{Interval: interval, Fanout: 3, RetransmitMult: 4},
+				Rand:   rand.New(rand.NewPCG(1, 2)),
+			})
+			n.SetPeers(regions)
+			mu := commitAt(t, "us-east-1", 1, 0, "g")
+			advert := Message{Kind: KindGossip, From: "us-east-1", Vector: VersionVector{"us-east-1": 1}}
+			if err := n.Step(at(time.Millisecond), advert); err != nil {
+				t.Fatal(err)
+			}
+			var requests []time.Duration
+			for now := time.Millisecond; now <= 2*time.Second; now += time.Millisecond {
+				if tc.rumorAt > 0 && now == tc.rumorAt {
+					if err := n.Step(at(now), Message{Kind: KindGossip, From: "ap-south-1", Mutations: []Mutation{mu}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				n.Tick(at(now))
+				for _, env := range n.Ready().Messages {
+					if env.Msg.Kind == KindPushPullRequest && env.To == "us-east-1" {
+						requests = append(requests, now)
+					}
+				}
+			}
+			if got := n.Stats().PullsOnSight; got != tc.wantPulls || uint64(len(requests)) != tc.wantPulls {
+				t.Fatalf("%d pulls on sight, push/pull requests to the advertiser at %v; want %d", got, requests, tc.wantPulls)
+			}
+			if tc.wantPulls > 0 && requests[0] > time.Millisecond+2*interval {
+				t.Errorf("asked at %v, more than two gossip intervals after the sighting at 1ms", requests[0])
+			}
+		})
+	}
+}

@@ -42,7 +42,9 @@ type nodeBuffers struct {
 	ready    Ready
 	answered map[string]VersionVector
 	sights   map[string]peerSight
+	waits    []sighting
 	ack      *ackState // emptied; nil if the node had no acks
+	bound    boundState
 }
 
 func (n *Node) buffers() nodeBuffers {
@@ -53,7 +55,7 @@ func (n *Node) buffers() nodeBuffers {
 		due: zeroed(n.scratchDue), known: zeroed(n.known), same: n.same[:0],
 		numNodes: n.rumors.q.numNodes,
 		ready:    Ready{Messages: zeroed(n.ready.Messages), Persist: zeroed(n.ready.Persist), Applied: zeroed(n.ready.Applied)},
-		answered: n.answered, sights: n.pos.peers,
+		answered: n.answered, sights: n.pos.peers, waits: zeroed(n.pos.waits),
 	}
 	for _, o := range n.origins {
 		o.seqs.dense = zeroed(o.seqs.dense)
@@ -63,6 +65,7 @@ func (n *Node) buffers() nodeBuffers {
 	if n.ack != nil {
 		b.ack = n.ack.emptied()
 	}
+	b.bound = n.bound.emptied()
 	clear(b.origins)
 	clear(b.answered)
 	clear(b.sights)

@@ -63,12 +63,14 @@ func firstAckAt(t *testing.T, p *plan, seed uint64, origin, peer string, from ti
 		s.Schedule(f.At, func() { s.PartitionOneWay(f.From, f.To) })
 	}
 	s.RunUntil(sc.Duration)
+	// An ack alone, or riding on a rumor's gossip message.
 	want := fmt.Sprintf("deliver %s>%s %v", peer, origin, replication.KindAck)
+	riding := fmt.Sprintf("deliver %s>%s %v+ack", peer, origin, replication.KindGossip)
 	sc2 := bufio.NewScanner(&trace)
 	for sc2.Scan() {
 		at, rest, _ := strings.Cut(sc2.Text(), " ")
 		n, err := strconv.ParseInt(at, 10, 64)
-		if err != nil || rest != want || time.Duration(n) < from {
+		if err != nil || rest != want && rest != riding || time.Duration(n) < from {
 			continue
 		}
 		return time.Duration(n), true

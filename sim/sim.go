@@ -1272,7 +1272,12 @@ func (s *Sim) RunUntil(t time.Duration) {
 			}
 			s.stats.Deliveries++
 			if s.cfg.Trace != nil {
-				s.trace("deliver %s>%s %v", msg.From, r.name, msg.Kind)
+				if msg.Kind != replication.KindAck && len(msg.Acks) > 0 {
+					// The sender's own ack riding on its gossip.
+					s.trace("deliver %s>%s %v+ack", msg.From, r.name, msg.Kind)
+				} else {
+					s.trace("deliver %s>%s %v", msg.From, r.name, msg.Kind)
+				}
 			}
 			s.lend(r)
 			_ = r.node.Step(s.wall(s.now), msg)
