@@ -151,6 +151,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{sampleMutation("us-east-2", 1)}}.Encode())
 	f.Add(Message{Kind: KindPushPullResponse, From: "eu-west-1", Vector: VersionVector{"us-east-2": 3}, Mutations: []Mutation{sampleMutation("eu-west-1", 2)}}.Encode())
 	f.Add([]byte{codecVersion, byte(KindRepair)})
+	// The sender's own ack riding on a rumor's gossip message, and a lone ack.
+	own := Ack{Region: "eu-west-1", At: at(time.Second), Vector: VersionVector{"us-east-2": 3, "eu-west-1": 1}}
+	f.Add(Message{Kind: KindGossip, From: "eu-west-1", Mutations: []Mutation{sampleMutation("us-east-2", 1)}, Acks: []Ack{own}}.Encode())
+	f.Add(Message{Kind: KindAck, From: "eu-west-1", Acks: []Ack{own, {Region: "ap-southeast-2", At: at(2 * time.Second), Vector: VersionVector{"us-east-2": 2}}}}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeMessage(b)
 		if err != nil {
