@@ -119,12 +119,39 @@ func (n *Node) askUnanswered() {
 			todo = append(todo, p)
 		}
 	}
+	if len(todo) > 0 && n.askingSince == 0 && n.recovering && n.lostState {
+		n.askingSince = n.now
+	}
 	for k := 0; k < n.cfg.Gossip.Fanout && len(todo) > 0; k++ {
 		j := n.rng.IntN(len(todo))
 		n.PushPull(todo[j])
 		todo[j] = todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
 	}
+}
+
+// starvedRounds is how many gossip intervals a node recovering from lost
+// state asks its peers before it answers theirs: long enough for a wiped
+// region that can reach one holding state to recover first (a few rounds,
+// more on a lossy network), short enough not to hold up a cluster's first
+// start long, where every region starts empty and asks the others.
+const starvedRounds = 20
+
+// answersWhileRecovering reports whether this node answers a push/pull
+// request now. Recovering from a lost disk it holds nothing it can vouch
+// for: its answer would let a requester that is recovering too (a wiped
+// seed that has heard from no region but another wiped one yet) take a
+// near-empty state for the cluster's, end its recovery, commit against it
+// and fill its own earlier ids as lost while other regions hold them. So
+// it answers only once recovered, or once it has asked for starvedRounds
+// gossip intervals without recovering: then, most likely, no reachable
+// region holds anything (a new cluster), and waiting on each other would
+// never end.
+func (n *Node) answersWhileRecovering() bool {
+	if !n.recovering || !n.lostState {
+		return true
+	}
+	return n.askingSince != 0 && n.now-n.askingSince >= starvedRounds*int64(n.cfg.Gossip.Interval)
 }
 
 // holds reports whether peer p answered a push/pull request and this node

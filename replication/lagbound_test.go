@@ -412,3 +412,58 @@ func TestRecoveryFillsOnlyOnceEveryKnownRegionAnswered(t *testing.T) {
 		t.Errorf("old epoch's vector at %d, want 3", got)
 	}
 }
+
+// TestRegionRecoveringLostStateDoesNotAnswerPushPull: a region that lost
+// its disk and has not recovered holds nothing it can vouch for. A wiped
+// seed that hears first from another wiped region (and no other yet) took
+// that region's near-empty answer for the cluster's state, ended its
+// recovery and committed against a view lacking its own earlier commits
+// (chaos seeds 883620860755687159 and 7261785066238069391: refused calls,
+// and 29 of its earlier ids filled as lost that every other region held).
+// So it leaves push/pull requests unanswered until it has recovered; then
+// it answers again.
+func TestRegionRecoveringLostStateDoesNotAnswerPushPull(t *testing.T) {
+	const me, peer = "eu-west-1", "us-east-2"
+	n := NewNode(Config{Region: me, Initial: initialState(t), Start: at(10 * time.Second), Acks: true,
+		LostState: true, Epoch: 8, Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}})
+	n.SetPeers([]string{me, peer})
+	answers := func() int {
+		k := 0
+		for _, e := range n.Ready().Messages {
+			if e.Msg.Kind == KindPushPullResponse {
+				k++
+			}
+		}
+		return k
+	}
+	step(t, n, 11*time.Second, Message{Kind: KindPushPullRequest, From: peer, Vector: VersionVector{}})
+	if k := answers(); k != 0 {
+		t.Fatalf("answered %d push/pull requests while recovering from lost state", k)
+	}
+	step(t, n, 11100*time.Millisecond, Message{Kind: KindPushPullResponse, From: peer, Vector: VersionVector{}})
+	n.Tick(at(11300 * time.Millisecond))
+	if n.Recovering() {
+		t.Fatal("still recovering after its only peer answered")
+	}
+	n.Ready()
+	step(t, n, 11400*time.Millisecond, Message{Kind: KindPushPullRequest, From: peer, Vector: VersionVector{}})
+	if k := answers(); k != 1 {
+		t.Fatalf("answered %d push/pull requests once recovered, want 1", k)
+	}
+
+	// A cluster's first start: every region starts empty and asks the
+	// others. Nobody answers for a while, then each answers in turn.
+	n = NewNode(Config{Region: me, Initial: initialState(t), Start: at(10 * time.Second), Acks: true,
+		LostState: true, Epoch: 8, Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}})
+	n.SetPeers([]string{me, peer})
+	n.Tick(at(10200 * time.Millisecond)) // asks peer
+	n.Ready()
+	step(t, n, 11*time.Second, Message{Kind: KindPushPullRequest, From: peer, Vector: VersionVector{}})
+	if k := answers(); k != 0 {
+		t.Fatalf("answered %d push/pull requests 0.8 s into asking unanswered", k)
+	}
+	step(t, n, 14300*time.Millisecond, Message{Kind: KindPushPullRequest, From: peer, Vector: VersionVector{}})
+	if k := answers(); k != 1 {
+		t.Fatalf("answered %d push/pull requests after %d gossip intervals of asking unanswered, want 1", k, starvedRounds)
+	}
+}

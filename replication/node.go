@@ -61,6 +61,7 @@ type Stats struct {
 	Rejected               uint64                   // messages Step rejected whole (malformed)
 	Conflicts              uint64                   // a known ID met with other content (forged, corrupted): resolved by conflict.go's rule
 	DigestMismatches       uint64                   // push/pull digests of an origin epoch that differed at equal length (conflict.go)
+	UnansweredRecovering   uint64                   // push/pull requests left unanswered while recovering from lost state (answersWhileRecovering)
 	Lost                   uint64                   // own commits of an earlier epoch or a lost log that no peer held at recovery, filled with GapAction
 	Committed              uint64                   // mutations this region committed
 	Applied                uint64                   // mutations folded into the view (own commits included)
@@ -132,6 +133,9 @@ type Node struct {
 	ppEvery                  int64 // push/pull interval scaled for it (pushPullScale)
 	recovering               bool  // LostState or CatchUp: no commits until peers answered a push/pull
 	lostState                bool  // recovering needs every peer's answer, then fills gaps
+	// askingSince is when this node, recovering from lost state, first
+	// asked a peer for its state (0: not yet): answersWhileRecovering.
+	askingSince int64
 	// fillWait: recovered from lost state, the node waits to fill (declare
 	// lost) its own earlier commits until every region known to exist has
 	// answered: a region cut off while it recovered may hold them.
@@ -435,6 +439,10 @@ func (n *Node) Step(now time.Time, m Message) error {
 	n.takeAcks(m.Acks)    // KindAck, or riding on KindGossip
 	switch m.Kind {
 	case KindPushPullRequest:
+		if !n.answersWhileRecovering() {
+			n.stats.UnansweredRecovering++
+			break
+		}
 		// Reply with our vector and what the requester lacks; it answers
 		// with what we lack (the "push" half).
 		n.sendMissing(m.From, m.Vector, KindPushPullResponse, n.sharedRecvVector(), n.recvSums())

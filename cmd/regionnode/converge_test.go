@@ -101,12 +101,15 @@ func (p *proc) ready() bool {
 }
 
 // readyFrom returns the index of the first region at or after i (in a
-// circle) that accepts commits; the first region, which joins nobody,
-// always does.
+// circle) that accepts commits, waiting up to a minute for one: a new
+// cluster's regions start empty and wait for each other's answers first
+// (replication's answersWhileRecovering: some 20 gossip rounds).
 func readyFrom(ps []*proc, i int) int {
-	for k := range ps {
-		if j := (i + k) % len(ps); ps[j].ready() {
-			return j
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for k := range ps {
+			if j := (i + k) % len(ps); ps[j].ready() {
+				return j
+			}
 		}
 	}
 	return 0

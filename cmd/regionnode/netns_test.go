@@ -351,6 +351,11 @@ func TestMultiHostNamespaces(t *testing.T) {
 	for _, n := range nodes {
 		eventually(t, 20*time.Second, n.region+" sees three regions alive", func() bool { return len(n.alive(s.read)) == 3 })
 	}
+	// A new cluster's regions start empty and wait for each other's
+	// answers before they accept commits (some 20 gossip rounds).
+	for _, n := range nodes {
+		eventually(t, 30*time.Second, n.region+" accepts commits", func() bool { code, _ := n.call("GET", "/readyz", "", s.read); return code == 200 })
+	}
 
 	t.Run("a change propagates across hosts", func(t *testing.T) {
 		code, out := b.call("POST", "/v1/mutations", `{"call":"iam:CreateUser","with":{"user_name":"alice"}}`, s.write)
