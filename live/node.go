@@ -184,14 +184,17 @@ type Node struct {
 	// mu guards the replication node and everything derived from it below.
 	mu        sync.RWMutex
 	rn        *replication.Node
-	digest    string
-	vector    replication.VersionVector // applied, this region
-	folded    int                       // rn.NumApplied() when vector was taken
+	folded    int // rn.NumApplied() when the read view was taken
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
 	appliedCh chan struct{} // closed and replaced whenever something applies
 	visibleAt map[replication.MutationID]time.Time
+	// read is what an answer needs of the view, republished at the end of
+	// every section under mu that changes the replication node: reads take
+	// it without mu, so a commit's signing, fold and log never hold up an
+	// answer, and an answer never mixes two views.
+	read atomic.Pointer[readView]
 	// catchingUp is true until the replication node first stops
 	// recovering (logged once).
 	catchingUp bool
@@ -452,9 +455,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		n.rn.KnowRegions(regions)
 	}
-	n.digest = hex.EncodeToString(digestOf(n.rn))
-	n.vector = n.rn.Vector()
-	n.folded = n.rn.NumApplied()
+	n.refreshView(true)
 
 	inner, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs:    []string{cfg.BindAddr},
@@ -521,11 +522,6 @@ func presetName(p string) string {
 		return PresetLAN
 	}
 	return p
-}
-
-func digestOf(rn *replication.Node) []byte {
-	d := rn.Digest()
-	return d[:]
 }
 
 // Region returns the node's region.
@@ -620,6 +616,7 @@ func (n *Node) run() {
 			n.mu.Lock()
 			n.rn.SetPeers(alive)
 			n.rn.Tick(time.Now())
+			n.refreshView(false)
 			n.mu.Unlock()
 			_ = n.flush()
 		case <-n.wake:
@@ -652,20 +649,66 @@ func ackHeartbeat(hb, round time.Duration) time.Duration {
 	return hb
 }
 
-// refreshView updates the cached digest and vector (caller holds mu) when
-// the view changed: something was folded (NumApplied tells, gap fillers
-// included, which no Applied reports) or, with replaced, a conflict
-// changed a mutation's content. Called right after the input, under the
-// same lock, so an authorize answer never reports an older vector than
-// the view it was decided on. It reports whether it refreshed.
+// refreshView republishes the read view (caller holds mu) when the view
+// changed: something was folded (NumApplied tells, gap fillers included,
+// which no Applied reports) or, with replaced, a conflict changed a
+// mutation's content; and when what the view is known to lack changed.
+// Called at the end of every section that changes the replication node,
+// under the same lock, so an answer never reports an older vector than
+// the view it was decided on. It reports whether the view changed.
 func (n *Node) refreshView(replaced bool) bool {
-	if !replaced && n.rn.NumApplied() == n.folded {
+	old := n.read.Load()
+	changed := old == nil || replaced || n.rn.NumApplied() != n.folded
+	since, stale := n.rn.StaleSince()
+	if !changed && old.stale == stale && old.staleSince.Equal(since) {
 		return false
 	}
-	n.digest = hex.EncodeToString(digestOf(n.rn))
-	n.vector = n.rn.Vector()
-	n.folded = n.rn.NumApplied()
-	return true
+	r := &readView{stale: stale, staleSince: since}
+	if changed {
+		// A Clone shares the view's tables copy-on-write: the fold's next
+		// write copies the shard it writes, never this one.
+		r.view = &frozenView{state: n.rn.View().Clone(), vector: n.rn.Vector()}
+		n.folded = n.rn.NumApplied()
+	} else {
+		r.view = old.view
+	}
+	n.read.Store(r)
+	return changed
+}
+
+// readView is one published view and what it is known to lack; never
+// written after it is published.
+type readView struct {
+	view       *frozenView
+	stale      bool // the view is known to lack a committed mutation
+	staleSince time.Time
+}
+
+// lag is replication.Node.Lag at now, for this published view.
+func (r *readView) lag(now time.Time) time.Duration {
+	if !r.stale {
+		return 0
+	}
+	return max(0, now.Sub(r.staleSince))
+}
+
+// frozenView is one content of the view: a copy the fold never writes,
+// its version vector, and its digest, computed once by the first reader
+// that needs it rather than at every change under the node's lock.
+type frozenView struct {
+	state  *controlplane.State
+	vector replication.VersionVector
+	once   sync.Once
+	digest string
+}
+
+// Digest is the view's digest, hex.
+func (f *frozenView) Digest() string {
+	f.once.Do(func() {
+		d := f.state.Digest()
+		f.digest = hex.EncodeToString(d[:])
+	})
+	return f.digest
 }
 
 // flush carries out the Node's Ready: bookkeeping, then the durable log
@@ -836,6 +879,7 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 	}
 	n.mu.Lock()
 	mu, err := n.rn.Propose(time.Now(), c)
+	n.refreshView(false)
 	n.mu.Unlock()
 	if err != nil {
 		var ae *controlplane.APIError
@@ -923,19 +967,14 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	default:
 		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)
 	}
-	n.mu.RLock()
-	view := n.rn.View()
-	dec, res := view.Authorize(p)
-	exp, expJSON := view.ExplainJSON(dec)
-	digest := n.digest
-	// n.vector is replaced, never changed, when the view changes: the
-	// decision can hold it without a copy.
-	vector := n.vector
-	_, stale := n.rn.StaleSince()
-	lag := n.rn.Lag(time.Now())
-	n.mu.RUnlock()
+	// The published view, without the node's lock: at least as new as
+	// the view Admit or waitFor judged above.
+	r := n.read.Load()
+	dec, res := r.view.state.Authorize(p)
+	exp, expJSON := r.view.state.ExplainJSON(dec)
+	stale := r.stale
 	d := Decision{Effect: dec.Effect.String(), Explanation: exp, ExplanationJSON: expJSON, Reason: res.Reason, Authenticated: res.Authenticated,
-		Digest: digest, Vector: vector, Lag: lag, Stale: stale}
+		Digest: r.view.Digest(), Vector: r.view.vector, Lag: r.lag(time.Now()), Stale: stale}
 	n.decisionCounter(dec.Effect, stale).Inc()
 	return d, nil
 }
@@ -1019,9 +1058,10 @@ type ConflictInfo = wire.ConflictInfo
 func (n *Node) View() ViewInfo {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
+	r := n.read.Load() // the view as of now: mu is held
 	v := ViewInfo{
-		Region: n.cfg.Region, Digest: n.digest, Applied: len(n.appliedAt), Pending: n.rn.Pending(),
-		Vector: n.vector.Clone(), Counts: wire.Counts(n.rn.View().Counts()),
+		Region: n.cfg.Region, Digest: r.view.Digest(), Applied: len(n.appliedAt), Pending: n.rn.Pending(),
+		Vector: r.view.vector.Clone(), Counts: wire.Counts(r.view.state.Counts()),
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
 	st := n.rn.Stats()
@@ -1047,9 +1087,7 @@ func (n *Node) View() ViewInfo {
 
 // Digest returns the view's digest, hex.
 func (n *Node) Digest() string {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.digest
+	return n.read.Load().view.Digest()
 }
 
 // MutationStatus is wire.MutationStatus: "has my change propagated

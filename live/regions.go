@@ -165,6 +165,7 @@ func (n *Node) RemoveMember(region string) error {
 	}
 	n.mu.Lock()
 	n.rn.ForgetRegion(region)
+	n.refreshView(false)
 	n.mu.Unlock()
 	return nil
 }

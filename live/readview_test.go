@@ -1,0 +1,158 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iamprop/iamprop/controlplane"
+)
+
+// A read answers from the published view without the node's lock: a
+// commit signing, folding or writing its log never holds up an answer.
+func TestAuthorizeDoesNotWaitForTheNodesLock(t *testing.T) {
+	c := startCluster(t, []string{"eu-west-1"}, ClusterOptions{})
+	n := c.Node("eu-west-1")
+	if _, err := c.Commit("eu-west-1", createUser("alice")); err != nil {
+		t.Fatal(err)
+	}
+	probe := controlplane.Probe{Principal: "user:alice", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}
+	n.mu.Lock()
+	answered := make(chan error, 1)
+	go func() {
+		d, err := n.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
+		if err == nil && !d.Authenticated {
+			err = errAnswer("alice is not authenticated: the answer came from a view without her")
+		}
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		n.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		n.mu.Unlock()
+		<-answered
+		t.Fatal("a local read waited for the node's lock (held by the test)")
+	}
+}
+
+type errAnswer string
+
+func (e errAnswer) Error() string { return string(e) }
+
+// Every answer comes from one view: its decision, digest and vector are
+// that view's, however commits interleave with the reads. A policy is
+// attached to and detached from alice by turns; an answer whose vector
+// says the last toggle applied was an attach must allow, a detach deny,
+// and one vector always comes with one digest.
+func TestAnswersNeverMixTwoViews(t *testing.T) {
+	const region = "eu-west-1"
+	c := startCluster(t, []string{region}, ClusterOptions{})
+	n := c.Node(region)
+	setup := []controlplane.Call{
+		createUser("alice"),
+		{Action: "iam:CreatePolicy", Account: acct, Args: json.RawMessage(`{"policy_name":"read","policy_document":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}}`)},
+	}
+	for _, call := range setup {
+		if _, err := c.Commit(region, call); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toggle := [2]controlplane.Call{
+		{Action: "iam:AttachUserPolicy", Account: acct, Args: json.RawMessage(`{"user_name":"alice","policy_arn":"arn:aws:iam::` + acct + `:policy/read"}`)},
+		{Action: "iam:DetachUserPolicy", Account: acct, Args: json.RawMessage(`{"user_name":"alice","policy_arn":"arn:aws:iam::` + acct + `:policy/read"}`)},
+	}
+	probe := controlplane.Probe{Principal: "user:alice", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}
+
+	type answer struct {
+		seq    uint64
+		effect string
+		digest string
+	}
+	var (
+		mu      sync.Mutex
+		answers []answer
+		wg      sync.WaitGroup
+		count   atomic.Int64
+	)
+	done := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				d, err := n.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var seq uint64
+				for _, v := range d.Vector {
+					seq += v
+				}
+				mu.Lock()
+				answers = append(answers, answer{seq, d.Effect, d.Digest})
+				mu.Unlock()
+				count.Add(1)
+			}
+		}()
+	}
+	attachedAfter := map[uint64]bool{} // a toggle's seq: attached after it
+	var first uint64
+	for i := range 200 {
+		m, err := c.Commit(region, toggle[i%2])
+		if err != nil {
+			close(done)
+			wg.Wait()
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = m.ID.Seq
+		}
+		attachedAfter[m.ID.Seq] = i%2 == 0
+		// Let the readers answer between commits too, however the
+		// scheduler runs them: commits here take microseconds.
+		for want, deadline := count.Load()+2, time.Now().Add(10*time.Second); count.Load() < want; {
+			if time.Now().After(deadline) {
+				close(done)
+				wg.Wait()
+				t.Fatal("the readers answered nothing for 10 s")
+			}
+			runtime.Gosched()
+		}
+	}
+	close(done)
+	wg.Wait()
+
+	digests := map[uint64]string{}
+	checked := 0
+	for _, a := range answers {
+		if d, ok := digests[a.seq]; ok && d != a.digest {
+			t.Fatalf("two digests for the view at %d: %s and %s", a.seq, d, a.digest)
+		}
+		digests[a.seq] = a.digest
+		want := "ImplicitDeny"
+		if a.seq >= first && attachedAfter[a.seq] {
+			want = "Allow"
+		}
+		if a.effect != want {
+			t.Fatalf("the answer from the view at %d is %s, want %s", a.seq, a.effect, want)
+		}
+		checked++
+	}
+	if checked < 400 {
+		t.Fatalf("only %d answers during 200 commits", checked)
+	}
+}
