@@ -123,6 +123,17 @@ func TestLoadConfig(t *testing.T) {
 		{name: "tls cert without key", args: []string{"--region", "a", "--tls-cert", "c.pem"}, err: "go together"},
 		{name: "client CA without TLS", args: []string{"--region", "a", "--client-ca", "ca.pem"}, err: "--client-ca needs"},
 		{name: "negative connection cap", args: []string{"--region", "a", "--max-connections", "-1"}, err: "max-connections"},
+		{name: "collector target by default", args: []string{"--region", "a"}, check: func(t *testing.T, c config) {
+			if c.GCPercent != defaultGCPercent {
+				t.Errorf("gc percent %d, want %d", c.GCPercent, defaultGCPercent)
+			}
+		}},
+		{name: "collector target from the environment", args: []string{"--region", "a"}, env: map[string]string{"IAMPROP_GC_PERCENT": "-1"}, check: func(t *testing.T, c config) {
+			if c.GCPercent != -1 {
+				t.Errorf("gc percent %d, want -1", c.GCPercent)
+			}
+		}},
+		{name: "zero collector target", args: []string{"--region", "a", "--gc-percent", "0"}, err: "--gc-percent 0"},
 		{name: "non-loopback with --insecure", args: []string{"--region", "a", "--http", "0.0.0.0:8080", "--insecure", "--gossip-key-file", keyFile, "--api-token-file", tokenFile}, check: func(t *testing.T, c config) {
 			if !c.exposedInsecurely() || !strings.Contains(strings.Join(c.missingProtection(), ","), "TLS") {
 				t.Error("not flagged as insecure")

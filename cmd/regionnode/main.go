@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -65,6 +66,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		return &configError{err}
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
 	}
 	if cfg.Insecure && cfg.exposedInsecurely() {
 		log.Warn().Str("gossip", cfg.Gossip).Str("http", cfg.HTTP).Strs("missing", cfg.missingProtection()).
