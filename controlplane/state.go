@@ -28,6 +28,8 @@ type shardSet[V any] struct {
 	shared atomic.Bool // held by more than one state: copy before any write
 	n      int
 	s      [tableShards]*shard[V]
+	// sum caches the table's digest (tableSum); a write clears it.
+	sum atomic.Pointer[[32]byte]
 }
 
 // A shard may be written in place only by the set that made it (owner),
@@ -37,6 +39,10 @@ type shardSet[V any] struct {
 type shard[V any] struct {
 	owner *shardSet[V]
 	m     map[string]V
+	// sum caches the digest of the shard's entries (shardSum); a write
+	// clears it. A shard reachable from two states is never written, so
+	// its sum stays true for both.
+	sum atomic.Pointer[[32]byte]
 }
 
 // shardOf is FNV-1a of the key: deterministic, so nothing about a run
@@ -96,7 +102,10 @@ func (t *table[V]) own(k string) *shard[V] {
 		}
 		p = &shard[V]{owner: t.sh, m: m}
 		t.sh.s[i] = p
+	default:
+		p.sum.Store(nil)
 	}
+	t.sh.sum.Store(nil)
 	return p
 }
 
