@@ -541,6 +541,9 @@ func (n *Node) Metrics() *metrics.Region { return n.m }
 func (n *Node) countStep(before, after replication.Stats) {
 	n.m.GossipDuplicates.Add(float64(after.Duplicates - before.Duplicates))
 	n.m.GossipConflicts.Add(float64(after.Conflicts - before.Conflicts))
+	if d := after.RumorsPruned - before.RumorsPruned; d > 0 {
+		n.m.GossipDropped.WithLabelValues(metrics.DroppedQueueFull).Add(float64(d))
+	}
 	if lost := after.Lost - before.Lost; lost > 0 {
 		// Counted in iamprop_mutations_lost_total when the old epoch
 		// settles (flush), with the rest of what it lost.
@@ -878,7 +881,9 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 		return replication.Mutation{}, ErrCatchingUp
 	}
 	n.mu.Lock()
+	st := n.rn.Stats()
 	mu, err := n.rn.Propose(time.Now(), c)
+	n.countStep(st, n.rn.Stats())
 	n.refreshView(false)
 	n.mu.Unlock()
 	if err != nil {

@@ -25,6 +25,7 @@ const (
 	DroppedSendFailed  = "send_failed"
 	DroppedSendsBusy   = "sends_busy"
 	DroppedInboxFull   = "inbox_full"
+	DroppedQueueFull   = "queue_full"
 )
 
 // Label values of Region.GossipRefused.

@@ -13,9 +13,6 @@ type rumorQueue struct {
 	pool *MessagePool // nil: allocate each message's slice
 }
 
-// push queues e, whose encoded body is size bytes.
-func (r *rumorQueue) push(e *entry, size int) { r.q.push(e, size) }
-
 // take returns the rumors for one peer: up to limit bytes, each costing
 // overhead on top of its body, freshest first (memberlist's order), in a
 // new slice of exactly that length (it travels in a message), and their
@@ -183,11 +180,22 @@ func (n *Node) sendSized(to member, m Message, size int) {
 }
 
 // enqueue queues a new mutation for gossip.
+// maxQueuedRumors bounds each rumor queue, as serf bounds memberlist's
+// (its MaxQueueDepth, 4096): a region with nobody to gossip to (alone, or
+// cut off from every peer) would otherwise queue every commit for ever,
+// and each queueing shifts the whole queue. Past the bound the most sent,
+// oldest rumors go (Stats.RumorsPruned); anti-entropy carries them to
+// whoever missed them. A trial's queues hold a few rumors: never reached.
+const maxQueuedRumors = 4096
+
 func (n *Node) enqueue(e *entry) {
 	e.size = mutationBodySize(&e.m)
-	if e.size+mutationOverhead <= n.packetLimit {
-		n.rumors.push(e, e.size)
-	} else {
-		n.streams.push(e, e.size)
+	q := &n.rumors.q
+	if e.size+mutationOverhead > n.packetLimit {
+		q = &n.streams.q
+	}
+	q.push(e, e.size)
+	if q.len() > maxQueuedRumors {
+		n.stats.RumorsPruned += uint64(q.prune(maxQueuedRumors))
 	}
 }

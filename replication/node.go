@@ -62,6 +62,7 @@ type Stats struct {
 	Conflicts              uint64                   // a known ID met with other content (forged, corrupted): resolved by conflict.go's rule
 	DigestMismatches       uint64                   // push/pull digests of an origin epoch that differed at equal length (conflict.go)
 	UnansweredRecovering   uint64                   // push/pull requests left unanswered while recovering from lost state (answersWhileRecovering)
+	RumorsPruned           uint64                   // rumors dropped unsent from a full queue (maxQueuedRumors); push/pull repairs whoever missed them
 	Lost                   uint64                   // own commits of an earlier epoch or a lost log that no peer held at recovery, filled with GapAction
 	Committed              uint64                   // mutations this region committed
 	Applied                uint64                   // mutations folded into the view (own commits included)

@@ -162,6 +162,20 @@ func (q *transmitQueue) deleteAt(i int) {
 	q.items = q.items[:len(q.items)-1]
 }
 
+// prune is memberlist's Prune: while more than maxRetain rumors are
+// queued, it drops the last in queue order (the most sent, then the
+// shortest, then the oldest). It returns how many it dropped.
+func (q *transmitQueue) prune(maxRetain int) int {
+	dropped := 0
+	for len(q.items) > max(maxRetain, 0) {
+		it := q.items[len(q.items)-1]
+		q.deleteItem(it)
+		q.release(it)
+		dropped++
+	}
+	return dropped
+}
+
 // take is GetBroadcasts: it appends the picked rumors' entries to out.
 func (q *transmitQueue) take(overhead, limit int, out []*entry) []*entry {
 	if len(q.items) == 0 {

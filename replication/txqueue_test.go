@@ -29,7 +29,8 @@ func (b *mlBroadcast) Finished()       { *b.finished = append(*b.finished, b.nam
 // TestTransmitQueueMatchesMemberlist drives memberlist's
 // TransmitLimitedQueue and transmitQueue with the same random operations
 // (queue a rumor, sometimes under a name already queued; take with a random
-// overhead and budget; change the cluster size) and requires the same
+// overhead and budget; prune to a random length; change the cluster size)
+// and requires the same
 // rumors, in the same order, from every take, and the same queue length
 // after every operation. It is what lets the node use its own queue.
 func TestTransmitQueueMatchesMemberlist(t *testing.T) {
@@ -83,6 +84,12 @@ func TestTransmitQueueMatchesMemberlist(t *testing.T) {
 					if fmt.Sprint(want) != fmt.Sprint(got) {
 						t.Fatalf("seed %d op %d: take(%d, %d): memberlist %v, ours %v", seed, op, overhead, limit, want, got)
 					}
+				case r.IntN(2) == 0:
+					keep := r.IntN(12)
+					if ml.NumQueued() > 0 { // memberlist's Prune of a queue never used panics
+						ml.Prune(keep)
+					}
+					ours.prune(keep)
 				default:
 					nodes = 1 + r.IntN(2000)
 				}
