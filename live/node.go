@@ -188,12 +188,7 @@ type Node struct {
 	commits   map[replication.MutationID]int64
 	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
-	appliedCh chan struct{} // closed and replaced whenever a new view is published
-	// undurable counts the records a flush took to persist and has not yet
-	// appended to the log; viewDirty says a conflict changed the view's
-	// content since the last publication (NumApplied does not tell).
-	undurable int
-	viewDirty bool
+	appliedCh chan struct{} // closed and replaced whenever something applies
 	visibleAt map[replication.MutationID]time.Time
 	// read is what an answer needs of the view, republished at the end of
 	// every section under mu that changes the replication node: reads take
@@ -220,19 +215,16 @@ type Node struct {
 	// decisions caches decisionCounter's counters, by effect and staleness.
 	decisions [6]atomic.Pointer[prometheus.Counter]
 
-	flushMu sync.Mutex
-	failed  atomic.Pointer[error]
-	// beforeAppend, when set (tests), runs in flush before the log's
-	// append of persist records.
-	beforeAppend atomic.Pointer[func(persist int)]
-	inbox        chan replication.Message
-	wake         chan struct{}
-	peersCh      chan struct{}
-	sendSem      chan struct{}
-	ctx          context.Context
-	cancel       context.CancelFunc
-	wg           sync.WaitGroup
-	stopOnce     sync.Once
+	flushMu  sync.Mutex
+	failed   atomic.Pointer[error]
+	inbox    chan replication.Message
+	wake     chan struct{}
+	peersCh  chan struct{}
+	sendSem  chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 type member struct {
@@ -463,7 +455,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		n.rn.KnowRegions(regions)
 	}
-	n.publish()
+	n.refreshView(true)
 
 	inner, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs:    []string{cfg.BindAddr},
@@ -666,25 +658,10 @@ func ackHeartbeat(hb, round time.Duration) time.Duration {
 // mutation's content; and when what the view is known to lack changed.
 // Called at the end of every section that changes the replication node,
 // under the same lock, so an answer never reports an older vector than
-// the view it was decided on. While the view holds this region's own
-// commits that are not yet in its log, it publishes nothing: a read must
-// not see a change that a crash before the fsync would lose; the flush
-// that makes them durable publishes. It reports whether the view changed.
+// the view it was decided on. It reports whether the view changed.
 func (n *Node) refreshView(replaced bool) bool {
-	if replaced {
-		n.viewDirty = true
-	}
-	if n.undurable > 0 || n.rn.Unpersisted() > 0 {
-		return false
-	}
-	return n.publish()
-}
-
-// publish is refreshView's publication, durable or not (at start, the
-// view is the log's).
-func (n *Node) publish() bool {
 	old := n.read.Load()
-	changed := old == nil || n.viewDirty || n.rn.NumApplied() != n.folded
+	changed := old == nil || replaced || n.rn.NumApplied() != n.folded
 	since, stale := n.rn.StaleSince()
 	if !changed && old.stale == stale && old.staleSince.Equal(since) {
 		return false
@@ -695,15 +672,10 @@ func (n *Node) publish() bool {
 		// write copies the shard it writes, never this one.
 		r.view = &frozenView{state: n.rn.View().Clone(), vector: n.rn.Vector()}
 		n.folded = n.rn.NumApplied()
-		n.viewDirty = false
 	} else {
 		r.view = old.view
 	}
 	n.read.Store(r)
-	if changed && n.appliedCh != nil {
-		close(n.appliedCh) // wakes at_least reads and status waits
-		n.appliedCh = make(chan struct{})
-	}
 	return changed
 }
 
@@ -752,7 +724,6 @@ func (n *Node) flush() error {
 	defer n.flushMu.Unlock()
 	n.mu.Lock()
 	rd := n.rn.Ready()
-	n.undurable += len(rd.Persist)
 	visible := time.Now()
 	for i := range rd.Persist {
 		p := &rd.Persist[i]
@@ -772,9 +743,11 @@ func (n *Node) flush() error {
 		n.reportLost(&rd.Lost[i])
 	}
 	// A gap filler (its own, or received) is never reported applied: it
-	// changes no view, but it moves the vector past the lost id. With own
-	// commits to persist, the view is published after the append below.
-	n.refreshView(len(rd.Replaced) > 0)
+	// changes no view, but it moves the vector past the lost id.
+	if n.refreshView(len(rd.Replaced) > 0) || len(rd.Applied) > 0 {
+		close(n.appliedCh)
+		n.appliedCh = make(chan struct{})
+	}
 	if n.catchingUp && !n.rn.Recovering() {
 		n.catchingUp = false
 		n.log.Info().Str("epoch", replication.StreamName(n.cfg.Region, n.rn.Epoch())).Msg("caught up with the cluster")
@@ -785,23 +758,17 @@ func (n *Node) flush() error {
 	n.m.ViewPending.Set(float64(pending))
 
 	if errp := n.failed.Load(); errp != nil {
-		n.settle(len(rd.Persist))
 		return *errp
-	}
-	if hook := n.beforeAppend.Load(); hook != nil {
-		(*hook)(len(rd.Persist))
 	}
 	if n.store != nil && len(rd.Persist) > 0 {
 		if err := n.store.Append(rd.Persist); err != nil {
 			err = fmt.Errorf("%w: %v", ErrNotDurable, err)
 			n.failed.Store(&err)
 			n.log.Error().Err(err).Msg("mutation log append failed: refusing writes and sends until restart")
-			n.settle(len(rd.Persist))
 			return err
 		}
 		n.m.StoreRecords.Set(float64(n.store.Records()))
 	}
-	n.settle(len(rd.Persist))
 	for i := range rd.Applied {
 		a := &rd.Applied[i]
 		lag := a.At.Sub(a.CommitTime())
@@ -814,20 +781,6 @@ func (n *Node) flush() error {
 		n.send(env)
 	}
 	return nil
-}
-
-// settle ends the wait of k records a flush took to persist, and publishes
-// the view once none is left. After a failed append (the node refuses
-// writes until restarted) the view, with the commits whose callers got
-// the error, is published too, as it was before the failure: reads go on.
-func (n *Node) settle(k int) {
-	if k == 0 {
-		return
-	}
-	n.mu.Lock()
-	n.undurable -= k
-	n.refreshView(false)
-	n.mu.Unlock()
 }
 
 // randomEpoch draws the epoch of a region without a durable log: every
@@ -1060,11 +1013,10 @@ func (n *Node) waitFor(ctx context.Context, id replication.MutationID, timeout t
 	}
 	for {
 		n.mu.RLock()
+		has, _ := n.rn.Admit(time.Now(), Consistency{Mode: ModeAtLeast, Token: id.String()})
 		ch := n.appliedCh
 		n.mu.RUnlock()
-		// The published view, which the answer comes from: it includes id
-		// and every earlier mutation of its origin epoch (Node.Includes).
-		if n.read.Load().view.vector.Covers(id) {
+		if has {
 			return nil
 		}
 		if timeout <= 0 {

@@ -809,11 +809,6 @@ func (n *Node) Vector() VersionVector {
 	return v
 }
 
-// Unpersisted is how many records the next Ready hands to the driver to
-// persist: this region's own commits (and the no-ops filling its lost
-// ids), in the view already but not yet durable.
-func (n *Node) Unpersisted() int { return len(n.ready.Persist) }
-
 // Has reports whether the mutation is applied here (visible in the view).
 func (n *Node) Has(id MutationID) bool {
 	e := n.peek(id)
