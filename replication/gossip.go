@@ -179,7 +179,6 @@ func (n *Node) sendSized(to member, m Message, size int) {
 	n.ready.Messages = append(n.ready.Messages, Envelope{To: to.name, Member: to.pos1, Msg: m})
 }
 
-// enqueue queues a new mutation for gossip.
 // maxQueuedRumors bounds each rumor queue, as serf bounds memberlist's
 // (its MaxQueueDepth, 4096): a region with nobody to gossip to (alone, or
 // cut off from every peer) would otherwise queue every commit for ever,
@@ -188,6 +187,8 @@ func (n *Node) sendSized(to member, m Message, size int) {
 // whoever missed them. A trial's queues hold a few rumors: never reached.
 const maxQueuedRumors = 4096
 
+// enqueue queues a new mutation for gossip, in the packet queue or, too
+// large for a packet, the stream queue, each bounded by maxQueuedRumors.
 func (n *Node) enqueue(e *entry) {
 	e.size = mutationBodySize(&e.m)
 	q := &n.rumors.q
