@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,7 @@ func TestAuthorizeDoesNotWaitForTheNodesLock(t *testing.T) {
 	go func() {
 		d, err := n.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
 		if err == nil && !d.Authenticated {
-			err = errAnswer("alice is not authenticated: the answer came from a view without her")
+			err = errors.New("alice is not authenticated: the answer came from a view without her")
 		}
 		answered <- err
 	}()
@@ -42,10 +43,6 @@ func TestAuthorizeDoesNotWaitForTheNodesLock(t *testing.T) {
 		t.Fatal("a local read waited for the node's lock (held by the test)")
 	}
 }
-
-type errAnswer string
-
-func (e errAnswer) Error() string { return string(e) }
 
 // Every answer comes from one view: its decision, digest and vector are
 // that view's, however commits interleave with the reads. A policy is
