@@ -192,9 +192,14 @@ type Node struct {
 	visibleAt map[replication.MutationID]time.Time
 	// read is what an answer needs of the view, republished at the end of
 	// every section under mu that changes the replication node: reads take
-	// it without mu, so a commit's signing, fold and log never hold up an
-	// answer, and an answer never mixes two views.
+	// it without mu, so a commit's log write and the gossip's sends never
+	// hold up an answer, and an answer never mixes two views.
 	read atomic.Pointer[readView]
+	// changing is true from a changing section's lock to its refreshView:
+	// a read that finds it set waits for the section, so a read that
+	// began after the section read the clock (a commit's instant, a
+	// peer's apply) never answers from the view before it.
+	changing atomic.Bool
 	// catchingUp is true until the replication node first stops
 	// recovering (logged once).
 	catchingUp bool
@@ -591,7 +596,7 @@ func (n *Node) run() {
 					break drain
 				}
 			}
-			n.mu.Lock()
+			n.lockChange()
 			now := time.Now()
 			st := n.rn.Stats()
 			for i := range batch {
@@ -606,7 +611,7 @@ func (n *Node) run() {
 			clear(batch)
 			_ = n.flush()
 		case <-timer.C:
-			n.mu.Lock()
+			n.lockChange()
 			st := n.rn.Stats()
 			n.rn.Tick(time.Now())
 			n.countStep(st, n.rn.Stats())
@@ -616,7 +621,7 @@ func (n *Node) run() {
 		case <-n.peersCh:
 			n.rememberAlive()
 			alive := n.aliveRegions()
-			n.mu.Lock()
+			n.lockChange()
 			n.rn.SetPeers(alive)
 			n.rn.Tick(time.Now())
 			n.refreshView(false)
@@ -660,6 +665,7 @@ func ackHeartbeat(hb, round time.Duration) time.Duration {
 // under the same lock, so an answer never reports an older vector than
 // the view it was decided on. It reports whether the view changed.
 func (n *Node) refreshView(replaced bool) bool {
+	defer n.changing.Store(false)
 	old := n.read.Load()
 	changed := old == nil || replaced || n.rn.NumApplied() != n.folded
 	since, stale := n.rn.StaleSince()
@@ -677,6 +683,13 @@ func (n *Node) refreshView(replaced bool) bool {
 	}
 	n.read.Store(r)
 	return changed
+}
+
+// lockChange locks the node for a section that ends in refreshView, and
+// holds reads that begin meanwhile until the section has published.
+func (n *Node) lockChange() {
+	n.mu.Lock()
+	n.changing.Store(true)
 }
 
 // readView is one published view and what it is known to lack; never
@@ -722,7 +735,7 @@ func (f *frozenView) Digest() string {
 func (n *Node) flush() error {
 	n.flushMu.Lock()
 	defer n.flushMu.Unlock()
-	n.mu.Lock()
+	n.lockChange()
 	rd := n.rn.Ready()
 	visible := time.Now()
 	for i := range rd.Persist {
@@ -880,7 +893,7 @@ func (n *Node) Commit(c controlplane.Call) (replication.Mutation, error) {
 		}
 		return replication.Mutation{}, ErrCatchingUp
 	}
-	n.mu.Lock()
+	n.lockChange()
 	st := n.rn.Stats()
 	mu, err := n.rn.Propose(time.Now(), c)
 	n.countStep(st, n.rn.Stats())
@@ -973,7 +986,12 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 		return Decision{}, fmt.Errorf("live: consistency mode %q: want local, at_least or max_lag", c.Mode)
 	}
 	// The published view, without the node's lock: at least as new as
-	// the view Admit or waitFor judged above.
+	// the view Admit or waitFor judged above, and, once a changing
+	// section has read the clock, never older than its view.
+	if n.changing.Load() {
+		n.mu.RLock()
+		n.mu.RUnlock()
+	}
 	r := n.read.Load()
 	dec, res := r.view.state.Authorize(p)
 	exp, expJSON := r.view.state.ExplainJSON(dec)

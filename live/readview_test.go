@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,5 +154,129 @@ func TestAnswersNeverMixTwoViews(t *testing.T) {
 	}
 	if checked < 400 {
 		t.Fatalf("only %d answers during 200 commits", checked)
+	}
+}
+
+// A read issued after the instant a region says a mutation took effect
+// there is answered from a view that holds it: the instant of the commit
+// in its own region (its timestamp, where the runner changes the truth),
+// the instant of the apply in a peer's (its Status, which the runner
+// measures exposure windows to). The section that reads the clock
+// publishes its view before a read that began after can take one.
+func TestReadsIssuedAfterAnApplySeeIt(t *testing.T) {
+	for _, tc := range []struct {
+		name, commitIn, readIn string
+		commits                int
+	}{
+		{"own commit", "eu-west-1", "eu-west-1", 200},
+		{"peer's commit", "us-east-2", "eu-west-1", 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			regions := []string{tc.commitIn}
+			if tc.readIn != tc.commitIn {
+				regions = append(regions, tc.readIn)
+			}
+			c := startCluster(t, regions, ClusterOptions{Tune: fastTune})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := c.WaitMembers(ctx, len(regions)); err != nil {
+				t.Fatal(err)
+			}
+			reader := c.Node(tc.readIn)
+			probe := controlplane.Probe{Principal: "user:nobody", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}
+
+			type answer struct {
+				issued time.Time
+				seq    uint64
+			}
+			var (
+				mu      sync.Mutex
+				answers []answer
+				wg      sync.WaitGroup
+				count   atomic.Int64
+			)
+			done := make(chan struct{})
+			stop := func() { close(done); wg.Wait() }
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-done:
+							return
+						default:
+						}
+						issued := time.Now()
+						d, err := reader.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						var seq uint64
+						for o, v := range d.Vector {
+							if strings.HasPrefix(o, tc.commitIn) {
+								seq += v
+							}
+						}
+						mu.Lock()
+						answers = append(answers, answer{issued, seq})
+						mu.Unlock()
+						count.Add(1)
+					}
+				}()
+			}
+			type apply struct {
+				at  time.Time
+				seq uint64
+			}
+			var applies []apply
+			for i := range tc.commits {
+				m, err := c.Commit(tc.commitIn, createUser(fmt.Sprintf("u%d", i)))
+				if err == nil {
+					err = c.WaitApplied(ctx, m.ID)
+				}
+				at := m.TS.Time()
+				if tc.readIn != tc.commitIn {
+					// The instant is recorded in the flush after the apply.
+					at = time.Time{}
+					for err == nil && at.IsZero() {
+						var st MutationStatus
+						st, err = reader.Status(m.ID)
+						at = st.Applied[tc.readIn]
+						runtime.Gosched()
+					}
+				}
+				if err != nil {
+					stop()
+					t.Fatal(err)
+				}
+				applies = append(applies, apply{at, m.ID.Seq})
+				for want, deadline := count.Load()+2, time.Now().Add(10*time.Second); count.Load() < want; {
+					if time.Now().After(deadline) {
+						stop()
+						t.Fatal("the readers answered nothing for 10 s")
+					}
+					runtime.Gosched()
+				}
+			}
+			stop()
+
+			// applies is in order of instant and of seq: a read must hold
+			// the last mutation in force before it was issued.
+			late := 0
+			for _, a := range answers {
+				k := sort.Search(len(applies), func(k int) bool { return !a.issued.After(applies[k].at) }) - 1
+				if k >= 0 && a.seq < applies[k].seq {
+					if late == 0 {
+						t.Errorf("a read issued %v after mutation %d took effect in %s was answered from the view at %d, without it", a.issued.Sub(applies[k].at), applies[k].seq, tc.readIn, a.seq)
+					}
+					late++
+				}
+			}
+			if late > 0 {
+				t.Errorf("%d of %d reads were answered without a mutation in force when they were issued", late, len(answers))
+			}
+		})
 	}
 }

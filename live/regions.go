@@ -163,7 +163,7 @@ func (n *Node) RemoveMember(region string) error {
 	if err := n.removeMember(region); err != nil {
 		return err
 	}
-	n.mu.Lock()
+	n.lockChange()
 	n.rn.ForgetRegion(region)
 	n.refreshView(false)
 	n.mu.Unlock()
