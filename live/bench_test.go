@@ -62,7 +62,7 @@ func benchOverhead(b *testing.B, lag time.Duration) {
 				continue
 			}
 			n.mu.RLock()
-			at := n.visibleAt[id]
+			at, _ := n.rn.AppliedAt(n.Region(), id)
 			n.mu.RUnlock()
 			lags = append(lags, at.Sub(commits[i])-lag)
 		}

@@ -185,11 +185,8 @@ type Node struct {
 	mu        sync.RWMutex
 	rn        *replication.Node
 	folded    int // rn.NumApplied() when the read view was taken
-	commits   map[replication.MutationID]int64
-	appliedAt map[replication.MutationID]time.Time
 	deadline  time.Time
 	appliedCh chan struct{} // closed and replaced whenever something applies
-	visibleAt map[replication.MutationID]time.Time
 	// read is what an answer needs of the view, republished at the end of
 	// every section under mu that changes the replication node: reads take
 	// it without mu, so a commit's log write and the gossip's sends never
@@ -307,9 +304,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n := &Node{
 		cfg: cfg, log: log, m: m, reg: reg, started: time.Now(), label: cfg.ClusterLabel,
 		peerLog:   log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
-		commits:   map[replication.MutationID]int64{},
-		appliedAt: map[replication.MutationID]time.Time{},
-		visibleAt: map[replication.MutationID]time.Time{},
 		appliedCh: make(chan struct{}),
 		members:   map[string]*member{},
 		known:     map[string]struct{}{cfg.Region: {}},
@@ -432,12 +426,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	if l != nil {
 		n.store = l
-		n.rn.Restore(muts)
-		now := time.Now()
-		for _, mu := range muts {
-			n.commits[mu.ID] = mu.TS.Wall
-			n.appliedAt[mu.ID] = now
-		}
+		n.rn.Restore(time.Now(), muts)
 		m.StoreRecords.Set(float64(l.Records()))
 		log.Info().Int("mutations", len(muts)).Str("dir", cfg.DataDir).Str("epoch", replication.StreamName(cfg.Region, epoch)).Msg("replayed mutation log")
 		known, err := loadRegions(cfg.DataDir)
@@ -676,7 +665,7 @@ func (n *Node) refreshView(replaced bool) bool {
 	if changed {
 		// A Clone shares the view's tables copy-on-write: the fold's next
 		// write copies the shard it writes, never this one.
-		r.view = &frozenView{state: n.rn.View().Clone(), vector: n.rn.Vector()}
+		r.view = &frozenView{state: n.rn.View().Clone(), vector: n.rn.Vector(), applied: n.rn.NumApplied()}
 		n.folded = n.rn.NumApplied()
 	} else {
 		r.view = old.view
@@ -712,10 +701,11 @@ func (r *readView) lag(now time.Time) time.Duration {
 // its version vector, and its digest, computed once by the first reader
 // that needs it rather than at every change under the node's lock.
 type frozenView struct {
-	state  *controlplane.State
-	vector replication.VersionVector
-	once   sync.Once
-	digest string
+	state   *controlplane.State
+	vector  replication.VersionVector
+	applied int // how many mutations it is the fold of, gap fillers included
+	once    sync.Once
+	digest  string
 }
 
 // Digest is the view's digest, hex.
@@ -737,19 +727,8 @@ func (n *Node) flush() error {
 	defer n.flushMu.Unlock()
 	n.lockChange()
 	rd := n.rn.Ready()
-	visible := time.Now()
-	for i := range rd.Persist {
-		p := &rd.Persist[i]
-		n.commits[p.ID] = p.TS.Wall
-	}
-	for i := range rd.Applied {
-		a := &rd.Applied[i]
-		n.appliedAt[a.ID] = a.At
-		n.visibleAt[a.ID] = visible
-	}
 	for i := range rd.Replaced {
 		r := &rd.Replaced[i]
-		n.commits[r.ID] = r.TS.Wall
 		n.log.Warn().Str("id", r.ID.String()).Str("call", r.Call.Action).Msg("conflict: two different mutations under one id; this one is kept everywhere (see /v1/view)")
 	}
 	for i := range rd.Lost {
@@ -1083,7 +1062,7 @@ func (n *Node) View() ViewInfo {
 	defer n.mu.RUnlock()
 	r := n.read.Load() // the view as of now: mu is held
 	v := ViewInfo{
-		Region: n.cfg.Region, Digest: r.view.Digest(), Applied: len(n.appliedAt), Pending: n.rn.Pending(),
+		Region: n.cfg.Region, Digest: r.view.Digest(), Applied: r.view.applied, Pending: n.rn.Pending(),
 		Vector: r.view.vector.Clone(), Counts: wire.Counts(r.view.state.Counts()),
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()

@@ -161,22 +161,31 @@ func TestAnswersNeverMixTwoViews(t *testing.T) {
 // there is answered from a view that holds it: the instant of the commit
 // in its own region (its timestamp, where the runner changes the truth),
 // the instant of the apply in a peer's (its Status, which the runner
-// measures exposure windows to). The section that reads the clock
-// publishes its view before a read that began after can take one.
+// measures exposure windows to), also when the apply waited for a delay
+// and the node's timer woke late. The section that reads the clock
+// publishes its view before a read that began after can take one, and an
+// apply is reported at the instant its section ran, not when it was due.
 func TestReadsIssuedAfterAnApplySeeIt(t *testing.T) {
 	for _, tc := range []struct {
 		name, commitIn, readIn string
 		commits                int
+		delay                  time.Duration
 	}{
-		{"own commit", "eu-west-1", "eu-west-1", 200},
-		{"peer's commit", "us-east-2", "eu-west-1", 30},
+		{"own commit", "eu-west-1", "eu-west-1", 200, 0},
+		{"peer's commit", "us-east-2", "eu-west-1", 30, 0},
+		// Applied on the node's timer, which wakes late.
+		{"peer's commit, delayed", "us-east-2", "eu-west-1", 30, 20 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			regions := []string{tc.commitIn}
 			if tc.readIn != tc.commitIn {
 				regions = append(regions, tc.readIn)
 			}
-			c := startCluster(t, regions, ClusterOptions{Tune: fastTune})
+			opts := ClusterOptions{Tune: fastTune}
+			if tc.delay > 0 {
+				opts.Delay = constantDelay(t, tc.delay)
+			}
+			c := startCluster(t, regions, opts)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := c.WaitMembers(ctx, len(regions)); err != nil {

@@ -212,12 +212,13 @@ func (n *Node) statusInputs(id replication.MutationID, now time.Time) (in propag
 	in = propagation.Input{Now: now, SilenceBound: propagation.DefaultSilenceBound}
 	self := propagation.Region{Name: n.cfg.Region, State: propagation.Alive, LastHeard: now, Self: true}
 	n.mu.RLock()
-	if w, ok := n.commits[id]; ok {
-		t := time.Unix(0, w).UTC()
+	// Both instants are the replication node's own, so a status asked
+	// between an apply and the flush after it is already whole.
+	if t, ok := n.rn.CommittedAt(id); ok {
 		committedAt, known = &t, true
 	}
-	if n.rn.Has(id) {
-		self.Applied, self.AppliedAt, known = true, n.appliedAt[id], true
+	if at, ok := n.rn.AppliedAt(n.cfg.Region, id); ok {
+		self.Applied, self.AppliedAt, known = true, at, true
 	}
 	n.mu.RUnlock()
 	in.Regions = append(in.Regions, self)

@@ -243,3 +243,53 @@ func TestDamagedRegionsFileRefusesStart(t *testing.T) {
 	}
 	n.Shutdown(time.Second)
 }
+
+// A region's status of a mutation it has applied always says when: the
+// instant is the replication node's own, not bookkeeping done later in
+// the flush, so a status asked between a commit's apply and its flush
+// (held here by the test) gives the commit's instant, never an applied
+// region without one.
+func TestStatusOfAnApplyBeforeItsFlushHasItsInstant(t *testing.T) {
+	const region = "eu-west-1"
+	c := startCluster(t, []string{region}, ClusterOptions{})
+	n := c.Node(region)
+	if _, err := c.Commit(region, createUser("alice")); err != nil {
+		t.Fatal(err)
+	}
+	n.flushMu.Lock()
+	type result struct {
+		m   replication.Mutation
+		err error
+	}
+	committed := make(chan result, 1)
+	go func() {
+		m, err := c.Commit(region, createUser("bob"))
+		committed <- result{m, err}
+	}()
+	// The commit applies, then waits for the flush the test holds.
+	var id replication.MutationID
+	within(t, 15*time.Second, "bob's commit applied", func(ctx context.Context) error {
+		return poll(ctx, func() bool {
+			n.mu.RLock()
+			defer n.mu.RUnlock()
+			id = replication.MutationID{Origin: region, Epoch: n.rn.Epoch(), Seq: 2}
+			return n.rn.Has(id)
+		})
+	})
+	st, err := n.Status(id)
+	n.flushMu.Unlock()
+	r := <-committed
+	if err != nil || r.err != nil {
+		t.Fatal(err, r.err)
+	}
+	if r.m.ID != id {
+		t.Fatalf("bob's commit is %s, want %s", r.m.ID, id)
+	}
+	at, ok := st.Applied[region]
+	if !ok || !at.Equal(r.m.TS.Time()) {
+		t.Errorf("status before the flush: applied in %s at %v (listed %v), want the commit's instant %v", region, at, ok, r.m.TS.Time())
+	}
+	if st.CommittedAt == nil || !st.CommittedAt.Equal(r.m.TS.Time()) {
+		t.Errorf("status before the flush: committed at %v, want %v", st.CommittedAt, r.m.TS.Time())
+	}
+}

@@ -109,7 +109,7 @@ func TestPlausibleClaimsStillAccepted(t *testing.T) {
 // the next commit wrap to 0.
 func TestRestoreNeverWrapsSequence(t *testing.T) {
 	n := newTestNode(t, "us-east-2", nil)
-	n.Restore([]Mutation{commitAt(t, "us-east-2", 1, 0, "a"), commitAt(t, "us-east-2", math.MaxUint64, 0, "forged")})
+	n.Restore(time.Unix(0, 0), []Mutation{commitAt(t, "us-east-2", 1, 0, "a"), commitAt(t, "us-east-2", math.MaxUint64, 0, "forged")})
 	m, err := n.Propose(epoch, call("iam:CreateGroup", `{"group_name":"b"}`))
 	if err != nil || m.ID.Seq != 2 {
 		t.Fatalf("commit after replay: %v, %v; want us-east-2/2", m.ID, err)

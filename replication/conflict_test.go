@@ -33,8 +33,8 @@ func TestEqualVectorsDifferentContentConverge(t *testing.T) {
 			g := GossipConfig{Interval: 100 * time.Millisecond, Fanout: 1, RetransmitMult: 4, PushPullInterval: time.Second}
 			h := newHarness(t, []string{a, b}, &linkDelay{}, g, 5)
 			h.quiet = true
-			h.nodes[a].Restore([]Mutation{tc.atA})
-			h.nodes[b].Restore([]Mutation{tc.atB})
+			h.nodes[a].Restore(time.Unix(0, 0), []Mutation{tc.atA})
+			h.nodes[b].Restore(time.Unix(0, 0), []Mutation{tc.atB})
 			h.collectAll()
 			if h.converged() {
 				t.Fatal("setup: the two views are equal")
@@ -56,7 +56,7 @@ func TestEqualVectorsDifferentContentConverge(t *testing.T) {
 			// The winner is persisted, so a restart from the log keeps it.
 			log := append([]Mutation{tc.atA}, h.durable[a]...)
 			re := NewNode(h.cfgs[a])
-			re.Restore(log)
+			re.Restore(time.Unix(0, 0), log)
 			if re.Digest() != h.nodes[a].Digest() {
 				t.Errorf("restored from its log (both versions in it), %s holds another view", a)
 			}

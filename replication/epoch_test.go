@@ -184,7 +184,7 @@ func TestLostOldEpochCommitsAreReported(t *testing.T) {
 	}
 	h.collect(a)
 	h.outbox = nil
-	h.nodes[b].Restore([]Mutation{ms[0], ms[2]})
+	h.nodes[b].Restore(time.Unix(0, 0), []Mutation{ms[0], ms[2]})
 	h.restart(a, true)
 	h.run(at(10 * time.Second))
 	if s := h.nodes[a].Stats(); s.Lost != 1 || !h.nodes[a].IsLost(ms[1].ID) {

@@ -226,7 +226,7 @@ func TestBoundSinceRules(t *testing.T) {
 			}
 			n := NewNode(cfg)
 			if tc.restore {
-				n.Restore([]Mutation{commitAt(t, me, 1, 0, "mine")})
+				n.Restore(time.Unix(0, 0), []Mutation{commitAt(t, me, 1, 0, "mine")})
 			}
 			if !tc.alone {
 				n.SetPeers([]string{me, us, ap})
@@ -271,7 +271,7 @@ func TestNoOwnAckWhileRecovering(t *testing.T) {
 	}
 	n := NewNode(Config{Region: me, Initial: initialState(t), Start: at(10 * time.Second), Acks: true, AckHeartbeat: 200 * time.Millisecond,
 		LostState: true, Epoch: 8, Gossip: GossipConfig{Interval: 200 * time.Millisecond, Fanout: 3, RetransmitMult: 4}})
-	n.Restore([]Mutation{old(1), old(3)})
+	n.Restore(time.Unix(0, 0), []Mutation{old(1), old(3)})
 	n.SetPeers([]string{me, peer})
 	ownAcks := func(until time.Duration) []Ack {
 		var out []Ack

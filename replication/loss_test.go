@@ -271,7 +271,7 @@ func TestRecoveredOriginFillsItsClosedEpochsGaps(t *testing.T) {
 	h.collect(a)
 	h.outbox = nil
 	kept := []Mutation{ms[0], ms[1], ms[3], ms[4]}
-	h.nodes[b].Restore(kept)
+	h.nodes[b].Restore(time.Unix(0, 0), kept)
 	h.durable[a] = kept
 	cfg := h.cfgs[a]
 	cfg.Epoch = 0x5eed

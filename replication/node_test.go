@@ -24,7 +24,7 @@ func commitAt(t testing.TB, origin string, seq uint64, d time.Duration, group st
 		Call: call("iam:CreateGroup", `{"group_name":"`+group+`"}`)}
 }
 
-func TestTickAppliesAtScheduledInstants(t *testing.T) {
+func TestTickAppliesDueMutations(t *testing.T) {
 	delay := &linkDelay{links: map[[2]string]time.Duration{
 		{"us-east-2", "eu-west-1"}:      6 * time.Second,
 		{"ap-southeast-2", "eu-west-1"}: 2 * time.Second,
@@ -46,12 +46,19 @@ func TestTickAppliesAtScheduledInstants(t *testing.T) {
 	if !rd.Deadline.Equal(at(2500 * time.Millisecond)) {
 		t.Fatalf("deadline %v, want 2.5s (the next pending apply)", rel(rd.Deadline))
 	}
-	n.Tick(at(time.Minute)) // late: everything due is applied at its own instant, in order
+	n.Tick(at(2500 * time.Millisecond)) // at the deadline: at the due instant
+	rd = n.Ready()
+	if len(rd.Applied) != 1 || rd.Applied[0].ID.String() != "sa-east-1/1" || !rd.Applied[0].At.Equal(at(2500*time.Millisecond)) {
+		t.Fatalf("at the deadline applied %v, want sa-east-1/1 at 2.5s", rd.Applied)
+	}
+	// Late: everything due is applied in the order of its due instants,
+	// at the tick, when the view changes.
+	n.Tick(at(time.Minute))
 	rd = n.Ready()
 	want := []struct {
 		id string
 		at time.Duration
-	}{{"sa-east-1/1", 2500 * time.Millisecond}, {"ap-southeast-2/1", 4 * time.Second}, {"us-east-2/1", 7 * time.Second}}
+	}{{"ap-southeast-2/1", time.Minute}, {"us-east-2/1", time.Minute}}
 	if len(rd.Applied) != len(want) {
 		t.Fatalf("applied %d, want %d", len(rd.Applied), len(want))
 	}
@@ -341,12 +348,34 @@ func TestRestoreSkipsBadEntries(t *testing.T) {
 	bad := good
 	bad.Call = call("iam:CreateGroup", `{"group_name":"other"}`)
 	n := newTestNode(t, "eu-west-1", nil)
-	n.Restore([]Mutation{good, bad, {ID: MutationID{Origin: "", Seq: 0}}})
+	n.Restore(time.Unix(0, 0), []Mutation{good, bad, {ID: MutationID{Origin: "", Seq: 0}}})
 	if s := n.Stats(); s.Rejected != 2 || s.Conflicts != 1 || !n.Has(good.ID) {
 		t.Fatalf("stats %+v; has %v", s, n.Has(good.ID))
 	}
 	if rd := n.Ready(); len(rd.Applied)+len(rd.Persist)+len(rd.Messages) != 0 {
 		t.Fatalf("Restore reported effects: %+v", rd)
+	}
+}
+
+// A restored mutation is applied at the restore's instant and committed at
+// its own; an id the node never held has neither.
+func TestRestoreInstants(t *testing.T) {
+	m := commitAt(t, "us-east-2", 1, 0, "g")
+	n := newTestNode(t, "eu-west-1", nil)
+	restored := at(5 * time.Second)
+	n.Restore(restored, []Mutation{m})
+	if got, ok := n.AppliedAt("eu-west-1", m.ID); !ok || !got.Equal(restored) {
+		t.Errorf("AppliedAt = %v, %v; want %v", got, ok, restored)
+	}
+	if got, ok := n.CommittedAt(m.ID); !ok || !got.Equal(m.CommitTime()) {
+		t.Errorf("CommittedAt = %v, %v; want %v", got, ok, m.CommitTime())
+	}
+	other := MutationID{Origin: "us-east-2", Seq: 2}
+	if _, ok := n.CommittedAt(other); ok {
+		t.Error("CommittedAt reports an id the node never held")
+	}
+	if _, ok := n.AppliedAt("eu-west-1", other); ok {
+		t.Error("AppliedAt reports an id the node never held")
 	}
 }
 
@@ -566,8 +595,11 @@ func TestDataPlaneWriteAppliesOnReceipt(t *testing.T) {
 			if err := n.Step(at(2*time.Second), Message{Kind: KindGossip, From: "us-east-2", Mutations: []Mutation{m}}); err != nil {
 				t.Fatal(err)
 			}
-			n.Tick(at(time.Minute))
 			rd := n.Ready()
+			if !rd.Deadline.IsZero() {
+				n.Tick(rd.Deadline)
+				rd = n.Ready()
+			}
 			if len(rd.Applied) != 1 || !rd.Applied[0].At.Equal(at(tc.applyAt)) {
 				t.Fatalf("applied %v, want %s at %v", rd.Applied, tc.call, tc.applyAt)
 			}

@@ -222,7 +222,7 @@ func TestAnyArrivalOrderSameView(t *testing.T) {
 			re := NewNode(Config{Region: "sa-east-1", Initial: initialState(t)})
 			shuffled := slices.Clone(ms)
 			r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-			re.Restore(shuffled)
+			re.Restore(time.Unix(0, 0), shuffled)
 			if re.Digest() != ref.Digest() {
 				t.Fatalf("seed %d: Restore digest differs (reproduce: -replication.seed=%d)", seed, seed)
 			}

@@ -1005,7 +1005,7 @@ func (s *Sim) Restart(name string) {
 	lost := r.stateLost
 	s.startNode(i, lost)
 	if !lost {
-		r.node.Restore(slices.Clone(r.log))
+		r.node.Restore(s.wall(s.now), slices.Clone(r.log))
 		s.drain(i)
 		// Restore reports no applies: a restarted node cannot tell which
 		// of its logged mutations it had reported before the crash. The
