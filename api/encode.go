@@ -2,8 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -15,7 +17,9 @@ import (
 // CPU per request.
 func writeAuthorize(w http.ResponseWriter, resp *AuthorizeResponse, expJSON []byte) {
 	if expJSON == nil || math.IsInf(resp.View.LagSeconds, 0) || math.IsNaN(resp.View.LagSeconds) {
-		writeJSON(w, http.StatusOK, resp)
+		// A copy, so resp itself does not escape: the handler's answer
+		// stays on its stack on the usual path.
+		writeJSON(w, http.StatusOK, *resp)
 		return
 	}
 	bp := bodyPool.Get().(*[]byte)
@@ -55,6 +59,13 @@ func appendAuthorize(b []byte, resp *AuthorizeResponse, expJSON []byte) []byte {
 		b = append(b, `,"version_vector":`...)
 		b = appendVector(b, v.Vector)
 	}
+	if len(v.Above) > 0 {
+		b = append(b, `,"applied_above":`...)
+		b = appendAbove(b, v.Above)
+	}
+	if v.AboveTruncated {
+		b = append(b, `,"applied_above_truncated":true`...)
+	}
 	b = append(b, `,"lag_seconds":`...)
 	b = appendJSONFloat(b, v.LagSeconds)
 	b = append(b, `,"stale":`...)
@@ -84,6 +95,38 @@ func appendVector(b []byte, m map[string]uint64) []byte {
 		b = appendJSONString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendUint(b, m[k], 10)
+	}
+	return append(b, '}')
+}
+
+// appendAbove writes ViewRef.Above as encoding/json writes it: keys
+// sorted, each a list of [from, to] pairs. It is rarely not empty: no
+// effort to avoid the keys' slice.
+func appendAbove(b []byte, m map[string][][2]uint64) []byte {
+	b = append(b, '{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		rs := m[k]
+		if rs == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, '[')
+		for j, r := range rs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = strconv.AppendUint(b, r[0], 10)
+			b = append(b, ',')
+			b = strconv.AppendUint(b, r[1], 10)
+			b = append(b, ']')
+		}
+		b = append(b, ']')
 	}
 	return append(b, '}')
 }

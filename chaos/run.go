@@ -1113,6 +1113,7 @@ func (s *scheduleRun) read(ctx context.Context, nd *node, r *rand.Rand) []Read {
 			}
 		} else {
 			rd.Answered, rd.Vector = true, resp.View.Vector
+			rd.Above, rd.AboveTruncated = resp.View.Above, resp.View.AboveTruncated
 		}
 		reads = append(reads, rd)
 		select {
