@@ -2,10 +2,8 @@ package api
 
 import (
 	"encoding/json"
-	"maps"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -78,15 +76,7 @@ func appendAuthorize(b []byte, resp *AuthorizeResponse, expJSON []byte) []byte {
 // sorting them on the stack keeps this free of allocations.
 func appendVector(b []byte, m map[string]uint64) []byte {
 	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ { // insertion sort: few keys
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+	keys := sortedKeys(small[:0], m)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -99,12 +89,28 @@ func appendVector(b []byte, m map[string]uint64) []byte {
 	return append(b, '}')
 }
 
+// sortedKeys appends m's keys to keys, sorted: insertion sort, for the
+// few keys of a vector.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
 // appendAbove writes ViewRef.Above as encoding/json writes it: keys
-// sorted, each a list of [from, to] pairs. It is rarely not empty: no
-// effort to avoid the keys' slice.
+// sorted, each a list of [from, to] pairs. Under concurrent commits a
+// good share of answers carry it (late arrivals), so the keys are sorted
+// on the stack too.
 func appendAbove(b []byte, m map[string][][2]uint64) []byte {
+	var small [16]string
 	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	for i, k := range sortedKeys(small[:0], m) {
 		if i > 0 {
 			b = append(b, ',')
 		}

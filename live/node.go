@@ -716,8 +716,8 @@ type frozenView struct {
 	state  *controlplane.State
 	vector replication.VersionVector
 	// above is what the view holds beyond vector's prefixes (nil: none,
-	// the usual case), aboveTruncated whether some was left out
-	// (Decision.Above).
+	// as in any view that has caught up), aboveTruncated whether some was
+	// left out (Decision.Above).
 	above          map[string][][2]uint64
 	aboveTruncated bool
 	once           sync.Once
@@ -981,9 +981,10 @@ type Decision struct {
 	// Above is what the same view holds beyond Vector's prefixes: per
 	// origin epoch, inclusive [from, to] ranges of sequence numbers (a
 	// view applies in timestamp order, so past a lost or late id it holds
-	// later ones); nil when nothing, the usual case. The view is exactly
-	// Vector's prefixes and these, unless AboveTruncated says some ranges
-	// were left out (at most 64 are listed). Shared like Vector: read only.
+	// later ones); nil when nothing, as in any view that has caught up.
+	// The view is exactly Vector's prefixes and these, unless
+	// AboveTruncated says some ranges were left out (at most 64 are
+	// listed). Shared like Vector: read only.
 	Above          map[string][][2]uint64
 	AboveTruncated bool
 	Lag            time.Duration

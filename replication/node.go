@@ -832,10 +832,11 @@ func (n *Node) Vector() VersionVector {
 // prefix: a view applies mutations in timestamp order as they arrive, so
 // after a lost id (until its filler settles) or a late one, it holds
 // later numbers the prefix does not count. The view is exactly the
-// prefix and these. Only streams that hold some are listed, in name
-// order, and at most limit ranges in all: truncated reports that some
+// prefix and these. Only streams that hold some are listed, taken in
+// name order until limit ranges in all: truncated reports that some
 // were left out (a hostile peer could make a view hold many scattered
-// numbers). Nil, without allocating, in the usual case of none.
+// numbers). Nil, without allocating, when there are none: always once the
+// view has caught up.
 func (n *Node) AppliedAbove(limit int) (above map[string][]SeqRange, truncated bool) {
 	ranges := 0
 	for _, name := range n.names {

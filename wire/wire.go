@@ -96,7 +96,8 @@ type ViewRef struct {
 	// [from, to] ranges of sequence numbers the view holds beyond
 	// Vector's contiguous prefix: a view applies mutations in timestamp
 	// order as they arrive, so past a lost or late id it holds later
-	// ones. The view is exactly the prefix and these. Usually empty.
+	// ones. The view is exactly the prefix and these. Empty once the view
+	// has caught up.
 	Above map[string][][2]uint64 `json:"applied_above,omitempty"`
 	// AboveTruncated: the node left some ranges out of Above (it lists
 	// at most 64); what the view holds beyond the prefix is then unknown.
