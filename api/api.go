@@ -545,7 +545,8 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	writeAuthorize(w, &AuthorizeResponse{
 		Decision: d.Effect, Explanation: d.Explanation, Reason: d.Reason, Authenticated: d.Authenticated,
-		View: viewRef{Region: region, Digest: d.Digest, Vector: d.Vector, LagSeconds: d.Lag.Seconds(), Stale: d.Stale},
+		View: viewRef{Region: region, Digest: d.Digest, Vector: d.Vector, Above: d.Above, AboveTruncated: d.AboveTruncated,
+			LagSeconds: d.Lag.Seconds(), Stale: d.Stale},
 	}, d.ExplanationJSON)
 }
 

@@ -15,7 +15,9 @@ import (
 // CPU per request.
 func writeAuthorize(w http.ResponseWriter, resp *AuthorizeResponse, expJSON []byte) {
 	if expJSON == nil || math.IsInf(resp.View.LagSeconds, 0) || math.IsNaN(resp.View.LagSeconds) {
-		writeJSON(w, http.StatusOK, resp)
+		// A copy, so resp itself does not escape: the handler's answer
+		// stays on its stack on the usual path.
+		writeJSON(w, http.StatusOK, *resp)
 		return
 	}
 	bp := bodyPool.Get().(*[]byte)
@@ -55,6 +57,13 @@ func appendAuthorize(b []byte, resp *AuthorizeResponse, expJSON []byte) []byte {
 		b = append(b, `,"version_vector":`...)
 		b = appendVector(b, v.Vector)
 	}
+	if len(v.Above) > 0 {
+		b = append(b, `,"applied_above":`...)
+		b = appendAbove(b, v.Above)
+	}
+	if v.AboveTruncated {
+		b = append(b, `,"applied_above_truncated":true`...)
+	}
 	b = append(b, `,"lag_seconds":`...)
 	b = appendJSONFloat(b, v.LagSeconds)
 	b = append(b, `,"stale":`...)
@@ -67,15 +76,7 @@ func appendAuthorize(b []byte, resp *AuthorizeResponse, expJSON []byte) []byte {
 // sorting them on the stack keeps this free of allocations.
 func appendVector(b []byte, m map[string]uint64) []byte {
 	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ { // insertion sort: few keys
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+	keys := sortedKeys(small[:0], m)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -84,6 +85,54 @@ func appendVector(b []byte, m map[string]uint64) []byte {
 		b = appendJSONString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendUint(b, m[k], 10)
+	}
+	return append(b, '}')
+}
+
+// sortedKeys appends m's keys to keys, sorted: insertion sort, for the
+// few keys of a vector.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// appendAbove writes ViewRef.Above as encoding/json writes it: keys
+// sorted, each a list of [from, to] pairs. Under concurrent commits a
+// good share of answers carry it (late arrivals), so the keys are sorted
+// on the stack too.
+func appendAbove(b []byte, m map[string][][2]uint64) []byte {
+	var small [16]string
+	b = append(b, '{')
+	for i, k := range sortedKeys(small[:0], m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		rs := m[k]
+		if rs == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, '[')
+		for j, r := range rs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = strconv.AppendUint(b, r[0], 10)
+			b = append(b, ',')
+			b = strconv.AppendUint(b, r[1], 10)
+			b = append(b, ']')
+		}
+		b = append(b, ']')
 	}
 	return append(b, '}')
 }

@@ -88,6 +88,10 @@ type Result struct {
 	StaleReads []Finding `json:"stale_reads,omitempty"`
 	// Reads counts the consistency reads judged (answered ones).
 	Reads int `json:"reads,omitempty"`
+	// ReadsUnknown counts max_lag answers the checker could not judge:
+	// their view's prefix lacked an old commit and the node truncated the
+	// list of what the view held above the prefix (Read.AboveTruncated).
+	ReadsUnknown int `json:"reads_unknown,omitempty"`
 	// ReportedLost: acknowledged mutations no region holds, whose ids the
 	// nodes themselves report lost with their origin's disk (Final's
 	// LostEpochs): the documented price of acknowledging a commit once

@@ -144,7 +144,12 @@ func CheckDivergence(h History, finals []Final, logs map[string][]replication.Mu
 // version vector, the applied prefix per origin, reaches the token's
 // sequence number): a token stands for its origin's history up to it. A
 // max_lag answer's view must include every acknowledged mutation committed
-// more than max_lag before the read began: its real age, from the commit's
+// more than max_lag before the read began. The view is exactly the
+// answer's prefix and what it says it holds above it (Read.Above: a view
+// applies in timestamp order, so past a lost id whose filler has not
+// settled it holds later ones); when the node truncated that list, a
+// mutation beyond the prefix is unknown and counted in res.ReadsUnknown,
+// not judged. A commit's age is its real age, from the commit's
 // timestamp (Op.HLC, placed by History.T0; the acknowledgement's arrival
 // when either is missing, which is later, so this never blames a correct
 // node), except those res already counts as lost: a lost commit is
@@ -198,14 +203,46 @@ func CheckReads(h History, res *Result) {
 				if a.end >= rd.Start-rd.MaxLag {
 					break
 				}
-				if rd.Vector[a.stream] < a.seq {
-					res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-max-lag", Region: rd.Region, ID: a.id,
-						Detail: fmt.Sprintf("max_lag %v answered at %v (by %v) from a view without %s (its prefix of that epoch ends at %d), committed %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), rd.End.Round(time.Millisecond), a.id, rd.Vector[a.stream], (rd.Start - a.end).Round(time.Millisecond))})
-					break // the oldest missing one says it
+				if rd.Vector[a.stream] >= a.seq || inRanges(rd.Above[a.stream], a.seq) {
+					continue
 				}
+				if rd.AboveTruncated {
+					// The node left some of what its view holds beyond
+					// the prefix out of the answer: a.seq may be there.
+					res.ReadsUnknown++
+					break
+				}
+				res.StaleReads = append(res.StaleReads, Finding{Kind: "stale-max-lag", Region: rd.Region, ID: a.id,
+					Detail: fmt.Sprintf("max_lag %v answered at %v (by %v) from a view without %s (its prefix of that epoch ends at %d; above it the view held %s), committed %v earlier", rd.MaxLag, rd.Start.Round(time.Millisecond), rd.End.Round(time.Millisecond), a.id, rd.Vector[a.stream], rangesString(rd.Above[a.stream]), (rd.Start - a.end).Round(time.Millisecond))})
+				break // the oldest missing one says it
 			}
 		}
 	}
+}
+
+// inRanges reports whether seq lies in one of the inclusive ranges.
+func inRanges(rs [][2]uint64, seq uint64) bool {
+	for _, r := range rs {
+		if seq >= r[0] && seq <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// rangesString renders ranges as "3-4, 6", or "nothing".
+func rangesString(rs [][2]uint64) string {
+	if len(rs) == 0 {
+		return "nothing"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = strconv.FormatUint(r[0], 10)
+		if r[1] != r[0] {
+			parts[i] += "-" + strconv.FormatUint(r[1], 10)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // commitInstant places an acknowledged op's commit on the history's

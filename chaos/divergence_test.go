@@ -192,6 +192,11 @@ func TestCheckReads(t *testing.T) {
 	maxLag := func(start time.Duration, v replication.VersionVector) Read {
 		return Read{Region: "ap-southeast-2", Mode: "max_lag", MaxLag: 500 * ms, Start: start, Answered: true, Vector: v}
 	}
+	above := func(rd Read, truncated bool, stream string, from, to int) Read {
+		rd.Above = map[string][][2]uint64{stream: {{uint64(from), uint64(to)}}}
+		rd.AboveTruncated = truncated
+		return rd
+	}
 	tests := []struct {
 		name string
 		read Read
@@ -209,6 +214,20 @@ func TestCheckReads(t *testing.T) {
 		{"max_lag missing a commit older than the bound, acknowledged late", maxLag(time.Second, vec("us-east-2", 2, "eu-west-1", 1)), nil, "stale-max-lag"},
 		{"max_lag missing everything, before anything was old", maxLag(550*ms, vec()), nil, ""},
 		{"max_lag missing old but lost commits", maxLag(time.Second, vec("us-east-2", 1)), []string{"eu-west-1/1", "eu-west-1/2"}, ""},
+		// eu-west-1/1 lost: a view applies eu-west-1/2 on arrival, while
+		// its vector's prefix waits at 0 for 1's filler. The view holds
+		// it: fresh.
+		{"max_lag from a view holding an old commit above a lost id's gap",
+			above(maxLag(time.Second, vec("us-east-2", 1)), false, "eu-west-1", 2, 2), []string{"eu-west-1/1"}, ""},
+		{"max_lag from a view holding other numbers above the gap, not the old commit",
+			above(maxLag(time.Second, vec("us-east-2", 1)), false, "eu-west-1", 3, 4), []string{"eu-west-1/1"}, "stale-max-lag"},
+		{"max_lag above a gap, without the answer's ranges", maxLag(time.Second, vec("us-east-2", 1)), []string{"eu-west-1/1"}, "stale-max-lag"},
+		// The node left ranges out: beyond the prefix is unknown, not
+		// judged (Result.ReadsUnknown).
+		{"max_lag above a gap, the ranges truncated", above(maxLag(time.Second, vec("us-east-2", 1)), true, "eu-west-1", 5, 5), []string{"eu-west-1/1"}, ""},
+		// at_least promises the token's origin history up to it: the
+		// prefix, whatever the view holds above it.
+		{"at_least with its token only above the prefix", above(atLeast("us-east-2/2", vec("us-east-2", 0)), false, "us-east-2", 2, 2), nil, "stale-at-least"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +241,11 @@ func TestCheckReads(t *testing.T) {
 			got := strings.Join(kindsOf(res.StaleReads), ",")
 			if got != tt.want {
 				t.Errorf("findings %v, want %q", res.StaleReads, tt.want)
+			}
+			// These truncated answers all lack an old commit from their
+			// prefix: unknown.
+			if want := map[bool]int{true: 1}[tt.read.AboveTruncated]; res.ReadsUnknown != want {
+				t.Errorf("%d reads unknown, want %d", res.ReadsUnknown, want)
 			}
 		})
 	}

@@ -110,6 +110,14 @@ type Read struct {
 	Answered bool                      `json:"answered"`
 	Code     string                    `json:"code,omitempty"`
 	Vector   replication.VersionVector `json:"version_vector,omitempty"`
+	// Above is the answer's view.applied_above: per origin epoch, the
+	// ranges of sequence numbers the view held beyond Vector's prefix (a
+	// view applies in timestamp order, so past a lost or late id it holds
+	// later ones). The view is the prefix and these, unless AboveTruncated
+	// says the node left some out: then what lies beyond the prefix is
+	// unknown.
+	Above          map[string][][2]uint64 `json:"applied_above,omitempty"`
+	AboveTruncated bool                   `json:"applied_above_truncated,omitempty"`
 }
 
 // Final is one region's view after the heal, as its API reported it.

@@ -97,6 +97,8 @@ type Report struct {
 	Unreported     int            `json:"unreported"`
 	StaleReads     int            `json:"stale_reads"`
 	Reads          int            `json:"reads_checked"`
+	// ReadsUnknown: answered max_lag reads not judged (Result.ReadsUnknown).
+	ReadsUnknown int `json:"reads_unknown"`
 	// ReportedLost and LossConsequences count Result's lists of the same
 	// names: commits lost with their origin's disk that the nodes report,
 	// and what followed from them; neither fails a schedule.
@@ -200,6 +202,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Unreported += len(r.Unreported)
 		rep.StaleReads += len(r.StaleReads)
 		rep.Reads += r.Reads
+		rep.ReadsUnknown += r.ReadsUnknown
 		rep.ReportedLost += len(r.ReportedLost)
 		rep.LossConsequences += len(r.LossConsequences)
 		if sr.ConvergeSeconds >= 0 {
@@ -1110,6 +1113,7 @@ func (s *scheduleRun) read(ctx context.Context, nd *node, r *rand.Rand) []Read {
 			}
 		} else {
 			rd.Answered, rd.Vector = true, resp.View.Vector
+			rd.Above, rd.AboveTruncated = resp.View.Above, resp.View.AboveTruncated
 		}
 		reads = append(reads, rd)
 		select {

@@ -666,6 +666,7 @@ func (n *Node) refreshView(replaced bool) bool {
 		// A Clone shares the view's tables copy-on-write: the fold's next
 		// write copies the shard it writes, never this one.
 		r.view = &frozenView{state: n.rn.View().Clone(), vector: n.rn.Vector(), applied: n.rn.NumApplied()}
+		r.view.above, r.view.aboveTruncated = appliedAbove(n.rn)
 		n.folded = n.rn.NumApplied()
 	} else {
 		r.view = old.view
@@ -704,8 +705,36 @@ type frozenView struct {
 	state   *controlplane.State
 	vector  replication.VersionVector
 	applied int // how many mutations it is the fold of, gap fillers included
-	once    sync.Once
-	digest  string
+	// above is what the view holds beyond vector's prefixes (nil: none,
+	// as in any view that has caught up), aboveTruncated whether some was
+	// left out (Decision.Above).
+	above          map[string][][2]uint64
+	aboveTruncated bool
+	once           sync.Once
+	digest         string
+}
+
+// maxAboveRanges bounds Decision.Above: a view could hold many scattered
+// numbers beyond its prefixes (a peer's data decides), and every answer
+// carries the list.
+const maxAboveRanges = 64
+
+// appliedAbove is rn.AppliedAbove in the wire's shape: nothing allocated
+// when the view holds nothing beyond its prefixes.
+func appliedAbove(rn *replication.Node) (map[string][][2]uint64, bool) {
+	above, truncated := rn.AppliedAbove(maxAboveRanges)
+	if above == nil {
+		return nil, truncated
+	}
+	out := make(map[string][][2]uint64, len(above))
+	for stream, rs := range above {
+		w := make([][2]uint64, len(rs))
+		for i, r := range rs {
+			w[i] = [2]uint64{r.From, r.To}
+		}
+		out[stream] = w
+	}
+	return out, truncated
 }
 
 // Digest is the view's digest, hex.
@@ -928,8 +957,17 @@ type Decision struct {
 	// Vector is the view's version: per origin, how many mutations are
 	// applied. It is shared by every decision of the same view: read only.
 	Vector replication.VersionVector
-	Lag    time.Duration
-	Stale  bool // the view was known to lack a committed mutation
+	// Above is what the same view holds beyond Vector's prefixes: per
+	// origin epoch, inclusive [from, to] ranges of sequence numbers (a
+	// view applies in timestamp order, so past a lost or late id it holds
+	// later ones); nil when nothing, as in any view that has caught up.
+	// The view is exactly Vector's prefixes and these, unless
+	// AboveTruncated says some ranges were left out (at most 64 are
+	// listed). Shared like Vector: read only.
+	Above          map[string][][2]uint64
+	AboveTruncated bool
+	Lag            time.Duration
+	Stale          bool // the view was known to lack a committed mutation
 }
 
 // Authorize decides p against this region's view under the consistency
@@ -976,7 +1014,8 @@ func (n *Node) Authorize(ctx context.Context, p controlplane.Probe, c Consistenc
 	exp, expJSON := r.view.state.ExplainJSON(dec)
 	stale := r.stale
 	d := Decision{Effect: dec.Effect.String(), Explanation: exp, ExplanationJSON: expJSON, Reason: res.Reason, Authenticated: res.Authenticated,
-		Digest: r.view.Digest(), Vector: r.view.vector, Lag: r.lag(time.Now()), Stale: stale}
+		Digest: r.view.Digest(), Vector: r.view.vector, Above: r.view.above, AboveTruncated: r.view.aboveTruncated,
+		Lag: r.lag(time.Now()), Stale: stale}
 	n.decisionCounter(dec.Effect, stale).Inc()
 	return d, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iamprop/iamprop/controlplane"
+	"github.com/iamprop/iamprop/replication"
 )
 
 // A read answers from the published view without the node's lock: a
@@ -287,5 +288,47 @@ func TestReadsIssuedAfterAnApplySeeIt(t *testing.T) {
 				t.Errorf("%d of %d reads were answered without a mutation in force when they were issued", late, len(answers))
 			}
 		})
+	}
+}
+
+// An answer says what its view holds above its vector's prefixes: a view
+// applies what arrives, so past a gap (a lost id until its filler
+// settles) it holds later ids the vector does not count. Once the gap
+// fills, the answer says nothing more.
+func TestAnswerSaysWhatItsViewHoldsAboveThePrefix(t *testing.T) {
+	const region = "eu-west-1"
+	c := startCluster(t, []string{region}, ClusterOptions{})
+	n := c.Node(region)
+	probe := controlplane.Probe{Principal: "anonymous", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}
+	from := func(seq uint64, user string) replication.Message {
+		m := replication.Mutation{ID: replication.MutationID{Origin: "us-east-2", Seq: seq},
+			TS: replication.Timestamp{Wall: time.Now().UnixNano()}, Call: createUser(user)}
+		return replication.Message{Kind: replication.KindGossip, From: "us-east-2", Mutations: []replication.Mutation{m}}
+	}
+	steps := []struct {
+		send   []replication.Message
+		vector uint64
+		above  map[string][][2]uint64
+	}{
+		{[]replication.Message{from(1, "a"), from(3, "c"), from(4, "d")}, 1, map[string][][2]uint64{"us-east-2": {{3, 4}}}},
+		{[]replication.Message{from(2, "b")}, 4, nil},
+	}
+	for i, st := range steps {
+		for _, m := range st.send {
+			n.inbox <- m
+		}
+		within(t, 10*time.Second, fmt.Sprintf("step %d applied", i), func(ctx context.Context) error {
+			return poll(ctx, func() bool {
+				d, err := n.Authorize(ctx, probe, Consistency{Mode: ModeLocal})
+				return err == nil && d.Vector["us-east-2"] == st.vector && len(d.Above) == len(st.above)
+			})
+		})
+		d, err := n.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(d.Above) != fmt.Sprint(st.above) || d.AboveTruncated {
+			t.Errorf("step %d: vector %v, above %v (truncated %v); want above %v", i, d.Vector, d.Above, d.AboveTruncated, st.above)
+		}
 	}
 }

@@ -254,9 +254,7 @@ func (n *Node) fillGaps() {
 	}
 	if len(fill) > 0 {
 		n.fold.apply(fill)
-		for _, e := range fill {
-			n.logOf(e.m.ID).advance()
-		}
+		n.noteApplied(fill)
 		n.stats.Lost += uint64(len(fill))
 	}
 }

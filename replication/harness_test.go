@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -173,6 +174,35 @@ func (h *harness) collect(r string) {
 	}
 	h.dl[r] = rd.Deadline
 	h.lastInput[r] = h.now
+	checkAbove(h.t, r, n)
+}
+
+// checkAbove checks, against the entries themselves, what each origin
+// log counts applied beyond its prefix, and that AppliedAbove lists
+// exactly those numbers.
+func checkAbove(t testing.TB, r string, n *Node) {
+	t.Helper()
+	above, _ := n.AppliedAbove(math.MaxInt)
+	for name, o := range n.origins {
+		want := map[uint64]bool{}
+		o.seqs.each(func(s uint64, e *entry) {
+			if e.applied && s > o.applied {
+				want[s] = true
+			}
+		})
+		got := 0
+		for _, rg := range above[name] {
+			for s := rg.From; s <= rg.To; s++ {
+				got++
+				if !want[s] {
+					t.Errorf("%s: AppliedAbove lists %s/%d, not applied beyond the prefix %d", r, name, s, o.applied)
+				}
+			}
+		}
+		if o.above != len(want) || got != len(want) {
+			t.Errorf("%s: %s counts %d applied beyond its prefix %d, AppliedAbove lists %d; the entries say %d", r, name, o.above, o.applied, got, len(want))
+		}
+	}
 }
 
 func (h *harness) collectAll() {

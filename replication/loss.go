@@ -392,8 +392,8 @@ func (n *Node) fillOwnGaps(name string) {
 	n.fold.apply(fill)
 	for _, e := range fill {
 		e.at = n.now
-		n.logOf(e.m.ID).advance()
 	}
+	n.noteApplied(fill)
 	if n.ack != nil {
 		n.ack.epoch++ // the applied vector moved: ack it
 	}

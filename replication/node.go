@@ -82,8 +82,12 @@ type originLog struct {
 	seqs    seqIndex
 	recv    uint64 // 1..recv all received
 	applied uint64 // 1..applied all applied
-	max     uint64
-	sum     uint64 // sum of the content hashes of 1..recv (conflict.go)
+	// above counts the applied numbers beyond applied: a view applies in
+	// timestamp order, so it can hold mutations past a gap that the
+	// vector's prefix does not count (AppliedAbove).
+	above int
+	max   uint64
+	sum   uint64 // sum of the content hashes of 1..recv (conflict.go)
 }
 
 func (o *originLog) advance() {
@@ -93,6 +97,20 @@ func (o *originLog) advance() {
 	}
 	for e := o.seqs.get(o.applied + 1); e != nil && e.applied; e = o.seqs.get(o.applied + 1) {
 		o.applied++
+		o.above-- // every applied number past the prefix was counted (noteApplied)
+	}
+}
+
+// noteApplied moves the prefixes past a batch the fold just applied. Each
+// newly applied number lies beyond its log's prefix (the prefix counts
+// only numbers applied before), so all are counted above first, then the
+// prefixes advance over whatever became contiguous, in any batch order.
+func (n *Node) noteApplied(batch []*entry) {
+	for _, e := range batch {
+		n.logOf(e.m.ID).above++
+	}
+	for _, e := range batch {
+		n.logOf(e.m.ID).advance()
 	}
 }
 
@@ -701,9 +719,9 @@ func (n *Node) applyAt(batch []*entry, at int64) {
 	if n.ack != nil {
 		n.ack.epoch++
 	}
+	n.noteApplied(batch)
 	for _, e := range batch {
 		e.at = at
-		n.logOf(e.m.ID).advance()
 		if e.m.Call.Action != GapAction { // fillers change no view
 			n.ready.Applied = append(n.ready.Applied, Applied{Mutation: e.m, At: when})
 		}
@@ -821,6 +839,80 @@ func (n *Node) CommittedAt(id MutationID) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// AppliedAbove returns, per origin epoch (Vector's key), the inclusive
+// ranges of sequence numbers the view holds beyond Vector's contiguous
+// prefix: a view applies mutations in timestamp order as they arrive, so
+// after a lost id (until its filler settles) or a late one, it holds
+// later numbers the prefix does not count. The view is exactly the
+// prefix and these. Only streams that hold some are listed, taken in
+// name order until limit ranges in all: truncated reports that some
+// were left out (a hostile peer could make a view hold many scattered
+// numbers). Nil, without allocating, when there are none: always once the
+// view has caught up.
+func (n *Node) AppliedAbove(limit int) (above map[string][]SeqRange, truncated bool) {
+	ranges := 0
+	for _, name := range n.names {
+		o := n.origins[name]
+		if o.above <= 0 {
+			continue
+		}
+		if ranges >= limit {
+			return above, true
+		}
+		rs, cut := o.appliedAbove(limit - ranges)
+		if above == nil {
+			above = map[string][]SeqRange{}
+		}
+		above[name] = rs
+		ranges += len(rs)
+		if cut {
+			return above, true
+		}
+	}
+	return above, false
+}
+
+// appliedAbove lists the log's applied numbers beyond its prefix as at
+// most limit ranges (cut: more were left out). It walks the dense index
+// from the prefix until it has met all o.above of them, and sorts what the
+// sparse index holds: a number far ahead costs no walk to it.
+func (o *originLog) appliedAbove(limit int) (rs []SeqRange, cut bool) {
+	found := 0
+	add := func(s uint64) bool {
+		found++
+		if k := len(rs); k > 0 && rs[k-1].To+1 == s {
+			rs[k-1].To = s
+			return true
+		}
+		if len(rs) == limit {
+			return false
+		}
+		rs = append(rs, SeqRange{s, s})
+		return true
+	}
+	d := o.seqs.dense
+	for i := o.applied + 1; i < uint64(len(d)) && found < o.above; i++ { // d[i] holds number i+1
+		if e := d[i]; e != nil && e.applied && !add(i+1) {
+			return rs, true
+		}
+	}
+	if found < o.above {
+		var sparse []uint64
+		for s, e := range o.seqs.sparse {
+			if e.applied && s > o.applied {
+				sparse = append(sparse, s)
+			}
+		}
+		slices.Sort(sparse)
+		for _, s := range sparse {
+			if !add(s) {
+				return rs, true
+			}
+		}
+	}
+	return rs, false
+}
+
 // Has reports whether the mutation is applied here (visible in the view).
 func (n *Node) Has(id MutationID) bool {
 	e := n.peek(id)
@@ -899,8 +991,8 @@ func (n *Node) Restore(now time.Time, log []Mutation) {
 	at := now.UnixNano()
 	for _, e := range batch {
 		e.at = at
-		n.logOf(e.m.ID).advance()
 	}
+	n.noteApplied(batch)
 }
 
 // Recovering reports whether the node lost its state and has not yet heard

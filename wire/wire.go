@@ -89,11 +89,21 @@ type ConsistencyReq struct {
 
 // ViewRef says which view answered an authorize request.
 type ViewRef struct {
-	Region     string            `json:"region"`
-	Digest     string            `json:"digest,omitempty"`
-	Vector     map[string]uint64 `json:"version_vector,omitempty"`
-	LagSeconds float64           `json:"lag_seconds"`
-	Stale      bool              `json:"stale"`
+	Region string            `json:"region"`
+	Digest string            `json:"digest,omitempty"`
+	Vector map[string]uint64 `json:"version_vector,omitempty"`
+	// Above lists, per origin epoch (Vector's key), the inclusive
+	// [from, to] ranges of sequence numbers the view holds beyond
+	// Vector's contiguous prefix: a view applies mutations in timestamp
+	// order as they arrive, so past a lost or late id it holds later
+	// ones. The view is exactly the prefix and these. Empty once the view
+	// has caught up.
+	Above map[string][][2]uint64 `json:"applied_above,omitempty"`
+	// AboveTruncated: the node left some ranges out of Above (it lists
+	// at most 64); what the view holds beyond the prefix is then unknown.
+	AboveTruncated bool    `json:"applied_above_truncated,omitempty"`
+	LagSeconds     float64 `json:"lag_seconds"`
+	Stale          bool    `json:"stale"`
 }
 
 // AuthorizeResponse answers an authorize request.

@@ -182,7 +182,7 @@ func printChaosSummary(out io.Writer, rep *chaos.Report) {
 		fmt.Fprintf(w, "one id, two mutations\t%d\n", rep.IDReuse)
 		fmt.Fprintf(w, "not reported by any node\t%d (conflicts, divergence, lost commits)\n", rep.Unreported)
 		fmt.Fprintf(w, "lost with their origin's disk, reported by the nodes\t%d (not findings; %d consequences: deletes undone, calls refused)\n", rep.ReportedLost, rep.LossConsequences)
-		fmt.Fprintf(w, "stale at_least / max_lag answers\t%d (of %d answered reads)\n", rep.StaleReads, rep.Reads)
+		fmt.Fprintf(w, "stale at_least / max_lag answers\t%d (of %d answered reads; %d not judged: the view's list above its prefix truncated)\n", rep.StaleReads, rep.Reads, rep.ReadsUnknown)
 	}
 	fmt.Fprintf(w, "converge after heal\tp50 %.2fs · p99 %.2fs · max %.2fs over %d schedules (bound %.0fs)\n",
 		rep.Converge.P50, rep.Converge.P99, rep.Converge.Max, rep.Converge.N, rep.BoundSeconds)
