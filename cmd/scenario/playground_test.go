@@ -140,7 +140,12 @@ func TestPlaygroundInChromium(t *testing.T) {
 	}
 	eval := func(js string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		var v string
+		err := retryLostContext(ctx, func() error {
+			var err error
+			v, err = chromedp.Run(ctx, chromedp.Evaluate[string](js))
+			return err
+		})
 		if err != nil {
 			t.Fatalf("%s: %v", js, err)
 		}
@@ -149,20 +154,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	// waitReport waits for a run to end and returns report-json.
 	waitReport := func(timeout time.Duration) string {
 		t.Helper()
-		for try := 0; ; try++ {
-			_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("report-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`,
-				chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-			if err == nil {
-				break
-			}
-			// A poll begun while the navigation replaces the document loses
-			// its context: poll again once the new one has the element.
-			if try < 3 && strings.Contains(err.Error(), "Cannot find context") {
-				if err := chromedp.Do(ctx, chromedp.WaitReady(`#report-json`)); err != nil {
-					t.Fatalf("waiting for the page after a navigation: %v", err)
-				}
-				continue
-			}
+		if err := pollPage(ctx, `document.getElementById("report-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`, timeout); err != nil {
 			t.Fatalf("waiting for the run: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
 		}
 		if issues := eval(`document.getElementById("issues").textContent`); issues != "" {
@@ -187,8 +179,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("median").value === "4s" && document.getElementById("case-h").textContent.includes("public bucket")`,
-		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	if err := pollPage(ctx, `document.getElementById("median").value === "4s" && document.getElementById("case-h").textContent.includes("public bucket")`, 20*time.Second); err != nil {
 		t.Fatalf("picking public-s3-bucket with Enter did not load it: %v", err)
 	}
 	lesson := eval(`document.getElementById("about").textContent`)
@@ -205,8 +196,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	})()`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("yaml").value.includes("median: 2s,")`,
-		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	if err := pollPage(ctx, `document.getElementById("yaml").value.includes("median: 2s,")`, 10*time.Second); err != nil {
 		t.Fatalf("the delay knob edited during a pick did not edit the YAML: %v", err)
 	}
 	if m := eval(`document.getElementById("median").value`); m != "2s" {
@@ -218,8 +208,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("yaml").value.includes("median: 1s, p99: 10s")`,
-		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	if err := pollPage(ctx, `document.getElementById("yaml").value.includes("median: 1s, p99: 10s")`, 10*time.Second); err != nil {
 		t.Fatalf("the delay knob did not edit the YAML: %v", err)
 	}
 	if err := chromedp.Do(ctx, chromedp.SetValue(`#trials`, "50"), chromedp.SetValue(`#seed`, "7"), chromedp.Click(`#run`)); err != nil {
@@ -274,8 +263,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	// comparison is the CLI's `scenario compare --json` on the same files.
 	waitCompare := func() string {
 		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("compare-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(3*time.Minute))); err != nil {
+		if err := pollPage(ctx, `document.getElementById("compare-json").textContent.length > 0 || document.getElementById("issues").children.length > 0`, 3*time.Minute); err != nil {
 			t.Fatalf("waiting for the comparison: %v (status %q)", err, eval(`document.getElementById("status").textContent`))
 		}
 		if issues := eval(`document.getElementById("issues").textContent`); issues != "" {
@@ -332,8 +320,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 		chromedp.Click(`#run`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("issues").children.length > 0`,
-		chromedp.WithPollingTimeout(time.Minute))); err != nil {
+	if err := pollPage(ctx, `document.getElementById("issues").children.length > 0`, time.Minute); err != nil {
 		t.Fatalf("a bad delay gave no problem: %v", err)
 	}
 	if issues := eval(`document.getElementById("issues").textContent`); !strings.Contains(issues, fmt.Sprintf("line %d:", badLine)) {
@@ -482,8 +469,7 @@ func BenchmarkPlaygroundPublicBucket10k(b *testing.B) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+url)); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("report-json").textContent.length > 0`,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Minute))); err != nil {
+		if err := pollPage(ctx, `document.getElementById("report-json").textContent.length > 0`, 10*time.Minute); err != nil {
 			b.Fatal(err)
 		}
 		wall, cpu = time.Since(start), cpuSince(c0, chromiumCPU())
@@ -606,4 +592,30 @@ func TestPlaygroundFlags(t *testing.T) {
 			expectRun(t, tc.args, 2, nil, []string{tc.wantErr})
 		})
 	}
+}
+
+// retryLostContext runs do again, up to three more times, when it failed
+// because the page's document was replaced under it (a navigation, or
+// the page reloading itself): Chromium then drops the execution context
+// the call was evaluated in. Only for calls that read the page.
+func retryLostContext(ctx context.Context, do func() error) error {
+	for try := 0; ; try++ {
+		err := do()
+		if err == nil || try == 3 || !strings.Contains(err.Error(), "Cannot find context") {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.WaitReady(`body`)); err != nil {
+			return err
+		}
+	}
+}
+
+// pollPage waits until js is true in the page, as chromedp.Poll does,
+// polling anew in the new document when a navigation drops the old one's
+// context.
+func pollPage(ctx context.Context, js string, timeout time.Duration) error {
+	return retryLostContext(ctx, func() error {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		return err
+	})
 }
