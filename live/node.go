@@ -1103,6 +1103,7 @@ func (n *Node) View() ViewInfo {
 	v := ViewInfo{
 		Region: n.cfg.Region, Digest: r.view.Digest(), Applied: r.view.applied, Pending: n.rn.Pending(),
 		Vector: r.view.vector.Clone(), Counts: wire.Counts(r.view.state.Counts()),
+		Above: r.view.above, AboveTruncated: r.view.aboveTruncated,
 	}
 	v.LagSecond = n.rn.Lag(time.Now()).Seconds()
 	st := n.rn.Stats()

@@ -330,5 +330,9 @@ func TestAnswerSaysWhatItsViewHoldsAboveThePrefix(t *testing.T) {
 		if fmt.Sprint(d.Above) != fmt.Sprint(st.above) || d.AboveTruncated {
 			t.Errorf("step %d: vector %v, above %v (truncated %v); want above %v", i, d.Vector, d.Above, d.AboveTruncated, st.above)
 		}
+		// GET /v1/view names the same view the same way.
+		if v := n.View(); v.Vector["us-east-2"] != st.vector || fmt.Sprint(v.Above) != fmt.Sprint(st.above) || v.AboveTruncated {
+			t.Errorf("step %d: /v1/view has vector %v, above %v (truncated %v); want %d and %v", i, v.Vector, v.Above, v.AboveTruncated, st.vector, st.above)
+		}
 	}
 }

@@ -119,13 +119,17 @@ type AuthorizeResponse struct {
 // map, not replication.VersionVector, to keep this package free of the
 // replication core; the two convert without a copy.
 type ViewInfo struct {
-	Region    string            `json:"region"`
-	Digest    string            `json:"digest"`
-	Applied   int               `json:"applied"`
-	Pending   int               `json:"pending"`
-	Vector    map[string]uint64 `json:"version_vector"`
-	LagSecond float64           `json:"lag_seconds"`
-	Counts    Counts            `json:"counts"`
+	Region  string            `json:"region"`
+	Digest  string            `json:"digest"`
+	Applied int               `json:"applied"`
+	Pending int               `json:"pending"`
+	Vector  map[string]uint64 `json:"version_vector"`
+	// Above and AboveTruncated are ViewRef's: what the view holds beyond
+	// Vector's prefixes, so the summary names the view exactly too.
+	Above          map[string][][2]uint64 `json:"applied_above,omitempty"`
+	AboveTruncated bool                   `json:"applied_above_truncated,omitempty"`
+	LagSecond      float64                `json:"lag_seconds"`
+	Counts         Counts                 `json:"counts"`
 	// Propagation is the node's modelled propagation delay, as
 	// delay.Model's String describes it ("default constant(2s); link
 	// us-east-2>eu-west-1 constant(6s)"); empty when it applies what it
