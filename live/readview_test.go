@@ -77,65 +77,29 @@ func TestAnswersNeverMixTwoViews(t *testing.T) {
 		effect string
 		digest string
 	}
-	var (
-		mu      sync.Mutex
-		answers []answer
-		wg      sync.WaitGroup
-		count   atomic.Int64
-	)
-	done := make(chan struct{})
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				d, err := n.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				var seq uint64
-				for _, v := range d.Vector {
-					seq += v
-				}
-				mu.Lock()
-				answers = append(answers, answer{seq, d.Effect, d.Digest})
-				mu.Unlock()
-				count.Add(1)
-			}
-		}()
-	}
+	var answers []answer
+	r := startReaders(n, probe, func(_ time.Time, d Decision) {
+		var seq uint64
+		for _, v := range d.Vector {
+			seq += v
+		}
+		answers = append(answers, answer{seq, d.Effect, d.Digest})
+	})
 	attachedAfter := map[uint64]bool{} // a toggle's seq: attached after it
 	var first uint64
 	for i := range 200 {
 		m, err := c.Commit(region, toggle[i%2])
 		if err != nil {
-			close(done)
-			wg.Wait()
+			r.stop(t)
 			t.Fatal(err)
 		}
 		if i == 0 {
 			first = m.ID.Seq
 		}
 		attachedAfter[m.ID.Seq] = i%2 == 0
-		// Let the readers answer between commits too, however the
-		// scheduler runs them: commits here take microseconds.
-		for want, deadline := count.Load()+2, time.Now().Add(10*time.Second); count.Load() < want; {
-			if time.Now().After(deadline) {
-				close(done)
-				wg.Wait()
-				t.Fatal("the readers answered nothing for 10 s")
-			}
-			runtime.Gosched()
-		}
+		r.letAnswer(t)
 	}
-	close(done)
-	wg.Wait()
+	r.stop(t)
 
 	digests := map[uint64]string{}
 	checked := 0
@@ -199,43 +163,16 @@ func TestReadsIssuedAfterAnApplySeeIt(t *testing.T) {
 				issued time.Time
 				seq    uint64
 			}
-			var (
-				mu      sync.Mutex
-				answers []answer
-				wg      sync.WaitGroup
-				count   atomic.Int64
-			)
-			done := make(chan struct{})
-			stop := func() { close(done); wg.Wait() }
-			for range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						select {
-						case <-done:
-							return
-						default:
-						}
-						issued := time.Now()
-						d, err := reader.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						var seq uint64
-						for o, v := range d.Vector {
-							if strings.HasPrefix(o, tc.commitIn) {
-								seq += v
-							}
-						}
-						mu.Lock()
-						answers = append(answers, answer{issued, seq})
-						mu.Unlock()
-						count.Add(1)
+			var answers []answer
+			r := startReaders(reader, probe, func(issued time.Time, d Decision) {
+				var seq uint64
+				for o, v := range d.Vector {
+					if strings.HasPrefix(o, tc.commitIn) {
+						seq += v
 					}
-				}()
-			}
+				}
+				answers = append(answers, answer{issued, seq})
+			})
 			type apply struct {
 				at  time.Time
 				seq uint64
@@ -247,30 +184,21 @@ func TestReadsIssuedAfterAnApplySeeIt(t *testing.T) {
 					err = c.WaitApplied(ctx, m.ID)
 				}
 				at := m.TS.Time()
-				if tc.readIn != tc.commitIn {
-					// The instant is recorded in the flush after the apply.
-					at = time.Time{}
-					for err == nil && at.IsZero() {
-						var st MutationStatus
-						st, err = reader.Status(m.ID)
-						at = st.Applied[tc.readIn]
-						runtime.Gosched()
+				if err == nil && tc.readIn != tc.commitIn {
+					var st MutationStatus
+					st, err = reader.Status(m.ID)
+					if at = st.Applied[tc.readIn]; err == nil && at.IsZero() {
+						err = fmt.Errorf("%s is applied in %s, and its status there gives no instant", m.ID, tc.readIn)
 					}
 				}
 				if err != nil {
-					stop()
+					r.stop(t)
 					t.Fatal(err)
 				}
 				applies = append(applies, apply{at, m.ID.Seq})
-				for want, deadline := count.Load()+2, time.Now().Add(10*time.Second); count.Load() < want; {
-					if time.Now().After(deadline) {
-						stop()
-						t.Fatal("the readers answered nothing for 10 s")
-					}
-					runtime.Gosched()
-				}
+				r.letAnswer(t)
 			}
-			stop()
+			r.stop(t)
 
 			// applies is in order of instant and of seq: a read must hold
 			// the last mutation in force before it was issued.
@@ -334,5 +262,75 @@ func TestAnswerSaysWhatItsViewHoldsAboveThePrefix(t *testing.T) {
 		if v := n.View(); v.Vector["us-east-2"] != st.vector || fmt.Sprint(v.Above) != fmt.Sprint(st.above) || v.AboveTruncated {
 			t.Errorf("step %d: /v1/view has vector %v, above %v (truncated %v); want %d and %v", i, v.Vector, v.Above, v.AboveTruncated, st.vector, st.above)
 		}
+	}
+}
+
+// readers is four goroutines reading one probe from a node as fast as
+// they can, beside a test's commits.
+type readers struct {
+	wg    sync.WaitGroup
+	done  chan struct{}
+	count atomic.Int64
+	mu    sync.Mutex
+	err   error
+}
+
+// startReaders starts the readers; record gets each answer with the
+// instant its request was issued, one at a time.
+func startReaders(n *Node, probe controlplane.Probe, record func(issued time.Time, d Decision)) *readers {
+	r := &readers{done: make(chan struct{})}
+	for range 4 {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for {
+				select {
+				case <-r.done:
+					return
+				default:
+				}
+				issued := time.Now()
+				d, err := n.Authorize(context.Background(), probe, Consistency{Mode: ModeLocal})
+				r.mu.Lock()
+				if err != nil {
+					r.err = err
+					r.mu.Unlock()
+					return
+				}
+				record(issued, d)
+				r.mu.Unlock()
+				r.count.Add(1)
+			}
+		}()
+	}
+	return r
+}
+
+// letAnswer waits until the readers have answered twice more, however the
+// scheduler runs them: a commit takes microseconds, and the reads must
+// fall between commits too.
+func (r *readers) letAnswer(t *testing.T) {
+	t.Helper()
+	for want, deadline := r.count.Load()+2, time.Now().Add(10*time.Second); r.count.Load() < want; {
+		if time.Now().After(deadline) {
+			r.stop(t)
+			t.Fatal("the readers answered nothing for 10 s")
+		}
+		runtime.Gosched()
+	}
+}
+
+// stop stops the readers and fails the test if one of them failed to read.
+func (r *readers) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	close(r.done)
+	r.wg.Wait()
+	if r.err != nil {
+		t.Errorf("a reader failed: %v", r.err)
 	}
 }
